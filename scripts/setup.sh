@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what rdial needs to build, test and run its demo (Debian 12 packages), then
+# configures and builds into ./build. Safe to run again: it installs only what is missing.
+#   scripts/setup.sh [--sanitize] [--build-dir DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libwebsockets-evlib-uv
+      libuv1-dev libssl-dev check curl python3 openssl wrk procps psmisc)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD=build
+CMAKE_ARGS=(-DRDIAL_WERROR=ON)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) CMAKE_ARGS+=(-DRDIAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug); BUILD=build-asan ;;
+    --build-dir) BUILD="$2"; shift ;;
+    *) echo "setup: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^-- ' || true
+test -x "$BUILD/rdial-server" -a -x "$BUILD/rdial-client" -a -x "$BUILD/rdial-dummy" || {
+  echo "setup: build failed" >&2; exit 1; }
+echo "setup: built into $BUILD"

@@ -1,0 +1,44 @@
+/* limits.h - every ceiling rdial enforces, in one place.
+ *
+ * Each RD_MAX_* / RD_DEFAULT_* is a default; the ones users may change have a flag
+ * (see the binaries' --help). Past a ceiling rdial refuses with a proper reply,
+ * it never grows a buffer further. */
+#ifndef RD_LIMITS_H
+#define RD_LIMITS_H
+
+/* ---- wire protocol (PROTOCOL.md) ---- */
+#define RD_VARINT_MAX_BYTES 10              /* Go binary.MaxVarintLen64 */
+#define RD_LEGACY_DEADLINE 15000            /* always sent, ignored when read */
+#define RD_MAX_CONNECT_ADDR 266             /* "tcp/" + 255-byte host + ":65535" */
+#define RD_MAX_ERROR_TEXT 100               /* Go truncates Error/AddClient at 100 */
+#define RD_MAX_CLIENT_KEY 255               /* client ids / session keys */
+#define RD_MSG_HEADER_MAX (4 * RD_VARINT_MAX_BYTES)
+
+/* ---- data path ---- */
+#define RD_DATA_CHUNK (64 * 1024)           /* payload of one Data message we send */
+#define RD_MAX_MESSAGE_DEFAULT (1024 * 1024) /* largest message we accept (flag) */
+#define RD_PAUSE_HIGH_DEFAULT 2097152       /* send Pause above this many buffered bytes */
+#define RD_PAUSE_LOW_DEFAULT 262144         /* send Resume below this */
+#define RD_CONN_HARD_CAP_DEFAULT (8 * 1024 * 1024) /* peer ignored Pause: close the conn */
+#define RD_CONN_TX_HIGH (256 * 1024)        /* stop reading the local socket above this */
+#define RD_CONN_TX_LOW (64 * 1024)          /* resume reading below this */
+#define RD_BEV_OUT_HIGH (256 * 1024)        /* local socket output buffer watermark */
+
+/* ---- sessions ---- */
+#define RD_PING_INTERVAL_MS_DEFAULT 5000
+#define RD_PING_TIMEOUT_MS_DEFAULT 60000
+#define RD_SYNC_INTERVAL_MS_DEFAULT 60000
+#define RD_DIAL_TIMEOUT_MS_DEFAULT 60000
+#define RD_MAX_CONNS_PER_SESSION_DEFAULT 65536
+
+/* ---- websocket / HTTP ---- */
+#define RD_MAX_HTTP_HEADER 32768            /* whole request/response header block */
+#define RD_HANDSHAKE_TIMEOUT_MS 15000
+#define RD_ROUTE_TIMEOUT_S_DEFAULT 15       /* ?timeout= of the /client/ route */
+#define RD_MAX_URL 8192
+
+/* ---- reconnect ---- */
+#define RD_BACKOFF_MIN_MS 250
+#define RD_BACKOFF_MAX_MS_DEFAULT 5000
+
+#endif

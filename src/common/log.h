@@ -1,0 +1,33 @@
+/* log.h - the one log module: levels, one line per call, to stderr.
+ *
+ * Global state here is deliberate and limited to the level, the format and
+ * the data-trace flag (STYLE.md rule 4). */
+#ifndef RD_LOG_H
+#define RD_LOG_H
+
+#include <stdarg.h>
+
+enum rd_log_level { RD_LOG_ERROR = 0, RD_LOG_WARN, RD_LOG_INFO, RD_LOG_DEBUG };
+
+void rd_log_set_level(enum rd_log_level lvl);
+enum rd_log_level rd_log_get_level(void);
+/* Data tracing (CATTLE_TUNNEL_DATA_DEBUG=true with -debug): every message. */
+void rd_log_set_trace(int on);
+int rd_log_trace_enabled(void);
+/* Program name printed in each line ("rdial-server"); pointer is kept, not copied. */
+void rd_log_set_prog(const char *prog);
+
+void rd_log(enum rd_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap);
+
+#define rd_log_enabled(lvl) ((lvl) <= rd_log_get_level())
+#define rd_err(...) rd_log(RD_LOG_ERROR, __VA_ARGS__)
+#define rd_warn(...) rd_log(RD_LOG_WARN, __VA_ARGS__)
+#define rd_info(...) rd_log(RD_LOG_INFO, __VA_ARGS__)
+#define rd_debug(...)                                                           \
+    do {                                                                        \
+        if (rd_log_enabled(RD_LOG_DEBUG)) rd_log(RD_LOG_DEBUG, __VA_ARGS__);   \
+    } while (0)
+
+#endif

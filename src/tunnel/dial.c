@@ -1,0 +1,59 @@
+/* dial.c - rd_dial(): the one entry point of every front end. See dial.h. */
+#include "dial.h"
+
+#include <string.h>
+
+#include "../common/limits.h"
+#include "../common/log.h"
+#include "registry.h"
+#include "session.h"
+
+const char *rd_dial_result_str(enum rd_dial_result r)
+{
+    switch (r) {
+    case RD_DIAL_OK: return "ok";
+    case RD_DIAL_NO_CLIENT: return "client not connected";
+    case RD_DIAL_REFUSED: return "session refused the dial";
+    case RD_DIAL_BAD_TARGET: return "bad target";
+    }
+    return "?";
+}
+
+static int valid_text(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    size_t i;
+    if (n == 0 || n > max)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '/')
+            return 0;
+    return 1;
+}
+
+enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, const char *proto,
+                            const char *addr, struct rd_conn **out)
+{
+    struct rd_session *s;
+    const char *err = NULL;
+    const char *key = NULL;
+
+    *out = NULL;
+    if (!valid_text(client_id, RD_MAX_CLIENT_KEY) || !valid_text(proto, 16) ||
+        strnlen(addr, RD_MAX_CONNECT_ADDR) == 0 ||
+        strlen(proto) + 1 + strnlen(addr, RD_MAX_CONNECT_ADDR + 1) > RD_MAX_CONNECT_ADDR)
+        return RD_DIAL_BAD_TARGET;
+    s = rd_registry_find(reg, client_id);
+    if (s == NULL) {
+        s = rd_registry_find_peer(reg, client_id);
+        key = client_id;
+    }
+    if (s == NULL)
+        return RD_DIAL_NO_CLIENT;
+    *out = rd_session_dial(s, key, proto, addr, &err);
+    if (*out == NULL) {
+        rd_warn("dial %s %s/%s: %s", client_id, proto, addr, err);
+        return RD_DIAL_REFUSED;
+    }
+    return RD_DIAL_OK;
+}

@@ -1,0 +1,27 @@
+/* dial.h - the one dial entry point used by every front end (DESIGN.md s1).
+ *
+ * rd_dial() picks the newest live local session of the client id, else a peer session that
+ * announced it (the Connect then goes out as "id::proto/address"), and opens a conn. There is
+ * no acknowledgement: the conn is usable at once; a far-side dial failure arrives later as
+ * on_closed(c, "<dial error>") before any byte was received. */
+#ifndef RD_DIAL_H
+#define RD_DIAL_H
+
+struct rd_conn;
+struct rd_registry;
+
+enum rd_dial_result {
+    RD_DIAL_OK = 0,
+    RD_DIAL_NO_CLIENT,   /* no local or peer session holds the id: 404 / SOCKS 04 */
+    RD_DIAL_REFUSED,     /* session full or closing: 502 / SOCKS 05 */
+    RD_DIAL_BAD_TARGET,  /* malformed proto/address: 400 / SOCKS 01 */
+};
+
+const char *rd_dial_result_str(enum rd_dial_result r);
+
+/* proto: "tcp"; addr: "host:port" as the far side should resolve it. On success *out is a
+ * new conn owned by the caller (set its cbs, close it with rd_conn_close). */
+enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, const char *proto,
+                            const char *addr, struct rd_conn **out);
+
+#endif

@@ -1,0 +1,58 @@
+/* link.h - the seam between a session (tunnel core) and its transport (a websocket).
+ *
+ * A transport (src/transport/ws_server.c on libwebsockets, src/transport/ws_client.c on
+ * libevent+OpenSSL) carries whole binary messages for one session. It knows nothing of
+ * conns; the session knows nothing of websocket frames.
+ *
+ * Contract:
+ *  - The transport creates the session once the websocket is up (rd_session_new, with
+ *    its ops and its own pointer as `link`), feeds it every complete binary message with
+ *    rd_session_recv(), reports ping/pong arrivals with rd_session_alive(), and, when the
+ *    session has asked (ops->want_write) and the socket can take more, pulls messages one
+ *    at a time with rd_session_pull() until it returns 0 or the socket is full.
+ *  - When the websocket ends for any reason (peer close, error, ops->close), the transport
+ *    calls rd_session_link_closed() exactly once, from its own callback (never from inside
+ *    an rd_session_* call). The session is freed by that call; the transport must not use
+ *    it afterwards, and the session never calls the ops again.
+ *  - The ops may be called from inside rd_session_recv()/rd_session_pull() or from any
+ *    libevent callback. They must not call back into the session synchronously: queue the
+ *    work (lws: lws_cancel_service + EVENT_WAIT_CANCELLED; ws_client: deferred event).
+ */
+#ifndef RD_LINK_H
+#define RD_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct rd_session;
+
+struct rd_link_ops {
+    /* The session has messages queued: pull them when the socket is writable. */
+    void (*want_write)(void *link);
+    /* Send one websocket Ping (client role keepalive). */
+    void (*ping)(void *link);
+    /* End the websocket (with a close frame when possible). `reason` is for logs;
+     * the pointer is only valid during the call. */
+    void (*close)(void *link, const char *reason);
+};
+
+/* Transport -> session. */
+
+/* One complete binary message (fragments already reassembled; the transport enforces the
+ * size cap it was configured with). Returns 0, or -1 on a protocol error: the session has
+ * then already asked for ops->close. */
+int rd_session_recv(struct rd_session *s, const uint8_t *msg, size_t len);
+
+/* A websocket Ping or Pong arrived (keepalive). */
+void rd_session_alive(struct rd_session *s);
+
+/* Append the next message to send (one whole binary websocket message) to `out`.
+ * Returns 1 if one was appended, 0 if nothing is queued. Control messages come before
+ * Data; Data is taken round-robin across conns, at most RD_DATA_CHUNK payload each. */
+int rd_session_pull(struct rd_session *s, struct evbuffer *out);
+
+/* The websocket is gone: fail every conn ("tunnel disconnect"), tell the owner, free. */
+void rd_session_link_closed(struct rd_session *s, const char *reason);
+
+#endif

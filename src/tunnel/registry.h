@@ -1,0 +1,40 @@
+/* registry.h - the server's map: client id -> its live sessions (newest first), and the
+ * client ids each peer session announced (PROTOCOL.md s7). */
+#ifndef RD_REGISTRY_H
+#define RD_REGISTRY_H
+
+#include <stddef.h>
+
+struct rd_registry;
+struct rd_session;
+
+struct rd_registry *rd_registry_new(void);
+void rd_registry_free(struct rd_registry *reg); /* NULL ok; does not free sessions */
+
+/* A client session is up / gone. `client_id` is copied. */
+int rd_registry_add(struct rd_registry *reg, const char *client_id, struct rd_session *s);
+void rd_registry_remove(struct rd_registry *reg, struct rd_session *s);
+
+/* Newest live local session of `client_id`, or NULL. */
+struct rd_session *rd_registry_find(struct rd_registry *reg, const char *client_id);
+
+/* Peer announcements: `peer` (a peer session) holds `client_id`. */
+int rd_registry_peer_add(struct rd_registry *reg, struct rd_session *peer, const char *client_id);
+void rd_registry_peer_remove(struct rd_registry *reg, struct rd_session *peer,
+                             const char *client_id);
+void rd_registry_peer_gone(struct rd_registry *reg, struct rd_session *peer);
+struct rd_session *rd_registry_find_peer(struct rd_registry *reg, const char *client_id);
+
+size_t rd_registry_client_count(const struct rd_registry *reg);
+/* Visit every local client id once (for /clients and peer announce). */
+void rd_registry_foreach(struct rd_registry *reg,
+                         void (*cb)(const char *client_id, struct rd_session *s, void *arg),
+                         void *arg);
+
+/* Observer for local adds/removes (peer links announce them). One observer. */
+void rd_registry_set_observer(struct rd_registry *reg,
+                              void (*cb)(int add, const char *client_id, struct rd_session *s,
+                                         void *arg),
+                              void *arg);
+
+#endif

@@ -1,0 +1,201 @@
+/* relay.c - see relay.h */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "../common/limits.h"
+#include "../common/log.h"
+#include "conn.h"
+
+#define RELAY_MAX_READ (256 * 1024)
+#define RELAY_FLUSH_TIMEOUT_S 60
+
+enum relay_state { RELAY_RUNNING, RELAY_FLUSHING };
+
+struct rd_relay {
+    struct rd_conn *c; /* NULL once the conn is over */
+    struct bufferevent *bev;
+    enum relay_state state;
+    rd_relay_done_cb done;
+    void *arg;
+    uint64_t up, down;
+    char reason[RD_MAX_ERROR_TEXT];
+};
+
+static void conn_readable(struct rd_conn *c, void *arg);
+static void conn_writable(struct rd_conn *c, void *arg);
+static void conn_closed(struct rd_conn *c, const char *reason, void *arg);
+static const struct rd_conn_cbs relay_conn_cbs = { conn_readable, conn_writable, conn_closed };
+
+static void finish(struct rd_relay *r, const char *reason, int reset)
+{
+    if (reset) {
+        struct linger lg = { 1, 0 };
+        evutil_socket_t fd = bufferevent_getfd(r->bev);
+        if (fd >= 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    if (r->c != NULL) {
+        rd_conn_close(r->c, reason);
+        r->c = NULL;
+    }
+    bufferevent_free(r->bev);
+    if (r->done)
+        r->done(r, reason, r->up, r->down, r->arg);
+    free(r);
+}
+
+/* conn rx -> socket, up to the socket's high mark */
+static void pump_down(struct rd_relay *r)
+{
+    struct evbuffer *out = bufferevent_get_output(r->bev);
+    size_t len = evbuffer_get_length(out);
+
+    if (r->c == NULL || len >= RD_BEV_OUT_HIGH)
+        return;
+    r->down += rd_conn_read(r->c, out, RD_BEV_OUT_HIGH - len);
+}
+
+/* socket input -> conn tx, unless the conn is blocked */
+static void pump_up(struct rd_relay *r)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    size_t len = evbuffer_get_length(in);
+
+    if (r->c == NULL)
+        return;
+    if (len > 0) {
+        r->up += len;
+        rd_conn_write(r->c, in);
+    }
+    if (rd_conn_tx_blocked(r->c))
+        bufferevent_disable(r->bev, EV_READ);
+}
+
+static void start_flush(struct rd_relay *r)
+{
+    r->state = RELAY_FLUSHING;
+    bufferevent_disable(r->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
+        shutdown(bufferevent_getfd(r->bev), SHUT_WR);
+        finish(r, "EOF", 0);
+        return;
+    }
+    bufferevent_setwatermark(r->bev, EV_WRITE, 0, 0); /* write cb when fully drained */
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    pump_up(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct rd_relay *r = arg;
+
+    if (r->state == RELAY_FLUSHING) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+            shutdown(bufferevent_getfd(bev), SHUT_WR);
+            finish(r, "EOF", 0);
+        }
+        return;
+    }
+    pump_down(r);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct rd_relay *r = arg;
+
+    if (what & BEV_EVENT_EOF) {
+        if (r->c != NULL) {
+            pump_up(r); /* whatever arrived with the FIN */
+            rd_conn_close(r->c, NULL);
+            r->c = NULL;
+        }
+        if (r->state != RELAY_FLUSHING)
+            start_flush(r);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        finish(r, "local socket timeout", 1);
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        int err = EVUTIL_SOCKET_ERROR();
+        snprintf(r->reason, sizeof r->reason, "read: %s", evutil_socket_error_to_string(err));
+        finish(r, r->reason, 0);
+    }
+}
+
+static void conn_readable(struct rd_conn *c, void *arg)
+{
+    pump_down(arg);
+}
+
+static void conn_writable(struct rd_conn *c, void *arg)
+{
+    struct rd_relay *r = arg;
+
+    if (r->state != RELAY_RUNNING)
+        return;
+    pump_up(r);
+    if (r->c != NULL && !rd_conn_tx_blocked(r->c))
+        bufferevent_enable(r->bev, EV_READ);
+}
+
+static void conn_closed(struct rd_conn *c, const char *reason, void *arg)
+{
+    struct rd_relay *r = arg;
+    struct evbuffer *out = bufferevent_get_output(r->bev);
+
+    /* the last bytes the far side sent before its Error are delivered first */
+    r->down += rd_conn_read(c, out, SIZE_MAX);
+    r->c = NULL;
+    if (strcmp(reason, "EOF") == 0) {
+        if (r->state != RELAY_FLUSHING)
+            start_flush(r);
+        return;
+    }
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    finish(r, r->reason, 1);
+}
+
+struct rd_relay *rd_relay_new(struct rd_conn *c, struct bufferevent *bev, rd_relay_done_cb done,
+                              void *arg)
+{
+    struct rd_relay *r = calloc(1, sizeof *r);
+    struct timeval tv = { RELAY_FLUSH_TIMEOUT_S, 0 };
+
+    if (r == NULL)
+        return NULL;
+    r->c = c;
+    r->bev = bev;
+    r->done = done;
+    r->arg = arg;
+    rd_conn_set_cbs(c, &relay_conn_cbs, r);
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, r);
+    bufferevent_set_max_single_read(bev, RELAY_MAX_READ);
+    bufferevent_set_max_single_write(bev, RELAY_MAX_READ);
+    bufferevent_setwatermark(bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
+    bufferevent_set_timeouts(bev, NULL, &tv); /* a write stalled this long is dead */
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    pump_down(r); /* early Data buffered before the join */
+    pump_up(r);
+    return r;
+}
+
+void rd_relay_abort(struct rd_relay *r, const char *reason)
+{
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    finish(r, r->reason, 1);
+}

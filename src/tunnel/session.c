@@ -1,0 +1,737 @@
+/* session.c - one remotedialer session: conn table, dispatch, send scheduling, keepalive,
+ * SyncConnections. See session.h and link.h for the contracts. */
+#include "session.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "../common/log.h"
+#include "session_int.h"
+
+struct rd_session {
+    struct event_base *base;
+    struct rd_session_config cfg;
+    const struct rd_link_ops *ops;
+    void *link;
+    struct rd_session_cbs cbs;
+    void *arg;
+    void *user;
+    char *name;
+    uint64_t serial;
+
+    struct rd_conn **table; /* open hashing by conn id, chained */
+    size_t table_size;      /* power of two */
+    size_t nconns;
+    int64_t next_conn_id;
+    int64_t next_msg_id;
+
+    struct evbuffer *ctrl; /* queued control messages: [u32 len][message] ... */
+    size_t ctrl_bytes;
+    struct rd_conn *ring; /* conns with tx bytes or a pending graceful close */
+    int idle;             /* last pull found nothing: the next queued item must kick */
+    int closing;
+
+    uint64_t sync_epoch;
+    int64_t last_alive_ms;
+    struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
+    struct rd_conn *graveyard;
+};
+
+static uint64_t session_serial_counter;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_tv(int64_t ms)
+{
+    struct timeval tv;
+    if (ms < 0)
+        ms = 0;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+    return tv;
+}
+
+void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->role = role;
+    cfg->ping_interval_ms = role == RD_ROLE_CLIENT ? RD_PING_INTERVAL_MS_DEFAULT : 0;
+    cfg->ping_timeout_ms = RD_PING_TIMEOUT_MS_DEFAULT;
+    cfg->sync_interval_ms = role == RD_ROLE_CLIENT ? RD_SYNC_INTERVAL_MS_DEFAULT : 0;
+    cfg->pause_high = RD_PAUSE_HIGH_DEFAULT;
+    cfg->pause_low = RD_PAUSE_LOW_DEFAULT;
+    cfg->conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
+    cfg->max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
+    cfg->max_ctrl_queue = 4 * 1024 * 1024;
+}
+
+const struct rd_session_config *rd_session_cfg_(const struct rd_session *s) { return &s->cfg; }
+
+/* ---- conn table ---- */
+
+static size_t conn_slot(const struct rd_session *s, int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (s->table_size - 1);
+}
+
+static struct rd_conn *conn_find(struct rd_session *s, int64_t id)
+{
+    struct rd_conn *c;
+    for (c = s->table[conn_slot(s, id)]; c != NULL; c = c->hnext)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+static int table_grow(struct rd_session *s)
+{
+    size_t nsize = s->table_size * 2, i;
+    struct rd_conn **nt = calloc(nsize, sizeof *nt), **old = s->table;
+    size_t osize = s->table_size;
+
+    if (nt == NULL)
+        return -1;
+    s->table = nt;
+    s->table_size = nsize;
+    for (i = 0; i < osize; i++) {
+        struct rd_conn *c = old[i], *next;
+        for (; c != NULL; c = next) {
+            size_t slot = conn_slot(s, c->id);
+            next = c->hnext;
+            c->hnext = nt[slot];
+            nt[slot] = c;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+static int conn_insert(struct rd_session *s, struct rd_conn *c)
+{
+    size_t slot;
+    if (s->nconns + 1 > s->table_size && table_grow(s) != 0)
+        return -1;
+    slot = conn_slot(s, c->id);
+    c->hnext = s->table[slot];
+    s->table[slot] = c;
+    s->nconns++;
+    return 0;
+}
+
+static void conn_unlink(struct rd_session *s, struct rd_conn *c)
+{
+    struct rd_conn **pp = &s->table[conn_slot(s, c->id)];
+    for (; *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == c) {
+            *pp = c->hnext;
+            c->hnext = NULL;
+            s->nconns--;
+            return;
+        }
+    }
+}
+
+/* ---- send ring ---- */
+
+static void ring_remove(struct rd_session *s, struct rd_conn *c)
+{
+    if (!c->in_ring)
+        return;
+    if (c->ring_next == c) {
+        s->ring = NULL;
+    } else {
+        c->ring_prev->ring_next = c->ring_next;
+        c->ring_next->ring_prev = c->ring_prev;
+        if (s->ring == c)
+            s->ring = c->ring_next;
+    }
+    c->ring_next = c->ring_prev = NULL;
+    c->in_ring = 0;
+}
+
+void rd_session_kick_(struct rd_session *s)
+{
+    if (s->idle && !s->closing) {
+        s->idle = 0;
+        s->ops->want_write(s->link);
+    }
+}
+
+void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
+{
+    if (!c->in_ring) {
+        if (s->ring == NULL) {
+            c->ring_next = c->ring_prev = c;
+            s->ring = c;
+        } else { /* insert before the head: last in this round */
+            c->ring_next = s->ring;
+            c->ring_prev = s->ring->ring_prev;
+            s->ring->ring_prev->ring_next = c;
+            s->ring->ring_prev = c;
+        }
+        c->in_ring = 1;
+    }
+    if (!c->peer_paused || c->state == RD_CONN_CLOSING)
+        rd_session_kick_(s);
+}
+
+/* ---- tracing ---- */
+
+static void trace_msg(const struct rd_session *s, const char *dir, int64_t id, int64_t conn_id,
+                      int64_t type, const uint8_t *p, size_t len)
+{
+    char preview[64];
+    size_t i, n = len < 48 ? len : 48;
+
+    if (type == RD_MSG_SYNC || type == RD_MSG_DATA) {
+        for (i = 0; i < n; i++)
+            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
+    } else {
+        for (i = 0; i < n; i++)
+            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+    }
+    preview[n] = '\0';
+    rd_debug("%s %s %" PRId64 " %s [%" PRId64 "] len=%zu: %s", dir, s->name, id,
+             rd_msg_type_str(type), conn_id, len, preview);
+}
+
+/* ---- queueing ---- */
+
+static void ctrl_append(struct rd_session *s, const uint8_t *hdr, size_t hlen, const void *payload,
+                        size_t len)
+{
+    uint32_t total = (uint32_t)(hlen + len);
+
+    if (s->closing)
+        return;
+    if (s->ctrl_bytes + total > s->cfg.max_ctrl_queue) {
+        rd_warn("session %s: control queue over %zu bytes (peer not reading): closing", s->name,
+                s->cfg.max_ctrl_queue);
+        rd_session_close(s, "control queue overflow");
+        return;
+    }
+    evbuffer_add(s->ctrl, &total, sizeof total);
+    evbuffer_add(s->ctrl, hdr, hlen);
+    if (len > 0)
+        evbuffer_add(s->ctrl, payload, len);
+    s->ctrl_bytes += total;
+    rd_session_kick_(s);
+}
+
+void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, const void *payload,
+                           size_t len)
+{
+    uint8_t hdr[RD_MSG_HEADER_MAX];
+    int64_t id = s->next_msg_id++;
+    size_t hlen = rd_msg_encode_header(hdr, id, conn_id, type);
+
+    if (rd_log_trace_enabled())
+        trace_msg(s, "WRITE", id, conn_id, type, payload, len);
+    ctrl_append(s, hdr, hlen, payload, len);
+}
+
+/* ---- conn ends ---- */
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_session *s = arg;
+    struct rd_conn *c = s->graveyard, *next;
+
+    s->graveyard = NULL;
+    for (; c != NULL; c = next) {
+        next = c->dead_next;
+        rd_conn_free_(c);
+    }
+}
+
+/* Out of the table and the ring; freed on the next loop turn (a callback up the stack may
+ * still hold the pointer). */
+void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
+{
+    if (c->state == RD_CONN_DEAD)
+        return;
+    ring_remove(s, c);
+    conn_unlink(s, c);
+    c->state = RD_CONN_DEAD;
+    c->cbs = NULL;
+    c->dead_next = s->graveyard;
+    s->graveyard = c;
+    event_active(s->reap_ev, EV_TIMEOUT, 0);
+}
+
+/* The far side or the session ends `c`: tell the owner (rx may still hold bytes), then bury. */
+static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reason)
+{
+    const struct rd_conn_cbs *cbs = c->cbs;
+    void *arg = c->arg;
+
+    if (c->state == RD_CONN_DEAD)
+        return;
+    ring_remove(s, c);
+    evbuffer_drain(c->tx, evbuffer_get_length(c->tx));
+    if (c->state == RD_CONN_OPEN && cbs != NULL && cbs->on_closed != NULL) {
+        c->state = RD_CONN_CLOSING; /* writes from inside on_closed fail */
+        cbs->on_closed(c, reason, arg);
+    }
+    rd_session_conn_dead_(s, c);
+}
+
+/* ---- public ---- */
+
+static void alive_cb(evutil_socket_t fd, short what, void *arg);
+static void ping_cb(evutil_socket_t fd, short what, void *arg);
+static void sync_cb(evutil_socket_t fd, short what, void *arg);
+
+struct rd_session *rd_session_new(struct event_base *base, const struct rd_session_config *cfg,
+                                  const struct rd_link_ops *ops, void *link,
+                                  const struct rd_session_cbs *cbs, void *arg, const char *name)
+{
+    struct rd_session *s = calloc(1, sizeof *s);
+
+    if (s == NULL)
+        return NULL;
+    s->base = base;
+    s->cfg = *cfg;
+    s->ops = ops;
+    s->link = link;
+    if (cbs != NULL)
+        s->cbs = *cbs;
+    s->arg = arg;
+    s->name = strdup(name ? name : "?");
+    s->serial = ++session_serial_counter;
+    s->table_size = 16;
+    s->table = calloc(s->table_size, sizeof *s->table);
+    s->ctrl = evbuffer_new();
+    s->next_conn_id = cfg->role == RD_ROLE_SERVER ? 2 : -2;
+    s->next_msg_id = 1;
+    s->idle = 1;
+    s->last_alive_ms = now_ms();
+    s->reap_ev = event_new(base, -1, 0, reap_cb, s);
+    s->alive_ev = event_new(base, -1, 0, alive_cb, s);
+    s->ping_ev = event_new(base, -1, EV_PERSIST, ping_cb, s);
+    s->sync_ev = event_new(base, -1, EV_PERSIST, sync_cb, s);
+    if (s->name == NULL || s->table == NULL || s->ctrl == NULL || s->reap_ev == NULL ||
+        s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
+        rd_session_link_closed(s, "out of memory");
+        return NULL;
+    }
+    if (cfg->ping_timeout_ms > 0) {
+        struct timeval tv = ms_tv(cfg->ping_timeout_ms);
+        event_add(s->alive_ev, &tv);
+    }
+    if (cfg->ping_interval_ms > 0) {
+        struct timeval tv = ms_tv(cfg->ping_interval_ms);
+        event_add(s->ping_ev, &tv);
+    }
+    if (cfg->sync_interval_ms > 0) {
+        struct timeval tv = ms_tv(cfg->sync_interval_ms);
+        event_add(s->sync_ev, &tv);
+    }
+    return s;
+}
+
+void rd_session_close(struct rd_session *s, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    rd_debug("session %s: closing: %s", s->name, reason);
+    s->ops->close(s->link, reason);
+}
+
+void rd_session_link_closed(struct rd_session *s, const char *reason)
+{
+    size_t i;
+
+    s->closing = 1;
+    if (s->table != NULL) {
+        for (i = 0; i < s->table_size; i++) {
+            while (s->table[i] != NULL)
+                conn_fail(s, s->table[i], "tunnel disconnect");
+        }
+    }
+    if (s->cbs.on_closed != NULL)
+        s->cbs.on_closed(s, reason, s->arg);
+    if (s->reap_ev != NULL)
+        reap_cb(-1, 0, s);
+    if (s->reap_ev) event_free(s->reap_ev);
+    if (s->alive_ev) event_free(s->alive_ev);
+    if (s->ping_ev) event_free(s->ping_ev);
+    if (s->sync_ev) event_free(s->sync_ev);
+    if (s->ctrl) evbuffer_free(s->ctrl);
+    free(s->table);
+    free(s->name);
+    free(s);
+}
+
+struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
+                                const char *addr, const char **errp)
+{
+    char target[sizeof(((struct rd_conn *)0)->target)];
+    struct rd_conn *c;
+    int n;
+
+    if (s->closing) {
+        *errp = "session closing";
+        return NULL;
+    }
+    if (s->nconns >= s->cfg.max_conns) {
+        *errp = "too many connections on session";
+        return NULL;
+    }
+    if (key != NULL)
+        n = snprintf(target, sizeof target, "%s::%s/%s", key, proto, addr);
+    else
+        n = snprintf(target, sizeof target, "%s/%s", proto, addr);
+    if (n < 0 || (size_t)n >= sizeof target || strlen(proto) + 1 + strlen(addr) > RD_MAX_CONNECT_ADDR) {
+        *errp = "target too long";
+        return NULL;
+    }
+    while (conn_find(s, s->next_conn_id) != NULL) /* only after 2^63 dials */
+        s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
+    c = rd_conn_new_(s, s->next_conn_id, target, s->sync_epoch);
+    if (c == NULL || conn_insert(s, c) != 0) {
+        rd_conn_free_(c);
+        *errp = "out of memory";
+        return NULL;
+    }
+    s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
+    rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
+    return c;
+}
+
+void rd_session_announce(struct rd_session *s, int add, const char *key_and_session)
+{
+    rd_session_send_ctrl_(s, 0, add ? RD_MSG_ADD_CLIENT : RD_MSG_REMOVE_CLIENT, key_and_session,
+                          strlen(key_and_session));
+}
+
+const char *rd_session_name(const struct rd_session *s) { return s->name; }
+uint64_t rd_session_serial(const struct rd_session *s) { return s->serial; }
+size_t rd_session_conn_count(const struct rd_session *s) { return s->nconns; }
+int rd_session_is_closing(const struct rd_session *s) { return s->closing; }
+void rd_session_set_user(struct rd_session *s, void *user) { s->user = user; }
+void *rd_session_user(const struct rd_session *s) { return s->user; }
+
+/* ---- keepalive and sync ---- */
+
+void rd_session_alive(struct rd_session *s) { s->last_alive_ms = now_ms(); }
+
+static void alive_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_session *s = arg;
+    int64_t idle = now_ms() - s->last_alive_ms;
+
+    if (idle >= s->cfg.ping_timeout_ms) {
+        rd_warn("session %s: no ping/pong for %" PRId64 " ms: closing", s->name, idle);
+        rd_session_close(s, "keepalive timeout");
+        return;
+    }
+    { /* re-arm for the rest: one timer wake-up per timeout period, not per second */
+        struct timeval tv = ms_tv(s->cfg.ping_timeout_ms - idle);
+        event_add(s->alive_ev, &tv);
+    }
+}
+
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_session *s = arg;
+    if (!s->closing)
+        s->ops->ping(s->link);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_session *s = arg;
+    int64_t *ids;
+    uint8_t *payload;
+    size_t i, n = 0;
+
+    if (s->closing)
+        return;
+    ids = malloc((s->nconns + 1) * sizeof *ids);
+    payload = malloc((s->nconns + 1) * 8);
+    if (ids == NULL || payload == NULL) {
+        free(ids);
+        free(payload);
+        return;
+    }
+    for (i = 0; i < s->table_size; i++) {
+        struct rd_conn *c;
+        for (c = s->table[i]; c != NULL; c = c->hnext)
+            ids[n++] = c->id;
+    }
+    qsort(ids, n, sizeof *ids, cmp_i64);
+    for (i = 0; i < n; i++)
+        rd_msg_sync_put(payload, i, ids[i]);
+    rd_session_send_ctrl_(s, 0, RD_MSG_SYNC, payload, n * 8);
+    free(ids);
+    free(payload);
+}
+
+static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
+{
+    int64_t *ids = NULL;
+    size_t i;
+    uint64_t epoch = s->sync_epoch;
+
+    if (count > 0) {
+        ids = malloc((size_t)count * sizeof *ids);
+        if (ids == NULL)
+            return;
+        for (i = 0; i < (size_t)count; i++)
+            ids[i] = rd_msg_sync_get(p, i);
+        qsort(ids, (size_t)count, sizeof *ids, cmp_i64); /* Go sends sorted; do not rely on it */
+    }
+    s->sync_epoch++;
+    for (i = 0; i < s->table_size; i++) {
+        struct rd_conn *c = s->table[i], *next;
+        for (; c != NULL; c = next) {
+            next = c->hnext;
+            /* race guard: conns created since the previous Sync may not be known yet */
+            if (c->sync_epoch >= epoch)
+                continue;
+            if (ids != NULL && bsearch(&c->id, ids, (size_t)count, sizeof *ids, cmp_i64))
+                continue;
+            rd_debug("session %s: conn %" PRId64 " not in peer's sync: closing", s->name,
+                     c->id);
+            conn_fail(s, c, "closed by sync");
+        }
+    }
+    free(ids);
+}
+
+/* ---- receive ---- */
+
+static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd_msg *m)
+{
+    size_t rx;
+
+    if (c->state != RD_CONN_OPEN)
+        return; /* owner closed: late bytes are dropped */
+    evbuffer_add(c->rx, m->payload, m->payload_len);
+    c->bytes_in += m->payload_len;
+    rx = evbuffer_get_length(c->rx);
+    if (rx > s->cfg.conn_hard_cap) {
+        rd_warn("session %s: conn %" PRId64 " buffered %zu bytes past the hard cap: closing",
+                s->name, c->id, rx);
+        rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
+        conn_fail(s, c, "buffer overflow");
+        return;
+    }
+    if (rx > s->cfg.pause_high && !c->we_paused) {
+        c->we_paused = 1;
+        rd_session_send_ctrl_(s, c->id, RD_MSG_PAUSE, NULL, 0);
+    }
+    if (m->payload_len > 0 && c->cbs != NULL && c->cbs->on_readable != NULL)
+        c->cbs->on_readable(c, c->arg);
+}
+
+static void handle_connect(struct rd_session *s, const struct rd_msg *m)
+{
+    struct rd_connect_target t;
+    char target[sizeof(((struct rd_conn *)0)->target)];
+    struct rd_conn *c;
+    const char *refuse = NULL;
+
+    if (conn_find(s, m->conn_id) != NULL) {
+        rd_warn("session %s: Connect for conn %" PRId64 " already open: ignored", s->name,
+                m->conn_id);
+        return;
+    }
+    if (rd_msg_parse_connect(m->payload, m->payload_len, &t) != 0)
+        refuse = "invalid connect target";
+    else if (s->nconns >= s->cfg.max_conns)
+        refuse = "too many connections";
+    else if (s->cbs.on_connect == NULL)
+        refuse = "connect not allowed";
+    if (refuse != NULL) {
+        rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, refuse, strlen(refuse));
+        return;
+    }
+    memcpy(target, m->payload, m->payload_len);
+    target[m->payload_len] = '\0';
+    c = rd_conn_new_(s, m->conn_id, target, s->sync_epoch);
+    if (c == NULL || conn_insert(s, c) != 0) {
+        rd_conn_free_(c);
+        rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, "out of memory", 13);
+        return;
+    }
+    /* point t into the conn's own copy so the owner may keep it */
+    rd_msg_parse_connect((const uint8_t *)c->target, m->payload_len, &t);
+    s->cbs.on_connect(s, c, &t, s->arg);
+}
+
+int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
+{
+    struct rd_msg m;
+    enum rd_msg_result r;
+    struct rd_conn *c;
+    char text[RD_MAX_CLIENT_KEY * 2 + 2];
+    long count;
+
+    if (s->closing)
+        return 0;
+    r = rd_msg_decode(buf, len, &m);
+    if (r != RD_MSG_OK) {
+        rd_warn("session %s: bad message (%s): closing", s->name, rd_msg_result_str(r));
+        rd_session_close(s, "protocol error");
+        return -1;
+    }
+    if (rd_log_trace_enabled())
+        trace_msg(s, "READ ", m.id, m.conn_id, m.type, m.payload, m.payload_len);
+
+    switch (m.type) {
+    case RD_MSG_DATA:
+        c = conn_find(s, m.conn_id);
+        if (c == NULL) {
+            static const char nf[] = "connection not found";
+            rd_session_send_ctrl_(s, m.conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
+            return 0;
+        }
+        handle_data(s, c, &m);
+        return 0;
+    case RD_MSG_CONNECT:
+        handle_connect(s, &m);
+        return 0;
+    case RD_MSG_ERROR:
+        c = conn_find(s, m.conn_id);
+        if (c == NULL)
+            return 0; /* duplicate Errors from Go are normal */
+        {
+            size_t n = m.payload_len < RD_MAX_ERROR_TEXT ? m.payload_len : RD_MAX_ERROR_TEXT;
+            memcpy(text, m.payload, n);
+            text[n] = '\0';
+            if (n == 0)
+                snprintf(text, sizeof text, "EOF");
+        }
+        /* echo, as Go does, then close locally */
+        rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, text, strlen(text));
+        conn_fail(s, c, text);
+        return 0;
+    case RD_MSG_ADD_CLIENT:
+    case RD_MSG_REMOVE_CLIENT:
+        if (m.payload_len == 0 || m.payload_len >= sizeof text ||
+            memchr(m.payload, '\0', m.payload_len) != NULL) {
+            rd_warn("session %s: bad %s ignored", s->name, rd_msg_type_str(m.type));
+            return 0;
+        }
+        memcpy(text, m.payload, m.payload_len);
+        text[m.payload_len] = '\0';
+        if (s->cbs.on_client != NULL)
+            s->cbs.on_client(s, m.type == RD_MSG_ADD_CLIENT, text, s->arg);
+        return 0;
+    case RD_MSG_PAUSE:
+        c = conn_find(s, m.conn_id);
+        if (c != NULL)
+            c->peer_paused = 1;
+        return 0;
+    case RD_MSG_RESUME:
+        c = conn_find(s, m.conn_id);
+        if (c == NULL || !c->peer_paused)
+            return 0;
+        c->peer_paused = 0;
+        if (c->in_ring)
+            rd_session_kick_(s);
+        if (c->owner_waiting && c->state == RD_CONN_OPEN &&
+            evbuffer_get_length(c->tx) < RD_CONN_TX_HIGH) {
+            c->owner_waiting = 0;
+            if (c->cbs != NULL && c->cbs->on_writable != NULL)
+                c->cbs->on_writable(c, c->arg);
+        }
+        return 0;
+    case RD_MSG_SYNC:
+        count = rd_msg_sync_count(m.payload_len);
+        if (count < 0) {
+            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name, m.payload_len);
+            rd_session_close(s, "protocol error");
+            return -1;
+        }
+        handle_sync(s, m.payload, count);
+        return 0;
+    default:
+        return 0; /* unknown types are the protocol's only versioning: ignore */
+    }
+}
+
+/* ---- send ---- */
+
+int rd_session_pull(struct rd_session *s, struct evbuffer *out)
+{
+    uint8_t hdr[RD_MSG_HEADER_MAX];
+    size_t hlen, n, tries;
+
+    if (s->ctrl_bytes > 0) {
+        uint32_t len;
+        evbuffer_remove(s->ctrl, &len, sizeof len);
+        evbuffer_remove_buffer(s->ctrl, out, len);
+        s->ctrl_bytes -= len;
+        return 1;
+    }
+    for (tries = s->nconns + 1; s->ring != NULL && tries > 0; tries--) {
+        struct rd_conn *c = s->ring;
+        size_t txlen = evbuffer_get_length(c->tx);
+
+        if (txlen > 0 && c->peer_paused) {
+            s->ring = c->ring_next; /* paused: keep its place, try the next */
+            continue;
+        }
+        if (txlen > 0) {
+            int64_t id = s->next_msg_id++;
+            n = txlen < RD_DATA_CHUNK ? txlen : RD_DATA_CHUNK;
+            hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA);
+            if (rd_log_trace_enabled()) {
+                uint8_t *p = evbuffer_pullup(c->tx, (ev_ssize_t)(n < 48 ? n : 48));
+                trace_msg(s, "WRITE", id, c->id, RD_MSG_DATA, p, n);
+            }
+            evbuffer_add(out, hdr, hlen);
+            evbuffer_remove_buffer(c->tx, out, n);
+            c->bytes_out += n;
+            txlen -= n;
+            if (txlen == 0 && c->state == RD_CONN_OPEN)
+                ring_remove(s, c);
+            else
+                s->ring = c->ring_next;
+            if (c->owner_waiting && c->state == RD_CONN_OPEN && txlen < RD_CONN_TX_LOW &&
+                !c->peer_paused) {
+                c->owner_waiting = 0;
+                if (c->cbs != NULL && c->cbs->on_writable != NULL)
+                    c->cbs->on_writable(c, c->arg);
+            }
+            return 1;
+        }
+        if (c->state == RD_CONN_CLOSING) { /* graceful close: Error after the last Data */
+            int64_t id = s->next_msg_id++;
+            const char *text = c->close_text ? c->close_text : "EOF";
+            hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
+            if (rd_log_trace_enabled())
+                trace_msg(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)text,
+                          strlen(text));
+            evbuffer_add(out, hdr, hlen);
+            evbuffer_add(out, text, strlen(text));
+            rd_session_conn_dead_(s, c);
+            return 1;
+        }
+        ring_remove(s, c);
+    }
+    s->idle = 1;
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* session.h - one remotedialer session on one link: conn table, message dispatch,
+ * pause/resume, keepalive, SyncConnections (PROTOCOL.md s4-s6).
+ *
+ * A session is created by its transport (see link.h) through a factory of the owner
+ * (server context, client, peer link) and freed by rd_session_link_closed(). */
+#ifndef RD_SESSION_H
+#define RD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "link.h"
+#include "message.h"
+
+struct event_base;
+struct rd_conn;
+struct rd_session;
+
+enum rd_role {
+    RD_ROLE_SERVER, /* accepted /connect: dials conns, answers pings, receives Sync */
+    RD_ROLE_CLIENT, /* dialled out (agent or peer link): pings, sends Sync, serves Connect */
+};
+
+struct rd_session_config {
+    enum rd_role role;
+    int ping_interval_ms;  /* client role: websocket Ping period (0 = never) */
+    int ping_timeout_ms;   /* drop the session when no ping/pong for this long (0 = never) */
+    int sync_interval_ms;  /* client role: SyncConnections period (0 = never) */
+    size_t pause_high;     /* send Pause when a conn's rx buffer goes above */
+    size_t pause_low;      /* send Resume when it drains below */
+    size_t conn_hard_cap;  /* close the conn with an Error above this */
+    size_t max_conns;      /* Connects beyond this are refused with an Error */
+    size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
+};
+
+/* Fill with the defaults of limits.h for `role`. */
+void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role);
+
+/* Owner callbacks. All optional (NULL). `arg` is the owner's pointer. */
+struct rd_session_cbs {
+    /* A Connect arrived. `c` is registered (early Data is buffered in it). The owner either
+     * takes it (rd_conn_set_cbs, dial, later join) or refuses it with rd_conn_close(c, text).
+     * If no on_connect is set, every Connect is refused with "connect not allowed". */
+    void (*on_connect)(struct rd_session *s, struct rd_conn *c,
+                       const struct rd_connect_target *t, void *arg);
+    /* AddClient (add=1) or RemoveClient (add=0) arrived; `key` is "clientKey/sessionKey",
+     * NUL-terminated, valid during the call. */
+    void (*on_client)(struct rd_session *s, int add, const char *key, void *arg);
+    /* The session is ending (every conn already failed); called once, then it is freed. */
+    void (*on_closed)(struct rd_session *s, const char *reason, void *arg);
+};
+
+/* Create a session for a link that is up. `name` (e.g. the client id, copied) is used in
+ * logs. The session keeps `base`, `ops` and `link` (owned by the caller, must outlive it). */
+struct rd_session *rd_session_new(struct event_base *base, const struct rd_session_config *cfg,
+                                  const struct rd_link_ops *ops, void *link,
+                                  const struct rd_session_cbs *cbs, void *arg,
+                                  const char *name);
+
+/* Ask the transport to close the link; the session ends when it reports back. */
+void rd_session_close(struct rd_session *s, const char *reason);
+
+/* Open a conn to `proto/address` on the far side ("tcp", "127.0.0.1:8125"); with a non-NULL
+ * `key` the Connect is peer-forwarded ("key::tcp/addr"). No acknowledgement exists: Data may
+ * be written at once. Returns NULL if the session is closing or full (errp: static text). */
+struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
+                                const char *addr, const char **errp);
+
+/* Announce a client key to the far side (peer links): AddClient / RemoveClient. */
+void rd_session_announce(struct rd_session *s, int add, const char *key_and_session);
+
+const char *rd_session_name(const struct rd_session *s);
+uint64_t rd_session_serial(const struct rd_session *s); /* unique per process */
+size_t rd_session_conn_count(const struct rd_session *s);
+int rd_session_is_closing(const struct rd_session *s);
+void rd_session_set_user(struct rd_session *s, void *user);
+void *rd_session_user(const struct rd_session *s);
+
+#endif

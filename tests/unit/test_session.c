@@ -1,0 +1,496 @@
+/* test_session.c - session dispatch, send scheduling, pause/resume thresholds, close
+ * semantics, sync race guard and keepalive, against a fake link. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/limits.h"
+#include "tunnel/conn.h"
+#include "tunnel/message.h"
+#include "tunnel/session.h"
+
+/* ---- fake link ---- */
+struct fake_link {
+    int want_write, pings, closes;
+    char close_reason[64];
+};
+static void fl_want_write(void *l) { ((struct fake_link *)l)->want_write++; }
+static void fl_ping(void *l) { ((struct fake_link *)l)->pings++; }
+static void fl_close(void *l, const char *reason)
+{
+    struct fake_link *fl = l;
+    fl->closes++;
+    snprintf(fl->close_reason, sizeof fl->close_reason, "%s", reason);
+}
+static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
+
+/* ---- owner ---- */
+struct owner {
+    int connects, closed_sessions, readable, writable, conn_closed;
+    struct rd_conn *last;
+    char target[300], conn_reason[128], rx_at_close[64];
+};
+static void ow_readable(struct rd_conn *c, void *arg) { ((struct owner *)arg)->readable++; }
+static void ow_writable(struct rd_conn *c, void *arg) { ((struct owner *)arg)->writable++; }
+static void ow_closed(struct rd_conn *c, const char *reason, void *arg)
+{
+    struct owner *o = arg;
+    struct evbuffer *b = evbuffer_new();
+    o->conn_closed++;
+    snprintf(o->conn_reason, sizeof o->conn_reason, "%s", reason);
+    rd_conn_read(c, b, sizeof o->rx_at_close - 1);
+    memset(o->rx_at_close, 0, sizeof o->rx_at_close);
+    evbuffer_remove(b, o->rx_at_close, sizeof o->rx_at_close - 1);
+    evbuffer_free(b);
+}
+static const struct rd_conn_cbs ow_cbs = { ow_readable, ow_writable, ow_closed };
+
+static void ow_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
+                       void *arg)
+{
+    struct owner *o = arg;
+    o->connects++;
+    o->last = c;
+    snprintf(o->target, sizeof o->target, "%.*s/%.*s", (int)t->proto_len, t->proto,
+             (int)t->addr_len, t->addr);
+    rd_conn_set_cbs(c, &ow_cbs, o);
+}
+static void ow_session_closed(struct rd_session *s, const char *reason, void *arg)
+{
+    ((struct owner *)arg)->closed_sessions++;
+}
+static const struct rd_session_cbs ow_scbs = { ow_connect, NULL, ow_session_closed };
+
+static struct event_base *base;
+static struct fake_link fl;
+static struct owner ow;
+
+static struct rd_session *mk(enum rd_role role)
+{
+    struct rd_session_config cfg;
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, role);
+    cfg.ping_interval_ms = 0;
+    cfg.sync_interval_ms = 0;
+    cfg.ping_timeout_ms = 0;
+    return rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "test");
+}
+
+static void setup(void) { base = event_base_new(); }
+static void teardown(void) { event_base_free(base); }
+
+/* pull one message and decode it into m (payload copied to a static buffer) */
+static int pull(struct rd_session *s, struct rd_msg *m)
+{
+    static uint8_t buf[RD_MSG_HEADER_MAX + RD_DATA_CHUNK + 4096];
+    struct evbuffer *out = evbuffer_new();
+    size_t len;
+    int r = rd_session_pull(s, out);
+    if (r == 1) {
+        len = evbuffer_get_length(out);
+        ck_assert_uint_le(len, sizeof buf);
+        evbuffer_remove(out, buf, len);
+        ck_assert_int_eq(rd_msg_decode(buf, len, m), RD_MSG_OK);
+    }
+    evbuffer_free(out);
+    return r;
+}
+
+static void send_msg(struct rd_session *s, int64_t conn, int type, const void *p, size_t len,
+                     int expect)
+{
+    uint8_t *buf = malloc(RD_MSG_HEADER_MAX + len);
+    size_t h = rd_msg_encode_header(buf, 77, conn, type);
+    memcpy(buf + h, p, len);
+    ck_assert_int_eq(rd_session_recv(s, buf, h + len), expect);
+    free(buf);
+}
+
+START_TEST(dial_sends_connect_then_data)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    const char *err;
+    struct rd_conn *c = rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", &err);
+    struct rd_msg m;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(rd_conn_id(c), 2);
+    ck_assert_int_eq(fl.want_write, 1);
+    rd_conn_write_bytes(c, "GET /", 5); /* no ack: data may follow at once */
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_CONNECT);
+    ck_assert(m.conn_id == 2);
+    ck_assert_mem_eq(m.payload, "tcp/127.0.0.1:8125", m.payload_len);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert_mem_eq(m.payload, "GET /", 5);
+    ck_assert_int_eq(pull(s, &m), 0);
+    /* idle again: the next write kicks the link once more */
+    rd_conn_write_bytes(c, "x", 1);
+    ck_assert_int_eq(fl.want_write, 2);
+    ck_assert_ptr_nonnull(rd_session_dial(s, "foo", "tcp", "a:1", &err));
+    ck_assert_int_eq(pull(s, &m), 1); /* control first */
+    ck_assert_int_eq(m.type, RD_MSG_CONNECT);
+    ck_assert(m.conn_id == 3);
+    ck_assert_mem_eq(m.payload, "foo::tcp/a:1", m.payload_len);
+    rd_session_link_closed(s, "done");
+    ck_assert_int_eq(ow.closed_sessions, 1);
+}
+END_TEST
+
+START_TEST(connect_early_data_and_errors)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    struct rd_msg m;
+    const char *t = "tcp/127.0.0.1:8125";
+
+    send_msg(s, 5, RD_MSG_CONNECT, t, strlen(t), 0);
+    ck_assert_int_eq(ow.connects, 1);
+    ck_assert_str_eq(ow.target, "tcp/127.0.0.1:8125");
+    send_msg(s, 5, RD_MSG_DATA, "early", 5, 0);
+    ck_assert_int_eq(ow.readable, 1);
+    ck_assert_uint_eq(rd_conn_rx_len(ow.last), 5);
+    /* Data for an unknown conn -> Error "connection not found" */
+    send_msg(s, 9, RD_MSG_DATA, "zz", 2, 0);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert(m.conn_id == 9);
+    ck_assert_mem_eq(m.payload, "connection not found", m.payload_len);
+    /* far side closes: owner sees the reason, may still read rx; Error echoed */
+    send_msg(s, 5, RD_MSG_ERROR, "EOF", 3, 0);
+    ck_assert_int_eq(ow.conn_closed, 1);
+    ck_assert_str_eq(ow.conn_reason, "EOF");
+    ck_assert_str_eq(ow.rx_at_close, "early");
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert(m.conn_id == 5);
+    /* duplicate Error, Pause, Resume for unknown ids: silently ignored */
+    send_msg(s, 5, RD_MSG_ERROR, "EOF", 3, 0);
+    send_msg(s, 5, RD_MSG_PAUSE, "", 0, 0);
+    send_msg(s, 5, RD_MSG_RESUME, "", 0, 0);
+    send_msg(s, 5, 99, "future", 6, 0); /* unknown type */
+    ck_assert_int_eq(pull(s, &m), 0);
+    ck_assert_int_eq(ow.conn_closed, 1);
+    /* bad target and a malformed message */
+    send_msg(s, 6, RD_MSG_CONNECT, "nonsense", 8, 0);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_int_eq(fl.closes, 0);
+    {
+        uint8_t bad[] = { 0x80 };
+        ck_assert_int_eq(rd_session_recv(s, bad, 1), -1);
+        ck_assert_int_eq(fl.closes, 1);
+    }
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(connect_refused_without_handler)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    struct rd_msg m;
+    memset(&fl, 0, sizeof fl);
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = cfg.sync_interval_ms = cfg.ping_timeout_ms = 0;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, NULL, NULL, "x");
+    send_msg(s, 2, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_mem_eq(m.payload, "connect not allowed", m.payload_len);
+    ck_assert_int_eq(fl.closes, 0); /* the session stays up */
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(pause_resume_thresholds)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    static uint8_t chunk[64 * 1024];
+    struct evbuffer *sink = evbuffer_new();
+    struct rd_msg m;
+    size_t total = 0;
+    int pauses = 0;
+
+    send_msg(s, 2, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    /* exactly the threshold: no Pause yet (Pause when ABOVE 2,097,152) */
+    while (total < RD_PAUSE_HIGH_DEFAULT) {
+        send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+        total += sizeof chunk;
+    }
+    ck_assert_uint_eq(total, RD_PAUSE_HIGH_DEFAULT);
+    ck_assert_int_eq(pull(s, &m), 0);
+    send_msg(s, 2, RD_MSG_DATA, chunk, 1, 0);
+    while (pull(s, &m) == 1)
+        pauses += m.type == RD_MSG_PAUSE;
+    ck_assert_int_eq(pauses, 1);
+    /* data in flight after Pause is accepted, no second Pause */
+    send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    ck_assert_int_eq(pull(s, &m), 0);
+    ck_assert_int_eq(ow.conn_closed, 0);
+    /* drain to just above the low mark: no Resume; below it: one Resume */
+    rd_conn_read(ow.last, sink, rd_conn_rx_len(ow.last) - RD_PAUSE_LOW_DEFAULT);
+    ck_assert_uint_eq(rd_conn_rx_len(ow.last), RD_PAUSE_LOW_DEFAULT);
+    ck_assert_int_eq(pull(s, &m), 0);
+    rd_conn_read(ow.last, sink, 1);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_RESUME);
+    ck_assert(m.conn_id == 2);
+    rd_conn_read(ow.last, sink, 1);
+    ck_assert_int_eq(pull(s, &m), 0);
+    evbuffer_free(sink);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(hard_cap_closes_one_conn)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    static uint8_t chunk[64 * 1024];
+    struct rd_msg m;
+    int errors = 0, i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = cfg.sync_interval_ms = cfg.ping_timeout_ms = 0;
+    cfg.conn_hard_cap = 1024 * 1024;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "cap");
+    send_msg(s, 2, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    send_msg(s, 4, RD_MSG_CONNECT, "tcp/b:1", 7, 0);
+    for (i = 0; i < 20; i++) /* a peer ignoring Pause */
+        send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    ck_assert_int_eq(ow.conn_closed, 1);
+    ck_assert_str_eq(ow.conn_reason, "buffer overflow");
+    while (pull(s, &m) == 1)
+        if (m.type == RD_MSG_ERROR && m.conn_id == 2)
+            errors++;
+    ck_assert_int_ge(errors, 1);
+    ck_assert_int_eq(fl.closes, 0);
+    ck_assert_uint_eq(rd_session_conn_count(s), 1); /* conn 4 lives on */
+    rd_session_link_closed(s, "done");
+    ck_assert_int_eq(ow.conn_closed, 2);
+    ck_assert_str_eq(ow.conn_reason, "tunnel disconnect");
+}
+END_TEST
+
+START_TEST(peer_pause_blocks_one_conn_round_robin)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    const char *err;
+    static uint8_t big[200 * 1024];
+    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    struct rd_conn *b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    struct rd_msg m;
+    int64_t order[8];
+    int i, n;
+
+    rd_conn_set_cbs(a, &ow_cbs, &ow);
+    rd_conn_set_cbs(b, &ow_cbs, &ow);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(pull(s, &m), 1); /* two Connects */
+    rd_conn_write_bytes(a, big, sizeof big);
+    rd_conn_write_bytes(b, big, sizeof big);
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(pull(s, &m), 1);
+        ck_assert_int_eq(m.type, RD_MSG_DATA);
+        ck_assert_uint_eq(m.payload_len, RD_DATA_CHUNK);
+        order[i] = m.conn_id;
+    }
+    ck_assert(order[0] != order[1] && order[1] != order[2] && order[2] != order[3]);
+    /* writing over TX_HIGH: blocked, the owner will get on_writable */
+    rd_conn_write_bytes(a, big, sizeof big);
+    ck_assert(rd_conn_tx_blocked(a));
+    send_msg(s, rd_conn_id(a), RD_MSG_PAUSE, "", 0, 0);
+    for (n = 0; n < 10 && pull(s, &m) == 1; n++)
+        ck_assert(m.conn_id == rd_conn_id(b)); /* only b flows while a is paused */
+    ck_assert_int_eq(ow.writable, 0);
+    send_msg(s, rd_conn_id(a), RD_MSG_RESUME, "", 0, 0);
+    while (pull(s, &m) == 1)
+        ;
+    ck_assert_int_ge(ow.writable, 1);
+    ck_assert_uint_eq(rd_conn_tx_len(a), 0);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(graceful_close_flushes_then_eof)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    const char *err;
+    struct rd_conn *c = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    struct rd_msg m;
+
+    rd_conn_write_bytes(c, "last words", 10);
+    rd_conn_close(c, NULL);
+    ck_assert_int_eq(rd_conn_write_bytes(c, "x", 1), -1);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_CONNECT);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_mem_eq(m.payload, "EOF", 3);
+    ck_assert_int_eq(pull(s, &m), 0);
+    ck_assert_uint_eq(rd_session_conn_count(s), 0);
+    /* abort: tx dropped, Error with the reason at once */
+    c = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    rd_conn_write_bytes(c, "dropped", 7);
+    rd_conn_close(c, "boom");
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_CONNECT);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_mem_eq(m.payload, "boom", 4);
+    ck_assert_int_eq(pull(s, &m), 0);
+    event_base_loop(base, EVLOOP_NONBLOCK); /* reaper */
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(sync_race_guard)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    const char *err;
+    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    struct rd_conn *keep;
+    uint8_t ids[8];
+
+    rd_conn_set_cbs(a, &ow_cbs, &ow);
+    /* first Sync after a's creation does not list it (Connect still in flight): kept */
+    send_msg(s, 0, RD_MSG_SYNC, "", 0, 0);
+    ck_assert_int_eq(ow.conn_closed, 0);
+    keep = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    rd_conn_set_cbs(keep, &ow_cbs, &ow);
+    /* second Sync lists only `keep`'s id... no: lists nothing but keep is new -> kept;
+     * a existed at the previous Sync and is missing -> reaped */
+    rd_msg_sync_put(ids, 0, 999);
+    send_msg(s, 0, RD_MSG_SYNC, ids, 8, 0);
+    ck_assert_int_eq(ow.conn_closed, 1);
+    ck_assert_uint_eq(rd_session_conn_count(s), 1);
+    /* third Sync lists keep: kept */
+    rd_msg_sync_put(ids, 0, rd_conn_id(keep));
+    send_msg(s, 0, RD_MSG_SYNC, ids, 8, 0);
+    ck_assert_int_eq(ow.conn_closed, 1);
+    /* bad length: protocol error */
+    send_msg(s, 0, RD_MSG_SYNC, ids, 7, -1);
+    ck_assert_int_eq(fl.closes, 1);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+static void stop_cb(evutil_socket_t fd, short w, void *arg) { event_base_loopbreak(base); }
+static void run_for(int ms)
+{
+    struct timeval tv = { 0, ms * 1000 };
+    struct event *ev = evtimer_new(base, stop_cb, NULL);
+    evtimer_add(ev, &tv);
+    event_base_dispatch(base);
+    event_free(ev);
+}
+
+START_TEST(sync_sent_sorted_and_pings)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    struct rd_msg m;
+    int i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = 20;
+    cfg.sync_interval_ms = 50;
+    cfg.ping_timeout_ms = 0;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "sync");
+    send_msg(s, 9, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    send_msg(s, 3, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    send_msg(s, 700, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    send_msg(s, 5, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    run_for(80);
+    ck_assert_int_ge(fl.pings, 2);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_SYNC);
+    ck_assert(m.conn_id == 0);
+    ck_assert_uint_eq(m.payload_len, 32);
+    {
+        int64_t want[] = { 3, 5, 9, 700 };
+        for (i = 0; i < 4; i++)
+            ck_assert(rd_msg_sync_get(m.payload, (size_t)i) == want[i]);
+    }
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(keepalive_timeout)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    int i;
+
+    memset(&fl, 0, sizeof fl);
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = 60;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, NULL, NULL, "ka");
+    for (i = 0; i < 6; i++) { /* pings keep it alive */
+        run_for(20);
+        rd_session_alive(s);
+    }
+    ck_assert_int_eq(fl.closes, 0);
+    run_for(100);
+    ck_assert_int_eq(fl.closes, 1);
+    ck_assert_str_eq(fl.close_reason, "keepalive timeout");
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(session_loss_fails_every_conn)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    const char *err;
+    int i;
+    for (i = 0; i < 100; i++) {
+        struct rd_conn *c = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+        rd_conn_set_cbs(c, &ow_cbs, &ow);
+    }
+    ck_assert_uint_eq(rd_session_conn_count(s), 100);
+    rd_session_link_closed(s, "gone");
+    ck_assert_int_eq(ow.conn_closed, 100);
+    ck_assert_str_eq(ow.conn_reason, "tunnel disconnect");
+    ck_assert_int_eq(ow.closed_sessions, 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("session");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, dial_sends_connect_then_data);
+    tcase_add_test(tc, connect_early_data_and_errors);
+    tcase_add_test(tc, connect_refused_without_handler);
+    tcase_add_test(tc, pause_resume_thresholds);
+    tcase_add_test(tc, hard_cap_closes_one_conn);
+    tcase_add_test(tc, peer_pause_blocks_one_conn_round_robin);
+    tcase_add_test(tc, graceful_close_flushes_then_eof);
+    tcase_add_test(tc, sync_race_guard);
+    tcase_add_test(tc, sync_sent_sorted_and_pings);
+    tcase_add_test(tc, keepalive_timeout);
+    tcase_add_test(tc, session_loss_fails_every_conn);
+    suite_add_tcase(su, tc);
+    sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
