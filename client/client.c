@@ -1,0 +1,303 @@
+/* rdial-client: keeps one websocket to an rdial (or remotedialer) server and serves the
+ * server's dials on this side: every Connect is dialled here (async DNS, non-blocking
+ * connect) and relayed. Reconnects forever with exponential backoff and jitter. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "common/flags.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "transport/ws_client.h"
+#include "tunnel/conn.h"
+#include "tunnel/relay.h"
+#include "tunnel/session.h"
+#include "tunnel/target.h"
+
+struct client {
+    struct event_base *base;
+    struct evdns_base *dns;
+    /* flags */
+    const char *url, *id;
+    int debug, no_reconnect;
+    int ping_interval_ms, ping_timeout_ms, sync_interval_ms, dial_timeout_ms, max_backoff_ms;
+    int handshake_timeout_ms;
+    const char *ca_file;
+    int insecure;
+    /* state */
+    struct rd_ws_client *ws;
+    struct rd_session *session;
+    struct event *retry_ev, *sigint_ev, *sigterm_ev;
+    int failures; /* consecutive failed attempts */
+    int exit_code;
+    int stopping;
+    char id_header[RD_MAX_CLIENT_KEY + 32];
+};
+
+/* One Connect being dialled: owns the conn until the relay takes it. */
+struct pending_dial {
+    struct client *cl;
+    struct rd_conn *c;
+    struct rd_target_dial *d;
+};
+
+static void pending_conn_closed(struct rd_conn *c, const char *reason, void *arg)
+{
+    struct pending_dial *pd = arg;
+    rd_debug("conn %lld %s: closed while dialling: %s", (long long)rd_conn_id(c),
+             rd_conn_target(c), reason);
+    rd_target_dial_cancel(pd->d);
+    free(pd);
+}
+
+static const struct rd_conn_cbs pending_cbs = { NULL, NULL, pending_conn_closed };
+
+static void relay_done(struct rd_relay *r, const char *reason, uint64_t up, uint64_t down,
+                       void *arg)
+{
+    char *target = arg;
+    rd_debug("conn %s closed: %s, %llu bytes to server, %llu bytes from server", target, reason,
+             (unsigned long long)up, (unsigned long long)down);
+    free(target);
+}
+
+static void target_done(struct bufferevent *bev, const char *err, void *arg)
+{
+    struct pending_dial *pd = arg;
+    struct rd_conn *c = pd->c;
+
+    free(pd);
+    if (bev == NULL) {
+        rd_debug("conn %lld %s: %s", (long long)rd_conn_id(c), rd_conn_target(c), err);
+        rd_conn_close(c, err);
+        return;
+    }
+    rd_debug("conn %lld %s: connected", (long long)rd_conn_id(c), rd_conn_target(c));
+    if (rd_relay_new(c, bev, relay_done, strdup(rd_conn_target(c))) == NULL) {
+        bufferevent_free(bev);
+        rd_conn_close(c, "out of memory");
+    }
+}
+
+static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
+                       void *arg)
+{
+    struct client *cl = arg;
+    struct pending_dial *pd;
+    char proto[17], addr[RD_MAX_CONNECT_ADDR + 1];
+
+    if (t->key_len > 0) { /* peer-forwarded Connects are for servers, not clients */
+        rd_conn_close(c, "connect not allowed");
+        return;
+    }
+    if (t->proto_len >= sizeof proto) {
+        rd_conn_close(c, "unknown network");
+        return;
+    }
+    memcpy(proto, t->proto, t->proto_len);
+    proto[t->proto_len] = '\0';
+    memcpy(addr, t->addr, t->addr_len);
+    addr[t->addr_len] = '\0';
+    pd = calloc(1, sizeof *pd);
+    if (pd == NULL) {
+        rd_conn_close(c, "out of memory");
+        return;
+    }
+    pd->cl = cl;
+    pd->c = c;
+    rd_conn_set_cbs(c, &pending_cbs, pd);
+    pd->d = rd_target_dial_start(cl->base, cl->dns, proto, addr, cl->dial_timeout_ms,
+                                 target_done, pd);
+    if (pd->d == NULL) {
+        free(pd);
+        rd_conn_close(c, "out of memory");
+    }
+}
+
+static void on_session_closed(struct rd_session *s, const char *reason, void *arg)
+{
+    struct client *cl = arg;
+    cl->session = NULL;
+}
+
+static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_ops *ops,
+                                  void *link, void *arg)
+{
+    struct client *cl = arg;
+    struct rd_session_config cfg;
+    static const struct rd_session_cbs cbs = { on_connect, NULL, on_session_closed };
+
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = cl->ping_interval_ms;
+    cfg.ping_timeout_ms = cl->ping_timeout_ms;
+    cfg.sync_interval_ms = cl->sync_interval_ms;
+    cl->session = rd_session_new(cl->base, &cfg, ops, link, &cbs, cl, cl->id);
+    if (cl->session != NULL) {
+        rd_info("session up: %s as client id %s", cl->url, cl->id);
+        cl->failures = 0;
+    }
+    return cl->session;
+}
+
+static void schedule_retry(struct client *cl)
+{
+    unsigned r;
+    long delay = RD_BACKOFF_MIN_MS;
+    int i;
+    struct timeval tv;
+
+    for (i = 1; i < cl->failures && delay < cl->max_backoff_ms; i++)
+        delay *= 2;
+    if (delay > cl->max_backoff_ms)
+        delay = cl->max_backoff_ms;
+    /* full jitter over the upper half: spreads a fleet's reconnects after a server restart */
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = (unsigned)rand();
+    delay = delay / 2 + (long)(r % (unsigned)(delay / 2 + 1));
+    tv.tv_sec = delay / 1000;
+    tv.tv_usec = (delay % 1000) * 1000;
+    rd_info("reconnecting in %ld ms", delay);
+    evtimer_add(cl->retry_ev, &tv);
+}
+
+static void start_connect(struct client *cl);
+
+static void on_done(struct rd_ws_client *ws, int was_open, const char *reason, void *arg)
+{
+    struct client *cl = arg;
+
+    if (was_open)
+        rd_info("session down: %s", reason);
+    else
+        rd_warn("connect to %s failed: %s", cl->url, reason);
+    rd_ws_client_free(ws);
+    cl->ws = NULL;
+    if (cl->stopping)
+        return;
+    if (cl->no_reconnect) {
+        cl->exit_code = 1;
+        event_base_loopexit(cl->base, NULL);
+        return;
+    }
+    cl->failures = was_open ? 1 : cl->failures + 1;
+    schedule_retry(cl);
+}
+
+static void start_connect(struct client *cl)
+{
+    static const struct rd_ws_client_cbs cbs = { on_open, on_done };
+    const char *headers[2] = { cl->id_header, NULL };
+    struct rd_ws_client_config cfg;
+    char *err = NULL;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.url = cl->url;
+    cfg.headers = headers;
+    cfg.handshake_timeout_ms = cl->handshake_timeout_ms;
+    cfg.ca_file = cl->ca_file;
+    cfg.insecure = cl->insecure;
+    rd_debug("connecting to %s", cl->url);
+    cl->ws = rd_ws_client_connect(cl->base, cl->dns, &cfg, &cbs, cl, &err);
+    if (cl->ws == NULL) {
+        rd_err("connect %s: %s", cl->url, err ? err : "failed");
+        free(err);
+        if (cl->no_reconnect) {
+            cl->exit_code = 1;
+            event_base_loopexit(cl->base, NULL);
+            return;
+        }
+        cl->failures++;
+        schedule_retry(cl);
+    }
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    start_connect(arg);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct client *cl = arg;
+    rd_info("signal %d: shutting down", (int)sig);
+    cl->stopping = 1;
+    event_base_loopexit(cl->base, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    struct client cl;
+    const struct rd_flag flags[] = {
+        RD_FLAGDEF_STRING("connect", &cl.url, "server websocket URL (ws:// or wss://)"),
+        RD_FLAGDEF_STRING("id", &cl.id, "client id, sent as X-Tunnel-ID"),
+        RD_FLAGDEF_BOOL("debug", &cl.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
+        RD_FLAGDEF_BOOL("no-reconnect", &cl.no_reconnect, "exit with status 1 when the session ends or cannot be made, instead of retrying"),
+        RD_FLAGDEF_INT("max-backoff-ms", &cl.max_backoff_ms, "cap of the reconnect backoff (exponential from 250 ms, with jitter)", 250, 3600000),
+        RD_FLAGDEF_INT("ping-interval-ms", &cl.ping_interval_ms, "websocket ping period", 0, 3600000),
+        RD_FLAGDEF_INT("ping-timeout-ms", &cl.ping_timeout_ms, "drop the session when no ping/pong arrived for this long", 0, 3600000),
+        RD_FLAGDEF_INT("sync-interval-ms", &cl.sync_interval_ms, "SyncConnections period (0 = never)", 0, 3600000),
+        RD_FLAGDEF_INT("dial-timeout-ms", &cl.dial_timeout_ms, "timeout of one target dial (DNS + connect)", 1, 3600000),
+        RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + TLS + websocket upgrade", 1, 3600000),
+        RD_FLAGDEF_STRING("ca", &cl.ca_file, "wss: CA bundle to verify the server with"),
+        RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
+        RD_FLAGDEF_END,
+    };
+    const char *trace;
+
+    memset(&cl, 0, sizeof cl);
+    cl.url = "ws://localhost:8123/connect";
+    cl.id = "foo";
+    cl.max_backoff_ms = RD_BACKOFF_MAX_MS_DEFAULT;
+    cl.ping_interval_ms = RD_PING_INTERVAL_MS_DEFAULT;
+    cl.ping_timeout_ms = RD_PING_TIMEOUT_MS_DEFAULT;
+    cl.sync_interval_ms = RD_SYNC_INTERVAL_MS_DEFAULT;
+    cl.dial_timeout_ms = RD_DIAL_TIMEOUT_MS_DEFAULT;
+    cl.handshake_timeout_ms = RD_HANDSHAKE_TIMEOUT_MS;
+    rd_log_set_prog("rdial-client");
+    rd_flags_parse_or_exit(flags, argc, argv, "rdial-client", "[flags]", NULL);
+    if (cl.debug)
+        rd_log_set_level(RD_LOG_DEBUG);
+    trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
+    rd_log_set_trace(trace != NULL && strcmp(trace, "true") == 0);
+    if (cl.id == NULL || cl.id[0] == '\0' || strlen(cl.id) > RD_MAX_CLIENT_KEY ||
+        strpbrk(cl.id, "/\r\n ") != NULL) {
+        fprintf(stderr, "rdial-client: -id must be 1-%d characters without '/', spaces or "
+                        "line breaks\n", RD_MAX_CLIENT_KEY);
+        return 2;
+    }
+    snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
+    signal(SIGPIPE, SIG_IGN);
+
+    cl.base = event_base_new();
+    cl.dns = cl.base ? evdns_base_new(cl.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
+    if (cl.dns == NULL && cl.base != NULL) /* no resolv.conf: numeric and /etc/hosts only */
+        cl.dns = evdns_base_new(cl.base, 0);
+    if (cl.base == NULL || cl.dns == NULL) {
+        fprintf(stderr, "rdial-client: cannot initialise libevent\n");
+        return 1;
+    }
+    cl.retry_ev = evtimer_new(cl.base, retry_cb, &cl);
+    cl.sigint_ev = evsignal_new(cl.base, SIGINT, signal_cb, &cl);
+    cl.sigterm_ev = evsignal_new(cl.base, SIGTERM, signal_cb, &cl);
+    event_add(cl.sigint_ev, NULL);
+    event_add(cl.sigterm_ev, NULL);
+
+    start_connect(&cl);
+    event_base_dispatch(cl.base);
+
+    cl.stopping = 1;
+    rd_ws_client_free(cl.ws); /* ends the session (conns fail) without callbacks */
+    event_free(cl.retry_ev);
+    event_free(cl.sigint_ev);
+    event_free(cl.sigterm_ev);
+    evdns_base_free(cl.dns, 0);
+    event_base_free(cl.base);
+    rd_flags_free(flags);
+    return cl.exit_code;
+}

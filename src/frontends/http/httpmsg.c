@@ -1,0 +1,934 @@
+/* httpmsg.c - pure HTTP/1.1 parsers and builders of the /client/ route. See httpmsg.h. */
+#include "httpmsg.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+const char *rd_hm_result_str(enum rd_hm_result r)
+{
+    switch (r) {
+    case RD_HM_NEED_MORE: return "need more";
+    case RD_HM_OK: return "ok";
+    case RD_HM_INTERIM: return "interim";
+    case RD_HM_ERR_SYNTAX: return "syntax error";
+    case RD_HM_ERR_TOO_BIG: return "too big";
+    case RD_HM_ERR_FRAMING: return "bad framing";
+    }
+    return "?";
+}
+
+const char *rd_hm_framing_str(enum rd_hm_framing f)
+{
+    switch (f) {
+    case RD_HM_BODY_NONE: return "none";
+    case RD_HM_BODY_LENGTH: return "length";
+    case RD_HM_BODY_CHUNKED: return "chunked";
+    case RD_HM_BODY_CLOSE: return "close";
+    }
+    return "?";
+}
+
+/* ---- character classes ---- */
+
+static int is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* field-value / reason-phrase octet: VCHAR, obs-text, SP, HTAB */
+static int is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int token_eq(const char *a, size_t alen, const char *b)
+{
+    return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+/* ---- header lists ---- */
+
+void rd_hm_headers_init(struct rd_hm_headers *hs)
+{
+    hs->n = 0;
+    hs->used = 0;
+}
+
+static int has_crlf_nul(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 1;
+    return 0;
+}
+
+int rd_hm_headers_add(struct rd_hm_headers *hs, const char *name, size_t name_len,
+                      const char *value, size_t value_len)
+{
+    char *p;
+
+    while (value_len > 0 && is_ows((unsigned char)value[0])) {
+        value++;
+        value_len--;
+    }
+    while (value_len > 0 && is_ows((unsigned char)value[value_len - 1]))
+        value_len--;
+    if (name_len == 0 || hs->n >= RD_HM_MAX_HEADERS || has_crlf_nul(name, name_len) ||
+        has_crlf_nul(value, value_len))
+        return -1;
+    if (name_len + value_len + 2 > sizeof hs->arena - hs->used)
+        return -1;
+    p = hs->arena + hs->used;
+    memcpy(p, name, name_len);
+    p[name_len] = '\0';
+    memcpy(p + name_len + 1, value, value_len);
+    p[name_len + 1 + value_len] = '\0';
+    hs->h[hs->n].name = p;
+    hs->h[hs->n].value = p + name_len + 1;
+    hs->n++;
+    hs->used += name_len + value_len + 2;
+    return 0;
+}
+
+const char *rd_hm_headers_get(const struct rd_hm_headers *hs, const char *name)
+{
+    size_t i;
+    for (i = 0; i < hs->n; i++)
+        if (strcasecmp(hs->h[i].name, name) == 0)
+            return hs->h[i].value;
+    return NULL;
+}
+
+/* Call cb for each non-empty element of a comma-separated list (OWS trimmed); stops and
+ * returns 1 when cb returns non-zero. */
+static int list_each(const char *v, int (*cb)(const char *tok, size_t len, void *arg), void *arg)
+{
+    while (*v != '\0') {
+        const char *end = strchr(v, ',');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        const char *t = v;
+        size_t tl = len;
+
+        while (tl > 0 && is_ows((unsigned char)*t)) {
+            t++;
+            tl--;
+        }
+        while (tl > 0 && is_ows((unsigned char)t[tl - 1]))
+            tl--;
+        if (tl > 0 && cb(t, tl, arg))
+            return 1;
+        v += len;
+        if (*v == ',')
+            v++;
+    }
+    return 0;
+}
+
+static int tok_matches(const char *tok, size_t len, void *arg)
+{
+    return token_eq(tok, len, (const char *)arg);
+}
+
+int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name)
+{
+    static const char *const fixed[] = {
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+        "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcasecmp(name, fixed[i]) == 0)
+            return 1;
+    if (hs == NULL)
+        return 0;
+    for (i = 0; i < hs->n; i++)
+        if (strcasecmp(hs->h[i].name, "connection") == 0 &&
+            list_each(hs->h[i].value, tok_matches, (void *)name))
+            return 1;
+    return 0;
+}
+
+/* ---- the route path ---- */
+
+/* Copy s[0..n) into dst (cap bytes incl. NUL). -1 if it does not fit. */
+static int copy_part(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n + 1 > cap)
+        return -1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int id_ok(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '#' || c == '/')
+            return 0;
+    }
+    return n > 0;
+}
+
+static int host_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Parse "host", "host:port", "[v6]", "[v6]:port" into out->host / out->hostport. */
+static enum rd_hm_result parse_authority(const char *s, size_t n, int defport,
+                                         struct rd_hm_route *out, const char **why)
+{
+    const char *host = s, *port = NULL;
+    size_t hlen, plen = 0, i;
+    unsigned long pv = 0;
+
+    if (n == 0) {
+        *why = "empty host";
+        return RD_HM_ERR_SYNTAX;
+    }
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (close == NULL || close == s + 1) {
+            *why = "bad IPv6 literal";
+            return RD_HM_ERR_SYNTAX;
+        }
+        for (i = 1; s + i < close; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (hexval(c) < 0 && c != ':' && c != '.') {
+                *why = "bad IPv6 literal";
+                return RD_HM_ERR_SYNTAX;
+            }
+        }
+        hlen = (size_t)(close - s) + 1;
+        if (hlen < n) {
+            if (s[hlen] != ':') {
+                *why = "bad host";
+                return RD_HM_ERR_SYNTAX;
+            }
+            port = s + hlen + 1;
+            plen = n - hlen - 1;
+        }
+    } else {
+        const char *colon = memchr(s, ':', n);
+        hlen = colon ? (size_t)(colon - s) : n;
+        if (colon) {
+            port = colon + 1;
+            plen = n - hlen - 1;
+        }
+        if (hlen == 0) {
+            *why = "empty host";
+            return RD_HM_ERR_SYNTAX;
+        }
+        for (i = 0; i < hlen; i++)
+            if (!host_char((unsigned char)s[i])) {
+                *why = "bad host";
+                return RD_HM_ERR_SYNTAX;
+            }
+    }
+    if (hlen > RD_HM_MAX_HOST + (s[0] == '[' ? 2 : 0)) {
+        *why = "host too long";
+        return RD_HM_ERR_TOO_BIG;
+    }
+    if (port != NULL) {
+        if (plen == 0 || plen > 5) {
+            *why = "bad port";
+            return RD_HM_ERR_SYNTAX;
+        }
+        for (i = 0; i < plen; i++) {
+            if (port[i] < '0' || port[i] > '9') {
+                *why = "bad port";
+                return RD_HM_ERR_SYNTAX;
+            }
+            pv = pv * 10 + (unsigned long)(port[i] - '0');
+        }
+        if (pv == 0 || pv > 65535) {
+            *why = "bad port";
+            return RD_HM_ERR_SYNTAX;
+        }
+    } else {
+        pv = (unsigned long)defport;
+    }
+    if (copy_part(out->host, sizeof out->host, s, n) != 0) {
+        *why = "host too long";
+        return RD_HM_ERR_TOO_BIG;
+    }
+    if ((size_t)snprintf(out->hostport, sizeof out->hostport, "%.*s:%lu", (int)hlen, host,
+                         pv) >= sizeof out->hostport) {
+        *why = "host too long";
+        return RD_HM_ERR_TOO_BIG;
+    }
+    return RD_HM_OK;
+}
+
+/* Parse a timeout value: "" -> default; 1..max_s decimal. */
+static int parse_timeout(const char *v, size_t n, int default_s, int max_s, int *out)
+{
+    long t = 0;
+    size_t i;
+
+    if (n == 0) {
+        *out = default_s;
+        return 0;
+    }
+    if (n > 9)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        t = t * 10 + (v[i] - '0');
+    }
+    if (t < 1 || t > max_s)
+        return -1;
+    *out = (int)t;
+    return 0;
+}
+
+enum rd_hm_result rd_hm_parse_route(const char *uri, int default_s, int max_s,
+                                    struct rd_hm_route *out, const char **why)
+{
+    static const char prefix[] = "/client/";
+    const char *p, *seg, *slash, *query, *q;
+    size_t urilen, pathlen, tlen, i;
+    int have_timeout = 0, defport;
+    enum rd_hm_result r;
+
+    *why = "bad route";
+    memset(out, 0, sizeof *out);
+    out->timeout_s = default_s;
+    urilen = strnlen(uri, RD_MAX_URL + 1);
+    if (urilen > RD_MAX_URL) {
+        *why = "URI too long";
+        return RD_HM_ERR_TOO_BIG;
+    }
+    for (i = 0; i < urilen; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if (c <= 0x20 || c == 0x7f || c == '#') {
+            *why = "bad character in URI";
+            return RD_HM_ERR_SYNTAX;
+        }
+    }
+    if (strncmp(uri, prefix, sizeof prefix - 1) != 0) {
+        *why = "not a /client/ route";
+        return RD_HM_ERR_SYNTAX;
+    }
+    query = strchr(uri, '?');
+    pathlen = query ? (size_t)(query - uri) : urilen;
+
+    /* id */
+    p = uri + sizeof prefix - 1;
+    seg = p;
+    slash = memchr(seg, '/', pathlen - (size_t)(seg - uri));
+    if (slash == NULL) {
+        *why = "missing scheme";
+        return RD_HM_ERR_SYNTAX;
+    }
+    if (!id_ok(seg, (size_t)(slash - seg))) {
+        *why = "bad client id";
+        return RD_HM_ERR_SYNTAX;
+    }
+    if (copy_part(out->id, sizeof out->id, seg, (size_t)(slash - seg)) != 0) {
+        *why = "client id too long";
+        return RD_HM_ERR_TOO_BIG;
+    }
+
+    /* scheme */
+    seg = slash + 1;
+    slash = memchr(seg, '/', pathlen - (size_t)(seg - uri));
+    if (slash == NULL) {
+        *why = "missing host";
+        return RD_HM_ERR_SYNTAX;
+    }
+    if (token_eq(seg, (size_t)(slash - seg), "http")) {
+        strcpy(out->scheme, "http");
+        defport = 80;
+    } else if (token_eq(seg, (size_t)(slash - seg), "https")) {
+        strcpy(out->scheme, "https");
+        defport = 443;
+    } else {
+        *why = "unsupported scheme";
+        return RD_HM_ERR_SYNTAX;
+    }
+
+    /* host[:port]: up to the next '/' or the end of the path */
+    seg = slash + 1;
+    slash = memchr(seg, '/', pathlen - (size_t)(seg - uri));
+    tlen = slash ? (size_t)(slash - seg) : pathlen - (size_t)(seg - uri);
+    r = parse_authority(seg, tlen, defport, out, why);
+    if (r != RD_HM_OK)
+        return r;
+
+    /* forwarded path */
+    {
+        const char *rest = seg + tlen;
+        size_t rlen = pathlen - (size_t)(rest - uri);
+        size_t o = 0;
+        char *t = out->target;
+        int first = 1;
+
+        if (rlen == 0) {
+            t[o++] = '/';
+        } else {
+            memcpy(t, rest, rlen); /* fits: rlen < urilen <= RD_MAX_URL */
+            o = rlen;
+        }
+        if (query != NULL) {
+            q = query + 1;
+            while (1) {
+                const char *amp = strchr(q, '&');
+                size_t len = amp ? (size_t)(amp - q) : strlen(q);
+                const char *eq = memchr(q, '=', len);
+                size_t nlen = eq ? (size_t)(eq - q) : len;
+
+                if (nlen == 7 && memcmp(q, "timeout", 7) == 0) { /* case-sensitive, as Go */
+                    if (!have_timeout) {
+                        const char *v = eq ? eq + 1 : q + len;
+                        size_t vlen = eq ? len - nlen - 1 : 0;
+                        if (parse_timeout(v, vlen, default_s, max_s, &out->timeout_s) != 0) {
+                            *why = "bad timeout";
+                            return RD_HM_ERR_SYNTAX;
+                        }
+                        have_timeout = 1;
+                    }
+                } else {
+                    /* o + 1 + len <= urilen: every byte comes from the URI */
+                    t[o++] = first ? '?' : '&';
+                    memcpy(t + o, q, len);
+                    o += len;
+                    first = 0;
+                }
+                if (amp == NULL)
+                    break;
+                q = amp + 1;
+            }
+        }
+        t[o] = '\0';
+    }
+    return RD_HM_OK;
+}
+
+/* ---- request builder ---- */
+
+struct outbuf {
+    char *p;
+    size_t cap, len;
+    int overflow;
+};
+
+static void out_add(struct outbuf *o, const char *s, size_t n)
+{
+    if (o->overflow || n > o->cap - o->len) {
+        o->overflow = 1;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void out_str(struct outbuf *o, const char *s) { out_add(o, s, strlen(s)); }
+
+static int is_token(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!is_tchar((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static int is_clean(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return 0;
+    return 1;
+}
+
+int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen)
+{
+    struct outbuf o = { out, outlen, 0, 0 };
+    char num[32];
+    size_t i;
+
+    if (outlen == 0 || !is_token(rq->method) || rq->target[0] != '/' || !is_clean(rq->target) ||
+        strchr(rq->target, ' ') != NULL || !is_clean(rq->host) || rq->host[0] == '\0' ||
+        rq->framing == RD_HM_BODY_CLOSE ||
+        (rq->framing == RD_HM_BODY_LENGTH && rq->content_length < 0))
+        return -1;
+    o.cap = outlen - 1; /* room for the NUL */
+    out_str(&o, rq->method);
+    out_str(&o, " ");
+    out_str(&o, rq->target);
+    out_str(&o, " HTTP/1.1\r\nHost: ");
+    out_str(&o, rq->host);
+    out_str(&o, "\r\n");
+    for (i = 0; rq->headers != NULL && i < rq->headers->n; i++) {
+        const struct rd_hm_header *h = &rq->headers->h[i];
+        if (rd_hm_is_hop_by_hop(rq->headers, h->name) || strcasecmp(h->name, "host") == 0 ||
+            strcasecmp(h->name, "content-length") == 0 || strcasecmp(h->name, "expect") == 0)
+            continue;
+        if (!is_token(h->name))
+            continue; /* not a field name: never forward it */
+        out_str(&o, h->name);
+        out_str(&o, ": ");
+        out_str(&o, h->value);
+        out_str(&o, "\r\n");
+    }
+    if (rq->framing == RD_HM_BODY_LENGTH) {
+        snprintf(num, sizeof num, "%lld", (long long)rq->content_length);
+        out_str(&o, "Content-Length: ");
+        out_str(&o, num);
+        out_str(&o, "\r\n");
+    } else if (rq->framing == RD_HM_BODY_CHUNKED) {
+        out_str(&o, "Transfer-Encoding: chunked\r\n");
+    }
+    out_str(&o, "Connection: close\r\n\r\n");
+    if (o.overflow)
+        return -1;
+    out[o.len] = '\0';
+    return (int)o.len;
+}
+
+size_t rd_hm_chunk_header(char *out, size_t n)
+{
+    return (size_t)snprintf(out, 20, "%zx\r\n", n);
+}
+
+/* ---- response head parser ---- */
+
+void rd_hm_resp_parser_init(struct rd_hm_resp_parser *p, int head_request, size_t max_head)
+{
+    p->scanned = 0;
+    p->head_request = head_request;
+    p->max_head = max_head ? max_head : RD_MAX_HTTP_HEADER;
+}
+
+/* Length of the head (through the empty line) in buf, or 0 when not complete. Scans from
+ * *from; updates it for the next call. */
+static size_t find_head_end(const char *buf, size_t len, size_t *from)
+{
+    size_t i;
+
+    for (i = *from; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (i + 1 < len && buf[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+            return i + 3;
+        if (i + 2 >= len) { /* cannot decide yet: rescan this LF next time */
+            *from = i;
+            return 0;
+        }
+    }
+    *from = len;
+    return 0;
+}
+
+/* One line of the head: [*pos, end of line) without CR LF; advances *pos past the LF.
+ * -1 if a bare CR sits inside the line. */
+static int next_line(const char *buf, size_t headlen, size_t *pos, const char **line,
+                     size_t *linelen)
+{
+    const char *s = buf + *pos;
+    const char *lf = memchr(s, '\n', headlen - *pos);
+    size_t n, i;
+
+    if (lf == NULL)
+        return -1;
+    n = (size_t)(lf - s);
+    *pos += n + 1;
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r')
+            return -1;
+    *line = s;
+    *linelen = n;
+    return 0;
+}
+
+static enum rd_hm_result parse_status_line(const char *l, size_t n, struct rd_hm_response *out)
+{
+    size_t i;
+
+    if (n < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ')
+        return RD_HM_ERR_SYNTAX;
+    out->minor = l[7] - '0';
+    if (l[9] < '1' || l[9] > '5' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9')
+        return RD_HM_ERR_SYNTAX;
+    out->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    if (n > 12 && l[12] != ' ')
+        return RD_HM_ERR_SYNTAX;
+    for (i = 13; i < n; i++)
+        if (!is_field_char((unsigned char)l[i]))
+            return RD_HM_ERR_SYNTAX;
+    if (n > 13) {
+        size_t rl = n - 13 < RD_HM_MAX_REASON ? n - 13 : RD_HM_MAX_REASON;
+        memcpy(out->reason, l + 13, rl);
+        out->reason[rl] = '\0';
+    } else {
+        out->reason[0] = '\0';
+    }
+    return RD_HM_OK;
+}
+
+static enum rd_hm_result parse_header_line(const char *l, size_t n, struct rd_hm_headers *hs)
+{
+    size_t i = 0, j;
+
+    if (n > 0 && is_ows((unsigned char)l[0]))
+        return RD_HM_ERR_SYNTAX; /* obs-fold */
+    while (i < n && is_tchar((unsigned char)l[i]))
+        i++;
+    if (i == 0 || i >= n || l[i] != ':')
+        return RD_HM_ERR_SYNTAX;
+    for (j = i + 1; j < n; j++)
+        if (!is_field_char((unsigned char)l[j]))
+            return RD_HM_ERR_SYNTAX;
+    if (rd_hm_headers_add(hs, l, i, l + i + 1, n - i - 1) != 0)
+        return RD_HM_ERR_TOO_BIG;
+    return RD_HM_OK;
+}
+
+struct cl_state {
+    int64_t v;
+    int seen;
+    int bad;
+};
+
+static int cl_each(const char *tok, size_t len, void *arg)
+{
+    struct cl_state *st = arg;
+    int64_t v = 0;
+    size_t i;
+
+    if (len > 18) { /* 18 digits never overflow int64 */
+        st->bad = 1;
+        return 1;
+    }
+    for (i = 0; i < len; i++) {
+        if (tok[i] < '0' || tok[i] > '9') {
+            st->bad = 1;
+            return 1;
+        }
+        v = v * 10 + (tok[i] - '0');
+    }
+    if (st->seen && st->v != v) {
+        st->bad = 1;
+        return 1;
+    }
+    st->v = v;
+    st->seen = 1;
+    return 0;
+}
+
+struct te_state {
+    char *buf;
+    size_t len;
+    int chunked_last; /* the last coding seen is chunked */
+    int bad;
+};
+
+static int te_each(const char *tok, size_t len, void *arg)
+{
+    struct te_state *st = arg;
+
+    if (st->chunked_last) { /* something after chunked, or chunked twice */
+        st->bad = 1;
+        return 1;
+    }
+    st->chunked_last = token_eq(tok, len, "chunked");
+    if (st->len + len + 2 + 1 > RD_HM_MAX_TE + 1) {
+        st->bad = 1;
+        return 1;
+    }
+    if (st->len > 0) {
+        memcpy(st->buf + st->len, ", ", 2);
+        st->len += 2;
+    }
+    memcpy(st->buf + st->len, tok, len);
+    st->len += len;
+    st->buf[st->len] = '\0';
+    return 0;
+}
+
+static enum rd_hm_result decide_framing(const struct rd_hm_resp_parser *p,
+                                        struct rd_hm_response *out)
+{
+    struct cl_state cl = { 0, 0, 0 };
+    struct te_state te = { out->te, 0, 0, 0 };
+    int have_te = 0;
+    size_t i;
+
+    out->te[0] = '\0';
+    for (i = 0; i < out->headers.n; i++) {
+        const struct rd_hm_header *h = &out->headers.h[i];
+        if (strcasecmp(h->name, "content-length") == 0) {
+            if (h->value[0] == '\0')
+                return RD_HM_ERR_FRAMING;
+            list_each(h->value, cl_each, &cl);
+            if (cl.bad || !cl.seen)
+                return RD_HM_ERR_FRAMING;
+        } else if (strcasecmp(h->name, "transfer-encoding") == 0) {
+            have_te = 1;
+            list_each(h->value, te_each, &te);
+            if (te.bad)
+                return RD_HM_ERR_FRAMING;
+        }
+    }
+    if (have_te && te.len == 0)
+        return RD_HM_ERR_FRAMING; /* Transfer-Encoding with no coding */
+    out->content_length = cl.seen ? cl.v : -1;
+    if (p->head_request || (out->status >= 100 && out->status < 200) || out->status == 204 ||
+        out->status == 304)
+        out->framing = RD_HM_BODY_NONE;
+    else if (have_te)
+        out->framing = te.chunked_last ? RD_HM_BODY_CHUNKED : RD_HM_BODY_CLOSE;
+    else if (cl.seen)
+        out->framing = RD_HM_BODY_LENGTH;
+    else
+        out->framing = RD_HM_BODY_CLOSE;
+    return RD_HM_OK;
+}
+
+enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf,
+                                       size_t len, struct rd_hm_response *out,
+                                       size_t *consumed)
+{
+    size_t headlen, pos = 0, n;
+    const char *line;
+    enum rd_hm_result r;
+
+    *consumed = 0;
+    if (p->scanned > len)
+        p->scanned = 0;
+    headlen = find_head_end(buf, len, &p->scanned);
+    if (headlen == 0)
+        return len >= p->max_head ? RD_HM_ERR_TOO_BIG : RD_HM_NEED_MORE;
+    p->scanned = 0; /* the caller drops this head (or gives up) */
+    if (headlen > p->max_head)
+        return RD_HM_ERR_TOO_BIG;
+
+    rd_hm_headers_init(&out->headers);
+    out->framing = RD_HM_BODY_NONE;
+    out->content_length = -1;
+    out->te[0] = '\0';
+    if (next_line(buf, headlen, &pos, &line, &n) != 0)
+        return RD_HM_ERR_SYNTAX;
+    r = parse_status_line(line, n, out);
+    if (r != RD_HM_OK)
+        return r;
+    while (1) {
+        if (next_line(buf, headlen, &pos, &line, &n) != 0)
+            return RD_HM_ERR_SYNTAX;
+        if (n == 0)
+            break;
+        r = parse_header_line(line, n, &out->headers);
+        if (r != RD_HM_OK)
+            return r;
+    }
+    if (pos != headlen)
+        return RD_HM_ERR_SYNTAX; /* cannot happen: the head ends at the first empty line */
+    if (out->status == 101)
+        return RD_HM_ERR_SYNTAX; /* we never ask for an upgrade */
+    r = decide_framing(p, out);
+    if (r != RD_HM_OK)
+        return r;
+    *consumed = headlen;
+    return out->status < 200 ? RD_HM_INTERIM : RD_HM_OK;
+}
+
+int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char *arena,
+                         size_t arena_len, const char **lines, size_t max_lines)
+{
+    size_t used = 0, nl = 0, i;
+
+    for (i = 0; i < r->headers.n; i++) {
+        const struct rd_hm_header *h = &r->headers.h[i];
+        size_t need;
+
+        if (rd_hm_is_hop_by_hop(&r->headers, h->name) ||
+            strcasecmp(h->name, "content-length") == 0)
+            continue;
+        need = strlen(h->name) + 2 + strlen(h->value) + 1;
+        if (nl + 1 >= max_lines || need > arena_len - used)
+            return -1;
+        snprintf(arena + used, need, "%s: %s", h->name, h->value);
+        lines[nl++] = arena + used;
+        used += need;
+    }
+    if (extra != NULL) {
+        size_t need = strlen(extra) + 1;
+        if (nl + 1 >= max_lines || need > arena_len - used)
+            return -1;
+        memcpy(arena + used, extra, need);
+        lines[nl++] = arena + used;
+        used += need;
+    }
+    if (nl >= max_lines)
+        return -1;
+    lines[nl] = NULL;
+    return (int)nl;
+}
+
+/* ---- chunked tracker ---- */
+
+enum ck_state {
+    CK_SIZE0,    /* first hex digit of a size */
+    CK_SIZE,     /* more hex digits, OWS, ';' or CR */
+    CK_SIZE_WS,  /* after OWS: more OWS, ';' or CR */
+    CK_EXT,      /* chunk extension up to CR */
+    CK_SIZE_LF,  /* LF after the size line */
+    CK_DATA,     /* `left` data bytes */
+    CK_DATA_CR,  /* CR after data */
+    CK_DATA_LF,  /* LF after data */
+    CK_TR_START, /* start of a trailer line or the final CR */
+    CK_TR_LINE,  /* trailer field line up to CR */
+    CK_TR_LF,    /* LF after a trailer line */
+    CK_END_LF,   /* final LF */
+    CK_DONE,
+    CK_ERR_SYNTAX,
+    CK_ERR_TOO_BIG,
+};
+
+void rd_hm_chunked_init(struct rd_hm_chunked *ck)
+{
+    memset(ck, 0, sizeof *ck);
+    ck->st = CK_SIZE0;
+}
+
+static enum rd_hm_result ck_fail(struct rd_hm_chunked *ck, int st, size_t *consumed)
+{
+    ck->st = st;
+    *consumed = 0;
+    return st == CK_ERR_TOO_BIG ? RD_HM_ERR_TOO_BIG : RD_HM_ERR_SYNTAX;
+}
+
+enum rd_hm_result rd_hm_chunked_feed(struct rd_hm_chunked *ck, const char *buf, size_t len,
+                                     size_t *consumed)
+{
+    size_t i = 0;
+
+    *consumed = 0;
+    if (ck->st == CK_DONE)
+        return RD_HM_OK;
+    if (ck->st == CK_ERR_SYNTAX)
+        return RD_HM_ERR_SYNTAX;
+    if (ck->st == CK_ERR_TOO_BIG)
+        return RD_HM_ERR_TOO_BIG;
+    while (i < len) {
+        unsigned char c = (unsigned char)buf[i];
+        int hv;
+
+        if (ck->st == CK_DATA) {
+            size_t take = len - i;
+            if ((uint64_t)take > ck->left)
+                take = (size_t)ck->left;
+            i += take;
+            ck->left -= take;
+            if (ck->left == 0)
+                ck->st = CK_DATA_CR;
+            continue;
+        }
+        if (ck->st <= CK_EXT && ++ck->line > RD_HM_MAX_CHUNK_LINE)
+            return ck_fail(ck, CK_ERR_TOO_BIG, consumed);
+        switch (ck->st) {
+        case CK_SIZE0:
+            hv = hexval(c);
+            if (hv < 0)
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            ck->left = (uint64_t)hv;
+            ck->st = CK_SIZE;
+            break;
+        case CK_SIZE:
+            hv = hexval(c);
+            if (hv >= 0) {
+                if (ck->left > (uint64_t)INT64_MAX >> 4)
+                    return ck_fail(ck, CK_ERR_TOO_BIG, consumed);
+                ck->left = ck->left << 4 | (uint64_t)hv;
+                break;
+            }
+            /* fall through */
+        case CK_SIZE_WS:
+            if (is_ows(c))
+                ck->st = CK_SIZE_WS;
+            else if (c == ';')
+                ck->st = CK_EXT;
+            else if (c == '\r')
+                ck->st = CK_SIZE_LF;
+            else
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            break;
+        case CK_EXT:
+            if (c == '\r')
+                ck->st = CK_SIZE_LF;
+            else if (!is_field_char(c))
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            break;
+        case CK_SIZE_LF:
+            if (c != '\n')
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            ck->line = 0;
+            ck->st = ck->left == 0 ? CK_TR_START : CK_DATA;
+            break;
+        case CK_DATA_CR:
+            if (c != '\r')
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            ck->st = CK_DATA_LF;
+            break;
+        case CK_DATA_LF:
+            if (c != '\n')
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            ck->st = CK_SIZE0;
+            break;
+        case CK_TR_START:
+        case CK_TR_LINE:
+            if (++ck->trailer > RD_MAX_HTTP_HEADER)
+                return ck_fail(ck, CK_ERR_TOO_BIG, consumed);
+            if (c == '\r')
+                ck->st = ck->st == CK_TR_START ? CK_END_LF : CK_TR_LF;
+            else if (ck->st == CK_TR_START && is_ows(c))
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed); /* obs-fold */
+            else if (!is_field_char(c))
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            else
+                ck->st = CK_TR_LINE;
+            break;
+        case CK_TR_LF:
+            if (c != '\n')
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            ck->st = CK_TR_START;
+            break;
+        case CK_END_LF:
+            if (c != '\n')
+                return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+            ck->st = CK_DONE;
+            *consumed = i + 1;
+            return RD_HM_OK;
+        default:
+            return ck_fail(ck, CK_ERR_SYNTAX, consumed);
+        }
+        i++;
+    }
+    *consumed = len;
+    return RD_HM_NEED_MORE;
+}

@@ -1,0 +1,189 @@
+/* httpmsg.h - pure HTTP/1.1 pieces of the /client/ route (PROTOCOL.md s8): the route path
+ * parser, the request head builder towards the target, the incremental response head parser
+ * and the chunked-body tracker. No I/O, no allocation, no libevent: bytes in, results out.
+ *
+ * Prefix rd_hm_ ("http message"). Incremental parsers follow STYLE.md rule 5: they take
+ * (bytes, len, &out, &consumed), return NEED_MORE / OK / ERR_x, and consume nothing until a
+ * unit is complete; they never assume one read = one message.
+ *
+ * Ceilings: RD_MAX_HTTP_HEADER (a whole head), RD_HM_MAX_HEADERS (header lines per head),
+ * RD_MAX_URL (the forwarded request-target), RD_HM_MAX_CHUNK_LINE (one chunk-size line). */
+#ifndef RD_HTTPMSG_H
+#define RD_HTTPMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+
+#define RD_HM_MAX_HEADERS 128        /* header lines in one head */
+#define RD_HM_MAX_REASON 256         /* reason phrase bytes kept */
+#define RD_HM_MAX_TE 256             /* joined Transfer-Encoding value */
+#define RD_HM_MAX_CHUNK_LINE 4096    /* chunk-size line incl. extensions */
+#define RD_HM_MAX_HOST 255           /* target host name (without brackets/port) */
+#define RD_ROUTE_TIMEOUT_S_MAX 3600  /* largest ?timeout= accepted */
+
+enum rd_hm_result {
+    RD_HM_NEED_MORE = 0,  /* incomplete: call again with more bytes (nothing consumed) */
+    RD_HM_OK = 1,         /* one unit complete; *consumed bytes belong to it */
+    RD_HM_INTERIM = 2,    /* response parser only: a 1xx interim head of *consumed bytes was
+                           * skipped; drop those bytes and call again */
+    RD_HM_ERR_SYNTAX = -1,  /* malformed */
+    RD_HM_ERR_TOO_BIG = -2, /* over a ceiling */
+    RD_HM_ERR_FRAMING = -3, /* response: contradictory/invalid Content-Length or
+                             * Transfer-Encoding (RFC 9112 s6.3) */
+};
+
+const char *rd_hm_result_str(enum rd_hm_result r);
+
+/* How a message body is delimited (RFC 9112 s6.3). */
+enum rd_hm_framing {
+    RD_HM_BODY_NONE = 0, /* no body (HEAD, 1xx, 204, 304; a request without one) */
+    RD_HM_BODY_LENGTH,   /* exactly content_length bytes */
+    RD_HM_BODY_CHUNKED,  /* Transfer-Encoding ending in chunked */
+    RD_HM_BODY_CLOSE,    /* response: until the connection closes */
+};
+
+const char *rd_hm_framing_str(enum rd_hm_framing f);
+
+/* ---- header lists ---- */
+
+struct rd_hm_header {
+    const char *name;  /* NUL-terminated, points into the owning list's arena */
+    const char *value; /* NUL-terminated, OWS trimmed */
+};
+
+/* A bounded header list: copies of names and values live in `arena`. The pointers point
+ * into the struct itself: do not copy the struct by value (memcpy) and use the copy. */
+struct rd_hm_headers {
+    size_t n;
+    size_t used; /* arena bytes used */
+    struct rd_hm_header h[RD_HM_MAX_HEADERS];
+    char arena[RD_MAX_HTTP_HEADER];
+};
+
+void rd_hm_headers_init(struct rd_hm_headers *hs);
+/* Append a copy of name/value (value is trimmed of leading/trailing SP/HTAB). Returns 0, or
+ * -1 when a ceiling (count or arena bytes) would be crossed or the name is empty or either
+ * part holds CR, LF or NUL (nothing is added then). */
+int rd_hm_headers_add(struct rd_hm_headers *hs, const char *name, size_t name_len,
+                      const char *value, size_t value_len);
+/* First value of `name` (case-insensitive), or NULL. Borrowed from hs. */
+const char *rd_hm_headers_get(const struct rd_hm_headers *hs, const char *name);
+
+/* 1 if a proxy must not forward header `name`: the fixed hop-by-hop set (Connection,
+ * Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE, Trailer,
+ * Transfer-Encoding, Upgrade) or a token listed in any Connection header of `hs`. */
+int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name);
+
+/* ---- the route path ---- */
+
+/* What "/client/<id>/<scheme>/<host[:port]>/<rest>?query" names. */
+struct rd_hm_route {
+    char id[RD_MAX_CLIENT_KEY + 1];
+    char scheme[8];                   /* "http" or "https" (lower case) */
+    char host[RD_MAX_CONNECT_ADDR + 1];      /* authority as written: Host header value */
+    char hostport[RD_MAX_CONNECT_ADDR + 1];  /* dial address, port always present
+                                              * (80 for http, 443 for https by default) */
+    char target[RD_MAX_URL + 1];      /* origin-form "/rest?query", timeout= removed */
+    int timeout_s;
+};
+
+/* Parse a complete request URI (path and query as received). `timeout` query parameters are
+ * removed; the first decides (empty -> default_s; must be 1..max_s decimal). Everything
+ * else of the path and query is forwarded untouched (percent-encoding included).
+ * Rejected (RD_HM_ERR_SYNTAX, *why = static text for a 400 body): a URI not starting with
+ * "/client/", empty id/scheme/host, an unknown scheme, control chars / space / DEL / '#'
+ * anywhere, '%' in the id or host, a bad port, a bad timeout. RD_HM_ERR_TOO_BIG: a part
+ * over its ceiling. Never returns NEED_MORE (the URI is whole). */
+enum rd_hm_result rd_hm_parse_route(const char *uri, int default_s, int max_s,
+                                    struct rd_hm_route *out, const char **why);
+
+/* ---- the request head towards the target ---- */
+
+struct rd_hm_request {
+    const char *method;                 /* token, e.g. "GET" */
+    const char *target;                 /* origin-form, "/..." */
+    const char *host;                   /* Host header value */
+    const struct rd_hm_headers *headers; /* the user's request headers (may be NULL) */
+    enum rd_hm_framing framing;         /* NONE, LENGTH or CHUNKED */
+    int64_t content_length;             /* for LENGTH */
+};
+
+/* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in
+ * order (dropped: hop-by-hop ones, Host, Content-Length, Expect), then "Content-Length: N"
+ * or "Transfer-Encoding: chunked" per framing, "Connection: close", and the empty line.
+ * Returns the head length (out is also NUL-terminated), or -1 if it does not fit in outlen
+ * (the caller answers 431) or a field is invalid (method not a token, target not starting
+ * with '/', CR/LF anywhere, CLOSE framing). */
+int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen);
+
+/* "<hex len>\r\n" for a chunk of n > 0 bytes into out (>= 20 bytes); returns its length. */
+size_t rd_hm_chunk_header(char *out, size_t n);
+
+/* ---- the response head from the target ---- */
+
+struct rd_hm_response {
+    int minor;                  /* HTTP/1.<minor>: 0 or 1 */
+    int status;                 /* 100..599 */
+    char reason[RD_HM_MAX_REASON + 1];
+    enum rd_hm_framing framing;
+    int64_t content_length;     /* the Content-Length value when one was given, else -1
+                                 * (given for HEAD/304 too, where framing is NONE) */
+    char te[RD_HM_MAX_TE + 1];  /* the Transfer-Encoding codings joined with ", " or "" */
+    struct rd_hm_headers headers;
+};
+
+/* Parser state: only a scan position so that bytes arriving one at a time are not rescanned.
+ * Between calls the caller may only append to the buffer; after OK or INTERIM it drops the
+ * consumed bytes (the position is reset by the parser). */
+struct rd_hm_resp_parser {
+    size_t scanned;
+    int head_request; /* the request was HEAD: no body whatever the headers say */
+    size_t max_head;  /* ceiling for one head; 0 = RD_MAX_HTTP_HEADER */
+};
+
+void rd_hm_resp_parser_init(struct rd_hm_resp_parser *p, int head_request, size_t max_head);
+
+/* Parse one response head from buf[0..len). OK: *out is filled and *consumed is the head's
+ * size (the body starts there). INTERIM: a 1xx (not 101) head of *consumed bytes was read
+ * and must be skipped. NEED_MORE: nothing consumed. ERR_TOO_BIG: no end of head within
+ * max_head bytes or too many header lines. ERR_SYNTAX: bad status line (version other than
+ * HTTP/1.0 or 1.1, status not 3 digits in 100..599), bad header line (no colon, bad name,
+ * whitespace before the colon, control chars), obs-fold, a 101. ERR_FRAMING: bad or
+ * conflicting Content-Length, chunked not last or repeated. Lines may end in CRLF or LF. */
+enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf,
+                                       size_t len, struct rd_hm_response *out,
+                                       size_t *consumed);
+
+/* Fill `lines` with the "Name: value" lines to send to the user for `r`: every end-to-end
+ * header (hop-by-hop ones and Content-Length dropped), then `extra` if not NULL (e.g.
+ * "Transfer-Encoding: chunked"), then a NULL. Strings are written into arena (owned by the
+ * caller, must outlive the use of lines). Returns the number of lines, or -1 if arena or
+ * max_lines (which counts the NULL) is too small. */
+int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char *arena,
+                         size_t arena_len, const char **lines, size_t max_lines);
+
+/* ---- chunked body tracker ---- */
+
+/* Follows a chunked body byte by byte without changing it: chunk sizes, extensions, data,
+ * CRLFs, trailers, the final CRLF. */
+struct rd_hm_chunked {
+    int st;
+    uint64_t left;      /* data bytes left in the current chunk / size being read */
+    size_t line;        /* bytes of the current size line */
+    size_t trailer;     /* bytes of trailers so far */
+    int digits;         /* hex digits of the current size */
+};
+
+void rd_hm_chunked_init(struct rd_hm_chunked *ck);
+
+/* Feed the next bytes of the body. NEED_MORE: all len bytes are body, the end is not seen
+ * yet (*consumed = len). OK: the body ends after *consumed bytes (later bytes are not part
+ * of it). ERR_SYNTAX: bad size, missing CRLF, bad trailer; ERR_TOO_BIG: a size line or the
+ * trailers over their ceilings, or a size above INT64_MAX. After OK or an error, further
+ * calls return the same result with *consumed = 0. */
+enum rd_hm_result rd_hm_chunked_feed(struct rd_hm_chunked *ck, const char *buf, size_t len,
+                                     size_t *consumed);
+
+#endif

@@ -1,0 +1,681 @@
+/* route.c - the /client/ route: http_exchange <-> rd_dial / rd_conn. See route.h.
+ *
+ * One request object (struct rq) per exchange. It lives from on_request to the exchange's
+ * on_closed, which is its one close path (rq_close). Everything else only moves it through
+ * WAIT_HEAD -> STREAMING -> DONE: DONE means the exchange was told how to end (answer,
+ * finish or abort), the conn is closed and the timer stopped; lws then reports on_closed.
+ *
+ * Back pressure, target -> user: we read the conn's rx only while the exchange holds less
+ * than cfg.resp_high bytes; the conn's rx then grows to its Pause mark, which pauses the far
+ * side; the exchange's on_writable resumes us. User -> target: while rd_conn_tx_blocked()
+ * the request body is paused at the exchange; the conn's on_writable resumes it. */
+#include "route.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "frontends/http/httpmsg.h"
+#include "transport/http_exchange.h"
+#include "tunnel/conn.h"
+#include "tunnel/dial.h"
+
+#define ROUTE_PREFIX "/client/"
+#define ROUTE_MAX_METHOD 32                  /* request method bytes */
+#define ROUTE_RESP_HIGH_DEFAULT (1024 * 1024) /* exchange bytes pending before we stop reading */
+#define ROUTE_MAX_RESP_LINES 64              /* header lines ws_server accepts per response */
+#define ROUTE_RESP_ARENA (RD_MAX_HTTP_HEADER + 2 * RD_HM_MAX_HEADERS + RD_HM_MAX_TE + 64)
+#define ROUTE_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
+
+struct rd_route {
+    struct rd_registry *reg;  /* borrowed */
+    struct event_base *base;  /* borrowed */
+    struct rd_route_config cfg;
+    size_t active;            /* request objects alive */
+};
+
+enum rq_state {
+    RQ_WAIT_HEAD, /* request sent (its body may still stream); no response head yet */
+    RQ_STREAMING, /* response head given to the exchange; body streaming */
+    RQ_DONE,      /* exchange told how to end; waiting for its on_closed */
+};
+
+static const char *rq_state_str(enum rq_state s)
+{
+    switch (s) {
+    case RQ_WAIT_HEAD: return "wait-head";
+    case RQ_STREAMING: return "streaming";
+    case RQ_DONE: return "done";
+    }
+    return "?";
+}
+
+struct rq {
+    struct rd_route *rt;
+    struct rd_http_exchange *x;   /* valid until on_closed */
+    struct rd_conn *conn;         /* ours until rd_conn_close or its on_closed */
+    struct event *timer;          /* whole-exchange timeout */
+    enum rq_state st;
+    char method[ROUTE_MAX_METHOD + 1];
+    struct rd_hm_route *route;    /* parsed URI (owned) */
+    int req_chunked;              /* re-chunk the request body towards the target */
+    int body_paused;              /* we paused the exchange's request body */
+    struct rd_hm_resp_parser parser;
+    struct rd_hm_response *resp;  /* owned while waiting for the head */
+    struct evbuffer *in;          /* response bytes taken from the conn, not yet passed on */
+    enum rd_hm_framing framing;   /* of the response body */
+    int64_t left;                 /* LENGTH: body bytes still due */
+    struct rd_hm_chunked ck;
+    int conn_gone;                /* the conn reported on_closed */
+    char conn_reason[RD_MAX_ERROR_TEXT + 1];
+    int status;                   /* status given to the user (0: none) */
+    uint64_t up, down;            /* bytes to / from the target through the conn */
+    struct timeval t0;
+    const char *outcome;          /* static text for the log line */
+};
+
+static void rq_set_state(struct rq *r, enum rq_state st)
+{
+    if (r->st == st)
+        return;
+    rd_debug("route %s %s: %s -> %s", r->method, r->route ? r->route->id : "-",
+             rq_state_str(r->st), rq_state_str(st));
+    r->st = st;
+}
+
+/* ---- ending ---- */
+
+/* Stop the timer and close the conn (graceful: reason NULL). */
+static void rq_release(struct rq *r, const char *conn_reason)
+{
+    if (r->timer != NULL)
+        evtimer_del(r->timer);
+    if (r->conn != NULL) {
+        struct rd_conn *c = r->conn;
+        r->conn = NULL;
+        rd_conn_close(c, conn_reason);
+    }
+}
+
+/* The response body is complete. */
+static void rq_finish(struct rq *r)
+{
+    r->outcome = "ok";
+    rq_set_state(r, RQ_DONE);
+    rq_release(r, NULL);
+    rd_http_exchange_finish(r->x);
+}
+
+/* Failure: a short answer if nothing was sent yet, else a broken transfer. */
+static void rq_fail(struct rq *r, int status, const char *text, const char *outcome,
+                    const char *conn_reason)
+{
+    if (r->st == RQ_DONE)
+        return;
+    r->outcome = outcome;
+    if (r->st == RQ_WAIT_HEAD) {
+        r->status = status;
+        rd_http_exchange_respond_text(r->x, status, text);
+    } else {
+        rd_http_exchange_abort(r->x);
+    }
+    rq_set_state(r, RQ_DONE);
+    rq_release(r, conn_reason);
+}
+
+/* The one close path: the exchange is gone. */
+static void rq_close(struct rq *r)
+{
+    struct timeval now, d;
+
+    if (r->st != RQ_DONE) {
+        r->outcome = "user went away";
+        r->st = RQ_DONE;
+    }
+    rq_release(r, "client disconnected");
+    gettimeofday(&now, NULL);
+    timersub(&now, &r->t0, &d);
+    /* the query is not logged: it may carry secrets */
+    rd_info("route %s %s %s %.*s -> %d, up %llu down %llu bytes, %ld ms, %s", r->method,
+            r->route ? r->route->id : "-", r->route ? r->route->hostport : "-",
+            r->route ? (int)strcspn(r->route->target, "?") : 1,
+            r->route ? r->route->target : "-", r->status, (unsigned long long)r->up,
+            (unsigned long long)r->down, (long)(d.tv_sec * 1000 + d.tv_usec / 1000),
+            r->outcome ? r->outcome : "?");
+    if (r->timer != NULL)
+        event_free(r->timer);
+    if (r->in != NULL)
+        evbuffer_free(r->in);
+    free(r->resp);
+    free(r->route);
+    r->rt->active--;
+    free(r);
+}
+
+/* ---- response: head ---- */
+
+/* The head is parsed (r->resp): answer the user and set up the body. */
+static void rq_start_response(struct rq *r)
+{
+    struct rd_hm_response *resp = r->resp;
+    const char *lines[ROUTE_MAX_RESP_LINES + 1];
+    char *arena;
+    char extra[RD_HM_MAX_TE + 40];
+    const char *ex = NULL;
+    int64_t len = -1;
+    int rc;
+
+    r->framing = resp->framing;
+    switch (resp->framing) {
+    case RD_HM_BODY_NONE:
+        /* HEAD and 304 keep the target's Content-Length; 204 and 1xx carry none */
+        if (resp->status != 204 && resp->status >= 200)
+            len = resp->content_length;
+        break;
+    case RD_HM_BODY_LENGTH:
+        len = resp->content_length;
+        r->left = len;
+        break;
+    case RD_HM_BODY_CHUNKED:
+        /* raw chunked bytes pass through; keep the target's codings */
+        snprintf(extra, sizeof extra, "Transfer-Encoding: %s", resp->te);
+        ex = extra;
+        rd_hm_chunked_init(&r->ck);
+        break;
+    case RD_HM_BODY_CLOSE:
+        /* we frame each piece as a chunk */
+        snprintf(extra, sizeof extra, "Transfer-Encoding: %s%schunked", resp->te,
+                 resp->te[0] ? ", " : "");
+        ex = extra;
+        break;
+    }
+    arena = malloc(ROUTE_RESP_ARENA);
+    if (arena == NULL) {
+        rq_fail(r, 502, "out of memory", "out of memory", "internal error");
+        return;
+    }
+    rc = rd_hm_response_lines(resp, ex, arena, ROUTE_RESP_ARENA, lines,
+                              ROUTE_MAX_RESP_LINES + 1);
+    if (rc < 0) {
+        free(arena);
+        rq_fail(r, 502, "response head from the target too large", "response head too large",
+                "response head too large");
+        return;
+    }
+    rc = rd_http_exchange_respond(r->x, resp->status, lines, len);
+    free(arena);
+    if (rc < 0) {
+        rq_fail(r, 502, "cannot forward the response head", "respond failed", "internal error");
+        return;
+    }
+    r->status = resp->status;
+    free(r->resp);
+    r->resp = NULL;
+    rq_set_state(r, RQ_STREAMING);
+    if (r->framing == RD_HM_BODY_NONE || (r->framing == RD_HM_BODY_LENGTH && r->left == 0))
+        rq_finish(r);
+}
+
+/* Feed r->in to the head parser. Returns 1 when the caller should go on pumping. */
+static int rq_pump_head(struct rq *r)
+{
+    size_t cap = r->parser.max_head + 1;
+    size_t have = evbuffer_get_length(r->in), used = 0;
+    enum rd_hm_result res;
+    char text[RD_MAX_ERROR_TEXT + 64];
+
+    if (r->conn != NULL && have < cap) {
+        size_t n = rd_conn_read(r->conn, r->in, cap - have);
+        r->down += n;
+        have += n;
+    }
+    if (have > 0) {
+        const char *p = (const char *)evbuffer_pullup(r->in, -1);
+        res = rd_hm_response_parse(&r->parser, p, have, r->resp, &used);
+    } else {
+        res = RD_HM_NEED_MORE;
+    }
+    switch (res) {
+    case RD_HM_INTERIM:
+        evbuffer_drain(r->in, used);
+        return 1;
+    case RD_HM_OK:
+        evbuffer_drain(r->in, used);
+        rq_start_response(r);
+        return 1;
+    case RD_HM_NEED_MORE:
+        if (r->conn_gone) {
+            if (strcmp(r->conn_reason, "EOF") == 0)
+                snprintf(text, sizeof text, "target closed the connection before a response");
+            else
+                snprintf(text, sizeof text, "%s", r->conn_reason);
+            rq_fail(r, 502, text, "no response", NULL);
+        }
+        return 0;
+    default:
+        snprintf(text, sizeof text, "bad response from the target: %s", rd_hm_result_str(res));
+        rq_fail(r, 502, text, "bad response", "bad response");
+        return 0;
+    }
+}
+
+/* ---- response: body ---- */
+
+/* Pass up to everything in r->in on per framing. */
+static void rq_pass_body(struct rq *r)
+{
+    struct evbuffer *piece;
+    size_t have = evbuffer_get_length(r->in);
+
+    switch (r->framing) {
+    case RD_HM_BODY_LENGTH: {
+        size_t n = (uint64_t)r->left < have ? (size_t)r->left : have;
+        piece = evbuffer_new();
+        if (piece == NULL || evbuffer_remove_buffer(r->in, piece, n) != (int)n ||
+            rd_http_exchange_write_buffer(r->x, piece) != 0) {
+            if (piece != NULL)
+                evbuffer_free(piece);
+            rq_fail(r, 502, "", "write failed", "internal error");
+            return;
+        }
+        evbuffer_free(piece);
+        r->left -= (int64_t)n;
+        if (r->left == 0) {
+            evbuffer_drain(r->in, evbuffer_get_length(r->in)); /* beyond Content-Length */
+            rq_finish(r);
+        }
+        return;
+    }
+    case RD_HM_BODY_CHUNKED: {
+        struct evbuffer_iovec v[16];
+        size_t total = 0;
+        int nv, i, done = 0;
+        enum rd_hm_result res = RD_HM_NEED_MORE;
+
+        nv = evbuffer_peek(r->in, -1, NULL, v, 16);
+        if (nv > 16)
+            nv = 16;
+        for (i = 0; i < nv && res == RD_HM_NEED_MORE; i++) {
+            size_t used = 0;
+            res = rd_hm_chunked_feed(&r->ck, v[i].iov_base, v[i].iov_len, &used);
+            total += used;
+        }
+        if (res == RD_HM_OK)
+            done = 1;
+        else if (res != RD_HM_NEED_MORE) {
+            rq_fail(r, 502, "", "bad chunked body from the target", "bad response");
+            return;
+        }
+        piece = evbuffer_new();
+        if (piece == NULL || evbuffer_remove_buffer(r->in, piece, total) != (int)total ||
+            rd_http_exchange_write_buffer(r->x, piece) != 0) {
+            if (piece != NULL)
+                evbuffer_free(piece);
+            rq_fail(r, 502, "", "write failed", "internal error");
+            return;
+        }
+        evbuffer_free(piece);
+        if (done) {
+            evbuffer_drain(r->in, evbuffer_get_length(r->in));
+            rq_finish(r);
+        }
+        return;
+    }
+    case RD_HM_BODY_CLOSE: {
+        char hdr[24];
+        size_t hl = rd_hm_chunk_header(hdr, have);
+        if (rd_http_exchange_write(r->x, hdr, hl) != 0 ||
+            rd_http_exchange_write_buffer(r->x, r->in) != 0 ||
+            rd_http_exchange_write(r->x, "\r\n", 2) != 0)
+            rq_fail(r, 502, "", "write failed", "internal error");
+        return;
+    }
+    case RD_HM_BODY_NONE:
+        rq_finish(r);
+        return;
+    }
+}
+
+/* The conn is gone and r->in is empty: the body ends here. */
+static void rq_body_eof(struct rq *r)
+{
+    if (r->framing == RD_HM_BODY_CLOSE && strcmp(r->conn_reason, "EOF") == 0) {
+        if (rd_http_exchange_write(r->x, "0\r\n\r\n", 5) != 0) {
+            rq_fail(r, 502, "", "write failed", NULL);
+            return;
+        }
+        rq_finish(r);
+        return;
+    }
+    rq_fail(r, 502, "", strcmp(r->conn_reason, "EOF") == 0 ? "truncated by the target"
+                                                          : "tunnel error while streaming",
+            NULL);
+}
+
+/* Move what we can from the conn towards the user. */
+static void rq_pump(struct rq *r)
+{
+    while (r->st != RQ_DONE) {
+        if (r->st == RQ_WAIT_HEAD) {
+            if (!rq_pump_head(r))
+                return;
+            continue;
+        }
+        size_t pend = rd_http_exchange_pending(r->x);
+        if (pend >= r->rt->cfg.resp_high)
+            return; /* the exchange's on_writable brings us back */
+        if (evbuffer_get_length(r->in) == 0) {
+            if (r->conn_gone) {
+                rq_body_eof(r);
+                return;
+            }
+            size_t n = rd_conn_read(r->conn, r->in, r->rt->cfg.resp_high - pend);
+            r->down += n;
+            if (n == 0)
+                return; /* the conn's on_readable brings us back */
+        }
+        rq_pass_body(r);
+    }
+}
+
+/* ---- conn callbacks ---- */
+
+static void conn_on_readable(struct rd_conn *c, void *arg)
+{
+    struct rq *r = arg;
+    rq_pump(r);
+}
+
+static void conn_on_writable(struct rd_conn *c, void *arg)
+{
+    struct rq *r = arg;
+    if (r->body_paused && r->st != RQ_DONE) {
+        r->body_paused = 0;
+        rd_http_exchange_pause_body(r->x, 0);
+    }
+}
+
+static void conn_on_closed(struct rd_conn *c, const char *reason, void *arg)
+{
+    struct rq *r = arg;
+    size_t n;
+
+    snprintf(r->conn_reason, sizeof r->conn_reason, "%s", reason ? reason : "EOF");
+    r->conn_gone = 1;
+    r->conn = NULL; /* freed by the session after we return */
+    if (strcmp(r->conn_reason, "EOF") != 0 && r->st == RQ_STREAMING) {
+        rq_fail(r, 502, "", "tunnel error while streaming", NULL);
+        return;
+    }
+    /* the last bytes: keep them (bounded by the session's hard cap per conn) */
+    n = rd_conn_read(c, r->in, SIZE_MAX);
+    r->down += n;
+    if (r->body_paused && r->st != RQ_DONE) { /* let the rest of the body drain (dropped) */
+        r->body_paused = 0;
+        rd_http_exchange_pause_body(r->x, 0);
+    }
+    rq_pump(r);
+}
+
+static const struct rd_conn_cbs conn_cbs = {
+    .on_readable = conn_on_readable,
+    .on_writable = conn_on_writable,
+    .on_closed = conn_on_closed,
+};
+
+/* ---- timer ---- */
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq *r = arg;
+    rq_fail(r, 504, "timeout", "timeout", "timeout");
+}
+
+/* ---- exchange callbacks ---- */
+
+struct hdr_collect {
+    struct rd_hm_headers *hs;
+    int overflow;
+};
+
+static void collect_header(const char *name, const char *value, void *arg)
+{
+    struct hdr_collect *hc = arg;
+    if (rd_hm_headers_add(hc->hs, name, strlen(name), value, strlen(value)) != 0)
+        hc->overflow = 1;
+}
+
+/* Build the request head and dial. On failure the user has been answered (state DONE). */
+static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
+{
+    struct rd_hm_request rqh;
+    struct hdr_collect hc = { NULL, 0 };
+    struct rd_conn *conn = NULL;
+    enum rd_dial_result dr;
+    char *head = NULL;
+    char text[RD_MAX_CLIENT_KEY + 64];
+    const char *why = "bad route";
+    enum rd_hm_result pr;
+    struct timeval tv;
+    int n;
+
+    r->route = malloc(sizeof *r->route);
+    r->resp = malloc(sizeof *r->resp);
+    r->in = evbuffer_new();
+    r->timer = evtimer_new(r->rt->base, timer_cb, r);
+    hc.hs = malloc(sizeof *hc.hs);
+    head = malloc(ROUTE_REQ_HEAD_MAX);
+    if (r->route == NULL || r->resp == NULL || r->in == NULL || r->timer == NULL ||
+        hc.hs == NULL || head == NULL) {
+        rq_fail(r, 500, "out of memory", "out of memory", NULL);
+        goto out;
+    }
+    pr = rd_hm_parse_route(ri->uri, r->rt->cfg.timeout_default_s, r->rt->cfg.timeout_max_s,
+                           r->route, &why);
+    if (pr != RD_HM_OK) {
+        free(r->route);
+        r->route = NULL;
+        rq_fail(r, pr == RD_HM_ERR_TOO_BIG ? 414 : 400, why, "bad route", NULL);
+        goto out;
+    }
+    if (strcmp(r->route->scheme, "https") == 0) {
+        rq_fail(r, 501, "https targets not supported yet", "https target", NULL);
+        goto out;
+    }
+    tv.tv_sec = r->route->timeout_s;
+    tv.tv_usec = 0;
+    evtimer_add(r->timer, &tv);
+
+    rd_hm_headers_init(hc.hs);
+    rd_http_exchange_foreach_header(r->x, collect_header, &hc);
+    if (hc.overflow) {
+        rq_fail(r, 431, "request header fields too large", "request head too large", NULL);
+        goto out;
+    }
+    memset(&rqh, 0, sizeof rqh);
+    rqh.method = r->method;
+    rqh.target = r->route->target;
+    rqh.host = r->route->host;
+    rqh.headers = hc.hs;
+    if (ri->chunked) {
+        rqh.framing = RD_HM_BODY_CHUNKED;
+        r->req_chunked = 1;
+    } else if (ri->content_length >= 0) {
+        rqh.framing = RD_HM_BODY_LENGTH;
+        rqh.content_length = ri->content_length;
+    } else {
+        rqh.framing = RD_HM_BODY_NONE;
+    }
+    n = rd_hm_build_request(&rqh, head, ROUTE_REQ_HEAD_MAX);
+    if (n < 0) {
+        rq_fail(r, 431, "request head too large or invalid", "request head too large", NULL);
+        goto out;
+    }
+
+    dr = rd_dial(r->rt->reg, r->route->id, "tcp", r->route->hostport, &conn);
+    switch (dr) {
+    case RD_DIAL_OK:
+        break;
+    case RD_DIAL_NO_CLIENT:
+        snprintf(text, sizeof text, "client %s not connected", r->route->id);
+        rq_fail(r, 404, text, "no client", NULL);
+        goto out;
+    case RD_DIAL_BAD_TARGET:
+        rq_fail(r, 400, "bad target", "bad target", NULL);
+        goto out;
+    default:
+        snprintf(text, sizeof text, "dial failed: %s", rd_dial_result_str(dr));
+        rq_fail(r, 502, text, "dial refused", NULL);
+        goto out;
+    }
+    r->conn = conn;
+    rd_conn_set_cbs(conn, &conn_cbs, r);
+    rd_hm_resp_parser_init(&r->parser, strcmp(r->method, "HEAD") == 0, RD_MAX_HTTP_HEADER);
+    if (rd_conn_write_bytes(conn, head, (size_t)n) != 0) {
+        rq_fail(r, 502, "tunnel write failed", "tunnel write failed", "internal error");
+        goto out;
+    }
+    r->up += (uint64_t)n;
+out:
+    free(hc.hs);
+    free(head);
+}
+
+static int route_on_request(struct rd_http_exchange *x, const struct rd_http_request_info *ri,
+                            void *arg)
+{
+    struct rd_route *rt = arg;
+    struct rq *r;
+
+    if (ri->uri == NULL || strncmp(ri->uri, ROUTE_PREFIX, sizeof ROUTE_PREFIX - 1) != 0)
+        return -1;
+    r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        rd_http_exchange_set_user(x, NULL);
+        rd_http_exchange_respond_text(x, 500, "out of memory");
+        return 0;
+    }
+    r->rt = rt;
+    r->x = x;
+    r->st = RQ_WAIT_HEAD;
+    gettimeofday(&r->t0, NULL);
+    rt->active++;
+    rd_http_exchange_set_user(x, r);
+    snprintf(r->method, sizeof r->method, "%s", ri->method ? ri->method : "");
+    if (ri->method == NULL || strlen(ri->method) > ROUTE_MAX_METHOD ||
+        strcmp(ri->method, "CONNECT") == 0) {
+        rq_fail(r, 405, "method not allowed on this route", "bad method", NULL);
+        return 0;
+    }
+    rq_start(r, ri);
+    return 0;
+}
+
+static void route_on_body(struct rd_http_exchange *x, const void *data, size_t len, void *user)
+{
+    struct rq *r = user;
+    char hdr[24];
+    size_t hl;
+
+    if (r == NULL || r->conn == NULL || len == 0)
+        return; /* no target (answered already, or the conn ended): the body is dropped */
+    if (r->req_chunked) {
+        hl = rd_hm_chunk_header(hdr, len);
+        if (rd_conn_write_bytes(r->conn, hdr, hl) != 0 ||
+            rd_conn_write_bytes(r->conn, data, len) != 0 ||
+            rd_conn_write_bytes(r->conn, "\r\n", 2) != 0)
+            return;
+        r->up += hl + 2;
+    } else if (rd_conn_write_bytes(r->conn, data, len) != 0) {
+        return;
+    }
+    r->up += len;
+    if (!r->body_paused && rd_conn_tx_blocked(r->conn)) {
+        r->body_paused = 1;
+        rd_http_exchange_pause_body(x, 1);
+    }
+}
+
+static void route_on_body_end(struct rd_http_exchange *x, void *user)
+{
+    struct rq *r = user;
+
+    if (r == NULL || r->conn == NULL || !r->req_chunked)
+        return;
+    if (rd_conn_write_bytes(r->conn, "0\r\n\r\n", 5) == 0)
+        r->up += 5;
+}
+
+static void route_on_writable(struct rd_http_exchange *x, void *user)
+{
+    struct rq *r = user;
+    if (r != NULL && r->st == RQ_STREAMING)
+        rq_pump(r);
+}
+
+static void route_on_closed(struct rd_http_exchange *x, void *user)
+{
+    struct rq *r = user;
+    if (r != NULL)
+        rq_close(r);
+}
+
+static const struct rd_http_handler route_handler = {
+    .on_request = route_on_request,
+    .on_body = route_on_body,
+    .on_body_end = route_on_body_end,
+    .on_writable = route_on_writable,
+    .on_closed = route_on_closed,
+};
+
+const struct rd_http_handler *rd_route_handler(void) { return &route_handler; }
+
+/* ---- the route ---- */
+
+void rd_route_config_default(struct rd_route_config *cfg)
+{
+    cfg->timeout_default_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
+    cfg->timeout_max_s = RD_ROUTE_TIMEOUT_S_MAX;
+    cfg->resp_high = ROUTE_RESP_HIGH_DEFAULT;
+}
+
+struct rd_route *rd_route_new(struct rd_registry *reg, struct event_base *base,
+                              const struct rd_route_config *cfg)
+{
+    struct rd_route *rt = calloc(1, sizeof *rt);
+
+    if (rt == NULL)
+        return NULL;
+    rt->reg = reg;
+    rt->base = base;
+    if (cfg != NULL)
+        rt->cfg = *cfg;
+    else
+        rd_route_config_default(&rt->cfg);
+    if (rt->cfg.timeout_default_s <= 0)
+        rt->cfg.timeout_default_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
+    if (rt->cfg.timeout_max_s <= 0) /* zeroed config: the defaults */
+        rt->cfg.timeout_max_s = RD_ROUTE_TIMEOUT_S_MAX;
+    if (rt->cfg.timeout_max_s < rt->cfg.timeout_default_s)
+        rt->cfg.timeout_max_s = rt->cfg.timeout_default_s;
+    if (rt->cfg.resp_high == 0)
+        rt->cfg.resp_high = ROUTE_RESP_HIGH_DEFAULT;
+    return rt;
+}
+
+void rd_route_free(struct rd_route *rt)
+{
+    if (rt == NULL)
+        return;
+    if (rt->active != 0)
+        rd_warn("route: freed with %zu exchanges in flight", rt->active);
+    free(rt);
+}
+
+size_t rd_route_active(const struct rd_route *rt) { return rt->active; }

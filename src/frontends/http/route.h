@@ -1,0 +1,55 @@
+/* route.h - the /client/<id>/<scheme>/<host[:port]>/<path>?timeout=N route of the main port
+ * (PROTOCOL.md s8): one HTTP exchange of the user -> one tunnel conn to the target, the
+ * request (any method, end-to-end headers, streamed body) forwarded, the response streamed
+ * back with back pressure both ways.
+ *
+ * Wiring (by the server):
+ *     struct rd_route *rt = rd_route_new(reg, base, &cfg);
+ *     rd_ws_server_add_http_handler(srv, rd_route_handler(), rt);
+ *     ...
+ *     rd_ws_server_free(srv);   (closes every exchange: each request object is freed)
+ *     rd_route_free(rt);
+ *
+ * Answers of the route itself (text/plain, one line): 400 bad route/target, 404 client not
+ * connected, 431 request head too large, 501 https target, 502 dial failure / tunnel error /
+ * bad response from the target, 504 no response head within the timeout. Once the response
+ * head was sent, a failure aborts the user's connection (never a clean short body).
+ *
+ * The timeout (?timeout=N seconds, default cfg.timeout_default_s) covers the whole exchange,
+ * as in the Go reference. */
+#ifndef RD_ROUTE_H
+#define RD_ROUTE_H
+
+#include <stddef.h>
+
+struct event_base;
+struct rd_registry;
+struct rd_route;
+struct rd_http_handler;
+
+struct rd_route_config {
+    int timeout_default_s; /* ?timeout= absent or empty */
+    int timeout_max_s;     /* larger values get 400 */
+    size_t resp_high;      /* stop reading the conn while the exchange holds more than this */
+};
+
+/* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 1 MiB. */
+void rd_route_config_default(struct rd_route_config *cfg);
+
+/* `reg` and `base` are borrowed and must outlive the route; cfg is copied (NULL = defaults;
+ * a zero field also takes its default).
+ * Returns NULL on allocation failure. */
+struct rd_route *rd_route_new(struct rd_registry *reg, struct event_base *base,
+                              const struct rd_route_config *cfg);
+
+/* Free the route. Every exchange it took must be closed first (free the HTTP server
+ * before). NULL: no-op. */
+void rd_route_free(struct rd_route *rt);
+
+/* The handler table; its arg is the struct rd_route *. Static, never freed. */
+const struct rd_http_handler *rd_route_handler(void);
+
+/* Exchanges in flight (for tests and metrics). */
+size_t rd_route_active(const struct rd_route *rt);
+
+#endif

@@ -1,0 +1,78 @@
+/* socks_server.h - the SOCKS5 listener (RFC 1928 + RFC 1929): reach any client by id, through
+ * rd_dial() and rd_relay_new(), like the /client/ route.
+ *
+ * Per connection: greeting -> [user/password] -> request -> dial -> [dial wait] -> relay.
+ *  - Methods: username/password (0x02) is chosen whenever offered: the user name is the
+ *    client id (no access control yet; the password is ignored and never logged); else
+ *    no-auth (0x00); else 0xFF and close.
+ *  - Target -> (client id, address): rd_target_map() (frontends/target_map.h).
+ *  - CONNECT only; BIND and UDP ASSOCIATE get REP 07.
+ *  - Failures known at once get their REP (socks5_rep_for): unknown client 04, bad target 01,
+ *    session full 05, unknown ATYP 08.
+ *
+ * Success reply and the missing connect acknowledgement (PROTOCOL.md s5): after rd_dial()
+ * succeeds nothing tells us whether the far side's dial worked. We hold the success reply
+ * for at most `dial_wait_ms`:
+ *  - the conn closes first with a dial error -> that error's REP (02/03/04/05/06/01) and close;
+ *  - the conn closes first with "EOF" (the target accepted and closed at once) -> REP 00,
+ *    then a clean close;
+ *  - the first Data byte arrives (server-speaks-first protocols: SSH, SMTP, ...) -> REP 00
+ *    at once and relay;
+ *  - the wait ends -> REP 00 and relay (client-speaks-first protocols such as HTTP pay this
+ *    wait once per connection, they cannot deadlock).
+ * A dial failure that arrives after the success reply resets the user's TCP connection (the
+ * relay turns a non-EOF close into RST), so it is never mistaken for a clean EOF.
+ * dial_wait_ms = 0 replies success immediately after rd_dial().
+ *
+ * Bytes the user sends after the request and before the relay starts (optimistic data) are
+ * kept, up to max_preread (reading stops there), and become the conn's first bytes.
+ *
+ * Every phase has a timeout: handshake_timeout_ms from accept to a complete request, the dial
+ * wait, RD_SOCKS_DRAIN_TIMEOUT_MS to flush a final error reply; the relay has its own.
+ * One close path per connection logs one info line: peer, client id, target, REP, bytes each
+ * way, duration, reason. */
+#ifndef RD_SOCKS_SERVER_H
+#define RD_SOCKS_SERVER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct rd_registry;
+struct rd_socks_server;
+
+#define RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
+#define RD_SOCKS_DIAL_WAIT_MS_DEFAULT 0
+#define RD_SOCKS_MAX_CLIENTS_DEFAULT 4096
+#define RD_SOCKS_MAX_PREREAD_DEFAULT (64 * 1024) /* input held before the relay starts */
+#define RD_SOCKS_DRAIN_TIMEOUT_MS 2000           /* flush a final reply, then close */
+#define RD_SOCKS_ACCEPT_BACKOFF_MS 500           /* listener pause after EMFILE/ENFILE */
+
+struct rd_socks_config {
+    const char *host;         /* listen host; NULL = "127.0.0.1"; "" = all interfaces */
+    int port;                 /* 0 = ephemeral (read it back with rd_socks_server_port) */
+    const char *domain;       /* host name suffix for rd_target_map, NULL = none (copied) */
+    int handshake_timeout_ms; /* accept -> complete request */
+    int dial_wait_ms;         /* hold the success reply this long for an early dial error */
+    int max_clients;          /* concurrent connections, handshaking or relaying */
+    size_t max_preread;       /* user bytes held before the relay starts */
+};
+
+/* The defaults above; host NULL, port 1080, domain NULL. */
+void rd_socks_config_default(struct rd_socks_config *cfg);
+
+/* Bind and listen. `base` and `reg` are borrowed and must outlive the server; cfg is copied.
+ * On failure returns NULL and sets *errp (if errp) to a malloc'd message the caller frees. */
+struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_registry *reg,
+                                            const struct rd_socks_config *cfg, char **errp);
+
+/* The bound port (the ephemeral one when cfg.port was 0). */
+int rd_socks_server_port(const struct rd_socks_server *s);
+
+/* Connections open now (handshaking, waiting or relaying). */
+size_t rd_socks_server_active(const struct rd_socks_server *s);
+
+/* Close the listener and every connection (conns get an Error, user sockets are reset).
+ * Call it before the sessions are torn down (before rd_ws_server_free). NULL: no-op. */
+void rd_socks_server_free(struct rd_socks_server *s);
+
+#endif

@@ -1,0 +1,213 @@
+/* rdial-server: accepts client sessions on /connect (libwebsockets, nested in libevent) and
+ * dials through them for its front ends: the /client/<id>/<scheme>/<addr>/<path> route on the
+ * main port. One process, one thread, one event_base. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/addr.h"
+#include "common/flags.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "frontends/http/route.h"
+#include "transport/ws_server.h"
+#include "tunnel/registry.h"
+#include "tunnel/session.h"
+
+struct server {
+    struct event_base *base;
+    struct rd_registry *reg;
+    struct rd_ws_server *ws;
+    struct rd_route *route;
+    struct event *sigint_ev, *sigterm_ev;
+    /* flags */
+    const char *listen;
+    int debug;
+    int ping_timeout_ms;
+    long long max_message, pause_high, pause_low, conn_hard_cap;
+    int max_conns;
+};
+
+/* per client session */
+struct client_session {
+    struct server *srv;
+    char id[RD_MAX_CLIENT_KEY + 1];
+    char peer[64];
+};
+
+static int valid_client_id(const char *id)
+{
+    size_t i, n = strlen(id);
+    if (n == 0 || n > RD_MAX_CLIENT_KEY)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)id[i];
+        if (ch <= 0x20 || ch == 0x7f || ch == '/')
+            return 0;
+    }
+    return 1;
+}
+
+/* The reference example's authorizer: any non-empty X-Tunnel-ID. */
+static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen, void *arg)
+{
+    char id[RD_MAX_CLIENT_KEY + 2];
+    int n = rd_ws_request_header(req, "X-Tunnel-ID", id, sizeof id);
+
+    if (n <= 0) {
+        snprintf(body, bodylen, "failed authentication");
+        return 401;
+    }
+    if (!valid_client_id(id)) {
+        snprintf(body, bodylen, "invalid X-Tunnel-ID: 1-%d characters, no '/', spaces or "
+                                "control characters", RD_MAX_CLIENT_KEY);
+        return 400;
+    }
+    return 0;
+}
+
+static void on_session_closed(struct rd_session *s, const char *reason, void *arg)
+{
+    struct client_session *cs = arg;
+    rd_registry_remove(cs->srv->reg, s);
+    rd_info("session down: client %s from %s: %s", cs->id, cs->peer, reason);
+    free(cs);
+}
+
+static struct rd_session *on_open(const struct rd_ws_request *req, const struct rd_link_ops *ops,
+                                  void *link, void *arg)
+{
+    static const struct rd_session_cbs cbs = { NULL, NULL, on_session_closed };
+    struct server *srv = arg;
+    struct client_session *cs = calloc(1, sizeof *cs);
+    struct rd_session_config cfg;
+    struct rd_session *s;
+
+    if (cs == NULL)
+        return NULL;
+    cs->srv = srv;
+    if (rd_ws_request_header(req, "X-Tunnel-ID", cs->id, sizeof cs->id) <= 0) {
+        free(cs);
+        return NULL;
+    }
+    snprintf(cs->peer, sizeof cs->peer, "%s", rd_ws_request_peer(req));
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = srv->ping_timeout_ms;
+    cfg.pause_high = (size_t)srv->pause_high;
+    cfg.pause_low = (size_t)srv->pause_low;
+    cfg.conn_hard_cap = (size_t)srv->conn_hard_cap;
+    cfg.max_conns = (size_t)srv->max_conns;
+    s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
+    if (s == NULL) {
+        free(cs);
+        return NULL;
+    }
+    if (rd_registry_add(srv->reg, cs->id, s) != 0) {
+        rd_session_close(s, "out of memory");
+        return s;
+    }
+    rd_info("session up: client %s from %s", cs->id, cs->peer);
+    return s;
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    rd_info("signal %d: shutting down", (int)sig);
+    event_base_loopexit(srv->base, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv;
+    const struct rd_flag flags[] = {
+        RD_FLAGDEF_STRING("listen", &srv.listen, "main port: websocket /connect and the /client/ route (host:port, :port = all "
+          "interfaces)"),
+        RD_FLAGDEF_BOOL("debug", &srv.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
+        RD_FLAGDEF_INT("ping-timeout-ms", &srv.ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
+        RD_FLAGDEF_INT64("max-message", &srv.max_message, "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
+        RD_FLAGDEF_INT64("pause-high", &srv.pause_high, "send Pause when a conn buffers more than this many bytes", 65536, 1LL << 30),
+        RD_FLAGDEF_INT64("pause-low", &srv.pause_low, "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
+        RD_FLAGDEF_INT64("conn-hard-cap", &srv.conn_hard_cap, "close a conn whose peer keeps sending past this many buffered bytes", 65536, 1LL << 32),
+        RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session", 1, 1 << 24),
+        RD_FLAGDEF_END,
+    };
+    struct rd_ws_server_config wcfg;
+    struct rd_route_config rcfg;
+    char host[256], *err = NULL;
+    int port;
+    const char *trace;
+
+    memset(&srv, 0, sizeof srv);
+    srv.listen = ":8123";
+    srv.ping_timeout_ms = RD_PING_TIMEOUT_MS_DEFAULT;
+    srv.max_message = RD_MAX_MESSAGE_DEFAULT;
+    srv.pause_high = RD_PAUSE_HIGH_DEFAULT;
+    srv.pause_low = RD_PAUSE_LOW_DEFAULT;
+    srv.conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
+    srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
+    rd_log_set_prog("rdial-server");
+    rd_flags_parse_or_exit(flags, argc, argv, "rdial-server", "[flags]", NULL);
+    if (srv.debug)
+        rd_log_set_level(RD_LOG_DEBUG);
+    trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
+    rd_log_set_trace(trace != NULL && strcmp(trace, "true") == 0);
+    if (rd_parse_listen(srv.listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "rdial-server: -listen %s: want host:port, :port or [v6]:port\n",
+                srv.listen);
+        return 2;
+    }
+    if (srv.pause_low >= srv.pause_high || srv.conn_hard_cap <= srv.pause_high) {
+        fprintf(stderr, "rdial-server: need -pause-low < -pause-high < -conn-hard-cap\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    srv.base = event_base_new();
+    srv.reg = rd_registry_new();
+    if (srv.base == NULL || srv.reg == NULL) {
+        fprintf(stderr, "rdial-server: out of memory\n");
+        return 1;
+    }
+    memset(&wcfg, 0, sizeof wcfg);
+    wcfg.host = host[0] ? host : NULL;
+    wcfg.port = port;
+    wcfg.max_message = (size_t)srv.max_message;
+    {
+        static const struct rd_ws_server_cbs wcbs = { authorize, on_open };
+        srv.ws = rd_ws_server_new(srv.base, &wcfg, &wcbs, &srv, &err);
+    }
+    if (srv.ws == NULL) {
+        rd_err("listen %s: %s", srv.listen, err ? err : "failed");
+        free(err);
+        return 1;
+    }
+    rd_route_config_default(&rcfg);
+    srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
+    if (srv.route == NULL) {
+        rd_err("out of memory");
+        return 1;
+    }
+    rd_ws_server_add_http_handler(srv.ws, rd_route_handler(), srv.route);
+    rd_info("listening on %s:%d", host[0] ? host : "*", rd_ws_server_port(srv.ws));
+    printf("listening on %s:%d\n", host[0] ? host : "0.0.0.0", rd_ws_server_port(srv.ws));
+    fflush(stdout);
+
+    srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+    srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
+    event_add(srv.sigint_ev, NULL);
+    event_add(srv.sigterm_ev, NULL);
+    event_base_dispatch(srv.base);
+
+    rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
+    rd_route_free(srv.route);
+    rd_registry_free(srv.reg);
+    event_free(srv.sigint_ev);
+    event_free(srv.sigterm_ev);
+    event_base_free(srv.base);
+    rd_flags_free(flags);
+    return 0;
+}

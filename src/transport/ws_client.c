@@ -1,0 +1,1129 @@
+/* ws_client.c - RFC 6455 client on libevent + OpenSSL. See ws_client.h and DESIGN.md s4a.
+ *
+ * States: CONNECTING (resolve + TCP + TLS) -> UPGRADING (request sent, reading the 101)
+ *   -> OPEN (frames both ways, a session attached) -> CLOSING (close frame queued, flushing
+ *   for at most RD_WSC_FLUSH_MS) -> DONE (deferred: free the bufferevent, tell the session,
+ *   then on_done). A non-101 answer goes UPGRADING -> ERRBODY (collect the first line of
+ *   the body for the log) -> DONE. Every path to DONE goes through wsc_finish(); the work
+ *   is done from done_ev, never inside a bufferevent or rd_session_* call. */
+#include "ws_client.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+#include "transport/ws_frame.h"
+#include "tunnel/session.h"
+
+#define RD_WSC_OUT_HIGH (1024 * 1024)       /* stop pulling messages above this output */
+#define RD_WSC_OUT_LOW (256 * 1024)         /* resume pulling below this */
+#define RD_WSC_MAX_SINGLE_READ (256 * 1024) /* per read callback (libevent default 16 KiB) */
+#define RD_WSC_FLUSH_MS 1000                /* close frame flush bound */
+#define RD_WSC_RAND_BUF 4096                /* CSPRNG bytes fetched at once for mask keys */
+#define RD_WSC_ERRBODY_MAX 100              /* bytes of a non-101 body shown in the reason */
+#define RD_WSC_REASON_MAX 200
+
+static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+enum wsc_state {
+    WSC_CONNECTING,
+    WSC_UPGRADING,
+    WSC_ERRBODY,
+    WSC_OPEN,
+    WSC_CLOSING,
+    WSC_DONE,
+};
+
+struct rd_ws_client {
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct rd_ws_client_cbs cbs;
+    void *arg;
+    struct rd_ws_url url;
+    size_t max_message;
+    int handshake_timeout_ms;
+
+    enum wsc_state state;
+    char *request;       /* the upgrade request, owned */
+    char accept[29];     /* expected Sec-WebSocket-Accept */
+    SSL_CTX *ssl_ctx;    /* owned (wss only); the SSL belongs to the bufferevent */
+    SSL *ssl;            /* borrowed from bev */
+    struct bufferevent *bev;
+    struct rd_ws_reasm *reasm;
+    struct evbuffer *msg; /* scratch: one message pulled from the session */
+    struct event *timer_ev; /* handshake timeout, then the close flush bound */
+    struct event *pull_ev;  /* deferred rd_session_pull (want_write) */
+    struct event *done_ev;  /* deferred end */
+    struct rd_session *s;   /* attached after on_open; NULL after link_closed */
+    int was_open;
+    int pull_blocked;       /* stopped pulling at RD_WSC_OUT_HIGH: resume from write cb */
+    struct rd_ws_http_resp resp; /* non-101 answer, while collecting its body */
+    uint64_t bytes_in, bytes_out;
+    char reason[RD_WSC_REASON_MAX];
+    uint8_t rnd[RD_WSC_RAND_BUF];
+    size_t rnd_pos;
+};
+
+static const char *wsc_state_str(enum wsc_state st)
+{
+    switch (st) {
+    case WSC_CONNECTING: return "connecting";
+    case WSC_UPGRADING: return "upgrading";
+    case WSC_ERRBODY: return "error-body";
+    case WSC_OPEN: return "open";
+    case WSC_CLOSING: return "closing";
+    case WSC_DONE: return "done";
+    }
+    return "?";
+}
+
+static void wsc_set_state(struct rd_ws_client *ws, enum wsc_state st)
+{
+    rd_debug("ws client %s:%u: %s -> %s", ws->url.host, ws->url.port, wsc_state_str(ws->state),
+             wsc_state_str(st));
+    ws->state = st;
+}
+
+static char *dup_err(const char *fmt, const char *arg)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, fmt, arg);
+    return strdup(buf);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * pure helpers */
+
+int rd_ws_url_parse(const char *url, struct rd_ws_url *out)
+{
+    const char *p, *host, *hend, *rest;
+    size_t hlen, i;
+
+    memset(out, 0, sizeof *out);
+    if (url == NULL)
+        return -1;
+    for (p = url; *p; p++) /* no spaces or control bytes anywhere */
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
+            return -1;
+    if (strncasecmp(url, "ws://", 5) == 0) {
+        p = url + 5;
+        out->port = 80;
+    } else if (strncasecmp(url, "wss://", 6) == 0) {
+        p = url + 6;
+        out->tls = 1;
+        out->port = 443;
+    } else {
+        return -1;
+    }
+    host = p;
+    if (*p == '[') {
+        char tmp[RD_WS_URL_MAX_HOST + 1];
+        struct in6_addr a6;
+        host = ++p;
+        hend = strchr(p, ']');
+        if (hend == NULL)
+            return -1;
+        hlen = (size_t)(hend - host);
+        if (hlen == 0 || hlen >= sizeof tmp)
+            return -1;
+        memcpy(tmp, host, hlen);
+        tmp[hlen] = '\0';
+        if (inet_pton(AF_INET6, tmp, &a6) != 1)
+            return -1;
+        out->host_is_ipv6 = 1;
+        rest = hend + 1;
+    } else {
+        for (; *p && *p != ':' && *p != '/' && *p != '?' && *p != '#'; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if (!(isalnum(ch) || ch == '-' || ch == '.' || ch == '_'))
+                return -1; /* includes '@' (user info), '[' ... */
+        }
+        hend = p;
+        hlen = (size_t)(hend - host);
+        if (hlen == 0)
+            return -1;
+        rest = hend;
+    }
+    if (hlen > RD_WS_URL_MAX_HOST)
+        return -1;
+    memcpy(out->host, host, hlen);
+    out->host[hlen] = '\0';
+
+    if (*rest == ':') {
+        unsigned long port = 0;
+        rest++;
+        if (!isdigit((unsigned char)*rest))
+            return -1;
+        for (i = 0; isdigit((unsigned char)rest[i]); i++) {
+            port = port * 10 + (unsigned long)(rest[i] - '0');
+            if (port > 65535)
+                return -1;
+        }
+        if (port == 0)
+            return -1;
+        out->port = (uint16_t)port;
+        out->port_explicit = 1;
+        rest += i;
+    }
+    if (*rest != '\0' && *rest != '/' && *rest != '?' && *rest != '#')
+        return -1;
+    {
+        size_t plen = strcspn(rest, "#"), off = 0;
+        if (*rest != '/') /* "" or "?q" */
+            out->path[off++] = '/';
+        if (off + plen >= sizeof out->path)
+            return -1;
+        memcpy(out->path + off, rest, plen);
+        out->path[off + plen] = '\0';
+    }
+    return 0;
+}
+
+int rd_ws_accept_key(const char *key, char out[29])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char buf[128];
+    size_t klen = strlen(key);
+
+    if (klen + sizeof ws_guid > sizeof buf)
+        return -1;
+    memcpy(buf, key, klen);
+    memcpy(buf + klen, ws_guid, sizeof ws_guid - 1);
+    if (EVP_Digest(buf, klen + sizeof ws_guid - 1, md, &mdlen, EVP_sha1(), NULL) != 1 ||
+        mdlen != 20)
+        return -1;
+    if (EVP_EncodeBlock((unsigned char *)out, md, 20) != 28)
+        return -1;
+    out[28] = '\0';
+    return 0;
+}
+
+const char *rd_ws_http_result_str(enum rd_ws_http_result r)
+{
+    switch (r) {
+    case RD_WS_HTTP_OK: return "ok";
+    case RD_WS_HTTP_NEED_MORE: return "need more";
+    case RD_WS_HTTP_TOO_BIG: return "response header too large";
+    case RD_WS_HTTP_BAD: return "malformed HTTP response";
+    case RD_WS_HTTP_STATUS: return "not 101";
+    case RD_WS_HTTP_NO_UPGRADE: return "101 without websocket upgrade headers";
+    case RD_WS_HTTP_BAD_ACCEPT: return "bad Sec-WebSocket-Accept";
+    case RD_WS_HTTP_EXTENSION: return "unrequested extension or subprotocol";
+    }
+    return "?";
+}
+
+/* Does the comma-separated list v[0..n) hold `token` (case-insensitive)? */
+static int has_token(const char *v, size_t n, const char *token)
+{
+    size_t tl = strlen(token), i = 0;
+
+    while (i < n) {
+        size_t s, e;
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int name_is(const char *name, size_t n, const char *want)
+{
+    return strlen(want) == n && strncasecmp(name, want, n) == 0;
+}
+
+enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
+                                                 const char *accept,
+                                                 struct rd_ws_http_resp *out)
+{
+    static const char proto[] = "HTTP/1.";
+    const char *b = (const char *)buf;
+    size_t lim = len < RD_MAX_HTTP_HEADER ? len : RD_MAX_HTTP_HEADER, end = 0, i, pos;
+    int upgrade = 0, connection = 0, accept_seen = 0, accept_bad = 0, extension = 0;
+
+    memset(out, 0, sizeof *out);
+    out->content_length = -1;
+    if (memcmp(buf, proto, len < sizeof proto - 1 ? len : sizeof proto - 1) != 0)
+        return RD_WS_HTTP_BAD;
+    for (i = 0; i < lim; i++) { /* end of header: LF LF or LF CR LF */
+        if (buf[i] != '\n')
+            continue;
+        if (i + 1 < lim && buf[i + 1] == '\n') {
+            end = i + 2;
+            break;
+        }
+        if (i + 2 < lim && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
+            end = i + 3;
+            break;
+        }
+    }
+    if (end == 0)
+        return len >= RD_MAX_HTTP_HEADER ? RD_WS_HTTP_TOO_BIG : RD_WS_HTTP_NEED_MORE;
+    out->header_len = end;
+
+    /* status line: HTTP/1.x SP DDD [SP reason] */
+    if (end < 12 || !isdigit((unsigned char)b[7]) || b[8] != ' ' ||
+        !isdigit((unsigned char)b[9]) || !isdigit((unsigned char)b[10]) ||
+        !isdigit((unsigned char)b[11]) || (b[12] != ' ' && b[12] != '\r' && b[12] != '\n'))
+        return RD_WS_HTTP_BAD;
+    out->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+    pos = (size_t)((const char *)memchr(b, '\n', end) - b) + 1;
+
+    while (pos < end) {
+        size_t ls = pos, le, ne, vs, ve;
+        const char *nl = memchr(b + pos, '\n', end - pos);
+        le = (size_t)(nl - b);
+        pos = le + 1;
+        if (le > ls && b[le - 1] == '\r')
+            le--;
+        if (le == ls)
+            break; /* the blank line */
+        if (b[ls] == ' ' || b[ls] == '\t')
+            return RD_WS_HTTP_BAD; /* obsolete line folding */
+        {
+            const char *colon = memchr(b + ls, ':', le - ls);
+            if (colon == NULL || colon == b + ls)
+                return RD_WS_HTTP_BAD;
+            ne = (size_t)(colon - b);
+        }
+        for (i = ls; i < ne; i++)
+            if (b[i] == ' ' || b[i] == '\t' || (unsigned char)b[i] < 0x21)
+                return RD_WS_HTTP_BAD;
+        vs = ne + 1;
+        while (vs < le && (b[vs] == ' ' || b[vs] == '\t'))
+            vs++;
+        ve = le;
+        while (ve > vs && (b[ve - 1] == ' ' || b[ve - 1] == '\t'))
+            ve--;
+        if (name_is(b + ls, ne - ls, "Upgrade")) {
+            upgrade |= has_token(b + vs, ve - vs, "websocket");
+        } else if (name_is(b + ls, ne - ls, "Connection")) {
+            connection |= has_token(b + vs, ve - vs, "upgrade");
+        } else if (name_is(b + ls, ne - ls, "Sec-WebSocket-Accept")) {
+            accept_seen = 1;
+            if (accept == NULL || ve - vs != strlen(accept) || memcmp(b + vs, accept, ve - vs) != 0)
+                accept_bad = 1;
+        } else if (name_is(b + ls, ne - ls, "Sec-WebSocket-Extensions") ||
+                   name_is(b + ls, ne - ls, "Sec-WebSocket-Protocol")) {
+            if (ve > vs)
+                extension = 1;
+        } else if (name_is(b + ls, ne - ls, "Content-Length")) {
+            int64_t v = 0;
+            if (ve == vs)
+                return RD_WS_HTTP_BAD;
+            for (i = vs; i < ve; i++) {
+                if (!isdigit((unsigned char)b[i]) || v > (INT64_MAX - 9) / 10)
+                    return RD_WS_HTTP_BAD;
+                v = v * 10 + (b[i] - '0');
+            }
+            out->content_length = v;
+        } else if (name_is(b + ls, ne - ls, "Transfer-Encoding")) {
+            out->chunked |= has_token(b + vs, ve - vs, "chunked");
+        }
+    }
+    if (out->status != 101)
+        return RD_WS_HTTP_STATUS;
+    if (!upgrade || !connection)
+        return RD_WS_HTTP_NO_UPGRADE;
+    if (!accept_seen || accept_bad)
+        return RD_WS_HTTP_BAD_ACCEPT;
+    if (extension)
+        return RD_WS_HTTP_EXTENSION;
+    return RD_WS_HTTP_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * the client */
+
+static void wsc_finish(struct rd_ws_client *ws, const char *reason);
+
+static void set_reason(struct rd_ws_client *ws, const char *reason)
+{
+    if (ws->reason[0] == '\0')
+        snprintf(ws->reason, sizeof ws->reason, "%s", reason);
+}
+
+/* 4 fresh mask key bytes from the buffered CSPRNG. 0 or -1. */
+static int next_key(struct rd_ws_client *ws, uint8_t key[4])
+{
+    if (ws->rnd_pos + 4 > sizeof ws->rnd) {
+        if (RAND_bytes(ws->rnd, (int)sizeof ws->rnd) != 1)
+            return -1;
+        ws->rnd_pos = 0;
+    }
+    memcpy(key, ws->rnd + ws->rnd_pos, 4);
+    ws->rnd_pos += 4;
+    return 0;
+}
+
+/* A control frame, appended to the output at once (ahead of anything pulled later). */
+static void send_control(struct rd_ws_client *ws, unsigned op, const uint8_t *payload, size_t len)
+{
+    uint8_t frame[RD_WS_MAX_HEADER + RD_WS_MAX_CONTROL], key[4];
+    size_t hl;
+
+    if (len > RD_WS_MAX_CONTROL)
+        len = RD_WS_MAX_CONTROL;
+    if (next_key(ws, key) != 0) {
+        rd_err("ws client %s: RAND_bytes failed", ws->url.host);
+        return;
+    }
+    hl = rd_ws_frame_encode_header(frame, 1, op, len, key);
+    rd_ws_mask_copy(frame + hl, payload, len, key, 0);
+    bufferevent_write(ws->bev, frame, hl + len);
+}
+
+/* One pulled message -> one masked binary frame, masked while copying into the output. */
+static int frame_message(struct rd_ws_client *ws, struct evbuffer *out, struct evbuffer *msg)
+{
+    size_t len = evbuffer_get_length(msg), hl, off = 0;
+    uint8_t hdr[RD_WS_MAX_HEADER], key[4], *dst;
+    struct evbuffer_iovec space, chunks[8];
+
+    if (next_key(ws, key) != 0)
+        return -1;
+    hl = rd_ws_frame_encode_header(hdr, 1, RD_WS_OP_BINARY, len, key);
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + len), &space, 1) != 1)
+        return -1;
+    dst = space.iov_base;
+    memcpy(dst, hdr, hl);
+    while (off < len) {
+        int n = evbuffer_peek(msg, -1, NULL, chunks, 8), i;
+        size_t done = 0;
+        if (n > 8)
+            n = 8;
+        for (i = 0; i < n; i++) {
+            rd_ws_mask_copy(dst + hl + off, chunks[i].iov_base, chunks[i].iov_len, key, off);
+            off += chunks[i].iov_len;
+            done += chunks[i].iov_len;
+        }
+        evbuffer_drain(msg, done);
+    }
+    space.iov_len = hl + len;
+    if (evbuffer_commit_space(out, &space, 1) != 0)
+        return -1;
+    ws->bytes_out += len;
+    return 0;
+}
+
+/* Start the close path: queue a close frame (code != 0), stop reading, flush, finish. */
+static void wsc_close(struct rd_ws_client *ws, unsigned code, const char *reason)
+{
+    struct evbuffer *out;
+
+    if (ws->state >= WSC_CLOSING)
+        return;
+    if (ws->state != WSC_OPEN) {
+        wsc_finish(ws, reason);
+        return;
+    }
+    set_reason(ws, reason);
+    wsc_set_state(ws, WSC_CLOSING);
+    event_del(ws->pull_ev);
+    bufferevent_disable(ws->bev, EV_READ);
+    if (code != 0) {
+        uint8_t pl[RD_WS_MAX_CONTROL];
+        size_t n = code == RD_WS_CLOSE_NO_STATUS ? 0 : rd_ws_close_build(pl, code, "");
+        send_control(ws, RD_WS_OP_CLOSE, pl, n);
+    }
+    out = bufferevent_get_output(ws->bev);
+    if (evbuffer_get_length(out) == 0) {
+        wsc_finish(ws, reason);
+        return;
+    }
+    /* the write callback fires once the output is empty */
+    bufferevent_setwatermark(ws->bev, EV_WRITE, 0, 0);
+    bufferevent_enable(ws->bev, EV_WRITE);
+    {
+        struct timeval tv = {RD_WSC_FLUSH_MS / 1000, (RD_WSC_FLUSH_MS % 1000) * 1000};
+        event_add(ws->timer_ev, &tv);
+    }
+}
+
+/* The one end: everything stops now, the teardown runs from done_ev. */
+static void wsc_finish(struct rd_ws_client *ws, const char *reason)
+{
+    if (ws->state == WSC_DONE)
+        return;
+    set_reason(ws, reason);
+    wsc_set_state(ws, WSC_DONE);
+    event_del(ws->timer_ev);
+    event_del(ws->pull_ev);
+    if (ws->bev != NULL)
+        bufferevent_disable(ws->bev, EV_READ | EV_WRITE);
+    event_active(ws->done_ev, EV_TIMEOUT, 0);
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+    char reason[RD_WSC_REASON_MAX];
+
+    snprintf(reason, sizeof reason, "%s", ws->reason);
+    if (ws->bev != NULL) {
+        bufferevent_free(ws->bev);
+        ws->bev = NULL;
+        ws->ssl = NULL;
+    }
+    rd_info("ws client %s:%u: closed (%s), %" PRIu64 " bytes in, %" PRIu64 " out",
+            ws->url.host, ws->url.port, reason, ws->bytes_in, ws->bytes_out);
+    if (ws->s != NULL) {
+        struct rd_session *s = ws->s;
+        ws->s = NULL;
+        rd_session_link_closed(s, reason);
+    }
+    if (ws->cbs.on_done != NULL)
+        ws->cbs.on_done(ws, ws->was_open, reason, ws->arg); /* may free ws */
+}
+
+/* ---- link ops ---- */
+
+static void pull_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+    struct evbuffer *out;
+
+    if (ws->state != WSC_OPEN || ws->s == NULL)
+        return;
+    out = bufferevent_get_output(ws->bev);
+    ws->pull_blocked = 0;
+    while (evbuffer_get_length(out) < RD_WSC_OUT_HIGH) {
+        if (rd_session_pull(ws->s, ws->msg) == 0)
+            return;
+        if (ws->state != WSC_OPEN) { /* the session closed us while pulling */
+            evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
+            return;
+        }
+        if (frame_message(ws, out, ws->msg) != 0) {
+            evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
+            wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "out of memory framing a message");
+            return;
+        }
+    }
+    ws->pull_blocked = 1;
+}
+
+static void link_want_write(void *link)
+{
+    struct rd_ws_client *ws = link;
+    if (ws->state == WSC_OPEN)
+        event_active(ws->pull_ev, EV_TIMEOUT, 0);
+}
+
+static void link_ping(void *link)
+{
+    struct rd_ws_client *ws = link;
+    if (ws->state == WSC_OPEN)
+        send_control(ws, RD_WS_OP_PING, NULL, 0);
+}
+
+static void link_close(void *link, const char *reason)
+{
+    wsc_close(link, RD_WS_CLOSE_NORMAL, reason);
+}
+
+static const struct rd_link_ops wsc_link_ops = {
+    .want_write = link_want_write,
+    .ping = link_ping,
+    .close = link_close,
+};
+
+/* ---- receive ---- */
+
+static void protocol_error(struct rd_ws_client *ws, enum rd_ws_result r)
+{
+    char reason[RD_WSC_REASON_MAX];
+    unsigned code = r == RD_WS_ERR_TEXT ? RD_WS_CLOSE_UNSUPPORTED
+                    : r == RD_WS_ERR_TOO_BIG ? RD_WS_CLOSE_TOO_BIG
+                                             : RD_WS_CLOSE_PROTOCOL;
+    snprintf(reason, sizeof reason, "protocol error: %s", rd_ws_result_str(r));
+    rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+    wsc_close(ws, code, reason);
+}
+
+static void handle_close_frame(struct rd_ws_client *ws, const uint8_t *p, size_t len)
+{
+    char reason[RD_WSC_REASON_MAX];
+    unsigned code;
+    const char *text;
+    size_t tl;
+
+    if (rd_ws_close_parse(p, len, &code, &text, &tl) != RD_WS_OK) {
+        protocol_error(ws, RD_WS_ERR_CLOSE_PAYLOAD);
+        return;
+    }
+    if (tl > 100)
+        tl = 100;
+    snprintf(reason, sizeof reason, "closed by server (%u%s%.*s)", code, tl ? " " : "", (int)tl,
+             text ? text : "");
+    for (char *c = reason; *c; c++) /* the server's text goes to logs: printable only */
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
+    wsc_close(ws, code, reason); /* echo the code (1005: empty close) */
+}
+
+static void process_frames(struct rd_ws_client *ws)
+{
+    struct evbuffer *in = bufferevent_get_input(ws->bev);
+
+    while (ws->state == WSC_OPEN) {
+        size_t len = evbuffer_get_length(in), used, hl;
+        struct rd_ws_event ev;
+        enum rd_ws_result r;
+        uint8_t *p;
+
+        if (len == 0)
+            return;
+        hl = len < RD_WS_MAX_HEADER ? len : RD_WS_MAX_HEADER;
+        p = evbuffer_pullup(in, (ev_ssize_t)hl);
+        r = rd_ws_reasm_parse(ws->reasm, p, hl, &used, &ev);
+        if (r == RD_WS_NEED_MORE) {
+            if (ev.need == 0 || ev.need > len)
+                return; /* wait: the header was validated, so ev.need is bounded */
+            p = evbuffer_pullup(in, (ev_ssize_t)ev.need);
+            if (p == NULL) {
+                wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "out of memory");
+                return;
+            }
+            r = rd_ws_reasm_parse(ws->reasm, p, (size_t)ev.need, &used, &ev);
+        }
+        if (r != RD_WS_OK) {
+            protocol_error(ws, r);
+            return;
+        }
+        switch (ev.type) {
+        case RD_WS_EV_NONE:
+            break;
+        case RD_WS_EV_MESSAGE:
+            ws->bytes_in += ev.len;
+            if (ws->s != NULL)
+                rd_session_recv(ws->s, ev.data, ev.len); /* -1: it already asked to close */
+            break;
+        case RD_WS_EV_PING:
+            send_control(ws, RD_WS_OP_PONG, ev.data, ev.len);
+            if (ws->s != NULL)
+                rd_session_alive(ws->s);
+            break;
+        case RD_WS_EV_PONG:
+            if (ws->s != NULL)
+                rd_session_alive(ws->s);
+            break;
+        case RD_WS_EV_CLOSE:
+            handle_close_frame(ws, ev.data, ev.len);
+            break;
+        }
+        evbuffer_drain(in, used);
+    }
+}
+
+/* Reason for a non-101 answer: "handshake: HTTP <status> <first body line>". Returns 1
+ * when complete (or `force`), 0 to wait for more body bytes. */
+static int errbody_done(struct rd_ws_client *ws, int force)
+{
+    struct evbuffer *in = bufferevent_get_input(ws->bev);
+    size_t len = evbuffer_get_length(in), start = 0, n, want;
+    char reason[RD_WSC_REASON_MAX], line[RD_WSC_ERRBODY_MAX + 1];
+    const char *p;
+
+    want = RD_WSC_ERRBODY_MAX;
+    if (!ws->resp.chunked && ws->resp.content_length >= 0 &&
+        (uint64_t)ws->resp.content_length < want)
+        want = (size_t)ws->resp.content_length;
+    n = len < RD_WSC_ERRBODY_MAX + 32 ? len : RD_WSC_ERRBODY_MAX + 32;
+    p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+    if (ws->resp.chunked) { /* skip the chunk-size line */
+        const char *nl = n ? memchr(p, '\n', n) : NULL;
+        if (nl == NULL) {
+            if (!force)
+                return 0;
+            start = n;
+        } else {
+            start = (size_t)(nl - p) + 1;
+        }
+    }
+    {
+        const char *nl = n > start ? memchr(p + start, '\n', n - start) : NULL;
+        size_t avail = n - start, take;
+        if (nl != NULL)
+            take = (size_t)(nl - (p + start));
+        else if (avail >= want)
+            take = want;
+        else if (force)
+            take = avail;
+        else
+            return 0;
+        if (take > want)
+            take = want;
+        if (take > 0)
+            memcpy(line, p + start, take);
+        while (take > 0 && (line[take - 1] == '\r' || line[take - 1] == ' '))
+            take--;
+        line[take] = '\0';
+        for (size_t i = 0; i < take; i++)
+            if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+                line[i] = '?';
+    }
+    snprintf(reason, sizeof reason, "handshake: HTTP %d%s%s", ws->resp.status,
+             line[0] ? " " : "", line);
+    rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+    wsc_finish(ws, reason);
+    return 1;
+}
+
+static void on_upgraded(struct rd_ws_client *ws)
+{
+    struct rd_session *s;
+
+    event_del(ws->timer_ev);
+    wsc_set_state(ws, WSC_OPEN);
+    bufferevent_setwatermark(ws->bev, EV_WRITE, RD_WSC_OUT_LOW, 0);
+    rd_info("ws client %s:%u: websocket open", ws->url.host, ws->url.port);
+    s = ws->cbs.on_open != NULL ? ws->cbs.on_open(ws, &wsc_link_ops, ws, ws->arg) : NULL;
+    if (ws->state != WSC_OPEN) /* cannot happen through the session API, but be safe */
+        return;
+    if (s == NULL) {
+        wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "no session");
+        return;
+    }
+    ws->s = s;
+    ws->was_open = 1;
+    process_frames(ws); /* frames that came with the 101 */
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    switch (ws->state) {
+    case WSC_UPGRADING: {
+        size_t len = evbuffer_get_length(in), n;
+        enum rd_ws_http_result r;
+        uint8_t *p;
+
+        n = len < RD_MAX_HTTP_HEADER ? len : RD_MAX_HTTP_HEADER;
+        p = evbuffer_pullup(in, (ev_ssize_t)n);
+        r = rd_ws_http_parse_response(p, n, ws->accept, &ws->resp);
+        if (r == RD_WS_HTTP_NEED_MORE)
+            return;
+        if (r == RD_WS_HTTP_OK) {
+            evbuffer_drain(in, ws->resp.header_len);
+            on_upgraded(ws);
+            return;
+        }
+        if (r == RD_WS_HTTP_STATUS) {
+            evbuffer_drain(in, ws->resp.header_len);
+            wsc_set_state(ws, WSC_ERRBODY);
+            errbody_done(ws, ws->resp.content_length == 0);
+            return;
+        }
+        {
+            char reason[RD_WSC_REASON_MAX];
+            snprintf(reason, sizeof reason, "handshake: %s", rd_ws_http_result_str(r));
+            rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+            wsc_finish(ws, reason);
+        }
+        return;
+    }
+    case WSC_ERRBODY:
+        errbody_done(ws, 0);
+        return;
+    case WSC_OPEN:
+        process_frames(ws);
+        return;
+    default: /* CONNECTING cannot read; CLOSING/DONE: ignore */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+
+    if (ws->state == WSC_CLOSING) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            wsc_finish(ws, "closed");
+    } else if (ws->state == WSC_OPEN && ws->pull_blocked) {
+        pull_cb(-1, 0, ws);
+    }
+}
+
+static void tls_reason(struct rd_ws_client *ws, char *out, size_t outlen)
+{
+    unsigned long e = bufferevent_get_openssl_error(ws->bev), last = e;
+    long v;
+
+    while (e != 0) { /* keep the first error, drain the rest */
+        e = bufferevent_get_openssl_error(ws->bev);
+    }
+    v = ws->ssl != NULL ? SSL_get_verify_result(ws->ssl) : X509_V_OK;
+    if (v != X509_V_OK)
+        snprintf(out, outlen, "tls: certificate verify failed: %s",
+                 X509_verify_cert_error_string(v));
+    else if (last != 0)
+        snprintf(out, outlen, "tls: %s", ERR_reason_error_string(last) ? ERR_reason_error_string(last) : "error");
+    else
+        out[0] = '\0';
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+    char reason[RD_WSC_REASON_MAX];
+    int err = EVUTIL_SOCKET_ERROR();
+
+    if (what & BEV_EVENT_CONNECTED) {
+        evutil_socket_t fd = bufferevent_getfd(bev);
+        int one = 1;
+
+        if (ws->state != WSC_CONNECTING)
+            return;
+        if (fd >= 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (ws->ssl != NULL) {
+            const unsigned char *alpn = NULL;
+            unsigned int alen = 0;
+            SSL_get0_alpn_selected(ws->ssl, &alpn, &alen);
+            if (alen != 0 && !(alen == 8 && memcmp(alpn, "http/1.1", 8) == 0)) {
+                wsc_finish(ws, "tls: server selected an ALPN protocol other than http/1.1");
+                return;
+            }
+        }
+        wsc_set_state(ws, WSC_UPGRADING);
+        bufferevent_write(bev, ws->request, strlen(ws->request));
+        return;
+    }
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+        return;
+
+    reason[0] = '\0';
+    if (ws->ssl != NULL)
+        tls_reason(ws, reason, sizeof reason);
+    switch (ws->state) {
+    case WSC_CONNECTING: {
+        int dns_err = bufferevent_socket_get_dns_error(bev);
+        if (dns_err != 0)
+            snprintf(reason, sizeof reason, "resolve %s: %s", ws->url.host,
+                     evutil_gai_strerror(dns_err));
+        else if (reason[0] == '\0')
+            snprintf(reason, sizeof reason, "connect: %s",
+                     (what & BEV_EVENT_EOF) || err == 0 ? "connection closed"
+                                                        : evutil_socket_error_to_string(err));
+        rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+        wsc_finish(ws, reason);
+        return;
+    }
+    case WSC_UPGRADING:
+        if (reason[0] == '\0')
+            snprintf(reason, sizeof reason, "handshake: %s",
+                     (what & BEV_EVENT_EOF) ? "connection closed before the 101"
+                                            : evutil_socket_error_to_string(err));
+        rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+        wsc_finish(ws, reason);
+        return;
+    case WSC_ERRBODY:
+        errbody_done(ws, 1);
+        return;
+    case WSC_OPEN:
+    case WSC_CLOSING:
+        if (reason[0] == '\0')
+            snprintf(reason, sizeof reason, "%s",
+                     (what & BEV_EVENT_EOF) ? "connection closed by server"
+                                            : evutil_socket_error_to_string(err));
+        wsc_finish(ws, reason);
+        return;
+    case WSC_DONE:
+        return;
+    }
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+    char reason[RD_WSC_REASON_MAX];
+
+    switch (ws->state) {
+    case WSC_CONNECTING:
+    case WSC_UPGRADING:
+        snprintf(reason, sizeof reason, "handshake: timeout after %d ms (%s)",
+                 ws->handshake_timeout_ms, wsc_state_str(ws->state));
+        rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+        wsc_finish(ws, reason);
+        return;
+    case WSC_ERRBODY:
+        errbody_done(ws, 1);
+        return;
+    case WSC_CLOSING:
+        wsc_finish(ws, "close flush timeout");
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- setup ---- */
+
+static int header_ok(const char *h)
+{
+    const char *colon = strchr(h, ':');
+    const char *p;
+
+    if (colon == NULL || colon == h)
+        return 0;
+    for (p = h; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            return 0;
+    for (p = h; p < colon; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static int build_request(struct rd_ws_client *ws, const char *const *headers, char **errp)
+{
+    uint8_t raw[16];
+    char key[25];
+    struct evbuffer *b = evbuffer_new();
+    size_t n, i;
+    int default_port = ws->url.port == (ws->url.tls ? 443 : 80);
+
+    if (b == NULL)
+        return -1;
+    if (RAND_bytes(raw, sizeof raw) != 1 || EVP_EncodeBlock((unsigned char *)key, raw, 16) != 24 ||
+        rd_ws_accept_key(key, ws->accept) != 0) {
+        evbuffer_free(b);
+        *errp = strdup("ws client: key generation failed");
+        return -1;
+    }
+    evbuffer_add_printf(b, "GET %s HTTP/1.1\r\nHost: %s%s%s", ws->url.path,
+                        ws->url.host_is_ipv6 ? "[" : "", ws->url.host,
+                        ws->url.host_is_ipv6 ? "]" : "");
+    if (!default_port)
+        evbuffer_add_printf(b, ":%u", ws->url.port);
+    evbuffer_add_printf(b,
+                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
+                        key);
+    for (i = 0; headers != NULL && headers[i] != NULL; i++) {
+        if (!header_ok(headers[i])) {
+            evbuffer_free(b);
+            *errp = dup_err("ws client: bad extra header (want \"Name: value\"): %.60s",
+                            headers[i]);
+            return -1;
+        }
+        evbuffer_add_printf(b, "%s\r\n", headers[i]);
+    }
+    evbuffer_add(b, "\r\n", 2);
+    n = evbuffer_get_length(b);
+    if (n > RD_MAX_HTTP_HEADER) {
+        evbuffer_free(b);
+        *errp = strdup("ws client: upgrade request over RD_MAX_HTTP_HEADER");
+        return -1;
+    }
+    ws->request = malloc(n + 1);
+    if (ws->request == NULL) {
+        evbuffer_free(b);
+        return -1;
+    }
+    evbuffer_remove(b, ws->request, n);
+    ws->request[n] = '\0';
+    evbuffer_free(b);
+    return 0;
+}
+
+static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *cfg, char **errp)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    struct in_addr a4;
+    int is_ip = ws->url.host_is_ipv6 || inet_pton(AF_INET, ws->url.host, &a4) == 1;
+
+    ws->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (ws->ssl_ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ws->ssl_ctx, TLS1_2_VERSION);
+    if (cfg->insecure) {
+        rd_warn("ws client %s: TLS certificate verification is OFF (insecure)", ws->url.host);
+        SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_PEER, NULL);
+        if (cfg->ca_file != NULL) {
+            if (SSL_CTX_load_verify_locations(ws->ssl_ctx, cfg->ca_file, NULL) != 1) {
+                *errp = dup_err("ws client: cannot load CA file %s", cfg->ca_file);
+                return -1;
+            }
+        } else if (SSL_CTX_set_default_verify_paths(ws->ssl_ctx) != 1) {
+            goto fail;
+        }
+    }
+    ws->ssl = SSL_new(ws->ssl_ctx);
+    if (ws->ssl == NULL)
+        goto fail;
+    if (SSL_set_alpn_protos(ws->ssl, alpn, sizeof alpn - 1) != 0)
+        goto fail;
+    if (!is_ip && SSL_set_tlsext_host_name(ws->ssl, ws->url.host) != 1)
+        goto fail;
+    if (!cfg->insecure) {
+        if (is_ip) {
+            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ws->ssl), ws->url.host) != 1)
+                goto fail;
+        } else {
+            SSL_set_hostflags(ws->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (SSL_set1_host(ws->ssl, ws->url.host) != 1)
+                goto fail;
+        }
+    }
+    return 0;
+fail:
+    if (*errp == NULL)
+        *errp = strdup("ws client: TLS setup failed");
+    return -1;
+}
+
+struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_base *dns,
+                                          const struct rd_ws_client_config *cfg,
+                                          const struct rd_ws_client_cbs *cbs, void *arg,
+                                          char **errp)
+{
+    struct rd_ws_client *ws;
+    char *dummy = NULL;
+
+    if (errp == NULL)
+        errp = &dummy;
+    *errp = NULL;
+    ws = calloc(1, sizeof *ws);
+    if (ws == NULL) {
+        *errp = strdup("ws client: out of memory");
+        return NULL;
+    }
+    ws->base = base;
+    ws->dns = dns;
+    ws->cbs = *cbs;
+    ws->arg = arg;
+    ws->max_message = cfg->max_message ? cfg->max_message : RD_MAX_MESSAGE_DEFAULT;
+    ws->handshake_timeout_ms =
+        cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : RD_HANDSHAKE_TIMEOUT_MS;
+    ws->rnd_pos = sizeof ws->rnd; /* empty: filled on first use */
+    ws->state = WSC_CONNECTING;
+    if (rd_ws_url_parse(cfg->url, &ws->url) != 0) {
+        *errp = dup_err("ws client: bad URL (want ws[s]://host[:port][/path]): %.200s",
+                        cfg->url ? cfg->url : "(null)");
+        goto fail;
+    }
+    if (build_request(ws, cfg->headers, errp) != 0)
+        goto fail;
+    ws->reasm = rd_ws_reasm_new(RD_WS_ROLE_CLIENT, ws->max_message);
+    ws->msg = evbuffer_new();
+    ws->timer_ev = evtimer_new(base, timer_cb, ws);
+    ws->pull_ev = event_new(base, -1, 0, pull_cb, ws);
+    ws->done_ev = event_new(base, -1, 0, done_cb, ws);
+    if (ws->reasm == NULL || ws->msg == NULL || ws->timer_ev == NULL || ws->pull_ev == NULL ||
+        ws->done_ev == NULL)
+        goto fail;
+    if (ws->url.tls) {
+        if (tls_setup(ws, cfg, errp) != 0)
+            goto fail;
+        ws->bev = bufferevent_openssl_socket_new(base, -1, ws->ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                 BEV_OPT_CLOSE_ON_FREE);
+        if (ws->bev == NULL)
+            goto fail; /* rd_ws_client_free frees the SSL */
+        bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
+    } else {
+        ws->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+        if (ws->bev == NULL)
+            goto fail;
+    }
+    bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
+    bufferevent_set_max_single_read(ws->bev, RD_WSC_MAX_SINGLE_READ);
+    bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
+    {
+        struct timeval tv = {ws->handshake_timeout_ms / 1000,
+                             (ws->handshake_timeout_ms % 1000) * 1000};
+        event_add(ws->timer_ev, &tv);
+    }
+    rd_debug("ws client: connecting to %s://%s:%u%s", ws->url.tls ? "wss" : "ws", ws->url.host,
+             ws->url.port, ws->url.path);
+    /* Failures from here on (even synchronous ones) end through wsc_finish -> done_ev. */
+    if (bufferevent_socket_connect_hostname(ws->bev, dns, AF_UNSPEC, ws->url.host,
+                                            ws->url.port) != 0 &&
+        ws->state == WSC_CONNECTING) {
+        char reason[RD_WSC_REASON_MAX];
+        int dns_err = bufferevent_socket_get_dns_error(ws->bev);
+        if (dns_err != 0)
+            snprintf(reason, sizeof reason, "resolve %s: %s", ws->url.host,
+                     evutil_gai_strerror(dns_err));
+        else
+            snprintf(reason, sizeof reason, "connect: %s",
+                     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        wsc_finish(ws, reason);
+    }
+    free(dummy);
+    return ws;
+
+fail:
+    if (*errp == NULL)
+        *errp = strdup("ws client: setup failed");
+    free(dummy);
+    rd_ws_client_free(ws);
+    return NULL;
+}
+
+void rd_ws_client_free(struct rd_ws_client *ws)
+{
+    if (ws == NULL)
+        return;
+    if (ws->bev != NULL)
+        bufferevent_free(ws->bev); /* frees the SSL too */
+    else if (ws->ssl != NULL)
+        SSL_free(ws->ssl);
+    if (ws->s != NULL) {
+        struct rd_session *s = ws->s;
+        ws->s = NULL;
+        rd_session_link_closed(s, "closed by owner");
+    }
+    if (ws->timer_ev != NULL)
+        event_free(ws->timer_ev);
+    if (ws->pull_ev != NULL)
+        event_free(ws->pull_ev);
+    if (ws->done_ev != NULL)
+        event_free(ws->done_ev);
+    if (ws->msg != NULL)
+        evbuffer_free(ws->msg);
+    rd_ws_reasm_free(ws->reasm);
+    SSL_CTX_free(ws->ssl_ctx);
+    free(ws->request);
+    free(ws);
+}
+
+uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws) { return ws->bytes_in; }
+uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws) { return ws->bytes_out; }
