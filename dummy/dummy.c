@@ -20,6 +20,9 @@
  * Missing -> 404; a path with a ".." segment (after percent-decoding), a NUL
  * byte, or one that resolves (realpath) outside the root -> 403.
  *
+ * -timeout N: a connection idle (or sending a request) for N s is closed; while
+ * a file streams only the write timeout applies (no progress for N s).
+ *
  * Prints "listening on HOST:PORT" on stdout once bound (127.0.0.1:PORT when
  * listening on all interfaces), so tests can use -listen 127.0.0.1:0. */
 #include <arpa/inet.h>
@@ -71,6 +74,7 @@ struct dummy {
     struct event *sig_term;
     char root[PATH_MAX]; /* realpath of the served directory */
     size_t rootlen;
+    struct timeval timeout; /* -timeout: idle, read and write */
 };
 
 /* One file response being streamed. Owned by itself: freed by stream_done()
@@ -262,7 +266,7 @@ static void stream_on_close(struct evhttp_connection *evcon, void *arg)
 {
     struct stream *st = arg;
 
-    rd_debug("client went away after %lld of %lld bytes",
+    rd_debug("client went away with %lld of %lld bytes queued",
              (long long)(st->next - (st->end - st->total)), (long long)st->total);
     /* evhttp detaches an unfinished request from a failed connection and leaves
      * it to us; a still-attached one is freed with the connection. */
@@ -330,9 +334,21 @@ static void stream_on_drained(struct evhttp_connection *evcon, void *arg)
     stream_next(arg);
 }
 
+/* The streamed reply is fully written: give the connection its read (idle)
+ * timeout back for keep-alive. */
+static void stream_on_complete(struct evhttp_request *req, void *arg)
+{
+    const struct dummy *d = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+    if (evcon != NULL)
+        bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), &d->timeout,
+                                 &d->timeout);
+}
+
 /* Serve the regular file open on fd (taken over) at path. */
-static void serve_file(struct evhttp_request *req, int fd, const struct stat *sb,
-                       const char *path)
+static void serve_file(const struct dummy *d, struct evhttp_request *req, int fd,
+                       const struct stat *sb, const char *path)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     const char *range = evhttp_find_header(evhttp_request_get_input_headers(req), "Range");
@@ -341,6 +357,7 @@ static void serve_file(struct evhttp_request *req, int fd, const struct stat *sb
     const char *reason = "OK";
     char hdr[96];
     struct stream *st;
+    struct bufferevent *bev;
 
     if (range != NULL) {
         switch (parse_range(range, sb->st_size, &start, &len)) {
@@ -385,8 +402,13 @@ static void serve_file(struct evhttp_request *req, int fd, const struct stat *sb
     st->next = start;
     st->end = start + len;
     st->total = len;
-    bufferevent_set_max_single_write(evhttp_connection_get_bufferevent(st->evcon),
-                                     DUMMY_MAX_SINGLE_WRITE);
+    bev = evhttp_connection_get_bufferevent(st->evcon);
+    bufferevent_set_max_single_write(bev, DUMMY_MAX_SINGLE_WRITE);
+    /* The client sends nothing while it downloads: a read timeout would cut
+     * long downloads. Only the write timeout (no progress) applies until the
+     * reply is complete. */
+    bufferevent_set_timeouts(bev, NULL, &d->timeout);
+    evhttp_request_set_on_complete_cb(req, stream_on_complete, (void *)d);
     evhttp_send_reply_start(req, code, reason); /* Content-Length set: not chunked */
     evhttp_connection_set_closecb(st->evcon, stream_on_close, st);
     stream_next(st);
@@ -557,7 +579,8 @@ static void serve_listing(struct evhttp_request *req, const char *dirpath,
 }
 
 /* Open path (resolved, inside root) and serve it if it is a regular file. */
-static void open_and_serve(struct evhttp_request *req, const char *path)
+static void open_and_serve(const struct dummy *d, struct evhttp_request *req,
+                           const char *path)
 {
     struct stat sb;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
@@ -571,7 +594,7 @@ static void open_and_serve(struct evhttp_request *req, const char *path)
         reply_status(req, 403);
         return;
     }
-    serve_file(req, fd, &sb, path);
+    serve_file(d, req, fd, &sb, path);
 }
 
 static void handle_get(struct dummy *d, struct evhttp_request *req)
@@ -626,7 +649,7 @@ static void handle_get(struct dummy *d, struct evhttp_request *req)
         if ((size_t)snprintf(fspath, sizeof fspath, "%s/index.html", resolved) <
                 sizeof fspath &&
             resolve(d, fspath, index) == 0 && stat(index, &sb) == 0 && S_ISREG(sb.st_mode)) {
-            open_and_serve(req, index);
+            open_and_serve(d, req, index);
         } else {
             serve_listing(req, resolved, path);
         }
@@ -634,7 +657,7 @@ static void handle_get(struct dummy *d, struct evhttp_request *req)
         return;
     }
     free(path);
-    open_and_serve(req, resolved);
+    open_and_serve(d, req, resolved);
 }
 
 static void handle_echo_headers(struct evhttp_request *req)
@@ -903,6 +926,7 @@ int main(int argc, char **argv)
                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                            EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+    d.timeout.tv_sec = timeout_s;
     evhttp_set_timeout(d.http, timeout_s);
     evhttp_set_max_headers_size(d.http, max_header);
     evhttp_set_max_body_size(d.http, (ev_ssize_t)max_body);

@@ -34,6 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/sockio.h"
 #include "transport/ws_frame.h"
 #include "tunnel/session.h"
 
@@ -759,6 +760,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
         errbody_done(ws, 0);
         return;
     case WSC_OPEN:
+        if (ws->ssl == NULL) { /* plain ws: large reads (libevent reads 4 KiB at a time) */
+            int st, err;
+            rd_bev_slurp(bev, RD_WSC_MAX_SINGLE_READ, &st, &err);
+        }
         process_frames(ws);
         return;
     default: /* CONNECTING cannot read; CLOSING/DONE: ignore */

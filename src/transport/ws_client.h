@@ -51,9 +51,10 @@ struct rd_ws_client_cbs {
 
 /* Start connecting. base and dns are kept (dns may be NULL: libevent then resolves names
  * with blocking getaddrinfo; numeric hosts never block). cfg is copied; cbs is copied.
- * Returns NULL and fills *errp (allocated, caller frees) for a bad URL or header or an
- * immediate failure; no callback fires then. Every later failure goes to on_done (never
- * synchronously from inside this call). */
+ * Returns NULL and fills *errp (allocated, caller frees) for a bad URL or extra header, a
+ * TLS setup failure (e.g. unreadable ca_file) or out of memory; no callback fires then.
+ * Every network failure (resolve, connect, TLS, upgrade) goes to on_done, never
+ * synchronously from inside this call. */
 struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_base *dns,
                                           const struct rd_ws_client_config *cfg,
                                           const struct rd_ws_client_cbs *cbs, void *arg,

@@ -131,6 +131,7 @@ struct rd_ws_server {
     struct handler_ent handlers[RD_WS_MAX_HTTP_HANDLERS + 1];
     size_t nhandlers;
     struct link_list links, pending_links;
+    int cancel_sent; /* a lws_cancel_service() wake-up is on its way: do not send another */
     struct x_list xs, pending_xs;
     size_t nlinks;
     struct lws_protocols protocols[2];
@@ -233,6 +234,16 @@ const char *rd_ws_request_peer(const struct rd_ws_request *req)
 
 /* ------------------------------------------------------------------ the one rule */
 
+/* One eventfd write per batch of queued work, not one per queued item (measured: a 256 MiB
+ * download made 59k wake-up writes before this). */
+static void wake(struct rd_ws_server *srv)
+{
+    if (srv->ctx && !srv->cancel_sent) {
+        srv->cancel_sent = 1;
+        lws_cancel_service(srv->ctx);
+    }
+}
+
 static void link_queue(struct rd_ws_link *l)
 {
     struct rd_ws_server *srv = l->srv;
@@ -240,7 +251,7 @@ static void link_queue(struct rd_ws_link *l)
         l->queued = 1;
         TAILQ_INSERT_TAIL(&srv->pending_links, l, pend);
     }
-    if (srv->ctx) lws_cancel_service(srv->ctx);
+    wake(srv);
 }
 
 static void x_queue(struct rd_http_exchange *x)
@@ -250,7 +261,7 @@ static void x_queue(struct rd_http_exchange *x)
         x->queued = 1;
         TAILQ_INSERT_TAIL(&srv->pending_xs, x, pend);
     }
-    if (srv->ctx) lws_cancel_service(srv->ctx);
+    wake(srv);
 }
 
 /* ------------------------------------------------------------------ link ops (libevent side) */
@@ -1018,6 +1029,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        srv->cancel_sent = 0;
         do_all_pending(srv);
         return 0;
 

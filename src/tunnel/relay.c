@@ -14,6 +14,7 @@
 
 #include "../common/limits.h"
 #include "../common/log.h"
+#include "../common/sockio.h"
 #include "conn.h"
 
 #define RELAY_MAX_READ (256 * 1024)
@@ -95,7 +96,18 @@ static void start_flush(struct rd_relay *r)
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-    pump_up(arg);
+    struct rd_relay *r = arg;
+    int st = 0, err = 0;
+
+    /* libevent read at most 4 KiB; take the rest of what the socket holds in large reads */
+    if (r->c != NULL && !rd_conn_tx_blocked(r->c))
+        rd_bev_slurp(bev, RELAY_MAX_READ, &st, &err);
+    pump_up(r);
+    if (st < 0 && r->state == RELAY_RUNNING) {
+        snprintf(r->reason, sizeof r->reason, "read: %s", strerror(err));
+        finish(r, r->reason, 0);
+    }
+    /* EOF (st 1) stays visible: libevent reports it on its next read */
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -185,7 +197,7 @@ struct rd_relay *rd_relay_new(struct rd_conn *c, struct bufferevent *bev, rd_rel
     rd_conn_set_cbs(c, &relay_conn_cbs, r);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, r);
     bufferevent_set_max_single_read(bev, RELAY_MAX_READ);
-    bufferevent_set_max_single_write(bev, RELAY_MAX_READ);
+    bufferevent_set_max_single_write(bev, 4 * RELAY_MAX_READ); /* default 16 KiB */
     bufferevent_setwatermark(bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
     bufferevent_set_timeouts(bev, NULL, &tv); /* a write stalled this long is dead */
     bufferevent_enable(bev, EV_READ | EV_WRITE);

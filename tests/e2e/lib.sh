@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - helpers for rdial end-to-end tests (bash). Source it first thing:
 #
 #   #!/usr/bin/env bash
@@ -362,6 +363,7 @@ rd_header() {
 # connection, print everything received until the server closes.
 rd_raw() {
     local host=$1 port=$2 data=$3 t=${4:-5}
+    # shellcheck disable=SC2016 # expanded by the inner bash
     timeout "$t" bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "%b" "$2" >&3 && cat <&3' \
         "$host" "$port" "$data" || true
 }

@@ -288,6 +288,7 @@ rd_start_dummy short "$www" -timeout 1
 SHORT_PORT=${RD_ADDR##*:}
 t0=$(date +%s%N)
 rc=0
+# shellcheck disable=SC2016 # expanded by the inner bash
 timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"; cat <&3 >/dev/null' "$SHORT_PORT" || rc=$?
 elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
 rd_assert_eq "$rc" 0 "idle connection closed by the server (not by our 10 s timeout)"

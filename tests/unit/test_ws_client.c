@@ -16,7 +16,13 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "common/limits.h"
 #include "transport/ws_client.h"
@@ -245,6 +251,7 @@ struct srv {
     uint8_t *data; /* Data payload bytes received, in order */
     size_t data_len, data_cap;
     int64_t data_conn;
+    SSL_CTX *ssl_ctx; /* wss when set */
 };
 
 static void srv_frame(struct srv *sv, int fin, unsigned op, const void *p, size_t len)
@@ -401,7 +408,11 @@ static void srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
 {
     struct srv *sv = arg;
     ck_assert_ptr_null(sv->bev); /* one connection per test */
-    sv->bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (sv->ssl_ctx != NULL)
+        sv->bev = bufferevent_openssl_socket_new(sv->base, fd, SSL_new(sv->ssl_ctx),
+                                                 BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    else
+        sv->bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(sv->bev, srv_read_cb, NULL, srv_event_cb, sv);
     bufferevent_enable(sv->bev, EV_READ | EV_WRITE);
 }
@@ -578,7 +589,7 @@ START_TEST(e2e_session)
 {
     struct ctx c;
     uint8_t m[256], *payload;
-    size_t ml, i, big_len = 300000;
+    size_t ml, i, big_len = 3000000; /* > RD_WSC_OUT_HIGH: exercises the pull resume */
     const struct srv_msg *sm;
     struct rd_conn *conn;
     const char *err = NULL;
@@ -619,7 +630,7 @@ START_TEST(e2e_session)
     ck_assert_uint_eq(c.sv.pong_len, 3);
     ck_assert_mem_eq(c.sv.pong_data, "abc", 3);
 
-    /* client -> server: a dial and 300 KB of Data, masked on the way, intact on arrival */
+    /* client -> server: a dial and 3 MB of Data, masked on the way, intact on arrival */
     conn = rd_session_dial(c.o.s, NULL, "tcp", "127.0.0.1:9", &err);
     ck_assert_msg(conn != NULL, "dial: %s", err ? err : "?");
     payload = malloc(big_len);
@@ -791,6 +802,104 @@ START_TEST(e2e_too_big)
 }
 END_TEST
 
+/* ---- wss: a self-signed certificate for IP 127.0.0.1, made here ---- */
+
+static SSL_CTX *make_tls_server(char *ca_path, size_t ca_len)
+{
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    SSL_CTX *ctx;
+    FILE *f;
+    int fd;
+
+    ck_assert_ptr_nonnull(pk);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pk);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"rdial-test",
+                               -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+    ck_assert_ptr_nonnull(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ck_assert_int_gt(X509_sign(x, pk, EVP_sha256()), 0);
+
+    snprintf(ca_path, ca_len, "/tmp/rdial-test-ca-XXXXXX");
+    fd = mkstemp(ca_path);
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    PEM_write_X509(f, x);
+    fclose(f);
+
+    ctx = SSL_CTX_new(TLS_server_method());
+    ck_assert_int_eq(SSL_CTX_use_certificate(ctx, x), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, pk), 1);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return ctx;
+}
+
+/* verify: 0 = ca_file set (must open), 1 = no CA (must fail verification), 2 = insecure */
+static void wss_case(int verify)
+{
+    struct ctx c;
+    struct rd_ws_client_config cfg;
+    char url[128], ca[64], *err = NULL;
+    uint8_t m[128];
+    size_t ml;
+
+    memset(&c, 0, sizeof c);
+    c.base = event_base_new();
+    srv_start(&c.sv, c.base, SRV_OK);
+    c.sv.ssl_ctx = make_tls_server(ca, sizeof ca);
+    c.o.base = c.base;
+    rd_session_config_default(&c.o.scfg, RD_ROLE_CLIENT);
+    c.o.scfg.ping_interval_ms = 0;
+    c.o.scfg.sync_interval_ms = 0;
+    snprintf(url, sizeof url, "wss://127.0.0.1:%d/connect", c.sv.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.url = url;
+    cfg.ca_file = verify == 0 ? ca : NULL;
+    cfg.insecure = verify == 2;
+    c.o.ws = rd_ws_client_connect(c.base, NULL, &cfg, &own_cbs, &c.o, &err);
+    ck_assert_msg(c.o.ws != NULL, "connect: %s", err ? err : "?");
+    if (verify == 1) {
+        ck_assert(run_until(c.base, p_done, &c, 3000));
+        ck_assert_int_eq(c.o.opens, 0);
+        ck_assert_msg(strstr(c.o.reason, "tls: certificate verify failed") != NULL, "%s",
+                      c.o.reason);
+    } else {
+        ck_assert(run_until(c.base, p_open, &c, 3000));
+        ml = build_msg(m, 1, 2, RD_MSG_CONNECT, "tcp/127.0.0.1:1");
+        srv_frame(&c.sv, 1, RD_WS_OP_BINARY, m, ml);
+        ck_assert(run_until(c.base, p_error2, &c, 3000));
+        ck_assert_str_eq(srv_find(&c.sv, 2, RD_MSG_ERROR)->text, "connect not allowed");
+        ck_assert_int_eq(c.o.dones, 0);
+    }
+    rd_ws_client_free(c.o.ws);
+    ck_assert_int_eq(c.o.session_closed, verify == 1 ? 0 : 1);
+    srv_stop(&c.sv);
+    SSL_CTX_free(c.sv.ssl_ctx);
+    event_base_free(c.base);
+    unlink(ca);
+}
+
+START_TEST(e2e_wss_verified) { wss_case(0); }
+END_TEST
+START_TEST(e2e_wss_untrusted) { wss_case(1); }
+END_TEST
+START_TEST(e2e_wss_insecure) { wss_case(2); }
+END_TEST
+
 START_TEST(connect_bad_args)
 {
     struct event_base *base = event_base_new();
@@ -839,6 +948,9 @@ static Suite *suite(void)
     tcase_add_test(e2e, e2e_text_frame);
     tcase_add_test(e2e, e2e_masked_from_server);
     tcase_add_test(e2e, e2e_too_big);
+    tcase_add_test(e2e, e2e_wss_verified);
+    tcase_add_test(e2e, e2e_wss_untrusted);
+    tcase_add_test(e2e, e2e_wss_insecure);
     suite_add_tcase(s, pure);
     suite_add_tcase(s, e2e);
     return s;

@@ -1,0 +1,670 @@
+/* proxy_req.c - pure parser, builder and body tracker of the HTTP proxy. See proxy_req.h. */
+#include "proxy_req.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define PR_MAX_B64 ((RD_PR_MAX_USER + 1 + RD_PR_MAX_PASSWORD + 2) / 3 * 4 + 4)
+
+const char *rd_pr_result_str(enum rd_pr_result r)
+{
+    switch (r) {
+    case RD_PR_NEED_MORE: return "need more";
+    case RD_PR_OK: return "ok";
+    case RD_PR_ERR_BAD: return "bad request";
+    case RD_PR_ERR_URI_TOO_LONG: return "URI too long";
+    case RD_PR_ERR_HEAD_TOO_BIG: return "head too big";
+    case RD_PR_ERR_NOT_IMPLEMENTED: return "not implemented";
+    case RD_PR_ERR_VERSION: return "version not supported";
+    }
+    return "?";
+}
+
+int rd_pr_result_status(enum rd_pr_result r)
+{
+    switch (r) {
+    case RD_PR_NEED_MORE:
+    case RD_PR_OK: return 0;
+    case RD_PR_ERR_BAD: return 400;
+    case RD_PR_ERR_URI_TOO_LONG: return 414;
+    case RD_PR_ERR_HEAD_TOO_BIG: return 431;
+    case RD_PR_ERR_NOT_IMPLEMENTED: return 501;
+    case RD_PR_ERR_VERSION: return 505;
+    }
+    return 400;
+}
+
+/* ---- character classes ---- */
+
+static int is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* field-value octet: VCHAR, obs-text, SP, HTAB */
+static int is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static int is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* reg-name / IPv4 characters we accept in a target host */
+static int is_host_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static int token_eq(const char *a, size_t alen, const char *b)
+{
+    return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+/* Call cb for each non-empty element of a comma-separated list (OWS trimmed). Stops when cb
+ * returns non-zero and returns that value. */
+static int list_each(const char *v, int (*cb)(const char *tok, size_t len, void *arg), void *arg)
+{
+    while (*v != '\0') {
+        const char *end = strchr(v, ',');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        const char *t = v;
+        size_t tl = len;
+        int rc;
+
+        while (tl > 0 && is_ows((unsigned char)*t)) {
+            t++;
+            tl--;
+        }
+        while (tl > 0 && is_ows((unsigned char)t[tl - 1]))
+            tl--;
+        if (tl > 0 && (rc = cb(t, tl, arg)) != 0)
+            return rc;
+        v += len;
+        if (*v == ',')
+            v++;
+    }
+    return 0;
+}
+
+static int tok_matches(const char *tok, size_t len, void *arg)
+{
+    return token_eq(tok, len, (const char *)arg);
+}
+
+/* ---- scanning for the end of the head ---- */
+
+void rd_pr_parser_init(struct rd_pr_parser *p, size_t max_head, size_t max_line)
+{
+    memset(p, 0, sizeof *p);
+    p->max_head = max_head ? max_head : RD_MAX_HTTP_HEADER;
+    p->max_line = max_line ? max_line : RD_PR_MAX_REQUEST_LINE;
+}
+
+static enum rd_pr_result pr_fail(struct rd_pr_parser *p, enum rd_pr_result r, const char *why)
+{
+    p->why = why;
+    return r;
+}
+
+/* Check bytes [p->scanned, len). Returns OK with *headend set when the empty line ending the
+ * head is found, NEED_MORE, or an early error. */
+static enum rd_pr_result scan(struct rd_pr_parser *p, const char *buf, size_t len,
+                              size_t *headend)
+{
+    size_t i;
+
+    for (i = p->scanned; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+
+        if (i + 1 > p->max_head) {
+            p->scanned = i;
+            return p->line_done ? pr_fail(p, RD_PR_ERR_HEAD_TOO_BIG, "request header too large")
+                                : pr_fail(p, RD_PR_ERR_URI_TOO_LONG, "request line too long");
+        }
+        if (!p->line_done && i - p->line_start + 1 > p->max_line + 2)
+            return pr_fail(p, RD_PR_ERR_URI_TOO_LONG, "request line too long");
+        if (c == '\0')
+            return pr_fail(p, RD_PR_ERR_BAD, "NUL byte in request head");
+        if (c == '\r') {
+            if (i + 1 == len) { /* cannot decide yet: look at this CR again next time */
+                p->scanned = i;
+                return RD_PR_NEED_MORE;
+            }
+            if (buf[i + 1] != '\n')
+                return pr_fail(p, RD_PR_ERR_BAD, "bare CR in request head");
+            continue;
+        }
+        if (c != '\n')
+            continue;
+        if (i == 0 || buf[i - 1] != '\r')
+            return pr_fail(p, RD_PR_ERR_BAD, "bare LF in request head (CRLF required)");
+        if (i - 1 == p->line_start) { /* an empty line */
+            if (p->line_done) {
+                *headend = i + 1;
+                p->scanned = i + 1;
+                return RD_PR_OK;
+            }
+            p->start = i + 1; /* empty line before the request line: skipped */
+        } else if (!p->line_done) {
+            if (i - 1 - p->line_start > p->max_line)
+                return pr_fail(p, RD_PR_ERR_URI_TOO_LONG, "request line too long");
+            p->line_done = 1;
+        }
+        p->line_start = i + 1;
+    }
+    p->scanned = len;
+    return RD_PR_NEED_MORE;
+}
+
+/* ---- request line ---- */
+
+/* Parse "host[:port]" or "[v6][:port]" of n bytes. port_required: CONNECT. */
+static enum rd_pr_result parse_authority(struct rd_pr_parser *p, const char *s, size_t n,
+                                         int port_required, struct rd_pr_request *out)
+{
+    const char *host = s, *port = NULL;
+    size_t hlen, plen = 0, i;
+    long pv = 0;
+
+    if (n == 0)
+        return pr_fail(p, RD_PR_ERR_BAD, "empty target host");
+    if (memchr(s, '@', n) != NULL)
+        return pr_fail(p, RD_PR_ERR_BAD, "userinfo in the request target");
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (close == NULL || close == s + 1)
+            return pr_fail(p, RD_PR_ERR_BAD, "bad IPv6 literal");
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        for (i = 0; i < hlen; i++)
+            if (!is_hex((unsigned char)host[i]) && host[i] != ':' && host[i] != '.')
+                return pr_fail(p, RD_PR_ERR_BAD, "bad IPv6 literal");
+        if (close + 1 < s + n) {
+            if (close[1] != ':')
+                return pr_fail(p, RD_PR_ERR_BAD, "bad target host");
+            port = close + 2;
+            plen = (size_t)(s + n - port);
+        }
+    } else {
+        const char *colon = memchr(s, ':', n);
+        hlen = colon ? (size_t)(colon - s) : n;
+        if (colon) {
+            port = colon + 1;
+            plen = n - hlen - 1;
+        }
+        if (hlen == 0)
+            return pr_fail(p, RD_PR_ERR_BAD, "empty target host");
+        for (i = 0; i < hlen; i++)
+            if (!is_host_char((unsigned char)s[i]))
+                return pr_fail(p, RD_PR_ERR_BAD, "bad character in target host");
+    }
+    if (hlen > RD_PR_MAX_HOST)
+        return pr_fail(p, RD_PR_ERR_BAD, "target host longer than 255 bytes");
+    if (port == NULL) {
+        if (port_required)
+            return pr_fail(p, RD_PR_ERR_BAD, "CONNECT target needs host:port");
+        pv = 80;
+    } else {
+        if (plen == 0 || plen > 5)
+            return pr_fail(p, RD_PR_ERR_BAD, "bad target port");
+        for (i = 0; i < plen; i++) {
+            if (!is_digit((unsigned char)port[i]))
+                return pr_fail(p, RD_PR_ERR_BAD, "bad target port");
+            pv = pv * 10 + (port[i] - '0');
+        }
+        if (pv < 1 || pv > 65535)
+            return pr_fail(p, RD_PR_ERR_BAD, "target port out of range 1-65535");
+    }
+    memcpy(out->host, host, hlen);
+    out->host[hlen] = '\0';
+    out->port = (int)pv;
+    return RD_PR_OK;
+}
+
+static enum rd_pr_result parse_target(struct rd_pr_parser *p, const char *t, size_t n,
+                                      struct rd_pr_request *out)
+{
+    static const char http[] = "http://";
+    static const char https[] = "https://";
+    const char *auth, *rest;
+    size_t alen, rlen, i;
+    enum rd_pr_result r;
+
+    if (n == 0)
+        return pr_fail(p, RD_PR_ERR_BAD, "empty request target");
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return pr_fail(p, RD_PR_ERR_BAD, "bad character in request target");
+        if (c == '#')
+            return pr_fail(p, RD_PR_ERR_BAD, "fragment in request target");
+    }
+    if (out->is_connect) {
+        out->target[0] = '\0';
+        return parse_authority(p, t, n, 1, out);
+    }
+    if (t[0] == '/')
+        return pr_fail(p, RD_PR_ERR_BAD, "not a proxy request (origin-form request target)");
+    if (n >= sizeof https - 1 && strncasecmp(t, https, sizeof https - 1) == 0)
+        return pr_fail(p, RD_PR_ERR_BAD, "https:// URI in a proxy request: use CONNECT");
+    if (n < sizeof http - 1 || strncasecmp(t, http, sizeof http - 1) != 0)
+        return pr_fail(p, RD_PR_ERR_BAD, "not a proxy request (want an http:// URI)");
+    auth = t + sizeof http - 1;
+    alen = n - (sizeof http - 1);
+    for (i = 0; i < alen; i++)
+        if (auth[i] == '/' || auth[i] == '?') {
+            alen = i;
+            break;
+        }
+    r = parse_authority(p, auth, alen, 0, out);
+    if (r != RD_PR_OK)
+        return r;
+    rest = auth + alen;
+    rlen = n - (size_t)(rest - t);
+    if (rlen + 1 > RD_MAX_URL)
+        return pr_fail(p, RD_PR_ERR_URI_TOO_LONG, "request target too long");
+    i = 0;
+    if (rlen == 0 || rest[0] == '?')
+        out->target[i++] = '/';
+    memcpy(out->target + i, rest, rlen);
+    out->target[i + rlen] = '\0';
+    return RD_PR_OK;
+}
+
+static enum rd_pr_result parse_request_line(struct rd_pr_parser *p, const char *l, size_t n,
+                                            struct rd_pr_request *out)
+{
+    const char *sp1, *sp2, *ver;
+    size_t mlen, vlen, i;
+
+    sp1 = memchr(l, ' ', n);
+    if (sp1 == NULL)
+        return pr_fail(p, RD_PR_ERR_BAD, "malformed request line");
+    mlen = (size_t)(sp1 - l);
+    if (mlen == 0)
+        return pr_fail(p, RD_PR_ERR_BAD, "malformed request line");
+    if (mlen > RD_PR_MAX_METHOD)
+        return pr_fail(p, RD_PR_ERR_BAD, "method too long");
+    for (i = 0; i < mlen; i++)
+        if (!is_tchar((unsigned char)l[i]))
+            return pr_fail(p, RD_PR_ERR_BAD, "bad method");
+    memcpy(out->method, l, mlen);
+    out->method[mlen] = '\0';
+    /* methods are case-sensitive (RFC 9110 s9.1) */
+    out->is_connect = strcmp(out->method, "CONNECT") == 0;
+    out->is_head = strcmp(out->method, "HEAD") == 0;
+
+    sp2 = memchr(sp1 + 1, ' ', n - mlen - 1);
+    if (sp2 == NULL || sp2 == sp1 + 1)
+        return pr_fail(p, RD_PR_ERR_BAD, "malformed request line");
+    ver = sp2 + 1;
+    vlen = n - (size_t)(ver - l);
+    if (vlen == 8 && memcmp(ver, "HTTP/1.", 7) == 0 && (ver[7] == '0' || ver[7] == '1')) {
+        out->minor = ver[7] - '0';
+    } else if (vlen == 8 && memcmp(ver, "HTTP/", 5) == 0 && is_digit((unsigned char)ver[5]) &&
+               ver[6] == '.' && is_digit((unsigned char)ver[7])) {
+        return pr_fail(p, RD_PR_ERR_VERSION, "HTTP version not supported (want HTTP/1.0 or 1.1)");
+    } else {
+        return pr_fail(p, RD_PR_ERR_BAD, "malformed request line");
+    }
+    return parse_target(p, sp1 + 1, (size_t)(sp2 - sp1 - 1), out);
+}
+
+/* ---- header lines ---- */
+
+static enum rd_pr_result parse_header_line(struct rd_pr_parser *p, const char *l, size_t n,
+                                           struct rd_pr_request *out)
+{
+    size_t i = 0, j;
+
+    if (is_ows((unsigned char)l[0]))
+        return pr_fail(p, RD_PR_ERR_BAD, "obsolete line folding in request header");
+    while (i < n && is_tchar((unsigned char)l[i]))
+        i++;
+    if (i == 0 || i >= n || l[i] != ':')
+        return pr_fail(p, RD_PR_ERR_BAD, "malformed header line");
+    for (j = i + 1; j < n; j++)
+        if (!is_field_char((unsigned char)l[j]))
+            return pr_fail(p, RD_PR_ERR_BAD, "control character in a header value");
+    if (rd_hm_headers_add(&out->headers, l, i, l + i + 1, n - i - 1) != 0)
+        return pr_fail(p, RD_PR_ERR_HEAD_TOO_BIG, "too many request header lines");
+    return RD_PR_OK;
+}
+
+/* ---- framing and semantics ---- */
+
+struct cl_state {
+    int64_t v;
+    int seen;
+};
+
+static int cl_each(const char *tok, size_t len, void *arg)
+{
+    struct cl_state *st = arg;
+    int64_t v = 0;
+    size_t i;
+
+    if (len > 18) /* 18 digits never overflow int64 */
+        return -1;
+    for (i = 0; i < len; i++) {
+        if (!is_digit((unsigned char)tok[i]))
+            return -1;
+        v = v * 10 + (tok[i] - '0');
+    }
+    if (st->seen && st->v != v)
+        return -2;
+    st->v = v;
+    st->seen = 1;
+    return 0;
+}
+
+struct te_state {
+    int n;            /* codings seen */
+    int chunked_last; /* the last coding seen is chunked */
+    int chunked_seen;
+    int other;        /* a coding other than chunked */
+    int bad;          /* chunked not last / repeated */
+};
+
+static int te_each(const char *tok, size_t len, void *arg)
+{
+    struct te_state *st = arg;
+    int ch = token_eq(tok, len, "chunked");
+
+    if (st->chunked_seen) /* anything after chunked, or chunked twice */
+        st->bad = 1;
+    st->n++;
+    st->chunked_last = ch;
+    if (ch)
+        st->chunked_seen = 1;
+    else
+        st->other = 1;
+    return 0;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (is_digit(c))
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Strict base64 with padding; returns the decoded length or -1. */
+static int b64_decode(const char *s, size_t n, unsigned char *out, size_t outlen)
+{
+    size_t i, o = 0;
+
+    if (n == 0 || n % 4 != 0)
+        return -1;
+    for (i = 0; i < n; i += 4) {
+        int v[4], k, pad = 0;
+        uint32_t w;
+
+        for (k = 0; k < 4; k++) {
+            if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad > 0)
+                return -1; /* data after '=' */
+            v[k] = b64val((unsigned char)s[i + k]);
+            if (v[k] < 0)
+                return -1;
+        }
+        w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        if (o + (size_t)(3 - pad) > outlen)
+            return -1;
+        out[o++] = (unsigned char)(w >> 16);
+        if (pad < 2)
+            out[o++] = (unsigned char)(w >> 8);
+        if (pad < 1)
+            out[o++] = (unsigned char)w;
+    }
+    return (int)o;
+}
+
+static void parse_auth(const char *v, struct rd_pr_request *out)
+{
+    unsigned char dec[RD_PR_MAX_USER + 1 + RD_PR_MAX_PASSWORD + 3];
+    const unsigned char *colon;
+    size_t n, ulen, plen, i;
+    int dl;
+
+    out->auth = RD_PR_AUTH_INVALID;
+    if (strncasecmp(v, "Basic", 5) != 0 || !is_ows((unsigned char)v[5]))
+        return;
+    v += 5;
+    while (is_ows((unsigned char)*v))
+        v++;
+    n = strlen(v);
+    if (n > PR_MAX_B64)
+        return;
+    dl = b64_decode(v, n, dec, sizeof dec);
+    if (dl < 0)
+        return;
+    colon = memchr(dec, ':', (size_t)dl);
+    if (colon == NULL)
+        return;
+    ulen = (size_t)(colon - dec);
+    plen = (size_t)dl - ulen - 1;
+    if (ulen > RD_PR_MAX_USER || plen > RD_PR_MAX_PASSWORD)
+        return;
+    for (i = 0; i < (size_t)dl; i++)
+        if (dec[i] < 0x20 || dec[i] == 0x7f)
+            return; /* no control bytes in credentials */
+    memcpy(out->user, dec, ulen);
+    out->user[ulen] = '\0';
+    memcpy(out->password, colon + 1, plen);
+    out->password[plen] = '\0';
+    out->auth = RD_PR_AUTH_BASIC;
+}
+
+static enum rd_pr_result semantics(struct rd_pr_parser *p, struct rd_pr_request *out)
+{
+    struct cl_state cl = { 0, 0 };
+    struct te_state te = { 0, 0, 0, 0, 0 };
+    int hosts = 0, have_cl = 0, have_te = 0, conn_close = 0, conn_ka = 0, auths = 0;
+    size_t i;
+
+    for (i = 0; i < out->headers.n; i++) {
+        const struct rd_hm_header *h = &out->headers.h[i];
+        const char *name = h->name;
+
+        if (strcasecmp(name, "host") == 0) {
+            hosts++;
+        } else if (strcasecmp(name, "content-length") == 0) {
+            int rc;
+            have_cl = 1;
+            if (h->value[0] == '\0')
+                return pr_fail(p, RD_PR_ERR_BAD, "empty Content-Length");
+            rc = list_each(h->value, cl_each, &cl);
+            if (rc == -2)
+                return pr_fail(p, RD_PR_ERR_BAD, "conflicting Content-Length values");
+            if (rc != 0 || !cl.seen)
+                return pr_fail(p, RD_PR_ERR_BAD, "bad Content-Length");
+        } else if (strcasecmp(name, "transfer-encoding") == 0) {
+            have_te = 1;
+            list_each(h->value, te_each, &te);
+        } else if (strcasecmp(name, "connection") == 0) {
+            if (list_each(h->value, tok_matches, (void *)"close"))
+                conn_close = 1;
+            if (list_each(h->value, tok_matches, (void *)"keep-alive"))
+                conn_ka = 1;
+        } else if (strcasecmp(name, "proxy-connection") == 0) {
+            if (list_each(h->value, tok_matches, (void *)"close"))
+                conn_close = 1;
+            if (list_each(h->value, tok_matches, (void *)"keep-alive"))
+                conn_ka = 1;
+        } else if (strcasecmp(name, "expect") == 0) {
+            if (list_each(h->value, tok_matches, (void *)"100-continue"))
+                out->expect_continue = 1;
+        } else if (strcasecmp(name, "proxy-authorization") == 0) {
+            if (auths++ == 0)
+                parse_auth(h->value, out);
+            else
+                out->auth = RD_PR_AUTH_INVALID;
+        }
+    }
+    if (hosts > 1)
+        return pr_fail(p, RD_PR_ERR_BAD, "more than one Host header");
+    if (have_cl && have_te)
+        return pr_fail(p, RD_PR_ERR_BAD, "both Content-Length and Transfer-Encoding");
+    if (have_te) {
+        if (out->minor == 0)
+            return pr_fail(p, RD_PR_ERR_BAD, "Transfer-Encoding in an HTTP/1.0 request");
+        if (te.n == 0 || te.bad || !te.chunked_last)
+            return pr_fail(p, RD_PR_ERR_BAD, "Transfer-Encoding must end with chunked, once");
+        if (te.other)
+            return pr_fail(p, RD_PR_ERR_NOT_IMPLEMENTED, "transfer coding not implemented");
+        out->framing = RD_HM_BODY_CHUNKED;
+    } else if (have_cl) {
+        out->content_length = cl.v;
+        out->framing = RD_HM_BODY_LENGTH; /* also for 0: "Content-Length: 0" is forwarded */
+    }
+    if (out->is_connect && (out->framing == RD_HM_BODY_CHUNKED || out->content_length > 0))
+        return pr_fail(p, RD_PR_ERR_BAD, "CONNECT with a body");
+    out->keep_alive = out->minor == 1 ? !conn_close : (conn_ka && !conn_close);
+    return RD_PR_OK;
+}
+
+enum rd_pr_result rd_pr_parse(struct rd_pr_parser *p, const char *buf, size_t len,
+                              struct rd_pr_request *out, size_t *consumed)
+{
+    size_t headend = 0, pos, n;
+    enum rd_pr_result r;
+    const char *line;
+    int first = 1;
+
+    *consumed = 0;
+    r = scan(p, buf, len, &headend);
+    if (r != RD_PR_OK)
+        return r;
+
+    memset(out, 0, offsetof(struct rd_pr_request, headers));
+    rd_hm_headers_init(&out->headers);
+    out->content_length = -1;
+    out->framing = RD_HM_BODY_NONE;
+    out->auth = RD_PR_AUTH_NONE;
+    /* every line in [start, headend) ends in CRLF (the scan checked it) */
+    for (pos = p->start; pos < headend;) {
+        const char *lf = memchr(buf + pos, '\n', headend - pos);
+        line = buf + pos;
+        n = (size_t)(lf - line) - 1;
+        pos += n + 2;
+        if (n == 0)
+            break; /* the empty line ending the head */
+        r = first ? parse_request_line(p, line, n, out) : parse_header_line(p, line, n, out);
+        if (r != RD_PR_OK)
+            return r;
+        first = 0;
+    }
+    r = semantics(p, out);
+    if (r != RD_PR_OK)
+        return r;
+    *consumed = headend;
+    return RD_PR_OK;
+}
+
+/* ---- builder ---- */
+
+int rd_pr_host_header(const char *addr, char *out, size_t outlen)
+{
+    size_t n = strlen(addr);
+
+    if (n > 3 && strcmp(addr + n - 3, ":80") == 0)
+        n -= 3;
+    if (n + 1 > outlen)
+        return -1;
+    memcpy(out, addr, n);
+    out[n] = '\0';
+    return (int)n;
+}
+
+int rd_pr_build_request(const struct rd_pr_request *rq, const char *host_header, char *out,
+                        size_t outlen)
+{
+    struct rd_hm_request hr;
+
+    if (rq->is_connect)
+        return -1;
+    memset(&hr, 0, sizeof hr);
+    hr.method = rq->method;
+    hr.target = rq->target;
+    hr.host = host_header;
+    hr.headers = &rq->headers;
+    hr.framing = rq->framing;
+    hr.content_length = rq->content_length;
+    return rd_hm_build_request(&hr, out, outlen);
+}
+
+/* ---- body tracker ---- */
+
+void rd_pr_body_init(struct rd_pr_body *b, enum rd_hm_framing framing, int64_t content_length)
+{
+    memset(b, 0, sizeof *b);
+    b->framing = framing;
+    if (framing == RD_HM_BODY_LENGTH) {
+        b->left = content_length > 0 ? (uint64_t)content_length : 0;
+        b->done = b->left == 0;
+    } else if (framing == RD_HM_BODY_CHUNKED) {
+        rd_hm_chunked_init(&b->ck);
+    } else if (framing == RD_HM_BODY_NONE) {
+        b->done = 1;
+    }
+}
+
+enum rd_pr_result rd_pr_body_feed(struct rd_pr_body *b, const char *buf, size_t len,
+                                  size_t *consumed)
+{
+    enum rd_hm_result hr;
+
+    *consumed = 0;
+    if (b->done)
+        return RD_PR_OK;
+    switch (b->framing) {
+    case RD_HM_BODY_NONE:
+        b->done = 1;
+        return RD_PR_OK;
+    case RD_HM_BODY_LENGTH:
+        if ((uint64_t)len >= b->left) {
+            *consumed = (size_t)b->left;
+            b->left = 0;
+            b->done = 1;
+            return RD_PR_OK;
+        }
+        b->left -= len;
+        *consumed = len;
+        return RD_PR_NEED_MORE;
+    case RD_HM_BODY_CHUNKED:
+        hr = rd_hm_chunked_feed(&b->ck, buf, len, consumed);
+        if (hr == RD_HM_OK) {
+            b->done = 1;
+            return RD_PR_OK;
+        }
+        if (hr == RD_HM_NEED_MORE)
+            return RD_PR_NEED_MORE;
+        *consumed = 0;
+        return RD_PR_ERR_BAD;
+    case RD_HM_BODY_CLOSE:
+        *consumed = len;
+        return RD_PR_NEED_MORE;
+    }
+    return RD_PR_ERR_BAD;
+}
