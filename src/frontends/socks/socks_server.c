@@ -219,8 +219,8 @@ static void start_relay(struct socks_client *sc)
     uint8_t r[SOCKS5_REPLY_LEN];
     struct rd_relay *relay;
 
-    if (sc->dial_ms < 0)
-        sc->dial_ms = ms_since(&sc->t_dial);
+    if (sc->state == SOCKS_ST_DIAL_WAIT)
+        sc->dial_ms = ms_since(&sc->t_dial); /* first sign of life, or the wait is over */
     evtimer_del(sc->timer);
     sc->rep = SOCKS5_REP_SUCCEEDED;
     bufferevent_write(sc->bev, r, socks5_encode_reply(r, SOCKS5_REP_SUCCEEDED));

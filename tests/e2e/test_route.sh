@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test_route.sh - the reference flow through the /client/ route with the real binaries and curl:
+# the documented hello, flags, a 256 MiB file byte-identical, 200 parallel GETs, POST bodies,
+# request headers, error statuses, timeouts, the upgrade authorizer and message tracing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tunnel_lib.sh"
+
+www="$RD_TEST_DIR/www"
+mkdir -p "$www/dir"
+echo hello >"$www/bigfile"
+for i in $(seq 0 199); do echo "file $i" >"$www/dir/f$i"; done
+rd_scratch "$www/big.bin" "$RD_TEST_DIR/out.bin" "$RD_TEST_DIR/post.bin"
+head -c $((256 * 1024 * 1024)) /dev/urandom >"$www/big.bin"
+big_sha=$(rd_sha256 "$www/big.bin")
+
+# ---- flags ----
+for b in rdial-server rdial-client; do
+    out=$("$(rd_bin $b)" --help)
+    rd_assert_contains "$out" "-debug" "$b --help"
+    out=$("$(rd_bin $b)" --version)
+    rd_assert_contains "$out" "$b " "$b --version"
+    rc=0; "$(rd_bin $b)" -no-such-flag >/dev/null 2>&1 || rc=$?
+    rd_assert_eq "$rc" 2 "$b unknown flag"
+done
+out=$("$(rd_bin rdial-server)" --help)
+rd_assert_contains "$out" 'default ":8123"' "server -listen default"
+out=$("$(rd_bin rdial-client)" --help)
+rd_assert_contains "$out" 'ws://localhost:8123/connect' "client -connect default"
+
+# ---- the documented flow ----
+rd_start_dummy dummy "$www"
+D=$RD_ADDR
+CATTLE_TUNNEL_DATA_DEBUG=true rd_start_server server -debug
+rd_start_client client foo "$SRV_ADDR" -debug
+R="http://$SRV_ADDR/client/foo/http/$D"
+
+rd_http "$R/bigfile"
+rd_assert_status 200 "hello through the tunnel"
+rd_assert_eq "$(cat "$RD_BODY")" "hello" "hello body"
+rd_assert_file_contains "$RD_TEST_DIR/server.log" "CONNECT" "data debug traces messages"
+rd_assert_file_contains "$RD_TEST_DIR/server.log" "tcp/$D" "trace shows the target"
+
+# HEAD, Range, 404 from the target are passed through
+rd_http "$R/bigfile" -I
+rd_assert_status 200 "HEAD"
+rd_assert_eq "$(rd_header content-length)" 6 "HEAD content-length"
+rd_http "$R/big.bin" -r 10-19
+rd_assert_status 206 "Range"
+rd_assert_eq "$(stat -c %s "$RD_BODY")" 10 "Range length"
+rd_http "$R/nope"
+rd_assert_status 404 "target's own 404 passes through"
+rd_http "$R/dir"
+rd_assert_status 301 "target's redirect passes through"
+
+# ---- 256 MiB byte-identical ----
+curl -sS --max-time 120 -o "$RD_TEST_DIR/out.bin" "$R/big.bin?timeout=120"
+rd_assert_eq "$(rd_sha256 "$RD_TEST_DIR/out.bin")" "$big_sha" "256 MiB download sha256"
+rm -f "$RD_TEST_DIR/out.bin"
+
+# ---- 200 parallel small GETs ----
+seq 0 199 | xargs -P 50 -I{} curl -sS --max-time 30 -o "$RD_TEST_DIR/par.{}" "$R/dir/f{}"
+for i in $(seq 0 199); do
+    [[ "$(cat "$RD_TEST_DIR/par.$i")" == "file $i" ]] || rd_fail "parallel GET $i wrong: $(head -c 100 "$RD_TEST_DIR/par.$i")"
+done
+rm -f "$RD_TEST_DIR"/par.*
+
+# ---- POST bodies (Content-Length and chunked) and request headers ----
+head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$RD_TEST_DIR/post.bin"
+want=$(rd_fnv1a64 "$RD_TEST_DIR/post.bin")
+rd_http "$R/upload" --data-binary "@$RD_TEST_DIR/post.bin"
+rd_assert_status 200 "POST with Content-Length"
+rd_assert_contains "$(cat "$RD_BODY")" "received $want" "POST body forwarded intact"
+rd_http "$R/upload" -H 'Transfer-Encoding: chunked' --data-binary "@$RD_TEST_DIR/post.bin"
+rd_assert_status 200 "POST chunked"
+rd_assert_contains "$(cat "$RD_BODY")" "received $want" "chunked POST body forwarded intact"
+rd_http "$R/echo-headers" -H 'Accept-Language: x-rdial-test' -H 'Authorization: Bearer t0k3n'
+rd_assert_status 200 "echo-headers"
+rd_assert_contains "$(cat "$RD_BODY")" "x-rdial-test" "request header forwarded"
+rd_assert_contains "$(cat "$RD_BODY")" "Bearer t0k3n" "Authorization forwarded"
+rd_assert_contains "$(tr 'A-Z' 'a-z' <"$RD_BODY")" "host: $D" "Host rewritten to the target"
+
+# ---- errors ----
+rd_http "http://$SRV_ADDR/client/nobody/http/$D/bigfile"
+rd_assert_status 404 "unknown client"
+rd_assert_contains "$(cat "$RD_BODY")" "nobody" "404 names the client"
+closed=$(rd_free_port)
+rd_http "http://$SRV_ADDR/client/foo/http/127.0.0.1:$closed/x"
+rd_assert_status 502 "closed target port"
+rd_assert_contains "$(tr 'A-Z' 'a-z' <"$RD_BODY")" "refused" "502 says why"
+rd_http "http://$SRV_ADDR/client/foo/http/127.0.0.1:$closed/x?timeout=abc"
+rd_assert_status 400 "bad timeout"
+rd_http "http://$SRV_ADDR/nothing-here"
+rd_assert_status 404 "unknown path"
+rd_http "http://$SRV_ADDR/healthz"
+rd_assert_status 200 "healthz"
+
+# a target that accepts and never answers: 504 after ?timeout
+python3 -c '
+import socket, time, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(16)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+' >"$RD_TEST_DIR/silent.out" 2>&1 &
+silent_pid=$!
+RD_PIDS+=("$silent_pid"); RD_NAMES+=(silent)
+rd_wait_log silent '^listening on' 10 out
+S=$(sed -n 's/^listening on //p' "$RD_TEST_DIR/silent.out")
+t0=$(date +%s%N)
+rd_http "http://$SRV_ADDR/client/foo/http/$S/x?timeout=1"
+t1=$(date +%s%N)
+rd_assert_status 504 "silent target times out"
+rd_assert_lt $(((t1 - t0) / 1000000)) 3000 "504 within the timeout"
+
+# ---- the upgrade authorizer ----
+out=$(curl -sS -i --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+    "http://$SRV_ADDR/connect" || true)
+rd_assert_contains "$out" "401" "upgrade without X-Tunnel-ID is 401"
+rd_assert_contains "$out" "failed authentication" "401 body"
+rc=0
+"$(rd_bin rdial-client)" -id bad/id -connect "ws://$SRV_ADDR/connect" -no-reconnect >/dev/null 2>&1 || rc=$?
+rd_assert_eq "$rc" 2 "client refuses an id with a slash"
+
+# ---- the session survived everything ----
+rd_http "$R/bigfile"
+rd_assert_status 200 "still working"
+rd_assert_eq "$(grep -c 'session up' "$RD_TEST_DIR/client.log")" 1 "one session all along"
+rd_pass

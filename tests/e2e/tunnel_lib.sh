@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# tunnel_lib.sh - starting rdial-server and rdial-client for end-to-end tests (on top of lib.sh).
+
+# rd_start_server NAME [ARGS...]: rdial-server on 127.0.0.1:0; sets SRV_ADDR (127.0.0.1:PORT).
+rd_start_server() {
+    local name=$1
+    shift
+    rd_start "$name" "$(rd_bin rdial-server)" -listen 127.0.0.1:0 "$@"
+    SRV_ADDR=$(rd_listen_addr "$name")
+    rd_log "$name listening on $SRV_ADDR"
+}
+
+# rd_start_client NAME ID SERVER_ADDR [ARGS...]: rdial-client -id ID, waits for "session up".
+rd_start_client() {
+    local name=$1 id=$2 addr=$3
+    shift 3
+    rd_start "$name" "$(rd_bin rdial-client)" -id "$id" -connect "ws://$addr/connect" "$@"
+    rd_wait_log "$name" "session up" 15
+}
+
+# rd_wait_clients SERVER_NAME ID COUNT: wait until the server log shows COUNT "session up:
+# client ID" lines.
+rd_wait_session_count() {
+    local name=$1 id=$2 want=$3 deadline
+    deadline=$(($(date +%s) + 20))
+    while (($(grep -c "session up: client $id " "$RD_TEST_DIR/$name.log" || true) < want)); do
+        (($(date +%s) < deadline)) || rd_fail "timeout waiting for $want sessions of $id on $name"
+        sleep 0.05
+    done
+}
