@@ -6,13 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "common/addr.h"
 #include "common/flags.h"
 #include "common/limits.h"
+#include "common/peerspec.h"
 #include "common/log.h"
 #include "frontends/http/route.h"
+#include "peers.h"
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
@@ -22,9 +25,12 @@ struct server {
     struct rd_registry *reg;
     struct rd_ws_server *ws;
     struct rd_route *route;
+    struct evdns_base *dns;
+    struct rd_peers *peers;
     struct event *sigint_ev, *sigterm_ev;
     /* flags */
     const char *listen;
+    const char *id, *token, *peers_spec;
     int debug;
     int ping_timeout_ms;
     long long max_message, pause_high, pause_low, conn_hard_cap;
@@ -51,11 +57,31 @@ static int valid_client_id(const char *id)
     return 1;
 }
 
-/* The reference example's authorizer: any non-empty X-Tunnel-ID. */
+/* A configured peer presenting its id and the token configured for it? Writes the id. */
+static int is_peer(struct server *srv, const struct rd_ws_request *req, char *id, size_t idlen)
+{
+    char token[RD_MAX_PEER_FIELD + 2];
+    int ok;
+
+    if (srv->peers == NULL || rd_ws_request_header(req, "X-API-Tunnel-ID", id, idlen) <= 0 ||
+        rd_ws_request_header(req, "X-API-Tunnel-Token", token, sizeof token) <= 0)
+        return 0;
+    ok = rd_peers_authorize(srv->peers, id, token);
+    memset(token, 0, sizeof token);
+    return ok;
+}
+
+/* Peers by id + token (PROTOCOL.md s3), else the reference example's authorizer: any
+ * non-empty X-Tunnel-ID. */
 static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen, void *arg)
 {
+    struct server *srv = arg;
     char id[RD_MAX_CLIENT_KEY + 2];
-    int n = rd_ws_request_header(req, "X-Tunnel-ID", id, sizeof id);
+    int n;
+
+    if (is_peer(srv, req, id, sizeof id))
+        return 0;
+    n = rd_ws_request_header(req, "X-Tunnel-ID", id, sizeof id);
 
     if (n <= 0) {
         snprintf(body, bodylen, "failed authentication");
@@ -88,6 +114,13 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
 
     if (cs == NULL)
         return NULL;
+    {
+        char pid[RD_MAX_PEER_FIELD + 2];
+        if (is_peer(srv, req, pid, sizeof pid)) {
+            free(cs);
+            return rd_peers_open_inbound(srv->peers, pid, ops, link);
+        }
+    }
     cs->srv = srv;
     if (rd_ws_request_header(req, "X-Tunnel-ID", cs->id, sizeof cs->id) <= 0) {
         free(cs);
@@ -126,6 +159,12 @@ int main(int argc, char **argv)
     const struct rd_flag flags[] = {
         RD_FLAGDEF_STRING("listen", &srv.listen, "main port: websocket /connect and the /client/ route (host:port, :port = all "
           "interfaces)"),
+        RD_FLAGDEF_STRING("id", &srv.id, "this server's peer id (HA peering)"),
+        RD_FLAGDEF_STRING("token", &srv.token,
+                          "this server's peer token, sent to peers as X-API-Tunnel-Token"),
+        RD_FLAGDEF_STRING("peers", &srv.peers_spec,
+                          "HA peers: id:token:url[,id:token:url...] (token = the token that "
+                          "peer presents)"),
         RD_FLAGDEF_BOOL("debug", &srv.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
         RD_FLAGDEF_INT("ping-timeout-ms", &srv.ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
         RD_FLAGDEF_INT64("max-message", &srv.max_message, "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
@@ -137,6 +176,8 @@ int main(int argc, char **argv)
     };
     struct rd_ws_server_config wcfg;
     struct rd_route_config rcfg;
+    static struct rd_peer_spec peer_specs[RD_MAX_PEERS];
+    int npeers = 0;
     char host[256], *err = NULL;
     int port;
     const char *trace;
@@ -163,6 +204,20 @@ int main(int argc, char **argv)
     if (srv.pause_low >= srv.pause_high || srv.conn_hard_cap <= srv.pause_high) {
         fprintf(stderr, "rdial-server: need -pause-low < -pause-high < -conn-hard-cap\n");
         return 2;
+    }
+    {
+        char perr[256];
+        int np = rd_peerspec_parse(srv.peers_spec, peer_specs, RD_MAX_PEERS, perr, sizeof perr);
+        if (np < 0) {
+            fprintf(stderr, "rdial-server: %s\n", perr);
+            return 2;
+        }
+        npeers = np;
+        if (npeers > 0 && (srv.id == NULL || srv.id[0] == '\0' || srv.token == NULL ||
+                           srv.token[0] == '\0')) {
+            fprintf(stderr, "rdial-server: -peers needs -id and -token\n");
+            return 2;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
 
@@ -192,6 +247,24 @@ int main(int argc, char **argv)
         return 1;
     }
     rd_ws_server_add_http_handler(srv.ws, rd_route_handler(), srv.route);
+    if (npeers > 0) {
+        struct rd_session_config pcfg;
+        srv.dns = evdns_base_new(srv.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+        if (srv.dns == NULL)
+            srv.dns = evdns_base_new(srv.base, 0);
+        rd_session_config_default(&pcfg, RD_ROLE_CLIENT);
+        pcfg.ping_timeout_ms = srv.ping_timeout_ms;
+        pcfg.pause_high = (size_t)srv.pause_high;
+        pcfg.pause_low = (size_t)srv.pause_low;
+        pcfg.conn_hard_cap = (size_t)srv.conn_hard_cap;
+        srv.peers = rd_peers_new(srv.base, srv.dns, srv.reg, srv.id, srv.token, peer_specs,
+                                 npeers, &pcfg);
+        if (srv.peers == NULL) {
+            rd_err("out of memory");
+            return 1;
+        }
+        rd_info("peering as %s with %d peers", srv.id, npeers);
+    }
     rd_info("listening on %s:%d", host[0] ? host : "*", rd_ws_server_port(srv.ws));
     printf("listening on %s:%d\n", host[0] ? host : "0.0.0.0", rd_ws_server_port(srv.ws));
     fflush(stdout);
@@ -202,7 +275,10 @@ int main(int argc, char **argv)
     event_add(srv.sigterm_ev, NULL);
     event_base_dispatch(srv.base);
 
+    rd_peers_free(srv.peers); /* outbound peer links end first */
     rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
+    if (srv.dns)
+        evdns_base_free(srv.dns, 0);
     rd_route_free(srv.route);
     rd_registry_free(srv.reg);
     event_free(srv.sigint_ev);

@@ -114,12 +114,18 @@ static enum rd_pr_result pr_fail(struct rd_pr_parser *p, enum rd_pr_result r, co
     return r;
 }
 
-/* Check bytes [p->scanned, len). Returns OK with *headend set when the empty line ending the
- * head is found, NEED_MORE, or an early error. */
-static enum rd_pr_result scan(struct rd_pr_parser *p, const char *buf, size_t len,
-                              size_t *headend)
+/* Check bytes [p->scanned, len): every line ends in CRLF, no NUL, ceilings. */
+enum rd_pr_result rd_pr_scan(struct rd_pr_parser *p, const char *buf, size_t len,
+                             size_t *headend)
 {
     size_t i;
+
+    if (p->headend != 0 && p->headend <= len) {
+        *headend = p->headend;
+        return RD_PR_OK;
+    }
+    if (p->scanned > len) /* the caller broke the append-only rule: start over */
+        rd_pr_parser_init(p, p->max_head, p->max_line);
 
     for (i = p->scanned; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
@@ -148,7 +154,7 @@ static enum rd_pr_result scan(struct rd_pr_parser *p, const char *buf, size_t le
             return pr_fail(p, RD_PR_ERR_BAD, "bare LF in request head (CRLF required)");
         if (i - 1 == p->line_start) { /* an empty line */
             if (p->line_done) {
-                *headend = i + 1;
+                *headend = p->headend = i + 1;
                 p->scanned = i + 1;
                 return RD_PR_OK;
             }
@@ -553,7 +559,7 @@ enum rd_pr_result rd_pr_parse(struct rd_pr_parser *p, const char *buf, size_t le
     int first = 1;
 
     *consumed = 0;
-    r = scan(p, buf, len, &headend);
+    r = rd_pr_scan(p, buf, len, &headend);
     if (r != RD_PR_OK)
         return r;
 

@@ -100,10 +100,17 @@ struct rd_pr_parser {
     size_t line_start; /* offset of the line being scanned */
     size_t start;      /* offset of the request line (after skipped empty lines) */
     int line_done;     /* the request line is complete */
+    size_t headend;    /* once found: the head's length (0 = not yet) */
     const char *why;   /* after an error: static one-line reason (for the 4xx/5xx body) */
 };
 
 void rd_pr_parser_init(struct rd_pr_parser *p, size_t max_head, size_t max_line);
+
+/* Only find and check the head's extent (cheap; no output struct needed): OK with *headlen
+ * when the head is complete, NEED_MORE, or one of the early errors below. Incremental like
+ * rd_pr_parse, which calls it first (calling it before rd_pr_parse costs nothing more). */
+enum rd_pr_result rd_pr_scan(struct rd_pr_parser *p, const char *buf, size_t len,
+                             size_t *headlen);
 
 /* Parse one request head from buf[0..len). OK: *out is filled, *consumed is the head's size
  * (the body or the next request starts there). NEED_MORE: nothing consumed; call again with
