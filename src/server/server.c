@@ -254,6 +254,9 @@ int main(int argc, char **argv)
             srv.dns = evdns_base_new(srv.base, 0);
         rd_session_config_default(&pcfg, RD_ROLE_CLIENT);
         pcfg.ping_timeout_ms = srv.ping_timeout_ms;
+        /* outbound peer links ping like clients; keep several pings per timeout period */
+        if (pcfg.ping_timeout_ms > 0 && pcfg.ping_interval_ms > pcfg.ping_timeout_ms / 3)
+            pcfg.ping_interval_ms = pcfg.ping_timeout_ms / 3;
         pcfg.pause_high = (size_t)srv.pause_high;
         pcfg.pause_low = (size_t)srv.pause_low;
         pcfg.conn_hard_cap = (size_t)srv.conn_hard_cap;

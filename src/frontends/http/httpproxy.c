@@ -274,6 +274,7 @@ static void px_finish(struct px *pc, int abort)
     if (pc->st == PX_DONE)
         return;
     evtimer_del(pc->timer);
+    event_del(pc->kick);
     px_close_conn(pc, "proxy connection closed");
     if (pc->bev != NULL) {
         if (abort) {
