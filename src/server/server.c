@@ -15,6 +15,7 @@
 #include "common/peerspec.h"
 #include "common/log.h"
 #include "frontends/http/route.h"
+#include "frontends/socks/socks_server.h"
 #include "peers.h"
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
@@ -25,6 +26,9 @@ struct server {
     struct rd_registry *reg;
     struct rd_ws_server *ws;
     struct rd_route *route;
+    struct rd_socks_server *socks;
+    const char *socks_listen, *domain;
+    int socks_handshake_timeout_ms, socks_dial_wait_ms, socks_max_clients;
     struct evdns_base *dns;
     struct rd_peers *peers;
     struct event *sigint_ev, *sigterm_ev;
@@ -172,6 +176,20 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT64("pause-low", &srv.pause_low, "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
         RD_FLAGDEF_INT64("conn-hard-cap", &srv.conn_hard_cap, "close a conn whose peer keeps sending past this many buffered bytes", 65536, 1LL << 32),
         RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session", 1, 1 << 24),
+        RD_FLAGDEF_STRING("socks-listen", &srv.socks_listen,
+                          "SOCKS5 listener, host:port (empty = off; port 0 = ephemeral)"),
+        RD_FLAGDEF_STRING("domain", &srv.domain,
+                          "host name suffix of the proxy front ends: x.foo.<domain> is x on "
+                          "client foo"),
+        RD_FLAGDEF_INT("socks-handshake-timeout-ms", &srv.socks_handshake_timeout_ms,
+                       "SOCKS5 greeting + auth + request must complete within this", 1,
+                       3600000),
+        RD_FLAGDEF_INT("socks-dial-wait-ms", &srv.socks_dial_wait_ms,
+                       "hold the SOCKS5 success reply this long for an early dial error "
+                       "(0 = reply at once; a later dial error resets the connection)",
+                       0, 60000),
+        RD_FLAGDEF_INT("socks-max-clients", &srv.socks_max_clients,
+                       "concurrent SOCKS5 connections", 1, 1 << 20),
         RD_FLAGDEF_END,
     };
     struct rd_ws_server_config wcfg;
@@ -190,6 +208,10 @@ int main(int argc, char **argv)
     srv.pause_low = RD_PAUSE_LOW_DEFAULT;
     srv.conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
     srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
+    srv.socks_listen = "";
+    srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+    srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
+    srv.socks_max_clients = RD_SOCKS_MAX_CLIENTS_DEFAULT;
     rd_log_set_prog("rdial-server");
     rd_flags_parse_or_exit(flags, argc, argv, "rdial-server", "[flags]", NULL);
     if (srv.debug)
@@ -272,6 +294,38 @@ int main(int argc, char **argv)
     printf("listening on %s:%d\n", host[0] ? host : "0.0.0.0", rd_ws_server_port(srv.ws));
     fflush(stdout);
 
+    if (srv.socks_listen != NULL && srv.socks_listen[0] != '\0') {
+        struct rd_socks_config scfg;
+        char shost[256];
+        int sport;
+        if (rd_parse_listen(srv.socks_listen, shost, sizeof shost, &sport) != 0) {
+            fprintf(stderr, "rdial-server: -socks-listen %s: want host:port, :port or "
+                            "[v6]:port\n", srv.socks_listen);
+            return 2;
+        }
+        rd_socks_config_default(&scfg);
+        scfg.host = shost; /* "" (from ":port") = all interfaces */
+        scfg.port = sport;
+        scfg.domain = srv.domain;
+        scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
+        scfg.dial_wait_ms = srv.socks_dial_wait_ms;
+        scfg.max_clients = srv.socks_max_clients;
+        srv.socks = rd_socks_server_new(srv.base, srv.reg, &scfg, &err);
+        if (srv.socks == NULL) {
+            rd_err("socks listen %s: %s", srv.socks_listen, err ? err : "failed");
+            free(err);
+            return 1;
+        }
+        {
+            int v6 = strchr(shost, ':') != NULL;
+            rd_info("socks5 listening on %s%s%s:%d", v6 ? "[" : "", shost[0] ? shost : "*",
+                    v6 ? "]" : "", rd_socks_server_port(srv.socks));
+            printf("socks5 listening on %s%s%s:%d\n", v6 ? "[" : "",
+                   shost[0] ? shost : "0.0.0.0", v6 ? "]" : "", rd_socks_server_port(srv.socks));
+        }
+        fflush(stdout);
+    }
+
     srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
     srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
     event_add(srv.sigint_ev, NULL);
@@ -279,6 +333,7 @@ int main(int argc, char **argv)
     event_base_dispatch(srv.base);
 
     rd_peers_free(srv.peers); /* outbound peer links end first */
+    rd_socks_server_free(srv.socks); /* before the sessions: relays abort their conns */
     rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
     if (srv.dns)
         evdns_base_free(srv.dns, 0);

@@ -270,6 +270,46 @@ elif case == "cap":
     time.sleep(0.3)
     d = conn(port); hello(d)
     print("cap ok")
+elif case == "hold":
+    # one connection mid-handshake, one relaying (target waits for a request); both must be
+    # ended by the server's shutdown
+    dport = int(args[0])
+    s.sendall(b"\x05\x01\x00")
+    r = conn(port); hello(r)
+    r.sendall(req(1, 3, b"foo", dport))
+    expect(recvn(r, 10)[:2], b"\x05\x00", "relay reply")
+    print("ready", flush=True)
+    s.settimeout(15); r.settimeout(15)
+    print("handshaking:", until_close(s)[1], "relaying:", until_close(r)[1], flush=True)
+elif case == "flood":
+    # more connections than the server has descriptors, then all closed; a new one works
+    n = int(args[0])
+    socks = []
+    for i in range(n):
+        socks.append(conn(port))
+    time.sleep(1.0)
+    for x in socks:
+        x.close()
+    time.sleep(1.0)
+    d = conn(port); hello(d)
+    print("flood ok")
+elif case == "banner":
+    # a server-speaks-first target: the held success reply is released by the first byte,
+    # long before the dial wait (300 ms) is over
+    import threading
+    ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+    def serve():
+        c, _ = ls.accept(); c.sendall(b"220 banner\r\n"); c.recv(100); c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    hello(s)
+    t0 = time.time()
+    s.sendall(req(1, 3, b"foo", ls.getsockname()[1]))
+    expect(recvn(s, 10)[:2], b"\x05\x00", "reply")
+    dt = time.time() - t0
+    expect(recvn(s, 12), b"220 banner\r\n", "banner")
+    if dt > 0.25:
+        raise SystemExit("reply after %.3f s: the first byte did not end the wait" % dt)
+    print("banner reply after %.1f ms" % (dt * 1000))
 else:
     raise SystemExit("unknown case " + case)
 EOF
@@ -292,6 +332,7 @@ raw "$P0" longdomain
 rd_assert_file_contains "$RD_TEST_DIR/s0.log" "$(printf 'a%.0s' $(seq 1 62)).a" "255-byte target dialled"
 raw "$P0" pipelined "$DP" /hello.txt $'hello\n'
 raw "$PW" pipelined "$DP" /hello.txt $'hello\n'
+raw "$PW" banner
 raw "$P0" bytewise "$DP" /s7.txt "$(cat "$www/s7.txt")"$'\n'
 raw "$P0" early greeting
 raw "$P0" early auth
@@ -312,9 +353,36 @@ rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "s0 still serves"
 csocks --socks5-hostname "$SW" "http://foo:$DP/hello.txt"
 rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "sw still serves"
 
+# ---- accept back-off on EMFILE ----
+rd_start sfd bash -c 'ulimit -n 48 && exec "$0" "$@"' "$(rd_bin rdial-server)" \
+    -listen 127.0.0.1:0 -socks-listen 127.0.0.1:0
+SFD=$(rd_socks_addr sfd)
+raw "${SFD##*:}" flood 120
+rd_wait_log sfd "pausing the listener" 5
+n=$(grep -c "pausing the listener" "$RD_TEST_DIR/sfd.log" || true)
+rd_assert_eq "$n" 1 "EMFILE warning rate-limited"
+rd_stop sfd
+rd_assert_eq "$RD_EXIT" 0 "sfd exit status"
+
+# ---- shutdown with connections in every phase ----
+curl -sS --max-time 60 --limit-rate 2M --socks5-hostname "$S0" "http://foo:$DP/big.bin" \
+    -o /dev/null 2>"$RD_TEST_DIR/slow.err" &
+slow=$!
+timeout 30 python3 "$RD_TEST_DIR/raw.py" "$PW" hold "$DP" >"$RD_TEST_DIR/hold.out" &
+hold=$!
+for _ in $(seq 100); do grep -q ready "$RD_TEST_DIR/hold.out" && break; sleep 0.05; done
+rd_assert_file_contains "$RD_TEST_DIR/hold.out" ready "hold client ready"
+sleep 0.5
 # a clean shutdown (sanitizer reports, if any, are checked by lib.sh)
 rd_stop s0
 rd_assert_eq "$RD_EXIT" 0 "s0 exit status"
 rd_stop sw
 rd_assert_eq "$RD_EXIT" 0 "sw exit status"
+slow_rc=0; wait "$slow" || slow_rc=$?
+rd_assert_ne "$slow_rc" 0 "a download cut by shutdown fails (never a clean EOF)"
+rc=0; wait "$hold" || rc=$?
+rd_assert_eq "$rc" 0 "hold client: $(cat "$RD_TEST_DIR/hold.out")"
+rd_assert_file_contains "$RD_TEST_DIR/s0.log" "server shutting down" "s0 closes its relays"
+rd_assert_file_contains "$RD_TEST_DIR/sw.log" "server shutting down" "sw closes its connections"
+rd_log "shutdown: curl exit $slow_rc ($(cat "$RD_TEST_DIR/slow.err")); $(tail -n 1 "$RD_TEST_DIR/hold.out")"
 rd_pass

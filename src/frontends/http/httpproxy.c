@@ -38,6 +38,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/sockio.h"
 #include "frontends/http/httpmsg.h"
 #include "frontends/http/proxy_req.h"
 #include "frontends/target_map.h"
@@ -190,6 +191,27 @@ static void px_read(struct px *pc, int on)
         bufferevent_enable(pc->bev, EV_READ);
     else
         bufferevent_disable(pc->bev, EV_READ);
+}
+
+/* The first non-empty piece of b (a buffer may start with empty chains, e.g. after a read
+ * that committed nothing). Returns 0 when b is empty. */
+static int px_peek(struct evbuffer *b, struct evbuffer_iovec *v)
+{
+    struct evbuffer_iovec vs[4];
+    int n, i;
+
+    if (evbuffer_get_length(b) == 0)
+        return 0;
+    n = evbuffer_peek(b, -1, NULL, vs, 4);
+    for (i = 0; i < n && i < 4; i++)
+        if (vs[i].iov_len > 0) {
+            *v = vs[i];
+            return 1;
+        }
+    /* more empty chains than that: linearize the start once */
+    v->iov_len = evbuffer_get_contiguous_space(b) > 0 ? evbuffer_get_contiguous_space(b) : 1;
+    v->iov_base = evbuffer_pullup(b, (ev_ssize_t)v->iov_len);
+    return v->iov_base != NULL;
 }
 
 static const char *status_reason(int status)
@@ -444,7 +466,28 @@ static void wait_readable(struct rd_conn *c, void *arg)
         px_tunnel_start(pc); /* the target spoke first: the dial worked */
 }
 
-static void wait_writable(struct rd_conn *c, void *arg) {}
+/* CONNECT_WAIT: optimistic user bytes go to the conn at once (the conn accepts Data right
+ * after Connect), so a client-speaks-first exchange can release the 200 with its answer. */
+static void px_wait_forward(struct px *pc)
+{
+    struct evbuffer *in = bufferevent_get_input(pc->bev);
+    size_t n = evbuffer_get_length(in);
+
+    if (pc->conn == NULL)
+        return;
+    if (n > 0 && !rd_conn_tx_blocked(pc->conn)) {
+        pc->up += n;
+        rd_conn_write(pc->conn, in);
+    }
+    px_read(pc, !rd_conn_tx_blocked(pc->conn));
+}
+
+static void wait_writable(struct rd_conn *c, void *arg)
+{
+    struct px *pc = arg;
+    if (pc->st == PX_CONNECT_WAIT)
+        px_wait_forward(pc);
+}
 
 static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
 {
@@ -544,7 +587,8 @@ static int px_send_response_head(struct px *pc)
 static void px_fail_head(struct px *pc, int status, const char *kind, const char *text)
 {
     px_close_conn(pc, "bad response");
-    px_reply(pc, status, kind, text, 1 /* the request body may be half sent */);
+    /* a request body half sent leaves the user's stream mid-message: close then */
+    px_reply(pc, status, kind, text, !pc->req_done || !pc->keep_alive || pc->user_eof);
 }
 
 static void px_pump_head(struct px *pc)
@@ -581,6 +625,13 @@ static void px_pump_head(struct px *pc)
             continue;
         case RD_HM_OK:
             evbuffer_drain(pc->rin, used);
+            if (pc->resp->te[0] != '\0' && pc->resp->content_length >= 0) {
+                /* RFC 9112 s6.3: TE overrides CL, "ought to be handled as an error": we do
+                 * (a response-splitting attempt or a broken origin) */
+                px_fail_head(pc, 502, "bad-response",
+                             "response with both Content-Length and Transfer-Encoding");
+                return;
+            }
             if (px_send_response_head(pc) != 0) {
                 px_fail_head(pc, 502, "bad-response", "response head from the target too large");
                 return;
@@ -645,7 +696,7 @@ static void px_pump_body(struct px *pc)
             }
             pc->resp_bytes += n;
         }
-        if (evbuffer_peek(pc->rin, -1, NULL, &v, 1) < 1)
+        if (!px_peek(pc->rin, &v))
             break;
         r = rd_pr_body_feed(&pc->resp_body, v.iov_base, v.iov_len, &used);
         if (r == RD_PR_ERR_BAD) {
@@ -701,7 +752,7 @@ static void px_pump_up(struct px *pc)
             px_read(pc, 0); /* on_writable resumes us */
             return;
         }
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+        if (!px_peek(in, &v))
             break;
         r = rd_pr_body_feed(&pc->req_body, v.iov_base, v.iov_len, &used);
         if (r == RD_PR_ERR_BAD) {
@@ -844,8 +895,9 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
         }
         rd_conn_set_cbs(pc->conn, &wait_cbs, pc);
         px_set_state(pc, PX_CONNECT_WAIT);
-        px_read(pc, 0); /* early bytes wait in the input buffer for the relay */
+        bufferevent_setwatermark(pc->bev, EV_READ, 0, 0);
         px_arm(pc, PX_T_WAIT);
+        px_wait_forward(pc);
         return;
     }
 
@@ -971,7 +1023,9 @@ static void px_drive(struct px *pc)
         break;
     case PX_CONNECT_WAIT:
         if (pc->user_eof)
-            px_end(pc, "user closed before the tunnel was up", 0);
+            px_end(pc, "user closed before the tunnel was up", 1);
+        else
+            px_wait_forward(pc);
         break;
     case PX_EXCH_HEAD:
     case PX_EXCH_BODY:
@@ -998,7 +1052,21 @@ static void px_drive(struct px *pc)
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-    px_drive(arg);
+    struct px *pc = arg;
+
+    if ((pc->st == PX_EXCH_HEAD || pc->st == PX_EXCH_BODY) && !pc->req_done &&
+        pc->conn != NULL && !rd_conn_tx_blocked(pc->conn)) {
+        /* request body: libevent read 4 KiB; take the rest of what the socket holds */
+        int status = 0, err = 0;
+        rd_bev_slurp(bev, PX_MAX_IO, &status, &err);
+        if (status < 0) {
+            char why[96];
+            snprintf(why, sizeof why, "user socket: %s", strerror(err));
+            px_end(pc, why, 1);
+            return;
+        }
+    }
+    px_drive(pc);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -1133,7 +1201,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     hp->active++;
     rd_debug("http proxy: accepted %s", pc->peer);
     bufferevent_set_max_single_read(pc->bev, PX_MAX_IO);
-    bufferevent_set_max_single_write(pc->bev, PX_MAX_IO);
+    bufferevent_set_max_single_write(pc->bev, 4 * PX_MAX_IO); /* default 16 KiB */
     bufferevent_setcb(pc->bev, read_cb, write_cb, event_cb, pc);
     bufferevent_enable(pc->bev, EV_WRITE);
     pc->st = PX_READ_HEAD;

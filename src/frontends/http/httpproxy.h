@@ -14,7 +14,8 @@
  * then resets the user's connection (never a clean EOF). With connect_wait_ms > 0 the 200 is
  * held that long, or until the first byte from the target: a dial error arriving within the
  * wait becomes a 502 (504 for a dial timeout) with the error text; the target closing at once
- * ("EOF") gives 200 then a clean close. Server-speaks-first protocols do not pay the wait.
+ * ("EOF") gives 200 then a clean close. Server-speaks-first protocols do not pay the wait; bytes the user sends during the wait
+ * (optimistic data) are forwarded at once, so their answer releases the 200 too.
  *
  * Absolute-form (any method, "GET http://host[:port]/path HTTP/1.1"): one tunnel conn per
  * request. The head is rewritten towards the target (origin-form, Host = the dial target,

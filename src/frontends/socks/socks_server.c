@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,9 @@ struct rd_socks_server {
     struct event *backoff_ev;
     int port;
     size_t active;
-    int warned_full, warned_accept;
+    int warned_full;
+    struct timespec accept_warned; /* last EMFILE warning (rate limit) */
+    unsigned long accept_pauses;   /* listener pauses since that warning */
     struct socks_client *head;
 };
 
@@ -488,7 +491,6 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     struct socks_client *sc;
     char peer[64];
 
-    srv->warned_accept = 0;
     format_peer(sa, peer, sizeof peer);
     if (srv->active >= (size_t)srv->cfg.max_clients) {
         if (!srv->warned_full)
@@ -498,6 +500,10 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         srv->warned_full = 1;
         evutil_closesocket(fd);
         return;
+    }
+    {
+        int one = 1; /* small replies and interactive protocols must not wait for Nagle */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     sc = calloc(1, sizeof *sc);
     if (sc == NULL) {
@@ -548,10 +554,16 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
                           (RD_SOCKS_ACCEPT_BACKOFF_MS % 1000) * 1000 };
 
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        if (!srv->warned_accept)
-            rd_warn("socks5: accept: %s: pausing the listener for %d ms (logged once)",
-                    evutil_socket_error_to_string(err), RD_SOCKS_ACCEPT_BACKOFF_MS);
-        srv->warned_accept = 1;
+        srv->accept_pauses++;
+        if (srv->accept_warned.tv_sec == 0 ||
+            ms_since(&srv->accept_warned) >= RD_SOCKS_ACCEPT_WARN_INTERVAL_MS) {
+            rd_warn("socks5: accept: %s: pausing the listener for %d ms (%lu pauses since "
+                    "the last warning; next warning in %d s at the earliest)",
+                    evutil_socket_error_to_string(err), RD_SOCKS_ACCEPT_BACKOFF_MS,
+                    srv->accept_pauses, RD_SOCKS_ACCEPT_WARN_INTERVAL_MS / 1000);
+            clock_gettime(CLOCK_MONOTONIC, &srv->accept_warned);
+            srv->accept_pauses = 0;
+        }
         evconnlistener_disable(lis);
         evtimer_add(srv->backoff_ev, &tv);
         return;

@@ -46,6 +46,7 @@ struct rd_socks_server;
 #define RD_SOCKS_MAX_PREREAD_DEFAULT (64 * 1024) /* input held before the relay starts */
 #define RD_SOCKS_DRAIN_TIMEOUT_MS 2000           /* flush a final reply, then close */
 #define RD_SOCKS_ACCEPT_BACKOFF_MS 500           /* listener pause after EMFILE/ENFILE */
+#define RD_SOCKS_ACCEPT_WARN_INTERVAL_MS 60000    /* at most one EMFILE warning per minute */
 
 struct rd_socks_config {
     const char *host;         /* listen host; NULL = "127.0.0.1"; "" = all interfaces */
