@@ -15,6 +15,7 @@
 #include "common/peerspec.h"
 #include "common/log.h"
 #include "frontends/http/route.h"
+#include "frontends/http/httpproxy.h"
 #include "frontends/socks/socks_server.h"
 #include "peers.h"
 #include "transport/ws_server.h"
@@ -26,6 +27,10 @@ struct server {
     struct rd_registry *reg;
     struct rd_ws_server *ws;
     struct rd_route *route;
+    struct rd_httpproxy *proxy;
+    const char *proxy_listen;
+    int proxy_header_timeout_ms, proxy_idle_timeout_ms, proxy_response_timeout_ms;
+    int proxy_connect_wait_ms, proxy_max_clients;
     struct rd_socks_server *socks;
     const char *socks_listen, *domain;
     int socks_handshake_timeout_ms, socks_dial_wait_ms, socks_max_clients;
@@ -190,6 +195,23 @@ int main(int argc, char **argv)
                        0, 60000),
         RD_FLAGDEF_INT("socks-max-clients", &srv.socks_max_clients,
                        "concurrent SOCKS5 connections", 1, 1 << 20),
+        RD_FLAGDEF_STRING("proxy-listen", &srv.proxy_listen,
+                          "HTTP proxy listener (CONNECT and absolute-form), host:port "
+                          "(empty = off; port 0 = ephemeral)"),
+        RD_FLAGDEF_INT("proxy-header-timeout-ms", &srv.proxy_header_timeout_ms,
+                       "HTTP proxy: a request line + headers must arrive within this", 1,
+                       3600000),
+        RD_FLAGDEF_INT("proxy-idle-timeout-ms", &srv.proxy_idle_timeout_ms,
+                       "HTTP proxy: keep-alive idle time between requests", 1, 86400000),
+        RD_FLAGDEF_INT("proxy-response-timeout-ms", &srv.proxy_response_timeout_ms,
+                       "HTTP proxy: wait for a response head (then 504); longest body stall",
+                       1, 86400000),
+        RD_FLAGDEF_INT("proxy-connect-wait-ms", &srv.proxy_connect_wait_ms,
+                       "HTTP proxy: hold CONNECT's 200 this long for an early dial error "
+                       "(0 = answer at once; a later dial error resets the connection)",
+                       0, 60000),
+        RD_FLAGDEF_INT("proxy-max-clients", &srv.proxy_max_clients,
+                       "HTTP proxy: concurrent user connections", 1, 1 << 20),
         RD_FLAGDEF_END,
     };
     struct rd_ws_server_config wcfg;
@@ -212,6 +234,12 @@ int main(int argc, char **argv)
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
     srv.socks_max_clients = RD_SOCKS_MAX_CLIENTS_DEFAULT;
+    srv.proxy_listen = "";
+    srv.proxy_header_timeout_ms = RD_HTTPPROXY_HEADER_TIMEOUT_MS_DEFAULT;
+    srv.proxy_idle_timeout_ms = RD_HTTPPROXY_IDLE_TIMEOUT_MS_DEFAULT;
+    srv.proxy_response_timeout_ms = RD_HTTPPROXY_RESPONSE_TIMEOUT_MS_DEFAULT;
+    srv.proxy_connect_wait_ms = RD_HTTPPROXY_CONNECT_WAIT_MS_DEFAULT;
+    srv.proxy_max_clients = RD_HTTPPROXY_MAX_CLIENTS_DEFAULT;
     rd_log_set_prog("rdial-server");
     rd_flags_parse_or_exit(flags, argc, argv, "rdial-server", "[flags]", NULL);
     if (srv.debug)
@@ -326,6 +354,40 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 
+    if (srv.proxy_listen != NULL && srv.proxy_listen[0] != '\0') {
+        struct rd_httpproxy_config pxc;
+        char phost[256];
+        int pport;
+        if (rd_parse_listen(srv.proxy_listen, phost, sizeof phost, &pport) != 0) {
+            fprintf(stderr, "rdial-server: -proxy-listen %s: want host:port, :port or "
+                            "[v6]:port\n", srv.proxy_listen);
+            return 2;
+        }
+        rd_httpproxy_config_default(&pxc);
+        pxc.host = phost; /* "" (from ":port") = all interfaces */
+        pxc.port = pport;
+        pxc.domain = srv.domain;
+        pxc.header_timeout_ms = srv.proxy_header_timeout_ms;
+        pxc.idle_timeout_ms = srv.proxy_idle_timeout_ms;
+        pxc.response_timeout_ms = srv.proxy_response_timeout_ms;
+        pxc.connect_wait_ms = srv.proxy_connect_wait_ms;
+        pxc.max_clients = srv.proxy_max_clients;
+        srv.proxy = rd_httpproxy_new(srv.base, srv.reg, &pxc, &err);
+        if (srv.proxy == NULL) {
+            rd_err("proxy listen %s: %s", srv.proxy_listen, err ? err : "failed");
+            free(err);
+            return 1;
+        }
+        {
+            int v6 = strchr(phost, ':') != NULL;
+            rd_info("http proxy listening on %s%s%s:%d", v6 ? "[" : "", phost[0] ? phost : "*",
+                    v6 ? "]" : "", rd_httpproxy_port(srv.proxy));
+            printf("http proxy listening on %s%s%s:%d\n", v6 ? "[" : "",
+                   phost[0] ? phost : "0.0.0.0", v6 ? "]" : "", rd_httpproxy_port(srv.proxy));
+        }
+        fflush(stdout);
+    }
+
     srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
     srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
     event_add(srv.sigint_ev, NULL);
@@ -333,6 +395,7 @@ int main(int argc, char **argv)
     event_base_dispatch(srv.base);
 
     rd_peers_free(srv.peers); /* outbound peer links end first */
+    rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
     rd_socks_server_free(srv.socks); /* before the sessions: relays abort their conns */
     rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
     if (srv.dns)
