@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what rdial needs to build, test and run its demo (Debian 12 packages), then
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
-#   scripts/setup.sh [--sanitize] [--build-dir DIR]
+#   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
+#   --test also installs what only the tests use (chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libwebsockets-evlib-uv
       libuv1-dev libssl-dev check curl python3 openssl wrk procps psmisc)
+
+# the test suite also drives a real browser
+for a in "$@"; do [ "$a" = "--test" ] && PKGS+=(chromium); done
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) CMAKE_ARGS+=(-DRDIAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug); BUILD=build-asan ;;
     --build-dir) BUILD="$2"; shift ;;
+    --test) ;;
     *) echo "setup: unknown option $1" >&2; exit 2 ;;
   esac
   shift

@@ -16,7 +16,7 @@ run() { # name, command...
   if "$@"; then pass=$((pass+1)); echo "=== $name: ok"; else fail=$((fail+1)); echo "=== $name: FAILED"; fi
 }
 
-scripts/setup.sh
+scripts/setup.sh --test
 run "unit tests" ctest --test-dir build --output-on-failure
 run "end-to-end tests" env RDIAL_BUILD="$PWD/build" tests/e2e/run.sh
 

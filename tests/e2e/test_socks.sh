@@ -11,8 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
 
-"$(rd_bin rdial-server)" --help | grep -q -- '-socks-listen' ||
-    rd_skip "rdial-server has no -socks-listen flag yet"
 
 www="$RD_TEST_DIR/www"
 mkdir -p "$www"
