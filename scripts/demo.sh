@@ -39,9 +39,10 @@ echo hello > "$WORK/www/bigfile"
 echo '<html><body><h1>rdial demo</h1><p>served by rdial-dummy behind rdial-client</p></body></html>' > "$WORK/www/index.html"
 head -c 10485760 /dev/urandom > "$WORK/www/random10m"
 
-DP=$(free_port 8125); SP=$(free_port 8123)
+DP=$(free_port 8125); SP=$(free_port 8123); XP=$(free_port 1080); HP=$(free_port 3128)
 (cd "$WORK/www" && exec "$B/rdial-dummy" -listen "127.0.0.1:$DP") > "$WORK/dummy.log" 2>&1 & pids+=($!)
-"$B/rdial-server" -listen "127.0.0.1:$SP" > "$WORK/server.log" 2>&1 & pids+=($!)
+"$B/rdial-server" -listen "127.0.0.1:$SP" -socks-listen "127.0.0.1:$XP" -proxy-listen "127.0.0.1:$HP" \
+  > "$WORK/server.log" 2>&1 & pids+=($!)
 wait_log "$WORK/server.log" "listening on"
 "$B/rdial-client" -id foo -connect "ws://127.0.0.1:$SP/connect" > "$WORK/client.log" 2>&1 & pids+=($!)
 wait_log "$WORK/server.log" "session up: client foo"
@@ -52,6 +53,8 @@ cat <<TXT
 rdial demo is up (logs in $WORK):
   rdial-dummy   127.0.0.1:$DP   serving $WORK/www
   rdial-server  127.0.0.1:$SP   main port: /connect and the /client/ route
+                127.0.0.1:$XP   SOCKS5
+                127.0.0.1:$HP   HTTP proxy (CONNECT and absolute-form)
   rdial-client  id "foo", connected to ws://127.0.0.1:$SP/connect
 
 Try:
@@ -59,6 +62,11 @@ Try:
   curl http://127.0.0.1:$SP/client/foo/http/127.0.0.1:$DP/
   curl -o /dev/null -w '%{size_download} bytes %{speed_download} B/s\n' http://127.0.0.1:$SP/client/foo/http/127.0.0.1:$DP/random10m
   curl -i http://127.0.0.1:$SP/client/nobody/http/127.0.0.1:$DP/bigfile     # 404: unknown client
+  curl --socks5-hostname 127.0.0.1:$XP http://foo:$DP/bigfile              # "foo" = client foo's loopback
+  curl --socks5-hostname 127.0.0.1:$XP http://127.0.0.1.foo:$DP/bigfile
+  curl -x http://127.0.0.1:$HP http://foo:$DP/bigfile
+  curl -x http://127.0.0.1:$HP --proxytunnel http://foo:$DP/bigfile
+  chromium --proxy-server=socks5://127.0.0.1:$XP http://foo:$DP/   # see README: browsers and HSTS-preloaded ids
 
 TXT
 
@@ -72,6 +80,11 @@ echo "Running them once:"
 check "route: bigfile through the tunnel" "hello" curl -sS "http://127.0.0.1:$SP/client/foo/http/127.0.0.1:$DP/bigfile"
 check "route: 10 MiB byte-identical" "$(sha256sum < "$WORK/www/random10m")" \
   bash -c "curl -sS http://127.0.0.1:$SP/client/foo/http/127.0.0.1:$DP/random10m | sha256sum"
+check "socks5: foo:PORT" "hello" curl -sS --socks5-hostname "127.0.0.1:$XP" "http://foo:$DP/bigfile"
+check "socks5: 127.0.0.1.foo:PORT" "hello" curl -sS --socks5-hostname "127.0.0.1:$XP" "http://127.0.0.1.foo:$DP/bigfile"
+check "socks5: literal IP, user foo" "hello" curl -sS --socks5 "127.0.0.1:$XP" --proxy-user foo:x "http://127.0.0.1:$DP/bigfile"
+check "http proxy: absolute-form" "hello" curl -sS -x "http://127.0.0.1:$HP" "http://foo:$DP/bigfile"
+check "http proxy: CONNECT" "hello" curl -sS -x "http://127.0.0.1:$HP" --proxytunnel "http://foo:$DP/bigfile"
 check "route: unknown client is 404" "404" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SP/client/nobody/http/127.0.0.1:$DP/bigfile"
 
 if [ $CHECK -eq 1 ]; then
