@@ -394,10 +394,10 @@ int main(int argc, char **argv)
     event_add(srv.sigterm_ev, NULL);
     event_base_dispatch(srv.base);
 
-    rd_peers_free(srv.peers); /* outbound peer links end first */
     rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
     rd_socks_server_free(srv.socks); /* before the sessions: relays abort their conns */
     rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
+    rd_peers_free(srv.peers); /* after the inbound peer sessions, which point into it */
     if (srv.dns)
         evdns_base_free(srv.dns, 0);
     rd_route_free(srv.route);
