@@ -44,6 +44,7 @@ struct server {
     int ping_timeout_ms;
     long long max_message, pause_high, pause_low, conn_hard_cap;
     int max_conns;
+    int route_timeout_s;
 };
 
 /* per client session */
@@ -180,6 +181,9 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT64("pause-high", &srv.pause_high, "send Pause when a conn buffers more than this many bytes", 65536, 1LL << 30),
         RD_FLAGDEF_INT64("pause-low", &srv.pause_low, "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
         RD_FLAGDEF_INT64("conn-hard-cap", &srv.conn_hard_cap, "close a conn whose peer keeps sending past this many buffered bytes", 65536, 1LL << 32),
+        RD_FLAGDEF_INT("route-timeout-s", &srv.route_timeout_s,
+                       "/client/ route without ?timeout=: longest wait for the answer and "
+                       "longest stall after it", 1, 3600),
         RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session", 1, 1 << 24),
         RD_FLAGDEF_STRING("socks-listen", &srv.socks_listen,
                           "SOCKS5 listener, host:port (empty = off; port 0 = ephemeral)"),
@@ -230,6 +234,7 @@ int main(int argc, char **argv)
     srv.pause_low = RD_PAUSE_LOW_DEFAULT;
     srv.conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
     srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
+    srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
@@ -291,6 +296,7 @@ int main(int argc, char **argv)
         return 1;
     }
     rd_route_config_default(&rcfg);
+    rcfg.timeout_default_s = srv.route_timeout_s;
     srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
     if (srv.route == NULL) {
         rd_err("out of memory");

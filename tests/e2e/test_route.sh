@@ -114,6 +114,21 @@ t1=$(date +%s%N)
 rd_assert_status 504 "silent target times out"
 rd_assert_lt $(((t1 - t0) / 1000000)) 3000 "504 within the timeout"
 
+# default timeout (no ?timeout=): bounds the wait for an answer and stalls, not a long download
+rd_start_server shortsrv -route-timeout-s 2
+rd_start_client shortcl foo "$SRV_ADDR"
+t0=$(date +%s%N)
+rd_http "http://$SRV_ADDR/client/foo/http/$S/x"
+rd_assert_status 504 "silent target, default timeout"
+rd_assert_lt $((($(date +%s%N) - t0) / 1000000)) 4000 "default timeout 2 s"
+t0=$(date +%s%N)
+curl -sS --max-time 30 --limit-rate 32M -o "$RD_TEST_DIR/out.bin" "http://$SRV_ADDR/client/foo/http/$D/big.bin" ||
+    rd_fail "a 256 MiB download slower than the 2 s default timeout was cut"
+rd_log "download at 32 MB/s took $((($(date +%s%N) - t0) / 1000000)) ms with a 2 s idle timeout"
+rd_assert_eq "$(rd_sha256 "$RD_TEST_DIR/out.bin")" "$big_sha" "slow download intact"
+rm -f "$RD_TEST_DIR/out.bin"
+SRV_ADDR=${R#http://}; SRV_ADDR=${SRV_ADDR%%/*}
+
 # ---- the upgrade authorizer ----
 out=$(curl -sS -i --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
     -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \

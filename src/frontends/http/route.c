@@ -60,7 +60,8 @@ struct rq {
     struct rd_route *rt;
     struct rd_http_exchange *x;   /* valid until on_closed */
     struct rd_conn *conn;         /* ours until rd_conn_close or its on_closed */
-    struct event *timer;          /* whole-exchange timeout */
+    struct event *timer;          /* ?timeout=N: whole exchange; default: idle (no progress) */
+    int idle_s;                   /* > 0: the timer is an idle timer re-armed on progress */
     enum rq_state st;
     char method[ROUTE_MAX_METHOD + 1];
     struct rd_hm_route *route;    /* parsed URI (owned) */
@@ -386,9 +387,19 @@ static void rq_pump(struct rq *r)
 
 /* ---- conn callbacks ---- */
 
+/* Without ?timeout=, the default applies to the wait for the answer and to every stall after
+ * it, not to the whole exchange: a large download is not cut while bytes keep moving. */
+static void rq_progress(struct rq *r)
+{
+    struct timeval tv = { r->idle_s, 0 };
+    if (r->idle_s > 0 && r->timer != NULL && r->st != RQ_DONE)
+        evtimer_add(r->timer, &tv);
+}
+
 static void conn_on_readable(struct rd_conn *c, void *arg)
 {
     struct rq *r = arg;
+    rq_progress(r);
     rq_pump(r);
 }
 
@@ -476,8 +487,7 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
         rq_fail(r, 500, "out of memory", "out of memory", NULL);
         goto out;
     }
-    pr = rd_hm_parse_route(ri->uri, r->rt->cfg.timeout_default_s, r->rt->cfg.timeout_max_s,
-                           r->route, &why);
+    pr = rd_hm_parse_route(ri->uri, 0, r->rt->cfg.timeout_max_s, r->route, &why);
     if (pr != RD_HM_OK) {
         free(r->route);
         r->route = NULL;
@@ -487,6 +497,10 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     if (strcmp(r->route->scheme, "https") == 0) {
         rq_fail(r, 501, "https targets not supported yet", "https target", NULL);
         goto out;
+    }
+    if (r->route->timeout_s == 0) { /* no ?timeout=: idle timeout (see rq_progress) */
+        r->idle_s = r->rt->cfg.timeout_default_s;
+        r->route->timeout_s = r->idle_s;
     }
     tv.tv_sec = r->route->timeout_s;
     tv.tv_usec = 0;
@@ -583,6 +597,8 @@ static void route_on_body(struct rd_http_exchange *x, const void *data, size_t l
     char hdr[24];
     size_t hl;
 
+    if (r != NULL)
+        rq_progress(r);
     if (r == NULL || r->conn == NULL || len == 0)
         return; /* no target (answered already, or the conn ended): the body is dropped */
     if (r->req_chunked) {
@@ -615,8 +631,10 @@ static void route_on_body_end(struct rd_http_exchange *x, void *user)
 static void route_on_writable(struct rd_http_exchange *x, void *user)
 {
     struct rq *r = user;
-    if (r != NULL && r->st == RQ_STREAMING)
+    if (r != NULL && r->st == RQ_STREAMING) {
+        rq_progress(r); /* the user is reading */
         rq_pump(r);
+    }
 }
 
 static void route_on_closed(struct rd_http_exchange *x, void *user)

@@ -15,8 +15,9 @@
  * bad response from the target, 504 no response head within the timeout. Once the response
  * head was sent, a failure aborts the user's connection (never a clean short body).
  *
- * The timeout (?timeout=N seconds, default cfg.timeout_default_s) covers the whole exchange,
- * as in the Go reference. */
+ * ?timeout=N seconds covers the whole exchange, as in the Go reference. Without it,
+ * cfg.timeout_default_s bounds the wait for the response head and every stall after it (no
+ * byte moving either way), so long downloads are not cut while they progress. */
 #ifndef RD_ROUTE_H
 #define RD_ROUTE_H
 
