@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: every figure is the median of N runs, every ratio is against the direct path
-# measured in the same run. Not a test: it prints, it does not judge.
+# measured in the same run. Not a test: it prints, it does not judge. Targets (issues): bulk and
+# small requests >= 0.5 of direct; SOCKS5/CONNECT within 10% of the route; peer hop >= 0.8 of
+# the one-server path.
 #   bench/run.sh [--runs N] [--size-mb M] [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,32 +33,55 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 mkdir -p "$W/www"
 head -c $((SIZE_MB * 1048576)) /dev/urandom > "$W/www/big"
 head -c 1024 /dev/urandom > "$W/www/small"
-DP=$(port); SP=$(port)
+DP=$(port); SP=$(port); XP=$(port); HP=$(port); SP2=$(port)
 (cd "$W/www" && exec "$B/rdial-dummy" -listen "127.0.0.1:$DP") > "$W/dummy.log" 2>&1 & pids+=($!)
-"$B/rdial-server" -listen "127.0.0.1:$SP" > "$W/server.log" 2>&1 & pids+=($!)
+"$B/rdial-server" -listen "127.0.0.1:$SP" -socks-listen "127.0.0.1:$XP" -proxy-listen "127.0.0.1:$HP" \
+  -id first -token a -peers "second:b:ws://127.0.0.1:$SP2/connect" > "$W/server.log" 2>&1 & pids+=($!)
+"$B/rdial-server" -listen "127.0.0.1:$SP2" -id second -token b -peers "first:a:ws://127.0.0.1:$SP/connect" \
+  > "$W/server2.log" 2>&1 & pids+=($!)
 wait_log "$W/server.log" "listening on"
 "$B/rdial-client" -id foo -connect "ws://127.0.0.1:$SP/connect" > "$W/client.log" 2>&1 & pids+=($!)
 wait_log "$W/server.log" "session up"
 wait_log "$W/dummy.log" "listening on"
+wait_log "$W/server2.log" "peer link to first up"
+sleep 0.5
 
 DIRECT="http://127.0.0.1:$DP"
 ROUTE="http://127.0.0.1:$SP/client/foo/http/127.0.0.1:$DP"
+HOP="http://127.0.0.1:$SP2/client/foo/http/127.0.0.1:$DP"
 
-bulk() { # url -> MB/s median
+bulk() { # curl args... -> MB/s median over RUNS (URL path /big appended by caller)
   for _ in $(seq "$RUNS"); do
-    curl -sS -o /dev/null -w '%{speed_download}\n' "$1/big"
+    curl -sS -o /dev/null -w '%{speed_download}\n' "$@"
   done | median | awk '{printf "%.0f", $1/1048576}'
 }
-reqs() { # url -> req/s median
+cat > "$W/abs.lua" <<LUA
+wrk.path = "http://foo:$DP/small"
+LUA
+reqs() { # url [wrk args] -> req/s median
+  local url=$1; shift
   for _ in $(seq "$RUNS"); do
-    wrk -t2 -c8 -d"${WRK_SECS}s" "$1/small" | awk '/Requests\/sec/ {print $2}'
+    wrk -t2 -c8 -d"${WRK_SECS}s" "$@" "$url" | awk '/Requests\/sec/ {print $2}'
   done | median | awk '{printf "%.0f", $1}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+row() { printf '%-34s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$3" "$2")"; }
 
-echo "rdial bench: $(nproc) cores, $(uname -r), median of $RUNS, bulk file ${SIZE_MB} MiB, wrk -c8 ${WRK_SECS}s"
-bd=$(bulk "$DIRECT"); br=$(bulk "$ROUTE")
-rd=$(reqs "$DIRECT"); rr=$(reqs "$ROUTE")
-printf '%-28s %12s %12s %8s\n' "measure" "direct" "tunnel" "ratio"
-printf '%-28s %12s %12s %8s\n' "bulk MB/s (/client/ route)" "$bd" "$br" "$(ratio "$br" "$bd")"
-printf '%-28s %12s %12s %8s\n' "small req/s (/client/, c8)" "$rd" "$rr" "$(ratio "$rr" "$rd")"
+echo "rdial bench $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, $(uname -r), median of $RUNS, bulk ${SIZE_MB} MiB, wrk -t2 -c8 ${WRK_SECS}s"
+bd=$(bulk "$DIRECT/big")
+br=$(bulk "$ROUTE/big?timeout=600")
+bs=$(bulk --socks5-hostname "127.0.0.1:$XP" "http://foo:$DP/big")
+bc=$(bulk -x "http://127.0.0.1:$HP" --proxytunnel "http://foo:$DP/big")
+ba=$(bulk -x "http://127.0.0.1:$HP" "http://foo:$DP/big")
+bh=$(bulk "$HOP/big?timeout=600")
+rd=$(reqs "$DIRECT/small")
+rr=$(reqs "$ROUTE/small")
+ra=$(reqs "http://127.0.0.1:$HP" -s "$W/abs.lua")
+printf '%-34s %10s %10s %7s\n' "measure" "direct" "tunnel" "ratio"
+row "bulk MB/s, /client/ route" "$bd" "$br"
+row "bulk MB/s, SOCKS5" "$bd" "$bs"
+row "bulk MB/s, HTTP CONNECT" "$bd" "$bc"
+row "bulk MB/s, HTTP absolute-form" "$bd" "$ba"
+row "bulk MB/s, peer hop (vs route)" "$br" "$bh"
+row "small req/s, /client/ route" "$rd" "$rr"
+row "small req/s, HTTP absolute-form" "$rd" "$ra"

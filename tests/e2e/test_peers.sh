@@ -24,8 +24,8 @@ start_srv() { # name id port peers...
     local peers
     peers=$(IFS=,; echo "$*")
     rd_start "$name" "$(rd_bin rdial-server)" -listen "127.0.0.1:$port" -id "$id" -token "tok-$id" \
-        -peers "$peers" -ping-timeout-ms 3000
-    rd_wait_log "$name" "listening on" 10 out
+        -peers "$peers" -ping-timeout-ms 3000 -socks-listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0
+    rd_wait_log "$name" "^http proxy listening on" 10 out
 }
 # each peer entry carries the token THAT peer presents
 start_srv s1 one "$P1" "two:tok-two:$(url "$P2")" "three:tok-three:$(url "$P3")"
@@ -50,6 +50,24 @@ for port in "$P1" "$P2" "$P3"; do
         done
         ((ok)) || rd_fail "server :$port cannot reach client $id (last status $RD_STATUS)"
         rd_assert_eq "$(cat "$RD_BODY")" hello "body via :$port for $id"
+    done
+done
+
+# ---- the SOCKS5 and HTTP proxy front ends of every server route through peers too ----
+DPORT=${D##*:}
+for s in s1 s2 s3; do
+    socks=$(sed -n 's/^socks5 listening on //p' "$RD_TEST_DIR/$s.out")
+    hproxy=$(sed -n 's/^http proxy listening on //p' "$RD_TEST_DIR/$s.out")
+    for id in alpha beta gamma; do
+        out=$(curl -sS --max-time 10 --socks5-hostname "$socks" "http://$id:$DPORT/bigfile") ||
+            rd_fail "socks5 on $s cannot reach $id"
+        rd_assert_eq "$out" hello "socks5 on $s -> $id"
+        out=$(curl -sS --max-time 10 -x "http://$hproxy" "http://$id:$DPORT/bigfile") ||
+            rd_fail "http proxy on $s cannot reach $id"
+        rd_assert_eq "$out" hello "http proxy on $s -> $id"
+        out=$(curl -sS --max-time 10 -x "http://$hproxy" --proxytunnel "http://$id:$DPORT/bigfile") ||
+            rd_fail "CONNECT on $s cannot reach $id"
+        rd_assert_eq "$out" hello "CONNECT on $s -> $id"
     done
 done
 
