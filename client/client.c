@@ -9,8 +9,8 @@
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <openssl/rand.h>
 
+#include "common/backoff.h"
 #include "common/flags.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -147,22 +147,8 @@ static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_
 
 static void schedule_retry(struct client *cl)
 {
-    unsigned r;
-    long delay = RD_BACKOFF_MIN_MS;
-    int i;
-    struct timeval tv;
-
-    for (i = 1; i < cl->failures && delay < cl->max_backoff_ms; i++)
-        delay *= 2;
-    if (delay > cl->max_backoff_ms)
-        delay = cl->max_backoff_ms;
-    /* full jitter over the upper half: spreads a fleet's reconnects after a server restart */
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (unsigned)rand();
-    delay = delay / 2 + (long)(r % (unsigned)(delay / 2 + 1));
-    tv.tv_sec = delay / 1000;
-    tv.tv_usec = (delay % 1000) * 1000;
-    rd_info("reconnecting in %ld ms", delay);
+    struct timeval tv = rd_backoff_tv(cl->failures, cl->max_backoff_ms);
+    rd_info("reconnecting in %ld ms", (long)(tv.tv_sec * 1000 + tv.tv_usec / 1000));
     evtimer_add(cl->retry_ev, &tv);
 }
 

@@ -8,8 +8,8 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
+#include "common/backoff.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "transport/ws_client.h"
@@ -162,20 +162,7 @@ static struct rd_session *out_on_open(struct rd_ws_client *ws, const struct rd_l
 
 static void schedule_retry(struct peer_link *l)
 {
-    long delay = RD_BACKOFF_MIN_MS;
-    unsigned r = 0;
-    int i;
-    struct timeval tv;
-
-    for (i = 1; i < l->failures && delay < RD_BACKOFF_MAX_MS_DEFAULT; i++)
-        delay *= 2;
-    if (delay > RD_BACKOFF_MAX_MS_DEFAULT)
-        delay = RD_BACKOFF_MAX_MS_DEFAULT;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (unsigned)rand();
-    delay = delay / 2 + (long)(r % (unsigned)(delay / 2 + 1));
-    tv.tv_sec = delay / 1000;
-    tv.tv_usec = (delay % 1000) * 1000;
+    struct timeval tv = rd_backoff_tv(l->failures, RD_BACKOFF_MAX_MS_DEFAULT);
     evtimer_add(l->retry_ev, &tv);
 }
 
