@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -96,6 +98,8 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
     struct rd_target_dial *d = arg;
 
     if (what & BEV_EVENT_CONNECTED) {
+        int one = 1; /* relayed pieces go out as they come: no Nagle delay */
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         complete(d, NULL);
         return;
     }

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -1169,6 +1171,10 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     pc->hp = hp;
     gettimeofday(&pc->t0, NULL);
     snprintf(pc->peer, sizeof pc->peer, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
+    { /* answers are written head then body: no Nagle/delayed-ACK stalls */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     pc->bev = bufferevent_socket_new(hp->base, fd, BEV_OPT_CLOSE_ON_FREE);
     pc->timer = evtimer_new(hp->base, timer_cb, pc);
     pc->reaper = event_new(hp->base, -1, 0, reaper_cb, pc);
