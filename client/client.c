@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 
 #include "common/backoff.h"
+#include "common/allow.h"
 #include "common/flags.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -30,7 +32,14 @@ struct client {
     int handshake_timeout_ms;
     const char *ca_file;
     int insecure;
+    const char *token;        /* secret: sent as X-Tunnel-Token, never logged */
+    struct rd_flag_list allow_patterns;
+    int max_pending_dials;
     /* state */
+    struct rd_allow *allow;   /* NULL or empty: every target allowed */
+    int pending_dials;        /* Connects being dialled (DNS + connect) */
+    time_t refusal_warned;    /* last allow-list / pending-limit warning (rate limit) */
+    unsigned long refusals;   /* refusals since, not logged */
     struct rd_ws_client *ws;
     struct rd_session *session;
     struct event *retry_ev, *sigint_ev, *sigterm_ev;
@@ -38,7 +47,28 @@ struct client {
     int exit_code;
     int stopping;
     char id_header[RD_MAX_CLIENT_KEY + 32];
+    char *token_header;       /* "X-Tunnel-Token: ..." (malloc'd, wiped at exit) */
 };
+
+#define CLIENT_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning this often */
+#define RD_MAX_PENDING_DIALS_DEFAULT 1024
+
+/* Refused Connects are logged at most once per CLIENT_REFUSAL_WARN_INTERVAL_S. */
+static void warn_refusal(struct client *cl, const char *what, const char *proto,
+                         const char *addr)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (cl->refusal_warned != 0 && now.tv_sec - cl->refusal_warned < CLIENT_REFUSAL_WARN_INTERVAL_S) {
+        cl->refusals++;
+        return;
+    }
+    rd_warn("refused connect to %s/%.*s: %s (%lu more refusals not logged)", proto, 300, addr,
+            what, cl->refusals);
+    cl->refusal_warned = now.tv_sec > 0 ? now.tv_sec : 1;
+    cl->refusals = 0;
+}
 
 /* One Connect being dialled: owns the conn until the relay takes it. */
 struct pending_dial {
@@ -50,6 +80,7 @@ struct pending_dial {
 static void pending_conn_closed(struct rd_conn *c, const char *reason, void *arg)
 {
     struct pending_dial *pd = arg;
+    pd->cl->pending_dials--;
     rd_debug("conn %lld %s: closed while dialling: %s", (long long)rd_conn_id(c),
              rd_conn_target(c), reason);
     rd_target_dial_cancel(pd->d);
@@ -72,6 +103,7 @@ static void target_done(struct bufferevent *bev, const char *err, void *arg)
     struct pending_dial *pd = arg;
     struct rd_conn *c = pd->c;
 
+    pd->cl->pending_dials--;
     free(pd);
     if (bev == NULL) {
         rd_debug("conn %lld %s: %s", (long long)rd_conn_id(c), rd_conn_target(c), err);
@@ -104,6 +136,16 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     proto[t->proto_len] = '\0';
     memcpy(addr, t->addr, t->addr_len);
     addr[t->addr_len] = '\0';
+    if (!rd_allow_check(cl->allow, t->proto, t->proto_len, t->addr, t->addr_len)) {
+        warn_refusal(cl, "not in the -allow list", proto, addr);
+        rd_conn_close(c, "connect not allowed");
+        return;
+    }
+    if (cl->pending_dials >= cl->max_pending_dials) {
+        warn_refusal(cl, "too many dials in progress (-max-pending-dials)", proto, addr);
+        rd_conn_close(c, "too many pending dials");
+        return;
+    }
     pd = calloc(1, sizeof *pd);
     if (pd == NULL) {
         rd_conn_close(c, "out of memory");
@@ -112,9 +154,11 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     pd->cl = cl;
     pd->c = c;
     rd_conn_set_cbs(c, &pending_cbs, pd);
+    cl->pending_dials++;
     pd->d = rd_target_dial_start(cl->base, cl->dns, proto, addr, cl->dial_timeout_ms,
                                  target_done, pd);
     if (pd->d == NULL) {
+        cl->pending_dials--;
         free(pd);
         rd_conn_close(c, "out of memory");
     }
@@ -178,7 +222,7 @@ static void on_done(struct rd_ws_client *ws, int was_open, const char *reason, v
 static void start_connect(struct client *cl)
 {
     static const struct rd_ws_client_cbs cbs = { on_open, on_done };
-    const char *headers[2] = { cl->id_header, NULL };
+    const char *headers[3] = { cl->id_header, cl->token_header, NULL };
     struct rd_ws_client_config cfg;
     char *err = NULL;
 
@@ -232,6 +276,16 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + TLS + websocket upgrade", 1, 3600000),
         RD_FLAGDEF_STRING("ca", &cl.ca_file, "wss: CA bundle to verify the server with"),
         RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
+        RD_FLAGDEF_STRING("token", &cl.token,
+                          "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
+                          "RDIAL_TOKEN is also rdial-server's peer token: set it per process"),
+        RD_FLAGDEF_LIST("allow", &cl.allow_patterns,
+                        "dial only targets matching PROTO/HOST:PORT (repeatable): "
+                        "tcp/127.0.0.1:8125, tcp/10.0.0.0/8:*, tcp/[::1]:*, tcp/db.*:5432; "
+                        "others get 'connect not allowed' (default: everything)"),
+        RD_FLAGDEF_INT("max-pending-dials", &cl.max_pending_dials,
+                       "Connects dialled at once (DNS + connect); more get an Error", 1,
+                       1 << 20),
         RD_FLAGDEF_END,
     };
     const char *trace;
@@ -245,6 +299,7 @@ int main(int argc, char **argv)
     cl.sync_interval_ms = RD_SYNC_INTERVAL_MS_DEFAULT;
     cl.dial_timeout_ms = RD_DIAL_TIMEOUT_MS_DEFAULT;
     cl.handshake_timeout_ms = RD_HANDSHAKE_TIMEOUT_MS;
+    cl.max_pending_dials = RD_MAX_PENDING_DIALS_DEFAULT;
     rd_log_set_prog("rdial-client");
     rd_flags_parse_or_exit(flags, argc, argv, "rdial-client", "[flags]", NULL);
     if (cl.debug)
@@ -258,6 +313,38 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
+    if (cl.token != NULL && cl.token[0] != '\0') {
+        size_t tl = strlen(cl.token);
+        if (tl > 255 || strpbrk(cl.token, "\r\n") != NULL) {
+            fprintf(stderr, "rdial-client: -token must be 1-255 bytes without line breaks\n");
+            rd_flags_free(flags);
+            return 2;
+        }
+        cl.token_header = malloc(tl + 32);
+        if (cl.token_header == NULL) {
+            rd_flags_free(flags);
+            return 1;
+        }
+        snprintf(cl.token_header, tl + 32, "X-Tunnel-Token: %s", cl.token);
+    }
+    if (cl.allow_patterns.n > 0) {
+        size_t i;
+        char aerr[256];
+        cl.allow = rd_allow_new();
+        for (i = 0; cl.allow != NULL && i < cl.allow_patterns.n; i++) {
+            if (rd_allow_add(cl.allow, cl.allow_patterns.v[i], aerr, sizeof aerr) != 0) {
+                fprintf(stderr, "rdial-client: -allow: %s\n", aerr);
+                rd_allow_free(cl.allow);
+                cl.allow = NULL;
+            }
+        }
+        if (cl.allow == NULL) {
+            free(cl.token_header);
+            rd_flags_free(flags);
+            return 2;
+        }
+        rd_info("%zu -allow patterns: other targets are refused", rd_allow_count(cl.allow));
+    }
     signal(SIGPIPE, SIG_IGN);
 
     cl.base = event_base_new();
@@ -284,6 +371,11 @@ int main(int argc, char **argv)
     event_free(cl.sigterm_ev);
     evdns_base_free(cl.dns, 0);
     event_base_free(cl.base);
+    rd_allow_free(cl.allow);
+    if (cl.token_header != NULL) {
+        memset(cl.token_header, 0, strlen(cl.token_header));
+        free(cl.token_header);
+    }
     rd_flags_free(flags);
     return cl.exit_code;
 }

@@ -2,9 +2,12 @@
  * dials through them for its front ends: the /client/<id>/<scheme>/<addr>/<path> route on the
  * main port. One process, one thread, one event_base. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -14,13 +17,26 @@
 #include "common/limits.h"
 #include "common/peerspec.h"
 #include "common/log.h"
+#include "common/secrets.h"
 #include "frontends/http/route.h"
 #include "frontends/http/httpproxy.h"
 #include "frontends/socks/socks_server.h"
+#include "frontends/users.h"
 #include "peers.h"
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
+
+#define SERVER_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning per kind this often */
+#define RD_MAX_SESSIONS_PER_CLIENT_DEFAULT 32
+
+struct client_session;
+
+/* Rate limit of one kind of refusal warning. */
+struct warn_limit {
+    time_t last;            /* last warning (monotonic seconds), 0 = never */
+    unsigned long suppressed; /* refusals since, not logged */
+};
 
 struct server {
     struct event_base *base;
@@ -36,8 +52,15 @@ struct server {
     int socks_handshake_timeout_ms, socks_dial_wait_ms, socks_max_clients;
     struct evdns_base *dns;
     struct rd_peers *peers;
-    struct event *sigint_ev, *sigterm_ev;
+    struct event *sigint_ev, *sigterm_ev, *sighup_ev;
+    /* access control (-client-tokens, -proxy-users); NULL = off */
+    struct rd_tokens *tokens;
+    struct rd_users *users;
+    struct client_session *sessions; /* every client session, for -max-sessions-per-client */
+    struct warn_limit warn_token, warn_sessions;
     /* flags */
+    const char *client_tokens_path, *proxy_users_path;
+    int allow_open_proxy, max_sessions_per_client;
     const char *listen;
     const char *id, *token, *peers_spec;
     int debug;
@@ -50,6 +73,7 @@ struct server {
 /* per client session */
 struct client_session {
     struct server *srv;
+    struct client_session *prev, *next; /* srv->sessions */
     char id[RD_MAX_CLIENT_KEY + 1];
     char peer[64];
 };
@@ -67,6 +91,64 @@ static int valid_client_id(const char *id)
     return 1;
 }
 
+/* Log a refusal at most once per SERVER_REFUSAL_WARN_INTERVAL_S per kind, with the count of
+ * the ones not logged. */
+static void warn_limited(struct warn_limit *wl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void warn_limited(struct warn_limit *wl, const char *fmt, ...)
+{
+    struct timespec now;
+    char msg[512];
+    va_list ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (wl->last != 0 && now.tv_sec - wl->last < SERVER_REFUSAL_WARN_INTERVAL_S) {
+        wl->suppressed++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (wl->suppressed > 0)
+        rd_warn("%s (%lu more like it not logged)", msg, wl->suppressed);
+    else
+        rd_warn("%s", msg);
+    wl->last = now.tv_sec > 0 ? now.tv_sec : 1;
+    wl->suppressed = 0;
+}
+
+static int sessions_of(const struct server *srv, const char *id)
+{
+    const struct client_session *cs;
+    int n = 0;
+    for (cs = srv->sessions; cs != NULL; cs = cs->next)
+        if (strcmp(cs->id, id) == 0)
+            n++;
+    return n;
+}
+
+/* The client's token: X-Tunnel-Token, else Authorization: Bearer. Into tok; 0 or -1. */
+static int request_token(const struct rd_ws_request *req, char *tok, size_t toklen)
+{
+    char auth[RD_SECRET_MAX_LEN + 16];
+    const char *p = auth;
+    int n;
+
+    if (rd_ws_request_header(req, "X-Tunnel-Token", tok, toklen) > 0)
+        return 0;
+    n = rd_ws_request_header(req, "Authorization", auth, sizeof auth);
+    if (n <= 7 || strncasecmp(auth, "Bearer ", 7) != 0) {
+        memset(auth, 0, sizeof auth);
+        return -1;
+    }
+    p += 7;
+    while (*p == ' ')
+        p++;
+    snprintf(tok, toklen, "%s", p);
+    memset(auth, 0, sizeof auth);
+    return tok[0] ? 0 : -1;
+}
+
 /* A configured peer presenting its id and the token configured for it? Writes the id. */
 static int is_peer(struct server *srv, const struct rd_ws_request *req, char *id, size_t idlen)
 {
@@ -81,8 +163,9 @@ static int is_peer(struct server *srv, const struct rd_ws_request *req, char *id
     return ok;
 }
 
-/* Peers by id + token (PROTOCOL.md s3), else the reference example's authorizer: any
- * non-empty X-Tunnel-ID. */
+/* Peers by id + token (PROTOCOL.md s3); clients by X-Tunnel-ID and, with -client-tokens, the
+ * id's token (else the reference example's authorizer: any non-empty X-Tunnel-ID); at most
+ * -max-sessions-per-client sessions per id. */
 static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen, void *arg)
 {
     struct server *srv = arg;
@@ -102,6 +185,26 @@ static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen
                                 "control characters", RD_MAX_CLIENT_KEY);
         return 400;
     }
+    if (srv->tokens != NULL) {
+        char tok[RD_SECRET_MAX_LEN + 2];
+        int rc = request_token(req, tok, sizeof tok) == 0
+                     ? rd_tokens_check(srv->tokens, id, tok)
+                     : rd_tokens_check(srv->tokens, id, NULL);
+        memset(tok, 0, sizeof tok);
+        if (rc != 0) {
+            warn_limited(&srv->warn_token, "refused client %.64s from %s: missing or wrong "
+                         "token", id, rd_ws_request_peer(req));
+            snprintf(body, bodylen, "failed authentication");
+            return 401;
+        }
+    }
+    if (sessions_of(srv, id) >= srv->max_sessions_per_client) {
+        warn_limited(&srv->warn_sessions, "refused client %.64s from %s: %d sessions already "
+                     "(-max-sessions-per-client)", id, rd_ws_request_peer(req),
+                     srv->max_sessions_per_client);
+        snprintf(body, bodylen, "too many sessions for this client id");
+        return 429;
+    }
     return 0;
 }
 
@@ -109,6 +212,12 @@ static void on_session_closed(struct rd_session *s, const char *reason, void *ar
 {
     struct client_session *cs = arg;
     rd_registry_remove(cs->srv->reg, s);
+    if (cs->prev)
+        cs->prev->next = cs->next;
+    else
+        cs->srv->sessions = cs->next;
+    if (cs->next)
+        cs->next->prev = cs->prev;
     rd_info("session down: client %s from %s: %s", cs->id, cs->peer, reason);
     free(cs);
 }
@@ -136,6 +245,10 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
         free(cs);
         return NULL;
     }
+    if (sessions_of(srv, cs->id) >= srv->max_sessions_per_client) { /* since authorize */
+        free(cs);
+        return NULL;
+    }
     snprintf(cs->peer, sizeof cs->peer, "%s", rd_ws_request_peer(req));
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = srv->ping_timeout_ms;
@@ -148,12 +261,74 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
         free(cs);
         return NULL;
     }
+    cs->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = cs;
+    srv->sessions = cs;
     if (rd_registry_add(srv->reg, cs->id, s) != 0) {
         rd_session_close(s, "out of memory");
         return s;
     }
     rd_info("session up: client %s from %s", cs->id, cs->peer);
     return s;
+}
+
+/* Re-read -client-tokens and -proxy-users (SIGHUP). A file that fails to load keeps the
+ * previous set. Sessions and connections already up are not affected. */
+static void reload_access(struct server *srv)
+{
+    char *err = NULL;
+
+    if (srv->tokens != NULL) {
+        if (rd_tokens_reload(srv->tokens, &err) == 0)
+            rd_info("reloaded %s: %zu client tokens", srv->client_tokens_path,
+                    rd_tokens_count(srv->tokens));
+        else
+            rd_err("reload: %s (keeping the previous tokens)", err ? err : "failed");
+        free(err);
+        err = NULL;
+    }
+    if (srv->users != NULL) {
+        if (rd_users_reload(srv->users, &err) == 0)
+            rd_info("reloaded %s: %zu users", srv->proxy_users_path,
+                    rd_users_count(srv->users));
+        else
+            rd_err("reload: %s (keeping the previous users)", err ? err : "failed");
+        free(err);
+    }
+}
+
+static void sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    reload_access(arg);
+}
+
+/* Loopback host (127.0.0.0/8, ::1, localhost)? "" (all interfaces) is not. */
+static int is_loopback_host(const char *h)
+{
+    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
+           strcasecmp(h, "localhost") == 0;
+}
+
+/* A proxy listener beyond loopback without -proxy-users needs -allow-open-proxy. Checked
+ * before anything is bound or loaded; a malformed value is left to the listener's own check. */
+static int open_proxy_refused(const struct server *srv, const char *flag, const char *value)
+{
+    char host[256];
+    int port;
+
+    if (value == NULL || value[0] == '\0' ||
+        rd_parse_listen(value, host, sizeof host, &port) != 0 || is_loopback_host(host) ||
+        (srv->proxy_users_path != NULL && srv->proxy_users_path[0] != '\0'))
+        return 0;
+    if (srv->allow_open_proxy) {
+        rd_warn("%s %s: open proxy beyond loopback without -proxy-users: anyone who reaches "
+                "it reaches every client", flag, value);
+        return 0;
+    }
+    fprintf(stderr, "rdial-server: %s %s listens beyond loopback: give -proxy-users FILE, "
+                    "or -allow-open-proxy to run it open\n", flag, value);
+    return 1;
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -185,6 +360,20 @@ int main(int argc, char **argv)
                        "/client/ route without ?timeout=: longest wait for the answer and "
                        "longest stall after it", 1, 3600),
         RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session", 1, 1 << 24),
+        RD_FLAGDEF_INT("max-sessions-per-client", &srv.max_sessions_per_client,
+                       "sessions one client id may hold at once (more upgrades get 429)", 1,
+                       1 << 20),
+        RD_FLAGDEF_STRING("client-tokens", &srv.client_tokens_path,
+                          "file of 'client-id token' lines (token or sha256:<hex>): /connect "
+                          "then needs the id's token as X-Tunnel-Token or Authorization: "
+                          "Bearer (re-read on SIGHUP)"),
+        RD_FLAGDEF_STRING("proxy-users", &srv.proxy_users_path,
+                          "file of 'user password client-id-pattern...' lines: the SOCKS5 and "
+                          "HTTP proxy listeners and the /client/ route then need a listed user "
+                          "(re-read on SIGHUP)"),
+        RD_FLAGDEF_BOOL("allow-open-proxy", &srv.allow_open_proxy,
+                        "allow -socks-listen / -proxy-listen beyond loopback without "
+                        "-proxy-users"),
         RD_FLAGDEF_STRING("socks-listen", &srv.socks_listen,
                           "SOCKS5 listener, host:port (empty = off; port 0 = ephemeral)"),
         RD_FLAGDEF_STRING("domain", &srv.domain,
@@ -234,6 +423,7 @@ int main(int argc, char **argv)
     srv.pause_low = RD_PAUSE_LOW_DEFAULT;
     srv.conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
     srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
+    srv.max_sessions_per_client = RD_MAX_SESSIONS_PER_CLIENT_DEFAULT;
     srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
@@ -274,6 +464,32 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (open_proxy_refused(&srv, "-socks-listen", srv.socks_listen) ||
+        open_proxy_refused(&srv, "-proxy-listen", srv.proxy_listen))
+        return 2;
+    if (srv.client_tokens_path != NULL && srv.client_tokens_path[0] != '\0') {
+        srv.tokens = rd_tokens_load(srv.client_tokens_path, &err);
+        if (srv.tokens == NULL) {
+            fprintf(stderr, "rdial-server: -client-tokens %s\n", err ? err : "failed");
+            free(err);
+            return 2;
+        }
+        rd_info("%zu client tokens from %s", rd_tokens_count(srv.tokens),
+                srv.client_tokens_path);
+    } else if (!is_loopback_host(host)) {
+        rd_warn("-listen %s is not loopback and there is no -client-tokens: any client may "
+                "connect with any id (and take over that id's traffic)", srv.listen);
+    }
+    if (srv.proxy_users_path != NULL && srv.proxy_users_path[0] != '\0') {
+        srv.users = rd_users_load(srv.proxy_users_path, &err);
+        if (srv.users == NULL) {
+            fprintf(stderr, "rdial-server: -proxy-users %s\n", err ? err : "failed");
+            free(err);
+            rd_tokens_free(srv.tokens);
+            return 2;
+        }
+        rd_info("%zu proxy users from %s", rd_users_count(srv.users), srv.proxy_users_path);
+    }
     signal(SIGPIPE, SIG_IGN);
 
     srv.base = event_base_new();
@@ -297,6 +513,7 @@ int main(int argc, char **argv)
     }
     rd_route_config_default(&rcfg);
     rcfg.timeout_default_s = srv.route_timeout_s;
+    rcfg.users = srv.users;
     srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
     if (srv.route == NULL) {
         rd_err("out of memory");
@@ -344,6 +561,7 @@ int main(int argc, char **argv)
         scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
         scfg.dial_wait_ms = srv.socks_dial_wait_ms;
         scfg.max_clients = srv.socks_max_clients;
+        scfg.users = srv.users;
         srv.socks = rd_socks_server_new(srv.base, srv.reg, &scfg, &err);
         if (srv.socks == NULL) {
             rd_err("socks listen %s: %s", srv.socks_listen, err ? err : "failed");
@@ -378,6 +596,7 @@ int main(int argc, char **argv)
         pxc.response_timeout_ms = srv.proxy_response_timeout_ms;
         pxc.connect_wait_ms = srv.proxy_connect_wait_ms;
         pxc.max_clients = srv.proxy_max_clients;
+        pxc.users = srv.users;
         srv.proxy = rd_httpproxy_new(srv.base, srv.reg, &pxc, &err);
         if (srv.proxy == NULL) {
             rd_err("proxy listen %s: %s", srv.proxy_listen, err ? err : "failed");
@@ -398,6 +617,8 @@ int main(int argc, char **argv)
     srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
     event_add(srv.sigint_ev, NULL);
     event_add(srv.sigterm_ev, NULL);
+    srv.sighup_ev = evsignal_new(srv.base, SIGHUP, sighup_cb, &srv);
+    event_add(srv.sighup_ev, NULL);
     event_base_dispatch(srv.base);
 
     rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
@@ -410,7 +631,10 @@ int main(int argc, char **argv)
     rd_registry_free(srv.reg);
     event_free(srv.sigint_ev);
     event_free(srv.sigterm_ev);
+    event_free(srv.sighup_ev);
     event_base_free(srv.base);
+    rd_tokens_free(srv.tokens);
+    rd_users_free(srv.users);
     rd_flags_free(flags);
     return 0;
 }

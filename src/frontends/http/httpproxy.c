@@ -44,6 +44,7 @@
 #include "frontends/http/httpmsg.h"
 #include "frontends/http/proxy_req.h"
 #include "frontends/target_map.h"
+#include "frontends/users.h"
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
 #include "tunnel/relay.h"
@@ -113,6 +114,8 @@ struct px {
     char method[RD_PR_MAX_METHOD + 1];
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char addr[RD_TARGET_MAX_ADDR + 1];
+    char auth_user[RD_PR_MAX_USER + 1]; /* with cfg.users: the authenticated user */
+    char via[RD_PR_MAX_USER + 1];       /* with cfg.users: the "@client-id" of the user name */
     int minor, keep_alive, is_head;
     struct rd_pr_body req_body;
     int req_done;
@@ -844,8 +847,23 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
                          has_body);
         return;
     }
-    if (rq->auth == RD_PR_AUTH_BASIC)
+    if (hp->cfg.users != NULL) {
+        /* -proxy-users: "user[@client-id]" + password; the user does not name the client */
+        char who[RD_PR_MAX_USER + 1] = "";
+        if (rq->auth != RD_PR_AUTH_BASIC ||
+            rd_users_split(rq->user, who, sizeof who, pc->via, sizeof pc->via) != 0 ||
+            rd_users_check(hp->cfg.users, who, rq->password, NULL) != 0) {
+            if (rq->auth == RD_PR_AUTH_BASIC)
+                rd_info("http proxy %s: bad proxy credentials for user %.64s", pc->peer, who);
+            px_reply_request(pc, 407, "auth-required",
+                             "proxy credentials required (Basic, user[@client-id])", has_body);
+            return;
+        }
+        snprintf(pc->auth_user, sizeof pc->auth_user, "%s", who);
+        user = pc->via[0] ? pc->via : NULL;
+    } else if (rq->auth == RD_PR_AUTH_BASIC) {
         user = rq->user;
+    }
     mr = rd_target_map(rq->host, rq->port, user, hp->domain[0] ? hp->domain : NULL, &m, &why);
     if (mr == RD_TMAP_NO_CLIENT) {
         snprintf(text, sizeof text, "%s: name the client in the host (<host>.<client-id>) or "
@@ -860,6 +878,13 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
     }
     snprintf(pc->client_id, sizeof pc->client_id, "%s", m.client_id);
     snprintf(pc->addr, sizeof pc->addr, "%s", m.addr);
+    if (hp->cfg.users != NULL &&
+        rd_users_may_reach(hp->cfg.users, pc->auth_user, m.client_id) != 0) {
+        rd_info("http proxy %s: user %.64s may not reach client %.64s", pc->peer,
+                pc->auth_user, m.client_id);
+        px_reply_request(pc, 403, "forbidden", "not allowed to reach this client", has_body);
+        return;
+    }
     if (hp->cfg.authorize != NULL) {
         int st = hp->cfg.authorize(user, rq->auth == RD_PR_AUTH_BASIC ? rq->password : NULL,
                                    m.client_id, hp->cfg.authorize_arg);

@@ -1,6 +1,12 @@
 /* httpproxy.h - the HTTP proxy listener (-proxy-listen): CONNECT tunnels and absolute-form
  * requests, each reaching a client through rd_dial() (DESIGN.md s1, s5).
  *
+ * Access control (cfg.users, -proxy-users, frontends/users.h): every request needs
+ * Proxy-Authorization: Basic of a listed user (407 with Proxy-Authenticate otherwise, also for
+ * a wrong password). The Basic user is "user" or "user@client-id": the client id comes from
+ * the "@client-id" part when present, else from the host as below; a client id outside the
+ * user's patterns gets 403. Without cfg.users, the rules below apply unchanged.
+ *
  * Which client, which target (frontends/target_map.h, rd_target_map()):
  *  - Proxy-Authorization: Basic with a non-empty user: the user is the client id, the host of
  *    the request is the target as given ("curl --proxy-user foo:x -x ... http://127.0.0.1:80/").
@@ -67,6 +73,7 @@
 struct event_base;
 struct rd_registry;
 struct rd_httpproxy;
+struct rd_users;
 
 #define RD_HTTPPROXY_HEADER_TIMEOUT_MS_DEFAULT 10000
 #define RD_HTTPPROXY_IDLE_TIMEOUT_MS_DEFAULT 60000
@@ -93,6 +100,7 @@ struct rd_httpproxy_config {
     int connect_wait_ms;      /* CONNECT: hold the 200 this long for an early dial error */
     int max_clients;          /* concurrent user connections */
     size_t max_head;          /* request head ceiling (431); 0 = RD_MAX_HTTP_HEADER */
+    struct rd_users *users;   /* borrowed, may be reloaded in place; NULL = no user check */
     rd_httpproxy_authorize_cb authorize; /* NULL: everything allowed, 407 never produced */
     void *authorize_arg;
 };

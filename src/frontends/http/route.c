@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <event2/buffer.h>
@@ -22,6 +23,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "frontends/http/httpmsg.h"
+#include "frontends/users.h"
 #include "transport/http_exchange.h"
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
@@ -128,6 +130,28 @@ static void rq_fail(struct rq *r, int status, const char *text, const char *outc
     }
     rq_set_state(r, RQ_DONE);
     rq_release(r, conn_reason);
+}
+
+/* -proxy-users refused the request: 401 (with a Basic challenge) or 403. */
+static void rq_deny(struct rq *r, int status)
+{
+    static const char *const hdrs[] = {
+        "WWW-Authenticate: Basic realm=\"" RD_USERS_REALM "\"", "Content-Type: text/plain", NULL
+    };
+    static const char body[] = "authentication required\n";
+
+    if (status != 401) {
+        rq_fail(r, 403, "not allowed to reach this client", "forbidden", NULL);
+        return;
+    }
+    r->outcome = "unauthorized";
+    r->status = 401;
+    if (rd_http_exchange_respond(r->x, 401, hdrs, (int64_t)sizeof body - 1) == 0) {
+        rd_http_exchange_write(r->x, body, sizeof body - 1);
+        rd_http_exchange_finish(r->x);
+    }
+    rq_set_state(r, RQ_DONE);
+    rq_release(r, NULL);
 }
 
 /* The one close path: the exchange is gone. */
@@ -453,11 +477,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 struct hdr_collect {
     struct rd_hm_headers *hs;
     int overflow;
+    int drop_auth; /* -proxy-users: Authorization is ours, not the target's */
 };
 
 static void collect_header(const char *name, const char *value, void *arg)
 {
     struct hdr_collect *hc = arg;
+    if (hc->drop_auth && strcasecmp(name, "Authorization") == 0)
+        return;
     if (rd_hm_headers_add(hc->hs, name, strlen(name), value, strlen(value)) != 0)
         hc->overflow = 1;
 }
@@ -466,7 +493,7 @@ static void collect_header(const char *name, const char *value, void *arg)
 static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
 {
     struct rd_hm_request rqh;
-    struct hdr_collect hc = { NULL, 0 };
+    struct hdr_collect hc = { NULL, 0, 0 };
     struct rd_conn *conn = NULL;
     enum rd_dial_result dr;
     char *head = NULL;
@@ -497,6 +524,17 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     if (strcmp(r->route->scheme, "https") == 0) {
         rq_fail(r, 501, "https targets not supported yet", "https target", NULL);
         goto out;
+    }
+    if (r->rt->cfg.users != NULL) {
+        char auth[1024];
+        int st = rd_http_exchange_header(r->x, "Authorization", auth, sizeof auth);
+        st = rd_users_check_basic(r->rt->cfg.users, st > 0 ? auth : NULL, r->route->id);
+        memset(auth, 0, sizeof auth);
+        if (st != 0) {
+            rq_deny(r, st);
+            goto out;
+        }
+        hc.drop_auth = 1;
     }
     if (r->route->timeout_s == 0) { /* no ?timeout=: idle timeout (see rq_progress) */
         r->idle_s = r->rt->cfg.timeout_default_s;

@@ -26,12 +26,16 @@
 struct event_base;
 struct rd_registry;
 struct rd_route;
+struct rd_users;
 struct rd_http_handler;
 
 struct rd_route_config {
     int timeout_default_s; /* ?timeout= absent or empty */
     int timeout_max_s;     /* larger values get 400 */
     size_t resp_high;      /* stop reading the conn while the exchange holds more than this */
+    struct rd_users *users; /* -proxy-users (borrowed): Authorization: Basic of a user allowed
+                             * to reach the id, else 401 / 403; the header is then not
+                             * forwarded. NULL = no user check */
 };
 
 /* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 1 MiB. */

@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "frontends/target_map.h"
+#include "frontends/users.h"
 #include "socks5.h"
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
@@ -48,7 +49,8 @@ struct socks_client {
     struct event *timer;     /* the current phase's timeout */
     struct timespec t0, t_dial;
     char peer[64];
-    char user[256]; /* RFC 1929 user name ("" = none) */
+    char user[256]; /* RFC 1929 user name ("" = none); with users: the "@client-id" part */
+    char auth_user[256]; /* with users: the authenticated user */
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
@@ -295,6 +297,13 @@ static void handle_request(struct socks_client *sc, const struct socks5_request 
     }
     snprintf(sc->client_id, sizeof sc->client_id, "%s", m.client_id);
     snprintf(sc->target, sizeof sc->target, "%s", m.addr);
+    if (srv->cfg.users != NULL &&
+        rd_users_may_reach(srv->cfg.users, sc->auth_user, m.client_id) != 0) {
+        snprintf(sc->reason, sizeof sc->reason, "user %.64s may not reach client %.64s",
+                 sc->auth_user, m.client_id);
+        finish_with(sc, SOCKS5_REP_NOT_ALLOWED, sc->reason);
+        return;
+    }
     clock_gettime(CLOCK_MONOTONIC, &sc->t_dial);
     dr = rd_dial(srv->reg, m.client_id, "tcp", m.addr, &sc->conn);
     if (dr != RD_DIAL_OK) {
@@ -357,6 +366,12 @@ static void drive(struct socks_client *sc)
             }
             evbuffer_drain(in, used);
             method = socks5_choose_method(&g);
+            if (sc->srv->cfg.users != NULL && method != SOCKS5_METHOD_USERPASS) {
+                finish_with_bytes(sc, out,
+                                  socks5_encode_method(out, SOCKS5_METHOD_NO_ACCEPTABLE),
+                                  "user name/password required (-proxy-users)");
+                return;
+            }
             if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
                 finish_with_bytes(sc, out, socks5_encode_method(out, method),
                                   "no acceptable authentication method");
@@ -383,9 +398,27 @@ static void drive(struct socks_client *sc)
                                   "auth: NUL byte in user name");
                 return;
             }
-            /* the password is not checked yet (no -proxy-users); it is wiped, never logged */
-            memcpy(sc->user, a.user, (size_t)a.ulen + 1);
-            memset(&a, 0, sizeof a);
+            if (sc->srv->cfg.users != NULL) {
+                /* "user" or "user@client-id"; the password is checked, wiped, never logged */
+                int rc = rd_users_split(a.user, sc->auth_user, sizeof sc->auth_user, sc->user,
+                                        sizeof sc->user);
+                if (rc == 0 && memchr(a.passwd, '\0', a.plen) != NULL)
+                    rc = -1;
+                if (rc == 0)
+                    rc = rd_users_check(sc->srv->cfg.users, sc->auth_user, a.passwd, NULL);
+                memset(&a, 0, sizeof a);
+                if (rc != 0) {
+                    snprintf(sc->reason, sizeof sc->reason,
+                             "auth: bad user name or password for user %.64s", sc->auth_user);
+                    finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
+                    return;
+                }
+            } else {
+                /* without -proxy-users the user name is the client id; the password is
+                 * ignored: wiped, never logged */
+                memcpy(sc->user, a.user, (size_t)a.ulen + 1);
+                memset(&a, 0, sizeof a);
+            }
             bufferevent_write(sc->bev, out, socks5_encode_auth_status(out, 0));
             set_state(sc, SOCKS_ST_REQUEST);
             break;

@@ -2,9 +2,14 @@
  * rd_dial() and rd_relay_new(), like the /client/ route.
  *
  * Per connection: greeting -> [user/password] -> request -> dial -> [dial wait] -> relay.
- *  - Methods: username/password (0x02) is chosen whenever offered: the user name is the
- *    client id (no access control yet; the password is ignored and never logged); else
- *    no-auth (0x00); else 0xFF and close.
+ *  - Methods without cfg.users: username/password (0x02) is chosen whenever offered: the
+ *    user name is the client id (the password is ignored and never logged); else no-auth
+ *    (0x00); else 0xFF and close.
+ *  - With cfg.users (-proxy-users, frontends/users.h): username/password is required (else
+ *    0xFF and close). The user name is "user" or "user@client-id"; user + password are
+ *    checked by rd_users_check (wrong: auth status 1 and close). The client id comes from
+ *    the "@client-id" part when present, else from the target host name; a client id outside
+ *    the user's patterns gets REP 02 (not allowed).
  *  - Target -> (client id, address): rd_target_map() (frontends/target_map.h).
  *  - CONNECT only; BIND and UDP ASSOCIATE get REP 07.
  *  - Failures known at once get their REP (socks5_rep_for): unknown client 04, bad target 01,
@@ -39,6 +44,7 @@
 struct event_base;
 struct rd_registry;
 struct rd_socks_server;
+struct rd_users;
 
 #define RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
 #define RD_SOCKS_DIAL_WAIT_MS_DEFAULT 0
@@ -56,6 +62,7 @@ struct rd_socks_config {
     int dial_wait_ms;         /* hold the success reply this long for an early dial error */
     int max_clients;          /* concurrent connections, handshaking or relaying */
     size_t max_preread;       /* user bytes held before the relay starts */
+    struct rd_users *users;   /* borrowed, may be reloaded in place; NULL = no access control */
 };
 
 /* The defaults above; host NULL, port 1080, domain NULL. */

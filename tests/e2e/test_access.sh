@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# test_access.sh - access control with the real binaries: client tokens on /connect
+# (-client-tokens), front-end users on the SOCKS5 listener, the HTTP proxy listener and the
+# /client/ route (-proxy-users, user@client-id), the client's -allow list, the
+# sessions-per-client limit, the open-proxy guard, SIGHUP reload; and that no secret of the
+# test reaches any log or --help output.
+#
+# Every denial is checked together with the allowed path next to it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tunnel_lib.sh"
+
+
+www="$RD_TEST_DIR/www"
+mkdir -p "$www"
+echo hello >"$www/hello.txt"
+www2="$RD_TEST_DIR/www2"
+mkdir -p "$www2"
+echo other >"$www2/hello.txt"
+
+# The test secrets: none may appear in any log (checked at the end).
+TOK_FOO="tokFoo-Q7x9-secret"
+TOK_BAR="tokBar-Z3k1-secret"
+TOK_WRONG="tokWrong-P0m2-secret"
+PW_ALICE="pwAlice-H8s4-secret"
+PW_BOB="pwBob-L2v6-secret"
+PW_CAROL="pwCarol-R5t3-secret"
+PW_WRONG="pwWrong-Y1u8-secret"
+SECRETS=("$TOK_FOO" "$TOK_BAR" "$TOK_WRONG" "$PW_ALICE" "$PW_BOB" "$PW_CAROL" "$PW_WRONG")
+# ... nor their Basic encodings (Authorization / Proxy-Authorization must not be forwarded
+# or logged)
+for cred in "alice:$PW_ALICE" "alice:$PW_WRONG" "bob:$PW_BOB" "carol:$PW_CAROL" \
+    "mallory:$PW_ALICE"; do
+    SECRETS+=("$(printf %s "$cred" | base64 -w0)")
+done
+
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+
+tokens="$RD_TEST_DIR/tokens"
+users="$RD_TEST_DIR/users"
+umask 077
+cat >"$tokens" <<EOF
+# client tokens
+foo $TOK_FOO
+bar sha256:$(sha "$TOK_BAR")
+EOF
+cat >"$users" <<EOF
+# user password client-id-patterns...
+alice $PW_ALICE foo
+bob sha256:$(sha "$PW_BOB") *
+EOF
+umask 022
+
+rd_socks_addr() {
+    rd_wait_log "$1" '^socks5 listening on ' 10 out
+    sed -n 's/^socks5 listening on //p' "$RD_TEST_DIR/$1.out" | tail -n 1
+}
+rd_proxy_addr() {
+    rd_wait_log "$1" '^http proxy listening on ' 10 out
+    sed -n 's/^http proxy listening on //p' "$RD_TEST_DIR/$1.out" | tail -n 1
+}
+
+rd_start_dummy dummy "$www"
+D=$RD_ADDR
+DP=${D##*:}
+rd_start_dummy dummy2 "$www2"
+DP2=${RD_ADDR##*:}
+
+export CATTLE_TUNNEL_DATA_DEBUG=true # message previews in the logs: secrets must not be there
+rd_start_server srv -client-tokens "$tokens" -proxy-users "$users" \
+    -socks-listen 127.0.0.1:0 -socks-dial-wait-ms 1000 \
+    -proxy-listen 127.0.0.1:0 -debug
+S=$SRV_ADDR
+SOCKS=$(rd_socks_addr srv)
+PROXY=$(rd_proxy_addr srv)
+rd_log "server $S, socks $SOCKS, proxy $PROXY, dummy $D, dummy2 127.0.0.1:$DP2"
+
+# ---- client tokens ----
+# wrong token: 401, the client gives up (-no-reconnect) and exits 1
+RDIAL_TOKEN=$TOK_WRONG rd_start cwrong "$(rd_bin rdial-client)" -id foo -connect "ws://$S/connect" \
+    -no-reconnect -debug
+rd_wait_log cwrong "401" 10
+rd_stop cwrong
+rd_assert_file_contains "$RD_TEST_DIR/cwrong.log" "failed" "wrong token refused"
+# a valid token of another id
+RDIAL_TOKEN=$TOK_BAR rd_start cother "$(rd_bin rdial-client)" -id foo -connect "ws://$S/connect" \
+    -no-reconnect
+rd_wait_log cother "401" 10
+# no token at all
+rd_start cnone "$(rd_bin rdial-client)" -id foo -connect "ws://$S/connect" -no-reconnect
+rd_wait_log cnone "401" 10
+# an id that is not in the file
+RDIAL_TOKEN=$TOK_FOO rd_start cunknown "$(rd_bin rdial-client)" -id zed -connect "ws://$S/connect" \
+    -no-reconnect
+rd_wait_log cunknown "401" 10
+if grep -q "session up" "$RD_TEST_DIR/srv.log"; then rd_fail "a refused client got a session"; fi
+
+# the right tokens: up (bar only dials 127.0.0.1:$DP: its -allow list)
+RDIAL_TOKEN=$TOK_FOO rd_start_client cfoo foo "$S" -debug
+RDIAL_TOKEN=$TOK_BAR rd_start_client cbar bar "$S" -allow "tcp/127.0.0.1:$DP" \
+    -allow "tcp/[::1]:*" -debug
+# a second session of foo with its token is allowed (reconnects, several agents)
+RDIAL_TOKEN=$TOK_FOO rd_start_client cfoo2 foo "$S"
+rd_wait_session_count srv foo 2
+
+# raw upgrades: Authorization: Bearer works like X-Tunnel-Token; a wrong one gets 401
+upgrade() {
+    rd_raw 127.0.0.1 "${S##*:}" "GET /connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Tunnel-ID: foo\r\n$1\r\n" 2 |
+        head -n 1 | tr -d '\r'
+}
+rd_assert_contains "$(upgrade "Authorization: Bearer $TOK_FOO\r\n")" " 101" "Bearer token accepted"
+rd_assert_contains "$(upgrade "Authorization: Bearer $TOK_WRONG\r\n")" " 401" "wrong Bearer token"
+rd_assert_contains "$(upgrade "X-Tunnel-Token: $TOK_WRONG\r\n")" " 401" "wrong X-Tunnel-Token"
+
+# ---- /client/ route with -proxy-users ----
+R="http://$S/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_http "$R"
+rd_assert_status 401 "route without credentials"
+rd_assert_contains "$(rd_header WWW-Authenticate)" "Basic" "route 401 challenge"
+rd_http "$R" -u "alice:$PW_WRONG"
+rd_assert_status 401 "route with a wrong password"
+rd_http "$R" -u "mallory:$PW_ALICE"
+rd_assert_status 401 "route with an unknown user"
+rd_http "$R" -u "alice:$PW_ALICE"
+rd_assert_status 200 "route as alice to foo"
+rd_assert_eq "$(cat "$RD_BODY")" hello "route body"
+rd_http "http://$S/client/bar/http/127.0.0.1:$DP/hello.txt" -u "alice:$PW_ALICE"
+rd_assert_status 403 "route as alice to bar (outside her patterns)"
+rd_http "http://$S/client/bar/http/127.0.0.1:$DP/hello.txt" -u "bob:$PW_BOB"
+rd_assert_status 200 "route as bob to bar"
+
+# the route consumes Authorization: the target does not see it (a capturing target)
+cat >"$RD_TEST_DIR/capture.py" <<'PY'
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(4)
+print(s.getsockname()[1], flush=True)
+s.settimeout(60)
+for _ in range(2):
+    c, _a = s.accept()
+    c.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = c.recv(65536)
+        if not b:
+            break
+        data += b
+    with open(sys.argv[1], "ab") as f:
+        f.write(data)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+    c.close()
+PY
+rd_start capture python3 "$RD_TEST_DIR/capture.py" "$RD_TEST_DIR/captured.txt"
+rd_wait_log capture '^[0-9]+$' 10 out
+CAP=$(head -n 1 "$RD_TEST_DIR/capture.out")
+rd_http "http://$S/client/foo/http/127.0.0.1:$CAP/x" -u "alice:$PW_ALICE" -H "X-Probe: 1"
+rd_assert_status 200 "route to the capturing target"
+rd_assert_file_contains "$RD_TEST_DIR/captured.txt" "GET /x" "the target got the request"
+if grep -qi "^authorization" "$RD_TEST_DIR/captured.txt"; then
+    rd_fail "the route forwarded Authorization to the target"
+fi
+
+# ---- SOCKS5 with -proxy-users ----
+csocks() {
+    RC=0
+    curl -sS --max-time 10 -o "$RD_TEST_DIR/c.body" "$@" 2>"$RD_TEST_DIR/c.err" || RC=$?
+}
+csocks --socks5-hostname "$SOCKS" "http://foo:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks without credentials"
+rd_log "socks without credentials: curl $RC: $(cat "$RD_TEST_DIR/c.err")"
+rd_assert_contains "$(cat "$RD_TEST_DIR/c.err")" "authentication" "socks: no acceptable method"
+csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_WRONG" "http://foo:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks with a wrong password"
+rd_log "socks wrong password: curl $RC: $(cat "$RD_TEST_DIR/c.err")"
+rd_assert_contains "$(cat "$RD_TEST_DIR/c.err")" "rejected" "socks: user rejected"
+csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_ALICE" "http://foo:$DP/hello.txt"
+rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "socks as alice to foo"
+csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_ALICE" "http://bar:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks as alice to bar"
+rd_log "socks alice -> bar: curl $RC: $(cat "$RD_TEST_DIR/c.err")"
+rd_assert_contains "$(cat "$RD_TEST_DIR/c.err")" "(2)" "socks: REP 02 not allowed"
+# user@client-id for a literal IP target
+csocks --socks5 "$SOCKS" --proxy-user "alice@foo:$PW_ALICE" "http://127.0.0.1:$DP/hello.txt"
+rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "socks alice@foo, literal IP"
+csocks --socks5 "$SOCKS" --proxy-user "alice@bar:$PW_ALICE" "http://127.0.0.1:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks alice@bar, literal IP"
+csocks --socks5 "$SOCKS" --proxy-user "bob@bar:$PW_BOB" "http://127.0.0.1:$DP/hello.txt"
+rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "socks bob@bar, literal IP"
+csocks --socks5 "$SOCKS" --proxy-user "bob:$PW_BOB" "http://127.0.0.1:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks: literal IP without @client-id names no client"
+
+# ---- HTTP proxy with -proxy-users ----
+U="http://foo:$DP/hello.txt"
+rd_http "$U" -x "http://$PROXY"
+rd_assert_status 407 "proxy without credentials"
+rd_assert_contains "$(rd_header Proxy-Authenticate)" "Basic" "proxy 407 challenge"
+rd_http "$U" -x "http://$PROXY" --proxy-user "alice:$PW_WRONG"
+rd_assert_status 407 "proxy with a wrong password"
+rd_http "$U" -x "http://$PROXY" --proxy-user "alice:$PW_ALICE"
+rd_assert_status 200 "proxy as alice to foo"
+rd_assert_eq "$(cat "$RD_BODY")" hello "proxy body"
+rd_http "$U" -x "http://$PROXY" --proxy-user "alice:$PW_ALICE" --proxytunnel
+rd_assert_status 200 "proxy CONNECT as alice to foo"
+rd_http "http://bar:$DP/hello.txt" -x "http://$PROXY" --proxy-user "alice:$PW_ALICE"
+rd_assert_status 403 "proxy as alice to bar"
+rd_http "http://127.0.0.1:$DP/hello.txt" -x "http://$PROXY" --proxy-user "alice@foo:$PW_ALICE"
+rd_assert_status 200 "proxy alice@foo, literal IP"
+rd_http "http://127.0.0.1:$DP/hello.txt" -x "http://$PROXY" --proxy-user "alice@bar:$PW_ALICE"
+rd_assert_status 403 "proxy alice@bar, literal IP"
+rd_http "http://127.0.0.1:$DP/hello.txt" -x "http://$PROXY" --proxy-user "bob@bar:$PW_BOB"
+rd_assert_status 200 "proxy bob@bar, literal IP"
+
+# ---- the client's -allow list: bar dials only 127.0.0.1:$DP (and [::1]) ----
+nup=$(grep -c "session up" "$RD_TEST_DIR/cbar.log")
+rd_http "http://127.0.0.1:$DP2/hello.txt" -x "http://$PROXY" --proxy-user "bob@bar:$PW_BOB"
+rd_assert_status 502 "proxy to a target outside bar's -allow list"
+rd_assert_contains "$(cat "$RD_BODY")" "connect not allowed" "502 body"
+rd_http "http://127.0.0.1:$DP/hello.txt" -x "http://$PROXY" --proxy-user "bob@bar:$PW_BOB"
+rd_assert_status 200 "allowed target right after a refusal (same session)"
+csocks --socks5 "$SOCKS" --proxy-user "bob@bar:$PW_BOB" "http://127.0.0.1:$DP2/hello.txt"
+rd_assert_ne "$RC" 0 "socks to a target outside the -allow list"
+rd_assert_contains "$(cat "$RD_TEST_DIR/c.err")" "(2)" "socks: REP 02 for connect not allowed"
+csocks --socks5-hostname "$SOCKS" --proxy-user "bob:$PW_BOB" "http://localhost.bar:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks: a name is not its address (localhost vs 127.0.0.1)"
+rd_http "http://$S/client/bar/http/127.0.0.1:$DP2/hello.txt" -u "bob:$PW_BOB"
+rd_assert_status 502 "route to a target outside the -allow list"
+rd_http "http://$S/client/bar/http/127.0.0.1:$DP/hello.txt" -u "bob:$PW_BOB"
+rd_assert_status 200 "route: allowed target after a refusal"
+rd_assert_eq "$(grep -c "session up" "$RD_TEST_DIR/cbar.log")" "$nup" "bar's session survived"
+rd_assert_file_contains "$RD_TEST_DIR/cbar.log" "not in the -allow list" "client logs the refusal"
+# bad -allow pattern: exit 2 with a reason
+rc=0
+"$(rd_bin rdial-client)" -id x -connect "ws://$S/connect" -allow "tcp/10.0.0.0/33:*" \
+    >/dev/null 2>"$RD_TEST_DIR/badallow.err" || rc=$?
+rd_assert_eq "$rc" 2 "malformed -allow pattern"
+rd_assert_file_contains "$RD_TEST_DIR/badallow.err" "prefix" "malformed -allow reason"
+
+# ---- SIGHUP reload of the user file ----
+rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
+rd_assert_status 407 "carol before reload"
+printf 'carol %s foo\n' "$PW_CAROL" >>"$users"
+kill -HUP "$(rd_pid srv)"
+rd_wait_log srv "reloaded .*users" 10
+rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
+rd_assert_status 200 "carol after reload"
+rd_http "$U" -x "http://$PROXY" --proxy-user "alice:$PW_ALICE"
+rd_assert_status 200 "alice still there after reload"
+# a broken file keeps the previous users
+cp "$users" "$RD_TEST_DIR/users.good"
+printf 'dave\n' >>"$users"
+kill -HUP "$(rd_pid srv)"
+rd_wait_log srv "keeping the previous users" 10
+rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
+rd_assert_status 200 "carol after a failed reload"
+cp "$RD_TEST_DIR/users.good" "$users"
+
+# ---- sessions per client id ----
+rd_start_server slim -max-sessions-per-client 1
+rd_start_client l1 foo "$SRV_ADDR"
+rd_start l2 "$(rd_bin rdial-client)" -id foo -connect "ws://$SRV_ADDR/connect" -no-reconnect
+rd_wait_log l2 "429" 10
+rd_assert_file_contains "$RD_TEST_DIR/slim.log" "-max-sessions-per-client" "limit logged"
+rd_http "http://$SRV_ADDR/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "the first session still works"
+rd_start l3 "$(rd_bin rdial-client)" -id other -connect "ws://$SRV_ADDR/connect" -no-reconnect
+rd_wait_log l3 "session up" 10
+for i in 1 2 3 4 5; do
+    rd_start "lx$i" "$(rd_bin rdial-client)" -id foo -connect "ws://$SRV_ADDR/connect" -no-reconnect
+done
+for i in 1 2 3 4 5; do rd_wait_log "lx$i" "429" 10; done
+rd_assert_eq "$(grep -c "sessions already" "$RD_TEST_DIR/slim.log")" 1 "refusals logged once (rate limit)"
+rd_assert_eq "$(grep -c "session up: client foo " "$RD_TEST_DIR/slim.log")" 1 "one session of foo"
+
+# ---- open proxy guard: beyond loopback without -proxy-users is refused (nothing is bound) ----
+rc=0
+"$(rd_bin rdial-server)" -listen 127.0.0.1:0 -socks-listen 0.0.0.0:0 >/dev/null \
+    2>"$RD_TEST_DIR/open.err" || rc=$?
+rd_assert_eq "$rc" 2 "-socks-listen 0.0.0.0 without -proxy-users"
+rd_assert_file_contains "$RD_TEST_DIR/open.err" "allow-open-proxy" "open proxy reason"
+rc=0
+"$(rd_bin rdial-server)" -listen 127.0.0.1:0 -proxy-listen :0 >/dev/null \
+    2>"$RD_TEST_DIR/open2.err" || rc=$?
+rd_assert_eq "$rc" 2 "-proxy-listen :0 without -proxy-users"
+
+# ---- secrets: never in --help, error messages or logs ----
+RDIAL_TOKEN=$TOK_FOO "$(rd_bin rdial-client)" --help >"$RD_TEST_DIR/help-client.out" 2>&1 || true
+RDIAL_TOKEN=$TOK_FOO "$(rd_bin rdial-server)" --help >"$RD_TEST_DIR/help-server.out" 2>&1 || true
+rc=0
+"$(rd_bin rdial-server)" -listen 127.0.0.1:0 -proxy-users "$RD_TEST_DIR/badusers" \
+    >"$RD_TEST_DIR/badusers.out" 2>&1 || rc=$?
+printf 'alice %s\n' "$PW_ALICE" >"$RD_TEST_DIR/badusers"
+chmod 600 "$RD_TEST_DIR/badusers"
+rc=0
+"$(rd_bin rdial-server)" -listen 127.0.0.1:0 -proxy-users "$RD_TEST_DIR/badusers" \
+    >"$RD_TEST_DIR/badusers.out" 2>&1 || rc=$?
+rd_assert_eq "$rc" 2 "malformed user file"
+rd_assert_file_contains "$RD_TEST_DIR/badusers.out" "line 1" "user file error names the line"
+# a group-readable token file loads with a warning
+cp "$tokens" "$RD_TEST_DIR/tokens644"
+chmod 644 "$RD_TEST_DIR/tokens644"
+rd_start sperm "$(rd_bin rdial-server)" -listen 127.0.0.1:0 -client-tokens "$RD_TEST_DIR/tokens644"
+rd_wait_log sperm "chmod 600" 10
+rd_stop sperm
+
+for name in srv slim cfoo cbar cfoo2; do rd_stop "$name"; done
+leaks=""
+for f in "$RD_TEST_DIR"/*.log "$RD_TEST_DIR"/*.out "$RD_TEST_DIR"/*.err; do
+    [[ -f $f ]] || continue
+    for s in "${SECRETS[@]}"; do
+        if grep -qF -- "$s" "$f"; then leaks+=" $(basename "$f"):${s:0:6}..."; fi
+    done
+done
+[[ -z $leaks ]] || rd_fail "secrets found in logs:$leaks"
+# the checks above looked at real content
+rd_assert_file_contains "$RD_TEST_DIR/srv.log" "refused client foo" "token refusals are logged"
+rd_assert_file_contains "$RD_TEST_DIR/help-client.out" "-token" "client --help lists -token"
+rd_pass
