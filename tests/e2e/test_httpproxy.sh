@@ -132,7 +132,12 @@ elif case == "idle":  # one request, then wait arg seconds: closed by then?
     s = conn()
     s.sendall(b"GET http://foo:%s/hello.txt HTTP/1.1\r\n\r\n" % arg.split(",")[0].encode())
     s.settimeout(5)
-    first = s.recv(65536)
+    first = b""
+    while b"hello world\n" not in first:  # the head and the body may come in two segments
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        first += chunk
     time.sleep(float(arg.split(",")[1]))
     s.settimeout(1)
     try:
