@@ -42,7 +42,8 @@ struct client {
     unsigned long refusals;   /* refusals since, not logged */
     struct rd_ws_client *ws;
     struct rd_session *session;
-    struct event *retry_ev, *sigint_ev, *sigterm_ev;
+    struct event *retry_ev, *sigint_ev, *sigterm_ev, *sighup_ev;
+    const char *log_format;
     int failures; /* consecutive failed attempts */
     int exit_code;
     int stopping;
@@ -260,6 +261,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(cl->base, NULL);
 }
 
+/* SIGHUP: the hook for reloadable files (nothing is reloadable yet). */
+static void sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    rd_info("SIGHUP: nothing to reload");
+}
+
 int main(int argc, char **argv)
 {
     struct client cl;
@@ -286,6 +293,8 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("max-pending-dials", &cl.max_pending_dials,
                        "Connects dialled at once (DNS + connect); more get an Error", 1,
                        1 << 20),
+        RD_FLAGDEF_STRING("log-format", &cl.log_format, "log lines: text or json (one object "
+                          "per line: ts, level, prog, msg)"),
         RD_FLAGDEF_END,
     };
     const char *trace;
@@ -300,8 +309,17 @@ int main(int argc, char **argv)
     cl.dial_timeout_ms = RD_DIAL_TIMEOUT_MS_DEFAULT;
     cl.handshake_timeout_ms = RD_HANDSHAKE_TIMEOUT_MS;
     cl.max_pending_dials = RD_MAX_PENDING_DIALS_DEFAULT;
+    cl.log_format = "text";
     rd_log_set_prog("rdial-client");
     rd_flags_parse_or_exit(flags, argc, argv, "rdial-client", "[flags]", NULL);
+    {
+        enum rd_log_format lf;
+        if (rd_log_format_parse(cl.log_format, &lf) != 0) {
+            fprintf(stderr, "rdial-client: -log-format %s: want text or json\n", cl.log_format);
+            return 2;
+        }
+        rd_log_set_format(lf);
+    }
     if (cl.debug)
         rd_log_set_level(RD_LOG_DEBUG);
     trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
@@ -358,8 +376,15 @@ int main(int argc, char **argv)
     cl.retry_ev = evtimer_new(cl.base, retry_cb, &cl);
     cl.sigint_ev = evsignal_new(cl.base, SIGINT, signal_cb, &cl);
     cl.sigterm_ev = evsignal_new(cl.base, SIGTERM, signal_cb, &cl);
+    cl.sighup_ev = evsignal_new(cl.base, SIGHUP, sighup_cb, &cl);
+    if (cl.retry_ev == NULL || cl.sigint_ev == NULL || cl.sigterm_ev == NULL ||
+        cl.sighup_ev == NULL) {
+        fprintf(stderr, "rdial-client: out of memory\n");
+        return 1;
+    }
     event_add(cl.sigint_ev, NULL);
     event_add(cl.sigterm_ev, NULL);
+    event_add(cl.sighup_ev, NULL);
 
     start_connect(&cl);
     event_base_dispatch(cl.base);
@@ -369,6 +394,7 @@ int main(int argc, char **argv)
     event_free(cl.retry_ev);
     event_free(cl.sigint_ev);
     event_free(cl.sigterm_ev);
+    event_free(cl.sighup_ev);
     evdns_base_free(cl.dns, 0);
     event_base_free(cl.base);
     rd_allow_free(cl.allow);

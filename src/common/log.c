@@ -6,15 +6,34 @@
 #include <sys/time.h>
 #include <time.h>
 
+#define LOG_MAX_MSG 1024  /* bytes of one formatted message (longer ones are cut) */
+#define LOG_MAX_LINE 8192 /* one output line: a JSON-escaped message grows up to 6x */
+
 static enum rd_log_level log_level = RD_LOG_INFO;
+static enum rd_log_format log_format = RD_LOG_FORMAT_TEXT;
 static int log_trace;
 static const char *log_prog = "rdial";
 
 void rd_log_set_level(enum rd_log_level lvl) { log_level = lvl; }
 enum rd_log_level rd_log_get_level(void) { return log_level; }
+void rd_log_set_format(enum rd_log_format f) { log_format = f; }
+enum rd_log_format rd_log_get_format(void) { return log_format; }
 void rd_log_set_trace(int on) { log_trace = on; }
 int rd_log_trace_enabled(void) { return log_trace && log_level >= RD_LOG_DEBUG; }
 void rd_log_set_prog(const char *prog) { log_prog = prog; }
+
+int rd_log_format_parse(const char *name, enum rd_log_format *out)
+{
+    if (name != NULL && strcmp(name, "text") == 0) {
+        *out = RD_LOG_FORMAT_TEXT;
+        return 0;
+    }
+    if (name != NULL && strcmp(name, "json") == 0) {
+        *out = RD_LOG_FORMAT_JSON;
+        return 0;
+    }
+    return -1;
+}
 
 static const char *level_str(enum rd_log_level lvl)
 {
@@ -27,29 +46,115 @@ static const char *level_str(enum rd_log_level lvl)
     return "?";
 }
 
+static const char *level_json(enum rd_log_level lvl)
+{
+    switch (lvl) {
+    case RD_LOG_ERROR: return "error";
+    case RD_LOG_WARN: return "warn";
+    case RD_LOG_INFO: return "info";
+    case RD_LOG_DEBUG: return "debug";
+    }
+    return "?";
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len, i;
+    unsigned cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* Append `s` JSON-escaped at out[*n] (room: cap, keeping 1 byte for the NUL). */
+static void json_escape(char *out, size_t *n, size_t cap, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+
+    while (left > 0 && *n + 8 < cap) {
+        size_t k;
+        if (*p == '"' || *p == '\\') {
+            out[(*n)++] = '\\';
+            out[(*n)++] = (char)*p;
+            k = 1;
+        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+            out[(*n)++] = '\\';
+            out[(*n)++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+            k = 1;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            *n += (size_t)snprintf(out + *n, cap - *n, "\\u%04x", *p);
+            k = 1;
+        } else if ((k = utf8_len(p, left)) == 0) {
+            *n += (size_t)snprintf(out + *n, cap - *n, "\\ufffd");
+            k = 1;
+        } else {
+            memcpy(out + *n, p, k);
+            *n += k;
+        }
+        p += k;
+        left -= k;
+    }
+    out[*n] = '\0';
+}
+
 void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap)
 {
-    char line[1024];
+    char msg[LOG_MAX_MSG], line[LOG_MAX_LINE], ts[40];
     struct timeval tv;
     struct tm tm;
-    int n;
+    size_t n;
+    int k;
 
     if (lvl > log_level)
         return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %-5s ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec, (long)(tv.tv_usec / 1000), log_prog, level_str(lvl));
-    if (n < 0 || (size_t)n >= sizeof line)
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (long)(tv.tv_usec / 1000));
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (log_format == RD_LOG_FORMAT_JSON) {
         n = 0;
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    /* one write per line so concurrent processes do not interleave mid-line */
-    n = (int)strlen(line);
-    if (n > (int)sizeof line - 2)
-        n = (int)sizeof line - 2;
+        k = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"", ts,
+                     level_json(lvl));
+        n = k > 0 ? (size_t)k : 0;
+        json_escape(line, &n, sizeof line - 16, log_prog);
+        n += (size_t)snprintf(line + n, sizeof line - n, "\",\"msg\":\"");
+        json_escape(line, &n, sizeof line - 4, msg);
+        line[n++] = '"';
+        line[n++] = '}';
+    } else {
+        k = snprintf(line, sizeof line, "%s %s %-5s %s", ts, log_prog, level_str(lvl), msg);
+        n = k < 0 ? 0 : (size_t)k >= sizeof line - 1 ? sizeof line - 2 : (size_t)k;
+    }
     line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, stderr);
+    /* one write per line so concurrent processes do not interleave mid-line */
+    fwrite(line, 1, n, stderr);
     fflush(stderr);
 }
 

@@ -9,6 +9,17 @@
 
 enum rd_log_level { RD_LOG_ERROR = 0, RD_LOG_WARN, RD_LOG_INFO, RD_LOG_DEBUG };
 
+/* text: "2024-01-02T03:04:05.678Z rdial-server INFO  message"
+ * json: one object per line, {"ts":"2024-01-02T03:04:05.678Z","level":"info",
+ *       "prog":"rdial-server","msg":"message"}; the message is escaped (RFC 8259) and
+ *       bytes that are not UTF-8 become U+FFFD, so every line parses. */
+enum rd_log_format { RD_LOG_FORMAT_TEXT = 0, RD_LOG_FORMAT_JSON };
+
+void rd_log_set_format(enum rd_log_format f);
+enum rd_log_format rd_log_get_format(void);
+/* "text" or "json" -> *out; returns 0, or -1 for anything else (for -log-format). */
+int rd_log_format_parse(const char *name, enum rd_log_format *out);
+
 void rd_log_set_level(enum rd_log_level lvl);
 enum rd_log_level rd_log_get_level(void);
 /* Data tracing (CATTLE_TUNNEL_DATA_DEBUG=true with -debug): every message. */

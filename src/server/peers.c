@@ -16,6 +16,7 @@
 #include "tunnel/conn.h"
 #include "tunnel/registry.h"
 #include "tunnel/splice.h"
+#include "tunnel/stats.h"
 
 struct peer_link {
     struct rd_peers *p;
@@ -153,6 +154,7 @@ static struct rd_session *out_on_open(struct rd_ws_client *ws, const struct rd_l
     if (l->s == NULL)
         return NULL;
     l->failures = 0;
+    rd_stats_peer(l->p->scfg.stats, RD_STATS_PEER_CONNECTED, l->spec.id);
     ac.s = l->s;
     ac.n = 0;
     rd_registry_foreach(l->p->reg, announce_all_cb, &ac);
@@ -170,8 +172,10 @@ static void out_on_done(struct rd_ws_client *ws, int was_open, const char *reaso
 {
     struct peer_link *l = arg;
 
-    if (was_open)
+    if (was_open) {
+        rd_stats_peer(l->p->scfg.stats, RD_STATS_PEER_DISCONNECTED, l->spec.id);
         rd_info("peer link to %s down: %s", l->spec.id, reason);
+    }
     else if (l->failures == 0 || rd_log_enabled(RD_LOG_DEBUG))
         rd_warn("peer link to %s (%s) failed: %s (retrying)", l->spec.id, l->spec.url, reason);
     rd_ws_client_free(ws);
@@ -197,6 +201,7 @@ static void link_connect(struct peer_link *l)
     memset(&cfg, 0, sizeof cfg);
     cfg.url = l->spec.url;
     cfg.headers = headers;
+    rd_stats_peer(l->p->scfg.stats, RD_STATS_PEER_ATTEMPT, l->spec.id);
     l->ws = rd_ws_client_connect(l->p->base, l->p->dns, &cfg, &cbs, l, &err);
     if (l->ws == NULL) {
         rd_err("peer %s: %s", l->spec.id, err ? err : "connect failed");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <event2/dns.h>
@@ -18,6 +19,7 @@
 #include "common/peerspec.h"
 #include "common/log.h"
 #include "common/secrets.h"
+#include "frontends/http/admin.h"
 #include "frontends/http/route.h"
 #include "frontends/http/httpproxy.h"
 #include "frontends/socks/socks_server.h"
@@ -26,6 +28,7 @@
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
+#include "tunnel/stats.h"
 
 #define SERVER_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning per kind this often */
 #define RD_MAX_SESSIONS_PER_CLIENT_DEFAULT 32
@@ -37,6 +40,8 @@ struct warn_limit {
     time_t last;            /* last warning (monotonic seconds), 0 = never */
     unsigned long suppressed; /* refusals since, not logged */
 };
+
+#define SERVER_SHUTDOWN_GRACE_MS_DEFAULT 10000 /* -shutdown-grace-ms */
 
 struct server {
     struct event_base *base;
@@ -52,7 +57,11 @@ struct server {
     int socks_handshake_timeout_ms, socks_dial_wait_ms, socks_max_clients;
     struct evdns_base *dns;
     struct rd_peers *peers;
-    struct event *sigint_ev, *sigterm_ev, *sighup_ev;
+    struct event *sigint_ev, *sigterm_ev, *sighup_ev, *drain_ev;
+    struct rd_stats *stats;
+    struct rd_admin *admin;
+    int draining;          /* SIGTERM/SIGINT seen: refusing new work, waiting for streams */
+    struct timeval drain_t0;
     /* access control (-client-tokens, -proxy-users); NULL = off */
     struct rd_tokens *tokens;
     struct rd_users *users;
@@ -68,6 +77,8 @@ struct server {
     long long max_message, pause_high, pause_low, conn_hard_cap;
     int max_conns;
     int route_timeout_s;
+    int shutdown_grace_ms;
+    const char *log_format;
 };
 
 /* per client session */
@@ -172,6 +183,10 @@ static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen
     char id[RD_MAX_CLIENT_KEY + 2];
     int n;
 
+    if (srv->draining) {
+        snprintf(body, bodylen, "shutting down");
+        return 503;
+    }
     if (is_peer(srv, req, id, sizeof id))
         return 0;
     n = rd_ws_request_header(req, "X-Tunnel-ID", id, sizeof id);
@@ -256,6 +271,7 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
     cfg.pause_low = (size_t)srv->pause_low;
     cfg.conn_hard_cap = (size_t)srv->conn_hard_cap;
     cfg.max_conns = (size_t)srv->max_conns;
+    cfg.stats = srv->stats;
     s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
     if (s == NULL) {
         free(cs);
@@ -279,6 +295,8 @@ static void reload_access(struct server *srv)
 {
     char *err = NULL;
 
+    if (srv->tokens == NULL && srv->users == NULL)
+        rd_info("SIGHUP: nothing to reload");
     if (srv->tokens != NULL) {
         if (rd_tokens_reload(srv->tokens, &err) == 0)
             rd_info("reloaded %s: %zu client tokens", srv->client_tokens_path,
@@ -331,11 +349,77 @@ static int open_proxy_refused(const struct server *srv, const char *flag, const 
     return 1;
 }
 
+/* ---- shutdown: drain, then close ---- */
+
+#define DRAIN_POLL_MS 100 /* how often a draining server looks for running streams */
+
+/* What still runs: route exchanges, SOCKS5 connections, and tunnel conns (these also carry
+ * HTTP proxy requests and tunnels and forwarded peer dials). Idle keep-alive proxy users do
+ * not count. Writes a description to buf; returns 0 when nothing runs. */
+static void count_conns_cb(const struct rd_session_info *si, void *arg)
+{
+    *(size_t *)arg += si->conns;
+}
+
+static size_t running(struct server *srv, char *buf, size_t len)
+{
+    size_t routes = rd_route_active(srv->route), conns = 0;
+    size_t socks = srv->socks ? rd_socks_server_active(srv->socks) : 0;
+
+    rd_session_foreach(srv->stats, count_conns_cb, &conns);
+    snprintf(buf, len, "%zu route requests, %zu socks5 connections, %zu tunnel conns", routes,
+             socks, conns);
+    return routes + socks + conns;
+}
+
+static long ms_since(const struct timeval *t0)
+{
+    struct timeval now, d;
+    gettimeofday(&now, NULL);
+    timersub(&now, t0, &d);
+    return (long)d.tv_sec * 1000 + (long)(d.tv_usec / 1000);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    char desc[128];
+    size_t n = running(srv, desc, sizeof desc);
+    long waited = ms_since(&srv->drain_t0);
+
+    if (n == 0) {
+        rd_info("drained after %ld ms: closing", waited);
+        event_base_loopexit(srv->base, NULL);
+    } else if (waited >= srv->shutdown_grace_ms) {
+        rd_warn("grace period of %d ms over: closing %s", srv->shutdown_grace_ms, desc);
+        event_base_loopexit(srv->base, NULL);
+    } else {
+        struct timeval tv = { 0, DRAIN_POLL_MS * 1000 };
+        evtimer_add(srv->drain_ev, &tv);
+    }
+}
+
+/* SIGTERM/SIGINT: refuse new sessions and requests, close the proxy listeners, and wait for
+ * running streams up to -shutdown-grace-ms; a second signal closes at once. */
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct server *srv = arg;
-    rd_info("signal %d: shutting down", (int)sig);
-    event_base_loopexit(srv->base, NULL);
+    char desc[128];
+
+    if (srv->draining) {
+        rd_info("signal %d again: closing now", (int)sig);
+        event_base_loopexit(srv->base, NULL);
+        return;
+    }
+    srv->draining = 1;
+    gettimeofday(&srv->drain_t0, NULL);
+    running(srv, desc, sizeof desc);
+    rd_info("signal %d: shutting down: no new sessions or requests; running: %s; grace period "
+            "%d ms (signal again to close now)", (int)sig, desc, srv->shutdown_grace_ms);
+    rd_admin_set_draining(srv->admin);
+    rd_socks_server_stop_accepting(srv->socks);
+    rd_httpproxy_stop_accepting(srv->proxy);
+    drain_cb(-1, 0, srv);
 }
 
 int main(int argc, char **argv)
@@ -405,6 +489,12 @@ int main(int argc, char **argv)
                        0, 60000),
         RD_FLAGDEF_INT("proxy-max-clients", &srv.proxy_max_clients,
                        "HTTP proxy: concurrent user connections", 1, 1 << 20),
+        RD_FLAGDEF_INT("shutdown-grace-ms", &srv.shutdown_grace_ms,
+                       "on SIGTERM/SIGINT: stop taking new sessions and requests, let running "
+                       "streams finish for up to this long, then close (a second signal "
+                       "closes at once)", 0, 3600000),
+        RD_FLAGDEF_STRING("log-format", &srv.log_format, "log lines: text or json (one object "
+                          "per line: ts, level, prog, msg)"),
         RD_FLAGDEF_END,
     };
     struct rd_ws_server_config wcfg;
@@ -435,8 +525,18 @@ int main(int argc, char **argv)
     srv.proxy_response_timeout_ms = RD_HTTPPROXY_RESPONSE_TIMEOUT_MS_DEFAULT;
     srv.proxy_connect_wait_ms = RD_HTTPPROXY_CONNECT_WAIT_MS_DEFAULT;
     srv.proxy_max_clients = RD_HTTPPROXY_MAX_CLIENTS_DEFAULT;
+    srv.shutdown_grace_ms = SERVER_SHUTDOWN_GRACE_MS_DEFAULT;
+    srv.log_format = "text";
     rd_log_set_prog("rdial-server");
     rd_flags_parse_or_exit(flags, argc, argv, "rdial-server", "[flags]", NULL);
+    {
+        enum rd_log_format lf;
+        if (rd_log_format_parse(srv.log_format, &lf) != 0) {
+            fprintf(stderr, "rdial-server: -log-format %s: want text or json\n", srv.log_format);
+            return 2;
+        }
+        rd_log_set_format(lf);
+    }
     if (srv.debug)
         rd_log_set_level(RD_LOG_DEBUG);
     trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
@@ -494,7 +594,9 @@ int main(int argc, char **argv)
 
     srv.base = event_base_new();
     srv.reg = rd_registry_new();
-    if (srv.base == NULL || srv.reg == NULL) {
+    srv.stats = rd_stats_new();
+    srv.admin = rd_admin_new(srv.stats);
+    if (srv.base == NULL || srv.reg == NULL || srv.stats == NULL || srv.admin == NULL) {
         fprintf(stderr, "rdial-server: out of memory\n");
         return 1;
     }
@@ -514,11 +616,14 @@ int main(int argc, char **argv)
     rd_route_config_default(&rcfg);
     rcfg.timeout_default_s = srv.route_timeout_s;
     rcfg.users = srv.users;
+    rcfg.stats = srv.stats;
     srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
     if (srv.route == NULL) {
         rd_err("out of memory");
         return 1;
     }
+    /* admin first: /metrics, /readyz, /clients, and the 503 of a draining server */
+    rd_ws_server_add_http_handler(srv.ws, rd_admin_handler(), srv.admin);
     rd_ws_server_add_http_handler(srv.ws, rd_route_handler(), srv.route);
     if (npeers > 0) {
         struct rd_session_config pcfg;
@@ -533,6 +638,8 @@ int main(int argc, char **argv)
         pcfg.pause_high = (size_t)srv.pause_high;
         pcfg.pause_low = (size_t)srv.pause_low;
         pcfg.conn_hard_cap = (size_t)srv.conn_hard_cap;
+        pcfg.stats = srv.stats;
+        pcfg.peer = 1;
         srv.peers = rd_peers_new(srv.base, srv.dns, srv.reg, srv.id, srv.token, peer_specs,
                                  npeers, &pcfg);
         if (srv.peers == NULL) {
@@ -561,6 +668,7 @@ int main(int argc, char **argv)
         scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
         scfg.dial_wait_ms = srv.socks_dial_wait_ms;
         scfg.max_clients = srv.socks_max_clients;
+        scfg.stats = srv.stats;
         scfg.users = srv.users;
         srv.socks = rd_socks_server_new(srv.base, srv.reg, &scfg, &err);
         if (srv.socks == NULL) {
@@ -596,6 +704,7 @@ int main(int argc, char **argv)
         pxc.response_timeout_ms = srv.proxy_response_timeout_ms;
         pxc.connect_wait_ms = srv.proxy_connect_wait_ms;
         pxc.max_clients = srv.proxy_max_clients;
+        pxc.stats = srv.stats;
         pxc.users = srv.users;
         srv.proxy = rd_httpproxy_new(srv.base, srv.reg, &pxc, &err);
         if (srv.proxy == NULL) {
@@ -615,10 +724,17 @@ int main(int argc, char **argv)
 
     srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
     srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
+    srv.sighup_ev = evsignal_new(srv.base, SIGHUP, sighup_cb, &srv);
+    srv.drain_ev = evtimer_new(srv.base, drain_cb, &srv);
+    if (srv.sigint_ev == NULL || srv.sigterm_ev == NULL || srv.sighup_ev == NULL ||
+        srv.drain_ev == NULL) {
+        rd_err("out of memory");
+        return 1;
+    }
     event_add(srv.sigint_ev, NULL);
     event_add(srv.sigterm_ev, NULL);
-    srv.sighup_ev = evsignal_new(srv.base, SIGHUP, sighup_cb, &srv);
     event_add(srv.sighup_ev, NULL);
+    rd_admin_set_ready(srv.admin, 1); /* every listener is up */
     event_base_dispatch(srv.base);
 
     rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
@@ -629,9 +745,12 @@ int main(int argc, char **argv)
         evdns_base_free(srv.dns, 0);
     rd_route_free(srv.route);
     rd_registry_free(srv.reg);
+    rd_admin_free(srv.admin);
+    rd_stats_free(srv.stats); /* after every session */
     event_free(srv.sigint_ev);
     event_free(srv.sigterm_ev);
     event_free(srv.sighup_ev);
+    event_free(srv.drain_ev);
     event_base_free(srv.base);
     rd_tokens_free(srv.tokens);
     rd_users_free(srv.users);

@@ -13,6 +13,7 @@
 
 #include "../common/log.h"
 #include "session_int.h"
+#include "stats.h"
 
 struct rd_session {
     struct event_base *base;
@@ -41,6 +42,11 @@ struct rd_session {
     int64_t last_alive_ms;
     struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
     struct rd_conn *graveyard;
+
+    /* statistics (cfg.stats != NULL): list of the stats' live sessions, counter cells */
+    struct rd_session *st_next, *st_prev;
+    int st_linked;
+    uint64_t *st_tx, *st_txerr, *st_rx;
 };
 
 static uint64_t session_serial_counter;
@@ -50,6 +56,89 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- statistics ---- */
+
+static void stats_link(struct rd_session *s)
+{
+    struct rd_stats *st = s->cfg.stats;
+    struct rd_session **head;
+
+    if (st == NULL)
+        return;
+    head = rd_stats_sessions_(st);
+    s->st_prev = NULL;
+    s->st_next = *head;
+    if (*head != NULL)
+        (*head)->st_prev = s;
+    *head = s;
+    s->st_linked = 1;
+    s->st_tx = rd_stats_counter(st, RD_STATS_TX_BYTES, s->name);
+    s->st_txerr = rd_stats_counter(st, RD_STATS_TX_ERROR_BYTES, s->name);
+    s->st_rx = rd_stats_counter(st, RD_STATS_RX_BYTES, s->name);
+    if (s->cfg.role == RD_ROLE_SERVER)
+        rd_stats_ws_session(st, 1, s->name, s->cfg.peer);
+}
+
+static void stats_unlink(struct rd_session *s)
+{
+    struct rd_stats *st = s->cfg.stats;
+
+    if (!s->st_linked)
+        return;
+    if (s->st_prev != NULL)
+        s->st_prev->st_next = s->st_next;
+    else
+        *rd_stats_sessions_(st) = s->st_next;
+    if (s->st_next != NULL)
+        s->st_next->st_prev = s->st_prev;
+    s->st_linked = 0;
+    if (s->cfg.role == RD_ROLE_SERVER)
+        rd_stats_ws_session(st, 0, s->name, s->cfg.peer);
+}
+
+#define STAT_ADD(cell, n)                                                                     \
+    do {                                                                                      \
+        if ((cell) != NULL)                                                                   \
+            *(cell) += (n);                                                                   \
+    } while (0)
+
+void rd_session_foreach(struct rd_stats *st,
+                        void (*cb)(const struct rd_session_info *si, void *arg), void *arg)
+{
+    struct rd_session *s;
+
+    if (st == NULL)
+        return;
+    for (s = *rd_stats_sessions_(st); s != NULL; s = s->st_next) {
+        struct rd_session_info si;
+        size_t i;
+
+        memset(&si, 0, sizeof si);
+        si.name = s->name;
+        si.role = s->cfg.role;
+        si.peer = s->cfg.peer;
+        si.conns = s->nconns;
+        si.closing = s->closing;
+        for (i = 0; s->table != NULL && i < s->table_size; i++) {
+            struct rd_conn *c;
+            for (c = s->table[i]; c != NULL; c = c->hnext) {
+                si.rx_buffered += evbuffer_get_length(c->rx);
+                si.tx_buffered += evbuffer_get_length(c->tx);
+                si.paused_by_us += c->we_paused;
+                si.paused_by_peer += c->peer_paused;
+            }
+        }
+        cb(&si, arg);
+    }
 }
 
 static struct timeval ms_tv(int64_t ms)
@@ -127,6 +216,7 @@ static int conn_insert(struct rd_session *s, struct rd_conn *c)
     c->hnext = s->table[slot];
     s->table[slot] = c;
     s->nconns++;
+    rd_stats_conn(s->cfg.stats, 1, s->name, c->target);
     return 0;
 }
 
@@ -239,6 +329,8 @@ void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, cons
 
     if (rd_log_trace_enabled())
         trace_msg(s, "WRITE", id, conn_id, type, payload, len);
+    if (type == RD_MSG_ERROR && !s->closing)
+        STAT_ADD(s->st_txerr, hlen + len);
     ctrl_append(s, hdr, hlen, payload, len);
 }
 
@@ -264,6 +356,7 @@ void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
         return;
     ring_remove(s, c);
     conn_unlink(s, c);
+    rd_stats_conn(s->cfg.stats, 0, s->name, c->target);
     c->state = RD_CONN_DEAD;
     c->cbs = NULL;
     c->dead_next = s->graveyard;
@@ -327,6 +420,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
         rd_session_link_closed(s, "out of memory");
         return NULL;
     }
+    stats_link(s);
     if (cfg->ping_timeout_ms > 0) {
         struct timeval tv = ms_tv(cfg->ping_timeout_ms);
         event_add(s->alive_ev, &tv);
@@ -364,6 +458,7 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     }
     if (s->cbs.on_closed != NULL)
         s->cbs.on_closed(s, reason, s->arg);
+    stats_unlink(s);
     if (s->reap_ev != NULL)
         reap_cb(-1, 0, s);
     if (s->reap_ev) event_free(s->reap_ev);
@@ -408,6 +503,8 @@ struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const cha
         return NULL;
     }
     s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
+    if (s->cfg.stats != NULL)
+        c->dial_us = now_us();
     rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
     return c;
 }
@@ -527,6 +624,11 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
 
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
+    if (c->dial_us != 0 && m->payload_len > 0) {
+        rd_stats_dial_latency_us(s->cfg.stats, now_us() - c->dial_us);
+        c->dial_us = 0;
+    }
+    STAT_ADD(s->st_rx, m->payload_len);
     evbuffer_add(c->rx, m->payload, m->payload_len);
     c->bytes_in += m->payload_len;
     rx = evbuffer_get_length(c->rx);
@@ -705,6 +807,7 @@ int rd_session_pull(struct rd_session *s, struct evbuffer *out)
             evbuffer_add(out, hdr, hlen);
             evbuffer_remove_buffer(c->tx, out, n);
             c->bytes_out += n;
+            STAT_ADD(s->st_tx, hlen + n);
             txlen -= n;
             if (txlen == 0 && c->state == RD_CONN_OPEN)
                 ring_remove(s, c);
@@ -727,6 +830,7 @@ int rd_session_pull(struct rd_session *s, struct evbuffer *out)
                           strlen(text));
             evbuffer_add(out, hdr, hlen);
             evbuffer_add(out, text, strlen(text));
+            STAT_ADD(s->st_txerr, hlen + strlen(text));
             rd_session_conn_dead_(s, c);
             return 1;
         }

@@ -15,6 +15,7 @@
 struct event_base;
 struct rd_conn;
 struct rd_session;
+struct rd_stats;
 
 enum rd_role {
     RD_ROLE_SERVER, /* accepted /connect: dials conns, answers pings, receives Sync */
@@ -31,6 +32,9 @@ struct rd_session_config {
     size_t conn_hard_cap;  /* close the conn with an Error above this */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
+    struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);
+                             * NULL = none (see stats.h) */
+    int peer;               /* a session with another server (HA): metrics label peer="true" */
 };
 
 /* Fill with the defaults of limits.h for `role`. */
@@ -75,5 +79,21 @@ size_t rd_session_conn_count(const struct rd_session *s);
 int rd_session_is_closing(const struct rd_session *s);
 void rd_session_set_user(struct rd_session *s, void *user);
 void *rd_session_user(const struct rd_session *s);
+
+/* A live session as seen by /metrics and /clients (valid during the callback only). */
+struct rd_session_info {
+    const char *name;  /* client id, or "peer:<id>" */
+    enum rd_role role;
+    int peer;
+    size_t conns;
+    size_t rx_buffered, tx_buffered;   /* bytes queued in its conns */
+    size_t paused_by_us, paused_by_peer; /* conns under Pause */
+    int closing;
+};
+
+/* Visit every live session created with cfg.stats == st, newest first. The callback must
+ * not create or end sessions. */
+void rd_session_foreach(struct rd_stats *st,
+                        void (*cb)(const struct rd_session_info *si, void *arg), void *arg);
 
 #endif

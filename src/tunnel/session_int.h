@@ -31,6 +31,7 @@ struct rd_conn {
     void *arg;
     uint64_t bytes_in, bytes_out;
     uint64_t sync_epoch; /* session's sync epoch when created (race guard, PROTOCOL s4) */
+    int64_t dial_us;     /* monotonic time of our dial, until the first Data (0: not timed) */
     char *close_text;    /* graceful close text sent after tx ("EOF") */
     struct rd_conn *hnext;               /* hash chain */
     struct rd_conn *ring_next, *ring_prev;

@@ -69,6 +69,9 @@ rd_is_sanitized() {
 }
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+# rdial-server drains for -shutdown-grace-ms (10 s) on SIGTERM while streams run; rd_stop
+# kills after 5 s, so servers under test drain for 2 s unless a test says otherwise.
+export RDIAL_SHUTDOWN_GRACE_MS=${RDIAL_SHUTDOWN_GRACE_MS:-2000}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

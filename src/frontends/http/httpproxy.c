@@ -48,6 +48,7 @@
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
 #include "tunnel/relay.h"
+#include "tunnel/stats.h"
 
 #define PX_MAX_IO (256 * 1024)                            /* per-callback socket read/write */
 #define PX_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
@@ -392,6 +393,11 @@ static void px_reply(struct px *pc, int status, const char *kind, const char *te
     size_t tl = strlen(text);
 
     pc->status = status;
+    rd_stats_frontend(pc->hp->cfg.stats, RD_FE_HTTPPROXY,
+                      status == 404                    ? RD_FE_NO_CLIENT
+                      : status == 504 || status == 408 ? RD_FE_TIMEOUT
+                      : status >= 500                  ? RD_FE_DIAL_ERROR
+                                                       : RD_FE_BAD_REQUEST);
     px_close_conn(pc, "proxy answered");
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -446,6 +452,7 @@ static void px_tunnel_start(struct px *pc)
     evtimer_del(pc->timer);
     pc->tkind = PX_T_NONE;
     pc->status = 200;
+    rd_stats_frontend(pc->hp->cfg.stats, RD_FE_HTTPPROXY, RD_FE_OK);
     evbuffer_add_printf(bufferevent_get_output(bev), "HTTP/1.1 200 %s\r\n\r\n",
                         status_reason(200));
     bufferevent_setwatermark(bev, EV_READ, 0, 0);
@@ -502,6 +509,7 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     if (strcmp(reason, "EOF") == 0) {
         /* the target accepted and closed at once */
         pc->status = 200;
+        rd_stats_frontend(pc->hp->cfg.stats, RD_FE_HTTPPROXY, RD_FE_OK);
         evbuffer_add_printf(bufferevent_get_output(pc->bev), "HTTP/1.1 200 %s\r\n\r\n",
                             status_reason(200));
         px_end(pc, "tunnel: target closed at once", 0);
@@ -552,6 +560,7 @@ static int px_send_response_head(struct px *pc)
     if (!pc->keep_alive || !pc->req_done || pc->user_eof)
         pc->close_after = 1;
     pc->status = resp->status;
+    rd_stats_frontend(pc->hp->cfg.stats, RD_FE_HTTPPROXY, RD_FE_OK);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", resp->status, resp->reason);
     for (i = 0; i < n; i++)
         evbuffer_add_printf(out, "%s\r\n", lines[i]);
@@ -1360,6 +1369,15 @@ struct rd_httpproxy *rd_httpproxy_new(struct event_base *base, struct rd_registr
 int rd_httpproxy_port(const struct rd_httpproxy *hp) { return hp->port; }
 
 size_t rd_httpproxy_active(const struct rd_httpproxy *hp) { return hp->active; }
+
+void rd_httpproxy_stop_accepting(struct rd_httpproxy *hp)
+{
+    if (hp == NULL || hp->lev == NULL)
+        return;
+    evtimer_del(hp->backoff); /* an EMFILE pause must not re-enable it */
+    evconnlistener_free(hp->lev);
+    hp->lev = NULL;
+}
 
 void rd_httpproxy_free(struct rd_httpproxy *hp)
 {

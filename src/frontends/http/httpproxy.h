@@ -72,6 +72,7 @@
 
 struct event_base;
 struct rd_registry;
+struct rd_stats;
 struct rd_httpproxy;
 struct rd_users;
 
@@ -103,6 +104,7 @@ struct rd_httpproxy_config {
     struct rd_users *users;   /* borrowed, may be reloaded in place; NULL = no user check */
     rd_httpproxy_authorize_cb authorize; /* NULL: everything allowed, 407 never produced */
     void *authorize_arg;
+    struct rd_stats *stats;   /* outcome counters (borrowed, outlives the proxy); NULL = none */
 };
 
 /* The defaults above; host NULL, port 3128, domain NULL, authorize NULL. */
@@ -112,6 +114,10 @@ void rd_httpproxy_config_default(struct rd_httpproxy_config *cfg);
  * On failure returns NULL and sets *errp (if errp) to a malloc'd message the caller frees. */
 struct rd_httpproxy *rd_httpproxy_new(struct event_base *base, struct rd_registry *reg,
                                       const struct rd_httpproxy_config *cfg, char **errp);
+
+/* Shutting down: close the listening socket (new connections are refused); connections
+ * already accepted go on. */
+void rd_httpproxy_stop_accepting(struct rd_httpproxy *hp);
 
 /* The bound port (the ephemeral one when cfg.port was 0). */
 int rd_httpproxy_port(const struct rd_httpproxy *hp);

@@ -27,6 +27,7 @@
 #include "transport/http_exchange.h"
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
+#include "tunnel/stats.h"
 
 #define ROUTE_PREFIX "/client/"
 #define ROUTE_MAX_METHOD 32                  /* request method bytes */
@@ -81,6 +82,7 @@ struct rq {
     uint64_t up, down;            /* bytes to / from the target through the conn */
     struct timeval t0;
     const char *outcome;          /* static text for the log line */
+    int head_sent;                /* the target's response head went to the user */
 };
 
 static void rq_set_state(struct rq *r, enum rq_state st)
@@ -154,6 +156,21 @@ static void rq_deny(struct rq *r, int status)
     rq_release(r, NULL);
 }
 
+/* For the metrics: how the request ended. A response head from the target is "ok" even
+ * when the body broke later; otherwise the answer the route made itself says. */
+static enum rd_fe_outcome rq_outcome(const struct rq *r)
+{
+    if (r->head_sent)
+        return RD_FE_OK;
+    switch (r->status) {
+    case 0: return RD_FE_USER_GONE;
+    case 404: return RD_FE_NO_CLIENT;
+    case 504: return RD_FE_TIMEOUT;
+    case 502: return RD_FE_DIAL_ERROR;
+    default: return r->status >= 500 ? RD_FE_DIAL_ERROR : RD_FE_BAD_REQUEST;
+    }
+}
+
 /* The one close path: the exchange is gone. */
 static void rq_close(struct rq *r)
 {
@@ -179,6 +196,7 @@ static void rq_close(struct rq *r)
         evbuffer_free(r->in);
     free(r->resp);
     free(r->route);
+    rd_stats_frontend(r->rt->cfg.stats, RD_FE_ROUTE, rq_outcome(r));
     r->rt->active--;
     free(r);
 }
@@ -240,6 +258,7 @@ static void rq_start_response(struct rq *r)
         return;
     }
     r->status = resp->status;
+    r->head_sent = 1;
     free(r->resp);
     r->resp = NULL;
     rq_set_state(r, RQ_STREAMING);

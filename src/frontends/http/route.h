@@ -28,6 +28,7 @@ struct rd_registry;
 struct rd_route;
 struct rd_users;
 struct rd_http_handler;
+struct rd_stats;
 
 struct rd_route_config {
     int timeout_default_s; /* ?timeout= absent or empty */
@@ -36,6 +37,7 @@ struct rd_route_config {
     struct rd_users *users; /* -proxy-users (borrowed): Authorization: Basic of a user allowed
                              * to reach the id, else 401 / 403; the header is then not
                              * forwarded. NULL = no user check */
+    struct rd_stats *stats; /* outcome counters (borrowed, outlives the route); NULL = none */
 };
 
 /* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 1 MiB. */

@@ -27,6 +27,7 @@
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
 #include "tunnel/relay.h"
+#include "tunnel/stats.h"
 
 #define SOCKS_MAX_DOMAIN 255
 
@@ -54,6 +55,7 @@ struct socks_client {
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
+    int outcome;        /* enum rd_fe_outcome for the metrics, -1 before one is known */
     int wrote_shutdown; /* DRAIN: SHUT_WR done */
     double dial_ms;     /* dial -> first sign (data, close, wait over); -1 unknown */
     char reason[RD_MAX_ERROR_TEXT];
@@ -121,6 +123,10 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
             sc->target[0] ? sc->target : "-",
             sc->rep < 0 ? "none" : socks5_rep_str((uint8_t)sc->rep), up, down,
             ms_since(&sc->t0) / 1e3, dial, reason);
+    /* a refusal during the handshake leaves through DRAIN without an outcome of its own */
+    if (sc->outcome < 0)
+        sc->outcome = sc->state == SOCKS_ST_DRAIN ? RD_FE_BAD_REQUEST : RD_FE_USER_GONE;
+    rd_stats_frontend(srv->cfg.stats, RD_FE_SOCKS, (enum rd_fe_outcome)sc->outcome);
     if (sc->conn != NULL)
         rd_conn_close(sc->conn, reason);
     if (sc->bev != NULL)
@@ -228,6 +234,7 @@ static void start_relay(struct socks_client *sc)
         sc->dial_ms = ms_since(&sc->t_dial); /* first sign of life, or the wait is over */
     evtimer_del(sc->timer);
     sc->rep = SOCKS5_REP_SUCCEEDED;
+    sc->outcome = RD_FE_OK;
     bufferevent_write(sc->bev, r, socks5_encode_reply(r, SOCKS5_REP_SUCCEEDED));
     bufferevent_setwatermark(sc->bev, EV_READ, 0, 0);
     relay = rd_relay_new(sc->conn, sc->bev, relay_done, sc);
@@ -258,9 +265,11 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     sc->dial_ms = ms_since(&sc->t_dial);
     if (strcmp(reason, "EOF") == 0) {
         /* the dial worked and the target closed at once, without a byte */
+        sc->outcome = RD_FE_OK;
         finish_with(sc, SOCKS5_REP_SUCCEEDED, "EOF");
         return;
     }
+    sc->outcome = RD_FE_DIAL_ERROR;
     finish_with(sc, socks5_rep_for(RD_DIAL_OK, reason), reason);
 }
 
@@ -287,6 +296,7 @@ static void handle_request(struct socks_client *sc, const struct socks5_request 
     mr = rd_target_map(req->host, req->port, sc->user[0] ? sc->user : NULL,
                        srv->domain[0] ? srv->domain : NULL, &m, &err);
     if (mr != RD_TMAP_OK) {
+        sc->outcome = mr == RD_TMAP_NO_CLIENT ? RD_FE_NO_CLIENT : RD_FE_BAD_REQUEST;
         snprintf(sc->reason, sizeof sc->reason, "%s", err);
         finish_with(sc,
                     socks5_rep_for(mr == RD_TMAP_NO_CLIENT ? RD_DIAL_NO_CLIENT
@@ -308,6 +318,9 @@ static void handle_request(struct socks_client *sc, const struct socks5_request 
     dr = rd_dial(srv->reg, m.client_id, "tcp", m.addr, &sc->conn);
     if (dr != RD_DIAL_OK) {
         sc->conn = NULL;
+        sc->outcome = dr == RD_DIAL_NO_CLIENT    ? RD_FE_NO_CLIENT
+                      : dr == RD_DIAL_BAD_TARGET ? RD_FE_BAD_REQUEST
+                                                 : RD_FE_DIAL_ERROR;
         finish_with(sc, socks5_rep_for(dr, NULL), rd_dial_result_str(dr));
         return;
     }
@@ -481,6 +494,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     case SOCKS_ST_REQUEST: {
         char why[RD_MAX_ERROR_TEXT];
         snprintf(why, sizeof why, "handshake timeout in %s", state_str(sc->state));
+        sc->outcome = RD_FE_TIMEOUT;
         close_now(sc, why);
         return;
     }
@@ -545,6 +559,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     }
     sc->srv = srv;
     sc->rep = -1;
+    sc->outcome = -1;
     sc->dial_ms = -1;
     snprintf(sc->peer, sizeof sc->peer, "%s", peer);
     clock_gettime(CLOCK_MONOTONIC, &sc->t0);
@@ -694,6 +709,15 @@ struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_r
 int rd_socks_server_port(const struct rd_socks_server *s) { return s->port; }
 
 size_t rd_socks_server_active(const struct rd_socks_server *s) { return s->active; }
+
+void rd_socks_server_stop_accepting(struct rd_socks_server *s)
+{
+    if (s == NULL || s->lis == NULL)
+        return;
+    evtimer_del(s->backoff_ev); /* an EMFILE pause must not re-enable it */
+    evconnlistener_free(s->lis);
+    s->lis = NULL;
+}
 
 void rd_socks_server_free(struct rd_socks_server *s)
 {

@@ -43,6 +43,7 @@
 
 struct event_base;
 struct rd_registry;
+struct rd_stats;
 struct rd_socks_server;
 struct rd_users;
 
@@ -63,6 +64,7 @@ struct rd_socks_config {
     int max_clients;          /* concurrent connections, handshaking or relaying */
     size_t max_preread;       /* user bytes held before the relay starts */
     struct rd_users *users;   /* borrowed, may be reloaded in place; NULL = no access control */
+    struct rd_stats *stats;   /* outcome counters (borrowed, outlives the server); NULL = none */
 };
 
 /* The defaults above; host NULL, port 1080, domain NULL. */
@@ -75,6 +77,10 @@ struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_r
 
 /* The bound port (the ephemeral one when cfg.port was 0). */
 int rd_socks_server_port(const struct rd_socks_server *s);
+
+/* Shutting down: close the listening socket (new connections are refused); connections
+ * already accepted go on. */
+void rd_socks_server_stop_accepting(struct rd_socks_server *s);
 
 /* Connections open now (handshaking, waiting or relaying). */
 size_t rd_socks_server_active(const struct rd_socks_server *s);

@@ -1,0 +1,429 @@
+/* stats.c - counters, gauges and their Prometheus text rendering. See stats.h. */
+#include "stats.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "session.h"
+
+/* Labelled counter families, in rendering order. */
+enum metric {
+    M_ADD_WS,
+    M_REMOVE_WS,
+    M_ADD_CONN,
+    M_REMOVE_CONN,
+    M_TX,
+    M_TX_ERR,
+    M_RX,
+    M_PEER_ATTEMPT,
+    M_PEER_CONNECTED,
+    M_PEER_DISCONNECTED,
+    M_COUNT_
+};
+
+static const struct {
+    const char *name, *help;
+} metric_info[M_COUNT_] = {
+    [M_ADD_WS] = { "session_server_total_add_websocket_session",
+                   "Total count of added websocket sessions" },
+    [M_REMOVE_WS] = { "session_server_total_remove_websocket_session",
+                      "Total count of removed websocket sessions" },
+    [M_ADD_CONN] = { "session_server_total_add_connections", "Total count of added connections" },
+    [M_REMOVE_CONN] = { "session_server_total_remove_connections",
+                        "Total count of removed connections" },
+    [M_TX] = { "session_server_total_transmit_bytes", "Total bytes transmitted" },
+    [M_TX_ERR] = { "session_server_total_transmit_error_bytes", "Total error bytes transmitted" },
+    [M_RX] = { "session_server_total_receive_bytes", "Total bytes received" },
+    [M_PEER_ATTEMPT] = { "session_server_total_peer_ws_attempt",
+                         "Total count of attempts to establish websocket session to other "
+                         "servers" },
+    [M_PEER_CONNECTED] = { "session_server_total_peer_ws_connected",
+                           "Total count of connected websocket sessions to other servers" },
+    [M_PEER_DISCONNECTED] = { "session_server_total_peer_ws_disconnected",
+                              "Total count of disconnected websocket sessions from other "
+                              "servers" },
+};
+
+/* Histogram upper bounds, seconds (+Inf is implicit). */
+static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,    10 };
+#define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
+
+#define STATS_HASH_SIZE 1024 /* buckets of the series table (power of two) */
+
+struct series {
+    struct series *hnext;    /* hash chain */
+    struct series *mnext;    /* next of the same metric, in creation order */
+    enum metric m;
+    uint64_t value;
+    char labels[];           /* rendered: name="value",... (escaped) */
+};
+
+struct rd_stats {
+    struct series *hash[STATS_HASH_SIZE];
+    struct series *mhead[M_COUNT_], **mtail[M_COUNT_];
+    size_t nseries;
+    uint64_t dropped;
+    uint64_t fe[RD_FE_COUNT_][RD_FE_OUTCOME_COUNT_];
+    uint64_t lat_bucket[NBOUNDS + 1]; /* non-cumulative; last = above every bound */
+    uint64_t lat_count;
+    double lat_sum;
+    struct rd_session *sessions; /* live sessions reporting here (linked by session.c) */
+};
+
+const char *rd_fe_str(enum rd_fe fe)
+{
+    switch (fe) {
+    case RD_FE_ROUTE: return "route";
+    case RD_FE_SOCKS: return "socks";
+    case RD_FE_HTTPPROXY: return "httpproxy";
+    case RD_FE_COUNT_: break;
+    }
+    return "?";
+}
+
+const char *rd_fe_outcome_str(enum rd_fe_outcome o)
+{
+    switch (o) {
+    case RD_FE_OK: return "ok";
+    case RD_FE_NO_CLIENT: return "no_client";
+    case RD_FE_DIAL_ERROR: return "dial_error";
+    case RD_FE_TIMEOUT: return "timeout";
+    case RD_FE_BAD_REQUEST: return "bad_request";
+    case RD_FE_USER_GONE: return "user_gone";
+    case RD_FE_OUTCOME_COUNT_: break;
+    }
+    return "?";
+}
+
+struct rd_stats *rd_stats_new(void)
+{
+    struct rd_stats *st = calloc(1, sizeof *st);
+    int m;
+
+    if (st == NULL)
+        return NULL;
+    for (m = 0; m < M_COUNT_; m++)
+        st->mtail[m] = &st->mhead[m];
+    return st;
+}
+
+void rd_stats_free(struct rd_stats *st)
+{
+    int m;
+
+    if (st == NULL)
+        return;
+    for (m = 0; m < M_COUNT_; m++) {
+        struct series *s = st->mhead[m], *next;
+        for (; s != NULL; s = next) {
+            next = s->mnext;
+            free(s);
+        }
+    }
+    free(st);
+}
+
+struct rd_session **rd_stats_sessions_(struct rd_stats *st) { return &st->sessions; }
+
+/* ---- label sets ---- */
+
+/* Label building: name="escaped value" pairs, values cut at RD_STATS_MAX_LABEL bytes. */
+struct lbuf {
+    char b[4 * (RD_STATS_MAX_LABEL * 2 + 32)];
+    size_t n;
+};
+
+static void lb_add(struct lbuf *lb, const char *name, const char *val, size_t vlen)
+{
+    size_t i;
+
+    if (vlen > RD_STATS_MAX_LABEL)
+        vlen = RD_STATS_MAX_LABEL;
+    /* every value fits: each byte escapes to at most 2, the buffer holds 4 such labels */
+    lb->n += (size_t)snprintf(lb->b + lb->n, sizeof lb->b - lb->n, "%s%s=\"",
+                              lb->n ? "," : "", name);
+    for (i = 0; i < vlen; i++) {
+        char ch = val[i];
+        if (ch == '\\' || ch == '"') {
+            lb->b[lb->n++] = '\\';
+            lb->b[lb->n++] = ch;
+        } else if (ch == '\n') {
+            lb->b[lb->n++] = '\\';
+            lb->b[lb->n++] = 'n';
+        } else {
+            lb->b[lb->n++] = ch;
+        }
+    }
+    lb->b[lb->n++] = '"';
+    lb->b[lb->n] = '\0';
+}
+
+static void lb_add_str(struct lbuf *lb, const char *name, const char *val)
+{
+    if (val == NULL)
+        val = "";
+    lb_add(lb, name, val, strlen(val)); /* lb_add cuts at RD_STATS_MAX_LABEL */
+}
+
+static size_t series_slot(enum metric m, const char *labels)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)m; /* FNV-1a */
+    for (; *labels; labels++) {
+        h ^= (unsigned char)*labels;
+        h *= 1099511628211ull;
+    }
+    return (size_t)h & (STATS_HASH_SIZE - 1);
+}
+
+/* The series (m, labels): found, or created; NULL past the ceiling or out of memory. */
+static struct series *series_get(struct rd_stats *st, enum metric m, const char *labels)
+{
+    size_t slot = series_slot(m, labels), len;
+    struct series *s;
+
+    for (s = st->hash[slot]; s != NULL; s = s->hnext)
+        if (s->m == m && strcmp(s->labels, labels) == 0)
+            return s;
+    if (st->nseries >= RD_STATS_MAX_SERIES) {
+        st->dropped++;
+        return NULL;
+    }
+    len = strlen(labels);
+    s = calloc(1, sizeof *s + len + 1);
+    if (s == NULL) {
+        st->dropped++;
+        return NULL;
+    }
+    s->m = m;
+    memcpy(s->labels, labels, len + 1);
+    s->hnext = st->hash[slot];
+    st->hash[slot] = s;
+    *st->mtail[m] = s;
+    st->mtail[m] = &s->mnext;
+    st->nseries++;
+    return s;
+}
+
+static void series_add(struct rd_stats *st, enum metric m, const char *labels, uint64_t n)
+{
+    struct series *s = series_get(st, m, labels);
+    if (s != NULL)
+        s->value += n;
+}
+
+/* ---- events ---- */
+
+void rd_stats_ws_session(struct rd_stats *st, int add, const char *clientkey, int peer)
+{
+    struct lbuf lb = { .n = 0 };
+
+    if (st == NULL)
+        return;
+    lb_add_str(&lb, "clientkey", clientkey);
+    lb_add_str(&lb, "peer", peer ? "true" : "false");
+    series_add(st, add ? M_ADD_WS : M_REMOVE_WS, lb.b, 1);
+}
+
+void rd_stats_conn(struct rd_stats *st, int add, const char *clientkey, const char *target)
+{
+    struct lbuf lb = { .n = 0 };
+    const char *t = target ? target : "", *fwd, *slash;
+
+    if (st == NULL)
+        return;
+    fwd = strstr(t, "::"); /* peer-forwarded: "key::proto/addr" */
+    if (fwd != NULL)
+        t = fwd + 2;
+    slash = strchr(t, '/');
+    lb_add_str(&lb, "clientkey", clientkey);
+    if (slash != NULL) {
+        lb_add(&lb, "proto", t, (size_t)(slash - t));
+        lb_add_str(&lb, "addr", slash + 1);
+    } else {
+        lb_add_str(&lb, "proto", "");
+        lb_add_str(&lb, "addr", t);
+    }
+    series_add(st, add ? M_ADD_CONN : M_REMOVE_CONN, lb.b, 1);
+}
+
+uint64_t *rd_stats_counter(struct rd_stats *st, enum rd_stats_counter which,
+                           const char *clientkey)
+{
+    struct lbuf lb = { .n = 0 };
+    struct series *s;
+    enum metric m = which == RD_STATS_TX_BYTES         ? M_TX
+                    : which == RD_STATS_TX_ERROR_BYTES ? M_TX_ERR
+                                                       : M_RX;
+
+    if (st == NULL)
+        return NULL;
+    lb_add_str(&lb, "clientkey", clientkey);
+    s = series_get(st, m, lb.b);
+    return s ? &s->value : NULL;
+}
+
+void rd_stats_peer(struct rd_stats *st, enum rd_stats_peer_event ev, const char *peer)
+{
+    struct lbuf lb = { .n = 0 };
+    enum metric m = ev == RD_STATS_PEER_ATTEMPT     ? M_PEER_ATTEMPT
+                    : ev == RD_STATS_PEER_CONNECTED ? M_PEER_CONNECTED
+                                                    : M_PEER_DISCONNECTED;
+    if (st == NULL)
+        return;
+    lb_add_str(&lb, "peer", peer);
+    series_add(st, m, lb.b, 1);
+}
+
+void rd_stats_frontend(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o)
+{
+    if (st == NULL || (unsigned)fe >= RD_FE_COUNT_ || (unsigned)o >= RD_FE_OUTCOME_COUNT_)
+        return;
+    st->fe[fe][o]++;
+}
+
+void rd_stats_dial_latency_us(struct rd_stats *st, int64_t us)
+{
+    double sec;
+    size_t i;
+
+    if (st == NULL)
+        return;
+    if (us < 0)
+        us = 0;
+    sec = (double)us / 1e6;
+    for (i = 0; i < NBOUNDS && sec > latency_bounds[i]; i++)
+        ;
+    st->lat_bucket[i]++;
+    st->lat_count++;
+    st->lat_sum += sec;
+}
+
+uint64_t rd_stats_get(struct rd_stats *st, const char *metric, const char *labels)
+{
+    int m;
+    struct series *s;
+
+    if (st == NULL)
+        return 0;
+    for (m = 0; m < M_COUNT_; m++) {
+        if (strcmp(metric_info[m].name, metric) != 0)
+            continue;
+        for (s = st->hash[series_slot((enum metric)m, labels)]; s != NULL; s = s->hnext)
+            if (s->m == (enum metric)m && strcmp(s->labels, labels) == 0)
+                return s->value;
+    }
+    return 0;
+}
+
+uint64_t rd_stats_frontend_get(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o)
+{
+    if (st == NULL || (unsigned)fe >= RD_FE_COUNT_ || (unsigned)o >= RD_FE_OUTCOME_COUNT_)
+        return 0;
+    return st->fe[fe][o];
+}
+
+/* ---- rendering ---- */
+
+struct gauges {
+    uint64_t kind[4]; /* client, peer_in, peer_out, agent */
+    uint64_t conns, rx, tx, paused_us, paused_peer;
+};
+
+static void gauge_cb(const struct rd_session_info *si, void *arg)
+{
+    struct gauges *g = arg;
+    int k = si->role == RD_ROLE_SERVER ? (si->peer ? 1 : 0) : (si->peer ? 2 : 3);
+
+    g->kind[k]++;
+    g->conns += si->conns;
+    g->rx += si->rx_buffered;
+    g->tx += si->tx_buffered;
+    g->paused_us += si->paused_by_us;
+    g->paused_peer += si->paused_by_peer;
+}
+
+static void head(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void fmt_double(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, "%.9g", v);
+}
+
+int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
+{
+    static const char *const kinds[4] = { "client", "peer_in", "peer_out", "agent" };
+    struct gauges g;
+    uint64_t cum;
+    char num[64];
+    size_t i;
+    int m, fe, o;
+
+    if (st == NULL)
+        return 0;
+    for (m = 0; m < M_COUNT_; m++) {
+        struct series *s = st->mhead[m];
+        if (s == NULL)
+            continue; /* as the reference: a family appears with its first series */
+        head(out, metric_info[m].name, "counter", metric_info[m].help);
+        for (; s != NULL; s = s->mnext)
+            evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", metric_info[m].name, s->labels,
+                                s->value);
+    }
+
+    memset(&g, 0, sizeof g);
+    rd_session_foreach(st, gauge_cb, &g);
+    head(out, "rdial_sessions", "gauge", "Live tunnel sessions by kind");
+    for (i = 0; i < 4; i++)
+        evbuffer_add_printf(out, "rdial_sessions{kind=\"%s\"} %" PRIu64 "\n", kinds[i],
+                            g.kind[i]);
+    head(out, "rdial_conns", "gauge", "Live virtual connections");
+    evbuffer_add_printf(out, "rdial_conns %" PRIu64 "\n", g.conns);
+    head(out, "rdial_conn_buffered_bytes", "gauge",
+         "Bytes queued in virtual connections (rx: received, not yet consumed; tx: waiting "
+         "to be sent)");
+    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"rx\"} %" PRIu64 "\n", g.rx);
+    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"tx\"} %" PRIu64 "\n", g.tx);
+    head(out, "rdial_conns_paused", "gauge",
+         "Virtual connections under Pause (us: we paused the far side; peer: it paused us)");
+    evbuffer_add_printf(out, "rdial_conns_paused{by=\"us\"} %" PRIu64 "\n", g.paused_us);
+    evbuffer_add_printf(out, "rdial_conns_paused{by=\"peer\"} %" PRIu64 "\n", g.paused_peer);
+
+    head(out, "rdial_frontend_requests_total", "counter",
+         "Front-end requests by front end and outcome");
+    for (fe = 0; fe < RD_FE_COUNT_; fe++)
+        for (o = 0; o < RD_FE_OUTCOME_COUNT_; o++)
+            evbuffer_add_printf(out,
+                                "rdial_frontend_requests_total{frontend=\"%s\",outcome=\"%s\"} "
+                                "%" PRIu64 "\n",
+                                rd_fe_str((enum rd_fe)fe), rd_fe_outcome_str((enum rd_fe_outcome)o),
+                                st->fe[fe][o]);
+
+    head(out, "rdial_dial_first_byte_seconds", "histogram",
+         "Time from a dial to the first byte from the far side");
+    cum = 0;
+    for (i = 0; i < NBOUNDS; i++) {
+        cum += st->lat_bucket[i];
+        fmt_double(num, sizeof num, latency_bounds[i]);
+        evbuffer_add_printf(out, "rdial_dial_first_byte_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
+                            num, cum);
+    }
+    cum += st->lat_bucket[NBOUNDS];
+    evbuffer_add_printf(out, "rdial_dial_first_byte_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                        cum);
+    fmt_double(num, sizeof num, st->lat_sum);
+    evbuffer_add_printf(out, "rdial_dial_first_byte_seconds_sum %s\n", num);
+    evbuffer_add_printf(out, "rdial_dial_first_byte_seconds_count %" PRIu64 "\n", st->lat_count);
+
+    head(out, "rdial_stats_series_dropped_total", "counter",
+         "Label sets not recorded because the series ceiling was reached");
+    evbuffer_add_printf(out, "rdial_stats_series_dropped_total %" PRIu64 "\n", st->dropped);
+    return 0;
+}
