@@ -425,6 +425,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
     struct server srv;
+    int rc = 0;
     const struct rd_flag flags[] = {
         RD_FLAGDEF_STRING("listen", &srv.listen, "main port: websocket /connect and the /client/ route (host:port, :port = all "
           "interfaces)"),
@@ -598,7 +599,7 @@ int main(int argc, char **argv)
     srv.admin = rd_admin_new(srv.stats);
     if (srv.base == NULL || srv.reg == NULL || srv.stats == NULL || srv.admin == NULL) {
         fprintf(stderr, "rdial-server: out of memory\n");
-        return 1;
+        { rc = 1; goto out; }
     }
     memset(&wcfg, 0, sizeof wcfg);
     wcfg.host = host[0] ? host : NULL;
@@ -611,7 +612,7 @@ int main(int argc, char **argv)
     if (srv.ws == NULL) {
         rd_err("listen %s: %s", srv.listen, err ? err : "failed");
         free(err);
-        return 1;
+        { rc = 1; goto out; }
     }
     rd_route_config_default(&rcfg);
     rcfg.timeout_default_s = srv.route_timeout_s;
@@ -620,7 +621,7 @@ int main(int argc, char **argv)
     srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
     if (srv.route == NULL) {
         rd_err("out of memory");
-        return 1;
+        { rc = 1; goto out; }
     }
     /* admin first: /metrics, /readyz, /clients, and the 503 of a draining server */
     rd_ws_server_add_http_handler(srv.ws, rd_admin_handler(), srv.admin);
@@ -644,7 +645,7 @@ int main(int argc, char **argv)
                                  npeers, &pcfg);
         if (srv.peers == NULL) {
             rd_err("out of memory");
-            return 1;
+            { rc = 1; goto out; }
         }
         rd_info("peering as %s with %d peers", srv.id, npeers);
     }
@@ -659,7 +660,7 @@ int main(int argc, char **argv)
         if (rd_parse_listen(srv.socks_listen, shost, sizeof shost, &sport) != 0) {
             fprintf(stderr, "rdial-server: -socks-listen %s: want host:port, :port or "
                             "[v6]:port\n", srv.socks_listen);
-            return 2;
+            { rc = 2; goto out; }
         }
         rd_socks_config_default(&scfg);
         scfg.host = shost; /* "" (from ":port") = all interfaces */
@@ -674,7 +675,7 @@ int main(int argc, char **argv)
         if (srv.socks == NULL) {
             rd_err("socks listen %s: %s", srv.socks_listen, err ? err : "failed");
             free(err);
-            return 1;
+            { rc = 1; goto out; }
         }
         {
             int v6 = strchr(shost, ':') != NULL;
@@ -693,7 +694,7 @@ int main(int argc, char **argv)
         if (rd_parse_listen(srv.proxy_listen, phost, sizeof phost, &pport) != 0) {
             fprintf(stderr, "rdial-server: -proxy-listen %s: want host:port, :port or "
                             "[v6]:port\n", srv.proxy_listen);
-            return 2;
+            { rc = 2; goto out; }
         }
         rd_httpproxy_config_default(&pxc);
         pxc.host = phost; /* "" (from ":port") = all interfaces */
@@ -710,7 +711,7 @@ int main(int argc, char **argv)
         if (srv.proxy == NULL) {
             rd_err("proxy listen %s: %s", srv.proxy_listen, err ? err : "failed");
             free(err);
-            return 1;
+            { rc = 1; goto out; }
         }
         {
             int v6 = strchr(phost, ':') != NULL;
@@ -729,13 +730,15 @@ int main(int argc, char **argv)
     if (srv.sigint_ev == NULL || srv.sigterm_ev == NULL || srv.sighup_ev == NULL ||
         srv.drain_ev == NULL) {
         rd_err("out of memory");
-        return 1;
+        { rc = 1; goto out; }
     }
     event_add(srv.sigint_ev, NULL);
     event_add(srv.sigterm_ev, NULL);
     event_add(srv.sighup_ev, NULL);
     rd_admin_set_ready(srv.admin, 1); /* every listener is up */
     event_base_dispatch(srv.base);
+
+out:
 
     rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
     rd_socks_server_free(srv.socks); /* before the sessions: relays abort their conns */
@@ -747,13 +750,13 @@ int main(int argc, char **argv)
     rd_registry_free(srv.reg);
     rd_admin_free(srv.admin);
     rd_stats_free(srv.stats); /* after every session */
-    event_free(srv.sigint_ev);
-    event_free(srv.sigterm_ev);
-    event_free(srv.sighup_ev);
-    event_free(srv.drain_ev);
-    event_base_free(srv.base);
+    if (srv.sigint_ev) event_free(srv.sigint_ev);
+    if (srv.sigterm_ev) event_free(srv.sigterm_ev);
+    if (srv.sighup_ev) event_free(srv.sighup_ev);
+    if (srv.drain_ev) event_free(srv.drain_ev);
+    if (srv.base) event_base_free(srv.base);
     rd_tokens_free(srv.tokens);
     rd_users_free(srv.users);
     rd_flags_free(flags);
-    return 0;
+    return rc;
 }

@@ -946,6 +946,10 @@ static int http_writeable(struct rd_http_exchange *x, struct pss *pss)
     if (x->abort) return -1;
     if (!x->responded) return 0;
     if (!x->head_sent && http_write_head(x) < 0) return -1;
+    /* lws arms its own timeout (timeout_secs, 15 s) over a whole HTTP transaction, which cut
+     * every streamed answer at 15 s. The handler owns the exchange's timing (the route's idle
+     * and ?timeout= timers): progress clears lws's. */
+    lws_set_timeout(x->wsi, NO_PENDING_TIMEOUT, 0);
     size_t pend = evbuffer_get_length(x->out);
     if (pend) {
         unsigned char buf[LWS_PRE + HTTP_WRITE_CHUNK];
@@ -1083,6 +1087,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_HTTP_BODY:
         if (!pss->x) return 0;
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* see http_writeable */
         return http_body(pss->x, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (pss->x && !pss->x->chunked) body_end(pss->x);

@@ -121,6 +121,8 @@ int rd_msg_parse_connect(const uint8_t *p, size_t len, struct rd_connect_target 
     const uint8_t *slash, *sep;
 
     memset(t, 0, sizeof *t);
+    if (memchr(p, '\0', len) != NULL) /* anywhere: a key "foo\0x" must not name "foo" */
+        return -1;
     /* "key::" prefix (peer-forwarded). A key never contains '/', so only look before it. */
     slash = memchr(p, '/', len);
     if (slash == NULL)

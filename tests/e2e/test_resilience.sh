@@ -56,17 +56,20 @@ rd_wait_session_count server2 foo 2
 rd_http "$R/bigfile"
 rd_assert_status 200 "client back after SIGCONT"
 
-# ---- slow reader: 10 s at 1 MB/s of a 256 MiB file; memory stays bounded ----
+# ---- slow reader: 17 s at 1 MB/s of a 256 MiB file; memory stays bounded ----
 spid=$(rd_pid server2)
 cpid=$(rd_pid client2)
 s0=$(rd_rss_kb "$spid")
 c0=$(rd_rss_kb "$cpid")
-curl -sS --max-time 10 --limit-rate 1M -o /dev/null "$R/big.bin?timeout=60" 2>/dev/null &
+# 17 s: also past libwebsockets' own 15 s transaction timeout, which once cut every answer
+curl -sS --max-time 17 --limit-rate 1M -o /dev/null "$R/big.bin?timeout=60" 2>/dev/null &
 slow=$!
-sleep 9
+sleep 16
 s1=$(rd_rss_kb "$spid")
 c1=$(rd_rss_kb "$cpid")
-wait "$slow" || true
+rc=0
+wait "$slow" || rc=$?
+rd_assert_eq "$rc" 28 "the slow download ran until curl's own --max-time (28), not cut (18)"
 rd_log "slow reader: server RSS $s0 -> $s1 KiB, client RSS $c0 -> $c1 KiB"
 limit=16384
 rd_is_sanitized rdial-server && limit=262144 # ASan quarantines freed memory (256 MiB)

@@ -212,6 +212,13 @@ START_TEST(connect_targets)
         ck_assert_msg(rd_msg_parse_connect((const uint8_t *)bad[i], strlen(bad[i]), &t) != 0,
                       "accepted %s", bad[i]);
 
+    /* fuzz_session: a NUL in the peer-forwarded key was accepted (the key then read as
+     * "foo" by C string code, and the conn's target string was cut short) */
+    static const char nulkey[] = "foo\0x::tcp/127.0.0.1:80";
+    ck_assert_int_ne(rd_msg_parse_connect((const uint8_t *)nulkey, sizeof nulkey - 1, &t), 0);
+    static const char nuladdr[] = "tcp/127.0.0.1\0:80";
+    ck_assert_int_ne(rd_msg_parse_connect((const uint8_t *)nuladdr, sizeof nuladdr - 1, &t), 0);
+
     char longt[400];
     memset(longt, 'a', sizeof longt);
     memcpy(longt, "tcp/", 4);
