@@ -39,6 +39,7 @@ struct rd_peers {
     struct evdns_base *dns;
     struct rd_registry *reg;
     const char *my_id, *my_token;
+    const char *ca_file; /* wss peers: CA bundle, NULL = system CAs (borrowed) */
     struct rd_session_config scfg;
     struct peer_link *links;
     int n;
@@ -201,6 +202,7 @@ static void link_connect(struct peer_link *l)
     memset(&cfg, 0, sizeof cfg);
     cfg.url = l->spec.url;
     cfg.headers = headers;
+    cfg.ca_file = l->p->ca_file;
     rd_stats_peer(l->p->scfg.stats, RD_STATS_PEER_ATTEMPT, l->spec.id);
     l->ws = rd_ws_client_connect(l->p->base, l->p->dns, &cfg, &cbs, l, &err);
     if (l->ws == NULL) {
@@ -289,7 +291,7 @@ int rd_peers_authorize(const struct rd_peers *p, const char *id, const char *tok
 struct rd_peers *rd_peers_new(struct event_base *base, struct evdns_base *dns,
                               struct rd_registry *reg, const char *my_id, const char *my_token,
                               const struct rd_peer_spec *specs, int n,
-                              const struct rd_session_config *scfg)
+                              const struct rd_session_config *scfg, const char *ca_file)
 {
     struct rd_peers *p = calloc(1, sizeof *p);
     int i;
@@ -301,6 +303,7 @@ struct rd_peers *rd_peers_new(struct event_base *base, struct evdns_base *dns,
     p->reg = reg;
     p->my_id = my_id;
     p->my_token = my_token;
+    p->ca_file = ca_file != NULL && ca_file[0] != '\0' ? ca_file : NULL;
     p->scfg = *scfg;
     p->n = n;
     p->links = calloc((size_t)(n > 0 ? n : 1), sizeof *p->links);

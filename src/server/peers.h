@@ -20,11 +20,13 @@ struct evdns_base;
 struct rd_registry;
 struct rd_peers;
 
-/* `specs` is copied; my_id/my_token are borrowed (flags). `scfg` is copied. */
+/* `specs` is copied; my_id/my_token and ca_file are borrowed (flags). `scfg` is copied.
+ * ca_file: CA bundle (PEM) that wss:// peers are verified against (host name included);
+ * NULL or "" = the system's default CAs. */
 struct rd_peers *rd_peers_new(struct event_base *base, struct evdns_base *dns,
                               struct rd_registry *reg, const char *my_id, const char *my_token,
                               const struct rd_peer_spec *specs, int n,
-                              const struct rd_session_config *scfg);
+                              const struct rd_session_config *scfg, const char *ca_file);
 void rd_peers_free(struct rd_peers *p);
 
 /* 1 when `id` is a configured peer and `token` its token (constant-time compare), else 0. */

@@ -1,6 +1,7 @@
 /* rdial-server: accepts client sessions on /connect (libwebsockets, nested in libevent) and
  * dials through them for its front ends: the /client/<id>/<scheme>/<addr>/<path> route on the
  * main port. One process, one thread, one event_base. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +78,9 @@ struct server {
     long long max_message, pause_high, pause_low, conn_hard_cap;
     int max_conns;
     int route_timeout_s;
+    const char *cert, *key;    /* -cert/-key: TLS on the main port */
+    const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
+    const char *route_ca;      /* -route-ca: CA bundle for https targets of the route */
     int shutdown_grace_ms;
     const char *log_format;
 };
@@ -422,6 +426,22 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     drain_cb(-1, 0, srv);
 }
 
+/* A file flag that is set but cannot be read: message on stderr, 1. */
+static int unreadable(const char *flag, const char *path)
+{
+    FILE *f;
+
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "rdial-server: %s %s: %s\n", flag, path, strerror(errno));
+        return 1;
+    }
+    fclose(f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct server srv;
@@ -429,6 +449,10 @@ int main(int argc, char **argv)
     const struct rd_flag flags[] = {
         RD_FLAGDEF_STRING("listen", &srv.listen, "main port: websocket /connect and the /client/ route (host:port, :port = all "
           "interfaces)"),
+        RD_FLAGDEF_STRING("cert", &srv.cert, "TLS certificate chain (PEM) for the main port: wss:// and https:// (needs -key)"),
+        RD_FLAGDEF_STRING("key", &srv.key, "TLS private key (PEM) of -cert"),
+        RD_FLAGDEF_STRING("peer-ca", &srv.peer_ca, "CA bundle (PEM) to verify wss:// peers with (default: the system CAs)"),
+        RD_FLAGDEF_STRING("route-ca", &srv.route_ca, "CA bundle (PEM) to verify https targets of the /client/ route with (default: the system CAs)"),
         RD_FLAGDEF_STRING("id", &srv.id, "this server's peer id (HA peering)"),
         RD_FLAGDEF_STRING("token", &srv.token,
                           "this server's peer token, sent to peers as X-API-Tunnel-Token"),
@@ -565,6 +589,13 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if ((srv.cert != NULL && srv.cert[0] != '\0') != (srv.key != NULL && srv.key[0] != '\0')) {
+        fprintf(stderr, "rdial-server: -cert and -key go together\n");
+        return 2;
+    }
+    if (unreadable("-cert", srv.cert) || unreadable("-key", srv.key) ||
+        unreadable("-peer-ca", srv.peer_ca) || unreadable("-route-ca", srv.route_ca))
+        return 2;
     if (open_proxy_refused(&srv, "-socks-listen", srv.socks_listen) ||
         open_proxy_refused(&srv, "-proxy-listen", srv.proxy_listen))
         return 2;
@@ -605,6 +636,8 @@ int main(int argc, char **argv)
     wcfg.host = host[0] ? host : NULL;
     wcfg.port = port;
     wcfg.max_message = (size_t)srv.max_message;
+    wcfg.cert = srv.cert;
+    wcfg.key = srv.key;
     {
         static const struct rd_ws_server_cbs wcbs = { authorize, on_open };
         srv.ws = rd_ws_server_new(srv.base, &wcfg, &wcbs, &srv, &err);
@@ -617,6 +650,7 @@ int main(int argc, char **argv)
     rd_route_config_default(&rcfg);
     rcfg.timeout_default_s = srv.route_timeout_s;
     rcfg.users = srv.users;
+    rcfg.ca_file = srv.route_ca;
     rcfg.stats = srv.stats;
     srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
     if (srv.route == NULL) {
@@ -642,7 +676,7 @@ int main(int argc, char **argv)
         pcfg.stats = srv.stats;
         pcfg.peer = 1;
         srv.peers = rd_peers_new(srv.base, srv.dns, srv.reg, srv.id, srv.token, peer_specs,
-                                 npeers, &pcfg);
+                                 npeers, &pcfg, srv.peer_ca);
         if (srv.peers == NULL) {
             rd_err("out of memory");
             { rc = 1; goto out; }

@@ -8,7 +8,15 @@
  * Back pressure, target -> user: we read the conn's rx only while the exchange holds less
  * than cfg.resp_high bytes; the conn's rx then grows to its Pause mark, which pauses the far
  * side; the exchange's on_writable resumes us. User -> target: while rd_conn_tx_blocked()
- * the request body is paused at the exchange; the conn's on_writable resumes it. */
+ * the request body is paused at the exchange; the conn's on_writable resumes it.
+ *
+ * https targets: the same bytes pass through a TLS client on memory BIOs (tls_conn.h)
+ * between the exchange and the conn, verified against cfg.ca_file (or the system CAs) and
+ * the target's host name, with SNI. rq_send / rq_recv are the only places that touch the
+ * conn's bytes; they keep the TLS object's buffers to about one record each way (ciphertext
+ * is pulled from the conn only when a record is needed; plaintext written before the
+ * handshake completes counts as blocked tx above ROUTE_TLS_PLAIN_HIGH). A verification or
+ * TLS failure before the response head is a 502 "tls: ..." / "certificate verify failed: ...". */
 #include "route.h"
 
 #include <stdio.h>
@@ -23,6 +31,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "frontends/http/httpmsg.h"
+#include "frontends/http/tls_conn.h"
 #include "frontends/users.h"
 #include "transport/http_exchange.h"
 #include "tunnel/conn.h"
@@ -35,11 +44,14 @@
 #define ROUTE_MAX_RESP_LINES 64              /* header lines ws_server accepts per response */
 #define ROUTE_RESP_ARENA (RD_MAX_HTTP_HEADER + 2 * RD_HM_MAX_HEADERS + RD_HM_MAX_TE + 64)
 #define ROUTE_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
+#define ROUTE_TLS_CIPHER_CHUNK (32 * 1024)   /* ciphertext taken from the conn at a time */
+#define ROUTE_TLS_PLAIN_HIGH (256 * 1024)    /* plaintext waiting for the handshake: blocked */
 
 struct rd_route {
     struct rd_registry *reg;  /* borrowed */
     struct event_base *base;  /* borrowed */
     struct rd_route_config cfg;
+    struct rd_tls_client_ctx *tls_ctx; /* https targets (owned) */
     size_t active;            /* request objects alive */
 };
 
@@ -63,6 +75,8 @@ struct rq {
     struct rd_route *rt;
     struct rd_http_exchange *x;   /* valid until on_closed */
     struct rd_conn *conn;         /* ours until rd_conn_close or its on_closed */
+    struct rd_tls_conn *tls;      /* https target: TLS between us and the conn (owned) */
+    struct evbuffer *cipher;      /* https: ciphertext on its way to / from the conn */
     struct event *timer;          /* ?timeout=N: whole exchange; default: idle (no progress) */
     int idle_s;                   /* > 0: the timer is an idle timer re-armed on progress */
     enum rq_state st;
@@ -194,11 +208,92 @@ static void rq_close(struct rq *r)
         event_free(r->timer);
     if (r->in != NULL)
         evbuffer_free(r->in);
+    rd_tls_conn_free(r->tls);
+    if (r->cipher != NULL)
+        evbuffer_free(r->cipher);
     free(r->resp);
     free(r->route);
     rd_stats_frontend(r->rt->cfg.stats, RD_FE_ROUTE, rq_outcome(r));
     r->rt->active--;
     free(r);
+}
+
+/* ---- bytes to and from the target (plain, or through TLS for https) ---- */
+
+/* Ciphertext the TLS object produced -> the conn. Returns 0 or -1. */
+static int rq_tls_flush(struct rq *r)
+{
+    size_t n = rd_tls_conn_take(r->tls, r->cipher);
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if (r->conn == NULL) {
+        evbuffer_drain(r->cipher, n);
+        return 0;
+    }
+    r->up += n;
+    rc = rd_conn_write(r->conn, r->cipher);
+    evbuffer_drain(r->cipher, evbuffer_get_length(r->cipher)); /* rq_recv uses it too */
+    return rc;
+}
+
+/* Request bytes towards the target. Returns 0 or -1. */
+static int rq_send(struct rq *r, const void *data, size_t len)
+{
+    if (r->tls == NULL) {
+        if (rd_conn_write_bytes(r->conn, data, len) != 0)
+            return -1;
+        r->up += len;
+        return 0;
+    }
+    if (rd_tls_conn_write(r->tls, data, len) != 0)
+        return -1;
+    return rq_tls_flush(r);
+}
+
+/* The request body must wait (the conn's tx is full, or the handshake is not done). */
+static int rq_tx_blocked(const struct rq *r)
+{
+    return rd_conn_tx_blocked(r->conn) ||
+           (r->tls != NULL && rd_tls_conn_pending(r->tls) > ROUTE_TLS_PLAIN_HIGH);
+}
+
+/* Response bytes from the target (conn `c`, which may be in its on_closed) -> dst, at most
+ * max. Counts r->down. For https: decrypts, pulling ciphertext only as records are needed. */
+static size_t rq_recv(struct rq *r, struct rd_conn *c, struct evbuffer *dst, size_t max)
+{
+    size_t got = 0, n;
+    int was_done;
+
+    if (r->tls == NULL) {
+        n = c != NULL ? rd_conn_read(c, dst, max) : 0;
+        r->down += n;
+        return n;
+    }
+    was_done = rd_tls_conn_handshake_done(r->tls);
+    for (;;) {
+        got += rd_tls_conn_read(r->tls, dst, max - got);
+        if (rq_tls_flush(r) != 0 || rd_tls_conn_error(r->tls) != NULL || got >= max ||
+            rd_tls_conn_closed(r->tls) || !rd_tls_conn_wants_input(r->tls) || c == NULL)
+            break;
+        n = rd_conn_read(c, r->cipher, max == SIZE_MAX ? SIZE_MAX : ROUTE_TLS_CIPHER_CHUNK);
+        if (n == 0)
+            break;
+        r->down += n;
+        if (rd_tls_conn_feed(r->tls, r->cipher) != 0) {
+            evbuffer_drain(r->cipher, evbuffer_get_length(r->cipher));
+            break;
+        }
+    }
+    if (!was_done && rd_tls_conn_handshake_done(r->tls)) {
+        rq_tls_flush(r); /* what waited for the handshake */
+        if (r->body_paused && r->st != RQ_DONE && r->conn != NULL && !rq_tx_blocked(r)) {
+            r->body_paused = 0;
+            rd_http_exchange_pause_body(r->x, 0);
+        }
+    }
+    return got;
 }
 
 /* ---- response: head ---- */
@@ -274,10 +369,12 @@ static int rq_pump_head(struct rq *r)
     enum rd_hm_result res;
     char text[RD_MAX_ERROR_TEXT + 64];
 
-    if (r->conn != NULL && have < cap) {
-        size_t n = rd_conn_read(r->conn, r->in, cap - have);
-        r->down += n;
-        have += n;
+    if (r->conn != NULL && have < cap)
+        have += rq_recv(r, r->conn, r->in, cap - have);
+    if (r->tls != NULL && rd_tls_conn_error(r->tls) != NULL) {
+        snprintf(text, sizeof text, "%s", rd_tls_conn_error(r->tls));
+        rq_fail(r, 502, text, "tls failed", "tls failed");
+        return 0;
     }
     if (have > 0) {
         const char *p = (const char *)evbuffer_pullup(r->in, -1);
@@ -294,8 +391,16 @@ static int rq_pump_head(struct rq *r)
         rq_start_response(r);
         return 1;
     case RD_HM_NEED_MORE:
+        if (!r->conn_gone && r->tls != NULL && rd_tls_conn_closed(r->tls)) {
+            r->conn_gone = 1; /* close_notify before a complete head */
+            snprintf(r->conn_reason, sizeof r->conn_reason, "EOF");
+        }
         if (r->conn_gone) {
-            if (strcmp(r->conn_reason, "EOF") == 0)
+            if (strcmp(r->conn_reason, "EOF") == 0 && r->tls != NULL &&
+                !rd_tls_conn_handshake_done(r->tls))
+                snprintf(text, sizeof text, "tls: target closed the connection during the "
+                                            "handshake");
+            else if (strcmp(r->conn_reason, "EOF") == 0)
                 snprintf(text, sizeof text, "target closed the connection before a response");
             else
                 snprintf(text, sizeof text, "%s", r->conn_reason);
@@ -415,12 +520,20 @@ static void rq_pump(struct rq *r)
         if (pend >= r->rt->cfg.resp_high)
             return; /* the exchange's on_writable brings us back */
         if (evbuffer_get_length(r->in) == 0) {
+            if (!r->conn_gone && r->tls != NULL && rd_tls_conn_closed(r->tls)) {
+                /* close_notify: the target's stream ends here, whatever the conn does */
+                r->conn_gone = 1;
+                snprintf(r->conn_reason, sizeof r->conn_reason, "EOF");
+            }
             if (r->conn_gone) {
                 rq_body_eof(r);
                 return;
             }
-            size_t n = rd_conn_read(r->conn, r->in, r->rt->cfg.resp_high - pend);
-            r->down += n;
+            size_t n = rq_recv(r, r->conn, r->in, r->rt->cfg.resp_high - pend);
+            if (r->tls != NULL && rd_tls_conn_error(r->tls) != NULL) {
+                rq_fail(r, 502, "", "tls failed while streaming", "tls failed");
+                return;
+            }
             if (n == 0)
                 return; /* the conn's on_readable brings us back */
         }
@@ -449,7 +562,7 @@ static void conn_on_readable(struct rd_conn *c, void *arg)
 static void conn_on_writable(struct rd_conn *c, void *arg)
 {
     struct rq *r = arg;
-    if (r->body_paused && r->st != RQ_DONE) {
+    if (r->body_paused && r->st != RQ_DONE && !rq_tx_blocked(r)) {
         r->body_paused = 0;
         rd_http_exchange_pause_body(r->x, 0);
     }
@@ -468,8 +581,8 @@ static void conn_on_closed(struct rd_conn *c, const char *reason, void *arg)
         return;
     }
     /* the last bytes: keep them (bounded by the session's hard cap per conn) */
-    n = rd_conn_read(c, r->in, SIZE_MAX);
-    r->down += n;
+    n = rq_recv(r, c, r->in, SIZE_MAX);
+    (void)n;
     if (r->body_paused && r->st != RQ_DONE) { /* let the rest of the body drain (dropped) */
         r->body_paused = 0;
         rd_http_exchange_pause_body(r->x, 0);
@@ -508,6 +621,25 @@ static void collect_header(const char *name, const char *value, void *arg)
         hc->overflow = 1;
 }
 
+/* The host of "host:port" / "[v6]:port" (what the certificate must name, and the SNI). */
+static void route_tls_host(const char *hostport, char *out, size_t outlen)
+{
+    const char *end;
+    size_t n;
+
+    if (hostport[0] == '[') {
+        hostport++;
+        end = strchr(hostport, ']');
+    } else {
+        end = strrchr(hostport, ':');
+    }
+    n = end != NULL ? (size_t)(end - hostport) : strlen(hostport);
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, hostport, n);
+    out[n] = '\0';
+}
+
 /* Build the request head and dial. On failure the user has been answered (state DONE). */
 static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
 {
@@ -538,10 +670,6 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
         free(r->route);
         r->route = NULL;
         rq_fail(r, pr == RD_HM_ERR_TOO_BIG ? 414 : 400, why, "bad route", NULL);
-        goto out;
-    }
-    if (strcmp(r->route->scheme, "https") == 0) {
-        rq_fail(r, 501, "https targets not supported yet", "https target", NULL);
         goto out;
     }
     if (r->rt->cfg.users != NULL) {
@@ -608,11 +736,24 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     r->conn = conn;
     rd_conn_set_cbs(conn, &conn_cbs, r);
     rd_hm_resp_parser_init(&r->parser, strcmp(r->method, "HEAD") == 0, RD_MAX_HTTP_HEADER);
-    if (rd_conn_write_bytes(conn, head, (size_t)n) != 0) {
+    if (strcmp(r->route->scheme, "https") == 0) {
+        char tls_host[RD_MAX_CONNECT_ADDR + 1];
+        route_tls_host(r->route->hostport, tls_host, sizeof tls_host);
+        r->cipher = evbuffer_new();
+        r->tls = r->cipher != NULL && r->rt->tls_ctx != NULL
+                     ? rd_tls_conn_new(r->rt->tls_ctx, tls_host)
+                     : NULL;
+        if (r->tls == NULL) {
+            rq_fail(r, 502, r->rt->tls_ctx == NULL ? "https targets are not available (no CAs)"
+                                                   : "out of memory",
+                    "tls setup failed", "internal error");
+            goto out;
+        }
+    }
+    if (rq_send(r, head, (size_t)n) != 0) {
         rq_fail(r, 502, "tunnel write failed", "tunnel write failed", "internal error");
         goto out;
     }
-    r->up += (uint64_t)n;
 out:
     free(hc.hs);
     free(head);
@@ -660,16 +801,12 @@ static void route_on_body(struct rd_http_exchange *x, const void *data, size_t l
         return; /* no target (answered already, or the conn ended): the body is dropped */
     if (r->req_chunked) {
         hl = rd_hm_chunk_header(hdr, len);
-        if (rd_conn_write_bytes(r->conn, hdr, hl) != 0 ||
-            rd_conn_write_bytes(r->conn, data, len) != 0 ||
-            rd_conn_write_bytes(r->conn, "\r\n", 2) != 0)
+        if (rq_send(r, hdr, hl) != 0 || rq_send(r, data, len) != 0 || rq_send(r, "\r\n", 2) != 0)
             return;
-        r->up += hl + 2;
-    } else if (rd_conn_write_bytes(r->conn, data, len) != 0) {
+    } else if (rq_send(r, data, len) != 0) {
         return;
     }
-    r->up += len;
-    if (!r->body_paused && rd_conn_tx_blocked(r->conn)) {
+    if (!r->body_paused && rq_tx_blocked(r)) {
         r->body_paused = 1;
         rd_http_exchange_pause_body(x, 1);
     }
@@ -681,8 +818,7 @@ static void route_on_body_end(struct rd_http_exchange *x, void *user)
 
     if (r == NULL || r->conn == NULL || !r->req_chunked)
         return;
-    if (rd_conn_write_bytes(r->conn, "0\r\n\r\n", 5) == 0)
-        r->up += 5;
+    rq_send(r, "0\r\n\r\n", 5);
 }
 
 static void route_on_writable(struct rd_http_exchange *x, void *user)
@@ -718,6 +854,9 @@ void rd_route_config_default(struct rd_route_config *cfg)
     cfg->timeout_default_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     cfg->timeout_max_s = RD_ROUTE_TIMEOUT_S_MAX;
     cfg->resp_high = ROUTE_RESP_HIGH_DEFAULT;
+    cfg->users = NULL;
+    cfg->stats = NULL;
+    cfg->ca_file = NULL;
 }
 
 struct rd_route *rd_route_new(struct rd_registry *reg, struct event_base *base,
@@ -741,6 +880,20 @@ struct rd_route *rd_route_new(struct rd_registry *reg, struct event_base *base,
         rt->cfg.timeout_max_s = rt->cfg.timeout_default_s;
     if (rt->cfg.resp_high == 0)
         rt->cfg.resp_high = ROUTE_RESP_HIGH_DEFAULT;
+    {
+        char *err = NULL;
+        rt->tls_ctx = rd_tls_client_ctx_new(rt->cfg.ca_file, &err);
+        if (rt->tls_ctx == NULL && rt->cfg.ca_file != NULL && rt->cfg.ca_file[0] != '\0') {
+            rd_err("route: %s", err ? err : "TLS setup failed");
+            free(err);
+            free(rt);
+            return NULL;
+        }
+        if (rt->tls_ctx == NULL) /* system CAs missing: https targets answer 502 */
+            rd_warn("route: https targets unavailable: %s", err ? err : "TLS setup failed");
+        free(err);
+        rt->cfg.ca_file = NULL; /* borrowed: not kept */
+    }
     return rt;
 }
 
@@ -750,6 +903,7 @@ void rd_route_free(struct rd_route *rt)
         return;
     if (rt->active != 0)
         rd_warn("route: freed with %zu exchanges in flight", rt->active);
+    rd_tls_client_ctx_free(rt->tls_ctx);
     free(rt);
 }
 

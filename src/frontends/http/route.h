@@ -11,7 +11,8 @@
  *     rd_route_free(rt);
  *
  * Answers of the route itself (text/plain, one line): 400 bad route/target, 404 client not
- * connected, 431 request head too large, 501 https target, 502 dial failure / tunnel error /
+ * connected, 431 request head too large, 502 dial failure / tunnel error / TLS failure of an
+ * https target ("certificate verify failed: ..." or "tls: ...") /
  * bad response from the target, 504 no response head within the timeout. Once the response
  * head was sent, a failure aborts the user's connection (never a clean short body).
  *
@@ -38,9 +39,11 @@ struct rd_route_config {
                              * to reach the id, else 401 / 403; the header is then not
                              * forwarded. NULL = no user check */
     struct rd_stats *stats; /* outcome counters (borrowed, outlives the route); NULL = none */
+    const char *ca_file;   /* https targets: CA bundle (PEM) to verify them with; NULL or ""
+                            * = the system's default CAs. Read by rd_route_new (borrowed) */
 };
 
-/* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 1 MiB. */
+/* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 1 MiB; users, stats, ca_file NULL. */
 void rd_route_config_default(struct rd_route_config *cfg);
 
 /* `reg` and `base` are borrowed and must outlive the route; cfg is copied (NULL = defaults;
