@@ -19,6 +19,7 @@ run() { # name, command...
 scripts/setup.sh --test
 run "unit tests" ctest --test-dir build --output-on-failure
 run "end-to-end tests" env RDIAL_BUILD="$PWD/build" tests/e2e/run.sh
+run "fuzz smoke (every target ${RDIAL_FUZZ_SECS:-10} s)" tests/fuzz/run.sh "${RDIAL_FUZZ_SECS:-10}"
 
 if [ $QUICK -eq 0 ]; then
   scripts/setup.sh --sanitize

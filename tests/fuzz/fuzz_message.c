@@ -47,6 +47,7 @@ static void check_connect(const uint8_t *p, size_t len)
     FZ_CHECK(t.proto_len + 1 + t.addr_len <= RD_MAX_CONNECT_ADDR);
     if (t.key_len > 0) {
         FZ_CHECK(t.key == b && t.key_len <= RD_MAX_CLIENT_KEY);
+        FZ_CHECK(memchr(t.key, '\0', t.key_len) == NULL);
         FZ_CHECK(t.key + t.key_len + 2 == t.proto);
         FZ_CHECK(memcmp(t.key + t.key_len, "::", 2) == 0);
     } else {

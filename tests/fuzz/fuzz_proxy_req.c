@@ -1,0 +1,125 @@
+/* fuzz_proxy_req.c - the HTTP proxy request head parser and body tracker
+ * (src/frontends/http/proxy_req.h).
+ *
+ * Input: [flags][split hi][split lo][stream...]
+ *  - incremental: one parser fed the prefix cut at a data-chosen offset, then the whole
+ *    (the caller only appends); a fresh parser fed the whole at once. Same result and
+ *    consumed; OK from the prefix means the whole gives OK with the same consumed.
+ *  - on OK: consumed <= len, target/host/method sane, the request builder on the parsed
+ *    request fits or says -1, and the body after the head goes through rd_pr_body_feed
+ *    in two pieces (consumed <= len, NEED_MORE eats everything). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "frontends/http/proxy_req.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FZP_OUT 65536 /* request builder output */
+
+static void body(const struct rd_pr_request *rq, const char *p, size_t len, size_t cut)
+{
+    struct rd_pr_body b;
+    size_t c1 = 0, c2 = 0;
+    enum rd_pr_result r;
+    char *a = (char *)fz_dup(p, cut), *rest = (char *)fz_dup(p + cut, len - cut);
+
+    rd_pr_body_init(&b, rq->framing, rq->content_length);
+    r = rd_pr_body_feed(&b, a, cut, &c1);
+    FZ_CHECK(c1 <= cut);
+    if (r == RD_PR_NEED_MORE) {
+        FZ_CHECK(c1 == cut);
+        r = rd_pr_body_feed(&b, rest, len - cut, &c2);
+        FZ_CHECK(c2 <= len - cut);
+        if (r == RD_PR_NEED_MORE)
+            FZ_CHECK(c2 == len - cut);
+    }
+    if (r == RD_PR_ERR_BAD)
+        FZ_CHECK(rq->framing == RD_HM_BODY_CHUNKED);
+    if (rq->framing == RD_HM_BODY_NONE)
+        FZ_CHECK(r == RD_PR_OK && c1 == 0);
+    free(a);
+    free(rest);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz f = {data, size};
+    uint8_t flags = fz_u8(&f);
+    size_t split = fz_split(fz_u16(&f), f.n);
+    static const size_t heads[4] = {0, 64, 512, 4096}, lines[4] = {0, 32, 300, 9000};
+    size_t max_head = heads[flags & 3], max_line = lines[(flags >> 2) & 3];
+    struct rd_pr_request *rq = malloc(sizeof *rq), *rq2 = malloc(sizeof *rq2);
+    struct rd_pr_parser p1, p2;
+    char *prefix = (char *)fz_dup(f.p, split), *whole = (char *)fz_dup(f.p, f.n);
+    size_t c1 = 0, c2 = 0, hl = 0;
+    enum rd_pr_result r1, r2, rs;
+
+    fz_quiet();
+    FZ_CHECK(rq != NULL && rq2 != NULL);
+    rd_pr_parser_init(&p1, max_head, max_line);
+    rd_pr_parser_init(&p2, max_head, max_line);
+    r1 = rd_pr_parse(&p1, prefix, split, rq, &c1);
+    FZ_CHECK(rd_pr_result_str(r1) != NULL);
+    if (r1 == RD_PR_NEED_MORE) {
+        FZ_CHECK(c1 == 0);
+        r1 = rd_pr_parse(&p1, whole, f.n, rq, &c1);
+    }
+    r2 = rd_pr_parse(&p2, whole, f.n, rq2, &c2);
+    FZ_CHECK(r1 == r2);
+    FZ_CHECK((r1 == RD_PR_OK) == (rd_pr_result_status(r1) == 0 && r1 != RD_PR_NEED_MORE));
+    if (r1 < 0)
+        FZ_CHECK(p1.why != NULL && p2.why != NULL && rd_pr_result_status(r1) >= 400);
+    /* the scan alone agrees with the parse about where the head ends */
+    {
+        struct rd_pr_parser p3;
+        rd_pr_parser_init(&p3, max_head, max_line);
+        rs = rd_pr_scan(&p3, whole, f.n, &hl);
+        if (r2 == RD_PR_OK)
+            FZ_CHECK(rs == RD_PR_OK && hl == c2);
+    }
+    if (r2 == RD_PR_OK) {
+        char *out = malloc(FZP_OUT);
+        int n;
+        FZ_CHECK(c1 == c2 && c2 > 0 && c2 <= f.n);
+        FZ_CHECK(rq->port == rq2->port && strcmp(rq->host, rq2->host) == 0 &&
+                 strcmp(rq->target, rq2->target) == 0 && rq->framing == rq2->framing &&
+                 rq->content_length == rq2->content_length &&
+                 rq->keep_alive == rq2->keep_alive && rq->auth == rq2->auth &&
+                 rq->headers.n == rq2->headers.n);
+        FZ_CHECK(rq->port >= 1 && rq->port <= 65535 && rq->minor >= 0 && rq->minor <= 1);
+        FZ_CHECK(strlen(rq->method) > 0 && strlen(rq->method) <= RD_PR_MAX_METHOD);
+        FZ_CHECK(strlen(rq->host) > 0 && strlen(rq->host) <= RD_PR_MAX_HOST);
+        FZ_CHECK(rq->is_connect ? rq->target[0] == '\0' : rq->target[0] == '/');
+        FZ_CHECK(rq->framing != RD_HM_BODY_CLOSE);
+        FZ_CHECK((rq->framing == RD_HM_BODY_LENGTH) == (rq->content_length >= 0));
+        if (rq->is_connect)
+            FZ_CHECK(rq->framing == RD_HM_BODY_NONE ||
+                     (rq->framing == RD_HM_BODY_LENGTH && rq->content_length == 0));
+        FZ_CHECK(out != NULL);
+        {
+            char hh[RD_PR_MAX_HOST + 16];
+            char addr[RD_PR_MAX_HOST + 16];
+            snprintf(addr, sizeof addr, strchr(rq->host, ':') ? "[%s]:%d" : "%s:%d", rq->host,
+                     rq->port);
+            FZ_CHECK(rd_pr_host_header(addr, hh, sizeof hh) > 0);
+            n = rd_pr_build_request(rq, hh, out, (size_t)(flags & 0x80 ? 128 : FZP_OUT));
+            if (rq->is_connect)
+                FZ_CHECK(n == -1);
+            if (n >= 0) {
+                FZ_CHECK((size_t)n == strlen(out) && n >= 4 &&
+                         memcmp(out + n - 4, "\r\n\r\n", 4) == 0);
+                FZ_CHECK(strncmp(out, rq->method, strlen(rq->method)) == 0);
+            }
+        }
+        free(out);
+        body(rq, whole + c2, f.n - c2, fz_split((uint16_t)(split * 7), f.n - c2));
+    }
+    free(rq);
+    free(rq2);
+    free(prefix);
+    free(whole);
+    return 0;
+}
