@@ -23,6 +23,12 @@
  * is sent is not ignoring it: on loopback the kernel socket buffers alone hold ~10 MiB (measured:
  * 8.4 MiB arrived after Pause at 2 MiB), so the cap sits well above pause_high + that. */
 #define RD_CONN_HARD_CAP_DEFAULT (32 * 1024 * 1024)
+/* Session budget (DESIGN.md s3): when all conns of one session together buffer more than this,
+ * each conn is paused above RD_PAUSE_PRESSURE_HIGH (resumed below RD_PAUSE_PRESSURE_LOW)
+ * instead of pause_high/pause_low: 1,000 slow readers cost ~128 MiB, not 1,000 x 2 MiB. */
+#define RD_SESSION_RX_BUDGET_DEFAULT (32 * 1024 * 1024)
+#define RD_PAUSE_PRESSURE_HIGH (128 * 1024)
+#define RD_PAUSE_PRESSURE_LOW (32 * 1024)
 #define RD_CONN_TX_HIGH (256 * 1024)        /* stop reading the local socket above this */
 #define RD_CONN_TX_LOW (64 * 1024)          /* resume reading below this */
 #define RD_BEV_OUT_HIGH (256 * 1024)        /* local socket output buffer watermark */

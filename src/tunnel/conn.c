@@ -35,8 +35,10 @@ void rd_conn_free_(struct rd_conn *c)
 {
     if (c == NULL)
         return;
-    if (c->rx)
+    if (c->rx) {
+        rd_session_rx_sub_(c->s, evbuffer_get_length(c->rx));
         evbuffer_free(c->rx);
+    }
     if (c->tx)
         evbuffer_free(c->tx);
     free(c->close_text);
@@ -51,17 +53,26 @@ void rd_conn_set_cbs(struct rd_conn *c, const struct rd_conn_cbs *cbs, void *arg
 
 size_t rd_conn_read(struct rd_conn *c, struct evbuffer *dst, size_t max)
 {
-    const struct rd_session_config *cfg = rd_session_cfg_(c->s);
     int n;
 
     if (max == 0)
         return 0;
     n = evbuffer_remove_buffer(c->rx, dst, max);
-    if (n < 0)
+    if (n <= 0)
         return 0;
-    if (c->we_paused && c->state == RD_CONN_OPEN && evbuffer_get_length(c->rx) < cfg->pause_low) {
+    rd_session_rx_sub_(c->s, (size_t)n);
+    if (c->we_paused && c->state == RD_CONN_OPEN &&
+        evbuffer_get_length(c->rx) < rd_session_pause_low_(c->s)) {
         c->we_paused = 0;
         rd_session_send_ctrl_(c->s, c->id, RD_MSG_RESUME, NULL, 0);
+        /* A Go peer keeps one pause flag: our Resume clears the Pause it sent us too, and it
+         * will never send the Resume for it. Treat ours as ending both; if it still wants
+         * pausing it pauses us again with the next Data it receives. */
+        if (c->peer_paused) {
+            c->peer_paused = 0;
+            if (c->in_ring || c->owner_waiting)
+                rd_session_ring_add_(c->s, c); /* the send loop wakes a waiting owner */
+        }
     }
     return (size_t)n;
 }

@@ -29,6 +29,7 @@ struct rd_session {
     struct rd_conn **table; /* open hashing by conn id, chained */
     size_t table_size;      /* power of two */
     size_t nconns;
+    size_t rx_total; /* bytes buffered in all conns' rx (the session budget) */
     int64_t next_conn_id;
     int64_t next_msg_id;
 
@@ -161,11 +162,31 @@ void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
     cfg->pause_high = RD_PAUSE_HIGH_DEFAULT;
     cfg->pause_low = RD_PAUSE_LOW_DEFAULT;
     cfg->conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
+    cfg->rx_budget = RD_SESSION_RX_BUDGET_DEFAULT;
     cfg->max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
     cfg->max_ctrl_queue = 4 * 1024 * 1024;
 }
 
 const struct rd_session_config *rd_session_cfg_(const struct rd_session *s) { return &s->cfg; }
+
+void rd_session_rx_sub_(struct rd_session *s, size_t n) { s->rx_total -= n; }
+
+static int under_pressure(const struct rd_session *s)
+{
+    return s->cfg.rx_budget != 0 && s->rx_total > s->cfg.rx_budget;
+}
+
+size_t rd_session_pause_low_(const struct rd_session *s)
+{
+    return under_pressure(s) && s->cfg.pause_low > RD_PAUSE_PRESSURE_LOW ? RD_PAUSE_PRESSURE_LOW
+                                                                        : s->cfg.pause_low;
+}
+
+static size_t pause_high(const struct rd_session *s)
+{
+    return under_pressure(s) && s->cfg.pause_high > RD_PAUSE_PRESSURE_HIGH ? RD_PAUSE_PRESSURE_HIGH
+                                                                          : s->cfg.pause_high;
+}
 
 /* ---- conn table ---- */
 
@@ -631,6 +652,7 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
     STAT_ADD(s->st_rx, m->payload_len);
     evbuffer_add(c->rx, m->payload, m->payload_len);
     c->bytes_in += m->payload_len;
+    s->rx_total += m->payload_len;
     rx = evbuffer_get_length(c->rx);
     if (rx > s->cfg.conn_hard_cap) {
         rd_warn("session %s: conn %" PRId64 " buffered %zu bytes past the hard cap: closing",
@@ -639,8 +661,11 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
         conn_fail(s, c, "buffer overflow");
         return;
     }
-    if (rx > s->cfg.pause_high && !c->we_paused) {
+    if (rx > pause_high(s) && (!c->we_paused || rx >= c->pause_rx + s->cfg.pause_high)) {
+        /* Pause again when another pause_high arrived after the last one: a Go peer keeps one
+         * pause flag per conn and forgets our Pause when it resumes us (PROTOCOL.md s6). */
         c->we_paused = 1;
+        c->pause_rx = rx;
         rd_session_send_ctrl_(s, c->id, RD_MSG_PAUSE, NULL, 0);
     }
     if (m->payload_len > 0 && c->cbs != NULL && c->cbs->on_readable != NULL)
@@ -751,6 +776,11 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
         if (c == NULL || !c->peer_paused)
             return 0;
         c->peer_paused = 0;
+        /* A Go peer's writer may sleep on its own Pause: its Resume does not wake it, only a
+         * Resume from us does (Go's backPressure.Resume never broadcasts). Echo one when we
+         * are not pausing it; an rdial peer ignores a Resume it did not wait for. */
+        if (!c->we_paused && c->state == RD_CONN_OPEN)
+            rd_session_send_ctrl_(s, c->id, RD_MSG_RESUME, NULL, 0);
         if (c->in_ring)
             rd_session_kick_(s);
         if (c->owner_waiting && c->state == RD_CONN_OPEN &&
@@ -835,6 +865,11 @@ int rd_session_pull(struct rd_session *s, struct evbuffer *out)
             return 1;
         }
         ring_remove(s, c);
+        if (c->owner_waiting && c->state == RD_CONN_OPEN && !c->peer_paused) {
+            c->owner_waiting = 0; /* unpaused with nothing queued: the owner may write */
+            if (c->cbs != NULL && c->cbs->on_writable != NULL)
+                c->cbs->on_writable(c, c->arg);
+        }
     }
     s->idle = 1;
     return 0;

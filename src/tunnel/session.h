@@ -30,6 +30,8 @@ struct rd_session_config {
     size_t pause_high;     /* send Pause when a conn's rx buffer goes above */
     size_t pause_low;      /* send Resume when it drains below */
     size_t conn_hard_cap;  /* close the conn with an Error above this */
+    size_t rx_budget;      /* all conns' rx above this: pause/resume at the lower
+                            * RD_PAUSE_PRESSURE_HIGH/LOW marks (0 = no session budget) */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
     struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);

@@ -26,6 +26,7 @@ struct rd_conn {
     unsigned peer_paused : 1;   /* the far side sent Pause */
     unsigned in_ring : 1;       /* on the session's send ring */
     unsigned owner_waiting : 1; /* owner saw tx blocked: owes it an on_writable */
+    size_t pause_rx;            /* rx length when we last sent Pause */
     struct evbuffer *rx, *tx;
     const struct rd_conn_cbs *cbs;
     void *arg;
@@ -46,6 +47,8 @@ void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, cons
                            size_t len);
 void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c);
 const struct rd_session_config *rd_session_cfg_(const struct rd_session *s);
+size_t rd_session_pause_low_(const struct rd_session *s); /* lower under the session budget */
+void rd_session_rx_sub_(struct rd_session *s, size_t n);  /* conn rx bytes left the session */
 
 /* conn.c, for session.c */
 struct rd_conn *rd_conn_new_(struct rd_session *s, int64_t id, const char *target,

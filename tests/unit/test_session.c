@@ -467,6 +467,165 @@ START_TEST(session_loss_fails_every_conn)
 }
 END_TEST
 
+
+/* count the Pause / Resume messages queued for conn `id` (drains the session's queue) */
+static void count_ctrl(struct rd_session *s, int64_t id, int *pauses, int *resumes)
+{
+    struct rd_msg m;
+    *pauses = *resumes = 0;
+    while (pull(s, &m) == 1) {
+        if (m.conn_id != id)
+            continue;
+        *pauses += m.type == RD_MSG_PAUSE;
+        *resumes += m.type == RD_MSG_RESUME;
+    }
+}
+
+/* A Go peer keeps ONE pause flag per conn (PROTOCOL.md s6): our Resume also clears the Pause
+ * it sent us, and its own Resume does not wake its writer. rdial stays wire-compatible. */
+START_TEST(go_single_pause_flag)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    static uint8_t chunk[64 * 1024];
+    struct evbuffer *sink = evbuffer_new();
+    struct rd_conn *c;
+    size_t total = 0;
+    int pauses, resumes;
+
+    send_msg(s, 2, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    c = ow.last;
+    /* a Resume that unpauses us while we do not pause the peer is echoed (wakes Go's writer) */
+    send_msg(s, 2, RD_MSG_PAUSE, "", 0, 0);
+    send_msg(s, 2, RD_MSG_RESUME, "", 0, 0);
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 0);
+    ck_assert_int_eq(resumes, 1);
+    /* a Resume we did not wait for is not echoed (no ping-pong between two rdials) */
+    send_msg(s, 2, RD_MSG_RESUME, "", 0, 0);
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 0);
+
+    /* both ways paused: the peer paused us, then we pause the peer */
+    send_msg(s, 2, RD_MSG_PAUSE, "", 0, 0);
+    while (total <= RD_PAUSE_HIGH_DEFAULT) {
+        send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+        total += sizeof chunk;
+    }
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    rd_conn_write_bytes(c, "x", 1);
+    ck_assert(rd_conn_tx_blocked(c));
+    /* draining sends our Resume, which ends the peer's Pause too: our data flows again */
+    rd_conn_read(c, sink, SIZE_MAX);
+    {
+        struct rd_msg m;
+        int resume = 0, data = 0;
+        while (pull(s, &m) == 1) {
+            resume += m.type == RD_MSG_RESUME;
+            data += m.type == RD_MSG_DATA && m.payload_len == 1;
+        }
+        ck_assert_int_eq(resume, 1);
+        ck_assert_int_eq(data, 1);
+    }
+    ck_assert(!rd_conn_tx_blocked(c));
+    ck_assert_int_ge(ow.writable, 1); /* the blocked owner was woken */
+    evbuffer_free(sink);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+/* A peer that forgot our Pause (or never saw it) is paused again after each further
+ * pause_high bytes, long before the hard cap. */
+START_TEST(pause_resent_after_another_pause_high)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    static uint8_t chunk[64 * 1024];
+    size_t total = 0;
+    int pauses, resumes;
+
+    send_msg(s, 2, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    while (total < RD_PAUSE_HIGH_DEFAULT + sizeof chunk) {
+        send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+        total += sizeof chunk;
+    }
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    while (total < 2 * RD_PAUSE_HIGH_DEFAULT) { /* just short of the next mark */
+        send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+        total += sizeof chunk;
+    }
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 0);
+    send_msg(s, 2, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    ck_assert_int_eq(ow.conn_closed, 0);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+/* Past the session budget every conn pauses at RD_PAUSE_PRESSURE_HIGH and resumes below
+ * RD_PAUSE_PRESSURE_LOW; under it, the per-conn marks apply again. */
+START_TEST(session_budget_pauses_early)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    static uint8_t chunk[16 * 1024];
+    struct rd_conn *conns[8];
+    struct evbuffer *sink = evbuffer_new();
+    int pauses, resumes, i, j;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = cfg.sync_interval_ms = cfg.ping_timeout_ms = 0;
+    cfg.rx_budget = 1024 * 1024;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "budget");
+    for (i = 0; i < 8; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "tcp/h%d:1", i);
+        send_msg(s, 2 * (i + 1), RD_MSG_CONNECT, t, strlen(t), 0);
+        conns[i] = ow.last;
+    }
+    /* 7 conns x 144 KiB = 1008 KiB: under the budget, nobody is paused at 144 KiB */
+    for (i = 0; i < 7; i++)
+        for (j = 0; j < 9; j++)
+            send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, sizeof chunk, 0);
+    for (i = 0; i < 7; i++) {
+        count_ctrl(s, 2 * (i + 1), &pauses, &resumes);
+        ck_assert_int_eq(pauses, 0);
+    }
+    /* the 8th conn takes the session over the budget: past 128 KiB it is paused */
+    for (j = 0; j < 8; j++)
+        send_msg(s, 16, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    count_ctrl(s, 16, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 0); /* exactly 128 KiB: not above */
+    send_msg(s, 16, RD_MSG_DATA, chunk, 1, 0);
+    count_ctrl(s, 16, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    /* another conn over 128 KiB receiving more is paused too while over budget */
+    send_msg(s, 2, RD_MSG_DATA, chunk, 1, 0);
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    /* under pressure, resume waits for the lower mark (32 KiB) */
+    rd_conn_read(conns[7], sink, rd_conn_rx_len(conns[7]) - RD_PAUSE_PRESSURE_LOW);
+    count_ctrl(s, 16, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 0);
+    rd_conn_read(conns[7], sink, 1);
+    count_ctrl(s, 16, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 1);
+    /* drain everything else: the budget is no longer exceeded, conn 1 resumes at the normal
+     * low mark */
+    for (i = 1; i < 7; i++)
+        rd_conn_read(conns[i], sink, SIZE_MAX);
+    rd_conn_read(conns[0], sink, rd_conn_rx_len(conns[0]) - (RD_PAUSE_LOW_DEFAULT - 1));
+    count_ctrl(s, 2, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 1);
+    evbuffer_free(sink);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("session");
@@ -487,6 +646,9 @@ int main(void)
     tcase_add_test(tc, sync_sent_sorted_and_pings);
     tcase_add_test(tc, keepalive_timeout);
     tcase_add_test(tc, session_loss_fails_every_conn);
+    tcase_add_test(tc, go_single_pause_flag);
+    tcase_add_test(tc, pause_resent_after_another_pause_high);
+    tcase_add_test(tc, session_budget_pauses_early);
     suite_add_tcase(su, tc);
     sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
