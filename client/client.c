@@ -14,6 +14,7 @@
 #include "common/backoff.h"
 #include "common/allow.h"
 #include "common/flags.h"
+#include "common/sockio.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "transport/ws_client.h"
@@ -298,6 +299,8 @@ int main(int argc, char **argv)
         RD_FLAGDEF_END,
     };
     const char *trace;
+
+    rd_malloc_tune();
 
     memset(&cl, 0, sizeof cl);
     cl.url = "ws://localhost:8123/connect";

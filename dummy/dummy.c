@@ -54,6 +54,7 @@
 
 #include "common/addr.h"
 #include "common/flags.h"
+#include "common/sockio.h"
 #include "common/limits.h"
 #include "common/log.h"
 
@@ -893,6 +894,8 @@ int main(int argc, char **argv)
     };
     struct dummy d;
     int first, fd, rc = 1;
+
+    rd_malloc_tune();
 
     rd_flags_parse_or_exit(flags, argc, argv, DUMMY_PROG, "[flags]", &first);
     if (first < argc) {

@@ -2,6 +2,7 @@
 #include "sockio.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -79,4 +80,11 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
     n = rd_sock_slurp(in, bufferevent_getfd(bev), max, status, err);
     evbuffer_freeze(in, 0);
     return n;
+}
+
+void rd_malloc_tune(void)
+{
+    mallopt(M_TRIM_THRESHOLD, RD_MALLOC_TRIM_THRESHOLD);
+    mallopt(M_TOP_PAD, 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, RD_MALLOC_MMAP_THRESHOLD);
 }

@@ -1070,6 +1070,7 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
     }
     bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
     bufferevent_set_max_single_read(ws->bev, RD_WSC_MAX_SINGLE_READ);
+    bufferevent_set_max_single_write(ws->bev, RD_WSC_OUT_HIGH); /* default 16 KiB per event */
     bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
     {
         struct timeval tv = {ws->handshake_timeout_ms / 1000,
