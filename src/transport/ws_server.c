@@ -24,6 +24,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -31,12 +32,18 @@
 #include "transport/ws_frame.h"
 #include "tunnel/session.h"
 
-/* Sizes (DESIGN.md s4). rx_buffer_size is allocated per connection: keep it modest. */
-#define WS_RX_BUFFER_SIZE (16 * 1024)
-#define WS_TX_PACKET_SIZE (RD_DATA_CHUNK + RD_MSG_HEADER_MAX + 16)
-#define WS_PT_SERV_BUF_SIZE (128 * 1024)
-#define HTTP_WRITE_CHUNK (64 * 1024)      /* body bytes per HTTP WRITEABLE callback */
-#define HTTP_LOW_MARK (64 * 1024)         /* on_writable when pending drops below */
+/* Sizes (DESIGN.md s4). lws reads min(rx_buffer_size, pt_serv_buf_size) at a time into the
+ * shared pt buffer and hands binary payload over from there (its fast path); the per-link
+ * rx_buffer_size allocation is malloc()ed and only its first page is touched (control frames),
+ * so a large value costs busy links nothing extra and idle links no resident memory.
+ * tx_packet_size caps one send(): anything beyond it is copied aside by lws and sent on
+ * later POLLOUTs, so it is large. */
+#define WS_RX_BUFFER_SIZE (256 * 1024)
+#define WS_TX_PACKET_SIZE (1024 * 1024) /* lws sends at most this per write; the rest is copied aside */
+#define WS_PT_SERV_BUF_SIZE (256 * 1024)
+#define WS_RX_KEEP (128 * 1024)           /* reassembly buffer kept between messages */
+#define HTTP_WRITE_CHUNK (256 * 1024)     /* body bytes per HTTP WRITEABLE callback */
+#define HTTP_LOW_MARK (256 * 1024)        /* on_writable when pending drops below */
 #define HTTP_MAX_HEADER_LINES 64          /* response header lines a handler may give */
 #define WS_CLOSE_GRACE_S 3                /* close frame not sent by then: drop */
 #define WS_RX_WATCH_MS 100                /* liveness watcher re-arm period (<< ping timeout) */
@@ -480,6 +487,10 @@ static int ws_receive(struct rd_ws_link *l, const void *in, size_t len)
         l->rx_skip = 1;
         return ws_close_now(l, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     }
+    if (l->rxlen == 0 && lws_is_final_fragment(wsi)) { /* whole message in one piece: no copy */
+        if (l->s && !l->want_close) rd_session_recv(l->s, in, len);
+        return 0;
+    }
     size_t need = l->rxlen + len;
     if (need > l->rxcap) {
         size_t cap = l->rxcap ? l->rxcap : 4096;
@@ -497,7 +508,7 @@ static int ws_receive(struct rd_ws_link *l, const void *in, size_t len)
     l->rxlen = 0;
     if (l->s && !l->want_close) rd_session_recv(l->s, l->rxbuf, mlen);
     /* -1 from recv: the session already asked ops->close (queued) */
-    if (l->rxcap > 2 * WS_TX_PACKET_SIZE) { /* do not keep a big buffer on an idle link */
+    if (l->rxcap > WS_RX_KEEP) { /* do not keep a big buffer on an idle link */
         free(l->rxbuf);
         l->rxbuf = NULL;
         l->rxcap = 0;
@@ -952,7 +963,7 @@ static int http_writeable(struct rd_http_exchange *x, struct pss *pss)
     lws_set_timeout(x->wsi, NO_PENDING_TIMEOUT, 0);
     size_t pend = evbuffer_get_length(x->out);
     if (pend) {
-        unsigned char buf[LWS_PRE + HTTP_WRITE_CHUNK];
+        static unsigned char buf[LWS_PRE + HTTP_WRITE_CHUNK]; /* one thread, one loop */
         size_t n = pend < HTTP_WRITE_CHUNK ? pend : HTTP_WRITE_CHUNK;
         evbuffer_remove(x->out, buf + LWS_PRE, n);
         if (lws_write(x->wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP) < (int)n) return -1;
@@ -1058,6 +1069,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (!srv) return lws_callback_http_dummy(wsi, reason, user, in, len);
 
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* `user` is the vhost's SSL_CTX (wsi is a stand-in: no pss here). Release the record
+         * buffers of idle connections (~34 KiB each). Not read-ahead: lws 4.1 re-services a
+         * connection on SSL_pending() only, so bytes read ahead would sit until more arrive. */
+        SSL_CTX_set_mode((SSL_CTX *)user, SSL_MODE_RELEASE_BUFFERS);
+        return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         srv->cancel_sent = 0;
         do_all_pending(srv);
