@@ -94,6 +94,8 @@ static void start_flush(struct rd_relay *r)
     bufferevent_setwatermark(r->bev, EV_WRITE, 0, 0); /* write cb when fully drained */
 }
 
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct rd_relay *r = arg;
@@ -106,8 +108,12 @@ static void read_cb(struct bufferevent *bev, void *arg)
     if (st < 0 && r->state == RELAY_RUNNING) {
         snprintf(r->reason, sizeof r->reason, "read: %s", strerror(err));
         finish(r, r->reason, 0);
+    } else if (st > 0 && r->state == RELAY_RUNNING && r->c != NULL &&
+               evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
+        /* EOF with the last bytes: close now, so the final Data and the Error "EOF" leave in
+         * one websocket write (libevent would report the EOF only after another poll round) */
+        event_cb(bev, BEV_EVENT_EOF | BEV_EVENT_READING, r);
     }
-    /* EOF (st 1) stays visible: libevent reports it on its next read */
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
