@@ -8,4 +8,23 @@
  * host gets the bare host (no brackets). Port 0..65535. Returns 0 or -1. */
 int rd_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 
+/* What rd_listen_check() found; the values are the binaries' exit codes (README). */
+enum rd_listen_result {
+    RD_LISTEN_OK = 0,
+    RD_LISTEN_CANNOT_BIND = 1, /* well formed, but this host cannot bind it (EADDRNOTAVAIL,
+                                * EADDRINUSE, EACCES, ...) */
+    RD_LISTEN_BAD = 2,         /* malformed: not one of rd_parse_listen's forms, or a host that
+                                * is neither an IP address nor a name that resolves */
+};
+
+/* Check a listen address at start-up, before anything binds it: parse `s`, turn its host into
+ * a numeric address and bind that address and port once (then close the socket again), so a
+ * listener that could never come up is refused with a reason instead of failing later or
+ * silently. A host made only of digits and dots must be a dotted-quad IPv4 address
+ * ("256.1.1.1" is refused, not looked up); other names are resolved with getaddrinfo (this may
+ * block on DNS: start-up only) and the first address is used. Writes the numeric host to num
+ * ("" = all interfaces) and the port to *port; on failure a one-line reason to err. */
+enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, int *port,
+                                      char *err, size_t errlen);
+
 #endif

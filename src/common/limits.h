@@ -39,6 +39,7 @@
 #define RD_SYNC_INTERVAL_MS_DEFAULT 60000
 #define RD_DIAL_TIMEOUT_MS_DEFAULT 60000
 #define RD_MAX_CONNS_PER_SESSION_DEFAULT 65536
+#define RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT 4096 /* server: dials with no answer yet */
 
 /* ---- websocket / HTTP ---- */
 #define RD_MAX_HTTP_HEADER 32768            /* whole request/response header block */

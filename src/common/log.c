@@ -165,3 +165,28 @@ void rd_log(enum rd_log_level lvl, const char *fmt, ...)
     rd_vlog(lvl, fmt, ap);
     va_end(ap);
 }
+
+int rd_log_limited(struct rd_log_limit *ll, enum rd_log_level lvl, const char *fmt, ...)
+{
+    char msg[LOG_MAX_MSG];
+    struct timespec now;
+    long long now_ms;
+    va_list ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 1; /* never 0 */
+    if (ll->last_ms != 0 && now_ms - ll->last_ms < RD_LOG_LIMIT_INTERVAL_MS) {
+        ll->suppressed++;
+        return 0;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ll->suppressed > 0)
+        rd_log(lvl, "%s (%lu more like it not logged)", msg, ll->suppressed);
+    else
+        rd_log(lvl, "%s", msg);
+    ll->last_ms = now_ms;
+    ll->suppressed = 0;
+    return 1;
+}

@@ -32,6 +32,18 @@ void rd_log(enum rd_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap);
 
+/* Rate limit of one kind of message (a refusal, a limit hit): at most one line per
+ * RD_LOG_LIMIT_INTERVAL_MS; the next line that is logged says how many were not. Zero-initialise
+ * it and keep it next to what it limits (no global state). */
+#define RD_LOG_LIMIT_INTERVAL_MS 10000
+struct rd_log_limit {
+    long long last_ms;        /* monotonic time of the last line logged; 0 = never */
+    unsigned long suppressed; /* messages since, not logged */
+};
+/* rd_log() through `ll`. Returns 1 when the line was written, 0 when it was counted only. */
+int rd_log_limited(struct rd_log_limit *ll, enum rd_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #define rd_log_enabled(lvl) ((lvl) <= rd_log_get_level())
 #define rd_err(...) rd_log(RD_LOG_ERROR, __VA_ARGS__)
 #define rd_warn(...) rd_log(RD_LOG_WARN, __VA_ARGS__)

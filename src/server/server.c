@@ -16,6 +16,7 @@
 
 #include "common/addr.h"
 #include "common/flags.h"
+#include "common/sockio.h"
 #include "common/limits.h"
 #include "common/peerspec.h"
 #include "common/log.h"
@@ -31,15 +32,15 @@
 #include "tunnel/session.h"
 #include "tunnel/stats.h"
 
-#define SERVER_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning per kind this often */
 #define RD_MAX_SESSIONS_PER_CLIENT_DEFAULT 32
 
 struct client_session;
 
-/* Rate limit of one kind of refusal warning. */
-struct warn_limit {
-    time_t last;            /* last warning (monotonic seconds), 0 = never */
-    unsigned long suppressed; /* refusals since, not logged */
+/* A listen flag after its start-up check (rd_listen_check): the numeric host ("" = all
+ * interfaces) and the port. */
+struct listen_addr {
+    char host[64];
+    int port;
 };
 
 #define SERVER_SHUTDOWN_GRACE_MS_DEFAULT 10000 /* -shutdown-grace-ms */
@@ -55,6 +56,8 @@ struct server {
     int proxy_connect_wait_ms, proxy_max_clients;
     struct rd_socks_server *socks;
     const char *socks_listen, *domain;
+    const char *admin_listen;  /* -admin-listen: /metrics etc. on a listener of their own */
+    int proxy_max_header;
     int socks_handshake_timeout_ms, socks_dial_wait_ms, socks_max_clients;
     struct evdns_base *dns;
     struct rd_peers *peers;
@@ -67,7 +70,7 @@ struct server {
     struct rd_tokens *tokens;
     struct rd_users *users;
     struct client_session *sessions; /* every client session, for -max-sessions-per-client */
-    struct warn_limit warn_token, warn_sessions;
+    struct rd_log_limit warn_token, warn_sessions; /* refusals of /connect */
     /* flags */
     const char *client_tokens_path, *proxy_users_path;
     int allow_open_proxy, max_sessions_per_client;
@@ -76,8 +79,11 @@ struct server {
     int debug;
     int ping_timeout_ms;
     long long max_message, pause_high, pause_low, conn_hard_cap;
+    long long session_rx_budget; /* -session-rx-budget: rd_session_config.rx_budget */
     int max_conns;
+    int max_pending_dials;      /* -max-pending-dials: rd_session_config.max_pending_dials */
     int route_timeout_s;
+    int handshake_timeout_ms; /* -handshake-timeout-ms: main port request head deadline */
     const char *cert, *key;    /* -cert/-key: TLS on the main port */
     const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
     const char *route_ca;      /* -route-ca: CA bundle for https targets of the route */
@@ -104,32 +110,6 @@ static int valid_client_id(const char *id)
             return 0;
     }
     return 1;
-}
-
-/* Log a refusal at most once per SERVER_REFUSAL_WARN_INTERVAL_S per kind, with the count of
- * the ones not logged. */
-static void warn_limited(struct warn_limit *wl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void warn_limited(struct warn_limit *wl, const char *fmt, ...)
-{
-    struct timespec now;
-    char msg[512];
-    va_list ap;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (wl->last != 0 && now.tv_sec - wl->last < SERVER_REFUSAL_WARN_INTERVAL_S) {
-        wl->suppressed++;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (wl->suppressed > 0)
-        rd_warn("%s (%lu more like it not logged)", msg, wl->suppressed);
-    else
-        rd_warn("%s", msg);
-    wl->last = now.tv_sec > 0 ? now.tv_sec : 1;
-    wl->suppressed = 0;
 }
 
 static int sessions_of(const struct server *srv, const char *id)
@@ -211,16 +191,16 @@ static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen
                      : rd_tokens_check(srv->tokens, id, NULL);
         memset(tok, 0, sizeof tok);
         if (rc != 0) {
-            warn_limited(&srv->warn_token, "refused client %.64s from %s: missing or wrong "
-                         "token", id, rd_ws_request_peer(req));
+            rd_log_limited(&srv->warn_token, RD_LOG_WARN, "refused client %.64s from %s: "
+                           "missing or wrong token", id, rd_ws_request_peer(req));
             snprintf(body, bodylen, "failed authentication");
             return 401;
         }
     }
     if (sessions_of(srv, id) >= srv->max_sessions_per_client) {
-        warn_limited(&srv->warn_sessions, "refused client %.64s from %s: %d sessions already "
-                     "(-max-sessions-per-client)", id, rd_ws_request_peer(req),
-                     srv->max_sessions_per_client);
+        rd_log_limited(&srv->warn_sessions, RD_LOG_WARN, "refused client %.64s from %s: %d "
+                       "sessions already (-max-sessions-per-client)", id,
+                       rd_ws_request_peer(req), srv->max_sessions_per_client);
         snprintf(body, bodylen, "too many sessions for this client id");
         return 429;
     }
@@ -274,7 +254,9 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
     cfg.pause_high = (size_t)srv->pause_high;
     cfg.pause_low = (size_t)srv->pause_low;
     cfg.conn_hard_cap = (size_t)srv->conn_hard_cap;
+    cfg.rx_budget = (size_t)srv->session_rx_budget;
     cfg.max_conns = (size_t)srv->max_conns;
+    cfg.max_pending_dials = (size_t)srv->max_pending_dials;
     cfg.stats = srv->stats;
     s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
     if (s == NULL) {
@@ -332,25 +314,52 @@ static int is_loopback_host(const char *h)
            strcasecmp(h, "localhost") == 0;
 }
 
-/* A proxy listener beyond loopback without -proxy-users needs -allow-open-proxy. Checked
- * before anything is bound or loaded; a malformed value is left to the listener's own check. */
-static int open_proxy_refused(const struct server *srv, const char *flag, const char *value)
+/* The one check of the listeners that -proxy-users guards (SOCKS5, HTTP proxy, admin): one
+ * beyond loopback without -proxy-users needs -allow-open-proxy. `la` is the checked address
+ * of the flag's value; `risk` says what an open one gives away. Checked before anything is
+ * bound or loaded. Returns 1 (message on stderr) when refused. */
+static int open_listener_refused(const struct server *srv, const char *flag, const char *value,
+                                 const struct listen_addr *la, const char *risk)
 {
-    char host[256];
-    int port;
-
-    if (value == NULL || value[0] == '\0' ||
-        rd_parse_listen(value, host, sizeof host, &port) != 0 || is_loopback_host(host) ||
+    if (value == NULL || value[0] == '\0' || is_loopback_host(la->host) ||
         (srv->proxy_users_path != NULL && srv->proxy_users_path[0] != '\0'))
         return 0;
     if (srv->allow_open_proxy) {
-        rd_warn("%s %s: open proxy beyond loopback without -proxy-users: anyone who reaches "
-                "it reaches every client", flag, value);
+        rd_warn("%s %s: open beyond loopback without -proxy-users: anyone who reaches it %s",
+                flag, value, risk);
         return 0;
     }
     fprintf(stderr, "rdial-server: %s %s listens beyond loopback: give -proxy-users FILE, "
-                    "or -allow-open-proxy to run it open\n", flag, value);
+                    "or -allow-open-proxy to run it open (anyone who reaches it %s)\n", flag,
+            value, risk);
     return 1;
+}
+
+/* Check a listen flag at start-up (rd_listen_check): malformed or unresolvable -> 2, cannot
+ * be bound here -> 1 (the README's exit codes), with the reason on stderr; 0 = fine. An
+ * empty value (listener off) is fine. */
+static int check_listen(const char *flag, const char *value, struct listen_addr *la)
+{
+    char err[256];
+    enum rd_listen_result r;
+
+    memset(la, 0, sizeof *la);
+    if ((value == NULL || value[0] == '\0') && strcmp(flag, "-listen") != 0)
+        return 0;
+    if (value == NULL)
+        value = "";
+    r = rd_listen_check(value, la->host, sizeof la->host, &la->port, err, sizeof err);
+    if (r == RD_LISTEN_OK)
+        return 0;
+    fprintf(stderr, "rdial-server: %s %s: %s\n", flag, value, err);
+    return r == RD_LISTEN_BAD ? 2 : 1;
+}
+
+/* "host:port" for a "... listening on" line: [v6]:port, and all interfaces as `any`. */
+static void format_listen(char *buf, size_t len, const char *host, int port, const char *any)
+{
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", host[0] ? host : any, v6 ? "]" : "", port);
 }
 
 /* ---- shutdown: drain, then close ---- */
@@ -448,7 +457,7 @@ int main(int argc, char **argv)
     int rc = 0;
     const struct rd_flag flags[] = {
         RD_FLAGDEF_STRING("listen", &srv.listen, "main port: websocket /connect and the /client/ route (host:port, :port = all "
-          "interfaces)"),
+          "interfaces; a host name is resolved once at start-up)"),
         RD_FLAGDEF_STRING("cert", &srv.cert, "TLS certificate chain (PEM) for the main port: wss:// and https:// (needs -key)"),
         RD_FLAGDEF_STRING("key", &srv.key, "TLS private key (PEM) of -cert"),
         RD_FLAGDEF_STRING("peer-ca", &srv.peer_ca, "CA bundle (PEM) to verify wss:// peers with (default: the system CAs)"),
@@ -465,10 +474,23 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT64("pause-high", &srv.pause_high, "send Pause when a conn buffers more than this many bytes", 65536, 1LL << 30),
         RD_FLAGDEF_INT64("pause-low", &srv.pause_low, "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
         RD_FLAGDEF_INT64("conn-hard-cap", &srv.conn_hard_cap, "close a conn whose peer keeps sending past this many buffered bytes", 65536, 1LL << 32),
+        RD_FLAGDEF_INT64("session-rx-budget", &srv.session_rx_budget,
+                         "bytes all conns of one session may buffer together before each conn "
+                         "is paused at 128 KiB (resumed below 32 KiB) instead of -pause-high "
+                         "(0 = no session budget)", 0, 1LL << 40),
+        RD_FLAGDEF_INT("handshake-timeout-ms", &srv.handshake_timeout_ms,
+                       "main port: a connection must send its complete upgrade or HTTP request "
+                       "head within this (whole seconds, rounded up), however slowly it drips",
+                       1, 3600000),
         RD_FLAGDEF_INT("route-timeout-s", &srv.route_timeout_s,
                        "/client/ route without ?timeout=: longest wait for the answer and "
                        "longest stall after it", 1, 3600),
-        RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session", 1, 1 << 24),
+        RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session (each "
+                       "session of a client id has its own; more dials get 503 / SOCKS5 REP 01)",
+                       1, 1 << 24),
+        RD_FLAGDEF_INT("max-pending-dials", &srv.max_pending_dials,
+                       "dials of one session whose far side has sent nothing yet (no byte, no "
+                       "error); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0, 1 << 24),
         RD_FLAGDEF_INT("max-sessions-per-client", &srv.max_sessions_per_client,
                        "sessions one client id may hold at once (more upgrades get 429)", 1,
                        1 << 20),
@@ -478,11 +500,16 @@ int main(int argc, char **argv)
                           "Bearer (re-read on SIGHUP)"),
         RD_FLAGDEF_STRING("proxy-users", &srv.proxy_users_path,
                           "file of 'user password client-id-pattern...' lines: the SOCKS5 and "
-                          "HTTP proxy listeners and the /client/ route then need a listed user "
-                          "(re-read on SIGHUP)"),
+                          "HTTP proxy listeners and the /client/ route then need a listed user, "
+                          "and /metrics and /clients any listed user (re-read on SIGHUP)"),
         RD_FLAGDEF_BOOL("allow-open-proxy", &srv.allow_open_proxy,
-                        "allow -socks-listen / -proxy-listen beyond loopback without "
-                        "-proxy-users"),
+                        "allow -socks-listen / -proxy-listen / -admin-listen beyond loopback "
+                        "without -proxy-users"),
+        RD_FLAGDEF_STRING("admin-listen", &srv.admin_listen,
+                          "separate plain-HTTP listener for /metrics /clients /healthz /readyz, "
+                          "host:port (empty = serve them on the main port; when set, the main "
+                          "port answers /metrics and /clients with 404); with -proxy-users, "
+                          "/metrics and /clients need a listed user (Basic) wherever served"),
         RD_FLAGDEF_STRING("socks-listen", &srv.socks_listen,
                           "SOCKS5 listener, host:port (empty = off; port 0 = ephemeral)"),
         RD_FLAGDEF_STRING("domain", &srv.domain,
@@ -514,6 +541,9 @@ int main(int argc, char **argv)
                        0, 60000),
         RD_FLAGDEF_INT("proxy-max-clients", &srv.proxy_max_clients,
                        "HTTP proxy: concurrent user connections", 1, 1 << 20),
+        RD_FLAGDEF_INT("proxy-max-header", &srv.proxy_max_header,
+                       "HTTP proxy: largest request head (request line + headers), bytes "
+                       "(larger: 431)", 1024, RD_MAX_HTTP_HEADER),
         RD_FLAGDEF_INT("shutdown-grace-ms", &srv.shutdown_grace_ms,
                        "on SIGTERM/SIGINT: stop taking new sessions and requests, let running "
                        "streams finish for up to this long, then close (a second signal "
@@ -526,9 +556,11 @@ int main(int argc, char **argv)
     struct rd_route_config rcfg;
     static struct rd_peer_spec peer_specs[RD_MAX_PEERS];
     int npeers = 0;
-    char host[256], *err = NULL;
-    int port;
+    struct listen_addr main_la, socks_la, proxy_la, admin_la;
+    char where[96], *err = NULL;
     const char *trace;
+
+    rd_malloc_tune();
 
     memset(&srv, 0, sizeof srv);
     srv.listen = ":8123";
@@ -537,9 +569,12 @@ int main(int argc, char **argv)
     srv.pause_high = RD_PAUSE_HIGH_DEFAULT;
     srv.pause_low = RD_PAUSE_LOW_DEFAULT;
     srv.conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
+    srv.session_rx_budget = RD_SESSION_RX_BUDGET_DEFAULT;
     srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
+    srv.max_pending_dials = RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT;
     srv.max_sessions_per_client = RD_MAX_SESSIONS_PER_CLIENT_DEFAULT;
     srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
+    srv.handshake_timeout_ms = 10000; /* lws 4.1.6's own default (timeout_secs_ah_idle) */
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
@@ -550,6 +585,8 @@ int main(int argc, char **argv)
     srv.proxy_response_timeout_ms = RD_HTTPPROXY_RESPONSE_TIMEOUT_MS_DEFAULT;
     srv.proxy_connect_wait_ms = RD_HTTPPROXY_CONNECT_WAIT_MS_DEFAULT;
     srv.proxy_max_clients = RD_HTTPPROXY_MAX_CLIENTS_DEFAULT;
+    srv.proxy_max_header = RD_MAX_HTTP_HEADER;
+    srv.admin_listen = "";
     srv.shutdown_grace_ms = SERVER_SHUTDOWN_GRACE_MS_DEFAULT;
     srv.log_format = "text";
     rd_log_set_prog("rdial-server");
@@ -566,11 +603,6 @@ int main(int argc, char **argv)
         rd_log_set_level(RD_LOG_DEBUG);
     trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
     rd_log_set_trace(trace != NULL && strcmp(trace, "true") == 0);
-    if (rd_parse_listen(srv.listen, host, sizeof host, &port) != 0) {
-        fprintf(stderr, "rdial-server: -listen %s: want host:port, :port or [v6]:port\n",
-                srv.listen);
-        return 2;
-    }
     if (srv.pause_low >= srv.pause_high || srv.conn_hard_cap <= srv.pause_high) {
         fprintf(stderr, "rdial-server: need -pause-low < -pause-high < -conn-hard-cap\n");
         return 2;
@@ -596,8 +628,20 @@ int main(int argc, char **argv)
     if (unreadable("-cert", srv.cert) || unreadable("-key", srv.key) ||
         unreadable("-peer-ca", srv.peer_ca) || unreadable("-route-ca", srv.route_ca))
         return 2;
-    if (open_proxy_refused(&srv, "-socks-listen", srv.socks_listen) ||
-        open_proxy_refused(&srv, "-proxy-listen", srv.proxy_listen))
+    {
+        int lrc;
+        if ((lrc = check_listen("-listen", srv.listen, &main_la)) != 0 ||
+            (lrc = check_listen("-socks-listen", srv.socks_listen, &socks_la)) != 0 ||
+            (lrc = check_listen("-proxy-listen", srv.proxy_listen, &proxy_la)) != 0 ||
+            (lrc = check_listen("-admin-listen", srv.admin_listen, &admin_la)) != 0)
+            return lrc;
+    }
+    if (open_listener_refused(&srv, "-socks-listen", srv.socks_listen, &socks_la,
+                              "reaches every client") ||
+        open_listener_refused(&srv, "-proxy-listen", srv.proxy_listen, &proxy_la,
+                              "reaches every client") ||
+        open_listener_refused(&srv, "-admin-listen", srv.admin_listen, &admin_la,
+                              "reads /metrics and /clients (every client id and target)"))
         return 2;
     if (srv.client_tokens_path != NULL && srv.client_tokens_path[0] != '\0') {
         srv.tokens = rd_tokens_load(srv.client_tokens_path, &err);
@@ -608,7 +652,7 @@ int main(int argc, char **argv)
         }
         rd_info("%zu client tokens from %s", rd_tokens_count(srv.tokens),
                 srv.client_tokens_path);
-    } else if (!is_loopback_host(host)) {
+    } else if (!is_loopback_host(main_la.host)) {
         rd_warn("-listen %s is not loopback and there is no -client-tokens: any client may "
                 "connect with any id (and take over that id's traffic)", srv.listen);
     }
@@ -633,11 +677,12 @@ int main(int argc, char **argv)
         { rc = 1; goto out; }
     }
     memset(&wcfg, 0, sizeof wcfg);
-    wcfg.host = host[0] ? host : NULL;
-    wcfg.port = port;
+    wcfg.host = main_la.host[0] ? main_la.host : NULL;
+    wcfg.port = main_la.port;
     wcfg.max_message = (size_t)srv.max_message;
     wcfg.cert = srv.cert;
     wcfg.key = srv.key;
+    wcfg.handshake_timeout_s = (srv.handshake_timeout_ms + 999) / 1000;
     {
         static const struct rd_ws_server_cbs wcbs = { authorize, on_open };
         srv.ws = rd_ws_server_new(srv.base, &wcfg, &wcbs, &srv, &err);
@@ -657,6 +702,7 @@ int main(int argc, char **argv)
         rd_err("out of memory");
         { rc = 1; goto out; }
     }
+    rd_admin_set_users(srv.admin, srv.users);
     /* admin first: /metrics, /readyz, /clients, and the 503 of a draining server */
     rd_ws_server_add_http_handler(srv.ws, rd_admin_handler(), srv.admin);
     rd_ws_server_add_http_handler(srv.ws, rd_route_handler(), srv.route);
@@ -673,6 +719,7 @@ int main(int argc, char **argv)
         pcfg.pause_high = (size_t)srv.pause_high;
         pcfg.pause_low = (size_t)srv.pause_low;
         pcfg.conn_hard_cap = (size_t)srv.conn_hard_cap;
+        pcfg.rx_budget = (size_t)srv.session_rx_budget;
         pcfg.stats = srv.stats;
         pcfg.peer = 1;
         srv.peers = rd_peers_new(srv.base, srv.dns, srv.reg, srv.id, srv.token, peer_specs,
@@ -683,22 +730,31 @@ int main(int argc, char **argv)
         }
         rd_info("peering as %s with %d peers", srv.id, npeers);
     }
-    rd_info("listening on %s:%d", host[0] ? host : "*", rd_ws_server_port(srv.ws));
-    printf("listening on %s:%d\n", host[0] ? host : "0.0.0.0", rd_ws_server_port(srv.ws));
+    rd_info("listening on %s:%d", main_la.host[0] ? main_la.host : "*",
+            rd_ws_server_port(srv.ws));
+    printf("listening on %s:%d\n", main_la.host[0] ? main_la.host : "0.0.0.0",
+           rd_ws_server_port(srv.ws));
     fflush(stdout);
+
+    if (srv.admin_listen != NULL && srv.admin_listen[0] != '\0') {
+        if (rd_admin_listen(srv.admin, srv.base, admin_la.host, admin_la.port, &err) != 0) {
+            rd_err("admin listen %s: %s", srv.admin_listen, err ? err : "failed");
+            free(err);
+            { rc = 1; goto out; }
+        }
+        format_listen(where, sizeof where, admin_la.host, rd_admin_port(srv.admin), "*");
+        rd_info("admin listening on %s%s", where,
+                srv.users != NULL ? " (/metrics and /clients need a -proxy-users user)" : "");
+        format_listen(where, sizeof where, admin_la.host, rd_admin_port(srv.admin), "0.0.0.0");
+        printf("admin listening on %s\n", where);
+        fflush(stdout);
+    }
 
     if (srv.socks_listen != NULL && srv.socks_listen[0] != '\0') {
         struct rd_socks_config scfg;
-        char shost[256];
-        int sport;
-        if (rd_parse_listen(srv.socks_listen, shost, sizeof shost, &sport) != 0) {
-            fprintf(stderr, "rdial-server: -socks-listen %s: want host:port, :port or "
-                            "[v6]:port\n", srv.socks_listen);
-            { rc = 2; goto out; }
-        }
         rd_socks_config_default(&scfg);
-        scfg.host = shost; /* "" (from ":port") = all interfaces */
-        scfg.port = sport;
+        scfg.host = socks_la.host; /* "" (from ":port") = all interfaces */
+        scfg.port = socks_la.port;
         scfg.domain = srv.domain;
         scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
         scfg.dial_wait_ms = srv.socks_dial_wait_ms;
@@ -711,34 +767,26 @@ int main(int argc, char **argv)
             free(err);
             { rc = 1; goto out; }
         }
-        {
-            int v6 = strchr(shost, ':') != NULL;
-            rd_info("socks5 listening on %s%s%s:%d", v6 ? "[" : "", shost[0] ? shost : "*",
-                    v6 ? "]" : "", rd_socks_server_port(srv.socks));
-            printf("socks5 listening on %s%s%s:%d\n", v6 ? "[" : "",
-                   shost[0] ? shost : "0.0.0.0", v6 ? "]" : "", rd_socks_server_port(srv.socks));
-        }
+        format_listen(where, sizeof where, socks_la.host, rd_socks_server_port(srv.socks), "*");
+        rd_info("socks5 listening on %s", where);
+        format_listen(where, sizeof where, socks_la.host, rd_socks_server_port(srv.socks),
+                      "0.0.0.0");
+        printf("socks5 listening on %s\n", where);
         fflush(stdout);
     }
 
     if (srv.proxy_listen != NULL && srv.proxy_listen[0] != '\0') {
         struct rd_httpproxy_config pxc;
-        char phost[256];
-        int pport;
-        if (rd_parse_listen(srv.proxy_listen, phost, sizeof phost, &pport) != 0) {
-            fprintf(stderr, "rdial-server: -proxy-listen %s: want host:port, :port or "
-                            "[v6]:port\n", srv.proxy_listen);
-            { rc = 2; goto out; }
-        }
         rd_httpproxy_config_default(&pxc);
-        pxc.host = phost; /* "" (from ":port") = all interfaces */
-        pxc.port = pport;
+        pxc.host = proxy_la.host; /* "" (from ":port") = all interfaces */
+        pxc.port = proxy_la.port;
         pxc.domain = srv.domain;
         pxc.header_timeout_ms = srv.proxy_header_timeout_ms;
         pxc.idle_timeout_ms = srv.proxy_idle_timeout_ms;
         pxc.response_timeout_ms = srv.proxy_response_timeout_ms;
         pxc.connect_wait_ms = srv.proxy_connect_wait_ms;
         pxc.max_clients = srv.proxy_max_clients;
+        pxc.max_head = (size_t)srv.proxy_max_header;
         pxc.stats = srv.stats;
         pxc.users = srv.users;
         srv.proxy = rd_httpproxy_new(srv.base, srv.reg, &pxc, &err);
@@ -747,13 +795,11 @@ int main(int argc, char **argv)
             free(err);
             { rc = 1; goto out; }
         }
-        {
-            int v6 = strchr(phost, ':') != NULL;
-            rd_info("http proxy listening on %s%s%s:%d", v6 ? "[" : "", phost[0] ? phost : "*",
-                    v6 ? "]" : "", rd_httpproxy_port(srv.proxy));
-            printf("http proxy listening on %s%s%s:%d\n", v6 ? "[" : "",
-                   phost[0] ? phost : "0.0.0.0", v6 ? "]" : "", rd_httpproxy_port(srv.proxy));
-        }
+        format_listen(where, sizeof where, proxy_la.host, rd_httpproxy_port(srv.proxy), "*");
+        rd_info("http proxy listening on %s", where);
+        format_listen(where, sizeof where, proxy_la.host, rd_httpproxy_port(srv.proxy),
+                      "0.0.0.0");
+        printf("http proxy listening on %s\n", where);
         fflush(stdout);
     }
 

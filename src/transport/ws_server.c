@@ -1249,6 +1249,10 @@ struct rd_ws_server *rd_ws_server_new(struct event_base *base,
     vi.vhost_name = "rdial";
     vi.keepalive_timeout = 30;
     vi.timeout_secs = RD_HANDSHAKE_TIMEOUT_MS / 1000;
+    /* lws 4.1 closes a connection that holds a header table this long without completing
+     * its head (default 10 s, counted from accept, not reset by incoming bytes) */
+    vi.timeout_secs_ah_idle = cfg->handshake_timeout_s > 0 ? (unsigned)cfg->handshake_timeout_s
+                                                           : RD_HANDSHAKE_TIMEOUT_MS / 1000;
     if (tls) {
         vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         vi.ssl_cert_filepath = cfg->cert;

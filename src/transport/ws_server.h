@@ -25,6 +25,8 @@ struct rd_ws_server_config {
     size_t max_message; /* largest reassembled binary message; 0 = RD_MAX_MESSAGE_DEFAULT */
     const char *cert;   /* PEM file paths: TLS (wss/https) when both are set */
     const char *key;
+    int handshake_timeout_s; /* a connection must send a complete request head (upgrade or
+                              * HTTP) within this; 0 = RD_HANDSHAKE_TIMEOUT_MS / 1000 */
 };
 
 /* The upgrade request, valid only during the callback it is passed to. */

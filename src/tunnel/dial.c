@@ -7,6 +7,7 @@
 #include "../common/log.h"
 #include "registry.h"
 #include "session.h"
+#include "session_int.h" /* rd_session_cfg_: the session's -max-conns */
 
 const char *rd_dial_result_str(enum rd_dial_result r)
 {
@@ -14,6 +15,8 @@ const char *rd_dial_result_str(enum rd_dial_result r)
     case RD_DIAL_OK: return "ok";
     case RD_DIAL_NO_CLIENT: return "client not connected";
     case RD_DIAL_REFUSED: return "session refused the dial";
+    case RD_DIAL_LIMIT:
+        return "too many connections to this client (-max-conns / -max-pending-dials)";
     case RD_DIAL_BAD_TARGET: return "bad target";
     }
     return "?";
@@ -50,9 +53,25 @@ enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, cons
     }
     if (s == NULL)
         return RD_DIAL_NO_CLIENT;
+    if (!rd_session_is_closing(s) &&
+        rd_session_conn_count(s) >= rd_session_cfg_(s)->max_conns) {
+        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
+                       "dial %s %s/%s refused: the session holds %zu conns (-max-conns)",
+                       client_id, proto, addr, rd_session_conn_count(s));
+        return RD_DIAL_LIMIT;
+    }
+    if (rd_session_cfg_(s)->max_pending_dials != 0 &&
+        rd_session_pending_dials(s) >= rd_session_cfg_(s)->max_pending_dials) {
+        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
+                       "dial %s %s/%s refused: %zu dials of the session have no answer yet "
+                       "(-max-pending-dials)", client_id, proto, addr,
+                       rd_session_pending_dials(s));
+        return RD_DIAL_LIMIT;
+    }
     *out = rd_session_dial(s, key, proto, addr, &err);
     if (*out == NULL) {
-        rd_warn("dial %s %s/%s: %s", client_id, proto, addr, err);
+        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN, "dial %s %s/%s refused: %s",
+                       client_id, proto, addr, err);
         return RD_DIAL_REFUSED;
     }
     return RD_DIAL_OK;

@@ -13,13 +13,16 @@ struct rd_registry;
 enum rd_dial_result {
     RD_DIAL_OK = 0,
     RD_DIAL_NO_CLIENT,   /* no local or peer session holds the id: 404 / SOCKS 04 */
-    RD_DIAL_REFUSED,     /* session full or closing: 502 / SOCKS 05 */
+    RD_DIAL_REFUSED,     /* session closing (or out of memory): 502 / SOCKS 05 */
+    RD_DIAL_LIMIT,       /* the session is at -max-conns or -max-pending-dials: 503 / SOCKS 01 */
     RD_DIAL_BAD_TARGET,  /* malformed proto/address: 400 / SOCKS 01 */
 };
 
 const char *rd_dial_result_str(enum rd_dial_result r);
 
-/* proto: "tcp"; addr: "host:port" as the far side should resolve it. On success *out is a
+/* A refusal (RD_DIAL_REFUSED, RD_DIAL_LIMIT) is logged as a warning, at most once per
+ * RD_LOG_LIMIT_INTERVAL_MS for the registry (rd_registry_refusal_log).
+ * proto: "tcp"; addr: "host:port" as the far side should resolve it. On success *out is a
  * new conn owned by the caller (set its cbs, close it with rd_conn_close). */
 enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, const char *proto,
                             const char *addr, struct rd_conn **out);

@@ -5,6 +5,7 @@
 #include "registry.h"
 
 #include "session.h"
+#include "../common/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,15 @@ struct rd_registry {
     struct reg_entry *peers; /* (id, peer session) pairs, newest first */
     void (*observer)(int add, const char *client_id, struct rd_session *s, void *arg);
     void *observer_arg;
+    struct rd_log_limit refusals; /* dial refusals (rd_registry_refusal_log) */
 };
 
 struct rd_registry *rd_registry_new(void) { return calloc(1, sizeof(struct rd_registry)); }
+
+struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg)
+{
+    return &reg->refusals;
+}
 
 static void free_list(struct reg_entry *e)
 {

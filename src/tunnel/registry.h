@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+struct rd_log_limit;
 struct rd_registry;
 struct rd_session;
 
@@ -24,6 +25,10 @@ void rd_registry_peer_remove(struct rd_registry *reg, struct rd_session *peer,
                              const char *client_id);
 void rd_registry_peer_gone(struct rd_registry *reg, struct rd_session *peer);
 struct rd_session *rd_registry_find_peer(struct rd_registry *reg, const char *client_id);
+
+/* Rate limit of the dial refusal warnings (dial.c): one line per interval for the whole
+ * registry, however many front ends hit a limit. Owned by the registry. */
+struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg);
 
 size_t rd_registry_client_count(const struct rd_registry *reg);
 /* Visit every local client id once (for /clients and peer announce). */

@@ -29,6 +29,7 @@ struct rd_session {
     struct rd_conn **table; /* open hashing by conn id, chained */
     size_t table_size;      /* power of two */
     size_t nconns;
+    size_t npending;        /* conns with c->pending */
     size_t rx_total; /* bytes buffered in all conns' rx (the session budget) */
     int64_t next_conn_id;
     int64_t next_msg_id;
@@ -241,8 +242,17 @@ static int conn_insert(struct rd_session *s, struct rd_conn *c)
     return 0;
 }
 
+static void conn_unpend(struct rd_session *s, struct rd_conn *c)
+{
+    if (c->pending) {
+        c->pending = 0;
+        s->npending--;
+    }
+}
+
 static void conn_unlink(struct rd_session *s, struct rd_conn *c)
 {
+    conn_unpend(s, c);
     struct rd_conn **pp = &s->table[conn_slot(s, c->id)];
     for (; *pp != NULL; pp = &(*pp)->hnext) {
         if (*pp == c) {
@@ -507,6 +517,10 @@ struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const cha
         *errp = "too many connections on session";
         return NULL;
     }
+    if (s->cfg.max_pending_dials != 0 && s->npending >= s->cfg.max_pending_dials) {
+        *errp = "too many pending dials on session";
+        return NULL;
+    }
     if (key != NULL)
         n = snprintf(target, sizeof target, "%s::%s/%s", key, proto, addr);
     else
@@ -524,6 +538,8 @@ struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const cha
         return NULL;
     }
     s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
+    c->pending = 1;
+    s->npending++;
     if (s->cfg.stats != NULL)
         c->dial_us = now_us();
     rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
@@ -539,6 +555,7 @@ void rd_session_announce(struct rd_session *s, int add, const char *key_and_sess
 const char *rd_session_name(const struct rd_session *s) { return s->name; }
 uint64_t rd_session_serial(const struct rd_session *s) { return s->serial; }
 size_t rd_session_conn_count(const struct rd_session *s) { return s->nconns; }
+size_t rd_session_pending_dials(const struct rd_session *s) { return s->npending; }
 int rd_session_is_closing(const struct rd_session *s) { return s->closing; }
 void rd_session_set_user(struct rd_session *s, void *user) { s->user = user; }
 void *rd_session_user(const struct rd_session *s) { return s->user; }
@@ -645,6 +662,8 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
 
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
+    if (m->payload_len > 0)
+        conn_unpend(s, c);
     if (c->dial_us != 0 && m->payload_len > 0) {
         rd_stats_dial_latency_us(s->cfg.stats, now_us() - c->dial_us);
         c->dial_us = 0;

@@ -33,6 +33,8 @@ struct rd_session_config {
     size_t rx_budget;      /* all conns' rx above this: pause/resume at the lower
                             * RD_PAUSE_PRESSURE_HIGH/LOW marks (0 = no session budget) */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
+    size_t max_pending_dials; /* our dials whose far side has sent nothing yet (no Data, no
+                               * Error); rd_session_dial refuses more (0 = no limit) */
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
     struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
@@ -78,6 +80,7 @@ void rd_session_announce(struct rd_session *s, int add, const char *key_and_sess
 const char *rd_session_name(const struct rd_session *s);
 uint64_t rd_session_serial(const struct rd_session *s); /* unique per process */
 size_t rd_session_conn_count(const struct rd_session *s);
+size_t rd_session_pending_dials(const struct rd_session *s); /* see max_pending_dials */
 int rd_session_is_closing(const struct rd_session *s);
 void rd_session_set_user(struct rd_session *s, void *user);
 void *rd_session_user(const struct rd_session *s);

@@ -2,8 +2,10 @@
 # test_access.sh - access control with the real binaries: client tokens on /connect
 # (-client-tokens), front-end users on the SOCKS5 listener, the HTTP proxy listener and the
 # /client/ route (-proxy-users, user@client-id), the client's -allow list, the
-# sessions-per-client limit, the open-proxy guard, SIGHUP reload; and that no secret of the
-# test reaches any log or --help output.
+# sessions-per-client limit, the open-proxy guard, SIGHUP reload; /metrics and /clients behind
+# -proxy-users on the main port and on -admin-listen (and the main port's 404 for them then);
+# the loose-permission warning of token and user files; and that no secret of the test reaches
+# any log or --help output.
 #
 # Every denial is checked together with the allowed path next to it.
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +55,10 @@ umask 022
 rd_socks_addr() {
     rd_wait_log "$1" '^socks5 listening on ' 10 out
     sed -n 's/^socks5 listening on //p' "$RD_TEST_DIR/$1.out" | tail -n 1
+}
+rd_admin_addr() {
+    rd_wait_log "$1" '^admin listening on ' 10 out
+    sed -n 's/^admin listening on //p' "$RD_TEST_DIR/$1.out" | tail -n 1
 }
 rd_proxy_addr() {
     rd_wait_log "$1" '^http proxy listening on ' 10 out
@@ -159,6 +165,31 @@ rd_assert_file_contains "$RD_TEST_DIR/captured.txt" "GET /x" "the target got the
 if grep -qi "^authorization" "$RD_TEST_DIR/captured.txt"; then
     rd_fail "the route forwarded Authorization to the target"
 fi
+
+# ---- /metrics and /clients on the main port with -proxy-users: any listed user ----
+for p in /metrics /clients; do
+    rd_http "http://$S$p"
+    rd_assert_status 401 "$p without credentials"
+    rd_assert_contains "$(rd_header WWW-Authenticate)" "Basic" "$p 401 challenge"
+    rd_http "http://$S$p" -u "alice:$PW_WRONG"
+    rd_assert_status 401 "$p with a wrong password"
+    rd_http "http://$S$p" -u "mallory:$PW_ALICE"
+    rd_assert_status 401 "$p with an unknown user"
+done
+rd_http "http://$S/metrics" -u "alice:$PW_ALICE" # alice reaches only foo: still a user
+rd_assert_status 200 "/metrics as alice"
+rd_assert_contains "$(cat "$RD_BODY")" "rdial_sessions" "/metrics body"
+rd_http "http://$S/clients" -u "bob:$PW_BOB"
+rd_assert_status 200 "/clients as bob"
+rd_assert_contains "$(cat "$RD_BODY")" '"id":"foo"' "/clients body"
+rd_http "http://$S/metrics" -u "alice:$PW_ALICE" -I
+rd_assert_status 200 "HEAD /metrics as alice"
+for p in /healthz /readyz; do # load balancers: never credentials
+    rd_http "http://$S$p"
+    rd_assert_status 200 "$p without credentials"
+done
+rd_assert_file_contains "$RD_TEST_DIR/srv.log" "admin: refused /metrics" "admin refusal logged"
+rd_assert_eq "$(grep -c "admin: refused" "$RD_TEST_DIR/srv.log")" 1 "admin refusals logged once"
 
 # ---- SOCKS5 with -proxy-users ----
 csocks() {
@@ -271,6 +302,68 @@ for i in 1 2 3 4 5; do rd_wait_log "lx$i" "429" 10; done
 rd_assert_eq "$(grep -c "sessions already" "$RD_TEST_DIR/slim.log")" 1 "refusals logged once (rate limit)"
 rd_assert_eq "$(grep -c "session up: client foo " "$RD_TEST_DIR/slim.log")" 1 "one session of foo"
 
+# ---- -admin-listen: the four endpoints on a listener of their own ----
+rd_start_server sadm -admin-listen 127.0.0.1:0 -proxy-users "$users"
+SA=$SRV_ADDR
+ADM=$(rd_admin_addr sadm)
+rd_log "server $SA, admin listener $ADM"
+for p in /metrics /clients; do
+    rd_http "http://$SA$p" -u "bob:$PW_BOB"
+    rd_assert_status 404 "main port $p with -admin-listen"
+    rd_http "http://$ADM$p"
+    rd_assert_status 401 "admin listener $p without credentials"
+    rd_assert_contains "$(rd_header WWW-Authenticate)" "Basic" "admin listener $p challenge"
+    rd_http "http://$ADM$p" -u "bob:$PW_WRONG"
+    rd_assert_status 401 "admin listener $p with a wrong password"
+    rd_http "http://$ADM$p" -u "bob:$PW_BOB"
+    rd_assert_status 200 "admin listener $p as bob"
+done
+rd_http "http://$ADM/metrics" -u "alice:$PW_ALICE"
+rd_assert_contains "$(rd_header Content-Type)" "version=0.0.4" "admin listener metrics type"
+rd_http "http://$ADM/metrics" -u "alice:$PW_ALICE" -X POST
+rd_assert_status 405 "admin listener POST /metrics"
+for p in /healthz /readyz; do
+    rd_http "http://$SA$p"
+    rd_assert_status 200 "main port $p with -admin-listen"
+    rd_http "http://$ADM$p"
+    rd_assert_status 200 "admin listener $p without credentials"
+done
+rd_http "http://$ADM/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 404 "the admin listener is not the route"
+rd_http "http://$ADM/metrics" -u "alice:$PW_ALICE" -H "X-Pad: $(head -c 9000 /dev/zero | tr '\0' a)"
+rd_assert_ne "$RD_STATUS" 200 "admin listener: a head over its ceiling"
+rd_http "http://$ADM/healthz"
+rd_assert_status 200 "admin listener after an oversized head"
+# the route still works on the main port
+rd_start_client cadm foo "$SA"
+rd_http "http://$SA/client/foo/http/127.0.0.1:$DP/hello.txt" -u "alice:$PW_ALICE"
+rd_assert_status 200 "route with -admin-listen"
+rd_http "http://$ADM/clients" -u "alice:$PW_ALICE"
+rd_assert_contains "$(cat "$RD_BODY")" '"id":"foo","sessions":1' "admin /clients sees the client"
+# loopback without -proxy-users: open, like the main port today
+rd_start_server sadm2 -admin-listen 127.0.0.1:0
+ADM2=$(rd_admin_addr sadm2)
+rd_http "http://$ADM2/metrics"
+rd_assert_status 200 "open admin listener on loopback"
+rd_http "http://$SRV_ADDR/metrics"
+rd_assert_status 404 "main port /metrics with an open admin listener"
+# beyond loopback: needs -proxy-users or -allow-open-proxy (the proxies' guard)
+rc=0
+"$(rd_bin rdial-server)" -listen 127.0.0.1:0 -admin-listen 0.0.0.0:0 >"$RD_TEST_DIR/open3.out" \
+    2>"$RD_TEST_DIR/open3.err" || rc=$?
+rd_assert_eq "$rc" 2 "-admin-listen 0.0.0.0 without -proxy-users"
+rd_assert_file_contains "$RD_TEST_DIR/open3.err" "allow-open-proxy" "open admin reason"
+if grep -q "listening" "$RD_TEST_DIR/open3.out"; then rd_fail "refused server listened"; fi
+rd_start sadm3 "$(rd_bin rdial-server)" -listen 127.0.0.1:0 -admin-listen 0.0.0.0:0 \
+    -allow-open-proxy
+rd_wait_log sadm3 "admin listening on" 10 out
+rd_assert_file_contains "$RD_TEST_DIR/sadm3.log" "-admin-listen 0.0.0.0:0: open beyond loopback" \
+    "open admin warning"
+rd_stop sadm3
+rd_start sadm4 "$(rd_bin rdial-server)" -listen 127.0.0.1:0 -admin-listen :0 -proxy-users "$users"
+rd_wait_log sadm4 "admin listening on" 10 out
+rd_stop sadm4
+
 # ---- open proxy guard: beyond loopback without -proxy-users is refused (nothing is bound) ----
 rc=0
 "$(rd_bin rdial-server)" -listen 127.0.0.1:0 -socks-listen 0.0.0.0:0 >/dev/null \
@@ -301,8 +394,15 @@ chmod 644 "$RD_TEST_DIR/tokens644"
 rd_start sperm "$(rd_bin rdial-server)" -listen 127.0.0.1:0 -client-tokens "$RD_TEST_DIR/tokens644"
 rd_wait_log sperm "chmod 600" 10
 rd_stop sperm
+# ... and so does a group-readable user file; the owner-only files of srv warned about nothing
+cp "$users" "$RD_TEST_DIR/users640"
+chmod 640 "$RD_TEST_DIR/users640"
+rd_start uperm "$(rd_bin rdial-server)" -listen 127.0.0.1:0 -proxy-users "$RD_TEST_DIR/users640"
+rd_wait_log uperm "users640 is accessible by group or others \(mode 640\).*chmod 600" 10
+rd_stop uperm
+if grep -q "chmod 600" "$RD_TEST_DIR/srv.log"; then rd_fail "warning about an owner-only file"; fi
 
-for name in srv slim cfoo cbar cfoo2; do rd_stop "$name"; done
+for name in srv slim cfoo cbar cfoo2 cadm sadm sadm2; do rd_stop "$name"; done
 leaks=""
 for f in "$RD_TEST_DIR"/*.log "$RD_TEST_DIR"/*.out "$RD_TEST_DIR"/*.err; do
     [[ -f $f ]] || continue

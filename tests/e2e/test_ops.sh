@@ -4,7 +4,8 @@
 # /healthz, /readyz, /clients, JSON logs, SIGHUP, SIGTERM draining (a running transfer
 # finishes, the server exits 0), a second SIGTERM and an expiring grace period cutting what is
 # left, and `cmake --install` into a temp prefix (runnable binaries, man pages, systemd units
-# checked with systemd-analyze verify when it exists).
+# checked with systemd-analyze verify when it exists); listen addresses checked at start-up
+# (malformed or unresolvable: exit 2; not bindable here: exit 1; nothing left running).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
 
@@ -112,6 +113,40 @@ rc=0; "$(rd_bin rdial-client)" -log-format xml >/dev/null 2>&1 || rc=$?
 rd_assert_eq "$rc" 2 "client bad -log-format exits 2"
 rc=0; "$(rd_bin rdial-server)" -shutdown-grace-ms -5 >/dev/null 2>&1 || rc=$?
 rd_assert_eq "$rc" 2 "bad -shutdown-grace-ms exits 2"
+# listen addresses are checked at start-up: a malformed one exits 2, one that cannot be bound
+# here exits 1, each with the reason, before anything listens (timeout: it must not stay up)
+listen_rc() { # FLAG VALUE EXPECTED-RC REASON
+    local rc=0
+    timeout 10 "$(rd_bin rdial-server)" -listen 127.0.0.1:0 "$1" "$2" >"$RD_TEST_DIR/listen.out" \
+        2>"$RD_TEST_DIR/listen.err" || rc=$?
+    rd_assert_eq "$rc" "$3" "$1 $2 exit status"
+    rd_assert_file_contains "$RD_TEST_DIR/listen.err" "$4" "$1 $2 reason"
+    if grep -q "listening on" "$RD_TEST_DIR/listen.out"; then rd_fail "$1 $2: something listened"; fi
+}
+listen_rc -listen 256.1.1.1:1 2 "256.1.1.1 is not an IPv4 address"
+listen_rc -listen 127.0.0.1:99999 2 "want host:port"
+listen_rc -listen 1.2.3:8123 2 "not an IPv4 address"
+listen_rc -listen "[::1:8123" 2 "want host:port"
+listen_rc -listen 192.0.2.1:8123 1 "cannot bind" # TEST-NET-1: not an address of this host
+listen_rc -listen "$D" 1 "cannot bind: Address already in use"
+listen_rc -socks-listen 256.0.0.1:0 2 "not an IPv4 address"
+listen_rc -proxy-listen 192.0.2.1:0 1 "cannot bind"
+listen_rc -admin-listen 127.0.0.1:70000 2 "want host:port"
+# names resolve at start-up: localhost works (libwebsockets alone would not bind a name)
+rc=0
+timeout 10 "$(rd_bin rdial-server)" -listen localhost:0 -socks-listen 127.0.0.1:0 \
+    -shutdown-grace-ms 0 >"$RD_TEST_DIR/lh.out" 2>&1 &
+lh=$!
+for _ in $(seq 100); do grep -q "socks5 listening" "$RD_TEST_DIR/lh.out" && break; sleep 0.1; done
+rd_assert_file_contains "$RD_TEST_DIR/lh.out" "listening on " "-listen localhost:0 starts"
+LH=$(sed -n 's/^listening on //p' "$RD_TEST_DIR/lh.out")
+LHH=${LH%:*}
+[[ $LHH != *:* ]] || LHH="[$LHH]" # localhost may resolve to ::1 first
+rd_http "http://$LHH:${LH##*:}/healthz"
+rd_assert_status 200 "/healthz on -listen localhost"
+kill -TERM "$lh"
+wait "$lh" || rc=$?
+rd_assert_eq "$rc" 0 "-listen localhost exit status"
 
 
 # ---- server with every front end, JSON logs ----

@@ -143,6 +143,48 @@ START_TEST(dial_sends_connect_then_data)
 }
 END_TEST
 
+START_TEST(pending_dials_limit)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    struct rd_conn *a, *b, *c;
+    const char *err = NULL;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = 0;
+    cfg.max_pending_dials = 2;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "test");
+    a = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    rd_conn_set_cbs(a, &ow_cbs, &ow);
+    rd_conn_set_cbs(b, &ow_cbs, &ow);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 2);
+    ck_assert_ptr_null(rd_session_dial(s, NULL, "tcp", "c:1", &err));
+    ck_assert_str_eq(err, "too many pending dials on session");
+    /* the first byte from a's far side: a is answered, one more dial fits */
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "x", 1, 0);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 1);
+    c = rd_session_dial(s, NULL, "tcp", "c:1", &err);
+    ck_assert_ptr_nonnull(c);
+    rd_conn_set_cbs(c, &ow_cbs, &ow);
+    ck_assert_ptr_null(rd_session_dial(s, NULL, "tcp", "d:1", &err));
+    /* a dial error (Error before any byte) ends the pending dial too */
+    send_msg(s, rd_conn_id(b), RD_MSG_ERROR, "connection refused", 18, 0);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 1);
+    /* and so does our own close */
+    rd_conn_close(c, "gone");
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 0);
+    ck_assert_ptr_nonnull(rd_session_dial(s, NULL, "tcp", "e:1", &err));
+    /* 0 = no limit */
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 START_TEST(connect_early_data_and_errors)
 {
     struct rd_session *s = mk(RD_ROLE_CLIENT);
@@ -636,6 +678,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, dial_sends_connect_then_data);
+    tcase_add_test(tc, pending_dials_limit);
     tcase_add_test(tc, connect_early_data_and_errors);
     tcase_add_test(tc, connect_refused_without_handler);
     tcase_add_test(tc, pause_resume_thresholds);

@@ -314,6 +314,7 @@ START_TEST(rep_mapping)
     /* synchronous dial results */
     ck_assert_int_eq(socks5_rep_for(RD_DIAL_NO_CLIENT, NULL), SOCKS5_REP_HOST_UNREACHABLE);
     ck_assert_int_eq(socks5_rep_for(RD_DIAL_REFUSED, NULL), SOCKS5_REP_CONN_REFUSED);
+    ck_assert_int_eq(socks5_rep_for(RD_DIAL_LIMIT, NULL), SOCKS5_REP_GENERAL_FAILURE);
     ck_assert_int_eq(socks5_rep_for(RD_DIAL_BAD_TARGET, NULL), SOCKS5_REP_GENERAL_FAILURE);
     ck_assert_int_eq(socks5_rep_for(RD_DIAL_NO_CLIENT, "connection refused"),
                      SOCKS5_REP_HOST_UNREACHABLE); /* the result wins over a text */

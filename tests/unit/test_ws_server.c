@@ -195,7 +195,7 @@ static void setup_T_tls(struct T *T, size_t max_message, int tls)
     ck_assert_ptr_nonnull(T->base);
     rd_session_config_default(&T->scfg, RD_ROLE_SERVER);
     T->scfg.ping_timeout_ms = 0;
-    struct rd_ws_server_config cfg = { "127.0.0.1", 0, max_message, NULL, NULL };
+    struct rd_ws_server_config cfg = { "127.0.0.1", 0, max_message, NULL, NULL, 0 };
     char cert[128], key[128];
     if (tls) {
         snprintf(T->tlsdir, sizeof T->tlsdir, "/tmp/rd-test-wss.XXXXXX");

@@ -65,6 +65,7 @@ struct rd_httpproxy {
     int port;
     size_t active;              /* px not yet DONE */
     struct px *list;            /* every px, DONE ones until reaped */
+    struct rd_log_limit warn_full; /* -proxy-max-clients refusals */
 };
 
 enum px_state {
@@ -914,6 +915,9 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
             px_reply_request(pc, 404, "unknown-client", text, has_body);
         } else if (dr == RD_DIAL_BAD_TARGET) {
             px_reply_request(pc, 400, "bad-request", "bad target address", has_body);
+        } else if (dr == RD_DIAL_LIMIT) {
+            snprintf(text, sizeof text, "client %s: %s", m.client_id, rd_dial_result_str(dr));
+            px_reply_request(pc, 503, "overloaded", text, has_body);
         } else {
             snprintf(text, sizeof text, "dial refused: %s", rd_dial_result_str(dr));
             px_reply_request(pc, 502, "dial-failed", text, has_body);
@@ -1192,8 +1196,9 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     getnameinfo(sa, (socklen_t)salen, host, sizeof host, serv, sizeof serv,
                 NI_NUMERICHOST | NI_NUMERICSERV);
     if (hp->cfg.max_clients > 0 && hp->active >= (size_t)hp->cfg.max_clients) {
-        rd_warn("http proxy: %s:%s refused: %zu connections open (max)", host, serv,
-                hp->active);
+        rd_log_limited(&hp->warn_full, RD_LOG_WARN,
+                       "http proxy: %s:%s refused with 503: %zu connections open "
+                       "(-proxy-max-clients)", host, serv, hp->active);
         px_overloaded(fd);
         return;
     }

@@ -728,6 +728,10 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     case RD_DIAL_BAD_TARGET:
         rq_fail(r, 400, "bad target", "bad target", NULL);
         goto out;
+    case RD_DIAL_LIMIT: /* a limit of ours, not a failure of the target: try again later */
+        snprintf(text, sizeof text, "client %s: %s", r->route->id, rd_dial_result_str(dr));
+        rq_fail(r, 503, text, "dial refused", NULL);
+        goto out;
     default:
         snprintf(text, sizeof text, "dial failed: %s", rd_dial_result_str(dr));
         rq_fail(r, 502, text, "dial refused", NULL);

@@ -171,6 +171,7 @@ uint8_t socks5_rep_for(enum rd_dial_result dial, const char *reason)
     case RD_DIAL_OK: break;
     case RD_DIAL_NO_CLIENT: return SOCKS5_REP_HOST_UNREACHABLE;
     case RD_DIAL_REFUSED: return SOCKS5_REP_CONN_REFUSED;
+    case RD_DIAL_LIMIT: return SOCKS5_REP_GENERAL_FAILURE;
     case RD_DIAL_BAD_TARGET: return SOCKS5_REP_GENERAL_FAILURE;
     default: return SOCKS5_REP_GENERAL_FAILURE;
     }

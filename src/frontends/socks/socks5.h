@@ -110,7 +110,8 @@ size_t socks5_encode_reply(uint8_t out[SOCKS5_REPLY_LEN], uint8_t rep);
 uint8_t socks5_error_rep(enum socks5_result err);
 
 /* THE mapping of failures to REP (one function, STYLE.md rule 8):
- *  - dial != RD_DIAL_OK: NO_CLIENT -> 04, REFUSED (session full/closing) -> 05,
+ *  - dial != RD_DIAL_OK: NO_CLIENT -> 04, REFUSED (session closing) -> 05, LIMIT (the
+ *    session is at -max-conns: a server-side limit, not the target refusing) -> 01,
  *    BAD_TARGET -> 01;
  *  - dial == RD_DIAL_OK and reason != NULL: the far side's close text before any byte
  *    (case-insensitive): "connect not allowed" -> 02, "connection refused" -> 05,
