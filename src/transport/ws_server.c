@@ -44,6 +44,7 @@
 #define WS_RX_KEEP (128 * 1024)           /* reassembly buffer kept between messages */
 #define HTTP_WRITE_CHUNK (256 * 1024)     /* body bytes per HTTP WRITEABLE callback */
 #define HTTP_LOW_MARK (256 * 1024)        /* on_writable when pending drops below */
+#define HTTP_HEAD_BODY_MAX (16 * 1024)    /* body bytes sent in the same write as the head */
 #define HTTP_MAX_HEADER_LINES 64          /* response header lines a handler may give */
 #define WS_CLOSE_GRACE_S 3                /* close frame not sent by then: drop */
 #define WS_RX_WATCH_MS 100                /* liveness watcher re-arm period (<< ping timeout) */
@@ -138,6 +139,8 @@ struct rd_ws_server {
     size_t nhandlers;
     struct link_list links, pending_links;
     int cancel_sent; /* a lws_cancel_service() wake-up is on its way: do not send another */
+    int in_cb;        /* depth of our lws callbacks that may queue work (see callback()) */
+    int flush_wanted; /* work was queued inside one: do it when the outermost returns */
     unsigned char *txbuf; /* LWS_PRE + framed messages; shared: lws copies what it cannot send */
     size_t txcap;
     struct x_list xs, pending_xs;
@@ -246,6 +249,10 @@ const char *rd_ws_request_peer(const struct rd_ws_request *req)
  * download made 59k wake-up writes before this). */
 static void wake(struct rd_ws_server *srv)
 {
+    if (srv->in_cb) { /* inside one of our lws callbacks: flushed when it returns */
+        srv->flush_wanted = 1;
+        return;
+    }
     if (srv->ctx && !srv->cancel_sent) {
         srv->cancel_sent = 1;
         lws_cancel_service(srv->ctx);
@@ -921,8 +928,9 @@ static int http_body(struct rd_http_exchange *x, const void *in, size_t len)
 /* Write the response head from the stored status and header lines (lws context). */
 static int http_write_head(struct rd_http_exchange *x)
 {
-    unsigned char buf[LWS_PRE + RD_MAX_HTTP_HEADER];
-    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    /* one thread, one loop: static. The head and the first body bytes go in one send(). */
+    static unsigned char buf[LWS_PRE + RD_MAX_HTTP_HEADER + HTTP_HEAD_BODY_MAX];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + LWS_PRE + RD_MAX_HTTP_HEADER - 1;
     if (lws_add_http_header_status(x->wsi, (unsigned int)x->status, &p, end)) return -1;
     for (char **h = x->resp_hdrs; h && *h; h++) {
         const char *colon = strchr(*h, ':');
@@ -945,7 +953,14 @@ static int http_write_head(struct rd_http_exchange *x)
         lws_add_http_header_by_token(x->wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close", 5,
                                      &p, end))
         return -1;
-    if (lws_finalize_write_http_header(x->wsi, start, &p, end)) return -1;
+    if (lws_finalize_http_header(x->wsi, &p, end)) return -1;
+    /* h1: a header write is a raw write (lws 4.1 ops-h1), so body bytes may ride along */
+    size_t n = evbuffer_get_length(x->out);
+    if (n > HTTP_HEAD_BODY_MAX) n = HTTP_HEAD_BODY_MAX;
+    if (n) evbuffer_remove(x->out, p, n);
+    p += n;
+    int len = (int)(p - start);
+    if (lws_write(x->wsi, start, (size_t)len, LWS_WRITE_HTTP_HEADERS) != len) return -1;
     x->head_sent = 1;
     return 0;
 }
@@ -1060,7 +1075,7 @@ static int confirm_upgrade(struct rd_ws_server *srv, struct lws *wsi, const char
     return refuse_upgrade(wsi, st, body);
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+static int dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
@@ -1120,6 +1135,41 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* Work queued by the tunnel while lws runs one of our data callbacks (a route writing the
+ * answer that just arrived, a dial queuing its Connect) is done when that callback returns,
+ * still inside lws: no eventfd wake-up and poll round per request and direction. Only these
+ * reasons: lws also calls us from inside its poll bookkeeping, where calling it back is not
+ * safe. */
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx;
+    struct rd_ws_server *srv;
+    int rc;
+
+    switch (reason) {
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        break;
+    default:
+        return dispatch(wsi, reason, user, in, len);
+    }
+    ctx = lws_get_context(wsi);
+    srv = ctx ? lws_context_user(ctx) : NULL;
+    if (!srv) return dispatch(wsi, reason, user, in, len);
+    srv->in_cb++;
+    rc = dispatch(wsi, reason, user, in, len);
+    if (--srv->in_cb == 0 && srv->flush_wanted) {
+        srv->flush_wanted = 0;
+        do_all_pending(srv);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ built-in /healthz */
