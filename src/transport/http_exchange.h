@@ -24,6 +24,7 @@ struct rd_http_request_info {
     const char *peer;       /* "127.0.0.1:54321" */
     int64_t content_length; /* -1 if none was given */
     int chunked;            /* request body is Transfer-Encoding: chunked */
+    int http10;             /* the user spoke HTTP/1.0: never answer it chunked */
 };
 
 struct rd_http_handler {

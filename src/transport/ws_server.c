@@ -756,6 +756,17 @@ static char *build_uri(struct lws *wsi, int method_tok)
     return s;
 }
 
+/* lws 4.1 has no accessor for the request's HTTP version, but it answers in the same version:
+ * build a status line into scratch space and look. (The real status line is built later and
+ * overrides what this one records.) */
+static int request_is_http10(struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 64];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    if (lws_add_http_header_status(wsi, 200, &p, end)) return 0;
+    return p - start >= 8 && memcmp(start, "HTTP/1.0", 8) == 0;
+}
+
 static int http_request(struct rd_ws_server *srv, struct lws *wsi, struct pss *pss)
 {
     static const struct { int tok; const char *name; } methods[] = {
@@ -805,7 +816,8 @@ static int http_request(struct rd_ws_server *srv, struct lws *wsi, struct pss *p
         return 0;
     }
 
-    struct rd_http_request_info ri = { x->method, x->uri, x->peer, x->content_length, x->chunked };
+    struct rd_http_request_info ri = { x->method, x->uri, x->peer, x->content_length, x->chunked,
+                                       request_is_http10(wsi) };
     x->in_request = 1;
     for (size_t i = 0; i < srv->nhandlers; i++) {
         if (srv->handlers[i].h->on_request(x, &ri, srv->handlers[i].arg) == 0) {

@@ -114,6 +114,38 @@ t1=$(date +%s%N)
 rd_assert_status 504 "silent target times out"
 rd_assert_lt $(((t1 - t0) / 1000000)) 3000 "504 within the timeout"
 
+# HTTP/1.0 users never get chunked answers: the target is asked in HTTP/1.0, and an answer
+# without a length reaches them close-delimited (an HTTP/1.1 user gets it re-chunked)
+python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(16)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); req = b""
+    while b"\r\n\r\n" not in req:
+        d = c.recv(4096)
+        if not d: break
+        req += d
+    line = req.split(b"\r\n", 1)[0]
+    if line.endswith(b"HTTP/1.1"):
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nv1.1 \r\n4\r\nbody\r\n0\r\n\r\n")
+    else:
+        c.sendall(b"HTTP/1.0 200 OK\r\nX-Asked: " + line.split(b" ")[-1] + b"\r\n\r\nclose-delimited body")
+    c.close()
+' >"$RD_TEST_DIR/v10.out" 2>&1 &
+RD_PIDS+=("$!"); RD_NAMES+=(v10)
+rd_wait_log v10 '^listening on' 10 out
+V=$(sed -n 's/^listening on //p' "$RD_TEST_DIR/v10.out")
+out=$(rd_raw "${SRV_ADDR%:*}" "${SRV_ADDR##*:}" "GET /client/foo/http/$V/x HTTP/1.0\r\n\r\n" 10)
+rd_assert_contains "$out" "HTTP/1.0 200" "HTTP/1.0 user answered in 1.0"
+rd_assert_contains "$(tr 'A-Z' 'a-z' <<<"$out")" "x-asked: http/1.0" "target asked in HTTP/1.0"
+rd_assert_not_contains "$(tr 'A-Z' 'a-z' <<<"$out")" "chunked" "no chunked answer to an HTTP/1.0 user"
+rd_assert_contains "$out" $'\r\n\r\nclose-delimited body' "close-delimited body intact"
+out=$(rd_raw "${SRV_ADDR%:*}" "${SRV_ADDR##*:}" "GET /client/foo/http/$V/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" 10)
+rd_assert_contains "$(tr 'A-Z' 'a-z' <<<"$out")" "transfer-encoding: chunked" "HTTP/1.1 user still chunked"
+rd_assert_contains "$out" "v1.1 " "HTTP/1.1 chunked body passes"
+
 # default timeout (no ?timeout=): bounds the wait for an answer and stalls, not a long download
 rd_start_server shortsrv -route-timeout-s 2
 rd_start_client shortcl foo "$SRV_ADDR"

@@ -477,7 +477,7 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
     out_str(&o, rq->method);
     out_str(&o, " ");
     out_str(&o, rq->target);
-    out_str(&o, " HTTP/1.1\r\nHost: ");
+    out_str(&o, rq->http10 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
     out_str(&o, rq->host);
     out_str(&o, "\r\n");
     for (i = 0; rq->headers != NULL && i < rq->headers->n; i++) {

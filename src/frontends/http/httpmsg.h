@@ -108,6 +108,7 @@ struct rd_hm_request {
     const struct rd_hm_headers *headers; /* the user's request headers (may be NULL) */
     enum rd_hm_framing framing;         /* NONE, LENGTH or CHUNKED */
     int64_t content_length;             /* for LENGTH */
+    int http10;                         /* send "HTTP/1.0" (the user's version): no chunked answer */
 };
 
 /* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in

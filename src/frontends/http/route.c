@@ -80,6 +80,7 @@ struct rq {
     struct event *timer;          /* ?timeout=N: whole exchange; default: idle (no progress) */
     int idle_s;                   /* > 0: the timer is an idle timer re-armed on progress */
     enum rq_state st;
+    int http10;                   /* the user spoke HTTP/1.0: close-delimited answers, no chunks */
     char method[ROUTE_MAX_METHOD + 1];
     struct rd_hm_route *route;    /* parsed URI (owned) */
     int req_chunked;              /* re-chunk the request body towards the target */
@@ -327,7 +328,15 @@ static void rq_start_response(struct rq *r)
         rd_hm_chunked_init(&r->ck);
         break;
     case RD_HM_BODY_CLOSE:
-        /* we frame each piece as a chunk */
+        /* we frame each piece as a chunk, so that a cut is visible; an HTTP/1.0 user knows no
+         * chunks: its answer ends when we close, as the target's did */
+        if (r->http10) {
+            if (resp->te[0] != '\0') {
+                snprintf(extra, sizeof extra, "Transfer-Encoding: %s", resp->te);
+                ex = extra;
+            }
+            break;
+        }
         snprintf(extra, sizeof extra, "Transfer-Encoding: %s%schunked", resp->te,
                  resp->te[0] ? ", " : "");
         ex = extra;
@@ -478,7 +487,13 @@ static void rq_pass_body(struct rq *r)
     }
     case RD_HM_BODY_CLOSE: {
         char hdr[24];
-        size_t hl = rd_hm_chunk_header(hdr, have);
+        size_t hl;
+        if (r->http10) {
+            if (rd_http_exchange_write_buffer(r->x, r->in) != 0)
+                rq_fail(r, 502, "", "write failed", "internal error");
+            return;
+        }
+        hl = rd_hm_chunk_header(hdr, have);
         if (rd_http_exchange_write(r->x, hdr, hl) != 0 ||
             rd_http_exchange_write_buffer(r->x, r->in) != 0 ||
             rd_http_exchange_write(r->x, "\r\n", 2) != 0)
@@ -495,7 +510,7 @@ static void rq_pass_body(struct rq *r)
 static void rq_body_eof(struct rq *r)
 {
     if (r->framing == RD_HM_BODY_CLOSE && strcmp(r->conn_reason, "EOF") == 0) {
-        if (rd_http_exchange_write(r->x, "0\r\n\r\n", 5) != 0) {
+        if (!r->http10 && rd_http_exchange_write(r->x, "0\r\n\r\n", 5) != 0) {
             rq_fail(r, 502, "", "write failed", NULL);
             return;
         }
@@ -702,6 +717,7 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     rqh.target = r->route->target;
     rqh.host = r->route->host;
     rqh.headers = hc.hs;
+    rqh.http10 = r->http10 = ri->http10;
     if (ri->chunked) {
         rqh.framing = RD_HM_BODY_CHUNKED;
         r->req_chunked = 1;
