@@ -7,6 +7,8 @@
 #   RDIAL_FUZZ_BUILD  build dir (default: <repo>/build-fuzz)
 #   FUZZ_TARGETS      names to run, e.g. "message session" (default: all)
 #   FUZZ_RUNS         also stop a target after this many executions (-runs)
+#   FUZZ_MAX_LEN      longest input libFuzzer makes (-max_len; default: its own, 4096 or
+#                     the longest seed)
 #   FUZZ_JOBS         parallel compile jobs (default 2)
 # Crashing inputs land in $RDIAL_FUZZ_BUILD/fuzz-artifacts/<name>/, logs in fuzz-logs/.
 # The working corpus ($RDIAL_FUZZ_BUILD/fuzz-work/<name>) keeps growing across runs; the
@@ -59,6 +61,9 @@ for name in $targets; do
         -artifact_prefix="$art/"
     if [ -n "${FUZZ_RUNS:-}" ]; then
         set -- "$@" -runs="$FUZZ_RUNS"
+    fi
+    if [ -n "${FUZZ_MAX_LEN:-}" ]; then
+        set -- "$@" -max_len="$FUZZ_MAX_LEN"
     fi
     start=$(date +%s)
     "$exe" "$@" "$work" >"$log" 2>&1
