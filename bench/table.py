@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Prints the table of bench/run.sh from its raw results (one line per run and figure).
+
+results.tsv lines:  V <key> <value>   one run's figure
+                    F <key> <reason>  one run's failure
+                    N <text>          a note for the footnotes
+A figure is the median of its runs. When some runs failed it is still shown if at least half
+of them succeeded, with a footnote giving the failures; otherwise it reads "failed". Ratios are
+computed from the medians of the two columns, both measured in the same invocation."""
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+vals, fails, notes = defaultdict(list), defaultdict(list), []
+with open(sys.argv[1]) as f:
+    for line in f:
+        parts = line.rstrip("\n").split("\t")
+        if parts[0] == "V":
+            vals[parts[1]].append(float(parts[2]))
+        elif parts[0] == "F":
+            fails[parts[1]].append(parts[2])
+        elif parts[0] == "N":
+            notes.append(parts[1])
+
+E = os.environ
+quick = E.get("QUICK") == "1"
+n_streams, stream_kb = int(E["STREAMS"]), int(E["STREAM_KB"])
+sessions, idle_conns = int(E["SESSIONS"]), int(E["IDLE_CONNS"])
+slow_conns, slow_rate = int(E["SLOW_CONNS"]), int(E["SLOW_RATE"])
+slow1_mb, slow1_rate, slow1_secs = int(E["SLOW1_MB"]), int(E["SLOW1_RATE"]), int(E["SLOW1_SECS"])
+idle_total = int(E["IDLE_WIN"]) * int(E["MEM_RUNS"])
+foot = []  # footnote texts; a row refers to [n]
+
+
+def footnote(text):
+    if text not in foot:
+        foot.append(text)
+    return foot.index(text) + 1
+
+
+def fig(key):
+    """(median or None, footnote number or None)"""
+    if key is None:
+        return None, None
+    v, fl = vals.get(key, []), fails.get(key, [])
+    if not v and not fl:
+        return None, None
+    fn = None
+    if fl:
+        reasons = "; ".join(sorted(set(fl)))
+        fn = footnote(f"{len(fl)} of {len(v) + len(fl)} runs failed: {reasons}")
+    if not v or len(v) < len(fl):
+        return "failed", fn
+    return statistics.median(v), fn
+
+
+def fmt(x, spec):
+    if x is None:
+        return ""
+    if x == "failed":
+        return "failed"
+    return spec.format(x)
+
+
+def k(n):
+    return f"{n:,}"
+
+
+# label, baseline key, key, number format, target (kind, value, text), reference
+# kind: "ratio>=" compares key/baseline; "<=" / ">=" compare the figure itself
+q = " (quick)" if quick else ""
+# quick mode samples the slow readers after a few seconds, before any steady state: no verdict
+sq = f" (quick, at {E['SLOW_MAX']} s)" if quick else ""
+ROWS = [
+    ("bulk MiB/s, /client/ route", "bulk.direct", "bulk.route", "{:.0f}", ("ratio>=", 0.5, ">= 0.5"), "0.09"),
+    ("bulk MiB/s, SOCKS5", "bulk.direct", "bulk.socks", "{:.0f}", ("ratio>=", 0.5, ">= 0.5"), ""),
+    ("bulk MiB/s, HTTP CONNECT", "bulk.direct", "bulk.connect", "{:.0f}", ("ratio>=", 0.5, ">= 0.5"), ""),
+    ("bulk MiB/s, HTTP absolute-form", "bulk.direct", "bulk.abs", "{:.0f}", ("ratio>=", 0.5, ">= 0.5"), ""),
+    ("bulk MiB/s, peer hop (base: route)", "bulk.route", "bulk.hop", "{:.0f}", ("ratio>=", 0.8, ">= 0.8 route"), ""),
+    ("bulk MiB/s, wss + https route", "bulk.direct", "bulk.wss_route", "{:.0f}", ("ratio>=", 0.3, ">= 0.3"), ""),
+    ("bulk MiB/s, wss, SOCKS5", "bulk.direct", "bulk.wss_socks", "{:.0f}", ("ratio>=", 0.3, ">= 0.3"), ""),
+    ("bulk: peak RSS MiB, server", None, "bulk.peak.server", "{:.1f}", None, ""),
+    ("bulk: peak RSS MiB, client", None, "bulk.peak.client", "{:.1f}", None, ""),
+    ("bulk: CPU s per GiB, server", None, "bulk.cpu.server", "{:.2f}", None, ""),
+    ("bulk: CPU s per GiB, client", None, "bulk.cpu.client", "{:.2f}", None, ""),
+]
+for c in (8, 64):
+    ROWS += [
+        (f"small req/s, {c} conns, /client/ route", f"small.c{c}.direct.rps", f"small.c{c}.route.rps", "{:.0f}",
+         ("ratio>=", 0.5, ">= 0.5"), "0.13-0.2"),
+        (f"small req/s, {c} conns, absolute-form", f"small.c{c}.direct.rps", f"small.c{c}.abs.rps", "{:.0f}",
+         ("ratio>=", 0.5, ">= 0.5"), ""),
+        (f"small p50/p99 ms, {c} conns, route", (f"small.c{c}.direct.p50", f"small.c{c}.direct.p99"),
+         (f"small.c{c}.route.p50", f"small.c{c}.route.p99"), "{:.2f}", None, ""),
+        (f"small p50/p99 ms, {c} conns, abs-form", (f"small.c{c}.direct.p50", f"small.c{c}.direct.p99"),
+         (f"small.c{c}.abs.p50", f"small.c{c}.abs.p99"), "{:.2f}", None, ""),
+    ]
+ROWS += [
+    (f"new conns/s, SOCKS5, {E['CR_WORKERS']} workers", "conn.direct", "conn.socks", "{:.0f}",
+     ("ratio>=", 0.5, ">= 0.5"), "0.28"),
+    (f"{k(n_streams)} streams x {stream_kb} KiB, MiB/s{q}", "streams.direct.mbps", "streams.socks.mbps",
+     "{:.0f}", None, ""),
+    (f"{k(n_streams)} streams x {stream_kb} KiB, slowest/fastest", "streams.direct.fair", "streams.socks.fair", "{:.2f}",
+     (">=", 0.5, ">= 0.5"), ""),
+    (f"{k(n_streams)} streams, peak RSS MiB, server", None, "streams.peak.server", "{:.1f}", None, ""),
+    (f"{k(n_streams)} streams, peak RSS MiB, client", None, "streams.peak.client", "{:.1f}", None, ""),
+    ("idle RSS MiB, server (one session)", None, "idle.server", "{:.1f}", None, ""),
+    ("idle RSS MiB, client", None, "idle.client", "{:.1f}", None, ""),
+    (f"KiB per idle session, server ({k(sessions)})", None, "sess.kib", "{:.1f}", ("<=", 16, "<= 16 KiB"),
+     "27-47 KiB"),
+    (f"{k(sessions)} idle sessions, server % of a core", None, "sess.cpu", "{:.2f}", ("<=", 1, "<= 1%"), "1.7%"),
+    (f"KiB per idle conn, server ({k(idle_conns)}){q}", None, "conns.server", "{:.1f}", ("<=", 16, "<= 16 KiB"), ""),
+    (f"KiB per idle conn, client ({k(idle_conns)}){q}", None, "conns.client", "{:.1f}", ("<=", 16, "<= 16 KiB"), ""),
+    (f"{k(slow_conns)} slow conns{sq}, RSS MiB, server", None, "slow.server", "{:.0f}",
+     ("<=", 500e6 / 1048576 * slow_conns / 1000, "<= 0.5 GB" if slow_conns == 1000 else
+      f"<= {0.5 * slow_conns / 1000:g} GB"), "4.8 GB"),
+    (f"{k(slow_conns)} slow conns{sq}, RSS MiB, client", None, "slow.client", "{:.0f}", None, ""),
+    (f"slow conns, RSS KiB per conn, server", None, "slow.server.per", "{:.0f}", None, "4.6 MiB"),
+    (f"slow conns, RSS KiB per conn, client", None, "slow.client.per", "{:.0f}", None, ""),
+    (f"slow conns, KiB/conn in conn buffers, srv", None, "slow.buf", "{:.0f}", None, ""),
+    (f"slow conns, kB/s each reader got (of {slow_rate // 1000})", None, "slow.kbps", "{:.1f}", None, ""),
+    (f"one slow reader{q}, peak RSS MiB, server", None, "slow1.server", "{:.1f}", ("<=", 12, "<= 12 MiB"), "34-39 MiB"),
+    (f"one slow reader{q}, peak RSS MiB, client", None, "slow1.client", "{:.1f}", ("<=", 12, "<= 12 MiB"), ""),
+]
+
+
+def cell(key, spec):
+    if isinstance(key, tuple):
+        parts = [fig(x) for x in key]
+        if all(p[0] is None for p in parts):
+            return "", None
+        if any(p[0] == "failed" for p in parts):
+            return "failed", next((p[1] for p in parts if p[1]), None)
+        return " / ".join(fmt(p[0], spec) for p in parts), next((p[1] for p in parts if p[1]), None)
+    v, fn = fig(key)
+    return fmt(v, spec), fn
+
+
+W = (44, 13, 13, 6, 13, 8, 10)
+head = ("measure", "direct", "rdial", "ratio", "target", "", "reference")
+out = []
+out.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, W))))
+out.append("-" * (sum(W) + 2 * (len(W) - 1)))
+for label, base, key, spec, target, ref in ROWS:
+    bcell, bfn = cell(base, spec)
+    rcell, rfn = cell(key, spec)
+    if bcell == "" and rcell == "":
+        continue  # section not run (--only)
+    ratio, verdict = "", ""
+    bv = fig(base)[0] if isinstance(base, str) else None
+    rv = fig(key)[0] if isinstance(key, str) else None
+    if isinstance(bv, float) and isinstance(rv, float) and bv > 0 and (not target or target[0] == "ratio>="):
+        ratio = f"{rv / bv:.2f}"
+    if target and quick and isinstance(key, str) and key.startswith("slow."):
+        verdict = "n/a"
+    elif target:
+        kind, tv, _ = target
+        x = (rv / bv if isinstance(bv, float) and bv > 0 and isinstance(rv, float) else None) \
+            if kind == "ratio>=" else (rv if isinstance(rv, float) else None)
+        if x is None:
+            verdict = "failed" if "failed" in (bcell, rcell) else "?"
+        elif kind in ("ratio>=", ">="):
+            verdict = "met" if x >= tv else "NOT met"
+        else:
+            verdict = "met" if x <= tv else "NOT met"
+    marks = "".join(f"[{n}]" for n in sorted({n for n in (bfn, rfn) if n}))
+    row = (label + (" " + marks if marks else ""), bcell, rcell, ratio, target[2] if target else "", verdict, ref)
+    out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, W))))
+
+hdr = (f"rdial bench{' --quick' if quick else ''}: {os.cpu_count()} cores, {os.uname().release}; "
+       f"median of {E['RUNS']} runs (memory and idle rows: {E['MEM_RUNS']}); {E['ELAPSED']} s")
+lev = f" (median {statistics.median(vals['slow.levelsecs']):.0f} s)" if vals.get("slow.levelsecs") and not quick else ""
+params = (f"bulk file {E['SIZE_MB']} MiB (curl); small requests: wrk -t2 {E['WRK_SECS']} s, 1 KiB file; "
+          f"new conns: {E['CR_SECS']} s; idle CPU over {idle_total} s; slow readers {slow_rate // 1000} kB/s each, "
+          + (f"sampled after {E['SLOW_MAX']} s (quick)" if quick else f"levelled off within {E['SLOW_MAX']} s{lev}")
+          + f"; one slow reader: {slow1_rate // 1000000} MB/s of a {slow1_mb} MiB "
+          f"file via the route for {slow1_secs} s")
+print()
+print(hdr)
+print(params)
+print("\n".join(out))
+print("direct = client -> rdial-dummy without the tunnel (peer hop: the one-server route); "
+      "reference = Go remotedialer, same class of machine; MiB = 2^20 bytes")
+for i, t in enumerate(foot, 1):
+    print(f"[{i}] {t}")
+for t in notes:
+    print(f"note: {t}")
