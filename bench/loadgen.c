@@ -16,6 +16,10 @@
  *           fairness=.." (mbps = MiB/s; fairness = slowest / fastest stream throughput)
  *       With -r, "progress secs=.. bytes=.." every second once ready (bytes read so far).
  *       -v FILE writes one line per stream: start, first byte and end (s from the first start).
+ *       -b: a barrier: every stream first finishes its connect (and SOCKS5 handshake), then all
+ *       GETs leave at once and every stream's clock starts then, so fairness compares streams
+ *       that really ran at the same time (without -b the first streams finish while the last
+ *       are still being opened).
  *   loadgen idle  -c HOST:PORT [-s ID:PORT] [-n CONNS]
  *       opens CONNS connections (SOCKS5 handshake done, nothing sent after it) and holds them
  *       until SIGTERM/SIGINT or -d SECS. Prints "ready open=.. failed=.." once all are open,
@@ -52,6 +56,7 @@ enum st {
     S_HTTP_HEAD,   /* GET sent (or being sent), reading the answer's head */
     S_HTTP_BODY,
     S_IDLE,
+    S_WAIT, /* fetch -b: handshake done, GET held until every stream got there */
 };
 
 struct conn {
@@ -81,6 +86,8 @@ static double duration = 0;
 static long long expect_len = -1;
 static double rate_limit = 0;
 static int max_handshakes = 100;
+static int barrier;    /* fetch -b: send every GET at once, once all handshakes are done */
+static int n_waiting;  /* conns in S_WAIT */
 static FILE *trace; /* -v FILE: one line per finished fetch stream */
 static int epfd;
 static struct conn *conns;
@@ -161,6 +168,8 @@ static void close_conn(struct conn *c)
     }
     if (c->st == S_CONNECTING || c->st == S_SOCKS_GREET || c->st == S_SOCKS_REQ)
         in_handshake--;
+    if (c->st == S_WAIT)
+        n_waiting--;
     c->fd = -1;
     c->st = S_FREE;
 }
@@ -307,8 +316,29 @@ static void handshake_done(struct conn *c)
         set_interest(c, 1, 0);
         return;
     }
+    if (barrier) {
+        c->st = S_WAIT;
+        n_waiting++;
+        set_interest(c, 1, 0); /* an early EOF or error still shows */
+        return;
+    }
     queue_http(c);
     set_interest(c, 0, 1);
+}
+
+/* -b: every stream is through its handshake; send all GETs, their clocks start now */
+static void release_barrier(void)
+{
+    int i;
+    double t = now_s();
+    first_start = t;
+    for (i = 0; i < nconns; i++)
+        if (conns[i].st == S_WAIT) {
+            conns[i].t_start = t;
+            queue_http(&conns[i]);
+            set_interest(&conns[i], 0, 1);
+        }
+    n_waiting = 0;
 }
 
 /* parse the HTTP head in c->in; returns 1 when complete (body bytes after it handled),
@@ -396,6 +426,7 @@ static void on_readable(struct conn *c)
             n = recv(c->fd, scratch, want, 0);
             break;
         case S_IDLE:
+        case S_WAIT:
             n = recv(c->fd, scratch, SCRATCH, 0);
             if (n > 0)
                 continue; /* unexpected bytes: ignore */
@@ -553,7 +584,7 @@ static void on_signal(int sig)
 static void usage(void)
 {
     fprintf(stderr, "usage: loadgen rate|fetch|idle -c HOST:PORT [-s ID:PORT] [-p PATH] [-n N] "
-                    "[-d SECS] [-e BYTES] [-r BYTES/S] [-k HANDSHAKES] [-v TRACE_FILE]\n");
+                    "[-d SECS] [-e BYTES] [-r BYTES/S] [-k HANDSHAKES] [-v TRACE_FILE] [-b]\n");
     exit(2);
 }
 
@@ -587,7 +618,7 @@ int main(int argc, char **argv)
     memset(&dst, 0, sizeof dst);
     dst.sin_family = AF_INET;
     dst.sin_port = 0;
-    while ((opt = getopt(argc, argv, "c:s:p:n:d:e:r:k:v:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:s:p:n:d:e:r:k:v:b")) != -1) {
         switch (opt) {
         case 'c':
             colon = strrchr(optarg, ':');
@@ -613,6 +644,7 @@ int main(int argc, char **argv)
         case 'e': expect_len = atoll(optarg); break;
         case 'r': rate_limit = atof(optarg); break;
         case 'k': max_handshakes = atoi(optarg); break;
+        case 'b': barrier = 1; break;
         case 'v':
             trace = fopen(optarg, "w");
             if (trace == NULL)
@@ -660,6 +692,8 @@ int main(int argc, char **argv)
                !stop_flag) {
             start_conn(&conns[next_open++]);
         }
+        if (barrier && n_waiting > 0 && next_open == nconns && in_handshake == 0)
+            release_barrier();
         if (!ready_printed && next_open == nconns && in_handshake == 0 && mode != M_RATE) {
             int pending = 0;
             for (i = 0; i < nconns; i++)

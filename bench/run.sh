@@ -336,7 +336,7 @@ fi
 # ---- 1,000 streams over one session ----
 fetch_one() { # key loadgen-args...
   local key=$1 out ok; shift
-  out=$("$B/loadgen" fetch -n "$STREAMS" -p /stream -e $((STREAM_KB * 1024)) "$@" 2>"$W/loadgen.err" | tail -n 1)
+  out=$("$B/loadgen" fetch -b -n "$STREAMS" -p /stream -e $((STREAM_KB * 1024)) "$@" 2>"$W/loadgen.err" | tail -n 1)
   ok=$(kv ok "$out")
   if [ "${ok:-0}" != "$STREAMS" ]; then
     fail "$key.mbps" "${ok:-0} of $STREAMS streams complete: $(errs "$W/loadgen.err")"

@@ -65,7 +65,7 @@
 #define DUMMY_MAX_BODY_DEFAULT (64LL * 1024 * 1024) /* request body ceiling (flag) */
 #define DUMMY_TIMEOUT_S_DEFAULT 60                /* idle/read/write timeout (flag) */
 #define DUMMY_MAX_LISTING 10000                   /* directory entries listed at most */
-#define DUMMY_LISTEN_BACKLOG 128
+#define DUMMY_LISTEN_BACKLOG 4096 /* clamped to net.core.somaxconn; tunnels dial in bursts */
 #define DUMMY_HASH_CHUNK (64 * 1024)
 
 /* The server context; one per process, owned by main(). */

@@ -42,6 +42,10 @@
 #define RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT 4096 /* server: dials with no answer yet */
 
 /* ---- websocket / HTTP ---- */
+/* listen() backlog of our TCP listeners (the kernel clamps it to net.core.somaxconn): a burst
+ * of SOCKS5/HTTP proxy users must not overflow the accept queue (libevent's default is 128,
+ * and a dropped SYN costs the user a 1 s retransmit). */
+#define RD_LISTEN_BACKLOG 4096
 #define RD_MAX_HTTP_HEADER 32768            /* whole request/response header block */
 #define RD_HANDSHAKE_TIMEOUT_MS 15000
 #define RD_ROUTE_TIMEOUT_S_DEFAULT 15       /* ?timeout= of the /client/ route */

@@ -382,7 +382,7 @@ int rd_admin_listen(struct rd_admin *a, struct event_base *base, const char *hos
     lev = evconnlistener_new_bind(base, NULL, NULL,
                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                       LEV_OPT_CLOSE_ON_EXEC,
-                                  -1, ai->ai_addr, (int)ai->ai_addrlen);
+                                  RD_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
     freeaddrinfo(ai);
     if (lev == NULL)
         return listen_err(errp, host != NULL && host[0] ? host : "*",

@@ -20,6 +20,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "frontends/target_map.h"
 #include "frontends/users.h"
@@ -694,7 +695,7 @@ struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_r
     srv->lis = evconnlistener_new_bind(base, accept_cb, srv,
                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                            LEV_OPT_CLOSE_ON_EXEC,
-                                       -1, ai->ai_addr, (int)ai->ai_addrlen);
+                                       RD_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
     evutil_freeaddrinfo(ai);
     if (srv->lis == NULL)
         return fail_new(srv, errp, "socks listen %s: %s", host,
