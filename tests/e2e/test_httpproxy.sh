@@ -120,6 +120,24 @@ elif case == "slowloris":  # one byte every 200 ms; the proxy must cut us off
             break
     got += read_all(s, 3)
     print(status_of(got), "%.1f" % (time.time() - t0))
+elif case == "twice":  # arg: client,port; two GETs on one connection, 1 s apart
+    cid, p = arg.split(",")
+    s = conn()
+    bodies = []
+    for i in range(2):
+        s.sendall(("GET http://%s:%s/t HTTP/1.1\r\nHost: x\r\n\r\n" % (cid, p)).encode())
+        s.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+        head, body = data.split(b"\r\n\r\n", 1)
+        n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+        while len(body) < n:
+            body += s.recv(65536)
+        bodies.append(body.decode().strip())
+        if i == 0:
+            time.sleep(1)
+    print("|".join(bodies))
 elif case == "pipeline":  # arg: two client ids; both requests in one send
     a, b, dport = arg.split(",")
     s = conn()
@@ -211,6 +229,13 @@ TRUNC=$(rd_listen_addr origin_trunc)
 rd_start origin_bad python3 "$RD_TEST_DIR/origin.py" bad
 BADP=$(rd_listen_addr origin_bad)
 
+rd_start origin_keep python3 "$RD_E2E_DIR/keep_origin.py" keep
+KEEPP=$(rd_listen_addr origin_keep)
+rd_start origin_race python3 "$RD_E2E_DIR/keep_origin.py" race
+RACEP=$(rd_listen_addr origin_race)
+rd_start origin_idleclose python3 "$RD_E2E_DIR/keep_origin.py" idleclose
+IDLEP=$(rd_listen_addr origin_idleclose)
+
 rd_start server "$SERVER" -listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0 \
     -proxy-header-timeout-ms 1000 -proxy-idle-timeout-ms 2000 -proxy-response-timeout-ms 3000
 rd_wait_log server '^http proxy listening on ' 10 out
@@ -285,6 +310,32 @@ rd_assert_eq "$out" $'200 1\n200 0' "second request reuses the connection"
 rd_wait_log server "2 requests, last GET 127.0.0.1:$DP via bar"
 out=$(raw pipeline "foo,bar,$DP")
 rd_assert_eq "$out" "2 2" "pipelined requests to two clients"
+
+# ---- target conns kept between the requests of one user connection ---------------------------
+# (the origin numbers its connections: one tunnel conn and one TCP connection for all three)
+kurl="http://foo:${KEEPP##*:}/k"
+out=$(curl -sS --max-time 20 "${X[@]}" "$kurl" "$kurl" "$kurl")
+rd_assert_eq "$out" $'conn 1 req 1\nconn 1 req 2\nconn 1 req 3' "three requests on one kept target conn"
+rd_wait_log server "3 requests, last GET 127.0.0.1:${KEEPP##*:} via foo, status 200, up 0 down [0-9]* bytes, 2 on a kept conn"
+# another target in between: the kept conn is closed, the next request dials anew
+out=$(curl -sS --max-time 20 "${X[@]}" "$kurl" "http://foo:$DP/hello.txt" "$kurl")
+rd_assert_eq "$out" $'conn 2 req 1\nhello world\nconn 3 req 1' "a different target does not get the kept conn"
+# the same target through another client is another conn too
+out=$(curl -sS --max-time 20 "${X[@]}" "$kurl" "http://bar:${KEEPP##*:}/k")
+rd_assert_eq "$out" $'conn 4 req 1\nconn 5 req 1' "the kept conn belongs to one client id"
+# the target closes a kept conn as the next request arrives: that request (no body) is sent
+# again on a new conn, the user sees a normal answer
+rurl="http://foo:${RACEP##*:}/r"
+out=$(curl -sS --max-time 20 "${X[@]}" -w ' %{http_code}\n' "$rurl" "$rurl" "$rurl")
+rd_assert_eq "$out" $'conn 1 req 1\n 200\nconn 2 req 1\n 200\nconn 3 req 1\n 200' \
+    "a kept conn closed under a request: sent again on a new conn"
+# ... but not a request with a body: that one fails visibly (502), nothing is sent twice
+out=$(curl -sS --max-time 20 "${X[@]}" -w ' %{http_code}\n' "$rurl" --next "${X[@]}" \
+    -o /dev/null -w '%{http_code}\n' -d x "$rurl")
+rd_assert_eq "$out" $'conn 4 req 1\n 200\n502' "a POST on a kept conn that closed is not retried"
+# the target closes the kept conn while it is idle: the next request dials anew
+out=$(raw twice "foo,${IDLEP##*:}")
+rd_assert_eq "$out" $'conn 1 req 1|conn 2 req 1' "a kept conn the target closed is not used"
 
 # ---- CONNECT ------------------------------------------------------------------------------
 rd_http "http://foo:$DP/hello.txt" "${X[@]}" --proxytunnel

@@ -158,6 +158,7 @@ static void route(uint8_t flags, const char *whole, size_t len)
         rq.headers = hs;
         rq.framing = (enum rd_hm_framing)((flags >> 5) % 3);
         rq.content_length = rq.framing == RD_HM_BODY_LENGTH ? (int64_t)ul : -1;
+        rq.keep_alive = (int)(ul & 1);
         n = rd_hm_build_request(&rq, out, (flags & 0x80) ? 100 : FZH_OUT);
         if (n >= 0) {
             FZ_CHECK((size_t)n == strlen(out) && n >= 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0);

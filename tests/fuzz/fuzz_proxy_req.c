@@ -127,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             snprintf(addr, sizeof addr, strchr(rq->host, ':') ? "[%s]:%d" : "%s:%d", rq->host,
                      rq->port);
             FZ_CHECK(rd_pr_host_header(addr, hh, sizeof hh) > 0);
-            n = rd_pr_build_request(rq, hh, out, cap);
+            n = rd_pr_build_request(rq, hh, (flags & 0x40) != 0, out, cap);
             if (rq->is_connect)
                 FZ_CHECK(n == -1);
             if (n >= 0) {

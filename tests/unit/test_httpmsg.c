@@ -251,7 +251,7 @@ END_TEST
 
 START_TEST(build_plain_get)
 {
-    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0 };
     char out[512];
     const char *want = "GET / HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n\r\n";
     int n = rd_hm_build_request(&rq, out, sizeof out);
@@ -265,10 +265,45 @@ START_TEST(build_plain_get)
 }
 END_TEST
 
+/* keep_alive: no "Connection: close" (the proxy reuses the conn); never for HTTP/1.0 */
+START_TEST(build_keep_alive)
+{
+    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1 };
+    char out[512];
+    const char *want = "GET /k HTTP/1.1\r\nHost: h:1\r\n\r\n";
+    const char *want10 = "GET /k HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
+
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, sizeof out), (int)strlen(want));
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, strlen(want)), -1);
+    rq.http10 = 1;
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, sizeof out), (int)strlen(want10));
+    ck_assert_str_eq(out, want10);
+}
+END_TEST
+
+/* Connection tokens, any case, any list position, several headers */
+START_TEST(connection_has)
+{
+    struct rd_hm_headers *hs = hs_new();
+
+    ck_assert_int_eq(rd_hm_connection_has(NULL, "close"), 0);
+    ck_assert_int_eq(rd_hm_connection_has(hs, "close"), 0);
+    hs_add(hs, "X-Connection", "close");
+    hs_add(hs, "Connection", "keep-alive");
+    ck_assert_int_eq(rd_hm_connection_has(hs, "close"), 0);
+    ck_assert_int_eq(rd_hm_connection_has(hs, "Keep-Alive"), 1);
+    hs_add(hs, "connection", "Upgrade ,  CLOSE");
+    ck_assert_int_eq(rd_hm_connection_has(hs, "close"), 1);
+    ck_assert_int_eq(rd_hm_connection_has(hs, "clos"), 0);
+    free(hs);
+}
+END_TEST
+
 /* an HTTP/1.0 user's request goes out as HTTP/1.0, so the target does not answer chunked */
 START_TEST(build_http10)
 {
-    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1 };
+    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0 };
     char out[512];
     const char *want = "GET /x HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
 
@@ -280,7 +315,7 @@ END_TEST
 START_TEST(build_headers)
 {
     struct rd_hm_headers *hs = hs_new();
-    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0 };
+    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0 };
     char out[2048];
     const char *want = "POST /up?x=1 HTTP/1.1\r\n"
                        "Host: example.com\r\n"
@@ -333,7 +368,7 @@ END_TEST
 
 START_TEST(build_invalid)
 {
-    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0 };
     char out[512];
 
     rq.method = "G T";
@@ -904,6 +939,8 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, hop_by_hop);
     tcase_add_test(tc, build_plain_get);
     tcase_add_test(tc, build_http10);
+    tcase_add_test(tc, build_keep_alive);
+    tcase_add_test(tc, connection_has);
     tcase_add_test(tc, build_headers);
     tcase_add_test(tc, build_invalid);
     tcase_add_test(tc, chunk_header);

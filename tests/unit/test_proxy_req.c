@@ -457,28 +457,28 @@ START_TEST(builder)
     int n;
 
     ck_assert_int_eq(parse_str(req, rq), RD_PR_OK);
-    n = rd_pr_build_request(rq, "a.b:8080", out, sizeof out);
+    n = rd_pr_build_request(rq, "a.b:8080", 0, out, sizeof out);
     ck_assert_int_eq(n, (int)strlen(want));
     ck_assert_str_eq(out, want);
-    ck_assert_int_eq(rd_pr_build_request(rq, "a.b:8080", out, (size_t)n), -1); /* no room */
-    ck_assert_int_eq(rd_pr_build_request(rq, "a.b:8080", out, (size_t)n + 1), n);
+    ck_assert_int_eq(rd_pr_build_request(rq, "a.b:8080", 0, out, (size_t)n), -1); /* no room */
+    ck_assert_int_eq(rd_pr_build_request(rq, "a.b:8080", 0, out, (size_t)n + 1), n);
 
     ck_assert_int_eq(parse_str(chunked, rq), RD_PR_OK);
     ck_assert_int_eq(rd_pr_host_header("127.0.0.1:80", host, sizeof host), 9);
     ck_assert_str_eq(host, "127.0.0.1");
-    n = rd_pr_build_request(rq, host, out, sizeof out);
+    n = rd_pr_build_request(rq, host, 0, out, sizeof out);
     ck_assert_str_eq(out, want2);
 
     ck_assert_int_eq(parse_str(get, rq), RD_PR_OK);
     ck_assert_int_eq(rd_pr_host_header("127.0.0.1:8125", host, sizeof host), 14);
-    ck_assert_int_eq(rd_pr_build_request(rq, host, out, sizeof out), (int)strlen(want3));
+    ck_assert_int_eq(rd_pr_build_request(rq, host, 0, out, sizeof out), (int)strlen(want3));
     ck_assert_str_eq(out, want3);
     ck_assert_int_eq(rd_pr_host_header("[::1]:8080", host, sizeof host), 10);
     ck_assert_str_eq(host, "[::1]:8080");
     ck_assert_int_eq(rd_pr_host_header("a:8080", host, 6), -1);
 
     ck_assert_int_eq(parse_str("CONNECT a:1 HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
-    ck_assert_int_eq(rd_pr_build_request(rq, "a:1", out, sizeof out), -1);
+    ck_assert_int_eq(rd_pr_build_request(rq, "a:1", 0, out, sizeof out), -1);
     free(rq);
 }
 END_TEST

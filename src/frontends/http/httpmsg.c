@@ -163,6 +163,17 @@ int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name)
     return 0;
 }
 
+int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token)
+{
+    size_t i;
+
+    for (i = 0; hs != NULL && i < hs->n; i++)
+        if (strcasecmp(hs->h[i].name, "connection") == 0 &&
+            list_each(hs->h[i].value, tok_matches, (void *)token))
+            return 1;
+    return 0;
+}
+
 /* ---- the route path ---- */
 
 /* Copy s[0..n) into dst (cap bytes incl. NUL). -1 if it does not fit. */
@@ -500,7 +511,7 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
     } else if (rq->framing == RD_HM_BODY_CHUNKED) {
         out_str(&o, "Transfer-Encoding: chunked\r\n");
     }
-    out_str(&o, "Connection: close\r\n\r\n");
+    out_str(&o, rq->keep_alive && !rq->http10 ? "\r\n" : "Connection: close\r\n\r\n");
     if (o.overflow)
         return -1;
     out[o.len] = '\0';

@@ -76,6 +76,9 @@ const char *rd_hm_headers_get(const struct rd_hm_headers *hs, const char *name);
  * Transfer-Encoding, Upgrade) or a token listed in any Connection header of `hs`. */
 int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name);
 
+/* 1 when a Connection header of hs lists token (case-insensitive), e.g. "close". */
+int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token);
+
 /* ---- the route path ---- */
 
 /* What "/client/<id>/<scheme>/<host[:port]>/<rest>?query" names. */
@@ -109,11 +112,14 @@ struct rd_hm_request {
     enum rd_hm_framing framing;         /* NONE, LENGTH or CHUNKED */
     int64_t content_length;             /* for LENGTH */
     int http10;                         /* send "HTTP/1.0" (the user's version): no chunked answer */
+    int keep_alive;                     /* HTTP/1.1 only: ask for a persistent connection (no
+                                         * "Connection: close"), so the conn can be reused */
 };
 
 /* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in
  * order (dropped: hop-by-hop ones, Host, Content-Length, Expect), then "Content-Length: N"
- * or "Transfer-Encoding: chunked" per framing, "Connection: close", and the empty line.
+ * or "Transfer-Encoding: chunked" per framing, "Connection: close" (unless keep_alive and not
+ * http10), and the empty line.
  * Returns the head length (out is also NUL-terminated), or -1 if it does not fit in outlen
  * (the caller answers 431) or a field is invalid (method not a token, target not starting
  * with '/', CR/LF anywhere, CLOSE framing). */

@@ -8,6 +8,9 @@
  *       v                                                    |
  *   EXCH_HEAD (request forwarded, body may still stream) --> EXCH_BODY
  *
+ * After a persistent answer the target conn is kept (px->kept) for the user's next request
+ * to the same client id and address; any other request closes it.
+ *
  *   any --> FLUSH (final bytes to the user) --> LINGER (our FIN sent, input discarded)
  *       --> DONE (logged; freed by the reaper on the next loop turn)
  *
@@ -133,6 +136,21 @@ struct px {
     int conn_gone;
     char conn_reason[RD_MAX_ERROR_TEXT + 1];
     uint64_t resp_bytes;        /* bytes received from the conn in this exchange */
+    int asked_keep;             /* the request asked the target for a persistent conn */
+    int target_keep;            /* ... and the answer allows it: the conn may be kept */
+
+    /* A target conn kept after a persistent answer, for this user's next request to the same
+     * client and address (no new tunnel dial, no new TCP connect on the client's side). One
+     * per user connection, never shared between users. */
+    struct rd_conn *kept;
+    char kept_client[RD_MAX_CLIENT_KEY + 1];
+    char kept_addr[RD_TARGET_MAX_ADDR + 1];
+    int reused;                 /* this exchange runs on a kept conn */
+    char *retry_head;           /* reused conn, request without a body: its head, sent once
+                                 * more on a new dial if the kept conn turns out closed before
+                                 * the first answer byte (the target's idle close raced us) */
+    size_t retry_len;
+    unsigned reuses;
 
     /* stats for the close line */
     unsigned requests;
@@ -257,6 +275,32 @@ static void px_close_conn(struct px *pc, const char *reason)
     }
 }
 
+/* Close the kept conn, if any (reason NULL: a graceful close, the target sees a FIN). */
+static void px_drop_kept(struct px *pc, const char *reason)
+{
+    if (pc->kept != NULL) {
+        struct rd_conn *c = pc->kept;
+        pc->kept = NULL;
+        rd_conn_close(c, reason);
+    }
+}
+
+static void kept_readable(struct rd_conn *c, void *arg)
+{
+    /* bytes nobody asked for: the target does not keep to the exchange, never reuse it */
+    px_drop_kept(arg, "unexpected bytes from an idle target");
+}
+
+static void kept_writable(struct rd_conn *c, void *arg) {}
+
+static void kept_closed(struct rd_conn *c, const char *reason, void *arg)
+{
+    struct px *pc = arg;
+    pc->kept = NULL; /* the target (or the session) closed it while idle */
+}
+
+static const struct rd_conn_cbs kept_cbs = { kept_readable, kept_writable, kept_closed };
+
 /* Drop what belongs to one exchange (not the conn). */
 static void px_exchange_clear(struct px *pc)
 {
@@ -269,6 +313,11 @@ static void px_exchange_clear(struct px *pc)
     pc->resp_bytes = 0;
     pc->rechunk = 0;
     pc->close_after = 0;
+    pc->asked_keep = 0;
+    pc->target_keep = 0;
+    pc->reused = 0;
+    free(pc->retry_head);
+    pc->retry_head = NULL;
 }
 
 /* ---- ending ---- */
@@ -305,6 +354,9 @@ static void px_finish(struct px *pc, int abort)
     evtimer_del(pc->timer);
     event_del(pc->kick);
     px_close_conn(pc, "proxy connection closed");
+    px_drop_kept(pc, NULL);
+    free(pc->retry_head);
+    pc->retry_head = NULL;
     if (pc->bev != NULL) {
         if (abort) {
             struct linger lg = { 1, 0 };
@@ -318,11 +370,11 @@ static void px_finish(struct px *pc, int abort)
     gettimeofday(&now, NULL);
     timersub(&now, &pc->t0, &d);
     rd_info("http proxy %s: %u request%s, last %s %s via %s, status %d, up %llu down %llu "
-            "bytes, %ld ms, %s",
+            "bytes, %u on a kept conn, %ld ms, %s",
             pc->peer, pc->requests, pc->requests == 1 ? "" : "s",
             pc->method[0] ? pc->method : "-", pc->addr[0] ? pc->addr : "-",
             pc->client_id[0] ? pc->client_id : "-", pc->status, (unsigned long long)pc->up,
-            (unsigned long long)pc->down, (long)(d.tv_sec * 1000 + d.tv_usec / 1000),
+            (unsigned long long)pc->down, pc->reuses, (long)(d.tv_sec * 1000 + d.tv_usec / 1000),
             pc->reason[0] ? pc->reason : "closed");
     px_set_state(pc, PX_DONE);
     pc->hp->active--;
@@ -529,6 +581,17 @@ static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_
 /* The response is complete: next request or close. */
 static void px_response_done(struct px *pc)
 {
+    if (pc->target_keep && pc->conn != NULL && !pc->conn_gone && pc->req_done &&
+        !pc->close_after && pc->keep_alive && !pc->user_eof &&
+        evbuffer_get_length(pc->rin) == 0 && rd_conn_rx_len(pc->conn) == 0) {
+        /* the target keeps the connection: so do we, for the next request to it */
+        px_drop_kept(pc, NULL);
+        pc->kept = pc->conn;
+        pc->conn = NULL;
+        snprintf(pc->kept_client, sizeof pc->kept_client, "%s", pc->client_id);
+        snprintf(pc->kept_addr, sizeof pc->kept_addr, "%s", pc->addr);
+        rd_conn_set_cbs(pc->kept, &kept_cbs, pc);
+    }
     px_close_conn(pc, NULL);
     if (pc->close_after || !pc->keep_alive || !pc->req_done) {
         px_end(pc, "done", 0);
@@ -561,6 +624,11 @@ static int px_send_response_head(struct px *pc)
     if (!pc->keep_alive || !pc->req_done || pc->user_eof)
         pc->close_after = 1;
     pc->status = resp->status;
+    /* the conn may serve the next request when the target keeps it open: HTTP/1.1, no
+     * "Connection: close", a body whose end is known without a close */
+    pc->target_keep = pc->asked_keep && resp->minor == 1 && resp->status != 101 &&
+                      resp->framing != RD_HM_BODY_CLOSE &&
+                      !rd_hm_connection_has(&resp->headers, "close");
     rd_stats_frontend(pc->hp->cfg.stats, RD_FE_HTTPPROXY, RD_FE_OK);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", resp->status, resp->reason);
     for (i = 0; i < n; i++)
@@ -606,6 +674,35 @@ static void px_fail_head(struct px *pc, int status, const char *kind, const char
     px_reply(pc, status, kind, text, !pc->req_done || !pc->keep_alive || pc->user_eof);
 }
 
+static const struct rd_conn_cbs exch_cbs;
+
+/* The kept conn this request went out on was closed before any answer byte (the target's
+ * idle close crossed our request): send the request, which had no body, once more on a new
+ * dial. Returns 0 when it went out again, -1 to answer the failure. */
+static int px_redial(struct px *pc)
+{
+    char *head = pc->retry_head;
+    enum rd_dial_result dr;
+
+    pc->retry_head = NULL; /* one retry */
+    rd_debug("http proxy %s: kept conn to %s closed before answering (%s): sending again on "
+             "a new conn", pc->peer, pc->addr, pc->conn_reason);
+    dr = rd_dial(pc->hp->reg, pc->client_id, "tcp", pc->addr, &pc->conn);
+    if (dr != RD_DIAL_OK) {
+        pc->conn = NULL;
+        free(head);
+        return -1;
+    }
+    pc->reused = 0;
+    pc->conn_gone = 0;
+    pc->conn_reason[0] = '\0';
+    rd_conn_set_cbs(pc->conn, &exch_cbs, pc);
+    rd_conn_write_bytes(pc->conn, head, pc->retry_len);
+    free(head);
+    px_arm(pc, PX_T_RESPONSE);
+    return 0;
+}
+
 static void px_pump_head(struct px *pc)
 {
     size_t cap = RD_MAX_HTTP_HEADER + 1;
@@ -621,6 +718,9 @@ static void px_pump_head(struct px *pc)
             len += n;
         }
         if (len == 0) {
+            if (pc->conn_gone && pc->retry_head != NULL && pc->resp_bytes == 0 &&
+                px_redial(pc) == 0)
+                continue;
             if (pc->conn_gone) {
                 if (strcmp(pc->conn_reason, "EOF") == 0) {
                     px_fail_head(pc, 502, "bad-response", "empty response from the target");
@@ -727,8 +827,10 @@ static void px_pump_body(struct px *pc)
             pc->down += used;
             progress = 1;
         }
-        if (r == RD_PR_OK)
-            evbuffer_drain(pc->rin, evbuffer_get_length(pc->rin)); /* not part of the body */
+        if (r == RD_PR_OK && evbuffer_get_length(pc->rin) > 0) {
+            pc->target_keep = 0; /* bytes past the body: never reuse this conn */
+            evbuffer_drain(pc->rin, evbuffer_get_length(pc->rin));
+        }
     }
     if (progress && pc->st == PX_EXCH_BODY)
         px_arm(pc, PX_T_STALL);
@@ -825,6 +927,7 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
 
 static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed };
 
+
 /* ---- a new request ---- */
 
 static void px_start_request(struct px *pc, struct rd_pr_request *rq)
@@ -907,7 +1010,18 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
             return;
         }
     }
-    dr = rd_dial(hp->reg, m.client_id, "tcp", m.addr, &pc->conn);
+    pc->reused = 0;
+    if (pc->kept != NULL && !rq->is_connect && strcmp(pc->kept_client, m.client_id) == 0 &&
+        strcmp(pc->kept_addr, m.addr) == 0) {
+        pc->conn = pc->kept; /* same target as the last answer, which kept its conn open */
+        pc->kept = NULL;
+        pc->reused = 1;
+        pc->reuses++;
+        dr = RD_DIAL_OK;
+    } else {
+        px_drop_kept(pc, NULL);
+        dr = rd_dial(hp->reg, m.client_id, "tcp", m.addr, &pc->conn);
+    }
     if (dr != RD_DIAL_OK) {
         pc->conn = NULL;
         if (dr == RD_DIAL_NO_CLIENT) {
@@ -951,7 +1065,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
         char host[RD_TARGET_MAX_ADDR + 1];
         n = rd_pr_host_header(m.addr, host, sizeof host);
         if (n >= 0)
-            n = rd_pr_build_request(rq, host, head, PX_REQ_HEAD_MAX);
+            n = rd_pr_build_request(rq, host, pc->keep_alive, head, PX_REQ_HEAD_MAX);
     }
     if (n < 0) {
         free(head);
@@ -960,7 +1074,13 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
     }
     rd_conn_set_cbs(pc->conn, &exch_cbs, pc);
     rd_conn_write_bytes(pc->conn, head, (size_t)n);
-    free(head);
+    pc->asked_keep = pc->keep_alive;
+    if (pc->reused && !has_body) {
+        pc->retry_head = head; /* kept for px_redial */
+        pc->retry_len = (size_t)n;
+    } else {
+        free(head);
+    }
     pc->resp = malloc(sizeof *pc->resp);
     if (pc->resp == NULL) {
         px_reply_request(pc, 500, "internal", "out of memory", 1);
@@ -1346,7 +1466,7 @@ struct rd_httpproxy *rd_httpproxy_new(struct event_base *base, struct rd_registr
     hp->lev = evconnlistener_new_bind(base, accept_cb, hp,
                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                           LEV_OPT_CLOSE_ON_EXEC,
-                                      -1, ai->ai_addr, (int)ai->ai_addrlen);
+                                      RD_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
     freeaddrinfo(ai);
     if (hp->lev == NULL) {
         if (errp) {

@@ -603,8 +603,8 @@ int rd_pr_host_header(const char *addr, char *out, size_t outlen)
     return (int)n;
 }
 
-int rd_pr_build_request(const struct rd_pr_request *rq, const char *host_header, char *out,
-                        size_t outlen)
+int rd_pr_build_request(const struct rd_pr_request *rq, const char *host_header, int keep_alive,
+                        char *out, size_t outlen)
 {
     struct rd_hm_request hr;
 
@@ -617,6 +617,7 @@ int rd_pr_build_request(const struct rd_pr_request *rq, const char *host_header,
     hr.headers = &rq->headers;
     hr.framing = rq->framing;
     hr.content_length = rq->content_length;
+    hr.keep_alive = keep_alive;
     return rd_hm_build_request(&hr, out, outlen);
 }
 

@@ -125,13 +125,13 @@ enum rd_pr_result rd_pr_parse(struct rd_pr_parser *p, const char *buf, size_t le
  *   order (dropped: hop-by-hop ones - Connection, Keep-Alive, Proxy-Connection,
  *   Proxy-Authorization, Proxy-Authenticate, TE, Trailer, Transfer-Encoding, Upgrade - and
  *   every header named in Connection, plus Host, Content-Length and Expect), the body framing
- *   (Content-Length: N / Transfer-Encoding: chunked), "Connection: close", the empty line.
- * One tunnel conn carries one request (hence Connection: close towards the target); the
- * user's own connection stays persistent independently. host_header: the target's authority
- * ("host" or "host:port"; borrowed). Returns the head length (out is NUL-terminated too), or
- * -1 when it does not fit in outlen or the request is a CONNECT. */
-int rd_pr_build_request(const struct rd_pr_request *rq, const char *host_header, char *out,
-                        size_t outlen);
+ *   (Content-Length: N / Transfer-Encoding: chunked), "Connection: close" unless keep_alive,
+ *   the empty line. keep_alive: ask the target for a persistent connection, so the proxy can
+ *   send the user's next request to the same target over the same tunnel conn. host_header:
+ *   the target's authority ("host" or "host:port"; borrowed). Returns the head length (out is
+ *   NUL-terminated too), or -1 when it does not fit in outlen or the request is a CONNECT. */
+int rd_pr_build_request(const struct rd_pr_request *rq, const char *host_header, int keep_alive,
+                        char *out, size_t outlen);
 
 /* The Host header value for a dial address "host:port" / "[v6]:port": the address without
  * ":80". Returns the length, or -1 when it does not fit in outlen. */

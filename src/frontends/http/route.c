@@ -46,6 +46,21 @@
 #define ROUTE_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
 #define ROUTE_TLS_CIPHER_CHUNK (32 * 1024)   /* ciphertext taken from the conn at a time */
 #define ROUTE_TLS_PLAIN_HIGH (256 * 1024)    /* plaintext waiting for the handshake: blocked */
+#define ROUTE_POOL_MAX 256                   /* idle target conns kept for reuse, in all */
+#define ROUTE_POOL_IDLE_S 30                 /* an idle kept conn is closed after this */
+
+/* An idle conn to an http target, kept after a persistent answer for the next request to
+ * the same client id and address: that request needs no tunnel dial and no TCP connect on
+ * the client's side. Closed when the target (or the session) closes it, sends anything
+ * unasked, stays idle ROUTE_POOL_IDLE_S, or the pool is full (oldest first). */
+struct pooled {
+    struct rd_route *rt;
+    struct rd_conn *conn;
+    struct event *timer;
+    struct pooled *prev, *next; /* rt->pool: oldest first */
+    char id[RD_MAX_CLIENT_KEY + 1];
+    char hostport[RD_MAX_CONNECT_ADDR + 1];
+};
 
 struct rd_route {
     struct rd_registry *reg;  /* borrowed */
@@ -53,6 +68,9 @@ struct rd_route {
     struct rd_route_config cfg;
     struct rd_tls_client_ctx *tls_ctx; /* https targets (owned) */
     size_t active;            /* request objects alive */
+    struct pooled *pool, *pool_tail;
+    size_t pooled;
+    uint64_t reuses;          /* requests sent on a kept conn */
 };
 
 enum rq_state {
@@ -98,6 +116,13 @@ struct rq {
     struct timeval t0;
     const char *outcome;          /* static text for the log line */
     int head_sent;                /* the target's response head went to the user */
+    int req_body_done;            /* the user's request body is complete */
+    int asked_keep;               /* the target was asked for a persistent conn */
+    int target_keep;              /* ... and its answer allows one: the conn may be kept */
+    int reused;                   /* this request went out on a kept conn */
+    char *retry_head;             /* reused, no body: the head, sent again on a new dial if
+                                   * the kept conn closes before any answer byte */
+    size_t retry_len;
 };
 
 static void rq_set_state(struct rq *r, enum rq_state st)
@@ -107,6 +132,99 @@ static void rq_set_state(struct rq *r, enum rq_state st)
     rd_debug("route %s %s: %s -> %s", r->method, r->route ? r->route->id : "-",
              rq_state_str(r->st), rq_state_str(st));
     r->st = st;
+}
+
+/* ---- kept conns ---- */
+
+static void pool_unlink(struct pooled *p)
+{
+    struct rd_route *rt = p->rt;
+
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        rt->pool = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        rt->pool_tail = p->prev;
+    rt->pooled--;
+    if (p->timer != NULL)
+        event_free(p->timer);
+    free(p);
+}
+
+/* Close a kept conn and forget it (reason NULL: graceful, the target sees a FIN). */
+static void pool_drop(struct pooled *p, const char *reason)
+{
+    struct rd_conn *c = p->conn;
+
+    pool_unlink(p);
+    rd_conn_close(c, reason);
+}
+
+static void pooled_readable(struct rd_conn *c, void *arg)
+{
+    pool_drop(arg, "unexpected bytes from an idle target");
+}
+
+static void pooled_writable(struct rd_conn *c, void *arg) {}
+
+static void pooled_closed(struct rd_conn *c, const char *reason, void *arg)
+{
+    pool_unlink(arg); /* the conn is the session's to free */
+}
+
+static const struct rd_conn_cbs pooled_cbs = { pooled_readable, pooled_writable, pooled_closed };
+
+static void pooled_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    pool_drop(arg, NULL);
+}
+
+/* Keep conn (idle, rx empty) for the next request to id + hostport; closes it if it cannot. */
+static void pool_put(struct rd_route *rt, struct rd_conn *conn, const char *id,
+                     const char *hostport)
+{
+    struct pooled *p = calloc(1, sizeof *p);
+    struct timeval tv = { ROUTE_POOL_IDLE_S, 0 };
+
+    if (p != NULL)
+        p->timer = evtimer_new(rt->base, pooled_timeout, p);
+    if (p == NULL || p->timer == NULL) {
+        free(p);
+        rd_conn_close(conn, NULL);
+        return;
+    }
+    if (rt->pooled >= ROUTE_POOL_MAX)
+        pool_drop(rt->pool, NULL); /* the oldest */
+    p->rt = rt;
+    p->conn = conn;
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->hostport, sizeof p->hostport, "%s", hostport);
+    p->prev = rt->pool_tail;
+    if (rt->pool_tail)
+        rt->pool_tail->next = p;
+    else
+        rt->pool = p;
+    rt->pool_tail = p;
+    rt->pooled++;
+    rd_conn_set_cbs(conn, &pooled_cbs, p);
+    evtimer_add(p->timer, &tv);
+}
+
+/* The most recently kept conn to id + hostport, taken out of the pool; NULL if none. */
+static struct rd_conn *pool_take(struct rd_route *rt, const char *id, const char *hostport)
+{
+    struct pooled *p;
+
+    for (p = rt->pool_tail; p != NULL; p = p->prev)
+        if (strcmp(p->id, id) == 0 && strcmp(p->hostport, hostport) == 0) {
+            struct rd_conn *c = p->conn;
+            pool_unlink(p);
+            return c;
+        }
+    return NULL;
 }
 
 /* ---- ending ---- */
@@ -128,6 +246,12 @@ static void rq_finish(struct rq *r)
 {
     r->outcome = "ok";
     rq_set_state(r, RQ_DONE);
+    if (r->target_keep && r->conn != NULL && !r->conn_gone && r->req_body_done &&
+        r->tls == NULL && evbuffer_get_length(r->in) == 0 && rd_conn_rx_len(r->conn) == 0) {
+        struct rd_conn *c = r->conn;
+        r->conn = NULL;
+        pool_put(r->rt, c, r->route->id, r->route->hostport);
+    }
     rq_release(r, NULL);
     rd_http_exchange_finish(r->x);
 }
@@ -214,6 +338,7 @@ static void rq_close(struct rq *r)
         evbuffer_free(r->cipher);
     free(r->resp);
     free(r->route);
+    free(r->retry_head);
     rd_stats_frontend(r->rt->cfg.stats, RD_FE_ROUTE, rq_outcome(r));
     r->rt->active--;
     free(r);
@@ -311,6 +436,11 @@ static void rq_start_response(struct rq *r)
     int rc;
 
     r->framing = resp->framing;
+    r->target_keep = r->asked_keep && resp->minor == 1 && resp->status != 101 &&
+                     resp->framing != RD_HM_BODY_CLOSE &&
+                     !rd_hm_connection_has(&resp->headers, "close");
+    free(r->retry_head); /* an answer came: nothing to send again */
+    r->retry_head = NULL;
     switch (resp->framing) {
     case RD_HM_BODY_NONE:
         /* HEAD and 304 keep the target's Content-Length; 204 and 1xx carry none */
@@ -370,6 +500,37 @@ static void rq_start_response(struct rq *r)
         rq_finish(r);
 }
 
+static const struct rd_conn_cbs conn_cbs;
+
+/* The kept conn this request (without a body) went out on closed before any answer byte: the
+ * target's idle close crossed it. Send it once more on a new dial. 0 when sent, else -1. */
+static int rq_redial(struct rq *r)
+{
+    char *head = r->retry_head;
+    struct rd_conn *conn = NULL;
+
+    r->retry_head = NULL; /* once */
+    rd_debug("route %s %s: kept conn to %s closed before answering (%s): sending again on a "
+             "new conn", r->method, r->route->id, r->route->hostport, r->conn_reason);
+    if (rd_dial(r->rt->reg, r->route->id, "tcp", r->route->hostport, &conn) != RD_DIAL_OK) {
+        free(head);
+        return -1;
+    }
+    r->conn = conn;
+    r->conn_gone = 0;
+    r->conn_reason[0] = '\0';
+    r->reused = 0;
+    rd_conn_set_cbs(conn, &conn_cbs, r);
+    rd_hm_resp_parser_init(&r->parser, strcmp(r->method, "HEAD") == 0, RD_MAX_HTTP_HEADER);
+    r->up = 0;
+    if (rq_send(r, head, r->retry_len) != 0) {
+        free(head);
+        return -1;
+    }
+    free(head);
+    return 0;
+}
+
 /* Feed r->in to the head parser. Returns 1 when the caller should go on pumping. */
 static int rq_pump_head(struct rq *r)
 {
@@ -404,6 +565,8 @@ static int rq_pump_head(struct rq *r)
             r->conn_gone = 1; /* close_notify before a complete head */
             snprintf(r->conn_reason, sizeof r->conn_reason, "EOF");
         }
+        if (r->conn_gone && have == 0 && r->retry_head != NULL && rq_redial(r) == 0)
+            return 0; /* sent again: the new conn's callbacks bring us back */
         if (r->conn_gone) {
             if (strcmp(r->conn_reason, "EOF") == 0 && r->tls != NULL &&
                 !rd_tls_conn_handshake_done(r->tls))
@@ -445,7 +608,10 @@ static void rq_pass_body(struct rq *r)
         evbuffer_free(piece);
         r->left -= (int64_t)n;
         if (r->left == 0) {
-            evbuffer_drain(r->in, evbuffer_get_length(r->in)); /* beyond Content-Length */
+            if (evbuffer_get_length(r->in) > 0) {
+                r->target_keep = 0; /* bytes beyond Content-Length: never reuse the conn */
+                evbuffer_drain(r->in, evbuffer_get_length(r->in));
+            }
             rq_finish(r);
         }
         return;
@@ -480,7 +646,10 @@ static void rq_pass_body(struct rq *r)
         }
         evbuffer_free(piece);
         if (done) {
-            evbuffer_drain(r->in, evbuffer_get_length(r->in));
+            if (evbuffer_get_length(r->in) > 0) {
+                r->target_keep = 0;
+                evbuffer_drain(r->in, evbuffer_get_length(r->in));
+            }
             rq_finish(r);
         }
         return;
@@ -718,6 +887,10 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     rqh.host = r->route->host;
     rqh.headers = hc.hs;
     rqh.http10 = r->http10 = ri->http10;
+    /* http targets: ask for a persistent conn, kept for the next request (not https: the TLS
+     * session lives in this request object) */
+    rqh.keep_alive = r->asked_keep = !ri->http10 && strcmp(r->route->scheme, "http") == 0;
+    r->req_body_done = !ri->chunked && ri->content_length <= 0;
     if (ri->chunked) {
         rqh.framing = RD_HM_BODY_CHUNKED;
         r->req_chunked = 1;
@@ -733,7 +906,21 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
         goto out;
     }
 
-    dr = rd_dial(r->rt->reg, r->route->id, "tcp", r->route->hostport, &conn);
+    conn = r->asked_keep ? pool_take(r->rt, r->route->id, r->route->hostport) : NULL;
+    if (conn != NULL) {
+        r->reused = 1;
+        r->rt->reuses++;
+        dr = RD_DIAL_OK;
+        if (r->req_body_done) { /* kept for rq_redial */
+            r->retry_head = malloc((size_t)n);
+            if (r->retry_head != NULL) {
+                memcpy(r->retry_head, head, (size_t)n);
+                r->retry_len = (size_t)n;
+            }
+        }
+    } else {
+        dr = rd_dial(r->rt->reg, r->route->id, "tcp", r->route->hostport, &conn);
+    }
     switch (dr) {
     case RD_DIAL_OK:
         break;
@@ -836,6 +1023,8 @@ static void route_on_body_end(struct rd_http_exchange *x, void *user)
 {
     struct rq *r = user;
 
+    if (r != NULL)
+        r->req_body_done = 1;
     if (r == NULL || r->conn == NULL || !r->req_chunked)
         return;
     rq_send(r, "0\r\n\r\n", 5);
@@ -923,8 +1112,12 @@ void rd_route_free(struct rd_route *rt)
         return;
     if (rt->active != 0)
         rd_warn("route: freed with %zu exchanges in flight", rt->active);
+    while (rt->pool != NULL)
+        pool_drop(rt->pool, NULL);
     rd_tls_client_ctx_free(rt->tls_ctx);
     free(rt);
 }
 
 size_t rd_route_active(const struct rd_route *rt) { return rt->active; }
+size_t rd_route_kept(const struct rd_route *rt) { return rt->pooled; }
+uint64_t rd_route_reuses(const struct rd_route *rt) { return rt->reuses; }

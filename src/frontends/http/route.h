@@ -1,7 +1,10 @@
 /* route.h - the /client/<id>/<scheme>/<host[:port]>/<path>?timeout=N route of the main port
  * (PROTOCOL.md s8): one HTTP exchange of the user -> one tunnel conn to the target, the
  * request (any method, end-to-end headers, streamed body) forwarded, the response streamed
- * back with back pressure both ways.
+ * back with back pressure both ways. A conn to an http target whose answer keeps the
+ * connection is kept (at most ROUTE_POOL_MAX, ROUTE_POOL_IDLE_S each) for the next request
+ * to the same client id and host:port; a bodyless request whose kept conn closes before any
+ * answer byte is sent once more on a new dial.
  *
  * Wiring (by the server):
  *     struct rd_route *rt = rd_route_new(reg, base, &cfg);
@@ -23,6 +26,7 @@
 #define RD_ROUTE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct rd_registry;
@@ -61,5 +65,9 @@ const struct rd_http_handler *rd_route_handler(void);
 
 /* Exchanges in flight (for tests and metrics). */
 size_t rd_route_active(const struct rd_route *rt);
+
+/* Idle target conns kept for reuse now; requests sent on a kept conn since the start. */
+size_t rd_route_kept(const struct rd_route *rt);
+uint64_t rd_route_reuses(const struct rd_route *rt);
 
 #endif
