@@ -24,7 +24,8 @@
 #   - a server or alpha whose fd count grew by more than 8, or whose VmRSS grew by more than
 #     32 MiB (384 MiB with ASan: its 256 MiB quarantine fills with traffic), from the warm-up
 #     baseline to the end (both measured after a few quiet seconds);
-#   - conns, buffered bytes or sessions left over in a server's /metrics once quiet;
+#   - conns (the servers keep idle route conns 1 s here, less than the quiet period),
+#     buffered bytes or sessions left over in a server's /metrics once quiet;
 #   - a sanitizer report in any log, a process dying, alpha reconnecting, a non-zero exit
 #     status on SIGTERM, or a restarted client not coming back.
 # Prints a table per front end (ok / failed-visibly / unexpected / corrupt, MiB moved), the
@@ -233,9 +234,11 @@ TOK1=tok-one-$RANDOM$RANDOM
 TOK2=tok-two-$RANDOM$RANDOM
 declare -A SPORT=([1]=$P1 [2]=$P2) SOCKS=() HPROXY=()
 start s1 "$B/rdial-server" -listen "127.0.0.1:$P1" -id one -token "$TOK1" \
-    -peers "two:$TOK2:ws://127.0.0.1:$P2/connect" -socks-listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0
+    -peers "two:$TOK2:ws://127.0.0.1:$P2/connect" -socks-listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0 \
+    -route-keep-idle-ms 1000
 start s2 "$B/rdial-server" -listen "127.0.0.1:$P2" -id two -token "$TOK2" \
-    -peers "one:$TOK1:ws://127.0.0.1:$P1/connect" -socks-listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0
+    -peers "one:$TOK1:ws://127.0.0.1:$P1/connect" -socks-listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0 \
+    -route-keep-idle-ms 1000
 for s in 1 2; do
     wait_file_re "$L/s$s.out" '^http proxy listening on ' 15 "${PID[s$s]}"
     SOCKS[$s]=$(sed -n 's/^socks5 listening on //p' "$L/s$s.out" | tail -n 1)
@@ -492,10 +495,10 @@ nclients=0
 for s in 1 2; do
     m=$(curl -sS --max-time 10 "http://127.0.0.1:${SPORT[$s]}/metrics") || fail_now "GET /metrics of server $s"
     MET[$s]=$(awk '/^rdial_(sessions|conns|conn_buffered_bytes)/ { v[$1] = $2 }
-        END { printf "%d %d %d %d %d %d", v["rdial_sessions{kind=\"client\"}"], v["rdial_sessions{kind=\"peer_in\"}"],
+        END { printf "%d %d %d %d %d %d %d", v["rdial_sessions{kind=\"client\"}"], v["rdial_sessions{kind=\"peer_in\"}"],
               v["rdial_sessions{kind=\"peer_out\"}"], v["rdial_conns"], v["rdial_conn_buffered_bytes{dir=\"rx\"}"],
-              v["rdial_conn_buffered_bytes{dir=\"tx\"}"] }' <<<"$m")
-    read -r mc mpi mpo mconns mrx mtx <<<"${MET[$s]}"
+              v["rdial_conn_buffered_bytes{dir=\"tx\"}"], v["rdial_conns_kept"] }' <<<"$m")
+    read -r mc mpi mpo mconns mrx mtx mkept <<<"${MET[$s]}"
     nclients=$((nclients + mc))
     ((mpi == 1 && mpo == 1)) || FAILS+=("server $s: $mpi inbound and $mpo outbound peer sessions at the end (want 1 and 1)")
     ((mconns == 0 && mrx == 0 && mtx == 0)) ||
@@ -590,8 +593,8 @@ for n in "${MEASURED[@]}"; do
 done
 echo "limits: fd +$FD_SLACK, RSS +$RSS_MAX_MB MiB" >>"$S"
 for s in 1 2; do
-    read -r mc mpi mpo mconns mrx mtx <<<"${MET[$s]}"
-    echo "server $s at the end: $mc client sessions, peer sessions $mpi in / $mpo out, $mconns conns, $mrx/$mtx bytes buffered" >>"$S"
+    read -r mc mpi mpo mconns mrx mtx mkept <<<"${MET[$s]}"
+    echo "server $s at the end: $mc client sessions, peer sessions $mpi in / $mpo out, $mconns conns ($mkept kept for reuse), $mrx/$mtx bytes buffered" >>"$S"
 done
 kinds=$(awk -F'\t' '{ n[$6]++ } END { printf "%d single GETs, %d keep-alive triples (3 GETs on one connection), %d POST uploads", n["GET"], n["GET3"], n["POST"] }' "$WORK/res/all.tsv")
 echo "transfers: $kinds" >>"$S"

@@ -31,7 +31,17 @@
 #define RD_PAUSE_PRESSURE_LOW (32 * 1024)
 #define RD_CONN_TX_HIGH (256 * 1024)        /* stop reading the local socket above this */
 #define RD_CONN_TX_LOW (64 * 1024)          /* resume reading below this */
-#define RD_BEV_OUT_HIGH (256 * 1024)        /* local socket output buffer watermark */
+/* Sender side of the session as a whole: while all conns' tx together hold more than
+ * RD_SESSION_TX_PRESSURE (the websocket is the bottleneck, e.g. 1,000 downloads at once, or
+ * paused conns), each conn stops reading its local socket at RD_CONN_TX_PRESSURE_HIGH instead
+ * of RD_CONN_TX_HIGH: the bytes stay in the kernel (and back-pressure the far end) instead of
+ * growing ours by up to 256 KiB per conn. */
+#define RD_SESSION_TX_PRESSURE (4 * 1024 * 1024)
+#define RD_CONN_TX_PRESSURE_HIGH (32 * 1024)
+#define RD_BEV_OUT_HIGH (64 * 1024)         /* local socket output buffer watermark */
+#define RD_BEV_OUT_PRESSURE (32 * 1024)     /* ... while the session's rx is over its budget
+                                             * (many slow readers: the kernel's socket buffer
+                                             * holds the rest) */
 
 /* ---- sessions ---- */
 #define RD_PING_INTERVAL_MS_DEFAULT 5000
@@ -49,6 +59,7 @@
 #define RD_MAX_HTTP_HEADER 32768            /* whole request/response header block */
 #define RD_HANDSHAKE_TIMEOUT_MS 15000
 #define RD_ROUTE_TIMEOUT_S_DEFAULT 15       /* ?timeout= of the /client/ route */
+#define RD_ROUTE_KEEP_IDLE_MS_DEFAULT 30000 /* a kept target conn of the route (flag) */
 #define RD_MAX_URL 8192
 
 /* ---- reconnect ---- */

@@ -83,6 +83,7 @@ struct server {
     int max_conns;
     int max_pending_dials;      /* -max-pending-dials: rd_session_config.max_pending_dials */
     int route_timeout_s;
+    int route_keep_idle_ms;    /* -route-keep-idle-ms: kept target conns of the route */
     int handshake_timeout_ms; /* -handshake-timeout-ms: main port request head deadline */
     const char *cert, *key;    /* -cert/-key: TLS on the main port */
     const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
@@ -432,6 +433,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     rd_admin_set_draining(srv->admin);
     rd_socks_server_stop_accepting(srv->socks);
     rd_httpproxy_stop_accepting(srv->proxy);
+    rd_route_stop_keeping(srv->route);
     drain_cb(-1, 0, srv);
 }
 
@@ -485,6 +487,10 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("route-timeout-s", &srv.route_timeout_s,
                        "/client/ route without ?timeout=: longest wait for the answer and "
                        "longest stall after it", 1, 3600),
+        RD_FLAGDEF_INT("route-keep-idle-ms", &srv.route_keep_idle_ms,
+                       "/client/ route: how long a target conn the answer left open is kept "
+                       "for the next request to the same client and target (0 = none kept)",
+                       0, 3600000),
         RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session (each "
                        "session of a client id has its own; more dials get 503 / SOCKS5 REP 01)",
                        1, 1 << 24),
@@ -574,6 +580,7 @@ int main(int argc, char **argv)
     srv.max_pending_dials = RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT;
     srv.max_sessions_per_client = RD_MAX_SESSIONS_PER_CLIENT_DEFAULT;
     srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
+    srv.route_keep_idle_ms = RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
     srv.handshake_timeout_ms = 10000; /* lws 4.1.6's own default (timeout_secs_ah_idle) */
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
@@ -694,6 +701,7 @@ int main(int argc, char **argv)
     }
     rd_route_config_default(&rcfg);
     rcfg.timeout_default_s = srv.route_timeout_s;
+    rcfg.keep_idle_ms = srv.route_keep_idle_ms;
     rcfg.users = srv.users;
     rcfg.ca_file = srv.route_ca;
     rcfg.stats = srv.stats;

@@ -38,8 +38,8 @@
 #include "transport/ws_frame.h"
 #include "tunnel/session.h"
 
-#define RD_WSC_OUT_HIGH (1024 * 1024)       /* stop pulling messages above this output */
-#define RD_WSC_OUT_LOW (256 * 1024)         /* resume pulling below this */
+#define RD_WSC_OUT_HIGH (256 * 1024)        /* stop pulling messages above this output */
+#define RD_WSC_OUT_LOW (64 * 1024)          /* resume pulling below this */
 #define RD_WSC_MAX_SINGLE_READ (256 * 1024) /* per read callback (libevent default 16 KiB) */
 #define RD_WSC_FLUSH_MS 1000                /* close frame flush bound */
 #define RD_WSC_RAND_BUF 4096                /* CSPRNG bytes fetched at once for mask keys */

@@ -39,8 +39,10 @@ void rd_conn_free_(struct rd_conn *c)
         rd_session_rx_sub_(c->s, evbuffer_get_length(c->rx));
         evbuffer_free(c->rx);
     }
-    if (c->tx)
+    if (c->tx) {
+        rd_session_tx_sub_(c->s, evbuffer_get_length(c->tx));
         evbuffer_free(c->tx);
+    }
     free(c->close_text);
     free(c);
 }
@@ -84,10 +86,13 @@ int rd_conn_write(struct rd_conn *c, struct evbuffer *src)
 {
     if (c->state != RD_CONN_OPEN)
         return -1;
-    if (evbuffer_get_length(src) == 0)
+    size_t n = evbuffer_get_length(src);
+
+    if (n == 0)
         return 0;
     if (evbuffer_add_buffer(c->tx, src) != 0)
         return -1;
+    rd_session_tx_add_(c->s, n);
     rd_session_ring_add_(c->s, c);
     return 0;
 }
@@ -100,14 +105,27 @@ int rd_conn_write_bytes(struct rd_conn *c, const void *data, size_t len)
         return 0;
     if (evbuffer_add(c->tx, data, len) != 0)
         return -1;
+    rd_session_tx_add_(c->s, len);
     rd_session_ring_add_(c->s, c);
     return 0;
+}
+
+size_t rd_conn_tx_room(const struct rd_conn *c)
+{
+    size_t cap = rd_session_tx_cap_(c->s), len = evbuffer_get_length(c->tx);
+
+    return c->peer_paused || len >= cap ? 0 : cap - len;
+}
+
+size_t rd_conn_out_mark(const struct rd_conn *c)
+{
+    return rd_session_rx_pressure_(c->s) ? RD_BEV_OUT_PRESSURE : RD_BEV_OUT_HIGH;
 }
 
 int rd_conn_tx_blocked(const struct rd_conn *c)
 {
     struct rd_conn *mc = (struct rd_conn *)c; /* owner_waiting is bookkeeping, not state */
-    int blocked = c->peer_paused || evbuffer_get_length(c->tx) >= RD_CONN_TX_HIGH;
+    int blocked = rd_conn_tx_room(c) == 0;
 
     if (blocked)
         mc->owner_waiting = 1;
@@ -127,6 +145,7 @@ void rd_conn_close(struct rd_conn *c, const char *reason)
         rd_session_ring_add_(c->s, c);
         return;
     }
+    rd_session_tx_sub_(c->s, evbuffer_get_length(c->tx));
     evbuffer_drain(c->tx, evbuffer_get_length(c->tx));
     rd_session_send_ctrl_(c->s, c->id, RD_MSG_ERROR, reason,
                           strnlen(reason, RD_MAX_ERROR_TEXT - 1));

@@ -43,6 +43,14 @@ int rd_conn_write(struct rd_conn *c, struct evbuffer *src);
 int rd_conn_write_bytes(struct rd_conn *c, const void *data, size_t len);
 int rd_conn_tx_blocked(const struct rd_conn *c);
 size_t rd_conn_tx_len(const struct rd_conn *c);
+/* Bytes the owner may still queue before the conn is blocked (0 when blocked): RD_CONN_TX_HIGH
+ * minus tx, or RD_CONN_TX_PRESSURE_HIGH minus tx while the session's tx is above
+ * RD_SESSION_TX_PRESSURE. Size reads from the local socket by it. */
+size_t rd_conn_tx_room(const struct rd_conn *c);
+
+/* How full the owner should fill its local socket's output buffer from rx: RD_BEV_OUT_HIGH, or
+ * RD_BEV_OUT_PRESSURE while the session's rx is over its budget. */
+size_t rd_conn_out_mark(const struct rd_conn *c);
 
 /* Close from the owner. reason NULL or "EOF": graceful (tx flushed, then Error "EOF");
  * otherwise tx is dropped and Error(reason) is sent at once. No callback fires after. */

@@ -54,7 +54,9 @@ enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, cons
     if (s == NULL)
         return RD_DIAL_NO_CLIENT;
     if (!rd_session_is_closing(s) &&
-        rd_session_conn_count(s) >= rd_session_cfg_(s)->max_conns) {
+        rd_session_conn_count(s) >= rd_session_cfg_(s)->max_conns &&
+        !(rd_registry_reclaim(reg, client_id) &&
+          rd_session_conn_count(s) < rd_session_cfg_(s)->max_conns)) {
         rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
                        "dial %s %s/%s refused: the session holds %zu conns (-max-conns)",
                        client_id, proto, addr, rd_session_conn_count(s));

@@ -22,7 +22,21 @@ struct rd_registry {
     void (*observer)(int add, const char *client_id, struct rd_session *s, void *arg);
     void *observer_arg;
     struct rd_log_limit refusals; /* dial refusals (rd_registry_refusal_log) */
+    int (*reclaim)(const char *client_id, void *arg); /* rd_registry_set_reclaim */
+    void *reclaim_arg;
 };
+
+void rd_registry_set_reclaim(struct rd_registry *reg,
+                             int (*fn)(const char *client_id, void *arg), void *arg)
+{
+    reg->reclaim = fn;
+    reg->reclaim_arg = arg;
+}
+
+int rd_registry_reclaim(struct rd_registry *reg, const char *client_id)
+{
+    return reg->reclaim != NULL && reg->reclaim(client_id, reg->reclaim_arg);
+}
 
 struct rd_registry *rd_registry_new(void) { return calloc(1, sizeof(struct rd_registry)); }
 

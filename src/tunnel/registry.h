@@ -42,4 +42,12 @@ void rd_registry_set_observer(struct rd_registry *reg,
                                          void *arg),
                               void *arg);
 
+/* Idle conns a front end keeps for reuse (the route's kept conns) still count toward a
+ * session's -max-conns. rd_dial calls fn(client_id) when that limit refuses a dial: fn closes
+ * one idle kept conn to client_id (at once, so its slot is free) and returns 1, or returns 0
+ * when it has none; the dial is then tried once more. One hook; NULL removes it. */
+void rd_registry_set_reclaim(struct rd_registry *reg,
+                             int (*fn)(const char *client_id, void *arg), void *arg);
+int rd_registry_reclaim(struct rd_registry *reg, const char *client_id);
+
 #endif

@@ -18,6 +18,7 @@
 #include "conn.h"
 
 #define RELAY_MAX_READ (256 * 1024)
+#define RELAY_MIN_READ (16 * 1024) /* libevent's own read size, at least */
 #define RELAY_FLUSH_TIMEOUT_S 60
 
 enum relay_state { RELAY_RUNNING, RELAY_FLUSHING };
@@ -59,11 +60,14 @@ static void finish(struct rd_relay *r, const char *reason, int reset)
 static void pump_down(struct rd_relay *r)
 {
     struct evbuffer *out = bufferevent_get_output(r->bev);
-    size_t len = evbuffer_get_length(out);
+    size_t len = evbuffer_get_length(out), mark;
 
-    if (r->c == NULL || len >= RD_BEV_OUT_HIGH)
+    if (r->c == NULL)
         return;
-    r->down += rd_conn_read(r->c, out, RD_BEV_OUT_HIGH - len);
+    mark = rd_conn_out_mark(r->c);
+    if (len >= mark)
+        return;
+    r->down += rd_conn_read(r->c, out, mark - len);
 }
 
 /* socket input -> conn tx, unless the conn is blocked */
@@ -78,8 +82,14 @@ static void pump_up(struct rd_relay *r)
         r->up += len;
         rd_conn_write(r->c, in);
     }
-    if (rd_conn_tx_blocked(r->c))
+    if (rd_conn_tx_blocked(r->c)) {
         bufferevent_disable(r->bev, EV_READ);
+    } else { /* libevent's next read takes no more than the conn has room for */
+        size_t room = rd_conn_tx_room(r->c);
+        bufferevent_set_max_single_read(r->bev, room < RELAY_MIN_READ   ? RELAY_MIN_READ
+                                                : room > RELAY_MAX_READ ? RELAY_MAX_READ
+                                                                        : room);
+    }
 }
 
 static void start_flush(struct rd_relay *r)
@@ -101,9 +111,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct rd_relay *r = arg;
     int st = 0, err = 0;
 
-    /* libevent read at most 4 KiB; take the rest of what the socket holds in large reads */
-    if (r->c != NULL && !rd_conn_tx_blocked(r->c))
-        rd_bev_slurp(bev, RELAY_MAX_READ, &st, &err);
+    /* libevent read at most 4 KiB; take the rest of what the socket holds in large reads,
+     * as much as the conn has room for */
+    if (r->c != NULL) {
+        size_t room = rd_conn_tx_room(r->c), have = evbuffer_get_length(bufferevent_get_input(bev));
+        room = room > have ? room - have : 0;
+        if (room > 0)
+            rd_bev_slurp(bev, room < RELAY_MAX_READ ? room : RELAY_MAX_READ, &st, &err);
+    }
     pump_up(r);
     if (st < 0 && r->state == RELAY_RUNNING) {
         snprintf(r->reason, sizeof r->reason, "read: %s", strerror(err));

@@ -31,6 +31,7 @@ struct rd_session {
     size_t nconns;
     size_t npending;        /* conns with c->pending */
     size_t rx_total; /* bytes buffered in all conns' rx (the session budget) */
+    size_t tx_total; /* bytes queued in all conns' tx (RD_SESSION_TX_PRESSURE) */
     int64_t next_conn_id;
     int64_t next_msg_id;
 
@@ -171,11 +172,20 @@ void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
 const struct rd_session_config *rd_session_cfg_(const struct rd_session *s) { return &s->cfg; }
 
 void rd_session_rx_sub_(struct rd_session *s, size_t n) { s->rx_total -= n; }
+void rd_session_tx_add_(struct rd_session *s, size_t n) { s->tx_total += n; }
+void rd_session_tx_sub_(struct rd_session *s, size_t n) { s->tx_total -= n; }
+
+size_t rd_session_tx_cap_(const struct rd_session *s)
+{
+    return s->tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH : RD_CONN_TX_HIGH;
+}
 
 static int under_pressure(const struct rd_session *s)
 {
     return s->cfg.rx_budget != 0 && s->rx_total > s->cfg.rx_budget;
 }
+
+int rd_session_rx_pressure_(const struct rd_session *s) { return under_pressure(s); }
 
 size_t rd_session_pause_low_(const struct rd_session *s)
 {
@@ -404,6 +414,7 @@ static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reaso
     if (c->state == RD_CONN_DEAD)
         return;
     ring_remove(s, c);
+    s->tx_total -= evbuffer_get_length(c->tx);
     evbuffer_drain(c->tx, evbuffer_get_length(c->tx));
     if (c->state == RD_CONN_OPEN && cbs != NULL && cbs->on_closed != NULL) {
         c->state = RD_CONN_CLOSING; /* writes from inside on_closed fail */
@@ -803,7 +814,7 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
         if (c->in_ring)
             rd_session_kick_(s);
         if (c->owner_waiting && c->state == RD_CONN_OPEN &&
-            evbuffer_get_length(c->tx) < RD_CONN_TX_HIGH) {
+            evbuffer_get_length(c->tx) < rd_session_tx_cap_(s)) {
             c->owner_waiting = 0;
             if (c->cbs != NULL && c->cbs->on_writable != NULL)
                 c->cbs->on_writable(c, c->arg);
@@ -847,7 +858,11 @@ int rd_session_pull(struct rd_session *s, struct evbuffer *out)
         }
         if (txlen > 0) {
             int64_t id = s->next_msg_id++;
-            n = txlen < RD_DATA_CHUNK ? txlen : RD_DATA_CHUNK;
+            /* under tx pressure every conn's turn is as large as its capped tx can be, so a
+             * conn that queued much before the pressure gets no larger turns than the rest */
+            size_t chunk = s->tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
+                                                                : RD_DATA_CHUNK;
+            n = txlen < chunk ? txlen : chunk;
             hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA);
             if (rd_log_trace_enabled()) {
                 uint8_t *p = evbuffer_pullup(c->tx, (ev_ssize_t)(n < 48 ? n : 48));
@@ -855,6 +870,7 @@ int rd_session_pull(struct rd_session *s, struct evbuffer *out)
             }
             evbuffer_add(out, hdr, hlen);
             evbuffer_remove_buffer(c->tx, out, n);
+            s->tx_total -= n;
             c->bytes_out += n;
             STAT_ADD(s->st_tx, hlen + n);
             txlen -= n;

@@ -50,6 +50,10 @@ void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c);
 const struct rd_session_config *rd_session_cfg_(const struct rd_session *s);
 size_t rd_session_pause_low_(const struct rd_session *s); /* lower under the session budget */
 void rd_session_rx_sub_(struct rd_session *s, size_t n);  /* conn rx bytes left the session */
+void rd_session_tx_add_(struct rd_session *s, size_t n);  /* conn tx bytes queued */
+void rd_session_tx_sub_(struct rd_session *s, size_t n);  /* conn tx bytes sent or dropped */
+size_t rd_session_tx_cap_(const struct rd_session *s);    /* a conn's tx high mark now */
+int rd_session_rx_pressure_(const struct rd_session *s);  /* all rx above the budget */
 
 /* conn.c, for session.c */
 struct rd_conn *rd_conn_new_(struct rd_session *s, int64_t id, const char *target,

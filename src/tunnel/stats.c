@@ -73,7 +73,14 @@ struct rd_stats {
     uint64_t lat_count;
     double lat_sum;
     struct rd_session *sessions; /* live sessions reporting here (linked by session.c) */
+    int64_t kept;                /* idle conns kept by the front ends for reuse */
 };
+
+void rd_stats_kept(struct rd_stats *st, int delta)
+{
+    if (st != NULL)
+        st->kept += delta;
+}
 
 const char *rd_fe_str(enum rd_fe fe)
 {
@@ -386,6 +393,10 @@ int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
                             g.kind[i]);
     head(out, "rdial_conns", "gauge", "Live virtual connections");
     evbuffer_add_printf(out, "rdial_conns %" PRIu64 "\n", g.conns);
+    head(out, "rdial_conns_kept", "gauge",
+         "Idle virtual connections kept for the next request to the same target (included in "
+         "rdial_conns)");
+    evbuffer_add_printf(out, "rdial_conns_kept %" PRId64 "\n", st->kept);
     head(out, "rdial_conn_buffered_bytes", "gauge",
          "Bytes queued in virtual connections (rx: received, not yet consumed; tx: waiting "
          "to be sent)");

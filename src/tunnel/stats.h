@@ -25,6 +25,8 @@
  * rdial's own (the reference has none of these):
  *   rdial_sessions{kind="client"|"peer_in"|"peer_out"}   live sessions (gauge)
  *   rdial_conns                                          live conns (gauge)
+ *   rdial_conns_kept                                     of those, idle ones the route and
+ *                                                        the HTTP proxy keep for reuse
  *   rdial_conn_buffered_bytes{dir="rx"|"tx"}             bytes queued in conns (gauge)
  *   rdial_conns_paused{by="us"|"peer"}                   conns under Pause (gauge)
  *   rdial_frontend_requests_total{frontend,outcome}      front-end requests by outcome
@@ -100,5 +102,8 @@ uint64_t rd_stats_frontend_get(struct rd_stats *st, enum rd_fe fe, enum rd_fe_ou
 
 /* tunnel-internal: head of the list of live sessions with cfg.stats == st (session.c). */
 struct rd_session **rd_stats_sessions_(struct rd_stats *st);
+
+/* An idle conn kept for reuse by a front end (+1) or no longer (-1). st NULL: no-op. */
+void rd_stats_kept(struct rd_stats *st, int delta);
 
 #endif

@@ -62,6 +62,8 @@ rd_start_client c1 foo "$S"
 R="http://$S/client/foo/http/127.0.0.1:$DP/hello.txt"
 rd_http "$R"
 rd_assert_status 200 "route before the limit"
+# the route keeps that conn for reuse; it counts toward -max-conns until a dial needs its slot
+# (then it is closed for it): both CONNECTs below get through
 rd_start hold python3 "$RD_TEST_DIR/hold.py" "$PROXY" "foo:$DP" 2 "$RD_TEST_DIR/release"
 rd_wait_log hold "^held 2" 15 out
 

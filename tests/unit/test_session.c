@@ -668,6 +668,65 @@ START_TEST(session_budget_pauses_early)
 }
 END_TEST
 
+
+/* The sender side as a whole: past RD_SESSION_TX_PRESSURE queued in all conns' tx, each conn is
+ * blocked at RD_CONN_TX_PRESSURE_HIGH (its room shrinks) and turns shrink to that size; a conn
+ * blocked by it is woken once its turn drained it; the pressure ends with the queue. */
+START_TEST(session_tx_pressure)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    static uint8_t chunk[RD_CONN_TX_HIGH];
+    struct rd_conn *conns[24];
+    struct rd_msg m;
+    int i, n, woken;
+
+    for (i = 0; i < 24; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "tcp/h%d:1", i);
+        send_msg(s, 2 * (i + 1), RD_MSG_CONNECT, t, strlen(t), 0);
+        conns[i] = ow.last;
+    }
+    /* no pressure: a conn has RD_CONN_TX_HIGH of room */
+    ck_assert_uint_eq(rd_conn_tx_room(conns[0]), RD_CONN_TX_HIGH);
+    /* 16 conns x 256 KiB = 4 MiB: at the mark, not above */
+    for (i = 0; i < 16; i++) {
+        rd_conn_write_bytes(conns[i], chunk, sizeof chunk);
+        ck_assert(rd_conn_tx_blocked(conns[i])); /* each is full on its own */
+    }
+    ck_assert_uint_eq(rd_conn_tx_room(conns[16]), RD_CONN_TX_HIGH);
+    /* one byte more: every conn now has only RD_CONN_TX_PRESSURE_HIGH */
+    rd_conn_write_bytes(conns[16], chunk, 1);
+    ck_assert_uint_eq(rd_conn_tx_room(conns[16]), RD_CONN_TX_PRESSURE_HIGH - 1);
+    ck_assert_uint_eq(rd_conn_tx_room(conns[17]), RD_CONN_TX_PRESSURE_HIGH);
+    rd_conn_write_bytes(conns[17], chunk, RD_CONN_TX_PRESSURE_HIGH);
+    ck_assert(rd_conn_tx_blocked(conns[17]));
+    /* 4 MiB + 1 + 32 KiB queued: turns are RD_CONN_TX_PRESSURE_HIGH while above the mark */
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert_uint_eq(m.payload_len, RD_CONN_TX_PRESSURE_HIGH);
+    ck_assert_int_eq(pull(s, &m), 1); /* 4 MiB + 1 left: still above */
+    ck_assert_uint_eq(m.payload_len, RD_CONN_TX_PRESSURE_HIGH);
+    ck_assert_int_eq(pull(s, &m), 1); /* below: full turns again */
+    ck_assert_uint_eq(m.payload_len, RD_DATA_CHUNK);
+    ck_assert_uint_eq(rd_conn_tx_room(conns[23]), RD_CONN_TX_HIGH);
+    /* drain all: blocked owners are woken, the pressure is gone, turns are full size again */
+    woken = ow.writable;
+    for (n = 0; pull(s, &m) == 1; n++)
+        ;
+    ck_assert_int_ge(ow.writable - woken, 16);
+    ck_assert_uint_eq(rd_conn_tx_room(conns[0]), RD_CONN_TX_HIGH);
+    rd_conn_write_bytes(conns[0], chunk, sizeof chunk);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_uint_eq(m.payload_len, RD_DATA_CHUNK);
+    /* a conn closed with its tx queued gives its bytes back to the session */
+    rd_conn_close(conns[0], "gone");
+    for (i = 1; i < 17; i++)
+        rd_conn_write_bytes(conns[i], chunk, sizeof chunk);
+    ck_assert_uint_eq(rd_conn_tx_room(conns[20]), RD_CONN_TX_HIGH); /* exactly 4 MiB */
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("session");
@@ -692,6 +751,7 @@ int main(void)
     tcase_add_test(tc, go_single_pause_flag);
     tcase_add_test(tc, pause_resent_after_another_pause_high);
     tcase_add_test(tc, session_budget_pauses_early);
+    tcase_add_test(tc, session_tx_pressure);
     suite_add_tcase(su, tc);
     sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);

@@ -69,6 +69,7 @@ struct rd_httpproxy {
     size_t active;              /* px not yet DONE */
     struct px *list;            /* every px, DONE ones until reaped */
     struct rd_log_limit warn_full; /* -proxy-max-clients refusals */
+    int no_keep;                /* stopped accepting (draining): keep no target conns */
 };
 
 enum px_state {
@@ -281,6 +282,7 @@ static void px_drop_kept(struct px *pc, const char *reason)
     if (pc->kept != NULL) {
         struct rd_conn *c = pc->kept;
         pc->kept = NULL;
+        rd_stats_kept(pc->hp->cfg.stats, -1);
         rd_conn_close(c, reason);
     }
 }
@@ -297,6 +299,7 @@ static void kept_closed(struct rd_conn *c, const char *reason, void *arg)
 {
     struct px *pc = arg;
     pc->kept = NULL; /* the target (or the session) closed it while idle */
+    rd_stats_kept(pc->hp->cfg.stats, -1);
 }
 
 static const struct rd_conn_cbs kept_cbs = { kept_readable, kept_writable, kept_closed };
@@ -581,7 +584,8 @@ static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_
 /* The response is complete: next request or close. */
 static void px_response_done(struct px *pc)
 {
-    if (pc->target_keep && pc->conn != NULL && !pc->conn_gone && pc->req_done &&
+    if (pc->target_keep && !pc->hp->no_keep && pc->conn != NULL && !pc->conn_gone &&
+        pc->req_done &&
         !pc->close_after && pc->keep_alive && !pc->user_eof &&
         evbuffer_get_length(pc->rin) == 0 && rd_conn_rx_len(pc->conn) == 0) {
         /* the target keeps the connection: so do we, for the next request to it */
@@ -591,6 +595,7 @@ static void px_response_done(struct px *pc)
         snprintf(pc->kept_client, sizeof pc->kept_client, "%s", pc->client_id);
         snprintf(pc->kept_addr, sizeof pc->kept_addr, "%s", pc->addr);
         rd_conn_set_cbs(pc->kept, &kept_cbs, pc);
+        rd_stats_kept(pc->hp->cfg.stats, 1);
     }
     px_close_conn(pc, NULL);
     if (pc->close_after || !pc->keep_alive || !pc->req_done) {
@@ -1015,6 +1020,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
         strcmp(pc->kept_addr, m.addr) == 0) {
         pc->conn = pc->kept; /* same target as the last answer, which kept its conn open */
         pc->kept = NULL;
+        rd_stats_kept(hp->cfg.stats, -1);
         pc->reused = 1;
         pc->reuses++;
         dr = RD_DIAL_OK;
@@ -1497,7 +1503,14 @@ size_t rd_httpproxy_active(const struct rd_httpproxy *hp) { return hp->active; }
 
 void rd_httpproxy_stop_accepting(struct rd_httpproxy *hp)
 {
-    if (hp == NULL || hp->lev == NULL)
+    struct px *pc;
+
+    if (hp == NULL)
+        return;
+    hp->no_keep = 1; /* draining: kept target conns would hold the drain up */
+    for (pc = hp->list; pc != NULL; pc = pc->next)
+        px_drop_kept(pc, NULL);
+    if (hp->lev == NULL)
         return;
     evtimer_del(hp->backoff); /* an EMFILE pause must not re-enable it */
     evconnlistener_free(hp->lev);

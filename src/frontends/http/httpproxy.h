@@ -115,8 +115,8 @@ void rd_httpproxy_config_default(struct rd_httpproxy_config *cfg);
 struct rd_httpproxy *rd_httpproxy_new(struct event_base *base, struct rd_registry *reg,
                                       const struct rd_httpproxy_config *cfg, char **errp);
 
-/* Shutting down: close the listening socket (new connections are refused); connections
- * already accepted go on. */
+/* Shutting down: close the listening socket (new connections are refused) and the kept
+ * target conns, keep no more; connections already accepted go on. */
 void rd_httpproxy_stop_accepting(struct rd_httpproxy *hp);
 
 /* The bound port (the ephemeral one when cfg.port was 0). */

@@ -36,23 +36,23 @@
 #include "transport/http_exchange.h"
 #include "tunnel/conn.h"
 #include "tunnel/dial.h"
+#include "tunnel/registry.h"
 #include "tunnel/stats.h"
 
 #define ROUTE_PREFIX "/client/"
 #define ROUTE_MAX_METHOD 32                  /* request method bytes */
-#define ROUTE_RESP_HIGH_DEFAULT (1024 * 1024) /* exchange bytes pending before we stop reading */
+#define ROUTE_RESP_HIGH_DEFAULT (256 * 1024) /* exchange bytes pending before we stop reading */
 #define ROUTE_MAX_RESP_LINES 64              /* header lines ws_server accepts per response */
 #define ROUTE_RESP_ARENA (RD_MAX_HTTP_HEADER + 2 * RD_HM_MAX_HEADERS + RD_HM_MAX_TE + 64)
 #define ROUTE_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
 #define ROUTE_TLS_CIPHER_CHUNK (32 * 1024)   /* ciphertext taken from the conn at a time */
 #define ROUTE_TLS_PLAIN_HIGH (256 * 1024)    /* plaintext waiting for the handshake: blocked */
 #define ROUTE_POOL_MAX 256                   /* idle target conns kept for reuse, in all */
-#define ROUTE_POOL_IDLE_S 30                 /* an idle kept conn is closed after this */
 
 /* An idle conn to an http target, kept after a persistent answer for the next request to
  * the same client id and address: that request needs no tunnel dial and no TCP connect on
  * the client's side. Closed when the target (or the session) closes it, sends anything
- * unasked, stays idle ROUTE_POOL_IDLE_S, or the pool is full (oldest first). */
+ * unasked, stays idle cfg.keep_idle_ms, or the pool is full (oldest first). */
 struct pooled {
     struct rd_route *rt;
     struct rd_conn *conn;
@@ -67,9 +67,13 @@ struct rd_route {
     struct event_base *base;  /* borrowed */
     struct rd_route_config cfg;
     struct rd_tls_client_ctx *tls_ctx; /* https targets (owned) */
+    int tls_lazy;             /* system CAs: tls_ctx is made by the first https request (a
+                               * server that never sees one does not load ~140 CA
+                               * certificates: ~2 MiB less RSS) */
     size_t active;            /* request objects alive */
     struct pooled *pool, *pool_tail;
     size_t pooled;
+    int no_keep;              /* rd_route_stop_keeping: draining */
     uint64_t reuses;          /* requests sent on a kept conn */
 };
 
@@ -149,6 +153,7 @@ static void pool_unlink(struct pooled *p)
     else
         rt->pool_tail = p->prev;
     rt->pooled--;
+    rd_stats_kept(rt->cfg.stats, -1);
     if (p->timer != NULL)
         event_free(p->timer);
     free(p);
@@ -187,7 +192,7 @@ static void pool_put(struct rd_route *rt, struct rd_conn *conn, const char *id,
                      const char *hostport)
 {
     struct pooled *p = calloc(1, sizeof *p);
-    struct timeval tv = { ROUTE_POOL_IDLE_S, 0 };
+    struct timeval tv = { rt->cfg.keep_idle_ms / 1000, (rt->cfg.keep_idle_ms % 1000) * 1000 };
 
     if (p != NULL)
         p->timer = evtimer_new(rt->base, pooled_timeout, p);
@@ -209,6 +214,7 @@ static void pool_put(struct rd_route *rt, struct rd_conn *conn, const char *id,
         rt->pool = p;
     rt->pool_tail = p;
     rt->pooled++;
+    rd_stats_kept(rt->cfg.stats, 1);
     rd_conn_set_cbs(conn, &pooled_cbs, p);
     evtimer_add(p->timer, &tv);
 }
@@ -225,6 +231,21 @@ static struct rd_conn *pool_take(struct rd_route *rt, const char *id, const char
             return c;
         }
     return NULL;
+}
+
+/* A dial to id hit -max-conns (rd_registry_set_reclaim): close the oldest kept conn of id,
+ * whose slot is free at once (an abortive close). Returns 1 when one was closed. */
+static int pool_reclaim(const char *id, void *arg)
+{
+    struct rd_route *rt = arg;
+    struct pooled *p;
+
+    for (p = rt->pool; p != NULL; p = p->next)
+        if (strcmp(p->id, id) == 0) {
+            pool_drop(p, "idle conn closed for a new request");
+            return 1;
+        }
+    return 0;
 }
 
 /* ---- ending ---- */
@@ -246,7 +267,9 @@ static void rq_finish(struct rq *r)
 {
     r->outcome = "ok";
     rq_set_state(r, RQ_DONE);
-    if (r->target_keep && r->conn != NULL && !r->conn_gone && r->req_body_done &&
+    if (r->target_keep && !r->rt->no_keep && r->rt->cfg.keep_idle_ms > 0 && r->conn != NULL &&
+        !r->conn_gone &&
+        r->req_body_done &&
         r->tls == NULL && evbuffer_get_length(r->in) == 0 && rd_conn_rx_len(r->conn) == 0) {
         struct rd_conn *c = r->conn;
         r->conn = NULL;
@@ -889,7 +912,8 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     rqh.http10 = r->http10 = ri->http10;
     /* http targets: ask for a persistent conn, kept for the next request (not https: the TLS
      * session lives in this request object) */
-    rqh.keep_alive = r->asked_keep = !ri->http10 && strcmp(r->route->scheme, "http") == 0;
+    rqh.keep_alive = r->asked_keep = !ri->http10 && strcmp(r->route->scheme, "http") == 0 &&
+                                     r->rt->cfg.keep_idle_ms > 0 && !r->rt->no_keep;
     r->req_body_done = !ri->chunked && ri->content_length <= 0;
     if (ri->chunked) {
         rqh.framing = RD_HM_BODY_CHUNKED;
@@ -945,6 +969,14 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
     rd_hm_resp_parser_init(&r->parser, strcmp(r->method, "HEAD") == 0, RD_MAX_HTTP_HEADER);
     if (strcmp(r->route->scheme, "https") == 0) {
         char tls_host[RD_MAX_CONNECT_ADDR + 1];
+        if (r->rt->tls_lazy) {
+            char *err = NULL;
+            r->rt->tls_lazy = 0;
+            r->rt->tls_ctx = rd_tls_client_ctx_new(NULL, &err);
+            if (r->rt->tls_ctx == NULL) /* system CAs missing: https targets answer 502 */
+                rd_warn("route: https targets unavailable: %s", err ? err : "TLS setup failed");
+            free(err);
+        }
         route_tls_host(r->route->hostport, tls_host, sizeof tls_host);
         r->cipher = evbuffer_new();
         r->tls = r->cipher != NULL && r->rt->tls_ctx != NULL
@@ -1063,6 +1095,7 @@ void rd_route_config_default(struct rd_route_config *cfg)
     cfg->timeout_default_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     cfg->timeout_max_s = RD_ROUTE_TIMEOUT_S_MAX;
     cfg->resp_high = ROUTE_RESP_HIGH_DEFAULT;
+    cfg->keep_idle_ms = RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
     cfg->users = NULL;
     cfg->stats = NULL;
     cfg->ca_file = NULL;
@@ -1089,20 +1122,21 @@ struct rd_route *rd_route_new(struct rd_registry *reg, struct event_base *base,
         rt->cfg.timeout_max_s = rt->cfg.timeout_default_s;
     if (rt->cfg.resp_high == 0)
         rt->cfg.resp_high = ROUTE_RESP_HIGH_DEFAULT;
-    {
-        char *err = NULL;
+    if (rt->cfg.ca_file != NULL && rt->cfg.ca_file[0] != '\0') {
+        char *err = NULL; /* a CA file is read now: a bad one stops the start */
         rt->tls_ctx = rd_tls_client_ctx_new(rt->cfg.ca_file, &err);
-        if (rt->tls_ctx == NULL && rt->cfg.ca_file != NULL && rt->cfg.ca_file[0] != '\0') {
+        if (rt->tls_ctx == NULL) {
             rd_err("route: %s", err ? err : "TLS setup failed");
             free(err);
             free(rt);
             return NULL;
         }
-        if (rt->tls_ctx == NULL) /* system CAs missing: https targets answer 502 */
-            rd_warn("route: https targets unavailable: %s", err ? err : "TLS setup failed");
         free(err);
-        rt->cfg.ca_file = NULL; /* borrowed: not kept */
+    } else {
+        rt->tls_lazy = 1;
     }
+    rt->cfg.ca_file = NULL; /* borrowed: not kept */
+    rd_registry_set_reclaim(reg, pool_reclaim, rt);
     return rt;
 }
 
@@ -1112,6 +1146,7 @@ void rd_route_free(struct rd_route *rt)
         return;
     if (rt->active != 0)
         rd_warn("route: freed with %zu exchanges in flight", rt->active);
+    rd_registry_set_reclaim(rt->reg, NULL, NULL);
     while (rt->pool != NULL)
         pool_drop(rt->pool, NULL);
     rd_tls_client_ctx_free(rt->tls_ctx);
@@ -1120,4 +1155,13 @@ void rd_route_free(struct rd_route *rt)
 
 size_t rd_route_active(const struct rd_route *rt) { return rt->active; }
 size_t rd_route_kept(const struct rd_route *rt) { return rt->pooled; }
+
+void rd_route_stop_keeping(struct rd_route *rt)
+{
+    if (rt == NULL)
+        return;
+    rt->no_keep = 1;
+    while (rt->pool != NULL)
+        pool_drop(rt->pool, NULL);
+}
 uint64_t rd_route_reuses(const struct rd_route *rt) { return rt->reuses; }

@@ -2,7 +2,7 @@
  * (PROTOCOL.md s8): one HTTP exchange of the user -> one tunnel conn to the target, the
  * request (any method, end-to-end headers, streamed body) forwarded, the response streamed
  * back with back pressure both ways. A conn to an http target whose answer keeps the
- * connection is kept (at most ROUTE_POOL_MAX, ROUTE_POOL_IDLE_S each) for the next request
+ * connection is kept (at most ROUTE_POOL_MAX, cfg.keep_idle_ms each) for the next request
  * to the same client id and host:port; a bodyless request whose kept conn closes before any
  * answer byte is sent once more on a new dial.
  *
@@ -45,9 +45,12 @@ struct rd_route_config {
     struct rd_stats *stats; /* outcome counters (borrowed, outlives the route); NULL = none */
     const char *ca_file;   /* https targets: CA bundle (PEM) to verify them with; NULL or ""
                             * = the system's default CAs. Read by rd_route_new (borrowed) */
+    int keep_idle_ms;      /* a kept target conn is closed after this idle time; 0 = keep
+                            * none (rd_route_config_default: RD_ROUTE_KEEP_IDLE_MS_DEFAULT) */
 };
 
-/* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 1 MiB; users, stats, ca_file NULL. */
+/* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 256 KiB, RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
+ * users, stats, ca_file NULL. */
 void rd_route_config_default(struct rd_route_config *cfg);
 
 /* `reg` and `base` are borrowed and must outlive the route; cfg is copied (NULL = defaults;
@@ -68,6 +71,9 @@ size_t rd_route_active(const struct rd_route *rt);
 
 /* Idle target conns kept for reuse now; requests sent on a kept conn since the start. */
 size_t rd_route_kept(const struct rd_route *rt);
+
+/* Draining: close the kept conns (gracefully) and keep no more. NULL: no-op. */
+void rd_route_stop_keeping(struct rd_route *rt);
 uint64_t rd_route_reuses(const struct rd_route *rt);
 
 #endif
