@@ -392,6 +392,12 @@ int main(int argc, char **argv)
     start_connect(&cl);
     event_base_dispatch(cl.base);
 
+    /* stopping: another SIGTERM/SIGINT must not kill the teardown half-way (libevent restores
+     * the default action when its signal events go) */
+    event_del(cl.sigint_ev);
+    event_del(cl.sigterm_ev);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     cl.stopping = 1;
     rd_ws_client_free(cl.ws); /* ends the session (conns fail) without callbacks */
     event_free(cl.retry_ev);

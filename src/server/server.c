@@ -827,6 +827,13 @@ int main(int argc, char **argv)
     event_base_dispatch(srv.base);
 
 out:
+    /* shutting down: one more SIGTERM/SIGINT (systemd, timeout(1) forwarding to the group)
+     * must not kill the teardown half-way; libevent restores the default action when its
+     * signal events go, so take them out first and ignore the signals */
+    if (srv.sigint_ev) event_del(srv.sigint_ev);
+    if (srv.sigterm_ev) event_del(srv.sigterm_ev);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
 
     rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
     rd_socks_server_free(srv.socks); /* before the sessions: relays abort their conns */
