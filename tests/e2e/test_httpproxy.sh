@@ -19,41 +19,7 @@ rd_log "creating the 256 MiB file"
 head -c $((256 * 1024 * 1024)) /dev/urandom >"$www/big.bin"
 big_sha=$(rd_sha256 "$www/big.bin")
 
-# ---- helpers: a scriptable origin and a raw proxy client (python3) ----------------
-cat >"$RD_TEST_DIR/origin.py" <<'EOF'
-# origin.py MODE: listen on 127.0.0.1:0, print "listening on 127.0.0.1:PORT", then per
-# connection read the request head and: silent = never answer; close = answer without
-# framing and close; trunc = announce 100000 bytes, send 10, close; bad = garbage head.
-import socket, sys, threading
-mode = sys.argv[1]
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
-s.listen(64)
-print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
-held = []
-def serve(c):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        d = c.recv(65536)
-        if not d:
-            return
-        data += d
-    if mode == "silent":
-        held.append(c)
-        return
-    if mode == "close":
-        c.sendall(b"HTTP/1.1 200 OK\r\nX-Origin: close\r\n\r\n" + b"x" * 70000 + b"END")
-    elif mode == "trunc":
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
-    elif mode == "bad":
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-EOF
-
+# ---- helpers: a raw proxy client (python3); the origins are tests/e2e/origin.py ----------
 cat >"$RD_TEST_DIR/raw.py" <<'EOF'
 # raw.py PORT CASE: one raw-socket scenario against the proxy; prints what it saw.
 import socket, sys, time
@@ -220,20 +186,20 @@ raw() { python3 "$RD_TEST_DIR/raw.py" "$PP" "$@"; }
 # ---- processes ----------------------------------------------------------------------
 rd_start_dummy dummy "$www"
 DP=${RD_ADDR##*:}
-rd_start origin_silent python3 "$RD_TEST_DIR/origin.py" silent
+rd_start origin_silent python3 "$RD_E2E_DIR/origin.py" silent
 SILENT=$(rd_listen_addr origin_silent)
-rd_start origin_close python3 "$RD_TEST_DIR/origin.py" close
+rd_start origin_close python3 "$RD_E2E_DIR/origin.py" close
 CLOSEP=$(rd_listen_addr origin_close)
-rd_start origin_trunc python3 "$RD_TEST_DIR/origin.py" trunc
+rd_start origin_trunc python3 "$RD_E2E_DIR/origin.py" trunc
 TRUNC=$(rd_listen_addr origin_trunc)
-rd_start origin_bad python3 "$RD_TEST_DIR/origin.py" bad
+rd_start origin_bad python3 "$RD_E2E_DIR/origin.py" bad
 BADP=$(rd_listen_addr origin_bad)
 
-rd_start origin_keep python3 "$RD_E2E_DIR/keep_origin.py" keep
+rd_start origin_keep python3 "$RD_E2E_DIR/origin.py" keep
 KEEPP=$(rd_listen_addr origin_keep)
-rd_start origin_race python3 "$RD_E2E_DIR/keep_origin.py" race
+rd_start origin_race python3 "$RD_E2E_DIR/origin.py" race
 RACEP=$(rd_listen_addr origin_race)
-rd_start origin_idleclose python3 "$RD_E2E_DIR/keep_origin.py" idleclose
+rd_start origin_idleclose python3 "$RD_E2E_DIR/origin.py" idleclose
 IDLEP=$(rd_listen_addr origin_idleclose)
 
 rd_start server "$SERVER" -listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0 \

@@ -80,21 +80,21 @@ rd_assert_contains "$(cat "$RD_BODY")" "Bearer t0k3n" "Authorization forwarded"
 rd_assert_contains "$(tr 'A-Z' 'a-z' <"$RD_BODY")" "host: $D" "Host rewritten to the target"
 
 # ---- target conns kept between requests (the origin numbers its connections) ----
-rd_start origin_keep python3 "$RD_E2E_DIR/keep_origin.py" keep
+rd_start origin_keep python3 "$RD_E2E_DIR/origin.py" keep
 KR="http://$SRV_ADDR/client/foo/http/$(rd_listen_addr origin_keep)/k"
 out=$(for i in 1 2 3; do curl -sS --max-time 20 "$KR"; done)
 rd_assert_eq "$out" $'conn 1 req 1\nconn 1 req 2\nconn 1 req 3' \
     "three route requests, one kept target conn"
 out=$(curl -sS --max-time 20 --http1.0 "$KR"; curl -sS --max-time 20 "$KR")
 rd_assert_eq "$out" $'conn 2 req 1\nconn 1 req 4' "an HTTP/1.0 user's request is never sent on a kept conn, nor kept"
-rd_start origin_race python3 "$RD_E2E_DIR/keep_origin.py" race
+rd_start origin_race python3 "$RD_E2E_DIR/origin.py" race
 RR="http://$SRV_ADDR/client/foo/http/$(rd_listen_addr origin_race)/r"
 out=$(for i in 1 2 3; do curl -sS --max-time 20 -w ' %{http_code}\n' "$RR"; done)
 rd_assert_eq "$out" $'conn 1 req 1\n 200\nconn 2 req 1\n 200\nconn 3 req 1\n 200' \
     "a kept conn closed under a request: sent again on a new conn"
 rd_http "$RR" -d x
 rd_assert_status 502 "a POST on a kept conn that closed is not sent again"
-rd_start origin_idle python3 "$RD_E2E_DIR/keep_origin.py" idleclose
+rd_start origin_idle python3 "$RD_E2E_DIR/origin.py" idleclose
 IR="http://$SRV_ADDR/client/foo/http/$(rd_listen_addr origin_idle)/i"
 out=$(curl -sS --max-time 20 "$IR"; sleep 1; curl -sS --max-time 20 "$IR")
 rd_assert_eq "$out" $'conn 1 req 1\nconn 2 req 1' "a kept conn the target closed is not used"

@@ -154,13 +154,7 @@ int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name)
     for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcasecmp(name, fixed[i]) == 0)
             return 1;
-    if (hs == NULL)
-        return 0;
-    for (i = 0; i < hs->n; i++)
-        if (strcasecmp(hs->h[i].name, "connection") == 0 &&
-            list_each(hs->h[i].value, tok_matches, (void *)name))
-            return 1;
-    return 0;
+    return rd_hm_connection_has(hs, name); /* named in Connection */
 }
 
 int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token)

@@ -1082,7 +1082,8 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
     rd_conn_write_bytes(pc->conn, head, (size_t)n);
     pc->asked_keep = pc->keep_alive;
     if (pc->reused && !has_body) {
-        pc->retry_head = head; /* kept for px_redial */
+        char *small = realloc(head, (size_t)n); /* kept for px_redial: its size, not 40 KiB */
+        pc->retry_head = small != NULL ? small : head;
         pc->retry_len = (size_t)n;
     } else {
         free(head);

@@ -74,7 +74,6 @@ struct rd_route {
     struct pooled *pool, *pool_tail;
     size_t pooled;
     int no_keep;              /* rd_route_stop_keeping: draining */
-    uint64_t reuses;          /* requests sent on a kept conn */
 };
 
 enum rq_state {
@@ -123,7 +122,6 @@ struct rq {
     int req_body_done;            /* the user's request body is complete */
     int asked_keep;               /* the target was asked for a persistent conn */
     int target_keep;              /* ... and its answer allows one: the conn may be kept */
-    int reused;                   /* this request went out on a kept conn */
     char *retry_head;             /* reused, no body: the head, sent again on a new dial if
                                    * the kept conn closes before any answer byte */
     size_t retry_len;
@@ -542,7 +540,6 @@ static int rq_redial(struct rq *r)
     r->conn = conn;
     r->conn_gone = 0;
     r->conn_reason[0] = '\0';
-    r->reused = 0;
     rd_conn_set_cbs(conn, &conn_cbs, r);
     rd_hm_resp_parser_init(&r->parser, strcmp(r->method, "HEAD") == 0, RD_MAX_HTTP_HEADER);
     r->up = 0;
@@ -932,8 +929,6 @@ static void rq_start(struct rq *r, const struct rd_http_request_info *ri)
 
     conn = r->asked_keep ? pool_take(r->rt, r->route->id, r->route->hostport) : NULL;
     if (conn != NULL) {
-        r->reused = 1;
-        r->rt->reuses++;
         dr = RD_DIAL_OK;
         if (r->req_body_done) { /* kept for rq_redial */
             r->retry_head = malloc((size_t)n);
@@ -1154,7 +1149,6 @@ void rd_route_free(struct rd_route *rt)
 }
 
 size_t rd_route_active(const struct rd_route *rt) { return rt->active; }
-size_t rd_route_kept(const struct rd_route *rt) { return rt->pooled; }
 
 void rd_route_stop_keeping(struct rd_route *rt)
 {
@@ -1164,4 +1158,4 @@ void rd_route_stop_keeping(struct rd_route *rt)
     while (rt->pool != NULL)
         pool_drop(rt->pool, NULL);
 }
-uint64_t rd_route_reuses(const struct rd_route *rt) { return rt->reuses; }
+

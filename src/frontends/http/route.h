@@ -69,11 +69,7 @@ const struct rd_http_handler *rd_route_handler(void);
 /* Exchanges in flight (for tests and metrics). */
 size_t rd_route_active(const struct rd_route *rt);
 
-/* Idle target conns kept for reuse now; requests sent on a kept conn since the start. */
-size_t rd_route_kept(const struct rd_route *rt);
-
 /* Draining: close the kept conns (gracefully) and keep no more. NULL: no-op. */
 void rd_route_stop_keeping(struct rd_route *rt);
-uint64_t rd_route_reuses(const struct rd_route *rt);
 
 #endif

@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
-"""keep_origin.py MODE - an HTTP/1.1 origin that keeps its connections, for the tests of the
-target conns the proxy and the route keep between requests. Listens on 127.0.0.1:0, prints
-"listening on 127.0.0.1:PORT". Every answer's body says which connection (numbered from 1 in
-accept order) and which request on it it is: "conn N req M".
+"""origin.py MODE - a scriptable HTTP origin for the e2e tests. Listens on 127.0.0.1:0, prints
+"listening on 127.0.0.1:PORT", then per connection:
+
+  silent     reads the request head, never answers
+  close      answers without framing and closes
+  trunc      announces 100000 bytes, sends 10, closes
+  bad        answers with both Content-Length and Transfer-Encoding
+
+and, for the target conns the proxy and the route keep between requests, an HTTP/1.1 origin
+whose answers say which connection (numbered from 1 in accept order) and which request on it
+they are ("conn N req M"):
 
   keep       answer every request, keep the connection
   race       the second request on a connection is met with a close, no answer (a target's
@@ -22,9 +29,31 @@ srv.listen(64)
 print("listening on 127.0.0.1:%d" % srv.getsockname()[1], flush=True)
 lock = threading.Lock()
 count = [0]
+held = []
+
+
+def serve_once(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(65536)
+        if not d:
+            return
+        data += d
+    if mode == "silent":
+        held.append(c)
+        return
+    if mode == "close":
+        c.sendall(b"HTTP/1.1 200 OK\r\nX-Origin: close\r\n\r\n" + b"x" * 70000 + b"END")
+    elif mode == "trunc":
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
+    elif mode == "bad":
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    c.close()
 
 
 def serve(c, me):
+    if mode in ("silent", "close", "trunc", "bad"):
+        return serve_once(c)
     req, data = 0, b""
     while True:
         while b"\r\n\r\n" not in data:
