@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #define SLURP_STEP (128 * 1024)
 
@@ -80,6 +83,59 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
     n = rd_sock_slurp(in, bufferevent_getfd(bev), max, status, err);
     evbuffer_freeze(in, 0);
     return n;
+}
+
+static void queue_rest(struct bufferevent *bev)
+{
+    if (!(bufferevent_get_enabled(bev) & EV_WRITE))
+        bufferevent_enable(bev, EV_WRITE);
+}
+
+void rd_bev_send(struct bufferevent *bev, const void *data, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    const char *p = data;
+
+    if (len == 0)
+        return;
+    if (evbuffer_get_length(out) == 0) {
+        ssize_t n = send(bufferevent_getfd(bev), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        }
+        /* n < 0: EAGAIN, or an error libevent's own write will meet and report */
+        if (len == 0)
+            return;
+    }
+    bufferevent_write(bev, p, len);
+    queue_rest(bev);
+}
+
+void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+
+    if (evbuffer_get_length(buf) == 0)
+        return;
+    if (evbuffer_get_length(out) == 0) {
+        /* struct evbuffer_iovec has struct iovec's layout (event2/buffer.h) */
+        struct evbuffer_iovec v[16];
+        struct msghdr m;
+        int nv = evbuffer_peek(buf, -1, NULL, v, 16);
+        ssize_t n;
+
+        memset(&m, 0, sizeof m);
+        m.msg_iov = (struct iovec *)v;
+        m.msg_iovlen = (size_t)(nv < 16 ? nv : 16);
+        n = sendmsg(bufferevent_getfd(bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) /* < 0: as in rd_bev_send() */
+            evbuffer_drain(buf, (size_t)n);
+        if (evbuffer_get_length(buf) == 0)
+            return;
+    }
+    evbuffer_add_buffer(out, buf);
+    queue_rest(bev);
 }
 
 void rd_malloc_tune(void)

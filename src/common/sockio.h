@@ -30,4 +30,15 @@ ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int
 struct bufferevent;
 ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err);
 
+/* Send on a plain socket bufferevent now rather than on the next loop round: when nothing is
+ * queued in its output, the bytes go straight to the socket (send / writev); what the
+ * socket does not take is queued and EV_WRITE enabled, so libevent writes it (and reports a
+ * socket error) as usual. A bufferevent's EV_WRITE event is added and deleted around every
+ * queued write, so the direct path saves two epoll_ctl calls and a loop round per write
+ * (measured: 6 epoll_ctl per SOCKS5 conn). The caller keeps EV_WRITE disabled while nothing
+ * is queued; enabling it on an empty output costs the same round for nothing.
+ * rd_bev_send_buffer() drains `buf` (moved, not copied, into the output when queued). */
+void rd_bev_send(struct bufferevent *bev, const void *data, size_t len);
+void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf);
+
 #endif

@@ -19,6 +19,7 @@ struct rd_evloop {
     struct event *io;        /* EV_READ|EV_PERSIST on uv_backend_fd() */
     struct event *timer;     /* uv timers / pending work */
     int closed;              /* uv_loop_close() done */
+    int running;             /* inside uv_run() */
 };
 
 static char *errdup(const char *what, int uverr)
@@ -44,9 +45,16 @@ static void rearm(struct rd_evloop *ev)
     evtimer_add(ev->timer, &tv);
 }
 
+static void run_nowait(struct rd_evloop *ev)
+{
+    ev->running++;
+    uv_run(&ev->loop, UV_RUN_NOWAIT);
+    ev->running--;
+}
+
 static void step(struct rd_evloop *ev)
 {
-    uv_run(&ev->loop, UV_RUN_NOWAIT);
+    run_nowait(ev);
     rearm(ev);
 }
 
@@ -102,6 +110,16 @@ void rd_evloop_kick(struct rd_evloop *ev)
     evtimer_add(ev->timer, &tv);
 }
 
+int rd_evloop_running(const struct rd_evloop *ev)
+{
+    return ev->running > 0;
+}
+
+void rd_evloop_step(struct rd_evloop *ev)
+{
+    if (!ev->running) step(ev);
+}
+
 int rd_evloop_alive(struct rd_evloop *ev)
 {
     return uv_loop_alive(&ev->loop) != 0;
@@ -118,7 +136,7 @@ int rd_evloop_drain(struct rd_evloop *ev, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;
     for (;;) {
-        uv_run(&ev->loop, UV_RUN_NOWAIT);
+        run_nowait(ev);
         if (!uv_loop_alive(&ev->loop)) break;
         long long left = deadline - now_ms();
         if (left <= 0) {

@@ -24,6 +24,13 @@ void *rd_evloop_uv(struct rd_evloop *ev);
  * the uv loop from outside uv_run, so that their timers get armed). */
 void rd_evloop_kick(struct rd_evloop *ev);
 
+/* 1 while inside uv_run() (so inside lws, in a callback or in its own bookkeeping). */
+int rd_evloop_running(const struct rd_evloop *ev);
+
+/* One uv step now, from libevent code outside uv_run() (no-op inside it): applies the poll
+ * and timer changes lws made from outside its service, and runs whatever is ready. */
+void rd_evloop_step(struct rd_evloop *ev);
+
 /* 1 while the uv loop has active handles or requests. */
 int rd_evloop_alive(struct rd_evloop *ev);
 

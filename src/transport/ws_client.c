@@ -74,6 +74,7 @@ struct rd_ws_client {
     struct bufferevent *bev;
     struct rd_ws_reasm *reasm;
     struct evbuffer *msg; /* scratch: one message pulled from the session */
+    struct evbuffer *txq; /* plain ws: frames of one pull round, sent at once (txq_flush) */
     struct event *timer_ev; /* handshake timeout, then the close flush bound */
     struct event *pull_ev;  /* deferred rd_session_pull (want_write) */
     struct event *done_ev;  /* deferred end */
@@ -387,6 +388,8 @@ static int next_key(struct rd_ws_client *ws, uint8_t key[4])
     return 0;
 }
 
+static void txq_flush(struct rd_ws_client *ws);
+
 /* A control frame, appended to the output at once (ahead of anything pulled later). */
 static void send_control(struct rd_ws_client *ws, unsigned op, const uint8_t *payload, size_t len)
 {
@@ -401,6 +404,7 @@ static void send_control(struct rd_ws_client *ws, unsigned op, const uint8_t *pa
     }
     hl = rd_ws_frame_encode_header(frame, 1, op, len, key);
     rd_ws_mask_copy(frame + hl, payload, len, key, 0);
+    txq_flush(ws); /* frames framed before this one leave first */
     bufferevent_write(ws->bev, frame, hl + len);
 }
 
@@ -452,6 +456,7 @@ static void wsc_close(struct rd_ws_client *ws, unsigned code, const char *reason
     wsc_set_state(ws, WSC_CLOSING);
     event_del(ws->pull_ev);
     bufferevent_disable(ws->bev, EV_READ);
+    txq_flush(ws); /* frames of the pull round that closed us */
     if (code != 0) {
         uint8_t pl[RD_WS_MAX_CONTROL];
         size_t n = code == RD_WS_CLOSE_NO_STATUS ? 0 : rd_ws_close_build(pl, code, "");
@@ -509,27 +514,48 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- link ops ---- */
 
+/* Plain ws with nothing queued: the frames of one pull round go to the socket at once
+ * (rd_bev_send_buffer) instead of on the next loop round through the bufferevent's write
+ * event, which costs two epoll_ctl calls and a round per burst. Whatever the socket does not
+ * take is queued in the output, ahead of anything written later. */
+static void txq_flush(struct rd_ws_client *ws)
+{
+    if (evbuffer_get_length(ws->txq) > 0)
+        rd_bev_send_buffer(ws->bev, ws->txq);
+}
+
 static void pull_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_ws_client *ws = arg;
-    struct evbuffer *out;
+    struct evbuffer *out, *dst;
 
     if (ws->state != WSC_OPEN || ws->s == NULL)
         return;
     out = bufferevent_get_output(ws->bev);
+    dst = ws->ssl == NULL && evbuffer_get_length(out) == 0 ? ws->txq : out;
     ws->pull_blocked = 0;
-    while (evbuffer_get_length(out) < RD_WSC_OUT_HIGH) {
-        if (rd_session_pull(ws->s, ws->msg) == 0)
+    while (evbuffer_get_length(dst) < RD_WSC_OUT_HIGH) {
+        if (rd_session_pull(ws->s, ws->msg) == 0) {
+            txq_flush(ws);
             return;
-        if (ws->state != WSC_OPEN) { /* the session closed us while pulling */
+        }
+        if (ws->state != WSC_OPEN) { /* the session closed us while pulling (txq flushed) */
             evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
             return;
         }
-        if (frame_message(ws, out, ws->msg) != 0) {
+        if (frame_message(ws, dst, ws->msg) != 0) {
             evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
             wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "out of memory framing a message");
             return;
         }
+    }
+    txq_flush(ws);
+    if (dst == ws->txq && evbuffer_get_length(out) == 0) {
+        /* the socket took it all: no write callback will come; pull the rest on the next
+         * loop round (after the loop polled), not in this one */
+        static const struct timeval now = { 0, 0 };
+        event_add(ws->pull_ev, &now);
+        return;
     }
     ws->pull_blocked = 1;
 }
@@ -760,7 +786,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
         errbody_done(ws, 0);
         return;
     case WSC_OPEN:
-        if (ws->ssl == NULL) { /* plain ws: large reads (libevent reads 4 KiB at a time) */
+        /* plain ws: large reads (libevent reads at most 4 KiB at a time); after a shorter
+         * read libevent took all the socket held (it asks FIONREAD), so another read would
+         * only meet EAGAIN (one wasted read per small message burst) */
+        if (ws->ssl == NULL && evbuffer_get_length(in) >= 4096) {
             int st, err;
             rd_bev_slurp(bev, RD_WSC_MAX_SINGLE_READ, &st, &err);
         }
@@ -1049,10 +1078,11 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
         goto fail;
     ws->reasm = rd_ws_reasm_new(RD_WS_ROLE_CLIENT, ws->max_message);
     ws->msg = evbuffer_new();
+    ws->txq = evbuffer_new();
     ws->timer_ev = evtimer_new(base, timer_cb, ws);
     ws->pull_ev = event_new(base, -1, 0, pull_cb, ws);
     ws->done_ev = event_new(base, -1, 0, done_cb, ws);
-    if (ws->reasm == NULL || ws->msg == NULL || ws->timer_ev == NULL || ws->pull_ev == NULL ||
+    if (ws->reasm == NULL || ws->msg == NULL || ws->txq == NULL || ws->timer_ev == NULL || ws->pull_ev == NULL ||
         ws->done_ev == NULL)
         goto fail;
     if (ws->url.tls) {
@@ -1125,6 +1155,8 @@ void rd_ws_client_free(struct rd_ws_client *ws)
         event_free(ws->done_ev);
     if (ws->msg != NULL)
         evbuffer_free(ws->msg);
+    if (ws->txq)
+        evbuffer_free(ws->txq);
     rd_ws_reasm_free(ws->reasm);
     SSL_CTX_free(ws->ssl_ctx);
     free(ws->request);

@@ -56,18 +56,39 @@ static void finish(struct rd_relay *r, const char *reason, int reset)
     free(r);
 }
 
-/* conn rx -> socket, up to the socket's high mark */
-static void pump_down(struct rd_relay *r)
+/* Conn rx -> socket. With output queued: up to the socket's high mark, libevent writes it
+ * and the write callback asks for more. With nothing queued the bytes go to the socket at
+ * once (rd_bev_send_buffer) through one scratch buffer shared by all relays (empty between
+ * calls), for as long as the socket takes them all and the conn has more: no write callback
+ * will come for bytes that never waited in the output. The conn's rx is bounded by its
+ * window (Pause), so is this loop. */
+static struct evbuffer *scratch;
+
+static void deliver(struct rd_relay *r)
 {
     struct evbuffer *out = bufferevent_get_output(r->bev);
-    size_t len = evbuffer_get_length(out), mark;
+    size_t len = evbuffer_get_length(out), mark = rd_conn_out_mark(r->c);
 
-    if (r->c == NULL)
+    if (len > 0 || (scratch == NULL && (scratch = evbuffer_new()) == NULL)) {
+        if (len < mark)
+            r->down += rd_conn_read(r->c, out, mark - len);
+        if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(r->bev) & EV_WRITE))
+            bufferevent_enable(r->bev, EV_WRITE);
         return;
-    mark = rd_conn_out_mark(r->c);
-    if (len >= mark)
-        return;
-    r->down += rd_conn_read(r->c, out, mark - len);
+    }
+    while (evbuffer_get_length(out) == 0) {
+        size_t n = rd_conn_read(r->c, scratch, mark);
+        if (n == 0)
+            break;
+        r->down += n;
+        rd_bev_send_buffer(r->bev, scratch);
+    }
+}
+
+static void pump_down(struct rd_relay *r)
+{
+    if (r->c != NULL)
+        deliver(r);
 }
 
 /* socket input -> conn tx, unless the conn is blocked */
@@ -102,6 +123,8 @@ static void start_flush(struct rd_relay *r)
         return;
     }
     bufferevent_setwatermark(r->bev, EV_WRITE, 0, 0); /* write cb when fully drained */
+    if (!(bufferevent_get_enabled(r->bev) & EV_WRITE))
+        bufferevent_enable(r->bev, EV_WRITE);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -112,7 +135,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     int st = 0, err = 0;
 
     /* libevent read at most 4 KiB; take the rest of what the socket holds in large reads,
-     * as much as the conn has room for */
+     * as much as the conn has room for. Also when libevent read less: this read sees a FIN
+     * that came with the last bytes (a server answering and closing), see below. */
     if (r->c != NULL) {
         size_t room = rd_conn_tx_room(r->c), have = evbuffer_get_length(bufferevent_get_input(bev));
         room = room > have ? room - have : 0;
@@ -189,10 +213,11 @@ static void conn_writable(struct rd_conn *c, void *arg)
 static void conn_closed(struct rd_conn *c, const char *reason, void *arg)
 {
     struct rd_relay *r = arg;
-    struct evbuffer *out = bufferevent_get_output(r->bev);
 
     /* the last bytes the far side sent before its Error are delivered first */
-    r->down += rd_conn_read(c, out, SIZE_MAX);
+    if (evbuffer_get_length(bufferevent_get_output(r->bev)) == 0)
+        deliver(r);
+    r->down += rd_conn_read(c, bufferevent_get_output(r->bev), SIZE_MAX);
     r->c = NULL;
     if (strcmp(reason, "EOF") == 0) {
         if (r->state != RELAY_FLUSHING)
@@ -221,7 +246,9 @@ struct rd_relay *rd_relay_new(struct rd_conn *c, struct bufferevent *bev, rd_rel
     bufferevent_set_max_single_write(bev, 4 * RELAY_MAX_READ); /* default 16 KiB */
     bufferevent_setwatermark(bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
     bufferevent_set_timeouts(bev, NULL, &tv); /* a write stalled this long is dead */
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bufferevent_enable(bev, EV_READ); /* EV_WRITE: while output is queued (deliver) */
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        bufferevent_enable(bev, EV_WRITE);
     pump_down(r); /* early Data buffered before the join */
     pump_up(r);
     return r;

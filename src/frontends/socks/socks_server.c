@@ -22,6 +22,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/sockio.h"
 #include "frontends/target_map.h"
 #include "frontends/users.h"
 #include "socks5.h"
@@ -178,14 +179,14 @@ static void finish_with(struct socks_client *sc, int rep, const char *reason)
     if (rep >= 0) {
         uint8_t r[SOCKS5_REPLY_LEN];
         sc->rep = rep;
-        bufferevent_write(sc->bev, r, socks5_encode_reply(r, (uint8_t)rep));
+        rd_bev_send(sc->bev, r, socks5_encode_reply(r, (uint8_t)rep));
     }
     set_state(sc, SOCKS_ST_DRAIN);
     evbuffer_drain(in, evbuffer_get_length(in));
     bufferevent_setwatermark(sc->bev, EV_READ, 0, 0);
     bufferevent_setwatermark(sc->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(sc->bev, drain_read_cb, drain_write_cb, drain_event_cb, sc);
-    bufferevent_enable(sc->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(sc->bev, EV_READ); /* EV_WRITE is on while a reply is queued */
     evtimer_del(sc->timer);
     arm_timer(sc, RD_SOCKS_DRAIN_TIMEOUT_MS);
     drain_try_shutdown(sc);
@@ -195,7 +196,7 @@ static void finish_with(struct socks_client *sc, int rep, const char *reason)
 static void finish_with_bytes(struct socks_client *sc, const uint8_t *b, size_t n,
                               const char *reason)
 {
-    bufferevent_write(sc->bev, b, n);
+    rd_bev_send(sc->bev, b, n);
     finish_with(sc, -1, reason);
 }
 
@@ -236,7 +237,7 @@ static void start_relay(struct socks_client *sc)
     evtimer_del(sc->timer);
     sc->rep = SOCKS5_REP_SUCCEEDED;
     sc->outcome = RD_FE_OK;
-    bufferevent_write(sc->bev, r, socks5_encode_reply(r, SOCKS5_REP_SUCCEEDED));
+    rd_bev_send(sc->bev, r, socks5_encode_reply(r, SOCKS5_REP_SUCCEEDED));
     bufferevent_setwatermark(sc->bev, EV_READ, 0, 0);
     relay = rd_relay_new(sc->conn, sc->bev, relay_done, sc);
     if (relay == NULL) {
@@ -391,7 +392,7 @@ static void drive(struct socks_client *sc)
                                   "no acceptable authentication method");
                 return;
             }
-            bufferevent_write(sc->bev, out, socks5_encode_method(out, method));
+            rd_bev_send(sc->bev, out, socks5_encode_method(out, method));
             set_state(sc, method == SOCKS5_METHOD_USERPASS ? SOCKS_ST_AUTH : SOCKS_ST_REQUEST);
             break;
         }
@@ -433,7 +434,7 @@ static void drive(struct socks_client *sc)
                 memcpy(sc->user, a.user, (size_t)a.ulen + 1);
                 memset(&a, 0, sizeof a);
             }
-            bufferevent_write(sc->bev, out, socks5_encode_auth_status(out, 0));
+            rd_bev_send(sc->bev, out, socks5_encode_auth_status(out, 0));
             set_state(sc, SOCKS_ST_REQUEST);
             break;
         }
@@ -585,7 +586,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     /* reading stops while max_preread bytes wait (only possible after the request) */
     bufferevent_setwatermark(sc->bev, EV_READ, 0, srv->cfg.max_preread);
     bufferevent_setcb(sc->bev, hs_read_cb, NULL, hs_event_cb, sc);
-    bufferevent_enable(sc->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(sc->bev, EV_READ); /* replies: rd_bev_send() */
     arm_timer(sc, srv->cfg.handshake_timeout_ms);
 }
 
