@@ -389,8 +389,10 @@ int main(int argc, char **argv)
     event_add(cl.sigterm_ev, NULL);
     event_add(cl.sighup_ev, NULL);
 
+    rd_log_batch(cl.base); /* one write per loop round, not per conn line */
     start_connect(&cl);
     event_base_dispatch(cl.base);
+    rd_log_batch(NULL); /* the teardown's lines go out as they come */
 
     /* stopping: another SIGTERM/SIGINT must not kill the teardown half-way (libevent restores
      * the default action when its signal events go) */

@@ -1,8 +1,13 @@
 /* log.c - see log.h */
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -13,6 +18,83 @@ static enum rd_log_level log_level = RD_LOG_INFO;
 static enum rd_log_format log_format = RD_LOG_FORMAT_TEXT;
 static int log_trace;
 static const char *log_prog = "rdial";
+
+/* batching (rd_log_batch) */
+static struct event *batch_ev; /* made active when the first line of a round is queued */
+static char batch_buf[RD_LOG_BATCH_MAX];
+static size_t batch_len;
+static int batch_atexit;
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* nowhere to report it */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void rd_log_flush(void)
+{
+    if (batch_len > 0) {
+        size_t n = batch_len;
+        batch_len = 0;
+        write_all(batch_buf, n);
+    }
+}
+
+static void batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    rd_log_flush();
+}
+
+void rd_log_batch(struct event_base *base)
+{
+    rd_log_flush();
+    if (batch_ev != NULL) {
+        event_free(batch_ev);
+        batch_ev = NULL;
+    }
+    if (base == NULL)
+        return;
+    fflush(stderr); /* anything written through stdio before */
+    batch_ev = event_new(base, -1, 0, batch_cb, NULL);
+    if (batch_ev != NULL && !batch_atexit) {
+        batch_atexit = 1;
+        atexit(rd_log_flush);
+    }
+}
+
+/* One finished line (with its newline). */
+static void emit(enum rd_log_level lvl, const char *line, size_t n)
+{
+    if (batch_ev == NULL) {
+        /* one write per line so concurrent processes do not interleave mid-line */
+        fwrite(line, 1, n, stderr);
+        fflush(stderr);
+        return;
+    }
+    if (n > sizeof batch_buf - batch_len)
+        rd_log_flush();
+    if (n > sizeof batch_buf) {
+        write_all(line, n);
+        return;
+    }
+    if (batch_len == 0 && lvl > RD_LOG_WARN)
+        event_active(batch_ev, EV_TIMEOUT, 0);
+    memcpy(batch_buf + batch_len, line, n);
+    batch_len += n;
+    if (lvl <= RD_LOG_WARN)
+        rd_log_flush();
+}
 
 void rd_log_set_level(enum rd_log_level lvl) { log_level = lvl; }
 enum rd_log_level rd_log_get_level(void) { return log_level; }
@@ -153,9 +235,7 @@ void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap)
         n = k < 0 ? 0 : (size_t)k >= sizeof line - 1 ? sizeof line - 2 : (size_t)k;
     }
     line[n++] = '\n';
-    /* one write per line so concurrent processes do not interleave mid-line */
-    fwrite(line, 1, n, stderr);
-    fflush(stderr);
+    emit(lvl, line, n);
 }
 
 void rd_log(enum rd_log_level lvl, const char *fmt, ...)

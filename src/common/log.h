@@ -28,6 +28,19 @@ int rd_log_trace_enabled(void);
 /* Program name printed in each line ("rdial-server"); pointer is kept, not copied. */
 void rd_log_set_prog(const char *prog);
 
+/* Batched output, for a process whose work runs in `base`'s loop: lines are collected and
+ * written together at the end of the loop round that logged them (one write(2) per round
+ * instead of one per line: under load the access lines of the tunnel's conns and requests
+ * cost a syscall each). WARN and ERROR lines, a full buffer (RD_LOG_BATCH_MAX) and
+ * rd_log_flush() write at once, in order. A process that dies from a signal loses at most
+ * the lines of its last round. rd_log_batch(NULL) flushes and goes back to one write per
+ * line; call it before freeing the base. Lines logged outside the loop wait for the next
+ * round: flush before anything long that does not run it. */
+struct event_base;
+#define RD_LOG_BATCH_MAX 16384
+void rd_log_batch(struct event_base *base);
+void rd_log_flush(void);
+
 void rd_log(enum rd_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap);

@@ -138,6 +138,83 @@ void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf)
     queue_rest(bev);
 }
 
+static void direct_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct rd_bev_direct *d = arg;
+    (void)buf;
+    if (info->n_added > 0 && !(bufferevent_get_enabled(d->bev) & EV_WRITE))
+        event_active(d->flush, EV_TIMEOUT, 0);
+}
+
+static void direct_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_bev_direct *d = arg;
+    struct evbuffer *out = bufferevent_get_output(d->bev);
+    struct evbuffer_iovec v[16];
+    struct msghdr m;
+    int nv;
+    ssize_t n;
+
+    (void)fd;
+    (void)what;
+    if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(d->bev) & EV_WRITE))
+        return;
+    nv = evbuffer_peek(out, -1, NULL, v, 16);
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)v; /* struct evbuffer_iovec has struct iovec's layout */
+    m.msg_iovlen = (size_t)(nv < 16 ? nv : 16);
+    n = sendmsg(bufferevent_getfd(d->bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) { /* a bufferevent keeps its output's start frozen outside its own writes */
+        evbuffer_unfreeze(out, 1);
+        evbuffer_drain(out, (size_t)n);
+        evbuffer_freeze(out, 1);
+    }
+    if (evbuffer_get_length(out) > 0) { /* full socket or an error: libevent's turn */
+        bufferevent_enable(d->bev, EV_WRITE);
+        return;
+    }
+    if (d->drained)
+        d->drained(d->bev, d->arg); /* may free the bufferevent */
+}
+
+int rd_bev_direct_init(struct rd_bev_direct *d, struct event_base *base, struct bufferevent *bev,
+                       void (*drained)(struct bufferevent *bev, void *arg), void *arg)
+{
+    memset(d, 0, sizeof *d);
+    d->bev = bev;
+    d->drained = drained;
+    d->arg = arg;
+    d->flush = event_new(base, -1, 0, direct_flush_cb, d);
+    if (d->flush == NULL)
+        return -1;
+    d->cbe = evbuffer_add_cb(bufferevent_get_output(bev), direct_out_cb, d);
+    if (d->cbe == NULL) {
+        event_free(d->flush);
+        d->flush = NULL;
+        return -1;
+    }
+    bufferevent_disable(bev, EV_WRITE);
+    return 0;
+}
+
+void rd_bev_direct_idle(struct rd_bev_direct *d)
+{
+    if (d->bev != NULL && evbuffer_get_length(bufferevent_get_output(d->bev)) == 0 &&
+        (bufferevent_get_enabled(d->bev) & EV_WRITE))
+        bufferevent_disable(d->bev, EV_WRITE); /* its event is already off: no syscall */
+}
+
+void rd_bev_direct_clear(struct rd_bev_direct *d)
+{
+    if (d->bev == NULL)
+        return;
+    if (d->cbe != NULL)
+        evbuffer_remove_cb_entry(bufferevent_get_output(d->bev), d->cbe);
+    if (d->flush != NULL)
+        event_free(d->flush);
+    memset(d, 0, sizeof *d);
+}
+
 void rd_malloc_tune(void)
 {
     mallopt(M_TRIM_THRESHOLD, RD_MALLOC_TRIM_THRESHOLD);

@@ -35,10 +35,36 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
  * socket does not take is queued and EV_WRITE enabled, so libevent writes it (and reports a
  * socket error) as usual. A bufferevent's EV_WRITE event is added and deleted around every
  * queued write, so the direct path saves two epoll_ctl calls and a loop round per write
- * (measured: 6 epoll_ctl per SOCKS5 conn). The caller keeps EV_WRITE disabled while nothing
- * is queued; enabling it on an empty output costs the same round for nothing.
+ * (measured: 6 epoll_ctl per SOCKS5 conn). Callers do not bufferevent_enable(EV_WRITE) on
+ * an empty output (it is on from bufferevent_socket_new(), and enabling it again adds the
+ * write event at once: the same round for nothing).
  * rd_bev_send_buffer() drains `buf` (moved, not copied, into the output when queued). */
 void rd_bev_send(struct bufferevent *bev, const void *data, size_t len);
 void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf);
+
+/* The same for an owner with many writers to a bufferevent's output (the HTTP proxy's
+ * answers, heads, chunked bodies): they keep writing into the output; while EV_WRITE is
+ * off, a callback on the output makes `flush` active, which at the end of the loop round
+ * sends what the round queued directly. What the socket does not take is left to libevent
+ * (EV_WRITE on, the owner's write callback as usual); when the socket took it all,
+ * `drained` is called as libevent would call the write callback. The owner's write
+ * callback calls rd_bev_direct_idle() (EV_WRITE off again once the output is empty) and
+ * rd_bev_direct_clear() comes before bufferevent_free() or handing the bufferevent on (what
+ * the round queued and was not sent yet stays in the output, EV_WRITE off: the next owner
+ * enables it, as rd_relay_new() does). EV_WRITE must not be enabled by the owner. */
+struct event;
+struct event_base;
+struct evbuffer_cb_entry;
+struct rd_bev_direct {
+    struct bufferevent *bev;
+    struct event *flush;
+    struct evbuffer_cb_entry *cbe;
+    void (*drained)(struct bufferevent *bev, void *arg);
+    void *arg;
+};
+int rd_bev_direct_init(struct rd_bev_direct *d, struct event_base *base, struct bufferevent *bev,
+                       void (*drained)(struct bufferevent *bev, void *arg), void *arg);
+void rd_bev_direct_idle(struct rd_bev_direct *d);
+void rd_bev_direct_clear(struct rd_bev_direct *d);
 
 #endif

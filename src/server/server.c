@@ -676,6 +676,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     srv.base = event_base_new();
+    if (srv.base != NULL)
+        rd_log_batch(srv.base); /* one write per loop round, not per access line */
     srv.reg = rd_registry_new();
     srv.stats = rd_stats_new();
     srv.admin = rd_admin_new(srv.stats);
@@ -827,6 +829,7 @@ int main(int argc, char **argv)
     event_base_dispatch(srv.base);
 
 out:
+    rd_log_batch(NULL); /* the teardown's lines go out as they come */
     /* shutting down: one more SIGTERM/SIGINT (systemd, timeout(1) forwarding to the group)
      * must not kill the teardown half-way; libevent restores the default action when its
      * signal events go, so take them out first and ignore the signals */

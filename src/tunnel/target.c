@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -29,6 +31,7 @@ struct rd_target_dial {
     char err[160];
     int last_errno;
     int resolving;
+    int connected; /* connect() completed at once: report from defer */
 };
 
 int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
@@ -98,8 +101,6 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
     struct rd_target_dial *d = arg;
 
     if (what & BEV_EVENT_CONNECTED) {
-        int one = 1; /* relayed pieces go out as they come: no Nagle delay */
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         complete(d, NULL);
         return;
     }
@@ -109,18 +110,68 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
     try_next(d);
 }
 
+/* 1: the non-blocking connect already completed (on loopback the handshake runs inside
+ * connect(), which still says EINPROGRESS), 0: still in progress, -1: it failed (errno). */
+static int connect_done(int fd)
+{
+    struct pollfd p = { fd, POLLOUT, 0 };
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLOUT | POLLERR | POLLHUP)))
+        return 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -1;
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 1;
+}
+
+/* Connect to the next address. We make the socket and call connect() ourselves: when the
+ * connect is done at once (a loopback or LAN target) the dial completes in this loop round
+ * (from defer) instead of after a poll round for POLLOUT (measured on loopback: one
+ * epoll_ctl, one getsockopt and one loop round less per tunnel conn). */
 static void try_next(struct rd_target_dial *d)
 {
     while (d->next_ai != NULL) {
         struct evutil_addrinfo *ai = d->next_ai;
+        int fd, r, one = 1;
+
         d->next_ai = ai->ai_next;
-        d->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
-        if (d->bev == NULL) {
-            d->last_errno = ENOMEM;
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+        if (fd < 0) {
+            d->last_errno = errno;
             continue;
         }
+        /* relayed pieces go out as they come: no Nagle delay */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        r = connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+        if (r != 0 && errno != EINPROGRESS) {
+            d->last_errno = errno;
+            evutil_closesocket(fd);
+            continue;
+        }
+        r = r == 0 ? 1 : connect_done(fd);
+        if (r < 0) {
+            d->last_errno = errno;
+            evutil_closesocket(fd);
+            continue;
+        }
+        d->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (d->bev == NULL) {
+            d->last_errno = ENOMEM;
+            evutil_closesocket(fd);
+            continue;
+        }
+        if (r == 1) {
+            d->connected = 1;
+            event_active(d->defer, EV_TIMEOUT, 0);
+            return;
+        }
         bufferevent_setcb(d->bev, NULL, NULL, bev_event_cb, d);
-        if (bufferevent_socket_connect(d->bev, ai->ai_addr, (int)ai->ai_addrlen) == 0)
+        if (bufferevent_socket_connect(d->bev, NULL, 0) == 0)
             return; /* wait for CONNECTED or an error */
         d->last_errno = EVUTIL_SOCKET_ERROR();
         bufferevent_free(d->bev);
@@ -165,7 +216,9 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 static void defer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_target_dial *d = arg;
-    if (d->ais == NULL)
+    if (d->connected)
+        complete(d, NULL);
+    else if (d->ais == NULL)
         complete(d, d->err[0] ? d->err : "dial: failed");
     else
         try_next(d);

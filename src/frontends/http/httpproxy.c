@@ -111,6 +111,7 @@ struct px {
     enum px_timer_kind tkind;
     struct event *reaper;
     struct event *kick;         /* runs px_drive on the next loop turn (no recursion) */
+    struct rd_bev_direct dw;    /* answers leave at the end of the round, directly */
     enum px_state st;
     char peer[64];
     struct rd_pr_parser parser;
@@ -367,6 +368,7 @@ static void px_finish(struct px *pc, int abort)
             if (fd >= 0)
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
+        rd_bev_direct_clear(&pc->dw);
         bufferevent_free(pc->bev);
         pc->bev = NULL;
     }
@@ -514,6 +516,7 @@ static void px_tunnel_start(struct px *pc)
     bufferevent_setwatermark(bev, EV_READ, 0, 0);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
     px_set_state(pc, PX_TUNNEL);
+    rd_bev_direct_clear(&pc->dw); /* the relay writes its own way (and enables EV_WRITE) */
     r = rd_relay_new(c, bev, relay_done, pc);
     if (r == NULL) {
         px_set_state(pc, PX_EXCH_HEAD); /* still ours: end it the normal way */
@@ -1238,7 +1241,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
 static void write_cb(struct bufferevent *bev, void *arg)
 {
-    px_drive(arg);
+    struct px *pc = arg;
+    rd_bev_direct_idle(&pc->dw);
+    px_drive(pc);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -1375,7 +1380,10 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     bufferevent_set_max_single_read(pc->bev, PX_MAX_IO);
     bufferevent_set_max_single_write(pc->bev, 4 * PX_MAX_IO); /* default 16 KiB */
     bufferevent_setcb(pc->bev, read_cb, write_cb, event_cb, pc);
-    bufferevent_enable(pc->bev, EV_WRITE);
+    if (rd_bev_direct_init(&pc->dw, hp->base, pc->bev, write_cb, pc) != 0) {
+        px_end(pc, "out of memory", 1);
+        return;
+    }
     pc->st = PX_READ_HEAD;
     px_enter_read_head(pc);
 }
