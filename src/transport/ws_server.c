@@ -1,9 +1,14 @@
 /* ws_server.c - the main port on libwebsockets 4.1.6 inside libevent (DESIGN.md s4).
  *
- * The one rule: code running from libevent (session ops, HTTP exchange calls) never calls
- * lws. It records the wanted work on the link/exchange, puts it on the server's pending
- * list and calls lws_cancel_service(); the work is done in LWS_CALLBACK_EVENT_WAIT_CANCELLED
- * (and in the WRITEABLE callbacks it requests).
+ * The one rule: session ops and HTTP exchange calls never call lws where they are. They
+ * record the wanted work on the link/exchange and put it on the server's pending list; the
+ * list is worked through where calling lws is safe (see wake()): when our outermost lws data
+ * callback returns, at the end of the libevent loop round (flush_ev, outside uv_run), or in
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED after an lws_cancel_service() from inside lws. Queued
+ * websocket messages are written there directly when the socket can take them, through the
+ * WRITEABLE callback otherwise. HTTP answers always go through their WRITEABLE callback:
+ * writing them early (measured) made the route slower, 0.58 -> 0.46 of direct at 64 conns,
+ * as lws then changes the connection's poll set more often.
  *
  * Ownership: the server owns its links (one per established websocket) and exchanges (one
  * per HTTP request in progress). A link is freed in LWS_CALLBACK_CLOSED after its session
