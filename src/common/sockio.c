@@ -146,29 +146,38 @@ static void direct_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *i
         event_active(d->flush, EV_TIMEOUT, 0);
 }
 
-static void direct_flush_cb(evutil_socket_t fd, short what, void *arg)
+void rd_bev_write_out(struct bufferevent *bev)
 {
-    struct rd_bev_direct *d = arg;
-    struct evbuffer *out = bufferevent_get_output(d->bev);
+    struct evbuffer *out = bufferevent_get_output(bev);
     struct evbuffer_iovec v[16];
     struct msghdr m;
     int nv;
     ssize_t n;
 
-    (void)fd;
-    (void)what;
-    if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(d->bev) & EV_WRITE))
+    if (evbuffer_get_length(out) == 0)
         return;
     nv = evbuffer_peek(out, -1, NULL, v, 16);
     memset(&m, 0, sizeof m);
     m.msg_iov = (struct iovec *)v; /* struct evbuffer_iovec has struct iovec's layout */
     m.msg_iovlen = (size_t)(nv < 16 ? nv : 16);
-    n = sendmsg(bufferevent_getfd(d->bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    n = sendmsg(bufferevent_getfd(bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) { /* a bufferevent keeps its output's start frozen outside its own writes */
         evbuffer_unfreeze(out, 1);
         evbuffer_drain(out, (size_t)n);
         evbuffer_freeze(out, 1);
     }
+}
+
+static void direct_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_bev_direct *d = arg;
+    struct evbuffer *out = bufferevent_get_output(d->bev);
+
+    (void)fd;
+    (void)what;
+    if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(d->bev) & EV_WRITE))
+        return;
+    rd_bev_write_out(d->bev);
     if (evbuffer_get_length(out) > 0) { /* full socket or an error: libevent's turn */
         bufferevent_enable(d->bev, EV_WRITE);
         return;

@@ -42,6 +42,10 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
 void rd_bev_send(struct bufferevent *bev, const void *data, size_t len);
 void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf);
 
+/* One non-blocking write of what a plain socket bufferevent's output holds (what the socket
+ * takes is drained); for a last attempt before a reset. */
+void rd_bev_write_out(struct bufferevent *bev);
+
 /* The same for an owner with many writers to a bufferevent's output (the HTTP proxy's
  * answers, heads, chunked bodies): they keep writing into the output; while EV_WRITE is
  * off, a callback on the output makes `flush` active, which at the end of the loop round

@@ -541,13 +541,15 @@ static int ws_writeable(struct rd_ws_link *l)
 /* Queued messages leave at once when the socket can take them: lws_callback_on_writable()
  * would cost a poll round, and on libuv four epoll_ctl calls (uv_poll_start is DEL + ADD, on
  * and off again), per batch (measured: ~4 of the server's 11 epoll_ctl per SOCKS5 conn).
- * lws_send_pipe_choked() is true while lws holds the rest of a partial send (lws appends
- * to it, in order, but without bound) or the socket is full; then the WRITEABLE round. */
+ * While lws holds the rest of a partial send (lws_partial_buffered(): it would append to
+ * it, in order, but without bound) the WRITEABLE round goes first; so lws holds at most
+ * one batch a link could not send. lws_send_pipe_choked() would also poll() the socket:
+ * a syscall per batch for what the write finds out anyway. */
 static void ws_push(struct rd_ws_link *l)
 {
     int more;
 
-    if (l->want_close || !l->s || lws_send_pipe_choked(l->wsi)) {
+    if (l->want_close || !l->s || lws_partial_buffered(l->wsi)) {
         lws_callback_on_writable(l->wsi);
         return;
     }

@@ -43,6 +43,10 @@ static void finish(struct rd_relay *r, const char *reason, int reset)
     if (reset) {
         struct linger lg = { 1, 0 };
         evutil_socket_t fd = bufferevent_getfd(r->bev);
+        /* the bytes we have go first (an HTTP proxy's "200 Connection established" when the
+         * dial fails at once, the far side's last Data before its Error): the reset would
+         * drop whatever still waits in the output */
+        rd_bev_write_out(r->bev);
         if (fd >= 0)
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
