@@ -112,6 +112,24 @@ void rd_bev_send(struct bufferevent *bev, const void *data, size_t len)
     queue_rest(bev);
 }
 
+/* One non-blocking sendmsg of the start of buf (up to 16 pieces). Returns the bytes sent,
+ * 0 when none (EAGAIN, or an error libevent's own write will meet and report). */
+static size_t send_start(int fd, struct evbuffer *buf)
+{
+    struct evbuffer_iovec v[16]; /* struct evbuffer_iovec has struct iovec's layout */
+    struct msghdr m;
+    int nv = evbuffer_peek(buf, -1, NULL, v, 16);
+    ssize_t n;
+
+    if (nv <= 0)
+        return 0;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)v;
+    m.msg_iovlen = (size_t)(nv < 16 ? nv : 16);
+    n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
+}
+
 void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
@@ -119,18 +137,7 @@ void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf)
     if (evbuffer_get_length(buf) == 0)
         return;
     if (evbuffer_get_length(out) == 0) {
-        /* struct evbuffer_iovec has struct iovec's layout (event2/buffer.h) */
-        struct evbuffer_iovec v[16];
-        struct msghdr m;
-        int nv = evbuffer_peek(buf, -1, NULL, v, 16);
-        ssize_t n;
-
-        memset(&m, 0, sizeof m);
-        m.msg_iov = (struct iovec *)v;
-        m.msg_iovlen = (size_t)(nv < 16 ? nv : 16);
-        n = sendmsg(bufferevent_getfd(bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) /* < 0: as in rd_bev_send() */
-            evbuffer_drain(buf, (size_t)n);
+        evbuffer_drain(buf, send_start(bufferevent_getfd(bev), buf));
         if (evbuffer_get_length(buf) == 0)
             return;
     }
@@ -149,21 +156,11 @@ static void direct_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *i
 void rd_bev_write_out(struct bufferevent *bev)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
-    struct evbuffer_iovec v[16];
-    struct msghdr m;
-    int nv;
-    ssize_t n;
+    size_t n = send_start(bufferevent_getfd(bev), out);
 
-    if (evbuffer_get_length(out) == 0)
-        return;
-    nv = evbuffer_peek(out, -1, NULL, v, 16);
-    memset(&m, 0, sizeof m);
-    m.msg_iov = (struct iovec *)v; /* struct evbuffer_iovec has struct iovec's layout */
-    m.msg_iovlen = (size_t)(nv < 16 ? nv : 16);
-    n = sendmsg(bufferevent_getfd(bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) { /* a bufferevent keeps its output's start frozen outside its own writes */
         evbuffer_unfreeze(out, 1);
-        evbuffer_drain(out, (size_t)n);
+        evbuffer_drain(out, n);
         evbuffer_freeze(out, 1);
     }
 }
