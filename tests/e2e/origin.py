@@ -32,13 +32,19 @@ count = [0]
 held = []
 
 
-def serve_once(c):
-    data = b""
+def read_head(c, data):
+    """(head, rest) once data holds a whole head, reading more from c; None at EOF."""
     while b"\r\n\r\n" not in data:
         d = c.recv(65536)
         if not d:
-            return
+            return None
         data += d
+    return tuple(data.split(b"\r\n\r\n", 1))
+
+
+def serve_once(c):
+    if read_head(c, b"") is None:
+        return
     if mode == "silent":
         held.append(c)
         return
@@ -56,13 +62,11 @@ def serve(c, me):
         return serve_once(c)
     req, data = 0, b""
     while True:
-        while b"\r\n\r\n" not in data:
-            d = c.recv(65536)
-            if not d:
-                c.close()
-                return
-            data += d
-        head, data = data.split(b"\r\n\r\n", 1)
+        got = read_head(c, data)
+        if got is None:
+            c.close()
+            return
+        head, data = got
         for line in head.split(b"\r\n")[1:]:  # a body: read and drop it
             if line.lower().startswith(b"content-length:"):
                 n = int(line.split(b":", 1)[1])

@@ -186,21 +186,12 @@ raw() { python3 "$RD_TEST_DIR/raw.py" "$PP" "$@"; }
 # ---- processes ----------------------------------------------------------------------
 rd_start_dummy dummy "$www"
 DP=${RD_ADDR##*:}
-rd_start origin_silent python3 "$RD_E2E_DIR/origin.py" silent
-SILENT=$(rd_listen_addr origin_silent)
-rd_start origin_close python3 "$RD_E2E_DIR/origin.py" close
-CLOSEP=$(rd_listen_addr origin_close)
-rd_start origin_trunc python3 "$RD_E2E_DIR/origin.py" trunc
-TRUNC=$(rd_listen_addr origin_trunc)
-rd_start origin_bad python3 "$RD_E2E_DIR/origin.py" bad
-BADP=$(rd_listen_addr origin_bad)
-
-rd_start origin_keep python3 "$RD_E2E_DIR/origin.py" keep
-KEEPP=$(rd_listen_addr origin_keep)
-rd_start origin_race python3 "$RD_E2E_DIR/origin.py" race
-RACEP=$(rd_listen_addr origin_race)
-rd_start origin_idleclose python3 "$RD_E2E_DIR/origin.py" idleclose
-IDLEP=$(rd_listen_addr origin_idleclose)
+# one origin per mode (tests/e2e/origin.py); MODE:VAR sets $VAR to its address
+for mv in silent:SILENT close:CLOSEP trunc:TRUNC bad:BADP keep:KEEPP race:RACEP \
+    idleclose:IDLEP; do
+  rd_start "origin_${mv%%:*}" python3 "$RD_E2E_DIR/origin.py" "${mv%%:*}"
+  printf -v "${mv#*:}" '%s' "$(rd_listen_addr "origin_${mv%%:*}")"
+done
 
 rd_start server "$SERVER" -listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0 \
     -proxy-header-timeout-ms 1000 -proxy-idle-timeout-ms 2000 -proxy-response-timeout-ms 3000

@@ -471,6 +471,27 @@ static enum rd_hm_result presp(const char *s, int head, size_t *consumed)
     return parse_resp_every_way(s, strlen(s), head, 0, consumed ? consumed : &dummy);
 }
 
+/* Which answers leave their conn reusable for another request */
+START_TEST(resp_keeps_conn)
+{
+    static const struct { const char *head; int keeps; } cases[] = {
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", 1 },
+        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 1 },
+        { "HTTP/1.1 204 No Content\r\n\r\n", 1 },
+        { "HTTP/1.1 200 OK\r\n\r\n", 0 },                       /* close-delimited */
+        { "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", 0 },    /* HTTP/1.0 */
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Close\r\n\r\n", 0 },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: x, close\r\n\r\n", 0 },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(presp(cases[i].head, 0, NULL), RD_HM_OK);
+        ck_assert_msg(rd_hm_response_keeps_conn(resp) == cases[i].keeps, "case %zu: %s", i,
+                      cases[i].head);
+    }
+}
+END_TEST
+
 START_TEST(resp_length)
 {
     const char *s = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b c \r\n\r\nhello";
@@ -946,6 +967,7 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, chunk_header);
     tcase_add_test(tc, resp_length);
     tcase_add_test(tc, resp_framing);
+    tcase_add_test(tc, resp_keeps_conn);
     tcase_add_test(tc, resp_framing_bad);
     tcase_add_test(tc, resp_interim);
     tcase_add_test(tc, resp_status_lines);

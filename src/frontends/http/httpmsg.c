@@ -180,6 +180,12 @@ static int copy_part(char *dst, size_t cap, const char *s, size_t n)
     return 0;
 }
 
+int rd_hm_response_keeps_conn(const struct rd_hm_response *r)
+{
+    return r->minor == 1 && r->status != 101 && r->framing != RD_HM_BODY_CLOSE &&
+           !rd_hm_connection_has(&r->headers, "close");
+}
+
 static int id_ok(const char *s, size_t n)
 {
     size_t i;

@@ -163,6 +163,11 @@ enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *
                                        size_t len, struct rd_hm_response *out,
                                        size_t *consumed);
 
+/* 1 when the conn that carried response `r` can carry another request: HTTP/1.1, not a 101,
+ * a body whose end is known without a close, no "Connection: close". (The caller adds its
+ * own conditions: it asked for keep-alive, nothing was left over.) */
+int rd_hm_response_keeps_conn(const struct rd_hm_response *r);
+
 /* Fill `lines` with the "Name: value" lines to send to the user for `r`: every end-to-end
  * header (hop-by-hop ones and Content-Length dropped), then `extra` if not NULL (e.g.
  * "Transfer-Encoding: chunked"), then a NULL. Strings are written into arena (owned by the

@@ -632,11 +632,8 @@ static int px_send_response_head(struct px *pc)
     if (!pc->keep_alive || !pc->req_done || pc->user_eof)
         pc->close_after = 1;
     pc->status = resp->status;
-    /* the conn may serve the next request when the target keeps it open: HTTP/1.1, no
-     * "Connection: close", a body whose end is known without a close */
-    pc->target_keep = pc->asked_keep && resp->minor == 1 && resp->status != 101 &&
-                      resp->framing != RD_HM_BODY_CLOSE &&
-                      !rd_hm_connection_has(&resp->headers, "close");
+    /* the conn may serve the next request when the target keeps it open */
+    pc->target_keep = pc->asked_keep && rd_hm_response_keeps_conn(resp);
     rd_stats_frontend(pc->hp->cfg.stats, RD_FE_HTTPPROXY, RD_FE_OK);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", resp->status, resp->reason);
     for (i = 0; i < n; i++)
@@ -934,7 +931,6 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
 }
 
 static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed };
-
 
 /* ---- a new request ---- */
 

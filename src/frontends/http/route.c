@@ -457,9 +457,7 @@ static void rq_start_response(struct rq *r)
     int rc;
 
     r->framing = resp->framing;
-    r->target_keep = r->asked_keep && resp->minor == 1 && resp->status != 101 &&
-                     resp->framing != RD_HM_BODY_CLOSE &&
-                     !rd_hm_connection_has(&resp->headers, "close");
+    r->target_keep = r->asked_keep && rd_hm_response_keeps_conn(resp);
     free(r->retry_head); /* an answer came: nothing to send again */
     r->retry_head = NULL;
     switch (resp->framing) {
