@@ -1,11 +1,11 @@
 /* ws_client.c - RFC 6455 client on libevent + OpenSSL. See ws_client.h and DESIGN.md s4a.
  *
  * States: CONNECTING (resolve + TCP + TLS) -> UPGRADING (request sent, reading the 101)
- *   -> OPEN (frames both ways, a session attached) -> CLOSING (close frame queued, flushing
- *   for at most RD_WSC_FLUSH_MS) -> DONE (deferred: free the bufferevent, tell the session,
- *   then on_done). A non-101 answer goes UPGRADING -> ERRBODY (collect the first line of
- *   the body for the log) -> DONE. Every path to DONE goes through wsc_finish(); the work
- *   is done from done_ev, never inside a bufferevent or rd_session_* call. */
+ *   -> OPEN (the bufferevent belongs to a ws_link.h link in the client role, which carries
+ *   the session's frames and reports its end to link_done) -> DONE. A non-101 answer goes
+ *   UPGRADING -> ERRBODY (collect the first line of the body for the log) -> DONE. A
+ *   failure before OPEN goes through wsc_finish(); the work is done from done_ev, never
+ *   inside a bufferevent callback. */
 #include "ws_client.h"
 
 #include <arpa/inet.h>
@@ -36,13 +36,9 @@
 #include "common/log.h"
 #include "common/sockio.h"
 #include "transport/ws_frame.h"
+#include "transport/ws_link.h"
 #include "tunnel/session.h"
 
-#define RD_WSC_OUT_HIGH (256 * 1024)        /* stop pulling messages above this output */
-#define RD_WSC_OUT_LOW (64 * 1024)          /* resume pulling below this */
-#define RD_WSC_MAX_SINGLE_READ (256 * 1024) /* per read callback (libevent default 16 KiB) */
-#define RD_WSC_FLUSH_MS 1000                /* close frame flush bound */
-#define RD_WSC_RAND_BUF 4096                /* CSPRNG bytes fetched at once for mask keys */
 #define RD_WSC_ERRBODY_MAX 100              /* bytes of a non-101 body shown in the reason */
 #define RD_WSC_REASON_MAX 200
 
@@ -53,7 +49,6 @@ enum wsc_state {
     WSC_UPGRADING,
     WSC_ERRBODY,
     WSC_OPEN,
-    WSC_CLOSING,
     WSC_DONE,
 };
 
@@ -71,21 +66,13 @@ struct rd_ws_client {
     char accept[29];     /* expected Sec-WebSocket-Accept */
     SSL_CTX *ssl_ctx;    /* owned (wss only); the SSL belongs to the bufferevent */
     SSL *ssl;            /* borrowed from bev */
-    struct bufferevent *bev;
-    struct rd_ws_reasm *reasm;
-    struct evbuffer *msg; /* scratch: one message pulled from the session */
-    struct evbuffer *txq; /* plain ws: frames of one pull round, sent at once (txq_flush) */
-    struct event *timer_ev; /* handshake timeout, then the close flush bound */
-    struct event *pull_ev;  /* deferred rd_session_pull (want_write) */
-    struct event *done_ev;  /* deferred end */
-    struct rd_session *s;   /* attached after on_open; NULL after link_closed */
-    int was_open;
-    int pull_blocked;       /* stopped pulling at RD_WSC_OUT_HIGH: resume from write cb */
+    struct bufferevent *bev; /* until the upgrade; then the link's */
+    struct rd_ws_link *link; /* once open (owned) */
+    struct event *timer_ev; /* handshake timeout */
+    struct event *done_ev;  /* deferred end of a failed connect or upgrade */
+    int was_open;           /* a session was attached */
     struct rd_ws_http_resp resp; /* non-101 answer, while collecting its body */
-    uint64_t bytes_in, bytes_out;
     char reason[RD_WSC_REASON_MAX];
-    uint8_t rnd[RD_WSC_RAND_BUF];
-    size_t rnd_pos;
 };
 
 static const char *wsc_state_str(enum wsc_state st)
@@ -95,7 +82,6 @@ static const char *wsc_state_str(enum wsc_state st)
     case WSC_UPGRADING: return "upgrading";
     case WSC_ERRBODY: return "error-body";
     case WSC_OPEN: return "open";
-    case WSC_CLOSING: return "closing";
     case WSC_DONE: return "done";
     }
     return "?";
@@ -375,116 +361,15 @@ static void set_reason(struct rd_ws_client *ws, const char *reason)
         snprintf(ws->reason, sizeof ws->reason, "%s", reason);
 }
 
-/* 4 fresh mask key bytes from the buffered CSPRNG. 0 or -1. */
-static int next_key(struct rd_ws_client *ws, uint8_t key[4])
-{
-    if (ws->rnd_pos + 4 > sizeof ws->rnd) {
-        if (RAND_bytes(ws->rnd, (int)sizeof ws->rnd) != 1)
-            return -1;
-        ws->rnd_pos = 0;
-    }
-    memcpy(key, ws->rnd + ws->rnd_pos, 4);
-    ws->rnd_pos += 4;
-    return 0;
-}
-
-static void txq_flush(struct rd_ws_client *ws);
-
-/* A control frame, appended to the output at once (ahead of anything pulled later). */
-static void send_control(struct rd_ws_client *ws, unsigned op, const uint8_t *payload, size_t len)
-{
-    uint8_t frame[RD_WS_MAX_HEADER + RD_WS_MAX_CONTROL], key[4];
-    size_t hl;
-
-    if (len > RD_WS_MAX_CONTROL)
-        len = RD_WS_MAX_CONTROL;
-    if (next_key(ws, key) != 0) {
-        rd_err("ws client %s: RAND_bytes failed", ws->url.host);
-        return;
-    }
-    hl = rd_ws_frame_encode_header(frame, 1, op, len, key);
-    rd_ws_mask_copy(frame + hl, payload, len, key, 0);
-    txq_flush(ws); /* frames framed before this one leave first */
-    bufferevent_write(ws->bev, frame, hl + len);
-}
-
-/* One pulled message -> one masked binary frame, masked while copying into the output. */
-static int frame_message(struct rd_ws_client *ws, struct evbuffer *out, struct evbuffer *msg)
-{
-    size_t len = evbuffer_get_length(msg), hl, off = 0;
-    uint8_t hdr[RD_WS_MAX_HEADER], key[4], *dst;
-    struct evbuffer_iovec space, chunks[8];
-
-    if (next_key(ws, key) != 0)
-        return -1;
-    hl = rd_ws_frame_encode_header(hdr, 1, RD_WS_OP_BINARY, len, key);
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + len), &space, 1) != 1)
-        return -1;
-    dst = space.iov_base;
-    memcpy(dst, hdr, hl);
-    while (off < len) {
-        int n = evbuffer_peek(msg, -1, NULL, chunks, 8), i;
-        size_t done = 0;
-        if (n > 8)
-            n = 8;
-        for (i = 0; i < n; i++) {
-            rd_ws_mask_copy(dst + hl + off, chunks[i].iov_base, chunks[i].iov_len, key, off);
-            off += chunks[i].iov_len;
-            done += chunks[i].iov_len;
-        }
-        evbuffer_drain(msg, done);
-    }
-    space.iov_len = hl + len;
-    if (evbuffer_commit_space(out, &space, 1) != 0)
-        return -1;
-    ws->bytes_out += len;
-    return 0;
-}
-
-/* Start the close path: queue a close frame (code != 0), stop reading, flush, finish. */
-static void wsc_close(struct rd_ws_client *ws, unsigned code, const char *reason)
-{
-    struct evbuffer *out;
-
-    if (ws->state >= WSC_CLOSING)
-        return;
-    if (ws->state != WSC_OPEN) {
-        wsc_finish(ws, reason);
-        return;
-    }
-    set_reason(ws, reason);
-    wsc_set_state(ws, WSC_CLOSING);
-    event_del(ws->pull_ev);
-    bufferevent_disable(ws->bev, EV_READ);
-    txq_flush(ws); /* frames of the pull round that closed us */
-    if (code != 0) {
-        uint8_t pl[RD_WS_MAX_CONTROL];
-        size_t n = code == RD_WS_CLOSE_NO_STATUS ? 0 : rd_ws_close_build(pl, code, "");
-        send_control(ws, RD_WS_OP_CLOSE, pl, n);
-    }
-    out = bufferevent_get_output(ws->bev);
-    if (evbuffer_get_length(out) == 0) {
-        wsc_finish(ws, reason);
-        return;
-    }
-    /* the write callback fires once the output is empty */
-    bufferevent_setwatermark(ws->bev, EV_WRITE, 0, 0);
-    bufferevent_enable(ws->bev, EV_WRITE);
-    {
-        struct timeval tv = {RD_WSC_FLUSH_MS / 1000, (RD_WSC_FLUSH_MS % 1000) * 1000};
-        event_add(ws->timer_ev, &tv);
-    }
-}
-
-/* The one end: everything stops now, the teardown runs from done_ev. */
+/* A failure before the websocket was open: everything stops now, the teardown runs from
+ * done_ev. (Once open, the link ends on its own and reports to link_done.) */
 static void wsc_finish(struct rd_ws_client *ws, const char *reason)
 {
-    if (ws->state == WSC_DONE)
+    if (ws->state == WSC_DONE || ws->state == WSC_OPEN)
         return;
     set_reason(ws, reason);
     wsc_set_state(ws, WSC_DONE);
     event_del(ws->timer_ev);
-    event_del(ws->pull_ev);
     if (ws->bev != NULL)
         bufferevent_disable(ws->bev, EV_READ | EV_WRITE);
     event_active(ws->done_ev, EV_TIMEOUT, 0);
@@ -501,176 +386,21 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
         ws->bev = NULL;
         ws->ssl = NULL;
     }
-    rd_info("ws client %s:%u: closed (%s), %" PRIu64 " bytes in, %" PRIu64 " out",
-            ws->url.host, ws->url.port, reason, ws->bytes_in, ws->bytes_out);
-    if (ws->s != NULL) {
-        struct rd_session *s = ws->s;
-        ws->s = NULL;
-        rd_session_link_closed(s, reason);
-    }
+    rd_info("ws client %s:%u: closed (%s)", ws->url.host, ws->url.port, reason);
     if (ws->cbs.on_done != NULL)
-        ws->cbs.on_done(ws, ws->was_open, reason, ws->arg); /* may free ws */
+        ws->cbs.on_done(ws, 0, reason, ws->arg); /* may free ws */
 }
 
-/* ---- link ops ---- */
-
-/* Plain ws with nothing queued: the frames of one pull round go to the socket at once
- * (rd_bev_send_buffer) instead of on the next loop round through the bufferevent's write
- * event, which costs two epoll_ctl calls and a round per burst. Whatever the socket does not
- * take is queued in the output, ahead of anything written later. */
-static void txq_flush(struct rd_ws_client *ws)
-{
-    if (evbuffer_get_length(ws->txq) > 0)
-        rd_bev_send_buffer(ws->bev, ws->txq);
-}
-
-static void pull_cb(evutil_socket_t fd, short what, void *arg)
+/* The open websocket ended (the session was told already). */
+static void link_done(struct rd_ws_link *l, const char *reason, void *arg)
 {
     struct rd_ws_client *ws = arg;
-    struct evbuffer *out, *dst;
 
-    if (ws->state != WSC_OPEN || ws->s == NULL)
-        return;
-    out = bufferevent_get_output(ws->bev);
-    dst = ws->ssl == NULL && evbuffer_get_length(out) == 0 ? ws->txq : out;
-    ws->pull_blocked = 0;
-    while (evbuffer_get_length(dst) < RD_WSC_OUT_HIGH) {
-        if (rd_session_pull(ws->s, ws->msg) == 0) {
-            txq_flush(ws);
-            return;
-        }
-        if (ws->state != WSC_OPEN) { /* the session closed us while pulling (txq flushed) */
-            evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
-            return;
-        }
-        if (frame_message(ws, dst, ws->msg) != 0) {
-            evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
-            wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "out of memory framing a message");
-            return;
-        }
-    }
-    txq_flush(ws);
-    if (dst == ws->txq && evbuffer_get_length(out) == 0) {
-        /* the socket took it all: no write callback will come; pull the rest on the next
-         * loop round (after the loop polled), not in this one */
-        static const struct timeval now = { 0, 0 };
-        event_add(ws->pull_ev, &now);
-        return;
-    }
-    ws->pull_blocked = 1;
-}
-
-static void link_want_write(void *link)
-{
-    struct rd_ws_client *ws = link;
-    if (ws->state == WSC_OPEN)
-        event_active(ws->pull_ev, EV_TIMEOUT, 0);
-}
-
-static void link_ping(void *link)
-{
-    struct rd_ws_client *ws = link;
-    if (ws->state == WSC_OPEN)
-        send_control(ws, RD_WS_OP_PING, NULL, 0);
-}
-
-static void link_close(void *link, const char *reason)
-{
-    wsc_close(link, RD_WS_CLOSE_NORMAL, reason);
-}
-
-static const struct rd_link_ops wsc_link_ops = {
-    .want_write = link_want_write,
-    .ping = link_ping,
-    .close = link_close,
-};
-
-/* ---- receive ---- */
-
-static void protocol_error(struct rd_ws_client *ws, enum rd_ws_result r)
-{
-    char reason[RD_WSC_REASON_MAX];
-    unsigned code = r == RD_WS_ERR_TEXT ? RD_WS_CLOSE_UNSUPPORTED
-                    : r == RD_WS_ERR_TOO_BIG ? RD_WS_CLOSE_TOO_BIG
-                                             : RD_WS_CLOSE_PROTOCOL;
-    snprintf(reason, sizeof reason, "protocol error: %s", rd_ws_result_str(r));
-    rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
-    wsc_close(ws, code, reason);
-}
-
-static void handle_close_frame(struct rd_ws_client *ws, const uint8_t *p, size_t len)
-{
-    char reason[RD_WSC_REASON_MAX];
-    unsigned code;
-    const char *text;
-    size_t tl;
-
-    if (rd_ws_close_parse(p, len, &code, &text, &tl) != RD_WS_OK) {
-        protocol_error(ws, RD_WS_ERR_CLOSE_PAYLOAD);
-        return;
-    }
-    if (tl > 100)
-        tl = 100;
-    snprintf(reason, sizeof reason, "closed by server (%u%s%.*s)", code, tl ? " " : "", (int)tl,
-             text ? text : "");
-    for (char *c = reason; *c; c++) /* the server's text goes to logs: printable only */
-        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-            *c = '?';
-    wsc_close(ws, code, reason); /* echo the code (1005: empty close) */
-}
-
-static void process_frames(struct rd_ws_client *ws)
-{
-    struct evbuffer *in = bufferevent_get_input(ws->bev);
-
-    while (ws->state == WSC_OPEN) {
-        size_t len = evbuffer_get_length(in), used, hl;
-        struct rd_ws_event ev;
-        enum rd_ws_result r;
-        uint8_t *p;
-
-        if (len == 0)
-            return;
-        hl = len < RD_WS_MAX_HEADER ? len : RD_WS_MAX_HEADER;
-        p = evbuffer_pullup(in, (ev_ssize_t)hl);
-        r = rd_ws_reasm_parse(ws->reasm, p, hl, &used, &ev);
-        if (r == RD_WS_NEED_MORE) {
-            if (ev.need == 0 || ev.need > len)
-                return; /* wait: the header was validated, so ev.need is bounded */
-            p = evbuffer_pullup(in, (ev_ssize_t)ev.need);
-            if (p == NULL) {
-                wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "out of memory");
-                return;
-            }
-            r = rd_ws_reasm_parse(ws->reasm, p, (size_t)ev.need, &used, &ev);
-        }
-        if (r != RD_WS_OK) {
-            protocol_error(ws, r);
-            return;
-        }
-        switch (ev.type) {
-        case RD_WS_EV_NONE:
-            break;
-        case RD_WS_EV_MESSAGE:
-            ws->bytes_in += ev.len;
-            if (ws->s != NULL)
-                rd_session_recv(ws->s, ev.data, ev.len); /* -1: it already asked to close */
-            break;
-        case RD_WS_EV_PING:
-            send_control(ws, RD_WS_OP_PONG, ev.data, ev.len);
-            if (ws->s != NULL)
-                rd_session_alive(ws->s);
-            break;
-        case RD_WS_EV_PONG:
-            if (ws->s != NULL)
-                rd_session_alive(ws->s);
-            break;
-        case RD_WS_EV_CLOSE:
-            handle_close_frame(ws, ev.data, ev.len);
-            break;
-        }
-        evbuffer_drain(in, used);
-    }
+    wsc_set_state(ws, WSC_DONE);
+    rd_info("ws client %s:%u: closed (%s), %" PRIu64 " bytes in, %" PRIu64 " out",
+            ws->url.host, ws->url.port, reason, rd_ws_link_bytes_in(l), rd_ws_link_bytes_out(l));
+    if (ws->cbs.on_done != NULL)
+        ws->cbs.on_done(ws, ws->was_open, reason, ws->arg); /* may free ws */
 }
 
 /* Reason for a non-101 answer: "handshake: HTTP <status> <first body line>". Returns 1
@@ -727,24 +457,34 @@ static int errbody_done(struct rd_ws_client *ws, int force)
     return 1;
 }
 
+/* The 101 is in: the bufferevent (and what it read behind the 101) goes to a link. */
 static void on_upgraded(struct rd_ws_client *ws)
 {
+    static const struct rd_ws_link_cbs lcbs = { link_done };
+    struct rd_ws_link_config lc;
+    char name[RD_WS_URL_MAX_HOST + 32];
     struct rd_session *s;
 
     event_del(ws->timer_ev);
-    wsc_set_state(ws, WSC_OPEN);
-    bufferevent_setwatermark(ws->bev, EV_WRITE, RD_WSC_OUT_LOW, 0);
-    rd_info("ws client %s:%u: websocket open", ws->url.host, ws->url.port);
-    s = ws->cbs.on_open != NULL ? ws->cbs.on_open(ws, &wsc_link_ops, ws, ws->arg) : NULL;
-    if (ws->state != WSC_OPEN) /* cannot happen through the session API, but be safe */
-        return;
-    if (s == NULL) {
-        wsc_close(ws, RD_WS_CLOSE_GOING_AWAY, "no session");
+    snprintf(name, sizeof name, "ws client %s:%u", ws->url.host, ws->url.port);
+    memset(&lc, 0, sizeof lc);
+    lc.role = RD_WS_ROLE_CLIENT;
+    lc.max_message = ws->max_message;
+    lc.name = name;
+    ws->link = rd_ws_link_new(ws->base, ws->bev, &lc, &lcbs, ws);
+    if (ws->link == NULL) {
+        wsc_finish(ws, "out of memory");
         return;
     }
-    ws->s = s;
-    ws->was_open = 1;
-    process_frames(ws); /* frames that came with the 101 */
+    ws->bev = NULL; /* the link's now, and the SSL with it */
+    ws->ssl = NULL;
+    wsc_set_state(ws, WSC_OPEN);
+    rd_info("ws client %s:%u: websocket open", ws->url.host, ws->url.port);
+    s = ws->cbs.on_open != NULL
+            ? ws->cbs.on_open(ws, rd_ws_link_ops(), ws->link, ws->arg)
+            : NULL;
+    ws->was_open = s != NULL;
+    rd_ws_link_attach(ws->link, s); /* NULL: the link closes and reports to link_done */
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -785,17 +525,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
     case WSC_ERRBODY:
         errbody_done(ws, 0);
         return;
-    case WSC_OPEN:
-        /* plain ws: large reads (libevent reads at most 4 KiB at a time); after a shorter
-         * read libevent took all the socket held (it asks FIONREAD), so another read would
-         * only meet EAGAIN (one wasted read per small message burst) */
-        if (ws->ssl == NULL && evbuffer_get_length(in) >= 4096) {
-            int st, err;
-            rd_bev_slurp(bev, RD_WSC_MAX_SINGLE_READ, &st, &err);
-        }
-        process_frames(ws);
-        return;
-    default: /* CONNECTING cannot read; CLOSING/DONE: ignore */
+    default: /* CONNECTING cannot read; DONE: ignore */
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
@@ -803,14 +533,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
 static void write_cb(struct bufferevent *bev, void *arg)
 {
-    struct rd_ws_client *ws = arg;
-
-    if (ws->state == WSC_CLOSING) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            wsc_finish(ws, "closed");
-    } else if (ws->state == WSC_OPEN && ws->pull_blocked) {
-        pull_cb(-1, 0, ws);
-    }
+    (void)bev;
+    (void)arg; /* the upgrade request is small: nothing waits for its drain */
 }
 
 static void tls_reason(struct rd_ws_client *ws, char *out, size_t outlen)
@@ -889,14 +613,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     case WSC_ERRBODY:
         errbody_done(ws, 1);
         return;
-    case WSC_OPEN:
-    case WSC_CLOSING:
-        if (reason[0] == '\0')
-            snprintf(reason, sizeof reason, "%s",
-                     (what & BEV_EVENT_EOF) ? "connection closed by server"
-                                            : evutil_socket_error_to_string(err));
-        wsc_finish(ws, reason);
-        return;
+    case WSC_OPEN: /* the link's callbacks, not these, run once open */
     case WSC_DONE:
         return;
     }
@@ -917,9 +634,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     case WSC_ERRBODY:
         errbody_done(ws, 1);
-        return;
-    case WSC_CLOSING:
-        wsc_finish(ws, "close flush timeout");
         return;
     default:
         return;
@@ -1067,7 +781,6 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
     ws->max_message = cfg->max_message ? cfg->max_message : RD_MAX_MESSAGE_DEFAULT;
     ws->handshake_timeout_ms =
         cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : RD_HANDSHAKE_TIMEOUT_MS;
-    ws->rnd_pos = sizeof ws->rnd; /* empty: filled on first use */
     ws->state = WSC_CONNECTING;
     if (rd_ws_url_parse(cfg->url, &ws->url) != 0) {
         *errp = dup_err("ws client: bad URL (want ws[s]://host[:port][/path]): %.200s",
@@ -1076,14 +789,9 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
     }
     if (build_request(ws, cfg->headers, errp) != 0)
         goto fail;
-    ws->reasm = rd_ws_reasm_new(RD_WS_ROLE_CLIENT, ws->max_message);
-    ws->msg = evbuffer_new();
-    ws->txq = evbuffer_new();
     ws->timer_ev = evtimer_new(base, timer_cb, ws);
-    ws->pull_ev = event_new(base, -1, 0, pull_cb, ws);
     ws->done_ev = event_new(base, -1, 0, done_cb, ws);
-    if (ws->reasm == NULL || ws->msg == NULL || ws->txq == NULL || ws->timer_ev == NULL || ws->pull_ev == NULL ||
-        ws->done_ev == NULL)
+    if (ws->timer_ev == NULL || ws->done_ev == NULL)
         goto fail;
     if (ws->url.tls) {
         if (tls_setup(ws, cfg, errp) != 0)
@@ -1099,8 +807,6 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
             goto fail;
     }
     bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
-    bufferevent_set_max_single_read(ws->bev, RD_WSC_MAX_SINGLE_READ);
-    bufferevent_set_max_single_write(ws->bev, RD_WSC_OUT_HIGH); /* default 16 KiB per event */
     bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
     {
         struct timeval tv = {ws->handshake_timeout_ms / 1000,
@@ -1142,26 +848,22 @@ void rd_ws_client_free(struct rd_ws_client *ws)
         bufferevent_free(ws->bev); /* frees the SSL too */
     else if (ws->ssl != NULL)
         SSL_free(ws->ssl);
-    if (ws->s != NULL) {
-        struct rd_session *s = ws->s;
-        ws->s = NULL;
-        rd_session_link_closed(s, "closed by owner");
-    }
+    rd_ws_link_free(ws->link); /* tells an attached session "closed by owner" */
     if (ws->timer_ev != NULL)
         event_free(ws->timer_ev);
-    if (ws->pull_ev != NULL)
-        event_free(ws->pull_ev);
     if (ws->done_ev != NULL)
         event_free(ws->done_ev);
-    if (ws->msg != NULL)
-        evbuffer_free(ws->msg);
-    if (ws->txq)
-        evbuffer_free(ws->txq);
-    rd_ws_reasm_free(ws->reasm);
     SSL_CTX_free(ws->ssl_ctx);
     free(ws->request);
     free(ws);
 }
 
-uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws) { return ws->bytes_in; }
-uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws) { return ws->bytes_out; }
+uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws)
+{
+    return ws->link != NULL ? rd_ws_link_bytes_in(ws->link) : 0;
+}
+
+uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws)
+{
+    return ws->link != NULL ? rd_ws_link_bytes_out(ws->link) : 0;
+}

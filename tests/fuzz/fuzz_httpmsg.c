@@ -1,4 +1,4 @@
-/* fuzz_httpmsg.c - the /client/ route's HTTP pieces (src/frontends/http/httpmsg.h).
+/* fuzz_httpmsg.c - the /client/ route's HTTP pieces (src/common/httpmsg.h).
  *
  * Input: [flags][split hi][split lo][bytes...]; flags pick the mode:
  *  0: response head parser - incremental (prefix, then whole, same parser state) against a
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "frontends/http/httpmsg.h"
+#include "common/httpmsg.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

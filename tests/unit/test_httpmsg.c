@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontends/http/httpmsg.h"
+#include "common/httpmsg.h"
 
 /* ------------------------------------------------------------------ route paths */
 
@@ -251,7 +251,7 @@ END_TEST
 
 START_TEST(build_plain_get)
 {
-    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL };
     char out[512];
     const char *want = "GET / HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n\r\n";
     int n = rd_hm_build_request(&rq, out, sizeof out);
@@ -268,7 +268,7 @@ END_TEST
 /* keep_alive: no "Connection: close" (the proxy reuses the conn); never for HTTP/1.0 */
 START_TEST(build_keep_alive)
 {
-    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1 };
+    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1, NULL };
     char out[512];
     const char *want = "GET /k HTTP/1.1\r\nHost: h:1\r\n\r\n";
     const char *want10 = "GET /k HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
@@ -303,7 +303,7 @@ END_TEST
 /* an HTTP/1.0 user's request goes out as HTTP/1.0, so the target does not answer chunked */
 START_TEST(build_http10)
 {
-    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0 };
+    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0, NULL };
     char out[512];
     const char *want = "GET /x HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
 
@@ -315,7 +315,7 @@ END_TEST
 START_TEST(build_headers)
 {
     struct rd_hm_headers *hs = hs_new();
-    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0 };
+    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0, NULL };
     char out[2048];
     const char *want = "POST /up?x=1 HTTP/1.1\r\n"
                        "Host: example.com\r\n"
@@ -368,7 +368,7 @@ END_TEST
 
 START_TEST(build_invalid)
 {
-    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL };
     char out[512];
 
     rq.method = "G T";

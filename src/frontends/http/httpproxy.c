@@ -44,8 +44,8 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sockio.h"
-#include "frontends/http/httpmsg.h"
-#include "frontends/http/proxy_req.h"
+#include "common/httpmsg.h"
+#include "common/httpreq.h"
 #include "frontends/target_map.h"
 #include "frontends/users.h"
 #include "tunnel/conn.h"
@@ -114,17 +114,17 @@ struct px {
     struct rd_bev_direct dw;    /* answers leave at the end of the round, directly */
     enum px_state st;
     char peer[64];
-    struct rd_pr_parser parser;
+    struct rd_hr_parser parser;
     int user_eof;               /* the user's FIN was read */
 
     /* the current (or last) request */
-    char method[RD_PR_MAX_METHOD + 1];
+    char method[RD_HR_MAX_METHOD + 1];
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char addr[RD_TARGET_MAX_ADDR + 1];
-    char auth_user[RD_PR_MAX_USER + 1]; /* with cfg.users: the authenticated user */
-    char via[RD_PR_MAX_USER + 1];       /* with cfg.users: the "@client-id" of the user name */
+    char auth_user[RD_HR_MAX_USER + 1]; /* with cfg.users: the authenticated user */
+    char via[RD_HR_MAX_USER + 1];       /* with cfg.users: the "@client-id" of the user name */
     int minor, keep_alive, is_head;
-    struct rd_pr_body req_body;
+    struct rd_hr_body req_body;
     int req_done;
 
     /* the response */
@@ -132,7 +132,7 @@ struct px {
     struct rd_hm_response *resp; /* while waiting for the head */
     struct evbuffer *rin;       /* bytes taken from the conn, not yet passed on */
     struct evbuffer *tmp;       /* scratch for moves */
-    struct rd_pr_body resp_body;
+    struct rd_hr_body resp_body;
     int rechunk;                /* close-delimited body re-chunked for the user */
     int close_after;            /* close the user connection after this response */
     int conn_gone;
@@ -665,7 +665,7 @@ static int px_send_response_head(struct px *pc)
         evbuffer_add_printf(out, "Connection: keep-alive\r\n");
     evbuffer_add(out, "\r\n", 2);
     free(arena);
-    rd_pr_body_init(&pc->resp_body, resp->framing, resp->content_length);
+    rd_hr_body_init(&pc->resp_body, resp->framing, resp->content_length);
     free(pc->resp);
     pc->resp = NULL;
     return 0;
@@ -785,7 +785,7 @@ static void px_pump_body(struct px *pc)
     while (pc->st == PX_EXCH_BODY) {
         size_t outlen = evbuffer_get_length(out);
         struct evbuffer_iovec v;
-        enum rd_pr_result r;
+        enum rd_hr_result r;
         size_t used;
 
         if (pc->resp_body.done) {
@@ -818,8 +818,8 @@ static void px_pump_body(struct px *pc)
         }
         if (!px_peek(pc->rin, &v))
             break;
-        r = rd_pr_body_feed(&pc->resp_body, v.iov_base, v.iov_len, &used);
-        if (r == RD_PR_ERR_BAD) {
+        r = rd_hr_body_feed(&pc->resp_body, v.iov_base, v.iov_len, &used);
+        if (r == RD_HR_ERR_BAD) {
             px_end(pc, "malformed chunked body from the target", 1);
             return;
         }
@@ -832,7 +832,7 @@ static void px_pump_body(struct px *pc)
             pc->down += used;
             progress = 1;
         }
-        if (r == RD_PR_OK && evbuffer_get_length(pc->rin) > 0) {
+        if (r == RD_HR_OK && evbuffer_get_length(pc->rin) > 0) {
             pc->target_keep = 0; /* bytes past the body: never reuse this conn */
             evbuffer_drain(pc->rin, evbuffer_get_length(pc->rin));
         }
@@ -861,7 +861,7 @@ static void px_pump_up(struct px *pc)
     in = bufferevent_get_input(pc->bev);
     while (!pc->req_done) {
         struct evbuffer_iovec v;
-        enum rd_pr_result r;
+        enum rd_hr_result r;
         size_t used;
 
         if (pc->conn == NULL) {
@@ -876,8 +876,8 @@ static void px_pump_up(struct px *pc)
         }
         if (!px_peek(in, &v))
             break;
-        r = rd_pr_body_feed(&pc->req_body, v.iov_base, v.iov_len, &used);
-        if (r == RD_PR_ERR_BAD) {
+        r = rd_hr_body_feed(&pc->req_body, v.iov_base, v.iov_len, &used);
+        if (r == RD_HR_ERR_BAD) {
             if (pc->st == PX_EXCH_HEAD) {
                 px_reply(pc, 400, "bad-request", "malformed chunked request body", 1);
             } else {
@@ -892,7 +892,7 @@ static void px_pump_up(struct px *pc)
             pc->up += used;
             progress = 1;
         }
-        if (r == RD_PR_OK)
+        if (r == RD_HR_OK)
             pc->req_done = 1;
     }
     if (pc->req_done) {
@@ -934,7 +934,7 @@ static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_
 
 /* ---- a new request ---- */
 
-static void px_start_request(struct px *pc, struct rd_pr_request *rq)
+static void px_start_request(struct px *pc, struct rd_hr_request *rq)
 {
     struct rd_httpproxy *hp = pc->hp;
     struct rd_target_mapped m;
@@ -958,7 +958,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
              rq->host, rq->port);
     pc->status = 0;
 
-    if (rq->auth == RD_PR_AUTH_INVALID) {
+    if (rq->auth == RD_HR_AUTH_INVALID) {
         px_reply_request(pc, 407, "auth-required",
                          "Proxy-Authorization must be Basic credentials (user = client id)",
                          has_body);
@@ -966,11 +966,11 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
     }
     if (hp->cfg.users != NULL) {
         /* -proxy-users: "user[@client-id]" + password; the user does not name the client */
-        char who[RD_PR_MAX_USER + 1] = "";
-        if (rq->auth != RD_PR_AUTH_BASIC ||
+        char who[RD_HR_MAX_USER + 1] = "";
+        if (rq->auth != RD_HR_AUTH_BASIC ||
             rd_users_split(rq->user, who, sizeof who, pc->via, sizeof pc->via) != 0 ||
             rd_users_check(hp->cfg.users, who, rq->password, NULL) != 0) {
-            if (rq->auth == RD_PR_AUTH_BASIC)
+            if (rq->auth == RD_HR_AUTH_BASIC)
                 rd_info("http proxy %s: bad proxy credentials for user %.64s", pc->peer, who);
             px_reply_request(pc, 407, "auth-required",
                              "proxy credentials required (Basic, user[@client-id])", has_body);
@@ -978,7 +978,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
         }
         snprintf(pc->auth_user, sizeof pc->auth_user, "%s", who);
         user = pc->via[0] ? pc->via : NULL;
-    } else if (rq->auth == RD_PR_AUTH_BASIC) {
+    } else if (rq->auth == RD_HR_AUTH_BASIC) {
         user = rq->user;
     }
     mr = rd_target_map(rq->host, rq->port, user, hp->domain[0] ? hp->domain : NULL, &m, &why);
@@ -1003,7 +1003,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
         return;
     }
     if (hp->cfg.authorize != NULL) {
-        int st = hp->cfg.authorize(user, rq->auth == RD_PR_AUTH_BASIC ? rq->password : NULL,
+        int st = hp->cfg.authorize(user, rq->auth == RD_HR_AUTH_BASIC ? rq->password : NULL,
                                    m.client_id, hp->cfg.authorize_arg);
         if (st != 0) {
             st = st == 407 ? 407 : 403;
@@ -1068,9 +1068,9 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
     }
     {
         char host[RD_TARGET_MAX_ADDR + 1];
-        n = rd_pr_host_header(m.addr, host, sizeof host);
+        n = rd_hr_host_header(m.addr, host, sizeof host);
         if (n >= 0)
-            n = rd_pr_build_request(rq, host, pc->keep_alive, head, PX_REQ_HEAD_MAX);
+            n = rd_hr_build_request(rq, host, pc->keep_alive, head, PX_REQ_HEAD_MAX);
     }
     if (n < 0) {
         free(head);
@@ -1095,7 +1095,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
     rd_hm_resp_parser_init(&pc->rparser, rq->is_head, 0);
     if (rq->expect_continue && rq->minor == 1 && has_body)
         evbuffer_add_printf(bufferevent_get_output(pc->bev), "HTTP/1.1 100 Continue\r\n\r\n");
-    rd_pr_body_init(&pc->req_body, rq->framing, rq->content_length);
+    rd_hr_body_init(&pc->req_body, rq->framing, rq->content_length);
     pc->req_done = pc->req_body.done;
     if (!pc->req_done)
         bufferevent_setwatermark(pc->bev, EV_READ, 0, 0); /* bulk: no head-sized reads */
@@ -1109,7 +1109,7 @@ static void px_start_request(struct px *pc, struct rd_pr_request *rq)
 static void px_enter_read_head(struct px *pc)
 {
     px_set_state(pc, PX_READ_HEAD);
-    rd_pr_parser_init(&pc->parser, pc->hp->cfg.max_head, 0);
+    rd_hr_parser_init(&pc->parser, RD_HR_FORMS_PROXY, pc->hp->cfg.max_head, 0);
     bufferevent_setwatermark(pc->bev, EV_READ, 0, pc->parser.max_head + 1);
     bufferevent_setwatermark(pc->bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
     px_arm(pc, evbuffer_get_length(bufferevent_get_input(pc->bev)) > 0 || pc->requests == 0
@@ -1131,8 +1131,8 @@ static void px_read_head(struct px *pc)
 {
     struct evbuffer *in = bufferevent_get_input(pc->bev);
     size_t len = evbuffer_get_length(in), used;
-    struct rd_pr_request *rq;
-    enum rd_pr_result r;
+    struct rd_hr_request *rq;
+    enum rd_hr_result r;
     char *buf;
 
     if (len == 0) {
@@ -1150,27 +1150,27 @@ static void px_read_head(struct px *pc)
         return;
     }
     rq = NULL;
-    r = rd_pr_scan(&pc->parser, buf, len, &used);
-    if (r == RD_PR_OK) {
+    r = rd_hr_scan(&pc->parser, buf, len, &used);
+    if (r == RD_HR_OK) {
         rq = malloc(sizeof *rq); /* only now: it is large */
         if (rq == NULL) {
             px_end(pc, "out of memory", 1);
             return;
         }
-        r = rd_pr_parse(&pc->parser, buf, len, rq, &used);
+        r = rd_hr_parse(&pc->parser, buf, len, rq, &used);
     }
-    if (r == RD_PR_NEED_MORE) {
+    if (r == RD_HR_NEED_MORE) {
         if (pc->user_eof)
             px_end(pc, "user closed in the middle of a request head", 0);
         return;
     }
-    if (r != RD_PR_OK) {
+    if (r != RD_HR_OK) {
         static const char *const kinds[] = { "bad-request", "uri-too-long", "head-too-large",
                                              "not-implemented", "version" };
         int k = -(int)r - 1;
         pc->requests++;
         free(rq);
-        px_reply(pc, rd_pr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
+        px_reply(pc, rd_hr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
                  pc->parser.why ? pc->parser.why : "bad request", 1);
         return;
     }

@@ -25,7 +25,7 @@
  *
  * Absolute-form (any method, "GET http://host[:port]/path HTTP/1.1"): one tunnel conn per
  * request. The head is rewritten towards the target (origin-form, Host = the dial target,
- * hop-by-hop headers removed, Connection: close; rd_pr_build_request) and the body streamed
+ * hop-by-hop headers removed, Connection: close; rd_hr_build_request) and the body streamed
  * (Content-Length counted, chunked passed through and tracked to its end). Expect:
  * 100-continue is answered by the proxy itself ("100 Continue" at once) and not forwarded;
  * 1xx responses from the target are dropped. The response head is forwarded with hop-by-hop

@@ -30,7 +30,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
-#include "frontends/http/httpmsg.h"
+#include "common/httpmsg.h"
 #include "frontends/http/tls_conn.h"
 #include "frontends/users.h"
 #include "transport/http_exchange.h"

@@ -1,4 +1,4 @@
-/* httpmsg.c - pure HTTP/1.1 parsers and builders of the /client/ route. See httpmsg.h. */
+/* httpmsg.c - the pure HTTP/1.1 toolkit. See httpmsg.h. */
 #include "httpmsg.h"
 
 #include <stdio.h>
@@ -511,7 +511,15 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
     } else if (rq->framing == RD_HM_BODY_CHUNKED) {
         out_str(&o, "Transfer-Encoding: chunked\r\n");
     }
-    out_str(&o, rq->keep_alive && !rq->http10 ? "\r\n" : "Connection: close\r\n\r\n");
+    if (rq->upgrade != NULL && !rq->http10) {
+        if (!is_clean(rq->upgrade) || rq->upgrade[0] == '\0')
+            return -1;
+        out_str(&o, "Upgrade: ");
+        out_str(&o, rq->upgrade);
+        out_str(&o, "\r\nConnection: Upgrade\r\n\r\n");
+    } else {
+        out_str(&o, rq->keep_alive && !rq->http10 ? "\r\n" : "Connection: close\r\n\r\n");
+    }
     if (o.overflow)
         return -1;
     out[o.len] = '\0';
@@ -530,6 +538,7 @@ void rd_hm_resp_parser_init(struct rd_hm_resp_parser *p, int head_request, size_
     p->scanned = 0;
     p->head_request = head_request;
     p->max_head = max_head ? max_head : RD_MAX_HTTP_HEADER;
+    p->upgrade = 0;
 }
 
 /* Length of the head (through the empty line) in buf, or 0 when not complete. Scans from
@@ -759,13 +768,13 @@ enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *
     }
     if (pos != headlen)
         return RD_HM_ERR_SYNTAX; /* cannot happen: the head ends at the first empty line */
-    if (out->status == 101)
-        return RD_HM_ERR_SYNTAX; /* we never ask for an upgrade */
+    if (out->status == 101 && (!p->upgrade || out->minor != 1))
+        return RD_HM_ERR_SYNTAX; /* an upgrade nobody asked for */
     r = decide_framing(p, out);
     if (r != RD_HM_OK)
         return r;
     *consumed = headlen;
-    return out->status < 200 ? RD_HM_INTERIM : RD_HM_OK;
+    return out->status < 200 && out->status != 101 ? RD_HM_INTERIM : RD_HM_OK;
 }
 
 int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char *arena,

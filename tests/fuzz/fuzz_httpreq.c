@@ -1,18 +1,18 @@
-/* fuzz_proxy_req.c - the HTTP proxy request head parser and body tracker
- * (src/frontends/http/proxy_req.h).
+/* fuzz_httpreq.c - the HTTP front end's request head parser and body tracker
+ * (src/common/httpreq.h).
  *
  * Input: [flags][split hi][split lo][stream...]
  *  - incremental: one parser fed the prefix cut at a data-chosen offset, then the whole
  *    (the caller only appends); a fresh parser fed the whole at once. Same result and
  *    consumed; OK from the prefix means the whole gives OK with the same consumed.
  *  - on OK: consumed <= len, target/host/method sane, the request builder on the parsed
- *    request fits or says -1, and the body after the head goes through rd_pr_body_feed
+ *    request fits or says -1, and the body after the head goes through rd_hr_body_feed
  *    in two pieces (consumed <= len, NEED_MORE eats everything). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "frontends/http/proxy_req.h"
+#include "common/httpreq.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * new pages). They keep their redzones, and each input refills them with two different
  * bytes, so a field the parser leaves unset shows as rq != rq2, and no input sees what the
  * last one left. */
-static struct rd_pr_request *fzp_rq, *fzp_rq2;
+static struct rd_hr_request *fzp_rq, *fzp_rq2;
 static char *fzp_out;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -39,27 +39,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void body(const struct rd_pr_request *rq, const char *p, size_t len, size_t cut)
+static void body(const struct rd_hr_request *rq, const char *p, size_t len, size_t cut)
 {
-    struct rd_pr_body b;
+    struct rd_hr_body b;
     size_t c1 = 0, c2 = 0;
-    enum rd_pr_result r;
+    enum rd_hr_result r;
     char *a = (char *)fz_dup(p, cut), *rest = (char *)fz_dup(p + cut, len - cut);
 
-    rd_pr_body_init(&b, rq->framing, rq->content_length);
-    r = rd_pr_body_feed(&b, a, cut, &c1);
+    rd_hr_body_init(&b, rq->framing, rq->content_length);
+    r = rd_hr_body_feed(&b, a, cut, &c1);
     FZ_CHECK(c1 <= cut);
-    if (r == RD_PR_NEED_MORE) {
+    if (r == RD_HR_NEED_MORE) {
         FZ_CHECK(c1 == cut);
-        r = rd_pr_body_feed(&b, rest, len - cut, &c2);
+        r = rd_hr_body_feed(&b, rest, len - cut, &c2);
         FZ_CHECK(c2 <= len - cut);
-        if (r == RD_PR_NEED_MORE)
+        if (r == RD_HR_NEED_MORE)
             FZ_CHECK(c2 == len - cut);
     }
-    if (r == RD_PR_ERR_BAD)
+    if (r == RD_HR_ERR_BAD)
         FZ_CHECK(rq->framing == RD_HM_BODY_CHUNKED);
     if (rq->framing == RD_HM_BODY_NONE)
-        FZ_CHECK(r == RD_PR_OK && c1 == 0);
+        FZ_CHECK(r == RD_HR_OK && c1 == 0);
     free(a);
     free(rest);
 }
@@ -71,37 +71,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t split = fz_split(fz_u16(&f), f.n);
     static const size_t heads[4] = {0, 64, 512, 4096}, lines[4] = {0, 32, 300, 9000};
     size_t max_head = heads[flags & 3], max_line = lines[(flags >> 2) & 3];
-    struct rd_pr_request *rq = fzp_rq, *rq2 = fzp_rq2;
-    struct rd_pr_parser p1, p2;
+    static const unsigned formsets[4] = {0 /* the proxy's default */, RD_HR_FORM_ORIGIN,
+                                         RD_HR_FORM_ORIGIN | RD_HR_FORMS_PROXY,
+                                         RD_HR_FORM_ABSOLUTE};
+    unsigned forms = formsets[(flags >> 4) & 3];
+    struct rd_hr_request *rq = fzp_rq, *rq2 = fzp_rq2;
+    struct rd_hr_parser p1, p2;
     char *prefix = (char *)fz_dup(f.p, split), *whole = (char *)fz_dup(f.p, f.n);
     size_t c1 = 0, c2 = 0, hl = 0;
-    enum rd_pr_result r1, r2, rs;
+    enum rd_hr_result r1, r2, rs;
 
     fz_quiet();
     memset(rq, 0xbe, sizeof *rq);
     memset(rq2, 0x5a, sizeof *rq2);
-    rd_pr_parser_init(&p1, max_head, max_line);
-    rd_pr_parser_init(&p2, max_head, max_line);
-    r1 = rd_pr_parse(&p1, prefix, split, rq, &c1);
-    FZ_CHECK(rd_pr_result_str(r1) != NULL);
-    if (r1 == RD_PR_NEED_MORE) {
+    rd_hr_parser_init(&p1, forms, max_head, max_line);
+    rd_hr_parser_init(&p2, forms, max_head, max_line);
+    r1 = rd_hr_parse(&p1, prefix, split, rq, &c1);
+    FZ_CHECK(rd_hr_result_str(r1) != NULL);
+    if (r1 == RD_HR_NEED_MORE) {
         FZ_CHECK(c1 == 0);
-        r1 = rd_pr_parse(&p1, whole, f.n, rq, &c1);
+        r1 = rd_hr_parse(&p1, whole, f.n, rq, &c1);
     }
-    r2 = rd_pr_parse(&p2, whole, f.n, rq2, &c2);
+    r2 = rd_hr_parse(&p2, whole, f.n, rq2, &c2);
     FZ_CHECK(r1 == r2);
-    FZ_CHECK((r1 == RD_PR_OK) == (rd_pr_result_status(r1) == 0 && r1 != RD_PR_NEED_MORE));
+    FZ_CHECK((r1 == RD_HR_OK) == (rd_hr_result_status(r1) == 0 && r1 != RD_HR_NEED_MORE));
     if (r1 < 0)
-        FZ_CHECK(p1.why != NULL && p2.why != NULL && rd_pr_result_status(r1) >= 400);
+        FZ_CHECK(p1.why != NULL && p2.why != NULL && rd_hr_result_status(r1) >= 400);
     /* the scan alone agrees with the parse about where the head ends */
     {
-        struct rd_pr_parser p3;
-        rd_pr_parser_init(&p3, max_head, max_line);
-        rs = rd_pr_scan(&p3, whole, f.n, &hl);
-        if (r2 == RD_PR_OK)
-            FZ_CHECK(rs == RD_PR_OK && hl == c2);
+        struct rd_hr_parser p3;
+        rd_hr_parser_init(&p3, forms, max_head, max_line);
+        rs = rd_hr_scan(&p3, whole, f.n, &hl);
+        if (r2 == RD_HR_OK)
+            FZ_CHECK(rs == RD_HR_OK && hl == c2);
     }
-    if (r2 == RD_PR_OK) {
+    if (r2 == RD_HR_OK) {
         size_t cap = flags & 0x80 ? 128 : FZP_OUT;
         char *out = fzp_out + FZP_OUT - cap; /* ends where the block ends */
         int n;
@@ -111,9 +115,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  rq->content_length == rq2->content_length &&
                  rq->keep_alive == rq2->keep_alive && rq->auth == rq2->auth &&
                  rq->headers.n == rq2->headers.n);
-        FZ_CHECK(rq->port >= 1 && rq->port <= 65535 && rq->minor >= 0 && rq->minor <= 1);
-        FZ_CHECK(strlen(rq->method) > 0 && strlen(rq->method) <= RD_PR_MAX_METHOD);
-        FZ_CHECK(strlen(rq->host) > 0 && strlen(rq->host) <= RD_PR_MAX_HOST);
+        FZ_CHECK(rq->minor >= 0 && rq->minor <= 1);
+        FZ_CHECK(strlen(rq->method) > 0 && strlen(rq->method) <= RD_HR_MAX_METHOD);
+        FZ_CHECK((rq->form & (forms ? forms : RD_HR_FORMS_PROXY)) == rq->form && rq->form);
+        if (rq->form == RD_HR_FORM_ORIGIN) {
+            FZ_CHECK(rq->port == 0 && rq->host[0] == '\0');
+        } else {
+            FZ_CHECK(rq->port >= 1 && rq->port <= 65535);
+            FZ_CHECK(strlen(rq->host) > 0 && strlen(rq->host) <= RD_HR_MAX_HOST);
+        }
         FZ_CHECK(rq->is_connect ? rq->target[0] == '\0' : rq->target[0] == '/');
         FZ_CHECK(rq->framing != RD_HM_BODY_CLOSE);
         FZ_CHECK((rq->framing == RD_HM_BODY_LENGTH) == (rq->content_length >= 0));
@@ -122,12 +132,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      (rq->framing == RD_HM_BODY_LENGTH && rq->content_length == 0));
         memset(fzp_out, 0xbe, FZP_OUT);
         {
-            char hh[RD_PR_MAX_HOST + 16];
-            char addr[RD_PR_MAX_HOST + 16];
-            snprintf(addr, sizeof addr, strchr(rq->host, ':') ? "[%s]:%d" : "%s:%d", rq->host,
-                     rq->port);
-            FZ_CHECK(rd_pr_host_header(addr, hh, sizeof hh) > 0);
-            n = rd_pr_build_request(rq, hh, (flags & 0x40) != 0, out, cap);
+            char hh[RD_HR_MAX_HOST + 16];
+            char addr[RD_HR_MAX_HOST + 16];
+            snprintf(addr, sizeof addr, strchr(rq->host, ':') ? "[%s]:%d" : "%s:%d",
+                     rq->host[0] ? rq->host : "h", rq->port ? rq->port : 80);
+            FZ_CHECK(rd_hr_host_header(addr, hh, sizeof hh) > 0);
+            n = rd_hr_build_request(rq, hh, (flags & 0x40) != 0, out, cap);
             if (rq->is_connect)
                 FZ_CHECK(n == -1);
             if (n >= 0) {

@@ -1,6 +1,8 @@
-/* httpmsg.h - pure HTTP/1.1 pieces of the /client/ route (PROTOCOL.md s8): the route path
- * parser, the request head builder towards the target, the incremental response head parser
- * and the chunked-body tracker. No I/O, no allocation, no libevent: bytes in, results out.
+/* httpmsg.h - the pure HTTP/1.1 toolkit shared by the HTTP front end (main port, proxy and
+ * admin listeners), the forwarder and the websocket client's handshake: bounded header lists,
+ * the /client/ route path parser (PROTOCOL.md s8), the request head builder towards a target,
+ * the incremental response head parser and the chunked-body tracker. (The request head
+ * reader is httpreq.h.) No I/O, no allocation, no libevent: bytes in, results out.
  *
  * Prefix rd_hm_ ("http message"). Incremental parsers follow STYLE.md rule 5: they take
  * (bytes, len, &out, &consumed), return NEED_MORE / OK / ERR_x, and consume nothing until a
@@ -114,6 +116,8 @@ struct rd_hm_request {
     int http10;                         /* send "HTTP/1.0" (the user's version): no chunked answer */
     int keep_alive;                     /* HTTP/1.1 only: ask for a persistent connection (no
                                          * "Connection: close"), so the conn can be reused */
+    const char *upgrade;                /* HTTP/1.1 only: forward an upgrade: "Upgrade: <this>"
+                                         * and "Connection: Upgrade" (NULL = none) */
 };
 
 /* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in
@@ -148,6 +152,8 @@ struct rd_hm_resp_parser {
     size_t scanned;
     int head_request; /* the request was HEAD: no body whatever the headers say */
     size_t max_head;  /* ceiling for one head; 0 = RD_MAX_HTTP_HEADER */
+    int upgrade;      /* the request asked for an upgrade: a 101 is an answer (OK, framing
+                       * NONE), not an error; set it after rd_hm_resp_parser_init */
 };
 
 void rd_hm_resp_parser_init(struct rd_hm_resp_parser *p, int head_request, size_t max_head);
@@ -157,7 +163,8 @@ void rd_hm_resp_parser_init(struct rd_hm_resp_parser *p, int head_request, size_
  * and must be skipped. NEED_MORE: nothing consumed. ERR_TOO_BIG: no end of head within
  * max_head bytes or too many header lines. ERR_SYNTAX: bad status line (version other than
  * HTTP/1.0 or 1.1, status not 3 digits in 100..599), bad header line (no colon, bad name,
- * whitespace before the colon, control chars), obs-fold, a 101. ERR_FRAMING: bad or
+ * whitespace before the colon, control chars), obs-fold, a 101 unless p->upgrade (then OK
+ * with framing NONE: what follows is the upgraded protocol). ERR_FRAMING: bad or
  * conflicting Content-Length, chunked not last or repeated. Lines may end in CRLF or LF. */
 enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf,
                                        size_t len, struct rd_hm_response *out,

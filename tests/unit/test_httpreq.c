@@ -5,30 +5,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontends/http/proxy_req.h"
+#include "common/httpreq.h"
 
-static struct rd_pr_request *rq_new(void)
+static struct rd_hr_request *rq_new(void)
 {
-    struct rd_pr_request *rq = malloc(sizeof *rq);
+    struct rd_hr_request *rq = malloc(sizeof *rq);
     ck_assert_ptr_nonnull(rq);
     return rq;
 }
 
 /* Parse a whole buffer at once with default ceilings. */
-static enum rd_pr_result parse_all(const char *buf, size_t len, struct rd_pr_request *rq,
+static enum rd_hr_result parse_all(const char *buf, size_t len, struct rd_hr_request *rq,
                                    size_t *used, const char **why)
 {
-    struct rd_pr_parser p;
-    enum rd_pr_result r;
+    struct rd_hr_parser p;
+    enum rd_hr_result r;
 
-    rd_pr_parser_init(&p, 0, 0);
-    r = rd_pr_parse(&p, buf, len, rq, used);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    r = rd_hr_parse(&p, buf, len, rq, used);
     if (why)
         *why = p.why;
     return r;
 }
 
-static enum rd_pr_result parse_str(const char *s, struct rd_pr_request *rq)
+static enum rd_hr_result parse_str(const char *s, struct rd_hr_request *rq)
 {
     size_t used;
     return parse_all(s, strlen(s), rq, &used, NULL);
@@ -38,10 +38,10 @@ START_TEST(absolute_get)
 {
     static const char req[] = "GET http://a.b.foo:8080/p/q?x=1 HTTP/1.1\r\n"
                               "Host: a.b.foo:8080\r\nUser-Agent: t\r\n\r\n";
-    struct rd_pr_request *rq = rq_new();
+    struct rd_hr_request *rq = rq_new();
     size_t used;
 
-    ck_assert_int_eq(parse_all(req, sizeof req - 1, rq, &used, NULL), RD_PR_OK);
+    ck_assert_int_eq(parse_all(req, sizeof req - 1, rq, &used, NULL), RD_HR_OK);
     ck_assert_uint_eq(used, sizeof req - 1);
     ck_assert_str_eq(rq->method, "GET");
     ck_assert_int_eq(rq->is_connect, 0);
@@ -52,7 +52,7 @@ START_TEST(absolute_get)
     ck_assert_str_eq(rq->target, "/p/q?x=1");
     ck_assert_int_eq(rq->framing, RD_HM_BODY_NONE);
     ck_assert_int_eq(rq->keep_alive, 1);
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_NONE);
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_NONE);
     ck_assert_uint_eq(rq->headers.n, 2);
     ck_assert_str_eq(rq->headers.h[1].name, "User-Agent");
     ck_assert_str_eq(rq->headers.h[1].value, "t");
@@ -62,33 +62,33 @@ END_TEST
 
 START_TEST(target_forms)
 {
-    struct rd_pr_request *rq = rq_new();
+    struct rd_hr_request *rq = rq_new();
 
-    ck_assert_int_eq(parse_str("GET http://foo HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("GET http://foo HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_str_eq(rq->host, "foo");
     ck_assert_int_eq(rq->port, 80);
     ck_assert_str_eq(rq->target, "/");
-    ck_assert_int_eq(parse_str("GET http://foo?x=1 HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("GET http://foo?x=1 HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_str_eq(rq->target, "/?x=1");
-    ck_assert_int_eq(parse_str("HEAD HTTP://Foo:81/x HTTP/1.0\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("HEAD HTTP://Foo:81/x HTTP/1.0\r\n\r\n", rq), RD_HR_OK);
     ck_assert_str_eq(rq->host, "Foo");
     ck_assert_int_eq(rq->port, 81);
     ck_assert_int_eq(rq->is_head, 1);
     ck_assert_int_eq(rq->minor, 0);
-    ck_assert_int_eq(parse_str("GET http://[::1]:8080/z HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("GET http://[::1]:8080/z HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_str_eq(rq->host, "::1");
     ck_assert_int_eq(rq->port, 8080);
     ck_assert_int_eq(parse_str("CONNECT db.foo:5432 HTTP/1.1\r\nHost: db.foo:5432\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     ck_assert_int_eq(rq->is_connect, 1);
     ck_assert_str_eq(rq->host, "db.foo");
     ck_assert_int_eq(rq->port, 5432);
     ck_assert_str_eq(rq->target, "");
-    ck_assert_int_eq(parse_str("CONNECT [::1]:443 HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("CONNECT [::1]:443 HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_str_eq(rq->host, "::1");
     ck_assert_int_eq(rq->port, 443);
     /* an odd but valid method token passes through */
-    ck_assert_int_eq(parse_str("M-SEARCH! http://foo/ HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("M-SEARCH! http://foo/ HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_str_eq(rq->method, "M-SEARCH!");
     free(rq);
 }
@@ -102,42 +102,42 @@ START_TEST(split_every_offset)
                               "\r\nhelloGET http://bar/ HTTP/1.1\r\n\r\n";
     const size_t total = sizeof req - 1;
     const size_t head = strstr(req, "hello") - req;
-    struct rd_pr_request *rq = rq_new();
-    struct rd_pr_parser p;
+    struct rd_hr_request *rq = rq_new();
+    struct rd_hr_parser p;
     size_t k, used;
-    enum rd_pr_result r;
+    enum rd_hr_result r;
 
     for (k = 0; k <= total; k++) {
-        rd_pr_parser_init(&p, 0, 0);
-        r = rd_pr_parse(&p, req, k, rq, &used);
+        rd_hr_parser_init(&p, 0, 0, 0);
+        r = rd_hr_parse(&p, req, k, rq, &used);
         if (k < head) {
-            ck_assert_msg(r == RD_PR_NEED_MORE, "split %zu: %d", k, r);
+            ck_assert_msg(r == RD_HR_NEED_MORE, "split %zu: %d", k, r);
             ck_assert_uint_eq(used, 0);
-            r = rd_pr_parse(&p, req, total, rq, &used);
+            r = rd_hr_parse(&p, req, total, rq, &used);
         }
-        ck_assert_msg(r == RD_PR_OK, "split %zu: %d (%s)", k, r, p.why ? p.why : "");
+        ck_assert_msg(r == RD_HR_OK, "split %zu: %d (%s)", k, r, p.why ? p.why : "");
         ck_assert_uint_eq(used, head);
         ck_assert_str_eq(rq->target, "/up");
         ck_assert_int_eq(rq->framing, RD_HM_BODY_LENGTH);
         ck_assert_int_eq(rq->content_length, 5);
-        ck_assert_int_eq(rq->auth, RD_PR_AUTH_BASIC);
+        ck_assert_int_eq(rq->auth, RD_HR_AUTH_BASIC);
         ck_assert_str_eq(rq->user, "foo");
         ck_assert_str_eq(rq->password, "x");
     }
     /* one byte at a time on the same parser */
-    rd_pr_parser_init(&p, 0, 0);
+    rd_hr_parser_init(&p, 0, 0, 0);
     for (k = 1; k <= total; k++) {
-        r = rd_pr_parse(&p, req, k, rq, &used);
-        if (r != RD_PR_NEED_MORE)
+        r = rd_hr_parse(&p, req, k, rq, &used);
+        if (r != RD_HR_NEED_MORE)
             break;
     }
-    ck_assert_int_eq(r, RD_PR_OK);
+    ck_assert_int_eq(r, RD_HR_OK);
     ck_assert_uint_eq(k, head);
     ck_assert_uint_eq(used, head);
     /* the pipelined second request after the 5 body bytes */
-    rd_pr_parser_init(&p, 0, 0);
-    r = rd_pr_parse(&p, req + head + 5, total - head - 5, rq, &used);
-    ck_assert_int_eq(r, RD_PR_OK);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    r = rd_hr_parse(&p, req + head + 5, total - head - 5, rq, &used);
+    ck_assert_int_eq(r, RD_HR_OK);
     ck_assert_str_eq(rq->host, "bar");
     ck_assert_uint_eq(used, total - head - 5);
     free(rq);
@@ -146,148 +146,148 @@ END_TEST
 
 struct bad_case {
     const char *req;
-    enum rd_pr_result want;
+    enum rd_hr_result want;
 };
 
 static const struct bad_case bad_cases[] = {
     /* request line */
-    { "G(T http://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { " GET http://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET  http://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/  HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1 \r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTX/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/2.0\r\n\r\n", RD_PR_ERR_VERSION },
-    { "GET http://a/ HTTP/1.2\r\n\r\n", RD_PR_ERR_VERSION },
-    { "ABCDEFGHIJABCDEFGHIJABCDEFGHIJABC http://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
+    { "G(T http://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { " GET http://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET  http://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/  HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1 \r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTX/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/2.0\r\n\r\n", RD_HR_ERR_VERSION },
+    { "GET http://a/ HTTP/1.2\r\n\r\n", RD_HR_ERR_VERSION },
+    { "ABCDEFGHIJABCDEFGHIJABCDEFGHIJABC http://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
     /* request targets */
-    { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", RD_PR_ERR_BAD },       /* origin-form */
-    { "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", RD_PR_ERR_BAD },   /* asterisk-form */
-    { "GET https://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET ftp://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET a.foo:80 HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http:// HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http:///x HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://u:p@a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a:0/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a:65536/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a:/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a:8x/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a b/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a%62/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/#frag HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/\x7f HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/\xc3\xa9 HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://[zz]/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://[::1/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "CONNECT a HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "CONNECT a: HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "CONNECT http://a:80 HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
-    { "CONNECT a:443 HTTP/1.1\r\nContent-Length: 5\r\n\r\n", RD_PR_ERR_BAD },
-    { "CONNECT a:443 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", RD_PR_ERR_BAD },
+    { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },       /* origin-form */
+    { "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },   /* asterisk-form */
+    { "GET https://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET ftp://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET a.foo:80 HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http:// HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http:///x HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://u:p@a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a:0/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a:65536/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a:/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a:8x/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a b/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a%62/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/#frag HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/\x7f HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/\xc3\xa9 HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://[zz]/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://[::1/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "CONNECT a HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "CONNECT a: HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "CONNECT http://a:80 HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
+    { "CONNECT a:443 HTTP/1.1\r\nContent-Length: 5\r\n\r\n", RD_HR_ERR_BAD },
+    { "CONNECT a:443 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", RD_HR_ERR_BAD },
     /* header lines */
-    { "GET http://a/ HTTP/1.1\r\nX: 1\r\n folded\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX: 1\r\n\tfolded\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX : 1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nNoColon\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\n: v\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX(y): 1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX: a\x01z\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX: a\x7fz\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", RD_PR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: 1\r\n folded\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: 1\r\n\tfolded\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX : 1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nNoColon\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\n: v\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX(y): 1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: a\x01z\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: a\x7fz\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", RD_HR_ERR_BAD },
     /* line ends: CRLF only */
-    { "GET http://a/ HTTP/1.1\nX: 1\r\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX: 1\n\r\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX: 1\r\n\n", RD_PR_ERR_BAD },
-    { "GET http://a/ HTTP/1.1\r\nX: 1\rY: 2\r\n\r\n", RD_PR_ERR_BAD },
-    { "\nGET http://a/ HTTP/1.1\r\n\r\n", RD_PR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\nX: 1\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: 1\n\r\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: 1\r\n\n", RD_HR_ERR_BAD },
+    { "GET http://a/ HTTP/1.1\r\nX: 1\rY: 2\r\n\r\n", RD_HR_ERR_BAD },
+    { "\nGET http://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
     /* framing */
     { "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-      RD_PR_ERR_BAD },
+      RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
-      RD_PR_ERR_BAD },
+      RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-      RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length:\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n", RD_PR_ERR_BAD },
+      RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length:\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-      RD_PR_ERR_BAD },
+      RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-      RD_PR_ERR_NOT_IMPLEMENTED },
+      RD_HR_ERR_NOT_IMPLEMENTED },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
-      RD_PR_ERR_NOT_IMPLEMENTED },
-    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", RD_PR_ERR_BAD },
+      RD_HR_ERR_NOT_IMPLEMENTED },
+    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
-      "\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", RD_PR_ERR_BAD },
-    { "POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", RD_PR_ERR_BAD },
+      "\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", RD_HR_ERR_BAD },
 };
 
 START_TEST(malformed)
 {
     const struct bad_case *c = &bad_cases[_i];
-    struct rd_pr_request *rq = rq_new();
+    struct rd_hr_request *rq = rq_new();
     const char *why = NULL;
     size_t used = 99;
-    enum rd_pr_result r = parse_all(c->req, strlen(c->req), rq, &used, &why);
+    enum rd_hr_result r = parse_all(c->req, strlen(c->req), rq, &used, &why);
 
     ck_assert_msg(r == c->want, "case %d \"%s\": got %d (%s), want %d", _i, c->req, r,
                   why ? why : "-", c->want);
     ck_assert_uint_eq(used, 0);
     ck_assert_ptr_nonnull(why);
-    ck_assert_int_ne(rd_pr_result_status(r), 0);
+    ck_assert_int_ne(rd_hr_result_status(r), 0);
     free(rq);
 }
 END_TEST
 
 START_TEST(status_mapping)
 {
-    ck_assert_int_eq(rd_pr_result_status(RD_PR_ERR_BAD), 400);
-    ck_assert_int_eq(rd_pr_result_status(RD_PR_ERR_URI_TOO_LONG), 414);
-    ck_assert_int_eq(rd_pr_result_status(RD_PR_ERR_HEAD_TOO_BIG), 431);
-    ck_assert_int_eq(rd_pr_result_status(RD_PR_ERR_NOT_IMPLEMENTED), 501);
-    ck_assert_int_eq(rd_pr_result_status(RD_PR_ERR_VERSION), 505);
-    ck_assert_int_eq(rd_pr_result_status(RD_PR_OK), 0);
-    ck_assert_str_eq(rd_pr_result_str(RD_PR_ERR_HEAD_TOO_BIG), "head too big");
+    ck_assert_int_eq(rd_hr_result_status(RD_HR_ERR_BAD), 400);
+    ck_assert_int_eq(rd_hr_result_status(RD_HR_ERR_URI_TOO_LONG), 414);
+    ck_assert_int_eq(rd_hr_result_status(RD_HR_ERR_HEAD_TOO_BIG), 431);
+    ck_assert_int_eq(rd_hr_result_status(RD_HR_ERR_NOT_IMPLEMENTED), 501);
+    ck_assert_int_eq(rd_hr_result_status(RD_HR_ERR_VERSION), 505);
+    ck_assert_int_eq(rd_hr_result_status(RD_HR_OK), 0);
+    ck_assert_str_eq(rd_hr_result_str(RD_HR_ERR_HEAD_TOO_BIG), "head too big");
 }
 END_TEST
 
 START_TEST(framing_ok)
 {
-    struct rd_pr_request *rq = rq_new();
+    struct rd_hr_request *rq = rq_new();
 
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: 7\r\n"
-                               "Content-Length: 7\r\n\r\n", rq), RD_PR_OK);
+                               "Content-Length: 7\r\n\r\n", rq), RD_HR_OK);
     ck_assert_int_eq(rq->framing, RD_HM_BODY_LENGTH);
     ck_assert_int_eq(rq->content_length, 7);
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: 7, 7\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     ck_assert_int_eq(rq->content_length, 7);
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: 0\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     ck_assert_int_eq(rq->framing, RD_HM_BODY_LENGTH);
     ck_assert_int_eq(rq->content_length, 0);
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: "
-                               "999999999999999999\r\n\r\n", rq), RD_PR_OK);
+                               "999999999999999999\r\n\r\n", rq), RD_HR_OK);
     ck_assert_int_eq(rq->content_length, 999999999999999999LL);
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: CHunked\r\n\r\n",
-                               rq), RD_PR_OK);
+                               rq), RD_HR_OK);
     ck_assert_int_eq(rq->framing, RD_HM_BODY_CHUNKED);
     ck_assert_int_eq(rq->content_length, -1);
     ck_assert_int_eq(parse_str("CONNECT a:1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     /* no Host at all is fine: the absolute-form carries the target */
-    ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_int_eq(rq->headers.n, 0);
     free(rq);
 }
@@ -295,116 +295,116 @@ END_TEST
 
 START_TEST(persistence_expect_auth)
 {
-    struct rd_pr_request *rq = rq_new();
+    struct rd_hr_request *rq = rq_new();
 
-    ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.0\r\n\r\n", rq), RD_PR_OK);
+    ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.0\r\n\r\n", rq), RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 0);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 1);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n",
-                               rq), RD_PR_OK);
+                               rq), RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 1);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nConnection: x, close\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 0);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Connection: close\r\n\r\n", rq),
-                     RD_PR_OK);
+                     RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 0);
     ck_assert_int_eq(parse_str("PUT http://a/ HTTP/1.1\r\nExpect: 100-Continue\r\n"
-                               "Content-Length: 1\r\n\r\n", rq), RD_PR_OK);
+                               "Content-Length: 1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_int_eq(rq->expect_continue, 1);
 
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: basic "
-                               "YmFyOnM6ZWNyZXQ=\r\n\r\n", rq), RD_PR_OK);
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_BASIC);
+                               "YmFyOnM6ZWNyZXQ=\r\n\r\n", rq), RD_HR_OK);
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_BASIC);
     ck_assert_str_eq(rq->user, "bar");
     ck_assert_str_eq(rq->password, "s:ecret");
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "OnA=\r\n\r\n", rq), RD_PR_OK); /* ":p" */
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_BASIC);
+                               "OnA=\r\n\r\n", rq), RD_HR_OK); /* ":p" */
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_BASIC);
     ck_assert_str_eq(rq->user, "");
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Bearer "
-                               "abc\r\n\r\n", rq), RD_PR_OK);
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_INVALID);
+                               "abc\r\n\r\n", rq), RD_HR_OK);
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "Zm9v\r\n\r\n", rq), RD_PR_OK); /* "foo": no colon */
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_INVALID);
+                               "Zm9v\r\n\r\n", rq), RD_HR_OK); /* "foo": no colon */
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "Zm9vOng\r\n\r\n", rq), RD_PR_OK); /* no padding */
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_INVALID);
+                               "Zm9vOng\r\n\r\n", rq), RD_HR_OK); /* no padding */
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
                                "Zm9vOng=\r\nProxy-Authorization: Basic Zm9vOng=\r\n\r\n", rq),
-                     RD_PR_OK);
-    ck_assert_int_eq(rq->auth, RD_PR_AUTH_INVALID);
+                     RD_HR_OK);
+    ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     free(rq);
 }
 END_TEST
 
 START_TEST(ceilings)
 {
-    struct rd_pr_request *rq = rq_new();
-    struct rd_pr_parser p;
+    struct rd_hr_request *rq = rq_new();
+    struct rd_hr_parser p;
     size_t n, used;
     char *buf = malloc(64 * 1024);
-    enum rd_pr_result r;
+    enum rd_hr_result r;
     int i;
 
     /* a header block over 32 KiB: refused as soon as the cap is passed, head incomplete */
     n = (size_t)sprintf(buf, "GET http://a/ HTTP/1.1\r\n");
     while (n < RD_MAX_HTTP_HEADER + 100)
         n += (size_t)sprintf(buf + n, "X-Bomb: %0100d\r\n", 7);
-    rd_pr_parser_init(&p, 0, 0);
-    r = rd_pr_parse(&p, buf, n, rq, &used);
-    ck_assert_int_eq(r, RD_PR_ERR_HEAD_TOO_BIG);
-    ck_assert_int_eq(rd_pr_result_status(r), 431);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    r = rd_hr_parse(&p, buf, n, rq, &used);
+    ck_assert_int_eq(r, RD_HR_ERR_HEAD_TOO_BIG);
+    ck_assert_int_eq(rd_hr_result_status(r), 431);
     /* exactly at the cap is fine (cap 200 here) */
     n = (size_t)sprintf(buf, "GET http://a/ HTTP/1.1\r\nX: ");
     while (n < 200 - 4)
         buf[n++] = 'v';
     memcpy(buf + n, "\r\n\r\n", 4);
     n += 4;
-    rd_pr_parser_init(&p, 200, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, buf, n, rq, &used), RD_PR_OK);
+    rd_hr_parser_init(&p, 0, 200, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, buf, n, rq, &used), RD_HR_OK);
     ck_assert_uint_eq(used, 200);
     buf[n - 5] = 'v';
     memcpy(buf + n - 4, "v\r\n\r\n", 5);
-    rd_pr_parser_init(&p, 200, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, buf, n + 1, rq, &used), RD_PR_ERR_HEAD_TOO_BIG);
+    rd_hr_parser_init(&p, 0, 200, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, buf, n + 1, rq, &used), RD_HR_ERR_HEAD_TOO_BIG);
 
     /* too many header lines */
     n = (size_t)sprintf(buf, "GET http://a/ HTTP/1.1\r\n");
     for (i = 0; i < RD_HM_MAX_HEADERS + 1; i++)
         n += (size_t)sprintf(buf + n, "X%d: v\r\n", i);
     n += (size_t)sprintf(buf + n, "\r\n");
-    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_PR_ERR_HEAD_TOO_BIG);
+    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_HR_ERR_HEAD_TOO_BIG);
 
     /* request line too long: refused before its end arrives */
     n = (size_t)sprintf(buf, "GET http://a/");
-    while (n < RD_PR_MAX_REQUEST_LINE + 10)
+    while (n < RD_HR_MAX_REQUEST_LINE + 10)
         buf[n++] = 'x';
-    rd_pr_parser_init(&p, 0, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, buf, n, rq, &used), RD_PR_ERR_URI_TOO_LONG);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, buf, n, rq, &used), RD_HR_ERR_URI_TOO_LONG);
     /* a target over RD_MAX_URL within the line ceiling */
     n = (size_t)sprintf(buf, "GET http://a/");
     while (n < RD_MAX_URL + 100)
         buf[n++] = 'x';
     n += (size_t)sprintf(buf + n, " HTTP/1.1\r\n\r\n");
-    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_PR_ERR_URI_TOO_LONG);
+    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_HR_ERR_URI_TOO_LONG);
     /* just under RD_MAX_URL works */
     n = (size_t)sprintf(buf, "GET http://a/");
     while (n < 13 + RD_MAX_URL - 2)
         buf[n++] = 'x';
     n += (size_t)sprintf(buf + n, " HTTP/1.1\r\n\r\n");
-    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_PR_OK);
+    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_HR_OK);
     ck_assert_uint_eq(strlen(rq->target), RD_MAX_URL - 1);
-    /* a method over RD_PR_MAX_METHOD */
+    /* a method over RD_HR_MAX_METHOD */
     /* host over 255 */
     n = (size_t)sprintf(buf, "GET http://");
     for (i = 0; i < 256; i++)
         buf[n++] = 'h';
     n += (size_t)sprintf(buf + n, "/ HTTP/1.1\r\n\r\n");
-    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_PR_ERR_BAD);
+    ck_assert_int_eq(parse_all(buf, n, rq, &used, NULL), RD_HR_ERR_BAD);
     free(buf);
     free(rq);
 }
@@ -416,21 +416,21 @@ START_TEST(early_errors)
     static const char nul[] = "GET http://a/ HTTP/1.1\r\nX: a\0b";
     static const char lf[] = "GET http://a/ HTTP/1.1\nX: 1";
     static const char cr[] = "GET http://a/ HTTP/1.1\rX";
-    struct rd_pr_request *rq = rq_new();
-    struct rd_pr_parser p;
+    struct rd_hr_request *rq = rq_new();
+    struct rd_hr_parser p;
     size_t used;
 
-    rd_pr_parser_init(&p, 0, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, nul, sizeof nul - 1, rq, &used), RD_PR_ERR_BAD);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, nul, sizeof nul - 1, rq, &used), RD_HR_ERR_BAD);
     ck_assert_str_eq(p.why, "NUL byte in request head");
-    rd_pr_parser_init(&p, 0, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, lf, sizeof lf - 1, rq, &used), RD_PR_ERR_BAD);
-    rd_pr_parser_init(&p, 0, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, cr, sizeof cr - 1, rq, &used), RD_PR_ERR_BAD);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, lf, sizeof lf - 1, rq, &used), RD_HR_ERR_BAD);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, cr, sizeof cr - 1, rq, &used), RD_HR_ERR_BAD);
     /* a CR at the very end is undecided */
-    rd_pr_parser_init(&p, 0, 0);
-    ck_assert_int_eq(rd_pr_parse(&p, cr, sizeof cr - 2, rq, &used), RD_PR_NEED_MORE);
-    ck_assert_int_eq(rd_pr_scan(&p, cr, sizeof cr - 1, &used), RD_PR_ERR_BAD);
+    rd_hr_parser_init(&p, 0, 0, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, cr, sizeof cr - 2, rq, &used), RD_HR_NEED_MORE);
+    ck_assert_int_eq(rd_hr_scan(&p, cr, sizeof cr - 1, &used), RD_HR_ERR_BAD);
     free(rq);
 }
 END_TEST
@@ -452,33 +452,33 @@ START_TEST(builder)
     static const char get[] = "GET http://foo HTTP/1.0\r\n\r\n";
     static const char want3[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8125\r\n"
                                 "Connection: close\r\n\r\n";
-    struct rd_pr_request *rq = rq_new();
+    struct rd_hr_request *rq = rq_new();
     char out[1024], host[300];
     int n;
 
-    ck_assert_int_eq(parse_str(req, rq), RD_PR_OK);
-    n = rd_pr_build_request(rq, "a.b:8080", 0, out, sizeof out);
+    ck_assert_int_eq(parse_str(req, rq), RD_HR_OK);
+    n = rd_hr_build_request(rq, "a.b:8080", 0, out, sizeof out);
     ck_assert_int_eq(n, (int)strlen(want));
     ck_assert_str_eq(out, want);
-    ck_assert_int_eq(rd_pr_build_request(rq, "a.b:8080", 0, out, (size_t)n), -1); /* no room */
-    ck_assert_int_eq(rd_pr_build_request(rq, "a.b:8080", 0, out, (size_t)n + 1), n);
+    ck_assert_int_eq(rd_hr_build_request(rq, "a.b:8080", 0, out, (size_t)n), -1); /* no room */
+    ck_assert_int_eq(rd_hr_build_request(rq, "a.b:8080", 0, out, (size_t)n + 1), n);
 
-    ck_assert_int_eq(parse_str(chunked, rq), RD_PR_OK);
-    ck_assert_int_eq(rd_pr_host_header("127.0.0.1:80", host, sizeof host), 9);
+    ck_assert_int_eq(parse_str(chunked, rq), RD_HR_OK);
+    ck_assert_int_eq(rd_hr_host_header("127.0.0.1:80", host, sizeof host), 9);
     ck_assert_str_eq(host, "127.0.0.1");
-    n = rd_pr_build_request(rq, host, 0, out, sizeof out);
+    n = rd_hr_build_request(rq, host, 0, out, sizeof out);
     ck_assert_str_eq(out, want2);
 
-    ck_assert_int_eq(parse_str(get, rq), RD_PR_OK);
-    ck_assert_int_eq(rd_pr_host_header("127.0.0.1:8125", host, sizeof host), 14);
-    ck_assert_int_eq(rd_pr_build_request(rq, host, 0, out, sizeof out), (int)strlen(want3));
+    ck_assert_int_eq(parse_str(get, rq), RD_HR_OK);
+    ck_assert_int_eq(rd_hr_host_header("127.0.0.1:8125", host, sizeof host), 14);
+    ck_assert_int_eq(rd_hr_build_request(rq, host, 0, out, sizeof out), (int)strlen(want3));
     ck_assert_str_eq(out, want3);
-    ck_assert_int_eq(rd_pr_host_header("[::1]:8080", host, sizeof host), 10);
+    ck_assert_int_eq(rd_hr_host_header("[::1]:8080", host, sizeof host), 10);
     ck_assert_str_eq(host, "[::1]:8080");
-    ck_assert_int_eq(rd_pr_host_header("a:8080", host, 6), -1);
+    ck_assert_int_eq(rd_hr_host_header("a:8080", host, 6), -1);
 
-    ck_assert_int_eq(parse_str("CONNECT a:1 HTTP/1.1\r\n\r\n", rq), RD_PR_OK);
-    ck_assert_int_eq(rd_pr_build_request(rq, "a:1", 0, out, sizeof out), -1);
+    ck_assert_int_eq(parse_str("CONNECT a:1 HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
+    ck_assert_int_eq(rd_hr_build_request(rq, "a:1", 0, out, sizeof out), -1);
     free(rq);
 }
 END_TEST
@@ -486,45 +486,45 @@ END_TEST
 START_TEST(body_tracker)
 {
     static const char ck[] = "3\r\nabc\r\n10;ext=1\r\n0123456789abcdef\r\n0\r\nT: 1\r\n\r\nNEXT";
-    struct rd_pr_body b;
+    struct rd_hr_body b;
     size_t used, k, total;
-    enum rd_pr_result r;
+    enum rd_hr_result r;
 
-    rd_pr_body_init(&b, RD_HM_BODY_NONE, -1);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "x", 1, &used), RD_PR_OK);
+    rd_hr_body_init(&b, RD_HM_BODY_NONE, -1);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "x", 1, &used), RD_HR_OK);
     ck_assert_uint_eq(used, 0);
 
-    rd_pr_body_init(&b, RD_HM_BODY_LENGTH, 0);
+    rd_hr_body_init(&b, RD_HM_BODY_LENGTH, 0);
     ck_assert_int_eq(b.done, 1);
-    rd_pr_body_init(&b, RD_HM_BODY_LENGTH, 5);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "abc", 3, &used), RD_PR_NEED_MORE);
+    rd_hr_body_init(&b, RD_HM_BODY_LENGTH, 5);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "abc", 3, &used), RD_HR_NEED_MORE);
     ck_assert_uint_eq(used, 3);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "deGET", 5, &used), RD_PR_OK);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "deGET", 5, &used), RD_HR_OK);
     ck_assert_uint_eq(used, 2);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "x", 1, &used), RD_PR_OK);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "x", 1, &used), RD_HR_OK);
     ck_assert_uint_eq(used, 0);
 
     /* chunked, fed at every split */
     total = strlen(ck);
     for (k = 0; k <= total; k++) {
         size_t a = 0;
-        rd_pr_body_init(&b, RD_HM_BODY_CHUNKED, -1);
-        r = rd_pr_body_feed(&b, ck, k, &used);
-        if (r == RD_PR_NEED_MORE) {
+        rd_hr_body_init(&b, RD_HM_BODY_CHUNKED, -1);
+        r = rd_hr_body_feed(&b, ck, k, &used);
+        if (r == RD_HR_NEED_MORE) {
             ck_assert_uint_eq(used, k);
             a = k;
-            r = rd_pr_body_feed(&b, ck + k, total - k, &used);
+            r = rd_hr_body_feed(&b, ck + k, total - k, &used);
         }
-        ck_assert_int_eq(r, RD_PR_OK);
+        ck_assert_int_eq(r, RD_HR_OK);
         ck_assert_uint_eq(a + used, total - 4);
     }
-    rd_pr_body_init(&b, RD_HM_BODY_CHUNKED, -1);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "zz\r\n", 4, &used), RD_PR_ERR_BAD);
-    rd_pr_body_init(&b, RD_HM_BODY_CHUNKED, -1);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "3\r\nabcX", 7, &used), RD_PR_ERR_BAD);
+    rd_hr_body_init(&b, RD_HM_BODY_CHUNKED, -1);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "zz\r\n", 4, &used), RD_HR_ERR_BAD);
+    rd_hr_body_init(&b, RD_HM_BODY_CHUNKED, -1);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "3\r\nabcX", 7, &used), RD_HR_ERR_BAD);
 
-    rd_pr_body_init(&b, RD_HM_BODY_CLOSE, -1);
-    ck_assert_int_eq(rd_pr_body_feed(&b, "abc", 3, &used), RD_PR_NEED_MORE);
+    rd_hr_body_init(&b, RD_HM_BODY_CLOSE, -1);
+    ck_assert_int_eq(rd_hr_body_feed(&b, "abc", 3, &used), RD_HR_NEED_MORE);
     ck_assert_uint_eq(used, 3);
 }
 END_TEST
