@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libwebsockets-evlib-uv
-      libuv1-dev libssl-dev check curl python3 openssl wrk procps psmisc)
+PKGS=(build-essential cmake pkg-config libevent-dev libssl-dev check curl python3 openssl wrk
+      procps psmisc)
 
 # the test suite also drives a real browser and builds the libFuzzer targets with clang
 for a in "$@"; do [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev); done

@@ -1,6 +1,8 @@
 /* addr.c - see addr.h */
 #include "addr.h"
 
+#include "common/limits.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -158,4 +160,18 @@ enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, i
     if (r != RD_LISTEN_OK)
         return r;
     return probe_bind(num, *port, err, errlen);
+}
+
+int rd_client_id_ok(const char *id)
+{
+    size_t i, n = strlen(id);
+
+    if (n == 0 || n > RD_MAX_CLIENT_KEY)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '%' || c == '?' || c == '#')
+            return 0;
+    }
+    return 1;
 }

@@ -1,6 +1,8 @@
 /* httpmsg.c - the pure HTTP/1.1 toolkit. See httpmsg.h. */
 #include "httpmsg.h"
 
+#include "common/addr.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -146,14 +148,15 @@ static int tok_matches(const char *tok, size_t len, void *arg)
 int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name)
 {
     static const char *const fixed[] = {
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-        "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
     };
     size_t i;
 
     for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcasecmp(name, fixed[i]) == 0)
             return 1;
+    if (strncasecmp(name, "proxy-", 6) == 0)
+        return 1;
     return rd_hm_connection_has(hs, name); /* named in Connection */
 }
 
@@ -188,13 +191,13 @@ int rd_hm_response_keeps_conn(const struct rd_hm_response *r)
 
 static int id_ok(const char *s, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '#' || c == '/')
-            return 0;
-    }
-    return n > 0;
+    char id[RD_MAX_CLIENT_KEY + 1];
+
+    if (n == 0 || n > RD_MAX_CLIENT_KEY)
+        return 0;
+    memcpy(id, s, n);
+    id[n] = '\0';
+    return rd_client_id_ok(id);
 }
 
 static int host_char(unsigned char c)
@@ -223,6 +226,18 @@ static enum rd_hm_result parse_authority(const char *s, size_t n, int defport,
         }
         for (i = 1; s + i < close; i++) {
             unsigned char c = (unsigned char)s[i];
+            if (c == '%') { /* RFC 6874 zone: "%25" then unreserved characters */
+                if (s + i + 3 >= close || s[i + 1] != '2' || s[i + 2] != '5') {
+                    *why = "bad IPv6 zone (want %25<zone>)";
+                    return RD_HM_ERR_SYNTAX;
+                }
+                for (i += 3; s + i < close; i++)
+                    if (!host_char((unsigned char)s[i])) {
+                        *why = "bad IPv6 zone (want %25<zone>)";
+                        return RD_HM_ERR_SYNTAX;
+                    }
+                break;
+            }
             if (hexval(c) < 0 && c != ':' && c != '.') {
                 *why = "bad IPv6 literal";
                 return RD_HM_ERR_SYNTAX;
@@ -351,13 +366,13 @@ enum rd_hm_result rd_hm_parse_route(const char *uri, int default_s, int max_s,
         *why = "missing scheme";
         return RD_HM_ERR_SYNTAX;
     }
-    if (!id_ok(seg, (size_t)(slash - seg))) {
-        *why = "bad client id";
-        return RD_HM_ERR_SYNTAX;
-    }
     if (copy_part(out->id, sizeof out->id, seg, (size_t)(slash - seg)) != 0) {
         *why = "client id too long";
         return RD_HM_ERR_TOO_BIG;
+    }
+    if (!id_ok(seg, (size_t)(slash - seg))) {
+        *why = "bad client id";
+        return RD_HM_ERR_SYNTAX;
     }
 
     /* scheme */
@@ -494,7 +509,8 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
     for (i = 0; rq->headers != NULL && i < rq->headers->n; i++) {
         const struct rd_hm_header *h = &rq->headers->h[i];
         if (rd_hm_is_hop_by_hop(rq->headers, h->name) || strcasecmp(h->name, "host") == 0 ||
-            strcasecmp(h->name, "content-length") == 0 || strcasecmp(h->name, "expect") == 0)
+            strcasecmp(h->name, "content-length") == 0 || strcasecmp(h->name, "expect") == 0 ||
+            (rq->drop_authorization && strcasecmp(h->name, "authorization") == 0))
             continue;
         if (!is_token(h->name))
             continue; /* not a field name: never forward it */

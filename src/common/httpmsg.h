@@ -74,8 +74,8 @@ int rd_hm_headers_add(struct rd_hm_headers *hs, const char *name, size_t name_le
 const char *rd_hm_headers_get(const struct rd_hm_headers *hs, const char *name);
 
 /* 1 if a proxy must not forward header `name`: the fixed hop-by-hop set (Connection,
- * Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE, Trailer,
- * Transfer-Encoding, Upgrade) or a token listed in any Connection header of `hs`. */
+ * Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade), any Proxy-* header (Proxy-Connection,
+ * Proxy-Authorization, ...), or a token listed in any Connection header of `hs`. */
 int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name);
 
 /* 1 when a Connection header of hs lists token (case-insensitive), e.g. "close". */
@@ -99,7 +99,8 @@ struct rd_hm_route {
  * else of the path and query is forwarded untouched (percent-encoding included).
  * Rejected (RD_HM_ERR_SYNTAX, *why = static text for a 400 body): a URI not starting with
  * "/client/", empty id/scheme/host, an unknown scheme, control chars / space / DEL / '#'
- * anywhere, '%' in the id or host, a bad port, a bad timeout. RD_HM_ERR_TOO_BIG: a part
+ * anywhere, '%' in the id or host (except an RFC 6874 zone "[v6%25zone]"), a bad port, a bad
+ * timeout. RD_HM_ERR_TOO_BIG: a part
  * over its ceiling. Never returns NEED_MORE (the URI is whole). */
 enum rd_hm_result rd_hm_parse_route(const char *uri, int default_s, int max_s,
                                     struct rd_hm_route *out, const char **why);
@@ -118,6 +119,7 @@ struct rd_hm_request {
                                          * "Connection: close"), so the conn can be reused */
     const char *upgrade;                /* HTTP/1.1 only: forward an upgrade: "Upgrade: <this>"
                                          * and "Connection: Upgrade" (NULL = none) */
+    int drop_authorization;             /* do not forward Authorization (it was ours) */
 };
 
 /* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in

@@ -484,40 +484,54 @@ static int b64_decode(const char *s, size_t n, unsigned char *out, size_t outlen
     return (int)o;
 }
 
-static void parse_auth(const char *v, struct rd_hr_request *out)
+enum rd_hr_auth rd_hr_parse_basic(const char *v, char *user, size_t userlen, char *password,
+                                  size_t passwordlen)
 {
     unsigned char dec[RD_HR_MAX_USER + 1 + RD_HR_MAX_PASSWORD + 3];
     const unsigned char *colon;
     size_t n, ulen, plen, i;
     int dl;
 
-    out->auth = RD_HR_AUTH_INVALID;
+    if (userlen > 0)
+        user[0] = '\0';
+    if (passwordlen > 0)
+        password[0] = '\0';
     if (strncasecmp(v, "Basic", 5) != 0 || !is_ows((unsigned char)v[5]))
-        return;
+        return RD_HR_AUTH_INVALID;
     v += 5;
     while (is_ows((unsigned char)*v))
         v++;
     n = strlen(v);
     if (n > PR_MAX_B64)
-        return;
+        return RD_HR_AUTH_INVALID;
     dl = b64_decode(v, n, dec, sizeof dec);
     if (dl < 0)
-        return;
+        return RD_HR_AUTH_INVALID;
     colon = memchr(dec, ':', (size_t)dl);
     if (colon == NULL)
-        return;
+        return RD_HR_AUTH_INVALID;
     ulen = (size_t)(colon - dec);
     plen = (size_t)dl - ulen - 1;
-    if (ulen > RD_HR_MAX_USER || plen > RD_HR_MAX_PASSWORD)
-        return;
+    if (ulen > RD_HR_MAX_USER || plen > RD_HR_MAX_PASSWORD || ulen + 1 > userlen ||
+        plen + 1 > passwordlen)
+        return RD_HR_AUTH_INVALID;
     for (i = 0; i < (size_t)dl; i++)
-        if (dec[i] < 0x20 || dec[i] == 0x7f)
-            return; /* no control bytes in credentials */
-    memcpy(out->user, dec, ulen);
-    out->user[ulen] = '\0';
-    memcpy(out->password, colon + 1, plen);
-    out->password[plen] = '\0';
-    out->auth = RD_HR_AUTH_BASIC;
+        if (dec[i] < 0x20 || dec[i] == 0x7f) {
+            memset(dec, 0, sizeof dec);
+            return RD_HR_AUTH_INVALID; /* no control bytes in credentials */
+        }
+    memcpy(user, dec, ulen);
+    user[ulen] = '\0';
+    memcpy(password, colon + 1, plen);
+    password[plen] = '\0';
+    memset(dec, 0, sizeof dec);
+    return RD_HR_AUTH_BASIC;
+}
+
+static void parse_auth(const char *v, struct rd_hr_request *out)
+{
+    out->auth = rd_hr_parse_basic(v, out->user, sizeof out->user, out->password,
+                                  sizeof out->password);
 }
 
 static enum rd_hr_result semantics(struct rd_hr_parser *p, struct rd_hr_request *out)

@@ -80,7 +80,14 @@ enum rd_hr_auth {
     RD_HR_AUTH_INVALID,  /* another scheme, bad base64, no ':' or over the ceilings */
 };
 
-/* One parsed proxy request head. Large (it holds the header list, ~34 KiB): allocate it.
+/* Decode an "Authorization" / "Proxy-Authorization" value "Basic <base64(user:password)>"
+ * (scheme case-insensitive). RD_HR_AUTH_BASIC: user and password filled (NUL-terminated;
+ * the password is a secret: the caller wipes it); RD_HR_AUTH_INVALID: another scheme, bad
+ * base64, no ':', control bytes, or a part over its ceiling / buffer. */
+enum rd_hr_auth rd_hr_parse_basic(const char *value, char *user, size_t userlen,
+                                  char *password, size_t passwordlen);
+
+/* One parsed request head. Large (it holds the header list, ~34 KiB): allocate it.
  * The header pointers point into the struct: do not copy it by value. */
 struct rd_hr_request {
     char method[RD_HR_MAX_METHOD + 1];

@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #define SLURP_STEP (128 * 1024)
@@ -74,11 +75,20 @@ ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int
     return (ssize_t)total;
 }
 
+int rd_bev_is_plain(struct bufferevent *bev)
+{
+    return bufferevent_openssl_get_ssl(bev) == NULL;
+}
+
 ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
 {
     struct evbuffer *in = bufferevent_get_input(bev);
     ssize_t n;
 
+    *status = 0;
+    *err = 0;
+    if (!rd_bev_is_plain(bev))
+        return 0; /* TLS: the bufferevent reads (and decrypts) itself */
     evbuffer_unfreeze(in, 0);
     n = rd_sock_slurp(in, bufferevent_getfd(bev), max, status, err);
     evbuffer_freeze(in, 0);
@@ -98,7 +108,7 @@ void rd_bev_send(struct bufferevent *bev, const void *data, size_t len)
 
     if (len == 0)
         return;
-    if (evbuffer_get_length(out) == 0) {
+    if (evbuffer_get_length(out) == 0 && rd_bev_is_plain(bev)) {
         ssize_t n = send(bufferevent_getfd(bev), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             p += n;
@@ -136,7 +146,7 @@ void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf)
 
     if (evbuffer_get_length(buf) == 0)
         return;
-    if (evbuffer_get_length(out) == 0) {
+    if (evbuffer_get_length(out) == 0 && rd_bev_is_plain(bev)) {
         evbuffer_drain(buf, send_start(bufferevent_getfd(bev), buf));
         if (evbuffer_get_length(buf) == 0)
             return;
@@ -156,7 +166,11 @@ static void direct_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *i
 void rd_bev_write_out(struct bufferevent *bev)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
-    size_t n = send_start(bufferevent_getfd(bev), out);
+    size_t n;
+
+    if (!rd_bev_is_plain(bev))
+        return; /* TLS: only the bufferevent may write (records, not raw bytes) */
+    n = send_start(bufferevent_getfd(bev), out);
 
     if (n > 0) { /* a bufferevent keeps its output's start frozen outside its own writes */
         evbuffer_unfreeze(out, 1);
@@ -174,6 +188,10 @@ static void direct_flush_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(d->bev) & EV_WRITE))
         return;
+    if (!rd_bev_is_plain(d->bev)) {
+        bufferevent_enable(d->bev, EV_WRITE); /* TLS: libevent writes (and encrypts) */
+        return;
+    }
     rd_bev_write_out(d->bev);
     if (evbuffer_get_length(out) > 0) { /* full socket or an error: libevent's turn */
         bufferevent_enable(d->bev, EV_WRITE);

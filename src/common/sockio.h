@@ -26,9 +26,15 @@ void rd_malloc_tune(void);
 
 ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int *err);
 
-/* rd_sock_slurp() into a socket bufferevent's input, from its read callback. */
+/* rd_sock_slurp() into a socket bufferevent's input, from its read callback. A TLS
+ * bufferevent (bufferevent_openssl) reads itself: 0, nothing done. */
 struct bufferevent;
 ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err);
+
+/* 1 for a plain socket bufferevent, 0 for bufferevent_openssl. Every direct socket shortcut
+ * below applies to plain ones only; on a TLS bufferevent they queue the bytes in its output
+ * and let it encrypt and write them. */
+int rd_bev_is_plain(struct bufferevent *bev);
 
 /* Send on a plain socket bufferevent now rather than on the next loop round: when nothing is
  * queued in its output, the bytes go straight to the socket (send / writev); what the

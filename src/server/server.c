@@ -1,6 +1,7 @@
-/* rdial-server: accepts client sessions on /connect (libwebsockets, nested in libevent) and
- * dials through them for its front ends: the /client/<id>/<scheme>/<addr>/<path> route on the
- * main port. One process, one thread, one event_base. */
+/* rdial-server: accepts client sessions on /connect and dials through them for its front ends:
+ * the /client/<id>/<scheme>/<addr>/<path> route on the main port (one HTTP/1.1 front end of
+ * ours, frontends/http/httpfe.h), the SOCKS5 listener and the HTTP proxy listener; HA peers.
+ * One process, one thread, one event_base. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,9 +22,13 @@
 #include "common/peerspec.h"
 #include "common/log.h"
 #include "common/secrets.h"
+#include "common/httpreq.h"
+#include "frontends/frontend.h"
 #include "frontends/http/admin.h"
+#include "frontends/http/httpfe.h"
+#include "frontends/http/keep.h"
 #include "frontends/http/route.h"
-#include "frontends/http/httpproxy.h"
+#include "frontends/http/tls_conn.h"
 #include "frontends/socks/socks_server.h"
 #include "frontends/users.h"
 #include "peers.h"
@@ -48,9 +53,12 @@ struct listen_addr {
 struct server {
     struct event_base *base;
     struct rd_registry *reg;
-    struct rd_ws_server *ws;
+    struct rd_ws_server *ws;     /* the sessions' websockets */
+    struct rd_fe_ctx fe;         /* the front-end decision shared by every front end */
+    struct rd_keep *keep;        /* kept target conns (route, absolute-form) */
     struct rd_route *route;
-    struct rd_httpproxy *proxy;
+    void *tls_ctx;               /* -cert/-key: the main port's SSL_CTX */
+    struct rd_httpfe *main_fe, *proxy_fe, *admin_fe;
     const char *proxy_listen;
     int proxy_header_timeout_ms, proxy_idle_timeout_ms, proxy_response_timeout_ms;
     int proxy_connect_wait_ms, proxy_max_clients;
@@ -83,8 +91,11 @@ struct server {
     int max_conns;
     int max_pending_dials;      /* -max-pending-dials: rd_session_config.max_pending_dials */
     int route_timeout_s;
-    int route_keep_idle_ms;    /* -route-keep-idle-ms: kept target conns of the route */
+    int route_idle_timeout_s;  /* -route-idle-timeout-s: quiet after the answer head (0 none) */
+    int route_keep_idle_ms;    /* -route-keep-idle-ms: kept target conns */
     int handshake_timeout_ms; /* -handshake-timeout-ms: main port request head deadline */
+    int http_idle_timeout_ms; /* -http-idle-timeout-ms: main port keep-alive idle */
+    int http_max_clients;     /* -http-max-clients: main port HTTP connections */
     const char *cert, *key;    /* -cert/-key: TLS on the main port */
     const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
     const char *route_ca;      /* -route-ca: CA bundle for https targets of the route */
@@ -100,19 +111,6 @@ struct client_session {
     char peer[64];
 };
 
-static int valid_client_id(const char *id)
-{
-    size_t i, n = strlen(id);
-    if (n == 0 || n > RD_MAX_CLIENT_KEY)
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)id[i];
-        if (ch <= 0x20 || ch == 0x7f || ch == '/')
-            return 0;
-    }
-    return 1;
-}
-
 static int sessions_of(const struct server *srv, const char *id)
 {
     const struct client_session *cs;
@@ -123,87 +121,69 @@ static int sessions_of(const struct server *srv, const char *id)
     return n;
 }
 
-/* The client's token: X-Tunnel-Token, else Authorization: Bearer. Into tok; 0 or -1. */
-static int request_token(const struct rd_ws_request *req, char *tok, size_t toklen)
+static const char *header(const struct rd_hr_request *rq, const char *name)
 {
-    char auth[RD_SECRET_MAX_LEN + 16];
-    const char *p = auth;
-    int n;
-
-    if (rd_ws_request_header(req, "X-Tunnel-Token", tok, toklen) > 0)
-        return 0;
-    n = rd_ws_request_header(req, "Authorization", auth, sizeof auth);
-    if (n <= 7 || strncasecmp(auth, "Bearer ", 7) != 0) {
-        memset(auth, 0, sizeof auth);
-        return -1;
-    }
-    p += 7;
-    while (*p == ' ')
-        p++;
-    snprintf(tok, toklen, "%s", p);
-    memset(auth, 0, sizeof auth);
-    return tok[0] ? 0 : -1;
+    return rd_hm_headers_get(&rq->headers, name);
 }
 
-/* A configured peer presenting its id and the token configured for it? Writes the id. */
-static int is_peer(struct server *srv, const struct rd_ws_request *req, char *id, size_t idlen)
+/* The client's token: X-Tunnel-Token, else Authorization: Bearer. NULL if none. */
+static const char *request_token(const struct rd_hr_request *rq)
 {
-    char token[RD_MAX_PEER_FIELD + 2];
-    int ok;
+    const char *t = header(rq, "X-Tunnel-Token"), *auth;
 
-    if (srv->peers == NULL || rd_ws_request_header(req, "X-API-Tunnel-ID", id, idlen) <= 0 ||
-        rd_ws_request_header(req, "X-API-Tunnel-Token", token, sizeof token) <= 0)
-        return 0;
-    ok = rd_peers_authorize(srv->peers, id, token);
-    memset(token, 0, sizeof token);
-    return ok;
+    if (t != NULL && t[0] != '\0')
+        return t;
+    auth = header(rq, "Authorization");
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    for (auth += 7; *auth == ' '; auth++)
+        ;
+    return auth[0] != '\0' ? auth : NULL;
 }
 
-/* Peers by id + token (PROTOCOL.md s3); clients by X-Tunnel-ID and, with -client-tokens, the
- * id's token (else the reference example's authorizer: any non-empty X-Tunnel-ID); at most
- * -max-sessions-per-client sessions per id. */
-static int authorize(const struct rd_ws_request *req, char *body, size_t bodylen, void *arg)
+/* A configured peer presenting its id and the token configured for it? Its id, else NULL. */
+static const char *peer_id(struct server *srv, const struct rd_hr_request *rq)
 {
-    struct server *srv = arg;
-    char id[RD_MAX_CLIENT_KEY + 2];
-    int n;
+    const char *id = header(rq, "X-API-Tunnel-ID"), *token = header(rq, "X-API-Tunnel-Token");
 
-    if (srv->draining) {
-        snprintf(body, bodylen, "shutting down");
-        return 503;
-    }
-    if (is_peer(srv, req, id, sizeof id))
-        return 0;
-    n = rd_ws_request_header(req, "X-Tunnel-ID", id, sizeof id);
+    if (srv->peers == NULL || id == NULL || id[0] == '\0' || token == NULL || token[0] == '\0')
+        return NULL;
+    return rd_peers_authorize(srv->peers, id, token) ? id : NULL;
+}
 
-    if (n <= 0) {
-        snprintf(body, bodylen, "failed authentication");
-        return 401;
+static int refuse(struct rd_fwd_answer *ans, int status, const char *kind, const char *text)
+{
+    ans->status = status;
+    ans->kind = kind;
+    snprintf(ans->text, sizeof ans->text, "%s", text);
+    return status;
+}
+
+/* Clients by X-Tunnel-ID and, with -client-tokens, the id's token (else the reference
+ * example's authorizer: any non-empty X-Tunnel-ID); at most -max-sessions-per-client
+ * sessions per id (PROTOCOL.md s3). 0, or the refusal's status with ans filled. */
+static int authorize_client(struct server *srv, const struct rd_hr_request *rq,
+                            const char *peer, struct rd_fwd_answer *ans)
+{
+    const char *id = header(rq, "X-Tunnel-ID");
+
+    if (id == NULL || id[0] == '\0')
+        return refuse(ans, 401, "auth-required", "failed authentication");
+    if (!rd_client_id_ok(id)) {
+        char text[RD_FWD_MAX_TEXT];
+        snprintf(text, sizeof text, "invalid X-Tunnel-ID: %s", RD_CLIENT_ID_RULE);
+        return refuse(ans, 400, "bad-request", text);
     }
-    if (!valid_client_id(id)) {
-        snprintf(body, bodylen, "invalid X-Tunnel-ID: 1-%d characters, no '/', spaces or "
-                                "control characters", RD_MAX_CLIENT_KEY);
-        return 400;
-    }
-    if (srv->tokens != NULL) {
-        char tok[RD_SECRET_MAX_LEN + 2];
-        int rc = request_token(req, tok, sizeof tok) == 0
-                     ? rd_tokens_check(srv->tokens, id, tok)
-                     : rd_tokens_check(srv->tokens, id, NULL);
-        memset(tok, 0, sizeof tok);
-        if (rc != 0) {
-            rd_log_limited(&srv->warn_token, RD_LOG_WARN, "refused client %.64s from %s: "
-                           "missing or wrong token", id, rd_ws_request_peer(req));
-            snprintf(body, bodylen, "failed authentication");
-            return 401;
-        }
+    if (srv->tokens != NULL && rd_tokens_check(srv->tokens, id, request_token(rq)) != 0) {
+        rd_log_limited(&srv->warn_token, RD_LOG_WARN, "refused client %.64s from %s: "
+                       "missing or wrong token", id, peer);
+        return refuse(ans, 401, "auth-required", "failed authentication");
     }
     if (sessions_of(srv, id) >= srv->max_sessions_per_client) {
         rd_log_limited(&srv->warn_sessions, RD_LOG_WARN, "refused client %.64s from %s: %d "
-                       "sessions already (-max-sessions-per-client)", id,
-                       rd_ws_request_peer(req), srv->max_sessions_per_client);
-        snprintf(body, bodylen, "too many sessions for this client id");
-        return 429;
+                       "sessions already (-max-sessions-per-client)", id, peer,
+                       srv->max_sessions_per_client);
+        return refuse(ans, 429, "too-many-sessions", "too many sessions for this client id");
     }
     return 0;
 }
@@ -222,34 +202,31 @@ static void on_session_closed(struct rd_session *s, const char *reason, void *ar
     free(cs);
 }
 
-static struct rd_session *on_open(const struct rd_ws_request *req, const struct rd_link_ops *ops,
-                                  void *link, void *arg)
+/* What the upgrade hook hands the link's open callback. */
+struct opening {
+    struct server *srv;
+    const char *peer_id; /* a peer's session, else NULL */
+    const char *client_id;
+    const char *from;    /* the peer address */
+};
+
+static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops, void *link)
 {
     static const struct rd_session_cbs cbs = { NULL, NULL, on_session_closed };
-    struct server *srv = arg;
-    struct client_session *cs = calloc(1, sizeof *cs);
+    struct opening *o = arg;
+    struct server *srv = o->srv;
+    struct client_session *cs;
     struct rd_session_config cfg;
     struct rd_session *s;
 
+    if (o->peer_id != NULL)
+        return rd_peers_open_inbound(srv->peers, o->peer_id, ops, link);
+    cs = calloc(1, sizeof *cs);
     if (cs == NULL)
         return NULL;
-    {
-        char pid[RD_MAX_PEER_FIELD + 2];
-        if (is_peer(srv, req, pid, sizeof pid)) {
-            free(cs);
-            return rd_peers_open_inbound(srv->peers, pid, ops, link);
-        }
-    }
     cs->srv = srv;
-    if (rd_ws_request_header(req, "X-Tunnel-ID", cs->id, sizeof cs->id) <= 0) {
-        free(cs);
-        return NULL;
-    }
-    if (sessions_of(srv, cs->id) >= srv->max_sessions_per_client) { /* since authorize */
-        free(cs);
-        return NULL;
-    }
-    snprintf(cs->peer, sizeof cs->peer, "%s", rd_ws_request_peer(req));
+    snprintf(cs->id, sizeof cs->id, "%s", o->client_id);
+    snprintf(cs->peer, sizeof cs->peer, "%s", o->from);
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = srv->ping_timeout_ms;
     cfg.pause_high = (size_t)srv->pause_high;
@@ -274,6 +251,39 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
     }
     rd_info("session up: client %s from %s", cs->id, cs->peer);
     return s;
+}
+
+/* GET /connect on the main port (httpfe.h's upgrade hook): the RFC 6455 handshake, peers by
+ * id + token, clients by authorize_client; accepted: the socket becomes a session's link. */
+static int upgrade_cb(void *arg, struct bufferevent *bev, const struct rd_hr_request *rq,
+                      const char *peer, struct rd_fwd_answer *ans)
+{
+    struct server *srv = arg;
+    struct opening o = { srv, NULL, NULL, peer };
+    char accept[29];
+    const char *why;
+    int status;
+
+    if (rd_ws_handshake_check(rq, accept, &status, &why) != RD_WS_HS_OK) {
+        refuse(ans, status, status == 426 ? "upgrade-required" : "bad-request", why);
+        if (status == 426)
+            ans->header = "Sec-WebSocket-Version: 13";
+        return status;
+    }
+    if (srv->draining)
+        return refuse(ans, 503, "shutting-down", "shutting down");
+    o.peer_id = peer_id(srv, rq);
+    if (o.peer_id == NULL) {
+        status = authorize_client(srv, rq, peer, ans);
+        if (status != 0) {
+            rd_info("ws %s: upgrade refused: %d %s", peer, status, ans->text);
+            return status;
+        }
+        o.client_id = header(rq, "X-Tunnel-ID");
+    }
+    if (rd_ws_server_accept(srv->ws, bev, accept, NULL, peer, open_session, &o) != 0)
+        return refuse(ans, 500, "internal", "out of memory");
+    return 0;
 }
 
 /* Re-read -client-tokens and -proxy-users (SIGHUP). A file that fails to load keeps the
@@ -367,8 +377,8 @@ static void format_listen(char *buf, size_t len, const char *host, int port, con
 
 #define DRAIN_POLL_MS 100 /* how often a draining server looks for running streams */
 
-/* What still runs: route exchanges, SOCKS5 connections, and tunnel conns (these also carry
- * HTTP proxy requests and tunnels and forwarded peer dials). Idle keep-alive proxy users do
+/* What still runs: HTTP exchanges, SOCKS5 connections, and tunnel conns (these also carry
+ * HTTP proxy requests and tunnels and forwarded peer dials). Idle keep-alive HTTP users do
  * not count. Writes a description to buf; returns 0 when nothing runs. */
 static void count_conns_cb(const struct rd_session_info *si, void *arg)
 {
@@ -377,13 +387,14 @@ static void count_conns_cb(const struct rd_session_info *si, void *arg)
 
 static size_t running(struct server *srv, char *buf, size_t len)
 {
-    size_t routes = rd_route_active(srv->route), conns = 0;
-    size_t socks = srv->socks ? rd_socks_server_active(srv->socks) : 0;
+    size_t http = (srv->main_fe ? rd_httpfe_busy(srv->main_fe) : 0) +
+                  (srv->proxy_fe ? rd_httpfe_busy(srv->proxy_fe) : 0);
+    size_t socks = srv->socks ? rd_socks_server_active(srv->socks) : 0, conns = 0;
 
     rd_session_foreach(srv->stats, count_conns_cb, &conns);
-    snprintf(buf, len, "%zu route requests, %zu socks5 connections, %zu tunnel conns", routes,
+    snprintf(buf, len, "%zu http exchanges, %zu socks5 connections, %zu tunnel conns", http,
              socks, conns);
-    return routes + socks + conns;
+    return http + socks + conns;
 }
 
 static long ms_since(const struct timeval *t0)
@@ -432,8 +443,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
             "%d ms (signal again to close now)", (int)sig, desc, srv->shutdown_grace_ms);
     rd_admin_set_draining(srv->admin);
     rd_socks_server_stop_accepting(srv->socks);
-    rd_httpproxy_stop_accepting(srv->proxy);
-    rd_route_stop_keeping(srv->route);
+    rd_httpfe_stop_accepting(srv->proxy_fe);
+    rd_keep_stop(srv->keep); /* kept conns would hold the drain up */
     drain_cb(-1, 0, srv);
 }
 
@@ -482,15 +493,23 @@ int main(int argc, char **argv)
                          "(0 = no session budget)", 0, 1LL << 40),
         RD_FLAGDEF_INT("handshake-timeout-ms", &srv.handshake_timeout_ms,
                        "main port: a connection must send its complete upgrade or HTTP request "
-                       "head within this (whole seconds, rounded up), however slowly it drips",
-                       1, 3600000),
+                       "head within this of connecting (a later request: of its first byte), "
+                       "however slowly it drips", 1, 3600000),
+        RD_FLAGDEF_INT("http-idle-timeout-ms", &srv.http_idle_timeout_ms,
+                       "main port: keep-alive idle time between HTTP requests", 1, 86400000),
+        RD_FLAGDEF_INT("http-max-clients", &srv.http_max_clients,
+                       "main port: concurrent HTTP connections (websocket sessions do not "
+                       "count; more get 503)", 1, 1 << 20),
         RD_FLAGDEF_INT("route-timeout-s", &srv.route_timeout_s,
-                       "/client/ route without ?timeout=: longest wait for the answer and "
-                       "longest stall after it", 1, 3600),
+                       "/client/ route without ?timeout=: longest wait for the answer's head "
+                       "(then 504)", 1, 3600),
+        RD_FLAGDEF_INT("route-idle-timeout-s", &srv.route_idle_timeout_s,
+                       "/client/ route without ?timeout=: cut an answer quiet this long after "
+                       "its head (0 = never: watches and event streams stay open)", 0, 86400),
         RD_FLAGDEF_INT("route-keep-idle-ms", &srv.route_keep_idle_ms,
-                       "/client/ route: how long a target conn the answer left open is kept "
-                       "for the next request to the same client and target (0 = none kept)",
-                       0, 3600000),
+                       "/client/ route and HTTP proxy: how long a target conn the answer left "
+                       "open is kept for the next request to the same client and target "
+                       "(0 = none kept)", 0, 3600000),
         RD_FLAGDEF_INT("max-conns", &srv.max_conns, "virtual connections per session (each "
                        "session of a client id has its own; more dials get 503 / SOCKS5 REP 01)",
                        1, 1 << 24),
@@ -558,7 +577,6 @@ int main(int argc, char **argv)
                           "per line: ts, level, prog, msg)"),
         RD_FLAGDEF_END,
     };
-    struct rd_ws_server_config wcfg;
     struct rd_route_config rcfg;
     static struct rd_peer_spec peer_specs[RD_MAX_PEERS];
     int npeers = 0;
@@ -581,17 +599,19 @@ int main(int argc, char **argv)
     srv.max_sessions_per_client = RD_MAX_SESSIONS_PER_CLIENT_DEFAULT;
     srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     srv.route_keep_idle_ms = RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
-    srv.handshake_timeout_ms = 10000; /* lws 4.1.6's own default (timeout_secs_ah_idle) */
+    srv.handshake_timeout_ms = RD_HTTPFE_HEADER_TIMEOUT_MS_DEFAULT;
+    srv.http_idle_timeout_ms = RD_HTTPFE_IDLE_TIMEOUT_MS_DEFAULT;
+    srv.http_max_clients = RD_HTTPFE_MAX_CLIENTS_DEFAULT;
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
     srv.socks_max_clients = RD_SOCKS_MAX_CLIENTS_DEFAULT;
     srv.proxy_listen = "";
-    srv.proxy_header_timeout_ms = RD_HTTPPROXY_HEADER_TIMEOUT_MS_DEFAULT;
-    srv.proxy_idle_timeout_ms = RD_HTTPPROXY_IDLE_TIMEOUT_MS_DEFAULT;
-    srv.proxy_response_timeout_ms = RD_HTTPPROXY_RESPONSE_TIMEOUT_MS_DEFAULT;
-    srv.proxy_connect_wait_ms = RD_HTTPPROXY_CONNECT_WAIT_MS_DEFAULT;
-    srv.proxy_max_clients = RD_HTTPPROXY_MAX_CLIENTS_DEFAULT;
+    srv.proxy_header_timeout_ms = RD_HTTPFE_HEADER_TIMEOUT_MS_DEFAULT;
+    srv.proxy_idle_timeout_ms = RD_HTTPFE_IDLE_TIMEOUT_MS_DEFAULT;
+    srv.proxy_response_timeout_ms = RD_HTTPFE_RESPONSE_TIMEOUT_MS_DEFAULT;
+    srv.proxy_connect_wait_ms = 0;
+    srv.proxy_max_clients = RD_HTTPFE_MAX_CLIENTS_DEFAULT;
     srv.proxy_max_header = RD_MAX_HTTP_HEADER;
     srv.admin_listen = "";
     srv.shutdown_grace_ms = SERVER_SHUTDOWN_GRACE_MS_DEFAULT;
@@ -681,41 +701,60 @@ int main(int argc, char **argv)
     srv.reg = rd_registry_new();
     srv.stats = rd_stats_new();
     srv.admin = rd_admin_new(srv.stats);
-    if (srv.base == NULL || srv.reg == NULL || srv.stats == NULL || srv.admin == NULL) {
+    srv.ws = rd_ws_server_new(srv.base, (size_t)srv.max_message);
+    if (srv.base == NULL || srv.reg == NULL || srv.stats == NULL || srv.admin == NULL ||
+        srv.ws == NULL) {
         fprintf(stderr, "rdial-server: out of memory\n");
         { rc = 1; goto out; }
     }
-    memset(&wcfg, 0, sizeof wcfg);
-    wcfg.host = main_la.host[0] ? main_la.host : NULL;
-    wcfg.port = main_la.port;
-    wcfg.max_message = (size_t)srv.max_message;
-    wcfg.cert = srv.cert;
-    wcfg.key = srv.key;
-    wcfg.handshake_timeout_s = (srv.handshake_timeout_ms + 999) / 1000;
-    {
-        static const struct rd_ws_server_cbs wcbs = { authorize, on_open };
-        srv.ws = rd_ws_server_new(srv.base, &wcfg, &wcbs, &srv, &err);
+    srv.fe.reg = srv.reg;
+    srv.fe.users = srv.users;
+    srv.fe.stats = srv.stats;
+    if (srv.domain != NULL)
+        snprintf(srv.fe.domain, sizeof srv.fe.domain, "%s", srv.domain);
+    rd_admin_set_users(srv.admin, srv.users);
+    srv.keep = rd_keep_new(srv.base, srv.reg, srv.stats, 0, srv.route_keep_idle_ms);
+    memset(&rcfg, 0, sizeof rcfg);
+    rcfg.timeout_default_s = srv.route_timeout_s;
+    rcfg.idle_timeout_s = srv.route_idle_timeout_s;
+    rcfg.ca_file = srv.route_ca;
+    srv.route = rd_route_new(&rcfg, &err);
+    if (srv.keep == NULL || srv.route == NULL) {
+        rd_err("route: %s", err ? err : "out of memory");
+        free(err);
+        { rc = 1; goto out; }
     }
-    if (srv.ws == NULL) {
+    if (srv.cert != NULL && srv.cert[0] != '\0') {
+        srv.tls_ctx = rd_tls_server_ctx_new(srv.cert, srv.key, &err);
+        if (srv.tls_ctx == NULL) {
+            rd_err("-cert/-key: %s", err ? err : "TLS setup failed");
+            free(err);
+            { rc = 1; goto out; }
+        }
+    }
+    {
+        struct rd_httpfe_config hc;
+        rd_httpfe_config_default(&hc, RD_HTTPFE_MAIN);
+        hc.host = main_la.host;
+        hc.port = main_la.port;
+        hc.tls_ctx = srv.tls_ctx;
+        hc.header_timeout_ms = srv.handshake_timeout_ms;
+        hc.idle_timeout_ms = srv.http_idle_timeout_ms;
+        hc.max_clients = (size_t)srv.http_max_clients;
+        hc.max_clients_flag = "-http-max-clients";
+        hc.fe = &srv.fe;
+        hc.keep = srv.keep;
+        hc.route = srv.route;
+        hc.admin = srv.admin;
+        hc.upgrade = upgrade_cb;
+        hc.upgrade_arg = &srv;
+        srv.main_fe = rd_httpfe_new(srv.base, &hc, &err);
+    }
+    if (srv.main_fe == NULL) {
         rd_err("listen %s: %s", srv.listen, err ? err : "failed");
         free(err);
         { rc = 1; goto out; }
     }
-    rd_route_config_default(&rcfg);
-    rcfg.timeout_default_s = srv.route_timeout_s;
-    rcfg.keep_idle_ms = srv.route_keep_idle_ms;
-    rcfg.users = srv.users;
-    rcfg.ca_file = srv.route_ca;
-    rcfg.stats = srv.stats;
-    srv.route = rd_route_new(srv.reg, srv.base, &rcfg);
-    if (srv.route == NULL) {
-        rd_err("out of memory");
-        { rc = 1; goto out; }
-    }
-    rd_admin_set_users(srv.admin, srv.users);
-    /* admin first: /metrics, /readyz, /clients, and the 503 of a draining server */
-    rd_ws_server_add_http_handler(srv.ws, rd_admin_handler(), srv.admin);
-    rd_ws_server_add_http_handler(srv.ws, rd_route_handler(), srv.route);
     if (npeers > 0) {
         struct rd_session_config pcfg;
         srv.dns = evdns_base_new(srv.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -740,22 +779,35 @@ int main(int argc, char **argv)
         }
         rd_info("peering as %s with %d peers", srv.id, npeers);
     }
-    rd_info("listening on %s:%d", main_la.host[0] ? main_la.host : "*",
-            rd_ws_server_port(srv.ws));
+    rd_info("listening on %s:%d%s", main_la.host[0] ? main_la.host : "*",
+            rd_httpfe_port(srv.main_fe), srv.tls_ctx != NULL ? " (tls)" : "");
     printf("listening on %s:%d\n", main_la.host[0] ? main_la.host : "0.0.0.0",
-           rd_ws_server_port(srv.ws));
+           rd_httpfe_port(srv.main_fe));
     fflush(stdout);
 
     if (srv.admin_listen != NULL && srv.admin_listen[0] != '\0') {
-        if (rd_admin_listen(srv.admin, srv.base, admin_la.host, admin_la.port, &err) != 0) {
+        struct rd_httpfe_config hc;
+        rd_httpfe_config_default(&hc, RD_HTTPFE_ADMIN);
+        hc.host = admin_la.host;
+        hc.port = admin_la.port;
+        hc.header_timeout_ms = RD_ADMIN_TIMEOUT_MS;
+        hc.idle_timeout_ms = RD_ADMIN_TIMEOUT_MS;
+        hc.max_head = RD_ADMIN_MAX_HEADER;
+        hc.max_clients_flag = "admin connections";
+        hc.fe = &srv.fe;
+        hc.admin = srv.admin;
+        srv.admin_fe = rd_httpfe_new(srv.base, &hc, &err);
+        if (srv.admin_fe == NULL) {
             rd_err("admin listen %s: %s", srv.admin_listen, err ? err : "failed");
             free(err);
             { rc = 1; goto out; }
         }
-        format_listen(where, sizeof where, admin_la.host, rd_admin_port(srv.admin), "*");
+        rd_admin_set_own_listener(srv.admin, 1);
+        format_listen(where, sizeof where, admin_la.host, rd_httpfe_port(srv.admin_fe), "*");
         rd_info("admin listening on %s%s", where,
                 srv.users != NULL ? " (/metrics and /clients need a -proxy-users user)" : "");
-        format_listen(where, sizeof where, admin_la.host, rd_admin_port(srv.admin), "0.0.0.0");
+        format_listen(where, sizeof where, admin_la.host, rd_httpfe_port(srv.admin_fe),
+                      "0.0.0.0");
         printf("admin listening on %s\n", where);
         fflush(stdout);
     }
@@ -786,28 +838,28 @@ int main(int argc, char **argv)
     }
 
     if (srv.proxy_listen != NULL && srv.proxy_listen[0] != '\0') {
-        struct rd_httpproxy_config pxc;
-        rd_httpproxy_config_default(&pxc);
-        pxc.host = proxy_la.host; /* "" (from ":port") = all interfaces */
-        pxc.port = proxy_la.port;
-        pxc.domain = srv.domain;
-        pxc.header_timeout_ms = srv.proxy_header_timeout_ms;
-        pxc.idle_timeout_ms = srv.proxy_idle_timeout_ms;
-        pxc.response_timeout_ms = srv.proxy_response_timeout_ms;
-        pxc.connect_wait_ms = srv.proxy_connect_wait_ms;
-        pxc.max_clients = srv.proxy_max_clients;
-        pxc.max_head = (size_t)srv.proxy_max_header;
-        pxc.stats = srv.stats;
-        pxc.users = srv.users;
-        srv.proxy = rd_httpproxy_new(srv.base, srv.reg, &pxc, &err);
-        if (srv.proxy == NULL) {
+        struct rd_httpfe_config hc;
+        rd_httpfe_config_default(&hc, RD_HTTPFE_PROXY);
+        hc.host = proxy_la.host; /* "" (from ":port") = all interfaces */
+        hc.port = proxy_la.port;
+        hc.header_timeout_ms = srv.proxy_header_timeout_ms;
+        hc.idle_timeout_ms = srv.proxy_idle_timeout_ms;
+        hc.response_timeout_ms = srv.proxy_response_timeout_ms;
+        hc.connect_wait_ms = srv.proxy_connect_wait_ms;
+        hc.max_clients = (size_t)srv.proxy_max_clients;
+        hc.max_clients_flag = "-proxy-max-clients";
+        hc.max_head = (size_t)srv.proxy_max_header;
+        hc.fe = &srv.fe;
+        hc.keep = srv.keep;
+        srv.proxy_fe = rd_httpfe_new(srv.base, &hc, &err);
+        if (srv.proxy_fe == NULL) {
             rd_err("proxy listen %s: %s", srv.proxy_listen, err ? err : "failed");
             free(err);
             { rc = 1; goto out; }
         }
-        format_listen(where, sizeof where, proxy_la.host, rd_httpproxy_port(srv.proxy), "*");
+        format_listen(where, sizeof where, proxy_la.host, rd_httpfe_port(srv.proxy_fe), "*");
         rd_info("http proxy listening on %s", where);
-        format_listen(where, sizeof where, proxy_la.host, rd_httpproxy_port(srv.proxy),
+        format_listen(where, sizeof where, proxy_la.host, rd_httpfe_port(srv.proxy_fe),
                       "0.0.0.0");
         printf("http proxy listening on %s\n", where);
         fflush(stdout);
@@ -838,16 +890,20 @@ out:
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
 
-    rd_httpproxy_free(srv.proxy); /* before the sessions: its conns get an Error */
+    rd_httpfe_free(srv.proxy_fe); /* before the sessions: its conns get an Error */
     rd_socks_server_free(srv.socks); /* before the sessions: relays abort their conns */
+    rd_httpfe_free(srv.main_fe);  /* HTTP exchanges end; sessions are the ws server's */
+    rd_httpfe_free(srv.admin_fe);
     rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
     rd_peers_free(srv.peers); /* after the inbound peer sessions, which point into it */
     if (srv.dns)
         evdns_base_free(srv.dns, 0);
+    rd_keep_free(srv.keep); /* empty by now: every session is gone */
     rd_route_free(srv.route);
     rd_registry_free(srv.reg);
     rd_admin_free(srv.admin);
     rd_stats_free(srv.stats); /* after every session */
+    rd_tls_server_ctx_free(srv.tls_ctx);
     if (srv.sigint_ev) event_free(srv.sigint_ev);
     if (srv.sigterm_ev) event_free(srv.sigterm_ev);
     if (srv.sighup_ev) event_free(srv.sighup_ev);

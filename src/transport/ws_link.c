@@ -316,7 +316,12 @@ static void protocol_error(struct rd_ws_link *l, enum rd_ws_result r)
                     : r == RD_WS_ERR_TOO_BIG ? RD_WS_CLOSE_TOO_BIG
                     : r == RD_WS_ERR_NOMEM ? RD_WS_CLOSE_GOING_AWAY
                                              : RD_WS_CLOSE_PROTOCOL;
-    snprintf(reason, sizeof reason, "protocol error: %s", rd_ws_result_str(r));
+    if (r == RD_WS_ERR_TEXT)
+        snprintf(reason, sizeof reason, "text message (the protocol is binary)");
+    else if (r == RD_WS_ERR_TOO_BIG)
+        snprintf(reason, sizeof reason, "message too large (over the maximum message size)");
+    else
+        snprintf(reason, sizeof reason, "protocol error: %s", rd_ws_result_str(r));
     rd_warn("%s: %s", l->name, reason);
     wsl_close(l, code, reason);
 }

@@ -1,78 +1,73 @@
-/* ws_server.h - the server's main port on libwebsockets 4.1.6, nested in libevent
- * (DESIGN.md s4): websocket upgrades for sessions (authorize -> on_open -> rd_session over
- * struct rd_link_ops, see tunnel/link.h) and plain HTTP exchanges (http_exchange.h).
+/* ws_server.h - the server side of the websocket (DESIGN.md s4): the RFC 6455 s4.2 opening
+ * handshake of a GET /connect that the HTTP front end read, then a server-role ws_link.h link
+ * per session. The HTTP front end (frontends/http/httpfe.h) hands over the socket through
+ * the server's upgrade hook; authorization (tokens, peers, limits) is the server's and
+ * happens before rd_ws_server_accept().
  *
- * Threading/reentrancy: everything runs on the one event_base thread. The functions here
- * may be called from libevent callbacks; rd_ws_server_free() must not be called from inside
- * a callback that this server invoked (authorize, on_open, HTTP handler callbacks, or a
- * session callback triggered by rd_session_recv/link_closed): defer it with an event. */
+ * The handshake (rd_ws_handshake_check, pure): GET, HTTP/1.1, "Upgrade: websocket" and an
+ * "upgrade" token in Connection (else 400), Sec-WebSocket-Version 13 (else 426 with
+ * "Sec-WebSocket-Version: 13"), a Sec-WebSocket-Key of 16 base64-encoded bytes (else 400).
+ * The answer: "HTTP/1.1 101 Switching Protocols", Upgrade, Connection and
+ * Sec-WebSocket-Accept = base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)), as
+ * gorilla/websocket's server writes it. No subprotocol, no extension.
+ *
+ * Frames then follow ws_link.h in the server role: a client frame without a mask closes the
+ * session with 1002; text messages 1003; over max_message 1009; pings are answered with
+ * pongs ahead of data; every frame from the client counts as a sign of life. */
 #ifndef RD_WS_SERVER_H
 #define RD_WS_SERVER_H
 
 #include <stddef.h>
 
-#include "transport/http_exchange.h"
 #include "tunnel/link.h"
 
+struct bufferevent;
 struct event_base;
+struct rd_hr_request;
 struct rd_session;
 struct rd_ws_server;
-struct rd_ws_request;
 
-struct rd_ws_server_config {
-    const char *host;   /* bind address, e.g. "127.0.0.1"; NULL or "" = all interfaces */
-    int port;           /* 0 = ephemeral; read it back with rd_ws_server_port() */
-    size_t max_message; /* largest reassembled binary message; 0 = RD_MAX_MESSAGE_DEFAULT */
-    const char *cert;   /* PEM file paths: TLS (wss/https) when both are set */
-    const char *key;
-    int handshake_timeout_s; /* a connection must send a complete request head (upgrade or
-                              * HTTP) within this; 0 = RD_HANDSHAKE_TIMEOUT_MS / 1000 */
+/* ---- the handshake (pure) ---- */
+
+enum rd_ws_hs {
+    RD_WS_HS_OK = 0,
+    RD_WS_HS_NOT_GET,     /* 400: the opening handshake is a GET */
+    RD_WS_HS_NOT_UPGRADE, /* 400: no "Upgrade: websocket" + Connection: upgrade, or HTTP/1.0 */
+    RD_WS_HS_VERSION,     /* 426: Sec-WebSocket-Version is not 13 */
+    RD_WS_HS_KEY,         /* 400: Sec-WebSocket-Key missing or not 16 bytes in base64 */
 };
 
-/* The upgrade request, valid only during the callback it is passed to. */
-/* Copy header `name` (case-insensitive, without ':') into out; length, or -1 if absent or
- * longer than outlen - 1. */
-int rd_ws_request_header(const struct rd_ws_request *req, const char *name, char *out,
-                         size_t outlen);
-/* Request path as lws gives it (url-decoded and sanitized by lws 4.1.6, query removed). */
-const char *rd_ws_request_path(const struct rd_ws_request *req);
-/* "ip:port" of the peer. */
-const char *rd_ws_request_peer(const struct rd_ws_request *req);
+/* Check rq; on RD_WS_HS_OK fill accept (28 characters + NUL). Otherwise *status is the HTTP
+ * answer (400 / 426) and *why a static one-line reason. */
+enum rd_ws_hs rd_ws_handshake_check(const struct rd_hr_request *rq, char accept[29], int *status,
+                                    const char **why);
 
-struct rd_ws_server_cbs {
-    /* Upgrade request (any path). Return 0 to accept; otherwise an HTTP status (400, 401,
-     * 403, ...) after filling `body` (short text, NUL-terminated): it is sent as a normal
-     * HTTP response before any upgrade. NULL = accept every upgrade. */
-    int (*authorize)(const struct rd_ws_request *req, char *body, size_t bodylen, void *arg);
-    /* Upgrade done: create the session (rd_session_new(base, cfg, ops, link, ...)) and
-     * return it, or NULL to close the websocket. `ops` and `link` stay valid until the
-     * transport calls rd_session_link_closed(). */
-    struct rd_session *(*on_open)(const struct rd_ws_request *req, const struct rd_link_ops *ops,
-                                  void *link, void *arg);
-};
+/* The 101 answer into out: returns its length, or -1 when it does not fit. extra: more header
+ * lines ("Name: value\r\n"...) or NULL. */
+int rd_ws_handshake_response(const char *accept, const char *extra, char *out, size_t outlen);
 
-/* Listen on cfg->host:cfg->port. `cbs` is copied; `arg` is passed to the callbacks.
- * Returns NULL and fills *errp (allocated; caller frees) on failure. */
-struct rd_ws_server *rd_ws_server_new(struct event_base *base,
-                                      const struct rd_ws_server_config *cfg,
-                                      const struct rd_ws_server_cbs *cbs, void *arg,
-                                      char **errp);
+/* ---- the sessions' links ---- */
 
-/* The bound TCP port. */
-int rd_ws_server_port(const struct rd_ws_server *srv);
+/* Tracks every server-role link, so that a shutdown ends them all. */
+struct rd_ws_server *rd_ws_server_new(struct event_base *base, size_t max_message);
 
-/* HTTP handlers for requests that are not websocket upgrades, tried in the order added;
- * a request no handler takes gets 404. `h` is borrowed (must outlive the server). At most
- * RD_WS_MAX_HTTP_HANDLERS. A built-in GET /healthz -> 200 "ok" is tried first. */
-#define RD_WS_MAX_HTTP_HANDLERS 16
-int rd_ws_server_add_http_handler(struct rd_ws_server *srv, const struct rd_http_handler *h,
-                                  void *arg);
+/* Create the session for a link that is up: rd_session_new(base, cfg, ops, link, ...). NULL
+ * refuses it (the link closes). */
+typedef struct rd_session *(*rd_ws_open_cb)(void *arg, const struct rd_link_ops *ops,
+                                            void *link);
 
-/* Number of established websockets (sessions) right now. */
+/* Take bev (the upgrade request is read; bytes behind it stay in its input), write the 101,
+ * open a server-role link and its session (open). Returns 0; -1 (bev untouched) on
+ * allocation failure. peer names the link in logs. */
+int rd_ws_server_accept(struct rd_ws_server *srv, struct bufferevent *bev, const char *accept,
+                        const char *extra_headers, const char *peer, rd_ws_open_cb open,
+                        void *arg);
+
+/* Established websockets (sessions) right now. */
 size_t rd_ws_server_session_count(const struct rd_ws_server *srv);
 
-/* Close every session (each gets rd_session_link_closed), every HTTP exchange (on_closed),
- * and tear lws and the uv loop down. Blocks for at most a few seconds. NULL: no-op. */
+/* Close every link now (each session gets rd_session_link_closed("server shutdown")) and free.
+ * Not from inside a callback of one of its links. NULL: no-op. */
 void rd_ws_server_free(struct rd_ws_server *srv);
 
 #endif

@@ -316,7 +316,7 @@ wait_exit server3 6
 dt=$((($(date +%s%N) - t0) / 1000000))
 rd_assert_eq "$RD_EXIT" 0 "server exit status after the grace period"
 ((dt >= 900)) || rd_fail "server exited after $dt ms, before the 1000 ms grace period"
-rd_assert_file_contains "$RD_TEST_DIR/server3.log" 'grace period of 1000 ms over: closing 1 route requests, 0 socks5 connections, 1 tunnel conns' \
+rd_assert_file_contains "$RD_TEST_DIR/server3.log" 'grace period of 1000 ms over: closing 1 http exchanges, 0 socks5 connections, 1 tunnel conns' \
     "grace expiry logged"
 kill $slow 2>/dev/null || true
 wait $slow 2>/dev/null || true

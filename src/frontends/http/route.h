@@ -1,75 +1,58 @@
 /* route.h - the /client/<id>/<scheme>/<host[:port]>/<path>?timeout=N route of the main port
- * (PROTOCOL.md s8): one HTTP exchange of the user -> one tunnel conn to the target, the
- * request (any method, end-to-end headers, streamed body) forwarded, the response streamed
- * back with back pressure both ways. A conn to an http target whose answer keeps the
- * connection is kept (at most ROUTE_POOL_MAX, cfg.keep_idle_ms each) for the next request
- * to the same client id and host:port; a bodyless request whose kept conn closes before any
- * answer byte is sent once more on a new dial.
+ * (PROTOCOL.md s8): what a request on it asks for. The HTTP front end (httpfe.h) reads the
+ * request and its forwarder carries it; this module decides where it goes and how it is
+ * timed, and holds the TLS context of https targets.
  *
- * Wiring (by the server):
- *     struct rd_route *rt = rd_route_new(reg, base, &cfg);
- *     rd_ws_server_add_http_handler(srv, rd_route_handler(), rt);
- *     ...
- *     rd_ws_server_free(srv);   (closes every exchange: each request object is freed)
- *     rd_route_free(rt);
- *
- * Answers of the route itself (text/plain, one line): 400 bad route/target, 404 client not
- * connected, 431 request head too large, 502 dial failure / tunnel error / TLS failure of an
- * https target ("certificate verify failed: ..." or "tls: ...") /
- * bad response from the target, 504 no response head within the timeout. Once the response
- * head was sent, a failure aborts the user's connection (never a clean short body).
- *
- * ?timeout=N seconds covers the whole exchange, as in the Go reference. Without it,
- * cfg.timeout_default_s bounds the wait for the response head and every stall after it (no
- * byte moving either way), so long downloads are not cut while they progress. */
+ *  - The request-target after /client/<id>/<scheme>/<host:port> goes to the target byte for
+ *    byte (path and query as received: %2F, ';', '+', %20 untouched); ?timeout= is taken out.
+ *  - <host:port> is the dial address as the client resolves it: a name, an IPv4 literal, or
+ *    an IPv6 literal in brackets, with an RFC 6874 zone ("[fe80::1%25eth0]:80"; the client
+ *    gets "[fe80::1%eth0]:80"). Host towards the target is the authority as written.
+ *  - With -proxy-users the request needs "Authorization: Basic" of a user allowed to reach
+ *    the client (401 with a challenge, 403); that header is then not forwarded.
+ *  - Every other end-to-end header is forwarded; an Upgrade is forwarded and a 101 joins both
+ *    sides as raw bytes.
+ *  - Timing: without ?timeout=, the answer head must come within timeout_default_s (504);
+ *    after it nothing cuts a quiet exchange unless idle_timeout_s is set. ?timeout=N bounds
+ *    the whole exchange, as in the Go reference.
+ *  - https: the server speaks TLS to the target through the tunnel, verified against
+ *    ca_file (or the system CAs, loaded by the first https request) and the target's name.
+ * Kept target conns (keep.h): scope "" (any user) without -proxy-users, the user with it. */
 #ifndef RD_ROUTE_H
 #define RD_ROUTE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
-struct event_base;
-struct rd_registry;
+#include "common/httpmsg.h"
+#include "frontends/http/forward.h"
+
+struct rd_fe_ctx;
+struct rd_hr_request;
 struct rd_route;
-struct rd_users;
-struct rd_http_handler;
-struct rd_stats;
+struct rd_tls_client_ctx;
+
+#define RD_ROUTE_PREFIX "/client/"
 
 struct rd_route_config {
-    int timeout_default_s; /* ?timeout= absent or empty */
-    int timeout_max_s;     /* larger values get 400 */
-    size_t resp_high;      /* stop reading the conn while the exchange holds more than this */
-    struct rd_users *users; /* -proxy-users (borrowed): Authorization: Basic of a user allowed
-                             * to reach the id, else 401 / 403; the header is then not
-                             * forwarded. NULL = no user check */
-    struct rd_stats *stats; /* outcome counters (borrowed, outlives the route); NULL = none */
-    const char *ca_file;   /* https targets: CA bundle (PEM) to verify them with; NULL or ""
-                            * = the system's default CAs. Read by rd_route_new (borrowed) */
-    int keep_idle_ms;      /* a kept target conn is closed after this idle time; 0 = keep
-                            * none (rd_route_config_default: RD_ROUTE_KEEP_IDLE_MS_DEFAULT) */
+    int timeout_default_s; /* the answer head without ?timeout= (0 = RD_ROUTE_TIMEOUT_S_DEFAULT) */
+    int timeout_max_s;     /* largest ?timeout= (0 = RD_ROUTE_TIMEOUT_S_MAX) */
+    int idle_timeout_s;    /* after the answer head: longest quiet stretch (0 = none) */
+    const char *ca_file;   /* https targets: CA bundle; NULL or "" = the system's (borrowed) */
 };
 
-/* RD_ROUTE_TIMEOUT_S_DEFAULT, RD_ROUTE_TIMEOUT_S_MAX, 256 KiB, RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
- * users, stats, ca_file NULL. */
-void rd_route_config_default(struct rd_route_config *cfg);
+/* Reads ca_file now (a bad one fails: NULL with *errp). */
+struct rd_route *rd_route_new(const struct rd_route_config *cfg, char **errp);
+void rd_route_free(struct rd_route *rt); /* NULL: no-op */
 
-/* `reg` and `base` are borrowed and must outlive the route; cfg is copied (NULL = defaults;
- * a zero field also takes its default).
- * Returns NULL on allocation failure. */
-struct rd_route *rd_route_new(struct rd_registry *reg, struct event_base *base,
-                              const struct rd_route_config *cfg);
+/* A request whose target starts with RD_ROUTE_PREFIX. On 0, spec is filled (spec->path points
+ * into *parsed, which the caller keeps while it uses spec->path) and who holds the user. On
+ * -1, ans holds the answer (400, 401, 403, 405, 414). */
+int rd_route_prepare(struct rd_route *rt, struct rd_fe_ctx *fe, const struct rd_hr_request *rq,
+                     const char *peer, struct rd_fe_who *who, struct rd_hm_route *parsed,
+                     struct rd_fwd_spec *spec, struct rd_fwd_answer *ans);
 
-/* Free the route. Every exchange it took must be closed first (free the HTTP server
- * before). NULL: no-op. */
-void rd_route_free(struct rd_route *rt);
-
-/* The handler table; its arg is the struct rd_route *. Static, never freed. */
-const struct rd_http_handler *rd_route_handler(void);
-
-/* Exchanges in flight (for tests and metrics). */
-size_t rd_route_active(const struct rd_route *rt);
-
-/* Draining: close the kept conns (gracefully) and keep no more. NULL: no-op. */
-void rd_route_stop_keeping(struct rd_route *rt);
+/* The https targets' TLS context (made on first use with the system CAs); NULL when it cannot
+ * be made (logged once). */
+struct rd_tls_client_ctx *rd_route_tls_ctx(struct rd_route *rt);
 
 #endif

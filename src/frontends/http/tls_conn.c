@@ -80,6 +80,61 @@ void rd_tls_client_ctx_free(struct rd_tls_client_ctx *ctx)
     free(ctx);
 }
 
+/* ALPN on the main port: http/1.1 or nothing (no h2: the front end speaks HTTP/1.1). */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    unsigned int i = 0;
+
+    (void)ssl;
+    (void)arg;
+    while (i < inlen) {
+        unsigned int n = in[i];
+        if (n == 8 && i + 1 + n <= inlen && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+            *out = in + i + 1;
+            *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + n;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+void *rd_tls_server_ctx_new(const char *cert, const char *key, char **errp)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        if (errp != NULL)
+            *errp = strdup("out of memory");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* idle connections (thousands of client sessions) give their ~34 KiB of record buffers
+     * back between records */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        if (errp != NULL)
+            *errp = dup_err("cannot load certificate", cert);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        if (errp != NULL)
+            *errp = dup_err("cannot load the key (or it does not match the certificate)", key);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void rd_tls_server_ctx_free(void *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
 /* Record why the connection failed (once). */
 static void tls_fail(struct rd_tls_conn *t, int ssl_err)
 {

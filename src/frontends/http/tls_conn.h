@@ -1,5 +1,6 @@
-/* tls_conn.h - a TLS client over memory BIOs, for byte streams that are not sockets (the
- * /client/<id>/https/... route speaks TLS to its target through a tunnel conn).
+/* tls_conn.h - TLS for the HTTP front end: the main port's server context (sockets, through
+ * bufferevent_openssl), and a TLS client over memory BIOs for byte streams that are not
+ * sockets (the /client/<id>/https/... route speaks TLS to its target through a tunnel conn).
  *
  * The object only transforms bytes; the owner moves them:
  *   plaintext to send    -> rd_tls_conn_write()            (kept until the handshake is done)
@@ -24,6 +25,12 @@
 struct evbuffer;
 struct rd_tls_client_ctx;
 struct rd_tls_conn;
+
+/* The main port's server context (an SSL_CTX *, opaque here so that callers need no OpenSSL
+ * header): certificate chain and key from PEM files, TLS 1.2 or later, ALPN http/1.1.
+ * Returns NULL and fills *errp (allocated) on failure. */
+void *rd_tls_server_ctx_new(const char *cert, const char *key, char **errp);
+void rd_tls_server_ctx_free(void *ctx); /* NULL: no-op */
 
 /* Client context: CAs from ca_file (PEM bundle), or the system's default paths when
  * ca_file is NULL or "". Returns NULL and fills *errp (allocated, caller frees) on failure. */

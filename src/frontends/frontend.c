@@ -1,0 +1,120 @@
+/* frontend.c - the one front-end decision. See frontend.h. */
+#include "frontend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "frontends/users.h"
+#include "tunnel/dial.h"
+
+const char *rd_fe_verdict_str(enum rd_fe_verdict v)
+{
+    switch (v) {
+    case RD_FEV_OK: return "ok";
+    case RD_FEV_AUTH: return "authentication required";
+    case RD_FEV_FORBIDDEN: return "not allowed to reach this client";
+    case RD_FEV_NO_CLIENT_IN_TARGET: return "the target names no client";
+    case RD_FEV_BAD_TARGET: return "bad target";
+    case RD_FEV_NO_CLIENT: return "client not connected";
+    case RD_FEV_LIMIT: return "too many connections to this client (-max-conns / -max-pending-dials)";
+    case RD_FEV_REFUSED: return "dial refused";
+    }
+    return "?";
+}
+
+enum rd_fe_outcome rd_fe_verdict_outcome(enum rd_fe_verdict v)
+{
+    switch (v) {
+    case RD_FEV_OK: return RD_FE_OK;
+    case RD_FEV_NO_CLIENT:
+    case RD_FEV_NO_CLIENT_IN_TARGET: return RD_FE_NO_CLIENT;
+    case RD_FEV_LIMIT:
+    case RD_FEV_REFUSED: return RD_FE_DIAL_ERROR;
+    case RD_FEV_AUTH:
+    case RD_FEV_FORBIDDEN:
+    case RD_FEV_BAD_TARGET: return RD_FE_BAD_REQUEST;
+    }
+    return RD_FE_BAD_REQUEST;
+}
+
+enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer,
+                               int have, const char *user, const char *password,
+                               struct rd_fe_who *who)
+{
+    memset(who, 0, sizeof *who);
+    if (fe->users == NULL) {
+        /* the reference's front ends: the user name is the client id; no password */
+        if (have && user != NULL)
+            snprintf(who->via, sizeof who->via, "%s", user);
+        return RD_FEV_OK;
+    }
+    if (!have || user == NULL || password == NULL)
+        return RD_FEV_AUTH;
+    /* "user" or "user@client-id"; only "user" is checked against the file */
+    if (rd_users_split(user, who->user, sizeof who->user, who->via, sizeof who->via) != 0 ||
+        rd_users_check(fe->users, who->user, password, NULL) != 0) {
+        rd_log_limited(&fe->warn_login, RD_LOG_INFO, "%s %s: bad credentials for user %.64s",
+                       what, peer, who->user);
+        memset(who, 0, sizeof *who);
+        return RD_FEV_AUTH;
+    }
+    return RD_FEV_OK;
+}
+
+static enum rd_fe_verdict may_reach(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                                    struct rd_fe_target *t)
+{
+    if (fe->users != NULL && rd_users_may_reach(fe->users, who->user, t->client_id) != 0) {
+        t->why = "not allowed to reach this client";
+        return RD_FEV_FORBIDDEN;
+    }
+    return RD_FEV_OK;
+}
+
+enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                             const char *host, int port, struct rd_fe_target *t)
+{
+    struct rd_target_mapped m;
+    enum rd_target_map_result mr;
+
+    memset(t, 0, sizeof *t);
+    mr = rd_target_map(host, port, who->via[0] ? who->via : NULL,
+                       fe->domain[0] ? fe->domain : NULL, &m, &t->why);
+    if (mr == RD_TMAP_NO_CLIENT)
+        return RD_FEV_NO_CLIENT_IN_TARGET;
+    if (mr != RD_TMAP_OK)
+        return RD_FEV_BAD_TARGET;
+    snprintf(t->client_id, sizeof t->client_id, "%s", m.client_id);
+    snprintf(t->addr, sizeof t->addr, "%s", m.addr);
+    return may_reach(fe, who, t);
+}
+
+enum rd_fe_verdict rd_fe_route(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                               const char *client_id, const char *addr, struct rd_fe_target *t)
+{
+    memset(t, 0, sizeof *t);
+    if (strlen(client_id) >= sizeof t->client_id || strlen(addr) >= sizeof t->addr) {
+        t->why = "bad target";
+        return RD_FEV_BAD_TARGET;
+    }
+    snprintf(t->client_id, sizeof t->client_id, "%s", client_id);
+    snprintf(t->addr, sizeof t->addr, "%s", addr);
+    return may_reach(fe, who, t);
+}
+
+enum rd_fe_verdict rd_fe_dial(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                              const struct rd_fe_target *t, struct rd_conn **out)
+{
+    (void)who; /* the per-user shares of a session's conns go here */
+    *out = NULL;
+    switch (rd_dial(fe->reg, t->client_id, "tcp", t->addr, out)) {
+    case RD_DIAL_OK: return RD_FEV_OK;
+    case RD_DIAL_NO_CLIENT: return RD_FEV_NO_CLIENT;
+    case RD_DIAL_LIMIT: return RD_FEV_LIMIT;
+    case RD_DIAL_BAD_TARGET: return RD_FEV_BAD_TARGET;
+    case RD_DIAL_REFUSED: break;
+    }
+    *out = NULL;
+    return RD_FEV_REFUSED;
+}

@@ -1,0 +1,91 @@
+/* frontend.h - the one front-end decision, shared by the /client/ route, the SOCKS5 listener
+ * and the HTTP proxy listener (DESIGN.md s1, s5):
+ *
+ *   rd_fe_login()   who asks: -proxy-users credentials checked (or, without users, the user
+ *                   name taken as the client id, as the reference's front ends do)
+ *   rd_fe_map()     which client and which target: the host the user named mapped by
+ *                   target_map.h, or the route's explicit client id and address; and whether
+ *                   the user may reach that client (its patterns)
+ *   rd_fe_dial()    rd_dial() through the registry: local session or peer
+ *
+ * Each step returns a verdict; each front end turns a verdict into its own answer with one
+ * table (SOCKS5 REP, HTTP status). The steps are separate because the protocols ask at
+ * different times (SOCKS5 authenticates before it names a target; a kept target conn skips
+ * the dial). Everything is synchronous and runs on the event_base thread. */
+#ifndef RD_FRONTEND_H
+#define RD_FRONTEND_H
+
+#include <stddef.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "frontends/target_map.h"
+#include "tunnel/stats.h"
+
+struct rd_conn;
+struct rd_registry;
+struct rd_users;
+
+#define RD_FE_MAX_USER 255   /* user name bytes (SOCKS5 / Basic limit) */
+#define RD_FE_MAX_DOMAIN 253 /* -domain suffix */
+
+/* What every front end shares (owned by the server; the pointers are borrowed and outlive
+ * it). users may be reloaded in place (SIGHUP). */
+struct rd_fe_ctx {
+    struct rd_registry *reg;
+    struct rd_users *users;          /* -proxy-users; NULL = no access control */
+    struct rd_stats *stats;          /* outcome counters; NULL = none */
+    char domain[RD_FE_MAX_DOMAIN + 1]; /* -domain, "" = none */
+    struct rd_log_limit warn_login;  /* failed logins (zero-initialised) */
+};
+
+enum rd_fe_verdict {
+    RD_FEV_OK = 0,
+    RD_FEV_AUTH,                 /* credentials missing or wrong: 407 / 401 / SOCKS auth 1 */
+    RD_FEV_FORBIDDEN,            /* the user may not reach that client: 403 / REP 02 */
+    RD_FEV_NO_CLIENT_IN_TARGET,  /* the target names no client: 400 / REP 04 */
+    RD_FEV_BAD_TARGET,           /* malformed target: 400 / REP 01 */
+    RD_FEV_NO_CLIENT,            /* no session holds the client: 404 / REP 04 */
+    RD_FEV_LIMIT,                /* -max-conns / -max-pending-dials: 503 / REP 01 */
+    RD_FEV_REFUSED,              /* the session refused (closing): 502 / REP 05 */
+};
+
+const char *rd_fe_verdict_str(enum rd_fe_verdict v);
+/* The metrics outcome of a verdict that ends a request (RD_FEV_OK: RD_FE_OK). */
+enum rd_fe_outcome rd_fe_verdict_outcome(enum rd_fe_verdict v);
+
+/* Who asks, after rd_fe_login. */
+struct rd_fe_who {
+    char user[RD_FE_MAX_USER + 1]; /* with users: the authenticated user; else "" */
+    char via[RD_FE_MAX_USER + 1];  /* the client id the credentials name ("user@client-id",
+                                    * or without users the whole user name); "" = none */
+};
+
+/* have: credentials were given (Basic, RFC 1929); user / password as given (password is a
+ * secret: never logged, the caller wipes it). Without users: OK, via = user. With users:
+ * AUTH when have is 0, the name is malformed or the password wrong (a failure is logged,
+ * rate-limited, naming `what` and peer, never the password); OK otherwise. */
+enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer,
+                               int have, const char *user, const char *password,
+                               struct rd_fe_who *who);
+
+/* Where it goes. */
+struct rd_fe_target {
+    char client_id[RD_MAX_CLIENT_KEY + 1];
+    char addr[RD_TARGET_MAX_ADDR + 1];   /* "host:port" for rd_dial */
+    const char *why;                     /* static reason of a refusal (for bodies and logs) */
+};
+
+/* host/port: the target the user named (proxy front ends; rd_target_map with who->via and
+ * fe->domain). Then the user's client-id patterns (FORBIDDEN). */
+enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                             const char *host, int port, struct rd_fe_target *t);
+/* The route: the client id and address come from the path; only the patterns are checked. */
+enum rd_fe_verdict rd_fe_route(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                               const char *client_id, const char *addr, struct rd_fe_target *t);
+
+/* Dial t through the registry. OK: *out is a new conn owned by the caller. */
+enum rd_fe_verdict rd_fe_dial(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
+                              const struct rd_fe_target *t, struct rd_conn **out);
+
+#endif

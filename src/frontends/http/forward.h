@@ -1,0 +1,40 @@
+/* forward.h - what the HTTP front end hands its one forwarder: where a request goes and how
+ * it is timed (route.c and the proxy's absolute-form fill it), and the short answers the
+ * front end makes itself. The forwarder itself (forward.c) works on a front-end connection
+ * (httpfe_int.h). */
+#ifndef RD_FORWARD_H
+#define RD_FORWARD_H
+
+#include <stddef.h>
+
+#include "common/limits.h"
+#include "frontends/frontend.h"
+
+#define RD_FWD_MAX_TEXT 160 /* the one-line body of an answer of our own */
+
+/* A short answer of the front end itself: status, X-Rdial-Error kind, one line of text. */
+struct rd_fwd_answer {
+    int status;
+    const char *kind;            /* "bad-request", "unknown-client", ... (static) */
+    char text[RD_FWD_MAX_TEXT];
+    const char *header;          /* one extra header line or NULL (static): a challenge,
+                                  * "Sec-WebSocket-Version: 13" */
+};
+
+/* Where the request goes. */
+struct rd_fwd_spec {
+    struct rd_fe_target target;            /* client id + "host:port" to dial */
+    char host_header[RD_TARGET_MAX_ADDR + 1]; /* Host towards the target */
+    const char *path;                      /* origin-form target towards it (borrowed:
+                                            * lives as long as the request) */
+    int https;                             /* TLS to the target through the tunnel */
+    char tls_host[RD_TARGET_MAX_HOST + 1]; /* https: SNI and the name to verify */
+    char scope[RD_FE_MAX_USER + 24];       /* kept-conn scope (keep.h) */
+    int drop_authorization;                /* Authorization was ours (-proxy-users) */
+    int head_timeout_ms;                   /* answer head (504); 0 = none */
+    int body_idle_ms;                      /* after the head, longest quiet (cut); 0 = none */
+    int deadline_ms;                       /* the whole exchange (?timeout=N); 0 = none */
+    int upgrade;                           /* forward an Upgrade (route) */
+};
+
+#endif

@@ -1,0 +1,206 @@
+/* listener.c - the one TCP listener of every front end. See listener.h. */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+
+struct rd_listener {
+    struct event_base *base;
+    struct evconnlistener *lev;
+    struct event *backoff;        /* re-enables the listener after an EMFILE pause */
+    char name[32];
+    char cap_flag[40];
+    size_t max_clients;
+    size_t active;
+    int port;
+    rd_listener_accept_cb accept;
+    rd_listener_refuse_cb refuse;
+    void *arg;
+    struct rd_log_limit warn_full;
+    struct timespec warned;       /* last EMFILE warning */
+    unsigned long pauses;         /* EMFILE pauses since then */
+};
+
+static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char h[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, h, sizeof h);
+        snprintf(buf, len, "%s:%u", h, (unsigned)ntohs(s4->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof h);
+        snprintf(buf, len, "[%s]:%u", h, (unsigned)ntohs(s6->sin6_port));
+    } else {
+        snprintf(buf, len, "?");
+    }
+}
+
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct rd_listener *l = arg;
+    char peer[RD_LISTENER_MAX_PEER];
+    int one = 1;
+
+    (void)lev;
+    (void)salen;
+    format_peer(sa, peer, sizeof peer);
+    if (l->max_clients > 0 && l->active >= l->max_clients) {
+        rd_log_limited(&l->warn_full, RD_LOG_WARN, "%s: %s refused: %zu connections open (%s)",
+                       l->name, peer, l->active, l->cap_flag);
+        if (l->refuse != NULL)
+            l->refuse(fd, l->arg);
+        evutil_closesocket(fd);
+        return;
+    }
+    /* answers are written head then body, interactive protocols are relayed: no Nagle */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    l->accept(fd, peer, l->arg);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd_listener *l = arg;
+    (void)fd;
+    (void)what;
+    if (l->lev != NULL)
+        evconnlistener_enable(l->lev);
+}
+
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+    struct rd_listener *l = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = { RD_LISTENER_BACKOFF_MS / 1000, (RD_LISTENER_BACKOFF_MS % 1000) * 1000 };
+
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        rd_warn("%s: accept: %s", l->name, evutil_socket_error_to_string(err));
+        return;
+    }
+    l->pauses++;
+    if (l->warned.tv_sec == 0 || ms_since(&l->warned) >= RD_LISTENER_WARN_INTERVAL_MS) {
+        rd_warn("%s: accept: %s: pausing the listener for %d ms (%lu pauses since the last "
+                "warning)", l->name, evutil_socket_error_to_string(err), RD_LISTENER_BACKOFF_MS,
+                l->pauses);
+        clock_gettime(CLOCK_MONOTONIC, &l->warned);
+        l->pauses = 0;
+    }
+    evconnlistener_disable(lev);
+    evtimer_add(l->backoff, &tv);
+}
+
+static struct rd_listener *fail(struct rd_listener *l, char **errp, const char *where,
+                                const char *why)
+{
+    if (errp != NULL && asprintf(errp, "%s listen %s: %s", l->name, where, why) < 0)
+        *errp = NULL;
+    rd_listener_free(l);
+    return NULL;
+}
+
+struct rd_listener *rd_listener_new(struct event_base *base, const struct rd_listener_config *cfg,
+                                    rd_listener_accept_cb accept, rd_listener_refuse_cb refuse,
+                                    void *arg, char **errp)
+{
+    struct rd_listener *l = calloc(1, sizeof *l);
+    struct evutil_addrinfo hints, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    const char *host = cfg->host != NULL ? cfg->host : "";
+    char portstr[16], where[300];
+    int rc;
+
+    if (errp != NULL)
+        *errp = NULL;
+    if (l == NULL) {
+        if (errp != NULL)
+            *errp = strdup("out of memory");
+        return NULL;
+    }
+    l->base = base;
+    snprintf(l->name, sizeof l->name, "%s", cfg->name ? cfg->name : "listener");
+    snprintf(l->cap_flag, sizeof l->cap_flag, "%s", cfg->cap_flag ? cfg->cap_flag : "max clients");
+    l->max_clients = cfg->max_clients;
+    l->accept = accept;
+    l->refuse = refuse;
+    l->arg = arg;
+    snprintf(portstr, sizeof portstr, "%d", cfg->port);
+    snprintf(where, sizeof where, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host[0] ? host : "*",
+             strchr(host, ':') ? "]" : "", portstr);
+    l->backoff = evtimer_new(base, backoff_cb, l);
+    if (l->backoff == NULL)
+        return fail(l, errp, where, "out of memory");
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+    rc = evutil_getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
+    if (rc != 0 || ai == NULL)
+        return fail(l, errp, where, rc != 0 ? evutil_gai_strerror(rc) : "no address");
+    l->lev = evconnlistener_new_bind(base, accept_cb, l,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                         LEV_OPT_CLOSE_ON_EXEC,
+                                     RD_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (l->lev == NULL)
+        return fail(l, errp, where, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    evconnlistener_set_error_cb(l->lev, accept_error_cb);
+    if (getsockname(evconnlistener_get_fd(l->lev), (struct sockaddr *)&ss, &sl) == 0)
+        l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    return l;
+}
+
+int rd_listener_port(const struct rd_listener *l) { return l->port; }
+void rd_listener_opened(struct rd_listener *l) { l->active++; }
+void rd_listener_closed(struct rd_listener *l)
+{
+    if (l->active > 0)
+        l->active--;
+}
+size_t rd_listener_active(const struct rd_listener *l) { return l->active; }
+
+void rd_listener_stop(struct rd_listener *l)
+{
+    if (l == NULL || l->lev == NULL)
+        return;
+    evtimer_del(l->backoff); /* an EMFILE pause must not re-enable it */
+    evconnlistener_free(l->lev);
+    l->lev = NULL;
+}
+
+void rd_listener_free(struct rd_listener *l)
+{
+    if (l == NULL)
+        return;
+    if (l->lev != NULL)
+        evconnlistener_free(l->lev);
+    if (l->backoff != NULL)
+        event_free(l->backoff);
+    free(l);
+}
