@@ -63,7 +63,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     (void)salen;
     format_peer(sa, peer, sizeof peer);
     if (l->max_clients > 0 && l->active >= l->max_clients) {
-        rd_log_limited(&l->warn_full, RD_LOG_WARN, "%s: %s refused: %zu connections open (%s)",
+        rd_log_limited(&l->warn_full, RD_LOG_WARN, "%s: refusing %s: %zu connections open (%s)",
                        l->name, peer, l->active, l->cap_flag);
         if (l->refuse != NULL)
             l->refuse(fd, l->arg);

@@ -817,13 +817,11 @@ int main(int argc, char **argv)
         rd_socks_config_default(&scfg);
         scfg.host = socks_la.host; /* "" (from ":port") = all interfaces */
         scfg.port = socks_la.port;
-        scfg.domain = srv.domain;
         scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
         scfg.dial_wait_ms = srv.socks_dial_wait_ms;
         scfg.max_clients = srv.socks_max_clients;
-        scfg.stats = srv.stats;
-        scfg.users = srv.users;
-        srv.socks = rd_socks_server_new(srv.base, srv.reg, &scfg, &err);
+        scfg.fe = &srv.fe;
+        srv.socks = rd_socks_server_new(srv.base, &scfg, &err);
         if (srv.socks == NULL) {
             rd_err("socks listen %s: %s", srv.socks_listen, err ? err : "failed");
             free(err);

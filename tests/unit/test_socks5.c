@@ -312,48 +312,51 @@ END_TEST
 START_TEST(rep_mapping)
 {
     /* synchronous dial results */
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_NO_CLIENT, NULL), SOCKS5_REP_HOST_UNREACHABLE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_REFUSED, NULL), SOCKS5_REP_CONN_REFUSED);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_LIMIT, NULL), SOCKS5_REP_GENERAL_FAILURE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_BAD_TARGET, NULL), SOCKS5_REP_GENERAL_FAILURE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_NO_CLIENT, "connection refused"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_NO_CLIENT, NULL), SOCKS5_REP_HOST_UNREACHABLE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_REFUSED, NULL), SOCKS5_REP_CONN_REFUSED);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_LIMIT, NULL), SOCKS5_REP_GENERAL_FAILURE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_BAD_TARGET, NULL), SOCKS5_REP_GENERAL_FAILURE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_FORBIDDEN, NULL), SOCKS5_REP_NOT_ALLOWED);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_NO_CLIENT_IN_TARGET, NULL),
+                     SOCKS5_REP_HOST_UNREACHABLE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_NO_CLIENT, "connection refused"),
                      SOCKS5_REP_HOST_UNREACHABLE); /* the result wins over a text */
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, NULL), SOCKS5_REP_SUCCEEDED);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, NULL), SOCKS5_REP_SUCCEEDED);
     /* far-side texts: rdial's (strerror capitalised) and Go's */
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "connect not allowed"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "connect not allowed"),
                      SOCKS5_REP_NOT_ALLOWED);
     ck_assert_int_eq(
-        socks5_rep_for(RD_DIAL_OK, "dial tcp 127.0.0.1:1: connect: connection refused"),
+        socks5_rep_for(RD_FEV_OK, "dial tcp 127.0.0.1:1: connect: connection refused"),
         SOCKS5_REP_CONN_REFUSED);
     ck_assert_int_eq(
-        socks5_rep_for(RD_DIAL_OK, "dial tcp 127.0.0.1:1: connect: Connection refused"),
+        socks5_rep_for(RD_FEV_OK, "dial tcp 127.0.0.1:1: connect: Connection refused"),
         SOCKS5_REP_CONN_REFUSED);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "dial tcp 10.1.1.1:80: i/o timeout"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 10.1.1.1:80: i/o timeout"),
                      SOCKS5_REP_TTL_EXPIRED);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "dial tcp 10.1.1.1:80: connect: Connection "
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 10.1.1.1:80: connect: Connection "
                                                 "timed out"),
                      SOCKS5_REP_TTL_EXPIRED);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "context deadline exceeded"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "context deadline exceeded"),
                      SOCKS5_REP_TTL_EXPIRED);
     ck_assert_int_eq(
-        socks5_rep_for(RD_DIAL_OK, "dial tcp 10.9.9.9:80: connect: Network is unreachable"),
+        socks5_rep_for(RD_FEV_OK, "dial tcp 10.9.9.9:80: connect: Network is unreachable"),
         SOCKS5_REP_NET_UNREACHABLE);
     ck_assert_int_eq(
-        socks5_rep_for(RD_DIAL_OK, "dial tcp 10.9.9.9:80: connect: no route to host"),
+        socks5_rep_for(RD_FEV_OK, "dial tcp 10.9.9.9:80: connect: no route to host"),
         SOCKS5_REP_HOST_UNREACHABLE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "dial tcp x:1: connect: Host is unreachable"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp x:1: connect: Host is unreachable"),
                      SOCKS5_REP_HOST_UNREACHABLE);
     ck_assert_int_eq(
-        socks5_rep_for(RD_DIAL_OK, "dial tcp nx.invalid:80: lookup: nodename nor servname"),
+        socks5_rep_for(RD_FEV_OK, "dial tcp nx.invalid:80: lookup: nodename nor servname"),
         SOCKS5_REP_HOST_UNREACHABLE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "dial tcp: lookup nx.invalid on "
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp: lookup nx.invalid on "
                                                 "10.0.0.2:53: no such host"),
                      SOCKS5_REP_HOST_UNREACHABLE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "tunnel disconnect"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "tunnel disconnect"),
                      SOCKS5_REP_GENERAL_FAILURE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, "unknown network"),
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "unknown network"),
                      SOCKS5_REP_GENERAL_FAILURE);
-    ck_assert_int_eq(socks5_rep_for(RD_DIAL_OK, ""), SOCKS5_REP_GENERAL_FAILURE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, ""), SOCKS5_REP_GENERAL_FAILURE);
     /* names */
     ck_assert_str_eq(socks5_rep_str(SOCKS5_REP_CONN_REFUSED), "connection refused");
     ck_assert_str_eq(socks5_rep_str(0x42), "unknown");

@@ -799,7 +799,7 @@ START_TEST(e2e_too_big)
 {
     /* a header announcing 2 MiB: refused from the header, before any payload */
     protocol_violation((const uint8_t *)"\x82\x7f\x00\x00\x00\x00\x00\x20\x00\x00", 10,
-                       RD_WS_CLOSE_TOO_BIG, "too big");
+                       RD_WS_CLOSE_TOO_BIG, "too large");
 }
 END_TEST
 

@@ -165,15 +165,17 @@ static int has(const char *s, const char *needle)
     return strcasestr(s, needle) != NULL;
 }
 
-uint8_t socks5_rep_for(enum rd_dial_result dial, const char *reason)
+uint8_t socks5_rep_for(enum rd_fe_verdict v, const char *reason)
 {
-    switch (dial) {
-    case RD_DIAL_OK: break;
-    case RD_DIAL_NO_CLIENT: return SOCKS5_REP_HOST_UNREACHABLE;
-    case RD_DIAL_REFUSED: return SOCKS5_REP_CONN_REFUSED;
-    case RD_DIAL_LIMIT: return SOCKS5_REP_GENERAL_FAILURE;
-    case RD_DIAL_BAD_TARGET: return SOCKS5_REP_GENERAL_FAILURE;
-    default: return SOCKS5_REP_GENERAL_FAILURE;
+    switch (v) {
+    case RD_FEV_OK: break;
+    case RD_FEV_NO_CLIENT:
+    case RD_FEV_NO_CLIENT_IN_TARGET: return SOCKS5_REP_HOST_UNREACHABLE;
+    case RD_FEV_REFUSED: return SOCKS5_REP_CONN_REFUSED;
+    case RD_FEV_FORBIDDEN: return SOCKS5_REP_NOT_ALLOWED;
+    case RD_FEV_AUTH:
+    case RD_FEV_LIMIT:
+    case RD_FEV_BAD_TARGET: return SOCKS5_REP_GENERAL_FAILURE;
     }
     if (reason == NULL)
         return SOCKS5_REP_SUCCEEDED;

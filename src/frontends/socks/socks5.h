@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tunnel/dial.h"
+#include "frontends/frontend.h"
 
 #define SOCKS5_VERSION 0x05
 #define SOCKS5_AUTH_VERSION 0x01 /* RFC 1929 sub-negotiation version */
@@ -110,16 +110,17 @@ size_t socks5_encode_reply(uint8_t out[SOCKS5_REPLY_LEN], uint8_t rep);
 uint8_t socks5_error_rep(enum socks5_result err);
 
 /* THE mapping of failures to REP (one function, STYLE.md rule 8):
- *  - dial != RD_DIAL_OK: NO_CLIENT -> 04, REFUSED (session closing) -> 05, LIMIT (the
+ *  - a refusal of the front-end decision (frontend.h): NO_CLIENT and NO_CLIENT_IN_TARGET ->
+ *    04, REFUSED (session closing) -> 05, FORBIDDEN (the user's patterns) -> 02, LIMIT (the
  *    session is at -max-conns: a server-side limit, not the target refusing) -> 01,
  *    BAD_TARGET -> 01;
- *  - dial == RD_DIAL_OK and reason != NULL: the far side's close text before any byte
+ *  - RD_FEV_OK and reason != NULL: the far side's close text before any byte
  *    (case-insensitive): "connect not allowed" -> 02, "connection refused" -> 05,
  *    "i/o timeout" / "timed out" / "deadline exceeded" -> 06, "network is unreachable" -> 03,
  *    "no route to host" / "host is unreachable" / "lookup" / "no such host" -> 04,
  *    anything else ("tunnel disconnect", ...) -> 01;
- *  - dial == RD_DIAL_OK and reason == NULL: 00. */
-uint8_t socks5_rep_for(enum rd_dial_result dial, const char *reason);
+ *  - RD_FEV_OK and reason == NULL: 00. */
+uint8_t socks5_rep_for(enum rd_fe_verdict v, const char *reason);
 
 const char *socks5_result_str(enum socks5_result r);
 const char *socks5_rep_str(uint8_t rep);

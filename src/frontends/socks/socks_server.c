@@ -23,15 +23,14 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sockio.h"
+#include "frontends/frontend.h"
+#include "frontends/listener.h"
 #include "frontends/target_map.h"
-#include "frontends/users.h"
 #include "socks5.h"
 #include "tunnel/conn.h"
-#include "tunnel/dial.h"
 #include "tunnel/relay.h"
 #include "tunnel/stats.h"
 
-#define SOCKS_MAX_DOMAIN 255
 
 enum socks_state {
     SOCKS_ST_GREETING,  /* waiting for VER NMETHODS METHODS */
@@ -51,9 +50,8 @@ struct socks_client {
     struct rd_relay *relay;  /* while SOCKS_ST_RELAY */
     struct event *timer;     /* the current phase's timeout */
     struct timespec t0, t_dial;
-    char peer[64];
-    char user[256]; /* RFC 1929 user name ("" = none); with users: the "@client-id" part */
-    char auth_user[256]; /* with users: the authenticated user */
+    char peer[RD_LISTENER_MAX_PEER];
+    struct rd_fe_who who; /* after the RFC 1929 sub-negotiation (or none) */
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
@@ -65,16 +63,8 @@ struct socks_client {
 
 struct rd_socks_server {
     struct event_base *base;
-    struct rd_registry *reg;
     struct rd_socks_config cfg;
-    char domain[SOCKS_MAX_DOMAIN + 1];
-    struct evconnlistener *lis;
-    struct event *backoff_ev;
-    int port;
-    size_t active;
-    int warned_full;
-    struct timespec accept_warned; /* last EMFILE warning (rate limit) */
-    unsigned long accept_pauses;   /* listener pauses since that warning */
+    struct rd_listener *lis;
     struct socks_client *head;
 };
 
@@ -128,7 +118,7 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
     /* a refusal during the handshake leaves through DRAIN without an outcome of its own */
     if (sc->outcome < 0)
         sc->outcome = sc->state == SOCKS_ST_DRAIN ? RD_FE_BAD_REQUEST : RD_FE_USER_GONE;
-    rd_stats_frontend(srv->cfg.stats, RD_FE_SOCKS, (enum rd_fe_outcome)sc->outcome);
+    rd_stats_frontend(srv->cfg.fe->stats, RD_FE_SOCKS, (enum rd_fe_outcome)sc->outcome);
     if (sc->conn != NULL)
         rd_conn_close(sc->conn, reason);
     if (sc->bev != NULL)
@@ -140,9 +130,8 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
         srv->head = sc->next;
     if (sc->next)
         sc->next->prev = sc->prev;
-    srv->active--;
-    if (srv->active < (size_t)srv->cfg.max_clients)
-        srv->warned_full = 0;
+    rd_listener_closed(srv->lis);
+    memset(&sc->who, 0, sizeof sc->who);
     free(sc);
 }
 
@@ -272,20 +261,26 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
         return;
     }
     sc->outcome = RD_FE_DIAL_ERROR;
-    finish_with(sc, socks5_rep_for(RD_DIAL_OK, reason), reason);
+    finish_with(sc, socks5_rep_for(RD_FEV_OK, reason), reason);
 }
 
 static const struct rd_conn_cbs wait_cbs = { wait_readable, NULL, wait_closed };
 
 /* ---- handshake ---- */
 
+/* A refusal of the front-end decision: its REP, counted. */
+static void refuse(struct socks_client *sc, enum rd_fe_verdict v, const char *why)
+{
+    sc->outcome = (int)rd_fe_verdict_outcome(v);
+    snprintf(sc->reason, sizeof sc->reason, "%s", why != NULL ? why : rd_fe_verdict_str(v));
+    finish_with(sc, socks5_rep_for(v, NULL), sc->reason);
+}
+
 static void handle_request(struct socks_client *sc, const struct socks5_request *req)
 {
     struct rd_socks_server *srv = sc->srv;
-    struct rd_target_mapped m;
-    enum rd_target_map_result mr;
-    enum rd_dial_result dr;
-    const char *err = NULL;
+    struct rd_fe_target t;
+    enum rd_fe_verdict v;
 
     evtimer_del(sc->timer);
     if (req->cmd != SOCKS5_CMD_CONNECT) {
@@ -295,35 +290,15 @@ static void handle_request(struct socks_client *sc, const struct socks5_request 
     }
     snprintf(sc->target, sizeof sc->target, req->atyp == SOCKS5_ATYP_IPV6 ? "[%s]:%u" : "%s:%u",
              req->host, req->port);
-    mr = rd_target_map(req->host, req->port, sc->user[0] ? sc->user : NULL,
-                       srv->domain[0] ? srv->domain : NULL, &m, &err);
-    if (mr != RD_TMAP_OK) {
-        sc->outcome = mr == RD_TMAP_NO_CLIENT ? RD_FE_NO_CLIENT : RD_FE_BAD_REQUEST;
-        snprintf(sc->reason, sizeof sc->reason, "%s", err);
-        finish_with(sc,
-                    socks5_rep_for(mr == RD_TMAP_NO_CLIENT ? RD_DIAL_NO_CLIENT
-                                                           : RD_DIAL_BAD_TARGET,
-                                   NULL),
-                    sc->reason);
-        return;
+    v = rd_fe_map(srv->cfg.fe, &sc->who, req->host, req->port, &t);
+    if (v == RD_FEV_OK) {
+        snprintf(sc->client_id, sizeof sc->client_id, "%s", t.client_id);
+        snprintf(sc->target, sizeof sc->target, "%s", t.addr);
+        clock_gettime(CLOCK_MONOTONIC, &sc->t_dial);
+        v = rd_fe_dial(srv->cfg.fe, &sc->who, &t, &sc->conn);
     }
-    snprintf(sc->client_id, sizeof sc->client_id, "%s", m.client_id);
-    snprintf(sc->target, sizeof sc->target, "%s", m.addr);
-    if (srv->cfg.users != NULL &&
-        rd_users_may_reach(srv->cfg.users, sc->auth_user, m.client_id) != 0) {
-        snprintf(sc->reason, sizeof sc->reason, "user %.64s may not reach client %.64s",
-                 sc->auth_user, m.client_id);
-        finish_with(sc, SOCKS5_REP_NOT_ALLOWED, sc->reason);
-        return;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &sc->t_dial);
-    dr = rd_dial(srv->reg, m.client_id, "tcp", m.addr, &sc->conn);
-    if (dr != RD_DIAL_OK) {
-        sc->conn = NULL;
-        sc->outcome = dr == RD_DIAL_NO_CLIENT    ? RD_FE_NO_CLIENT
-                      : dr == RD_DIAL_BAD_TARGET ? RD_FE_BAD_REQUEST
-                                                 : RD_FE_DIAL_ERROR;
-        finish_with(sc, socks5_rep_for(dr, NULL), rd_dial_result_str(dr));
+    if (v != RD_FEV_OK) {
+        refuse(sc, v, v == RD_FEV_FORBIDDEN ? "user may not reach this client" : t.why);
         return;
     }
     rd_conn_set_cbs(sc->conn, &wait_cbs, sc);
@@ -381,7 +356,7 @@ static void drive(struct socks_client *sc)
             }
             evbuffer_drain(in, used);
             method = socks5_choose_method(&g);
-            if (sc->srv->cfg.users != NULL && method != SOCKS5_METHOD_USERPASS) {
+            if (sc->srv->cfg.fe->users != NULL && method != SOCKS5_METHOD_USERPASS) {
                 finish_with_bytes(sc, out,
                                   socks5_encode_method(out, SOCKS5_METHOD_NO_ACCEPTABLE),
                                   "user name/password required (-proxy-users)");
@@ -413,26 +388,19 @@ static void drive(struct socks_client *sc)
                                   "auth: NUL byte in user name");
                 return;
             }
-            if (sc->srv->cfg.users != NULL) {
-                /* "user" or "user@client-id"; the password is checked, wiped, never logged */
-                int rc = rd_users_split(a.user, sc->auth_user, sizeof sc->auth_user, sc->user,
-                                        sizeof sc->user);
-                if (rc == 0 && memchr(a.passwd, '\0', a.plen) != NULL)
-                    rc = -1;
-                if (rc == 0)
-                    rc = rd_users_check(sc->srv->cfg.users, sc->auth_user, a.passwd, NULL);
+            /* with -proxy-users "user" or "user@client-id" and its password (checked, wiped,
+             * never logged); without, the user name is the client id */
+            {
+                enum rd_fe_verdict v = RD_FEV_AUTH;
+                if (memchr(a.passwd, '\0', a.plen) == NULL)
+                    v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a.user, a.passwd,
+                                    &sc->who);
                 memset(&a, 0, sizeof a);
-                if (rc != 0) {
-                    snprintf(sc->reason, sizeof sc->reason,
-                             "auth: bad user name or password for user %.64s", sc->auth_user);
-                    finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
+                if (v != RD_FEV_OK) {
+                    finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1),
+                                      "auth: bad user name or password");
                     return;
                 }
-            } else {
-                /* without -proxy-users the user name is the client id; the password is
-                 * ignored: wiped, never logged */
-                memcpy(sc->user, a.user, (size_t)a.ulen + 1);
-                memset(&a, 0, sizeof a);
             }
             rd_bev_send(sc->bev, out, socks5_encode_auth_status(out, 0));
             set_state(sc, SOCKS_ST_REQUEST);
@@ -513,48 +481,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- listener ---- */
 
-static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
-{
-    char h[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, h, sizeof h);
-        port = ntohs(s4->sin_port);
-        snprintf(buf, len, "%s:%u", h, port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof h);
-        port = ntohs(s6->sin6_port);
-        snprintf(buf, len, "[%s]:%u", h, port);
-    } else {
-        snprintf(buf, len, "?");
-    }
-}
-
-static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
 {
     struct rd_socks_server *srv = arg;
-    struct socks_client *sc;
-    char peer[64];
+    struct socks_client *sc = calloc(1, sizeof *sc);
 
-    format_peer(sa, peer, sizeof peer);
-    if (srv->active >= (size_t)srv->cfg.max_clients) {
-        if (!srv->warned_full)
-            rd_warn("socks5: %zu connections open (-socks-max-clients): refusing %s and "
-                    "others until one closes",
-                    srv->active, peer);
-        srv->warned_full = 1;
-        evutil_closesocket(fd);
-        return;
-    }
-    {
-        int one = 1; /* small replies and interactive protocols must not wait for Nagle */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    sc = calloc(1, sizeof *sc);
     if (sc == NULL) {
         evutil_closesocket(fd);
         return;
@@ -581,44 +512,13 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     if (srv->head)
         srv->head->prev = sc;
     srv->head = sc;
-    srv->active++;
+    rd_listener_opened(srv->lis);
     rd_debug("socks5 %s: accepted", sc->peer);
     /* reading stops while max_preread bytes wait (only possible after the request) */
     bufferevent_setwatermark(sc->bev, EV_READ, 0, srv->cfg.max_preread);
     bufferevent_setcb(sc->bev, hs_read_cb, NULL, hs_event_cb, sc);
     bufferevent_enable(sc->bev, EV_READ); /* replies: rd_bev_send() */
     arm_timer(sc, srv->cfg.handshake_timeout_ms);
-}
-
-static void backoff_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct rd_socks_server *srv = arg;
-    evconnlistener_enable(srv->lis);
-}
-
-static void accept_error_cb(struct evconnlistener *lis, void *arg)
-{
-    struct rd_socks_server *srv = arg;
-    int err = EVUTIL_SOCKET_ERROR();
-    struct timeval tv = { RD_SOCKS_ACCEPT_BACKOFF_MS / 1000,
-                          (RD_SOCKS_ACCEPT_BACKOFF_MS % 1000) * 1000 };
-
-    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        srv->accept_pauses++;
-        if (srv->accept_warned.tv_sec == 0 ||
-            ms_since(&srv->accept_warned) >= RD_SOCKS_ACCEPT_WARN_INTERVAL_MS) {
-            rd_warn("socks5: accept: %s: pausing the listener for %d ms (%lu pauses since "
-                    "the last warning; next warning in %d s at the earliest)",
-                    evutil_socket_error_to_string(err), RD_SOCKS_ACCEPT_BACKOFF_MS,
-                    srv->accept_pauses, RD_SOCKS_ACCEPT_WARN_INTERVAL_MS / 1000);
-            clock_gettime(CLOCK_MONOTONIC, &srv->accept_warned);
-            srv->accept_pauses = 0;
-        }
-        evconnlistener_disable(lis);
-        evtimer_add(srv->backoff_ev, &tv);
-        return;
-    }
-    rd_warn("socks5: accept: %s", evutil_socket_error_to_string(err));
 }
 
 void rd_socks_config_default(struct rd_socks_config *cfg)
@@ -631,40 +531,21 @@ void rd_socks_config_default(struct rd_socks_config *cfg)
     cfg->max_preread = RD_SOCKS_MAX_PREREAD_DEFAULT;
 }
 
-static struct rd_socks_server *fail_new(struct rd_socks_server *srv, char **errp,
-                                        const char *fmt, const char *a, const char *b)
-{
-    if (errp != NULL) {
-        char msg[512];
-        snprintf(msg, sizeof msg, fmt, a, b);
-        *errp = strdup(msg);
-    }
-    rd_socks_server_free(srv);
-    return NULL;
-}
-
-struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_registry *reg,
+struct rd_socks_server *rd_socks_server_new(struct event_base *base,
                                             const struct rd_socks_config *cfg, char **errp)
 {
     struct rd_socks_server *srv = calloc(1, sizeof *srv);
-    struct evutil_addrinfo hints, *ai = NULL;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    const char *host;
-    char portstr[16];
-    int rc;
+    struct rd_listener_config lc;
 
     if (errp != NULL)
         *errp = NULL;
-    if (srv == NULL)
-        return fail_new(NULL, errp, "out of memory%s%s", "", "");
+    if (srv == NULL) {
+        if (errp != NULL)
+            *errp = strdup("out of memory");
+        return NULL;
+    }
     srv->base = base;
-    srv->reg = reg;
-    if (cfg != NULL)
-        srv->cfg = *cfg;
-    else
-        rd_socks_config_default(&srv->cfg);
-    srv->cfg.domain = NULL; /* copied below */
+    srv->cfg = *cfg;
     if (srv->cfg.handshake_timeout_ms <= 0)
         srv->cfg.handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     if (srv->cfg.max_clients <= 0)
@@ -673,60 +554,39 @@ struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_r
         srv->cfg.max_preread = RD_SOCKS_MAX_PREREAD_DEFAULT;
     if (srv->cfg.dial_wait_ms < 0)
         srv->cfg.dial_wait_ms = 0;
-    if (cfg != NULL && cfg->domain != NULL) {
-        if (strlen(cfg->domain) > SOCKS_MAX_DOMAIN)
-            return fail_new(srv, errp, "domain suffix longer than 255 bytes%s%s", "", "");
-        snprintf(srv->domain, sizeof srv->domain, "%s", cfg->domain);
+    memset(&lc, 0, sizeof lc);
+    lc.name = "socks5";
+    lc.host = cfg->host != NULL ? cfg->host : "127.0.0.1";
+    lc.port = cfg->port;
+    lc.max_clients = (size_t)srv->cfg.max_clients;
+    lc.cap_flag = "-socks-max-clients";
+    srv->cfg.host = NULL; /* borrowed: not kept */
+    srv->lis = rd_listener_new(base, &lc, accept_cb, NULL, srv, errp);
+    if (srv->lis == NULL) {
+        free(srv);
+        return NULL;
     }
-    srv->backoff_ev = evtimer_new(base, backoff_cb, srv);
-    if (srv->backoff_ev == NULL)
-        return fail_new(srv, errp, "out of memory%s%s", "", "");
-
-    host = srv->cfg.host == NULL ? "127.0.0.1" : srv->cfg.host;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
-    snprintf(portstr, sizeof portstr, "%d", srv->cfg.port);
-    rc = evutil_getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
-    if (rc != 0 || ai == NULL)
-        return fail_new(srv, errp, "socks listen address %s: %s", host,
-                        rc != 0 ? evutil_gai_strerror(rc) : "no address");
-    srv->lis = evconnlistener_new_bind(base, accept_cb, srv,
-                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                           LEV_OPT_CLOSE_ON_EXEC,
-                                       RD_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
-    evutil_freeaddrinfo(ai);
-    if (srv->lis == NULL)
-        return fail_new(srv, errp, "socks listen %s: %s", host,
-                        evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    evconnlistener_set_error_cb(srv->lis, accept_error_cb);
-    if (getsockname(evconnlistener_get_fd(srv->lis), (struct sockaddr *)&ss, &sl) == 0)
-        srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                   : ((struct sockaddr_in *)&ss)->sin_port);
     return srv;
 }
 
-int rd_socks_server_port(const struct rd_socks_server *s) { return s->port; }
+int rd_socks_server_port(const struct rd_socks_server *s) { return rd_listener_port(s->lis); }
 
-size_t rd_socks_server_active(const struct rd_socks_server *s) { return s->active; }
+size_t rd_socks_server_active(const struct rd_socks_server *s)
+{
+    return rd_listener_active(s->lis);
+}
 
 void rd_socks_server_stop_accepting(struct rd_socks_server *s)
 {
-    if (s == NULL || s->lis == NULL)
-        return;
-    evtimer_del(s->backoff_ev); /* an EMFILE pause must not re-enable it */
-    evconnlistener_free(s->lis);
-    s->lis = NULL;
+    if (s != NULL)
+        rd_listener_stop(s->lis);
 }
 
 void rd_socks_server_free(struct rd_socks_server *s)
 {
     if (s == NULL)
         return;
-    if (s->lis != NULL)
-        evconnlistener_free(s->lis);
+    rd_listener_stop(s->lis);
     while (s->head != NULL) {
         struct socks_client *sc = s->head;
         if (sc->relay != NULL)
@@ -734,7 +594,6 @@ void rd_socks_server_free(struct rd_socks_server *s)
         else
             close_now(sc, "server shutting down");
     }
-    if (s->backoff_ev != NULL)
-        event_free(s->backoff_ev);
+    rd_listener_free(s->lis);
     free(s);
 }

@@ -1,5 +1,6 @@
-/* socks_server.h - the SOCKS5 listener (RFC 1928 + RFC 1929): reach any client by id, through
- * rd_dial() and rd_relay_new(), like the /client/ route.
+/* socks_server.h - the SOCKS5 listener (RFC 1928 + RFC 1929): reach any client by id through
+ * the front-end decision (frontends/frontend.h: login, target map, user patterns, dial) and
+ * rd_relay_new(), like the HTTP front ends; the listener is frontends/listener.h.
  *
  * Per connection: greeting -> [user/password] -> request -> dial -> [dial wait] -> relay.
  *  - Methods without cfg.users: username/password (0x02) is chosen whenever offered: the
@@ -12,8 +13,8 @@
  *    the user's patterns gets REP 02 (not allowed).
  *  - Target -> (client id, address): rd_target_map() (frontends/target_map.h).
  *  - CONNECT only; BIND and UDP ASSOCIATE get REP 07.
- *  - Failures known at once get their REP (socks5_rep_for): unknown client 04, bad target 01,
- *    session full 05, unknown ATYP 08.
+ *  - Failures known at once get their REP (socks5_rep_for, from the decision's verdict):
+ *    unknown client 04, bad target 01, session full 01, not allowed 02, unknown ATYP 08.
  *
  * Success reply and the missing connect acknowledgement (PROTOCOL.md s5): after rd_dial()
  * succeeds nothing tells us whether the far side's dial worked. We hold the success reply
@@ -42,37 +43,32 @@
 #include <stddef.h>
 
 struct event_base;
-struct rd_registry;
-struct rd_stats;
+struct rd_fe_ctx;
 struct rd_socks_server;
-struct rd_users;
 
 #define RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
 #define RD_SOCKS_DIAL_WAIT_MS_DEFAULT 0
 #define RD_SOCKS_MAX_CLIENTS_DEFAULT 4096
 #define RD_SOCKS_MAX_PREREAD_DEFAULT (64 * 1024) /* input held before the relay starts */
 #define RD_SOCKS_DRAIN_TIMEOUT_MS 2000           /* flush a final reply, then close */
-#define RD_SOCKS_ACCEPT_BACKOFF_MS 500           /* listener pause after EMFILE/ENFILE */
-#define RD_SOCKS_ACCEPT_WARN_INTERVAL_MS 60000    /* at most one EMFILE warning per minute */
 
 struct rd_socks_config {
     const char *host;         /* listen host; NULL = "127.0.0.1"; "" = all interfaces */
     int port;                 /* 0 = ephemeral (read it back with rd_socks_server_port) */
-    const char *domain;       /* host name suffix for rd_target_map, NULL = none (copied) */
     int handshake_timeout_ms; /* accept -> complete request */
     int dial_wait_ms;         /* hold the success reply this long for an early dial error */
     int max_clients;          /* concurrent connections, handshaking or relaying */
     size_t max_preread;       /* user bytes held before the relay starts */
-    struct rd_users *users;   /* borrowed, may be reloaded in place; NULL = no access control */
-    struct rd_stats *stats;   /* outcome counters (borrowed, outlives the server); NULL = none */
+    struct rd_fe_ctx *fe;     /* the front-end decision: registry, users, domain, stats
+                               * (borrowed, outlives the server) */
 };
 
-/* The defaults above; host NULL, port 1080, domain NULL. */
+/* The defaults above; host NULL, port 1080, fe NULL (the caller sets it). */
 void rd_socks_config_default(struct rd_socks_config *cfg);
 
-/* Bind and listen. `base` and `reg` are borrowed and must outlive the server; cfg is copied.
- * On failure returns NULL and sets *errp (if errp) to a malloc'd message the caller frees. */
-struct rd_socks_server *rd_socks_server_new(struct event_base *base, struct rd_registry *reg,
+/* Bind and listen. `base` is borrowed and must outlive the server; cfg is copied. On failure
+ * returns NULL and sets *errp (if errp) to a malloc'd message the caller frees. */
+struct rd_socks_server *rd_socks_server_new(struct event_base *base,
                                             const struct rd_socks_config *cfg, char **errp);
 
 /* The bound port (the ephemeral one when cfg.port was 0). */
@@ -86,7 +82,7 @@ void rd_socks_server_stop_accepting(struct rd_socks_server *s);
 size_t rd_socks_server_active(const struct rd_socks_server *s);
 
 /* Close the listener and every connection (conns get an Error, user sockets are reset).
- * Call it before the sessions are torn down (before rd_ws_server_free). NULL: no-op. */
+ * Call it before the sessions are torn down. NULL: no-op. */
 void rd_socks_server_free(struct rd_socks_server *s);
 
 #endif
