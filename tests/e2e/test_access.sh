@@ -265,6 +265,13 @@ rc=0
     >/dev/null 2>"$RD_TEST_DIR/badallow.err" || rc=$?
 rd_assert_eq "$rc" 2 "malformed -allow pattern"
 rd_assert_file_contains "$RD_TEST_DIR/badallow.err" "prefix" "malformed -allow reason"
+# an IP-looking glob would match names (127.0.0.evil.example): refused, pointing to CIDR
+rc=0
+"$(rd_bin rdial-client)" -id x -connect "ws://$S/connect" -allow "tcp/127.0.0.*:$DP" \
+    >/dev/null 2>"$RD_TEST_DIR/ipglob.err" || rc=$?
+rd_assert_eq "$rc" 2 "-allow with an IP wildcard"
+rd_assert_file_contains "$RD_TEST_DIR/ipglob.err" "use CIDR, tcp/127.0.0.0/24:$DP" \
+    "-allow IP wildcard points to CIDR"
 
 # ---- SIGHUP reload of the user file ----
 rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
