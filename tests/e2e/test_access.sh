@@ -27,7 +27,9 @@ PW_ALICE="pwAlice-H8s4-secret"
 PW_BOB="pwBob-L2v6-secret"
 PW_CAROL="pwCarol-R5t3-secret"
 PW_WRONG="pwWrong-Y1u8-secret"
-SECRETS=("$TOK_FOO" "$TOK_BAR" "$TOK_WRONG" "$PW_ALICE" "$PW_BOB" "$PW_CAROL" "$PW_WRONG")
+PW_OPS="PwOpsS3cr3t222" # typed into the user name box (issue #18.4)
+SECRETS=("$TOK_FOO" "$TOK_BAR" "$TOK_WRONG" "$PW_ALICE" "$PW_BOB" "$PW_CAROL" "$PW_WRONG"
+    "$PW_OPS")
 # ... nor their Basic encodings (Authorization / Proxy-Authorization must not be forwarded
 # or logged)
 for cred in "alice:$PW_ALICE" "alice:$PW_WRONG" "bob:$PW_BOB" "carol:$PW_CAROL" \
@@ -204,6 +206,14 @@ csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_WRONG" "http://foo:$DP
 rd_assert_ne "$RC" 0 "socks with a wrong password"
 rd_log "socks wrong password: curl $RC: $(cat "$RD_TEST_DIR/c.err")"
 rd_assert_contains "$(cat "$RD_TEST_DIR/c.err")" "rejected" "socks: user rejected"
+# the wrong box: a password typed as the user name is logged as its length only
+csocks --socks5-hostname "$SOCKS" --proxy-user "$PW_OPS:x" "http://foo:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks with a password as the user name"
+csocks --socks5-hostname "$SOCKS" --proxy-user "$PW_OPS@foo:x" "http://foo:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks with a password@client as the user name"
+rd_wait_log srv "bad user name or password for unknown user \(14 bytes\)" 10
+csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_WRONG" "http://foo:$DP/hello.txt"
+rd_wait_log srv "bad user name or password for alice" 10
 csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_ALICE" "http://foo:$DP/hello.txt"
 rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "socks as alice to foo"
 csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_ALICE" "http://bar:$DP/hello.txt"

@@ -242,6 +242,32 @@ START_TEST(split)
 }
 END_TEST
 
+/* Issue #18.4: a failed login logged the user field, which was someone's password typed into
+ * the wrong box. Only configured user names are logged; others as their length. */
+START_TEST(log_name)
+{
+    char *err = NULL, buf[RD_USERS_LOG_NAME_LEN], small[8];
+    struct rd_users *u = uparse("alice pw foo\nbob pw *\n", &err);
+
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(rd_users_log_name(u, "alice", buf, sizeof buf), "alice");
+    ck_assert_str_eq(rd_users_log_name(u, "bob", buf, sizeof buf), "bob");
+    ck_assert_str_eq(rd_users_log_name(u, "PwOpsS3cr3t222", buf, sizeof buf),
+                     "unknown user (14 bytes)");
+    ck_assert_str_eq(rd_users_log_name(u, "Alice", buf, sizeof buf), "unknown user (5 bytes)");
+    ck_assert_str_eq(rd_users_log_name(u, "alice@foo", buf, sizeof buf),
+                     "unknown user (9 bytes)"); /* split first: the user part is "alice" */
+    ck_assert_str_eq(rd_users_log_name(u, "", buf, sizeof buf), "no user name");
+    ck_assert_str_eq(rd_users_log_name(u, NULL, buf, sizeof buf), "no user name");
+    ck_assert_str_eq(rd_users_log_name(NULL, "alice", buf, sizeof buf),
+                     "unknown user (5 bytes)");
+    ck_assert_str_eq(rd_users_log_name(u, "alice", small, sizeof small), "alice");
+    ck_assert_str_eq(rd_users_log_name(u, "PwOpsS3cr3t222", small, sizeof small), "unknown");
+    ck_assert_ptr_eq(rd_users_log_name(u, "x", small, 0), small);
+    rd_users_free(u);
+}
+END_TEST
+
 static void write_file(const char *path, const char *text, mode_t mode)
 {
     FILE *f = fopen(path, "w");
@@ -389,6 +415,7 @@ int main(void)
     tcase_add_test(tc, users_malformed);
     tcase_add_test(tc, basic_header);
     tcase_add_test(tc, split);
+    tcase_add_test(tc, log_name);
     tcase_add_test(tc, files_reload_and_modes);
     tcase_add_test(tc, secret_fields);
     suite_add_tcase(s, tc);

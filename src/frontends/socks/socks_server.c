@@ -414,17 +414,26 @@ static void drive(struct socks_client *sc)
                 return;
             }
             if (sc->srv->cfg.users != NULL) {
-                /* "user" or "user@client-id"; the password is checked, wiped, never logged */
+                /* "user" or "user@client-id"; the password is checked, wiped, never logged;
+                 * the user name is logged only when it is a configured user (it may be a
+                 * password typed into the wrong field) */
+                char who[RD_USERS_LOG_NAME_LEN];
                 int rc = rd_users_split(a.user, sc->auth_user, sizeof sc->auth_user, sc->user,
                                         sizeof sc->user);
                 if (rc == 0 && memchr(a.passwd, '\0', a.plen) != NULL)
                     rc = -1;
                 if (rc == 0)
                     rc = rd_users_check(sc->srv->cfg.users, sc->auth_user, a.passwd, NULL);
+                if (rc != 0)
+                    rd_users_log_name(sc->srv->cfg.users, sc->auth_user[0] ? sc->auth_user
+                                                                           : a.user,
+                                      who, sizeof who);
                 memset(&a, 0, sizeof a);
                 if (rc != 0) {
+                    memset(sc->auth_user, 0, sizeof sc->auth_user);
+                    memset(sc->user, 0, sizeof sc->user);
                     snprintf(sc->reason, sizeof sc->reason,
-                             "auth: bad user name or password for user %.64s", sc->auth_user);
+                             "auth: bad user name or password for %.64s", who);
                     finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
                     return;
                 }
