@@ -17,6 +17,7 @@
 #include "common/sockio.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/secrets.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
@@ -34,6 +35,7 @@ struct client {
     const char *ca_file;
     int insecure;
     const char *token;        /* secret: sent as X-Tunnel-Token, never logged */
+    const char *token_file;   /* -token-file: the token read from a file (not seen in ps) */
     struct rd_flag_list allow_patterns;
     int max_pending_dials;
     /* state */
@@ -268,6 +270,45 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     rd_info("SIGHUP: nothing to reload");
 }
 
+/* cl->token_header from -token or -token-file (exclusive). Returns 0, or the exit code
+ * (2: bad flags, 1: out of memory) with the reason on stderr; never prints the token. */
+static int make_token_header(struct client *cl)
+{
+    int has_token = cl->token != NULL && cl->token[0] != '\0';
+    int has_file = cl->token_file != NULL && cl->token_file[0] != '\0';
+    char *file_token = NULL, *err = NULL;
+    const char *tok = cl->token;
+    size_t tl;
+
+    if (has_token && has_file) {
+        fprintf(stderr, "rdial-client: -token and -token-file (or RDIAL_TOKEN and "
+                        "RDIAL_TOKEN_FILE) both given: use one\n");
+        return 2;
+    }
+    if (has_file) {
+        file_token = rd_secret_read_token(cl->token_file, &err);
+        if (file_token == NULL) {
+            fprintf(stderr, "rdial-client: -token-file %s\n", err ? err : "failed");
+            free(err);
+            return 2;
+        }
+        tok = file_token;
+    } else if (!has_token) {
+        return 0;
+    }
+    tl = strlen(tok);
+    if (tl > 255 || strpbrk(tok, "\r\n") != NULL) {
+        fprintf(stderr, "rdial-client: -token must be 1-255 bytes without line breaks\n");
+        rd_secret_free_text(file_token, file_token ? strlen(file_token) : 0);
+        return 2;
+    }
+    cl->token_header = malloc(tl + 32);
+    if (cl->token_header != NULL)
+        snprintf(cl->token_header, tl + 32, "X-Tunnel-Token: %s", tok);
+    rd_secret_free_text(file_token, file_token ? strlen(file_token) : 0);
+    return cl->token_header != NULL ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct client cl;
@@ -286,7 +327,11 @@ int main(int argc, char **argv)
         RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
         RD_FLAGDEF_STRING("token", &cl.token,
                           "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
-                          "RDIAL_TOKEN is also rdial-server's peer token: set it per process"),
+                          "visible to local users in ps: prefer -token-file or RDIAL_TOKEN "
+                          "(also rdial-server's peer token: set it per process)"),
+        RD_FLAGDEF_STRING("token-file", &cl.token_file,
+                          "file holding this client's token (instead of -token; chmod 600, "
+                          "blanks and line breaks at either end ignored)"),
         RD_FLAGDEF_LIST("allow", &cl.allow_patterns,
                         "dial only targets matching PROTO/HOST:PORT (repeatable): "
                         "tcp/127.0.0.1:8125, tcp/10.0.0.0/8:*, tcp/[::1]:*, tcp/db.*:5432; "
@@ -334,19 +379,12 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
-    if (cl.token != NULL && cl.token[0] != '\0') {
-        size_t tl = strlen(cl.token);
-        if (tl > 255 || strpbrk(cl.token, "\r\n") != NULL) {
-            fprintf(stderr, "rdial-client: -token must be 1-255 bytes without line breaks\n");
+    {
+        int trc = make_token_header(&cl);
+        if (trc != 0) {
             rd_flags_free(flags);
-            return 2;
+            return trc;
         }
-        cl.token_header = malloc(tl + 32);
-        if (cl.token_header == NULL) {
-            rd_flags_free(flags);
-            return 1;
-        }
-        snprintf(cl.token_header, tl + 32, "X-Tunnel-Token: %s", cl.token);
     }
     if (cl.allow_patterns.n > 0) {
         size_t i;

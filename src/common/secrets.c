@@ -149,6 +149,39 @@ void rd_secret_free_text(char *text, size_t len)
     free(text);
 }
 
+char *rd_secret_read_token(const char *path, char **errp)
+{
+    size_t len = 0, s = 0, e, i;
+    char *text = rd_secret_read_file(path, &len, errp), *tok;
+
+    if (text == NULL)
+        return NULL;
+    e = len;
+    while (s < e && strchr(" \t\r\n", text[s]) != NULL && text[s] != '\0')
+        s++;
+    while (e > s && strchr(" \t\r\n", text[e - 1]) != NULL && text[e - 1] != '\0')
+        e--;
+    for (i = s; i < e; i++)
+        if ((unsigned char)text[i] <= 0x20 || text[i] == 0x7f)
+            break;
+    if (e == s || e - s > RD_SECRET_MAX_LEN || i < e) {
+        rd_secret_free_text(text, len);
+        set_errp(errp, errf(path, 0, e == s ? "empty: want one token"
+                                            : "want one token: 1-255 bytes, no blanks or "
+                                              "control characters"));
+        return NULL;
+    }
+    tok = malloc(e - s + 1);
+    if (tok != NULL) {
+        memcpy(tok, text + s, e - s);
+        tok[e - s] = '\0';
+    } else {
+        set_errp(errp, errf(path, 0, "out of memory"));
+    }
+    rd_secret_free_text(text, len);
+    return tok;
+}
+
 int rd_secret_next_line(char *text, size_t len, size_t *pos, char **fields, int maxf,
                         int *lineno, int *toolong)
 {

@@ -46,6 +46,15 @@ int rd_secret_parse_field(const char *field, unsigned char out[RD_SECRET_DIGEST_
 char *rd_secret_read_file(const char *path, size_t *len, char **errp);
 void rd_secret_free_text(char *text, size_t len); /* zeroes, then frees; NULL: no-op */
 
+/* Read a file that holds one secret, e.g. `printf %s "$token" >file; chmod 600 file` (for
+ * -token-file: a token on the command line is visible to every local user in ps). Warns like
+ * rd_secret_read_file when group or others may read it. Blanks and line breaks at either end
+ * are ignored; what remains must be 1 to RD_SECRET_MAX_LEN bytes without blanks or control
+ * characters. Returns the secret, malloc'd and NUL-terminated (the caller wipes and frees it
+ * with rd_secret_free_text(s, strlen(s))), or NULL and *errp (malloc'd: the path and the
+ * reason, never the contents). */
+char *rd_secret_read_token(const char *path, char **errp);
+
 /* Split the next line of a secret file into blank-separated fields, in place.
  * *pos: cursor into text (start at 0). Returns the number of fields (0 for an empty or
  * comment line; at most maxf, more are reported as maxf + 1), or -1 at the end of the text or

@@ -76,6 +76,8 @@ struct server {
     int allow_open_proxy, max_sessions_per_client;
     const char *listen;
     const char *id, *token, *peers_spec;
+    const char *token_file;     /* -token-file: the peer token from a file (not seen in ps) */
+    char *file_token;           /* its contents (malloc'd, wiped at exit); token points here */
     int debug;
     int ping_timeout_ms;
     long long max_message, pause_high, pause_low, conn_hard_cap;
@@ -437,6 +439,29 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     drain_cb(-1, 0, srv);
 }
 
+/* -token-file: the peer token from a file, exclusive with -token (RDIAL_TOKEN). Returns 0,
+ * or 1 with the reason on stderr (exit 2); never prints the token. */
+static int load_token_file(struct server *srv)
+{
+    char *err = NULL;
+
+    if (srv->token_file == NULL || srv->token_file[0] == '\0')
+        return 0;
+    if (srv->token != NULL && srv->token[0] != '\0') {
+        fprintf(stderr, "rdial-server: -token and -token-file (or RDIAL_TOKEN and "
+                        "RDIAL_TOKEN_FILE) both given: use one\n");
+        return 1;
+    }
+    srv->file_token = rd_secret_read_token(srv->token_file, &err);
+    if (srv->file_token == NULL) {
+        fprintf(stderr, "rdial-server: -token-file %s\n", err ? err : "failed");
+        free(err);
+        return 1;
+    }
+    srv->token = srv->file_token;
+    return 0;
+}
+
 /* A file flag that is set but cannot be read: message on stderr, 1. */
 static int unreadable(const char *flag, const char *path)
 {
@@ -466,10 +491,15 @@ int main(int argc, char **argv)
         RD_FLAGDEF_STRING("route-ca", &srv.route_ca, "CA bundle (PEM) to verify https targets of the /client/ route with (default: the system CAs)"),
         RD_FLAGDEF_STRING("id", &srv.id, "this server's peer id (HA peering)"),
         RD_FLAGDEF_STRING("token", &srv.token,
-                          "this server's peer token, sent to peers as X-API-Tunnel-Token"),
+                          "this server's peer token, sent to peers as X-API-Tunnel-Token "
+                          "(visible to local users in ps: prefer -token-file or RDIAL_TOKEN)"),
+        RD_FLAGDEF_STRING("token-file", &srv.token_file,
+                          "file holding this server's peer token (instead of -token; chmod "
+                          "600, blanks and line breaks at either end ignored)"),
         RD_FLAGDEF_STRING("peers", &srv.peers_spec,
                           "HA peers: id:token:url[,id:token:url...] (token = the token that "
-                          "peer presents)"),
+                          "peer presents; tokens on the command line are visible in ps: prefer "
+                          "RDIAL_PEERS)"),
         RD_FLAGDEF_BOOL("debug", &srv.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
         RD_FLAGDEF_INT("ping-timeout-ms", &srv.ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
         RD_FLAGDEF_INT64("max-message", &srv.max_message, "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
@@ -622,9 +652,10 @@ int main(int argc, char **argv)
             return 2;
         }
         npeers = np;
-        if (npeers > 0 && (srv.id == NULL || srv.id[0] == '\0' || srv.token == NULL ||
-                           srv.token[0] == '\0')) {
-            fprintf(stderr, "rdial-server: -peers needs -id and -token\n");
+        if (npeers > 0 && (srv.id == NULL || srv.id[0] == '\0' ||
+                           ((srv.token == NULL || srv.token[0] == '\0') &&
+                            (srv.token_file == NULL || srv.token_file[0] == '\0')))) {
+            fprintf(stderr, "rdial-server: -peers needs -id and -token (or -token-file)\n");
             return 2;
         }
     }
@@ -672,6 +703,11 @@ int main(int argc, char **argv)
             return 2;
         }
         rd_info("%zu proxy users from %s", rd_users_count(srv.users), srv.proxy_users_path);
+    }
+    if (load_token_file(&srv) != 0) { /* last of the checks: nothing to wipe after it */
+        rd_tokens_free(srv.tokens);
+        rd_users_free(srv.users);
+        return 2;
     }
     signal(SIGPIPE, SIG_IGN);
 
@@ -855,6 +891,8 @@ out:
     if (srv.base) event_base_free(srv.base);
     rd_tokens_free(srv.tokens);
     rd_users_free(srv.users);
+    if (srv.file_token != NULL) /* after rd_peers_free: the peers borrowed it */
+        rd_secret_free_text(srv.file_token, strlen(srv.file_token));
     rd_flags_free(flags);
     return rc;
 }

@@ -106,6 +106,35 @@ if grep -q "session up" "$RD_TEST_DIR/srv.log"; then rd_fail "a refused client g
 RDIAL_TOKEN=$TOK_FOO rd_start_client cfoo foo "$S" -debug
 RDIAL_TOKEN=$TOK_BAR rd_start_client cbar bar "$S" -allow "tcp/127.0.0.1:$DP" \
     -allow "tcp/[::1]:*" -debug
+# -token-file: the token from an owner-only file, not on the command line (ps)
+umask 077
+printf '%s\n' "$TOK_FOO" >"$RD_TEST_DIR/tokfile"
+umask 022
+rd_start_client cfile foo "$S" -token-file "$RD_TEST_DIR/tokfile"
+rd_assert_not_contains "$(ps -o args= -p "$(rd_pid cfile)")" "$TOK_FOO" "-token-file: not in ps"
+if grep -q "chmod 600" "$RD_TEST_DIR/cfile.log"; then rd_fail "warning about an owner-only file"; fi
+rd_stop cfile
+cp "$RD_TEST_DIR/tokfile" "$RD_TEST_DIR/tokfile644"
+chmod 644 "$RD_TEST_DIR/tokfile644"
+rd_start_client cfile644 foo "$S" -token-file "$RD_TEST_DIR/tokfile644"
+rd_assert_file_contains "$RD_TEST_DIR/cfile644.log" "tokfile644 is accessible by group or others" \
+    "-token-file: loose mode warned"
+rd_stop cfile644
+: >"$RD_TEST_DIR/emptytok"
+for bin in rdial-client rdial-server; do
+    args=(-connect "ws://$S/connect" -no-reconnect)
+    [[ $bin == rdial-server ]] && args=(-listen 127.0.0.1:0)
+    rc=0
+    RDIAL_TOKEN=$TOK_FOO "$(rd_bin $bin)" "${args[@]}" -token-file "$RD_TEST_DIR/tokfile" \
+        >/dev/null 2>"$RD_TEST_DIR/both-$bin.err" || rc=$?
+    rd_assert_eq "$rc" 2 "$bin: RDIAL_TOKEN and -token-file"
+    rd_assert_file_contains "$RD_TEST_DIR/both-$bin.err" "both given: use one" "$bin: both"
+    rc=0
+    "$(rd_bin $bin)" "${args[@]}" -token-file "$RD_TEST_DIR/emptytok" \
+        >/dev/null 2>"$RD_TEST_DIR/empty-$bin.err" || rc=$?
+    rd_assert_eq "$rc" 2 "$bin: empty -token-file"
+    rd_assert_file_contains "$RD_TEST_DIR/empty-$bin.err" "want one token" "$bin: empty file"
+done
 # a second session of foo with its token is allowed (reconnects, several agents)
 RDIAL_TOKEN=$TOK_FOO rd_start_client cfoo2 foo "$S"
 rd_wait_session_count srv foo 2

@@ -381,6 +381,75 @@ START_TEST(files_reload_and_modes)
 }
 END_TEST
 
+struct token_args {
+    const char *path;
+    char *tok, *err;
+};
+
+static void do_read_token(void *arg)
+{
+    struct token_args *a = arg;
+    a->err = NULL;
+    a->tok = rd_secret_read_token(a->path, &a->err);
+}
+
+/* -token-file (issue #18.4: -token on the command line is seen by every local user in ps) */
+START_TEST(token_file)
+{
+    char dir[] = "/tmp/rdial-test-tokfileXXXXXX", path[256], log[4096], big[300];
+    struct token_args ta = { path, NULL, NULL };
+    static const char *const bad[] = { "", " \n\n", "two words\n", "tab\there", "a\nb\n",
+                                       "nul\001x" };
+    size_t i;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/token", dir);
+    write_file(path, "tok-Q7x9-secret\n", 0600);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_msg(ta.tok != NULL, "%s", ta.err ? ta.err : "?");
+    ck_assert_str_eq(ta.tok, "tok-Q7x9-secret");
+    ck_assert_msg(log[0] == '\0', "owner-only file warned: %s", log);
+    rd_secret_free_text(ta.tok, strlen(ta.tok));
+    /* blanks and CR LF at either end are not part of it; a loose mode is warned about */
+    write_file(path, "  tok-Q7x9-secret \r\n", 0640);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_nonnull(ta.tok);
+    ck_assert_str_eq(ta.tok, "tok-Q7x9-secret");
+    ck_assert_msg(strstr(log, "chmod 600") != NULL && strstr(log, "Q7x9") == NULL, "%s", log);
+    rd_secret_free_text(ta.tok, strlen(ta.tok));
+    /* not one token: refused, and the error names the file, never the contents */
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(path, bad[i], 0600);
+        capture_stderr(do_read_token, &ta, log, sizeof log);
+        ck_assert_msg(ta.tok == NULL, "accepted %s", bad[i]);
+        ck_assert_msg(ta.err != NULL && strstr(ta.err, path) != NULL &&
+                          strstr(ta.err, "want one token") != NULL,
+                      "%s", ta.err ? ta.err : "?");
+        ck_assert_msg(strstr(ta.err, "words") == NULL && strstr(ta.err, "here") == NULL, "%s",
+                      ta.err);
+        free(ta.err);
+    }
+    memset(big, 'x', 256);
+    big[256] = '\0';
+    write_file(path, big, 0600);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_null(ta.tok);
+    free(ta.err);
+    big[255] = '\0';
+    write_file(path, big, 0600);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_nonnull(ta.tok);
+    ck_assert_uint_eq(strlen(ta.tok), 255);
+    rd_secret_free_text(ta.tok, strlen(ta.tok));
+    unlink(path);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_null(ta.tok);
+    ck_assert_msg(strstr(ta.err, path) != NULL, "%s", ta.err);
+    free(ta.err);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(secret_fields)
 {
     unsigned char a[RD_SECRET_DIGEST_LEN], b[RD_SECRET_DIGEST_LEN];
@@ -417,6 +486,7 @@ int main(void)
     tcase_add_test(tc, split);
     tcase_add_test(tc, log_name);
     tcase_add_test(tc, files_reload_and_modes);
+    tcase_add_test(tc, token_file);
     tcase_add_test(tc, secret_fields);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
