@@ -74,11 +74,16 @@ struct rd_tokens *rd_tokens_parse(const char *text, size_t len, const char *orig
 struct rd_tokens *rd_tokens_load(const char *path, char **errp);
 /* Read the file again (rd_tokens_load's path). On success the new entries replace the old
  * ones and 0 is returned; on failure the old entries stay, -1 and *errp. Sessions already up
- * are not affected. For SIGHUP. */
+ * are the caller's to recheck (rd_tokens_check_digest). For SIGHUP. */
 int rd_tokens_reload(struct rd_tokens *t, char **errp);
 /* 0 when `token` (NULL = none) is one of client_id's tokens; 401 otherwise. Constant time
  * in the token; the same work for unknown ids. */
 int rd_tokens_check(const struct rd_tokens *t, const char *client_id, const char *token);
+/* rd_tokens_check on the token's digest (rd_secret_digest of a non-empty token): for
+ * rechecking a session after a reload without keeping the token it presented. 0 or 401;
+ * constant time like rd_tokens_check. */
+int rd_tokens_check_digest(const struct rd_tokens *t, const char *client_id,
+                           const unsigned char digest[RD_SECRET_DIGEST_LEN]);
 size_t rd_tokens_count(const struct rd_tokens *t); /* entries */
 void rd_tokens_free(struct rd_tokens *t);          /* NULL: no-op; digests are wiped */
 

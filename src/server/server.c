@@ -13,6 +13,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "common/addr.h"
 #include "common/flags.h"
@@ -74,6 +75,7 @@ struct server {
     /* flags */
     const char *client_tokens_path, *proxy_users_path;
     int allow_open_proxy, max_sessions_per_client;
+    int keep_sessions_on_reload; /* SIGHUP: keep sessions whose token was revoked */
     const char *listen;
     const char *id, *token, *peers_spec;
     const char *token_file;     /* -token-file: the peer token from a file (not seen in ps) */
@@ -98,8 +100,12 @@ struct server {
 struct client_session {
     struct server *srv;
     struct client_session *prev, *next; /* srv->sessions */
+    struct rd_session *s;
     char id[RD_MAX_CLIENT_KEY + 1];
     char peer[64];
+    /* with -client-tokens: SHA-256 of the token the client presented (never the token), to
+     * recheck the session when the tokens are reloaded; wiped on free */
+    unsigned char token_digest[RD_SECRET_DIGEST_LEN];
 };
 
 static int valid_client_id(const char *id)
@@ -221,7 +227,21 @@ static void on_session_closed(struct rd_session *s, const char *reason, void *ar
     if (cs->next)
         cs->next->prev = cs->prev;
     rd_info("session down: client %s from %s: %s", cs->id, cs->peer, reason);
+    OPENSSL_cleanse(cs->token_digest, sizeof cs->token_digest);
     free(cs);
+}
+
+/* With -client-tokens: the digest of the token the upgrade presented into cs. */
+static void remember_token(struct server *srv, const struct rd_ws_request *req,
+                           struct client_session *cs)
+{
+    char tok[RD_SECRET_MAX_LEN + 2];
+
+    if (srv->tokens == NULL)
+        return;
+    if (request_token(req, tok, sizeof tok) == 0)
+        rd_secret_digest(tok, strlen(tok), cs->token_digest);
+    OPENSSL_cleanse(tok, sizeof tok);
 }
 
 static struct rd_session *on_open(const struct rd_ws_request *req, const struct rd_link_ops *ops,
@@ -252,6 +272,7 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
         return NULL;
     }
     snprintf(cs->peer, sizeof cs->peer, "%s", rd_ws_request_peer(req));
+    remember_token(srv, req, cs);
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = srv->ping_timeout_ms;
     cfg.pause_high = (size_t)srv->pause_high;
@@ -263,9 +284,11 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
     cfg.stats = srv->stats;
     s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
     if (s == NULL) {
+        OPENSSL_cleanse(cs->token_digest, sizeof cs->token_digest);
         free(cs);
         return NULL;
     }
+    cs->s = s;
     cs->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = cs;
@@ -278,8 +301,32 @@ static struct rd_session *on_open(const struct rd_ws_request *req, const struct 
     return s;
 }
 
+/* After -client-tokens was reloaded: close every client session whose id and token no
+ * longer validate, with one line each (-keep-sessions-on-reload: only the line). The close
+ * is queued by the transport; on_session_closed unlinks and frees cs later (or at once:
+ * the loop keeps the next pointer first). */
+static void close_revoked_sessions(struct server *srv)
+{
+    struct client_session *cs, *next;
+
+    for (cs = srv->sessions; cs != NULL; cs = next) {
+        next = cs->next;
+        if (cs->s == NULL || rd_session_is_closing(cs->s) ||
+            rd_tokens_check_digest(srv->tokens, cs->id, cs->token_digest) == 0)
+            continue;
+        if (srv->keep_sessions_on_reload) {
+            rd_warn("client %s from %s: token revoked: session kept "
+                    "(-keep-sessions-on-reload)", cs->id, cs->peer);
+            continue;
+        }
+        rd_warn("client %s from %s: token revoked: closing its session", cs->id, cs->peer);
+        rd_session_close(cs->s, "token revoked");
+    }
+}
+
 /* Re-read -client-tokens and -proxy-users (SIGHUP). A file that fails to load keeps the
- * previous set. Sessions and connections already up are not affected. */
+ * previous set. Client sessions whose token no longer validates are closed (see
+ * close_revoked_sessions); user connections already authorised keep running. */
 static void reload_access(struct server *srv)
 {
     char *err = NULL;
@@ -287,11 +334,13 @@ static void reload_access(struct server *srv)
     if (srv->tokens == NULL && srv->users == NULL)
         rd_info("SIGHUP: nothing to reload");
     if (srv->tokens != NULL) {
-        if (rd_tokens_reload(srv->tokens, &err) == 0)
+        if (rd_tokens_reload(srv->tokens, &err) == 0) {
             rd_info("reloaded %s: %zu client tokens", srv->client_tokens_path,
                     rd_tokens_count(srv->tokens));
-        else
+            close_revoked_sessions(srv);
+        } else {
             rd_err("reload: %s (keeping the previous tokens)", err ? err : "failed");
+        }
         free(err);
         err = NULL;
     }
@@ -538,6 +587,9 @@ int main(int argc, char **argv)
                           "file of 'user password client-id-pattern...' lines: the SOCKS5 and "
                           "HTTP proxy listeners and the /client/ route then need a listed user, "
                           "and /metrics and /clients any listed user (re-read on SIGHUP)"),
+        RD_FLAGDEF_BOOL("keep-sessions-on-reload", &srv.keep_sessions_on_reload,
+                        "on SIGHUP, keep the client sessions whose token the reloaded "
+                        "-client-tokens no longer has (default: close them)"),
         RD_FLAGDEF_BOOL("allow-open-proxy", &srv.allow_open_proxy,
                         "allow -socks-listen / -proxy-listen / -admin-listen beyond loopback "
                         "without -proxy-users"),

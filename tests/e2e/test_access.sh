@@ -331,6 +331,41 @@ rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
 rd_assert_status 200 "carol after a failed reload"
 cp "$RD_TEST_DIR/users.good" "$users"
 
+# ---- SIGHUP: a session whose token was revoked is closed (issue #18.5) ----
+rtok="$RD_TEST_DIR/rtokens"
+(umask 077 && printf 'foo %s\nbar %s\n' "$TOK_FOO" "$TOK_BAR" >"$rtok")
+rd_start_server srev -client-tokens "$rtok"
+SR=$SRV_ADDR
+RDIAL_TOKEN=$TOK_FOO rd_start_client rfoo foo "$SR" -max-backoff-ms 300
+RDIAL_TOKEN=$TOK_BAR rd_start_client rbar bar "$SR" -max-backoff-ms 300
+rd_http "http://$SR/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "foo before its token is revoked"
+(umask 077 && printf 'bar %s\n' "$TOK_BAR" >"$rtok")
+kill -HUP "$(rd_pid srev)"
+rd_wait_log srev "client foo from [^ ]+: token revoked: closing its session" 10
+rd_wait_log rfoo "session down" 10
+rd_wait_log rfoo "HTTP 401" 10 # its reconnect is refused
+rd_http "http://$SR/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 404 "foo after its token was revoked"
+rd_http "http://$SR/client/bar/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "bar's session survives the reload"
+rd_assert_eq "$(grep -c "token revoked: closing" "$RD_TEST_DIR/srev.log")" 1 "one line per revoked session"
+rd_assert_eq "$(grep -c "session up" "$RD_TEST_DIR/rbar.log")" 1 "bar was not reconnected"
+rd_stop rfoo
+# -keep-sessions-on-reload: said, and kept
+ktok="$RD_TEST_DIR/ktokens"
+(umask 077 && printf 'foo %s\n' "$TOK_FOO" >"$ktok")
+rd_start_server skeep -client-tokens "$ktok" -keep-sessions-on-reload
+SK=$SRV_ADDR
+RDIAL_TOKEN=$TOK_FOO rd_start_client kfoo foo "$SK"
+(umask 077 && printf 'bar %s\n' "$TOK_BAR" >"$ktok")
+kill -HUP "$(rd_pid skeep)"
+rd_wait_log skeep "client foo from [^ ]+: token revoked: session kept \(-keep-sessions-on-reload\)" 10
+rd_http "http://$SK/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "-keep-sessions-on-reload: foo's session stays"
+if grep -q "session down" "$RD_TEST_DIR/kfoo.log"; then rd_fail "kept session went down"; fi
+for name in srev rbar skeep kfoo; do rd_stop "$name"; done
+
 # ---- sessions per client id ----
 rd_start_server slim -max-sessions-per-client 1
 rd_start_client l1 foo "$SRV_ADDR"

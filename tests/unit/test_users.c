@@ -75,6 +75,17 @@ START_TEST(tokens_parse_and_check)
     ck_assert_int_eq(rd_tokens_check(t, "nobody", "tok-foo"), 401);
     ck_assert_int_eq(rd_tokens_check(t, NULL, "tok-foo"), 401);
     ck_assert_int_eq(rd_tokens_check(NULL, "foo", "tok-foo"), 401);
+    /* the digest form, for rechecking sessions after a reload (issue #18.5) */
+    {
+        unsigned char d[RD_SECRET_DIGEST_LEN];
+        rd_secret_digest("tok-foo-next", 12, d);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "foo", d), 0);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "bar", d), 401);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "nobody", d), 401);
+        ck_assert_int_eq(rd_tokens_check_digest(NULL, "foo", d), 401);
+        rd_secret_digest("tok-bar", 7, d);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "bar", d), 0);
+    }
     rd_tokens_free(t);
     rd_tokens_free(NULL);
 }
