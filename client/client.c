@@ -20,6 +20,7 @@
 #include "common/secrets.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
+#include "tunnel/loopguard.h"
 #include "tunnel/relay.h"
 #include "tunnel/session.h"
 #include "tunnel/target.h"
@@ -40,6 +41,7 @@ struct client {
     int max_pending_dials;
     /* state */
     struct rd_allow *allow;   /* NULL or empty: every target allowed */
+    struct rd_loopguard *guard; /* the server's own addresses: never dialled (per session) */
     int pending_dials;        /* Connects being dialled (DNS + connect) */
     time_t refusal_warned;    /* last allow-list / pending-limit warning (rate limit) */
     unsigned long refusals;   /* refusals since, not logged */
@@ -57,9 +59,9 @@ struct client {
 #define CLIENT_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning this often */
 #define RD_MAX_PENDING_DIALS_DEFAULT 1024
 
-/* Refused Connects are logged at most once per CLIENT_REFUSAL_WARN_INTERVAL_S. */
-static void warn_refusal(struct client *cl, const char *what, const char *proto,
-                         const char *addr)
+/* Refused Connects are logged at most once per CLIENT_REFUSAL_WARN_INTERVAL_S. target:
+ * "proto/addr". */
+static void warn_refusal(struct client *cl, const char *what, const char *target)
 {
     struct timespec now;
 
@@ -68,8 +70,8 @@ static void warn_refusal(struct client *cl, const char *what, const char *proto,
         cl->refusals++;
         return;
     }
-    rd_warn("refused connect to %s/%.*s: %s (%lu more refusals not logged)", proto, 300, addr,
-            what, cl->refusals);
+    rd_warn("refused connect to %.300s: %s (%lu more refusals not logged)", target, what,
+            cl->refusals);
     cl->refusal_warned = now.tv_sec > 0 ? now.tv_sec : 1;
     cl->refusals = 0;
 }
@@ -106,11 +108,14 @@ static void target_done(struct bufferevent *bev, const char *err, void *arg)
 {
     struct pending_dial *pd = arg;
     struct rd_conn *c = pd->c;
+    struct client *cl = pd->cl;
 
-    pd->cl->pending_dials--;
+    cl->pending_dials--;
     free(pd);
     if (bev == NULL) {
         rd_debug("conn %lld %s: %s", (long long)rd_conn_id(c), rd_conn_target(c), err);
+        if (strcmp(err, RD_LOOPGUARD_ERROR) == 0)
+            warn_refusal(cl, "it reaches the rdial server itself", rd_conn_target(c));
         rd_conn_close(c, err);
         return;
     }
@@ -141,12 +146,12 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     memcpy(addr, t->addr, t->addr_len);
     addr[t->addr_len] = '\0';
     if (!rd_allow_check(cl->allow, t->proto, t->proto_len, t->addr, t->addr_len)) {
-        warn_refusal(cl, "not in the -allow list", proto, addr);
+        warn_refusal(cl, "not in the -allow list", rd_conn_target(c));
         rd_conn_close(c, "connect not allowed");
         return;
     }
     if (cl->pending_dials >= cl->max_pending_dials) {
-        warn_refusal(cl, "too many dials in progress (-max-pending-dials)", proto, addr);
+        warn_refusal(cl, "too many dials in progress (-max-pending-dials)", rd_conn_target(c));
         rd_conn_close(c, "too many pending dials");
         return;
     }
@@ -160,7 +165,7 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     rd_conn_set_cbs(c, &pending_cbs, pd);
     cl->pending_dials++;
     pd->d = rd_target_dial_start(cl->base, cl->dns, proto, addr, cl->dial_timeout_ms,
-                                 target_done, pd);
+                                 cl->guard, target_done, pd);
     if (pd->d == NULL) {
         cl->pending_dials--;
         free(pd);
@@ -174,6 +179,23 @@ static void on_session_closed(struct rd_session *s, const char *reason, void *ar
     cl->session = NULL;
 }
 
+/* The loop guard of a new session: the server's address as connected to, and the listen
+ * addresses it announced (X-Rdial-Listen). Dials in progress of the previous session were
+ * cancelled with it, so the guard can change under none. */
+static void guard_session(struct client *cl, struct rd_ws_client *ws)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char desc[256];
+
+    rd_loopguard_clear(cl->guard);
+    if (rd_ws_client_peer(ws, &ss, &len) == 0)
+        rd_loopguard_add_server(cl->guard, (const struct sockaddr *)&ss, len);
+    rd_loopguard_add_listen(cl->guard, rd_ws_client_listen(ws));
+    rd_info("refusing dials to the rdial server's own addresses: %s",
+            rd_loopguard_describe(cl->guard, desc, sizeof desc));
+}
+
 static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_ops *ops,
                                   void *link, void *arg)
 {
@@ -181,6 +203,7 @@ static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_
     struct rd_session_config cfg;
     static const struct rd_session_cbs cbs = { on_connect, NULL, on_session_closed };
 
+    guard_session(cl, ws);
     rd_session_config_default(&cfg, RD_ROLE_CLIENT);
     cfg.ping_interval_ms = cl->ping_interval_ms;
     cfg.ping_timeout_ms = cl->ping_timeout_ms;
@@ -406,7 +429,8 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    cl.base = event_base_new();
+    cl.guard = rd_loopguard_new();
+    cl.base = cl.guard != NULL ? event_base_new() : NULL;
     cl.dns = cl.base ? evdns_base_new(cl.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
     if (cl.dns == NULL && cl.base != NULL) /* no resolv.conf: numeric and /etc/hosts only */
         cl.dns = evdns_base_new(cl.base, 0);
@@ -447,6 +471,7 @@ int main(int argc, char **argv)
     evdns_base_free(cl.dns, 0);
     event_base_free(cl.base);
     rd_allow_free(cl.allow);
+    rd_loopguard_free(cl.guard);
     if (cl.token_header != NULL) {
         memset(cl.token_header, 0, strlen(cl.token_header));
         free(cl.token_header);
