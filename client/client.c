@@ -17,8 +17,10 @@
 #include "common/sockio.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/secrets.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
+#include "tunnel/loopguard.h"
 #include "tunnel/relay.h"
 #include "tunnel/session.h"
 #include "tunnel/target.h"
@@ -34,10 +36,12 @@ struct client {
     const char *ca_file;
     int insecure;
     const char *token;        /* secret: sent as X-Tunnel-Token, never logged */
+    const char *token_file;   /* -token-file: the token read from a file (not seen in ps) */
     struct rd_flag_list allow_patterns;
     int max_pending_dials;
     /* state */
     struct rd_allow *allow;   /* NULL or empty: every target allowed */
+    struct rd_loopguard *guard; /* the server's own addresses: never dialled (per session) */
     int pending_dials;        /* Connects being dialled (DNS + connect) */
     time_t refusal_warned;    /* last allow-list / pending-limit warning (rate limit) */
     unsigned long refusals;   /* refusals since, not logged */
@@ -55,9 +59,9 @@ struct client {
 #define CLIENT_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning this often */
 #define RD_MAX_PENDING_DIALS_DEFAULT 1024
 
-/* Refused Connects are logged at most once per CLIENT_REFUSAL_WARN_INTERVAL_S. */
-static void warn_refusal(struct client *cl, const char *what, const char *proto,
-                         const char *addr)
+/* Refused Connects are logged at most once per CLIENT_REFUSAL_WARN_INTERVAL_S. target:
+ * "proto/addr". */
+static void warn_refusal(struct client *cl, const char *what, const char *target)
 {
     struct timespec now;
 
@@ -66,8 +70,8 @@ static void warn_refusal(struct client *cl, const char *what, const char *proto,
         cl->refusals++;
         return;
     }
-    rd_warn("refused connect to %s/%.*s: %s (%lu more refusals not logged)", proto, 300, addr,
-            what, cl->refusals);
+    rd_warn("refused connect to %.300s: %s (%lu more refusals not logged)", target, what,
+            cl->refusals);
     cl->refusal_warned = now.tv_sec > 0 ? now.tv_sec : 1;
     cl->refusals = 0;
 }
@@ -104,11 +108,14 @@ static void target_done(struct bufferevent *bev, const char *err, void *arg)
 {
     struct pending_dial *pd = arg;
     struct rd_conn *c = pd->c;
+    struct client *cl = pd->cl;
 
-    pd->cl->pending_dials--;
+    cl->pending_dials--;
     free(pd);
     if (bev == NULL) {
         rd_debug("conn %lld %s: %s", (long long)rd_conn_id(c), rd_conn_target(c), err);
+        if (strcmp(err, RD_LOOPGUARD_ERROR) == 0)
+            warn_refusal(cl, "it reaches the rdial server itself", rd_conn_target(c));
         rd_conn_close(c, err);
         return;
     }
@@ -139,12 +146,12 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     memcpy(addr, t->addr, t->addr_len);
     addr[t->addr_len] = '\0';
     if (!rd_allow_check(cl->allow, t->proto, t->proto_len, t->addr, t->addr_len)) {
-        warn_refusal(cl, "not in the -allow list", proto, addr);
+        warn_refusal(cl, "not in the -allow list", rd_conn_target(c));
         rd_conn_close(c, "connect not allowed");
         return;
     }
     if (cl->pending_dials >= cl->max_pending_dials) {
-        warn_refusal(cl, "too many dials in progress (-max-pending-dials)", proto, addr);
+        warn_refusal(cl, "too many dials in progress (-max-pending-dials)", rd_conn_target(c));
         rd_conn_close(c, "too many pending dials");
         return;
     }
@@ -158,7 +165,7 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     rd_conn_set_cbs(c, &pending_cbs, pd);
     cl->pending_dials++;
     pd->d = rd_target_dial_start(cl->base, cl->dns, proto, addr, cl->dial_timeout_ms,
-                                 target_done, pd);
+                                 cl->guard, target_done, pd);
     if (pd->d == NULL) {
         cl->pending_dials--;
         free(pd);
@@ -172,6 +179,23 @@ static void on_session_closed(struct rd_session *s, const char *reason, void *ar
     cl->session = NULL;
 }
 
+/* The loop guard of a new session: the server's address as connected to, and the listen
+ * addresses it announced (X-Rdial-Listen). Dials in progress of the previous session were
+ * cancelled with it, so the guard can change under none. */
+static void guard_session(struct client *cl, struct rd_ws_client *ws)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char desc[256];
+
+    rd_loopguard_clear(cl->guard);
+    if (rd_ws_client_peer(ws, &ss, &len) == 0)
+        rd_loopguard_add_server(cl->guard, (const struct sockaddr *)&ss, len);
+    rd_loopguard_add_listen(cl->guard, rd_ws_client_listen(ws));
+    rd_info("refusing dials to the rdial server's own addresses: %s",
+            rd_loopguard_describe(cl->guard, desc, sizeof desc));
+}
+
 static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_ops *ops,
                                   void *link, void *arg)
 {
@@ -179,6 +203,7 @@ static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_
     struct rd_session_config cfg;
     static const struct rd_session_cbs cbs = { on_connect, NULL, on_session_closed };
 
+    guard_session(cl, ws);
     rd_session_config_default(&cfg, RD_ROLE_CLIENT);
     cfg.ping_interval_ms = cl->ping_interval_ms;
     cfg.ping_timeout_ms = cl->ping_timeout_ms;
@@ -268,6 +293,45 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     rd_info("SIGHUP: nothing to reload");
 }
 
+/* cl->token_header from -token or -token-file (exclusive). Returns 0, or the exit code
+ * (2: bad flags, 1: out of memory) with the reason on stderr; never prints the token. */
+static int make_token_header(struct client *cl)
+{
+    int has_token = cl->token != NULL && cl->token[0] != '\0';
+    int has_file = cl->token_file != NULL && cl->token_file[0] != '\0';
+    char *file_token = NULL, *err = NULL;
+    const char *tok = cl->token;
+    size_t tl;
+
+    if (has_token && has_file) {
+        fprintf(stderr, "rdial-client: -token and -token-file (or RDIAL_TOKEN and "
+                        "RDIAL_TOKEN_FILE) both given: use one\n");
+        return 2;
+    }
+    if (has_file) {
+        file_token = rd_secret_read_token(cl->token_file, &err);
+        if (file_token == NULL) {
+            fprintf(stderr, "rdial-client: -token-file %s\n", err ? err : "failed");
+            free(err);
+            return 2;
+        }
+        tok = file_token;
+    } else if (!has_token) {
+        return 0;
+    }
+    tl = strlen(tok);
+    if (tl > 255 || strpbrk(tok, "\r\n") != NULL) {
+        fprintf(stderr, "rdial-client: -token must be 1-255 bytes without line breaks\n");
+        rd_secret_free_text(file_token, file_token ? strlen(file_token) : 0);
+        return 2;
+    }
+    cl->token_header = malloc(tl + 32);
+    if (cl->token_header != NULL)
+        snprintf(cl->token_header, tl + 32, "X-Tunnel-Token: %s", tok);
+    rd_secret_free_text(file_token, file_token ? strlen(file_token) : 0);
+    return cl->token_header != NULL ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct client cl;
@@ -286,7 +350,11 @@ int main(int argc, char **argv)
         RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
         RD_FLAGDEF_STRING("token", &cl.token,
                           "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
-                          "RDIAL_TOKEN is also rdial-server's peer token: set it per process"),
+                          "visible to local users in ps: prefer -token-file or RDIAL_TOKEN "
+                          "(also rdial-server's peer token: set it per process)"),
+        RD_FLAGDEF_STRING("token-file", &cl.token_file,
+                          "file holding this client's token (instead of -token; chmod 600, "
+                          "blanks and line breaks at either end ignored)"),
         RD_FLAGDEF_LIST("allow", &cl.allow_patterns,
                         "dial only targets matching PROTO/HOST:PORT (repeatable): "
                         "tcp/127.0.0.1:8125, tcp/10.0.0.0/8:*, tcp/[::1]:*, tcp/db.*:5432; "
@@ -334,19 +402,12 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
-    if (cl.token != NULL && cl.token[0] != '\0') {
-        size_t tl = strlen(cl.token);
-        if (tl > 255 || strpbrk(cl.token, "\r\n") != NULL) {
-            fprintf(stderr, "rdial-client: -token must be 1-255 bytes without line breaks\n");
+    {
+        int trc = make_token_header(&cl);
+        if (trc != 0) {
             rd_flags_free(flags);
-            return 2;
+            return trc;
         }
-        cl.token_header = malloc(tl + 32);
-        if (cl.token_header == NULL) {
-            rd_flags_free(flags);
-            return 1;
-        }
-        snprintf(cl.token_header, tl + 32, "X-Tunnel-Token: %s", cl.token);
     }
     if (cl.allow_patterns.n > 0) {
         size_t i;
@@ -368,7 +429,8 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    cl.base = event_base_new();
+    cl.guard = rd_loopguard_new();
+    cl.base = cl.guard != NULL ? event_base_new() : NULL;
     cl.dns = cl.base ? evdns_base_new(cl.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
     if (cl.dns == NULL && cl.base != NULL) /* no resolv.conf: numeric and /etc/hosts only */
         cl.dns = evdns_base_new(cl.base, 0);
@@ -409,6 +471,7 @@ int main(int argc, char **argv)
     evdns_base_free(cl.dns, 0);
     event_base_free(cl.base);
     rd_allow_free(cl.allow);
+    rd_loopguard_free(cl.guard);
     if (cl.token_header != NULL) {
         memset(cl.token_header, 0, strlen(cl.token_header));
         free(cl.token_header);

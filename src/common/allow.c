@@ -164,6 +164,76 @@ static int valid_name_pattern(const char *s)
     return 1;
 }
 
+/* Reason of a host that is digits, dots and '*' only: rd_allow_add explains it with a CIDR. */
+static const char WHY_IP_GLOB[] = "looks like an IPv4 wildcard";
+
+/* Digits, dots and '*' only, with a digit (and not a valid IPv4 address, which parse_host
+ * took already): "127.0.0.*", "10.*", "127.1", "1.2.3". As a name glob "127.0.0.*" would
+ * match the name "127.0.0.evil.example", which resolves anywhere; such patterns are
+ * refused. */
+static int looks_numeric(const char *s)
+{
+    return strpbrk(s, "0123456789") != NULL && strspn(s, "0123456789.*") == strlen(s);
+}
+
+/* "127.0.0.*" -> "127.0.0.0/24": one to three labels of 0-255, then only "*" labels, four
+ * labels in all at most. Returns 0 with the block in out, or -1 when the host is not of
+ * that form. */
+static int numeric_glob_cidr(const char *host, char *out, size_t outlen)
+{
+    unsigned v[4] = { 0, 0, 0, 0 };
+    int nums = 0, labels = 0, stars = 0;
+    const char *p = host;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ".");
+        if (labels == 4)
+            return -1;
+        if (n == 1 && p[0] == '*') {
+            stars++;
+        } else {
+            long x = parse_num(p, n, 255);
+            if (x < 0 || stars > 0)
+                return -1;
+            v[nums++] = (unsigned)x;
+        }
+        labels++;
+        p += n;
+        if (*p == '.')
+            p++;
+    }
+    if (nums == 0 || stars == 0)
+        return -1;
+    snprintf(out, outlen, "%u.%u.%u.%u/%d", v[0], v[1], v[2], v[3], 8 * nums);
+    return 0;
+}
+
+/* The error of a refused numeric glob: points to CIDR, with the block when there is one. */
+static int ip_glob_err(char *err, size_t errlen, const char *pattern)
+{
+    const char *slash = strchr(pattern, '/'), *colon = strrchr(pattern, ':');
+    char host[ALLOW_MAX_HOST + 1], cidr[32];
+    size_t hl;
+
+    if (errlen == 0)
+        return -1;
+    if (slash == NULL || colon == NULL || colon <= slash)
+        return set_err(err, errlen, pattern, WHY_IP_GLOB);
+    hl = (size_t)(colon - slash - 1);
+    if (copy_str(host, sizeof host, slash + 1, hl) != 0)
+        return set_err(err, errlen, pattern, WHY_IP_GLOB);
+    if (hl > 1 && host[hl - 1] == '.')
+        host[hl - 1] = '\0';
+    if (numeric_glob_cidr(host, cidr, sizeof cidr) == 0)
+        snprintf(err, errlen, "allow pattern \"%.*s\": %s, but '*' in a host matches names "
+                 "(127.0.0.evil.example): use CIDR, %.*s%s%.*s", 64, pattern, WHY_IP_GLOB,
+                 (int)(slash - pattern + 1), pattern, cidr, 16, colon);
+    else
+        snprintf(err, errlen, "allow pattern \"%.*s\": neither an IPv4 address nor a host "
+                 "name: give an address or a CIDR block (tcp/10.0.0.0/8:*)", 64, pattern);
+    return -1;
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)
@@ -226,6 +296,10 @@ static int parse_host(const char *s, size_t n, int v6, struct rule *r, const cha
     }
     if (n > 1 && buf[n - 1] == '.')
         buf[n - 1] = '\0';
+    if (looks_numeric(buf)) {
+        *why = WHY_IP_GLOB;
+        return -1;
+    }
     if (!valid_name_pattern(buf)) {
         *why = "bad host name pattern";
         return -1;
@@ -335,7 +409,8 @@ int rd_allow_add(struct rd_allow *a, const char *pattern, char *err, size_t errl
     if (pattern == NULL)
         return set_err(err, errlen, "", "empty");
     if (parse_rule(pattern, &r, &why) != 0)
-        return set_err(err, errlen, pattern, why);
+        return why == WHY_IP_GLOB ? ip_glob_err(err, errlen, pattern)
+                                  : set_err(err, errlen, pattern, why);
     if (a->n >= RD_ALLOW_MAX_RULES)
         return set_err(err, errlen, pattern, "too many patterns");
     if (a->n == a->cap) {

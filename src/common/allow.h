@@ -9,6 +9,10 @@
  *          a name, with '*' globs    "db.internal", "*.svc.cluster.local" (case-insensitive,
  *                                    '*' matches any run of characters, dots included; a
  *                                    trailing dot is ignored)
+ *          Refused: a host of digits, dots and '*' only that is not an IPv4 address
+ *          ("127.0.0.*", "10.*", "127.1"): as a name glob "127.0.0.*" would match the name
+ *          "127.0.0.evil.example", which resolves anywhere. The error names the CIDR block
+ *          to use instead ("tcp/127.0.0.0/24:80").
  *   PORT   "*", N, or N-M            (1..65535)
  * Examples: tcp/127.0.0.1:8125, tcp/10.0.0.0/8:*, tcp/[::1]:*, and for names with a glob
  *           "tcp/" followed by "*.svc.cluster.local:443".

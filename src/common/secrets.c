@@ -149,6 +149,39 @@ void rd_secret_free_text(char *text, size_t len)
     free(text);
 }
 
+char *rd_secret_read_token(const char *path, char **errp)
+{
+    size_t len = 0, s = 0, e, i;
+    char *text = rd_secret_read_file(path, &len, errp), *tok;
+
+    if (text == NULL)
+        return NULL;
+    e = len;
+    while (s < e && strchr(" \t\r\n", text[s]) != NULL && text[s] != '\0')
+        s++;
+    while (e > s && strchr(" \t\r\n", text[e - 1]) != NULL && text[e - 1] != '\0')
+        e--;
+    for (i = s; i < e; i++)
+        if ((unsigned char)text[i] <= 0x20 || text[i] == 0x7f)
+            break;
+    if (e == s || e - s > RD_SECRET_MAX_LEN || i < e) {
+        rd_secret_free_text(text, len);
+        set_errp(errp, errf(path, 0, e == s ? "empty: want one token"
+                                            : "want one token: 1-255 bytes, no blanks or "
+                                              "control characters"));
+        return NULL;
+    }
+    tok = malloc(e - s + 1);
+    if (tok != NULL) {
+        memcpy(tok, text + s, e - s);
+        tok[e - s] = '\0';
+    } else {
+        set_errp(errp, errf(path, 0, "out of memory"));
+    }
+    rd_secret_free_text(text, len);
+    return tok;
+}
+
 int rd_secret_next_line(char *text, size_t len, size_t *pos, char **fields, int maxf,
                         int *lineno, int *toolong)
 {
@@ -321,29 +354,38 @@ int rd_tokens_reload(struct rd_tokens *t, char **errp)
     return 0;
 }
 
-int rd_tokens_check(const struct rd_tokens *t, const char *client_id, const char *token)
+int rd_tokens_check_digest(const struct rd_tokens *t, const char *client_id,
+                           const unsigned char digest[RD_SECRET_DIGEST_LEN])
 {
     static const unsigned char none[RD_SECRET_DIGEST_LEN]; /* no token hashes to zeros */
-    unsigned char d[RD_SECRET_DIGEST_LEN];
     int ok = 0, seen = 0;
     size_t i;
 
     if (t == NULL || client_id == NULL)
         return 401;
-    if (token != NULL && token[0] != '\0')
-        rd_secret_digest(token, strlen(token), d);
-    else
-        memset(d, 0, sizeof d);
     for (i = 0; i < t->n; i++) {
         if (strcmp(t->v[i].id, client_id) != 0)
             continue;
         seen = 1;
-        ok |= rd_secret_digest_equal(t->v[i].digest, d);
+        ok |= rd_secret_digest_equal(t->v[i].digest, digest);
     }
     if (!seen)
-        (void)rd_secret_digest_equal(none, d); /* the same work for unknown ids */
+        (void)rd_secret_digest_equal(none, digest); /* the same work for unknown ids */
+    return ok ? 0 : 401;
+}
+
+int rd_tokens_check(const struct rd_tokens *t, const char *client_id, const char *token)
+{
+    unsigned char d[RD_SECRET_DIGEST_LEN];
+    int rc;
+
+    if (token != NULL && token[0] != '\0')
+        rd_secret_digest(token, strlen(token), d);
+    else
+        memset(d, 0, sizeof d);
+    rc = rd_tokens_check_digest(t, client_id, d);
     OPENSSL_cleanse(d, sizeof d);
-    return ok && token != NULL && token[0] != '\0' ? 0 : 401;
+    return rc == 0 && token != NULL && token[0] != '\0' ? 0 : 401;
 }
 
 size_t rd_tokens_count(const struct rd_tokens *t) { return t != NULL ? t->n : 0; }

@@ -46,6 +46,15 @@ int rd_secret_parse_field(const char *field, unsigned char out[RD_SECRET_DIGEST_
 char *rd_secret_read_file(const char *path, size_t *len, char **errp);
 void rd_secret_free_text(char *text, size_t len); /* zeroes, then frees; NULL: no-op */
 
+/* Read a file that holds one secret, e.g. `printf %s "$token" >file; chmod 600 file` (for
+ * -token-file: a token on the command line is visible to every local user in ps). Warns like
+ * rd_secret_read_file when group or others may read it. Blanks and line breaks at either end
+ * are ignored; what remains must be 1 to RD_SECRET_MAX_LEN bytes without blanks or control
+ * characters. Returns the secret, malloc'd and NUL-terminated (the caller wipes and frees it
+ * with rd_secret_free_text(s, strlen(s))), or NULL and *errp (malloc'd: the path and the
+ * reason, never the contents). */
+char *rd_secret_read_token(const char *path, char **errp);
+
 /* Split the next line of a secret file into blank-separated fields, in place.
  * *pos: cursor into text (start at 0). Returns the number of fields (0 for an empty or
  * comment line; at most maxf, more are reported as maxf + 1), or -1 at the end of the text or
@@ -65,11 +74,16 @@ struct rd_tokens *rd_tokens_parse(const char *text, size_t len, const char *orig
 struct rd_tokens *rd_tokens_load(const char *path, char **errp);
 /* Read the file again (rd_tokens_load's path). On success the new entries replace the old
  * ones and 0 is returned; on failure the old entries stay, -1 and *errp. Sessions already up
- * are not affected. For SIGHUP. */
+ * are the caller's to recheck (rd_tokens_check_digest). For SIGHUP. */
 int rd_tokens_reload(struct rd_tokens *t, char **errp);
 /* 0 when `token` (NULL = none) is one of client_id's tokens; 401 otherwise. Constant time
  * in the token; the same work for unknown ids. */
 int rd_tokens_check(const struct rd_tokens *t, const char *client_id, const char *token);
+/* rd_tokens_check on the token's digest (rd_secret_digest of a non-empty token): for
+ * rechecking a session after a reload without keeping the token it presented. 0 or 401;
+ * constant time like rd_tokens_check. */
+int rd_tokens_check_digest(const struct rd_tokens *t, const char *client_id,
+                           const unsigned char digest[RD_SECRET_DIGEST_LEN]);
 size_t rd_tokens_count(const struct rd_tokens *t); /* entries */
 void rd_tokens_free(struct rd_tokens *t);          /* NULL: no-op; digests are wiped */
 

@@ -54,8 +54,12 @@ enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const cha
     /* "user" or "user@client-id"; only "user" is checked against the file */
     if (rd_users_split(user, who->user, sizeof who->user, who->via, sizeof who->via) != 0 ||
         rd_users_check(fe->users, who->user, password, NULL) != 0) {
-        rd_log_limited(&fe->warn_login, RD_LOG_INFO, "%s %s: bad credentials for user %.64s",
-                       what, peer, who->user);
+        /* the name is logged only when it is a configured user: it may be a password typed
+         * into the wrong field */
+        char shown[RD_USERS_LOG_NAME_LEN];
+        rd_log_limited(&fe->warn_login, RD_LOG_INFO, "%s %s: bad credentials for %s", what,
+                       peer, rd_users_log_name(fe->users, who->user[0] ? who->user : user,
+                                               shown, sizeof shown));
         memset(who, 0, sizeof *who);
         return RD_FEV_AUTH;
     }

@@ -309,6 +309,20 @@ int rd_users_check_basic(const struct rd_users *u, const char *header_value,
     return rc;
 }
 
+const char *rd_users_log_name(const struct rd_users *u, const char *name, char *buf,
+                              size_t len)
+{
+    if (len == 0)
+        return buf;
+    if (name == NULL || name[0] == '\0')
+        snprintf(buf, len, "no user name");
+    else if (u != NULL && find_user(u, name) != NULL)
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "unknown user (%zu bytes)", strlen(name));
+    return buf;
+}
+
 int rd_users_split(const char *name, char *user, size_t userlen, char *client,
                    size_t clientlen)
 {

@@ -58,6 +58,17 @@ int rd_users_may_reach(const struct rd_users *u, const char *user, const char *c
 int rd_users_check_basic(const struct rd_users *u, const char *header_value,
                          const char *client_id);
 
+/* The user name of a failed login, for logs: `name` itself when it is a configured user,
+ * else "unknown user (N bytes)". A name that is not configured is often a password typed
+ * into the user field, and must not reach a log; its length still tells an operator what
+ * was typed. NULL or "" -> "no user name". u NULL (no users configured): every name is
+ * unknown. The text goes to buf (len bytes, RD_USERS_LOG_NAME_LEN suffices: a longer
+ * configured name is cut) and buf is returned. Front ends log only this, never the name
+ * field they received. */
+#define RD_USERS_LOG_NAME_LEN (RD_USERS_MAX_NAME + 1)
+const char *rd_users_log_name(const struct rd_users *u, const char *name, char *buf,
+                              size_t len);
+
 /* Split a front-end user name "user@client-id" at the first '@' into user and client id
  * (copied, NUL-terminated). No '@': the whole name is the user and client is "". Returns 0,
  * or -1 when a part does not fit. */

@@ -14,6 +14,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "common/addr.h"
 #include "common/flags.h"
@@ -59,6 +60,7 @@ struct server {
     struct rd_route *route;
     void *tls_ctx;               /* -cert/-key: the main port's SSL_CTX */
     struct rd_httpfe *main_fe, *proxy_fe, *admin_fe;
+    char listen_header[512];     /* "X-Rdial-Listen: ...\r\n" on every 101 (loop guard) */
     const char *proxy_listen;
     int proxy_header_timeout_ms, proxy_idle_timeout_ms, proxy_response_timeout_ms;
     int proxy_connect_wait_ms, proxy_max_clients;
@@ -82,8 +84,11 @@ struct server {
     /* flags */
     const char *client_tokens_path, *proxy_users_path;
     int allow_open_proxy, max_sessions_per_client;
+    int keep_sessions_on_reload; /* SIGHUP: keep sessions whose token was revoked */
     const char *listen;
     const char *id, *token, *peers_spec;
+    const char *token_file;     /* -token-file: the peer token from a file (not seen in ps) */
+    char *file_token;           /* its contents (malloc'd, wiped at exit); token points here */
     int debug;
     int ping_timeout_ms;
     long long max_message, pause_high, pause_low, conn_hard_cap;
@@ -107,8 +112,12 @@ struct server {
 struct client_session {
     struct server *srv;
     struct client_session *prev, *next; /* srv->sessions */
+    struct rd_session *s;
     char id[RD_MAX_CLIENT_KEY + 1];
     char peer[64];
+    /* with -client-tokens: SHA-256 of the token the client presented (never the token), to
+     * recheck the session when the tokens are reloaded; wiped on free */
+    unsigned char token_digest[RD_SECRET_DIGEST_LEN];
 };
 
 static int sessions_of(const struct server *srv, const char *id)
@@ -199,7 +208,18 @@ static void on_session_closed(struct rd_session *s, const char *reason, void *ar
     if (cs->next)
         cs->next->prev = cs->prev;
     rd_info("session down: client %s from %s: %s", cs->id, cs->peer, reason);
+    OPENSSL_cleanse(cs->token_digest, sizeof cs->token_digest);
     free(cs);
+}
+
+/* With -client-tokens: the digest of the token the upgrade presented into cs. */
+static void remember_token(struct server *srv, const struct rd_hr_request *rq,
+                           struct client_session *cs)
+{
+    const char *tok = request_token(rq);
+
+    if (srv->tokens != NULL && tok != NULL)
+        rd_secret_digest(tok, strlen(tok), cs->token_digest);
 }
 
 /* What the upgrade hook hands the link's open callback. */
@@ -208,6 +228,7 @@ struct opening {
     const char *peer_id; /* a peer's session, else NULL */
     const char *client_id;
     const char *from;    /* the peer address */
+    const struct rd_hr_request *rq;
 };
 
 static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops, void *link)
@@ -227,6 +248,7 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     cs->srv = srv;
     snprintf(cs->id, sizeof cs->id, "%s", o->client_id);
     snprintf(cs->peer, sizeof cs->peer, "%s", o->from);
+    remember_token(srv, o->rq, cs);
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = srv->ping_timeout_ms;
     cfg.pause_high = (size_t)srv->pause_high;
@@ -238,9 +260,11 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     cfg.stats = srv->stats;
     s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
     if (s == NULL) {
+        OPENSSL_cleanse(cs->token_digest, sizeof cs->token_digest);
         free(cs);
         return NULL;
     }
+    cs->s = s;
     cs->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = cs;
@@ -253,13 +277,36 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     return s;
 }
 
+/* After -client-tokens was reloaded: close every client session whose id and token no
+ * longer validate, with one line each (-keep-sessions-on-reload: only the line). The close
+ * is queued by the transport; on_session_closed unlinks and frees cs later (or at once:
+ * the loop keeps the next pointer first). */
+static void close_revoked_sessions(struct server *srv)
+{
+    struct client_session *cs, *next;
+
+    for (cs = srv->sessions; cs != NULL; cs = next) {
+        next = cs->next;
+        if (cs->s == NULL || rd_session_is_closing(cs->s) ||
+            rd_tokens_check_digest(srv->tokens, cs->id, cs->token_digest) == 0)
+            continue;
+        if (srv->keep_sessions_on_reload) {
+            rd_warn("client %s from %s: token revoked: session kept "
+                    "(-keep-sessions-on-reload)", cs->id, cs->peer);
+            continue;
+        }
+        rd_warn("client %s from %s: token revoked: closing its session", cs->id, cs->peer);
+        rd_session_close(cs->s, "token revoked");
+    }
+}
+
 /* GET /connect on the main port (httpfe.h's upgrade hook): the RFC 6455 handshake, peers by
  * id + token, clients by authorize_client; accepted: the socket becomes a session's link. */
 static int upgrade_cb(void *arg, struct bufferevent *bev, const struct rd_hr_request *rq,
                       const char *peer, struct rd_fwd_answer *ans)
 {
     struct server *srv = arg;
-    struct opening o = { srv, NULL, NULL, peer };
+    struct opening o = { srv, NULL, NULL, peer, rq };
     char accept[29];
     const char *why;
     int status;
@@ -281,13 +328,15 @@ static int upgrade_cb(void *arg, struct bufferevent *bev, const struct rd_hr_req
         }
         o.client_id = header(rq, "X-Tunnel-ID");
     }
-    if (rd_ws_server_accept(srv->ws, bev, accept, NULL, peer, open_session, &o) != 0)
+    if (rd_ws_server_accept(srv->ws, bev, accept, srv->listen_header, peer, open_session, &o) !=
+        0)
         return refuse(ans, 500, "internal", "out of memory");
     return 0;
 }
 
 /* Re-read -client-tokens and -proxy-users (SIGHUP). A file that fails to load keeps the
- * previous set. Sessions and connections already up are not affected. */
+ * previous set. Client sessions whose token no longer validates are closed (see
+ * close_revoked_sessions); user connections already authorised keep running. */
 static void reload_access(struct server *srv)
 {
     char *err = NULL;
@@ -295,11 +344,13 @@ static void reload_access(struct server *srv)
     if (srv->tokens == NULL && srv->users == NULL)
         rd_info("SIGHUP: nothing to reload");
     if (srv->tokens != NULL) {
-        if (rd_tokens_reload(srv->tokens, &err) == 0)
+        if (rd_tokens_reload(srv->tokens, &err) == 0) {
             rd_info("reloaded %s: %zu client tokens", srv->client_tokens_path,
                     rd_tokens_count(srv->tokens));
-        else
+            close_revoked_sessions(srv);
+        } else {
             rd_err("reload: %s (keeping the previous tokens)", err ? err : "failed");
+        }
         free(err);
         err = NULL;
     }
@@ -448,6 +499,43 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     drain_cb(-1, 0, srv);
 }
 
+/* -token-file: the peer token from a file, exclusive with -token (RDIAL_TOKEN). Returns 0,
+ * or 1 with the reason on stderr (exit 2); never prints the token. */
+static int load_token_file(struct server *srv)
+{
+    char *err = NULL;
+
+    if (srv->token_file == NULL || srv->token_file[0] == '\0')
+        return 0;
+    if (srv->token != NULL && srv->token[0] != '\0') {
+        fprintf(stderr, "rdial-server: -token and -token-file (or RDIAL_TOKEN and "
+                        "RDIAL_TOKEN_FILE) both given: use one\n");
+        return 1;
+    }
+    srv->file_token = rd_secret_read_token(srv->token_file, &err);
+    if (srv->file_token == NULL) {
+        fprintf(stderr, "rdial-server: -token-file %s\n", err ? err : "failed");
+        free(err);
+        return 1;
+    }
+    srv->token = srv->file_token;
+    return 0;
+}
+
+/* Add "host:port" of a bound listener to the X-Rdial-Listen header ("" host: all
+ * interfaces, announced as 0.0.0.0). Clients refuse dials to these (their loop guard). */
+static void announce_listener(struct server *srv, const char *host, int port)
+{
+    size_t n = strlen(srv->listen_header);
+    char one[96];
+
+    format_listen(one, sizeof one, host, port, "0.0.0.0");
+    if (n == 0)
+        snprintf(srv->listen_header, sizeof srv->listen_header, "X-Rdial-Listen: %s\r\n", one);
+    else if (n + strlen(one) + 2 < sizeof srv->listen_header)
+        snprintf(srv->listen_header + n - 2, sizeof srv->listen_header - n + 2, ", %s\r\n", one);
+}
+
 /* A file flag that is set but cannot be read: message on stderr, 1. */
 static int unreadable(const char *flag, const char *path)
 {
@@ -477,10 +565,15 @@ int main(int argc, char **argv)
         RD_FLAGDEF_STRING("route-ca", &srv.route_ca, "CA bundle (PEM) to verify https targets of the /client/ route with (default: the system CAs)"),
         RD_FLAGDEF_STRING("id", &srv.id, "this server's peer id (HA peering)"),
         RD_FLAGDEF_STRING("token", &srv.token,
-                          "this server's peer token, sent to peers as X-API-Tunnel-Token"),
+                          "this server's peer token, sent to peers as X-API-Tunnel-Token "
+                          "(visible to local users in ps: prefer -token-file or RDIAL_TOKEN)"),
+        RD_FLAGDEF_STRING("token-file", &srv.token_file,
+                          "file holding this server's peer token (instead of -token; chmod "
+                          "600, blanks and line breaks at either end ignored)"),
         RD_FLAGDEF_STRING("peers", &srv.peers_spec,
                           "HA peers: id:token:url[,id:token:url...] (token = the token that "
-                          "peer presents)"),
+                          "peer presents; tokens on the command line are visible in ps: prefer "
+                          "RDIAL_PEERS)"),
         RD_FLAGDEF_BOOL("debug", &srv.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
         RD_FLAGDEF_INT("ping-timeout-ms", &srv.ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
         RD_FLAGDEF_INT64("max-message", &srv.max_message, "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
@@ -527,6 +620,9 @@ int main(int argc, char **argv)
                           "file of 'user password client-id-pattern...' lines: the SOCKS5 and "
                           "HTTP proxy listeners and the /client/ route then need a listed user, "
                           "and /metrics and /clients any listed user (re-read on SIGHUP)"),
+        RD_FLAGDEF_BOOL("keep-sessions-on-reload", &srv.keep_sessions_on_reload,
+                        "on SIGHUP, keep the client sessions whose token the reloaded "
+                        "-client-tokens no longer has (default: close them)"),
         RD_FLAGDEF_BOOL("allow-open-proxy", &srv.allow_open_proxy,
                         "allow -socks-listen / -proxy-listen / -admin-listen beyond loopback "
                         "without -proxy-users"),
@@ -642,9 +738,10 @@ int main(int argc, char **argv)
             return 2;
         }
         npeers = np;
-        if (npeers > 0 && (srv.id == NULL || srv.id[0] == '\0' || srv.token == NULL ||
-                           srv.token[0] == '\0')) {
-            fprintf(stderr, "rdial-server: -peers needs -id and -token\n");
+        if (npeers > 0 && (srv.id == NULL || srv.id[0] == '\0' ||
+                           ((srv.token == NULL || srv.token[0] == '\0') &&
+                            (srv.token_file == NULL || srv.token_file[0] == '\0')))) {
+            fprintf(stderr, "rdial-server: -peers needs -id and -token (or -token-file)\n");
             return 2;
         }
     }
@@ -692,6 +789,11 @@ int main(int argc, char **argv)
             return 2;
         }
         rd_info("%zu proxy users from %s", rd_users_count(srv.users), srv.proxy_users_path);
+    }
+    if (load_token_file(&srv) != 0) { /* last of the checks: nothing to wipe after it */
+        rd_tokens_free(srv.tokens);
+        rd_users_free(srv.users);
+        return 2;
     }
     signal(SIGPIPE, SIG_IGN);
 
@@ -875,6 +977,13 @@ int main(int argc, char **argv)
     event_add(srv.sigint_ev, NULL);
     event_add(srv.sigterm_ev, NULL);
     event_add(srv.sighup_ev, NULL);
+    announce_listener(&srv, main_la.host, rd_httpfe_port(srv.main_fe));
+    if (srv.socks != NULL)
+        announce_listener(&srv, socks_la.host, rd_socks_server_port(srv.socks));
+    if (srv.proxy_fe != NULL)
+        announce_listener(&srv, proxy_la.host, rd_httpfe_port(srv.proxy_fe));
+    if (srv.admin_fe != NULL)
+        announce_listener(&srv, admin_la.host, rd_httpfe_port(srv.admin_fe));
     rd_admin_set_ready(srv.admin, 1); /* every listener is up */
     event_base_dispatch(srv.base);
 
@@ -909,6 +1018,8 @@ out:
     if (srv.base) event_base_free(srv.base);
     rd_tokens_free(srv.tokens);
     rd_users_free(srv.users);
+    if (srv.file_token != NULL) /* after rd_peers_free: the peers borrowed it */
+        rd_secret_free_text(srv.file_token, strlen(srv.file_token));
     rd_flags_free(flags);
     return rc;
 }

@@ -250,6 +250,19 @@ static int name_is(const char *name, size_t n, const char *want)
     return strlen(want) == n && strncasecmp(name, want, n) == 0;
 }
 
+/* Append one X-Rdial-Listen value to out->listen (", " between values); a value that does
+ * not fit whole is dropped. */
+static void add_listen(struct rd_ws_http_resp *out, const char *v, size_t n)
+{
+    size_t used = strlen(out->listen), sep = used > 0 ? 2 : 0;
+
+    if (n == 0 || used + sep + n > RD_WS_LISTEN_MAX)
+        return;
+    memcpy(out->listen + used, ", ", sep);
+    memcpy(out->listen + used + sep, v, n);
+    out->listen[used + sep + n] = '\0';
+}
+
 enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
                                                  const char *accept,
                                                  struct rd_ws_http_resp *out)
@@ -337,6 +350,8 @@ enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
             out->content_length = v;
         } else if (name_is(b + ls, ne - ls, "Transfer-Encoding")) {
             out->chunked |= has_token(b + vs, ve - vs, "chunked");
+        } else if (name_is(b + ls, ne - ls, "X-Rdial-Listen")) {
+            add_listen(out, b + vs, ve - vs);
         }
     }
     if (out->status != 101)
@@ -866,4 +881,17 @@ uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws)
 uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws)
 {
     return ws->link != NULL ? rd_ws_link_bytes_out(ws->link) : 0;
+}
+
+const char *rd_ws_client_listen(const struct rd_ws_client *ws) { return ws->resp.listen; }
+
+int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss,
+                      socklen_t *len)
+{
+    evutil_socket_t fd = ws->link != NULL ? rd_ws_link_fd(ws->link)
+                         : ws->bev != NULL ? bufferevent_getfd(ws->bev)
+                                           : -1;
+
+    *len = sizeof *ss;
+    return fd >= 0 && getpeername(fd, (struct sockaddr *)ss, len) == 0 ? 0 : -1;
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/limits.h"
 #include "tunnel/link.h"
@@ -65,6 +66,16 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
  * NULL ok. */
 void rd_ws_client_free(struct rd_ws_client *ws);
 
+/* After on_open: the server's announced listen addresses, the value of the 101's
+ * X-Rdial-Listen header ("host:port[, host:port...]", see tunnel/loopguard.h), "" when it
+ * sent none. Valid while ws lives. */
+const char *rd_ws_client_listen(const struct rd_ws_client *ws);
+
+/* After on_open: the server's address as connected to (getpeername of the socket). 0, or
+ * -1 (not connected). */
+int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss,
+                      socklen_t *len);
+
 /* Bytes of websocket payload moved (after the upgrade), for logs and tests. */
 uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws);
 uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws);
@@ -103,11 +114,14 @@ enum rd_ws_http_result {
 
 const char *rd_ws_http_result_str(enum rd_ws_http_result r);
 
+#define RD_WS_LISTEN_MAX 512 /* bytes of X-Rdial-Listen kept (more: whole headers dropped) */
+
 struct rd_ws_http_resp {
     int status;             /* 0 until the status line parsed */
     size_t header_len;      /* bytes of the header block incl. the blank line */
     int64_t content_length; /* -1 when absent */
     int chunked;            /* Transfer-Encoding: chunked */
+    char listen[RD_WS_LISTEN_MAX + 1]; /* X-Rdial-Listen values, joined by ", "; "" = none */
 };
 
 /* Parse the upgrade response at buf[0..len) (pure, incremental: call again with more

@@ -555,5 +555,10 @@ void rd_ws_link_free(struct rd_ws_link *l)
     free(l);
 }
 
+evutil_socket_t rd_ws_link_fd(const struct rd_ws_link *l)
+{
+    return l->bev != NULL ? bufferevent_getfd(l->bev) : -1;
+}
+
 uint64_t rd_ws_link_bytes_in(const struct rd_ws_link *l) { return l->bytes_in; }
 uint64_t rd_ws_link_bytes_out(const struct rd_ws_link *l) { return l->bytes_out; }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/util.h>
+
 #include "transport/ws_frame.h"
 #include "tunnel/link.h"
 
@@ -72,6 +74,9 @@ void rd_ws_link_close(struct rd_ws_link *l, unsigned code, const char *reason);
  * "closed by owner") first. Not from inside a session callback this link triggered (defer
  * it). NULL: no-op. */
 void rd_ws_link_free(struct rd_ws_link *l);
+
+/* The socket (its peer address: the client's loop guard), or -1 once closed. */
+evutil_socket_t rd_ws_link_fd(const struct rd_ws_link *l);
 
 /* Websocket payload bytes moved, for logs and tests. */
 uint64_t rd_ws_link_bytes_in(const struct rd_ws_link *l);

@@ -46,6 +46,10 @@ struct rd_session {
     struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
     struct rd_conn *graveyard;
 
+    /* per-message warnings a peer can repeat at will: one line per kind per
+     * RD_LOG_LIMIT_INTERVAL_MS, with the count of the ones not logged */
+    struct rd_log_limit warn_bad_add, warn_bad_remove, warn_dup_connect, warn_hard_cap;
+
     /* statistics (cfg.stats != NULL): list of the stats' live sessions, counter cells */
     struct rd_session *st_next, *st_prev;
     int st_linked;
@@ -685,8 +689,8 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
     s->rx_total += m->payload_len;
     rx = evbuffer_get_length(c->rx);
     if (rx > s->cfg.conn_hard_cap) {
-        rd_warn("session %s: conn %" PRId64 " buffered %zu bytes past the hard cap: closing",
-                s->name, c->id, rx);
+        rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN, "session %s: conn %" PRId64
+                       " buffered %zu bytes past the hard cap: closing", s->name, c->id, rx);
         rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
         conn_fail(s, c, "buffer overflow");
         return;
@@ -710,8 +714,8 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     const char *refuse = NULL;
 
     if (conn_find(s, m->conn_id) != NULL) {
-        rd_warn("session %s: Connect for conn %" PRId64 " already open: ignored", s->name,
-                m->conn_id);
+        rd_log_limited(&s->warn_dup_connect, RD_LOG_WARN, "session %s: Connect for conn %"
+                       PRId64 " already open: ignored", s->name, m->conn_id);
         return;
     }
     if (rd_msg_parse_connect(m->payload, m->payload_len, &t) != 0)
@@ -788,7 +792,9 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
     case RD_MSG_REMOVE_CLIENT:
         if (m.payload_len == 0 || m.payload_len >= sizeof text ||
             memchr(m.payload, '\0', m.payload_len) != NULL) {
-            rd_warn("session %s: bad %s ignored", s->name, rd_msg_type_str(m.type));
+            rd_log_limited(m.type == RD_MSG_ADD_CLIENT ? &s->warn_bad_add : &s->warn_bad_remove,
+                           RD_LOG_WARN, "session %s: bad %s ignored", s->name,
+                           rd_msg_type_str(m.type));
             return 0;
         }
         memcpy(text, m.payload, m.payload_len);

@@ -18,12 +18,15 @@
 
 #include "../common/limits.h"
 #include "../common/log.h"
+#include "loopguard.h"
 
 struct rd_target_dial {
     struct event_base *base;
     rd_target_cb cb;
     void *arg;
     char desc[RD_MAX_CONNECT_ADDR + 16]; /* "tcp 127.0.0.1:8125" for error texts */
+    const struct rd_loopguard *guard; /* borrowed; NULL = none */
+    int guarded;                      /* an address was refused by the guard */
     struct evdns_getaddrinfo_request *req;
     struct evutil_addrinfo *ais, *next_ai;
     struct bufferevent *bev;
@@ -140,6 +143,10 @@ static void try_next(struct rd_target_dial *d)
         int fd, r, one = 1;
 
         d->next_ai = ai->ai_next;
+        if (rd_loopguard_refuses(d->guard, ai->ai_addr)) {
+            d->guarded = 1; /* the rdial server itself: never connected to */
+            continue;
+        }
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
         if (fd < 0) {
             d->last_errno = errno;
@@ -177,8 +184,11 @@ static void try_next(struct rd_target_dial *d)
         bufferevent_free(d->bev);
         d->bev = NULL;
     }
-    snprintf(d->err, sizeof d->err, "dial %s: connect: %s", d->desc,
-             d->last_errno ? strerror(d->last_errno) : "no address");
+    if (d->guarded)
+        snprintf(d->err, sizeof d->err, "%s", RD_LOOPGUARD_ERROR);
+    else
+        snprintf(d->err, sizeof d->err, "dial %s: connect: %s", d->desc,
+                 d->last_errno ? strerror(d->last_errno) : "no address");
     complete(d, d->err);
 }
 
@@ -243,7 +253,8 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdns_base *dns,
                                             const char *proto, const char *addr,
-                                            int timeout_ms, rd_target_cb cb, void *arg)
+                                            int timeout_ms, const struct rd_loopguard *guard,
+                                            rd_target_cb cb, void *arg)
 {
     struct rd_target_dial *d = calloc(1, sizeof *d);
     struct evutil_addrinfo hints;
@@ -255,6 +266,7 @@ struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdn
     d->base = base;
     d->cb = cb;
     d->arg = arg;
+    d->guard = guard;
     snprintf(d->desc, sizeof d->desc, "%s %s", proto, addr);
     d->timer = evtimer_new(base, timeout_cb, d);
     d->defer = event_new(base, -1, 0, defer_cb, d);

@@ -6,6 +6,7 @@
 struct bufferevent;
 struct event_base;
 struct evdns_base;
+struct rd_loopguard;
 struct rd_target_dial;
 
 /* Exactly one call per dial (never from inside rd_target_dial_start). On success `bev` is a
@@ -15,10 +16,13 @@ struct rd_target_dial;
 typedef void (*rd_target_cb)(struct bufferevent *bev, const char *err, void *arg);
 
 /* proto: "tcp", "tcp4", "tcp6"; addr: "host:port" or "[v6]:port". Returns NULL only when
- * out of memory; bad input is reported through the callback. */
+ * out of memory; bad input is reported through the callback. guard (NULL = none; borrowed,
+ * must outlive the dial): resolved addresses it refuses are not connected to; when no other
+ * address connects, the error is RD_LOOPGUARD_ERROR (loopguard.h). */
 struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdns_base *dns,
                                             const char *proto, const char *addr,
-                                            int timeout_ms, rd_target_cb cb, void *arg);
+                                            int timeout_ms, const struct rd_loopguard *guard,
+                                            rd_target_cb cb, void *arg);
 /* Stop a dial in progress: no callback follows. */
 void rd_target_dial_cancel(struct rd_target_dial *d);
 

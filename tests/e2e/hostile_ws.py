@@ -56,6 +56,14 @@ target server that closes, resets or stalls on demand.
         /stallbody/N/M HTTP/1.1 200 with Content-Length N, M bytes, then never another byte
         /blob/N        HTTP/1.1 200 with the N-byte blob
 
+  hostile_ws.py announce LISTEN TARGET... [--max-time S]
+      A fake rdial server for one rdial-client: listen on 127.0.0.1:0 (prints "listening on
+      127.0.0.1:PORT"), answer the client's upgrade with 101 and "X-Rdial-Listen: LISTEN",
+      then send a Connect for each TARGET ("tcp/host:port") followed by the Data of an
+      HTTP/1.0 GET /, and print one line per target as its first answer arrives:
+      "RESULT <target> ERROR <text>" or "RESULT <target> DATA" (the dial connected), then
+      "DONE" (or "TIMEOUT" after --max-time, default 10, seconds). Pings get pongs.
+
   hostile_ws.py blob N
       Write the deterministic N-byte blob to stdout.
 
@@ -652,6 +660,87 @@ def target():
         threading.Thread(target=target_conn, args=(c,), daemon=True).start()
 
 
+# ---- announce: a fake server that sends X-Rdial-Listen, then dials --------------------------
+
+def read_client_frames(buf):
+    """Masked client frames at the start of buf -> ([(op, payload)], bytes used)."""
+    out, off = [], 0
+    while len(buf) - off >= 2:
+        b0, b1 = buf[off], buf[off + 1]
+        n, hl = b1 & 0x7F, 2
+        if n == 126:
+            if len(buf) - off < 4:
+                break
+            n, hl = struct.unpack(">H", buf[off + 2:off + 4])[0], 4
+        elif n == 127:
+            if len(buf) - off < 10:
+                break
+            n, hl = struct.unpack(">Q", buf[off + 2:off + 10])[0], 10
+        if not b1 & 0x80:
+            raise SystemExit("client sent an unmasked frame")
+        if len(buf) - off < hl + 4 + n:
+            break
+        key = bytes(buf[off + hl:off + hl + 4])
+        out.append((b0 & 0x0F, mask_bytes(bytes(buf[off + hl + 4:off + hl + 4 + n]), key)))
+        off += hl + 4 + n
+    return out, off
+
+
+def announce(listen, targets, max_time):
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    say("listening on 127.0.0.1:%d" % ls.getsockname()[1])
+    ls.settimeout(max_time)
+    c, _ = ls.accept()
+    c.settimeout(max_time)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = c.recv(4096)
+        if not d:
+            raise SystemExit("client closed during the upgrade")
+        head += d
+    key = [l.split(b":", 1)[1].strip().decode() for l in head.split(b"\r\n")
+           if l.lower().startswith(b"sec-websocket-key:")][0]
+    accept = base64.b64encode(hashlib.sha1(
+        (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    c.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nX-Rdial-Listen: %s\r\n"
+               "\r\n" % (accept, listen)).encode())
+    pending = {}
+    for i, t in enumerate(targets):
+        cid = 2 + i
+        pending[cid] = t
+        c.sendall(frame(OP_BINARY, encode(2 * i + 1, cid, CONNECT, t.encode()), masked=False) +
+                  frame(OP_BINARY, encode(2 * i + 2, cid, DATA, b"GET / HTTP/1.0\r\n\r\n"),
+                        masked=False))
+    buf = bytearray()
+    end = time.monotonic() + max_time
+    while pending and time.monotonic() < end:
+        c.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            d = c.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+        frames, used = read_client_frames(buf)
+        del buf[:used]
+        for op, payload in frames:
+            if op == OP_PING:
+                c.sendall(frame(OP_PONG, payload, masked=False))
+            if op != OP_BINARY:
+                continue
+            _, cid, mtype, body = decode(payload)
+            if cid not in pending or mtype not in (DATA, ERROR):
+                continue
+            what = "DATA" if mtype == DATA else "ERROR " + body.decode("latin-1")
+            say("RESULT", pending.pop(cid), what)
+    say("DONE" if not pending else "TIMEOUT")
+    c.close()
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "blob":
         sys.stdout.buffer.write(blob(int(argv[1])))
@@ -679,6 +768,9 @@ def main(argv):
         return 0
     if len(pos) == 3 and pos[0] == "get":
         get(pos[1], pos[2], opts.get("slow-until"), float(opts.get("max-time", 30)))
+        return 0
+    if len(pos) >= 3 and pos[0] == "announce":
+        announce(pos[1], pos[2:], float(opts.get("max-time", 10)))
         return 0
     if len(pos) == 4 and pos[0] == "abuse":
         return abuse(pos[1], pos[2], pos[3], float(opts.get("wait", 15)))

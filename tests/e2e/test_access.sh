@@ -27,7 +27,9 @@ PW_ALICE="pwAlice-H8s4-secret"
 PW_BOB="pwBob-L2v6-secret"
 PW_CAROL="pwCarol-R5t3-secret"
 PW_WRONG="pwWrong-Y1u8-secret"
-SECRETS=("$TOK_FOO" "$TOK_BAR" "$TOK_WRONG" "$PW_ALICE" "$PW_BOB" "$PW_CAROL" "$PW_WRONG")
+PW_OPS="PwOpsS3cr3t222" # typed into the user name box (issue #18.4)
+SECRETS=("$TOK_FOO" "$TOK_BAR" "$TOK_WRONG" "$PW_ALICE" "$PW_BOB" "$PW_CAROL" "$PW_WRONG"
+    "$PW_OPS")
 # ... nor their Basic encodings (Authorization / Proxy-Authorization must not be forwarded
 # or logged)
 for cred in "alice:$PW_ALICE" "alice:$PW_WRONG" "bob:$PW_BOB" "carol:$PW_CAROL" \
@@ -104,6 +106,35 @@ if grep -q "session up" "$RD_TEST_DIR/srv.log"; then rd_fail "a refused client g
 RDIAL_TOKEN=$TOK_FOO rd_start_client cfoo foo "$S" -debug
 RDIAL_TOKEN=$TOK_BAR rd_start_client cbar bar "$S" -allow "tcp/127.0.0.1:$DP" \
     -allow "tcp/[::1]:*" -debug
+# -token-file: the token from an owner-only file, not on the command line (ps)
+umask 077
+printf '%s\n' "$TOK_FOO" >"$RD_TEST_DIR/tokfile"
+umask 022
+rd_start_client cfile foo "$S" -token-file "$RD_TEST_DIR/tokfile"
+rd_assert_not_contains "$(ps -o args= -p "$(rd_pid cfile)")" "$TOK_FOO" "-token-file: not in ps"
+if grep -q "chmod 600" "$RD_TEST_DIR/cfile.log"; then rd_fail "warning about an owner-only file"; fi
+rd_stop cfile
+cp "$RD_TEST_DIR/tokfile" "$RD_TEST_DIR/tokfile644"
+chmod 644 "$RD_TEST_DIR/tokfile644"
+rd_start_client cfile644 foo "$S" -token-file "$RD_TEST_DIR/tokfile644"
+rd_assert_file_contains "$RD_TEST_DIR/cfile644.log" "tokfile644 is accessible by group or others" \
+    "-token-file: loose mode warned"
+rd_stop cfile644
+: >"$RD_TEST_DIR/emptytok"
+for bin in rdial-client rdial-server; do
+    args=(-connect "ws://$S/connect" -no-reconnect)
+    [[ $bin == rdial-server ]] && args=(-listen 127.0.0.1:0)
+    rc=0
+    RDIAL_TOKEN=$TOK_FOO "$(rd_bin $bin)" "${args[@]}" -token-file "$RD_TEST_DIR/tokfile" \
+        >/dev/null 2>"$RD_TEST_DIR/both-$bin.err" || rc=$?
+    rd_assert_eq "$rc" 2 "$bin: RDIAL_TOKEN and -token-file"
+    rd_assert_file_contains "$RD_TEST_DIR/both-$bin.err" "both given: use one" "$bin: both"
+    rc=0
+    "$(rd_bin $bin)" "${args[@]}" -token-file "$RD_TEST_DIR/emptytok" \
+        >/dev/null 2>"$RD_TEST_DIR/empty-$bin.err" || rc=$?
+    rd_assert_eq "$rc" 2 "$bin: empty -token-file"
+    rd_assert_file_contains "$RD_TEST_DIR/empty-$bin.err" "want one token" "$bin: empty file"
+done
 # a second session of foo with its token is allowed (reconnects, several agents)
 RDIAL_TOKEN=$TOK_FOO rd_start_client cfoo2 foo "$S"
 rd_wait_session_count srv foo 2
@@ -204,6 +235,14 @@ csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_WRONG" "http://foo:$DP
 rd_assert_ne "$RC" 0 "socks with a wrong password"
 rd_log "socks wrong password: curl $RC: $(cat "$RD_TEST_DIR/c.err")"
 rd_assert_contains "$(cat "$RD_TEST_DIR/c.err")" "rejected" "socks: user rejected"
+# the wrong box: a password typed as the user name is logged as its length only
+csocks --socks5-hostname "$SOCKS" --proxy-user "$PW_OPS:x" "http://foo:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks with a password as the user name"
+csocks --socks5-hostname "$SOCKS" --proxy-user "$PW_OPS@foo:x" "http://foo:$DP/hello.txt"
+rd_assert_ne "$RC" 0 "socks with a password@client as the user name"
+rd_wait_log srv "bad user name or password for unknown user \(14 bytes\)" 10
+csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_WRONG" "http://foo:$DP/hello.txt"
+rd_wait_log srv "bad user name or password for alice" 10
 csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_ALICE" "http://foo:$DP/hello.txt"
 rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "socks as alice to foo"
 csocks --socks5-hostname "$SOCKS" --proxy-user "alice:$PW_ALICE" "http://bar:$DP/hello.txt"
@@ -265,6 +304,13 @@ rc=0
     >/dev/null 2>"$RD_TEST_DIR/badallow.err" || rc=$?
 rd_assert_eq "$rc" 2 "malformed -allow pattern"
 rd_assert_file_contains "$RD_TEST_DIR/badallow.err" "prefix" "malformed -allow reason"
+# an IP-looking glob would match names (127.0.0.evil.example): refused, pointing to CIDR
+rc=0
+"$(rd_bin rdial-client)" -id x -connect "ws://$S/connect" -allow "tcp/127.0.0.*:$DP" \
+    >/dev/null 2>"$RD_TEST_DIR/ipglob.err" || rc=$?
+rd_assert_eq "$rc" 2 "-allow with an IP wildcard"
+rd_assert_file_contains "$RD_TEST_DIR/ipglob.err" "use CIDR, tcp/127.0.0.0/24:$DP" \
+    "-allow IP wildcard points to CIDR"
 
 # ---- SIGHUP reload of the user file ----
 rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
@@ -284,6 +330,41 @@ rd_wait_log srv "keeping the previous users" 10
 rd_http "$U" -x "http://$PROXY" --proxy-user "carol:$PW_CAROL"
 rd_assert_status 200 "carol after a failed reload"
 cp "$RD_TEST_DIR/users.good" "$users"
+
+# ---- SIGHUP: a session whose token was revoked is closed (issue #18.5) ----
+rtok="$RD_TEST_DIR/rtokens"
+(umask 077 && printf 'foo %s\nbar %s\n' "$TOK_FOO" "$TOK_BAR" >"$rtok")
+rd_start_server srev -client-tokens "$rtok"
+SR=$SRV_ADDR
+RDIAL_TOKEN=$TOK_FOO rd_start_client rfoo foo "$SR" -max-backoff-ms 300
+RDIAL_TOKEN=$TOK_BAR rd_start_client rbar bar "$SR" -max-backoff-ms 300
+rd_http "http://$SR/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "foo before its token is revoked"
+(umask 077 && printf 'bar %s\n' "$TOK_BAR" >"$rtok")
+kill -HUP "$(rd_pid srev)"
+rd_wait_log srev "client foo from [^ ]+: token revoked: closing its session" 10
+rd_wait_log rfoo "session down" 10
+rd_wait_log rfoo "HTTP 401" 10 # its reconnect is refused
+rd_http "http://$SR/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 404 "foo after its token was revoked"
+rd_http "http://$SR/client/bar/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "bar's session survives the reload"
+rd_assert_eq "$(grep -c "token revoked: closing" "$RD_TEST_DIR/srev.log")" 1 "one line per revoked session"
+rd_assert_eq "$(grep -c "session up" "$RD_TEST_DIR/rbar.log")" 1 "bar was not reconnected"
+rd_stop rfoo
+# -keep-sessions-on-reload: said, and kept
+ktok="$RD_TEST_DIR/ktokens"
+(umask 077 && printf 'foo %s\n' "$TOK_FOO" >"$ktok")
+rd_start_server skeep -client-tokens "$ktok" -keep-sessions-on-reload
+SK=$SRV_ADDR
+RDIAL_TOKEN=$TOK_FOO rd_start_client kfoo foo "$SK"
+(umask 077 && printf 'bar %s\n' "$TOK_BAR" >"$ktok")
+kill -HUP "$(rd_pid skeep)"
+rd_wait_log skeep "client foo from [^ ]+: token revoked: session kept \(-keep-sessions-on-reload\)" 10
+rd_http "http://$SK/client/foo/http/127.0.0.1:$DP/hello.txt"
+rd_assert_status 200 "-keep-sessions-on-reload: foo's session stays"
+if grep -q "session down" "$RD_TEST_DIR/kfoo.log"; then rd_fail "kept session went down"; fi
+for name in srev rbar skeep kfoo; do rd_stop "$name"; done
 
 # ---- sessions per client id ----
 rd_start_server slim -max-sessions-per-client 1

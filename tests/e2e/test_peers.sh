@@ -21,9 +21,13 @@ url() { echo "ws://127.0.0.1:$1/connect"; }
 start_srv() { # name id port peers...
     local name=$1 id=$2 port=$3
     shift 3
-    local peers
+    local peers tok=(-token "tok-$id")
     peers=$(IFS=,; echo "$*")
-    rd_start "$name" "$(rd_bin rdial-server)" -listen "127.0.0.1:$port" -id "$id" -token "tok-$id" \
+    if [[ $id == three ]]; then # its peer token from an owner-only file (-token-file)
+        (umask 077 && printf 'tok-three\n' >"$RD_TEST_DIR/tok-three")
+        tok=(-token-file "$RD_TEST_DIR/tok-three")
+    fi
+    rd_start "$name" "$(rd_bin rdial-server)" -listen "127.0.0.1:$port" -id "$id" "${tok[@]}" \
         -peers "$peers" -ping-timeout-ms 3000 -socks-listen 127.0.0.1:0 -proxy-listen 127.0.0.1:0
     rd_wait_log "$name" "^http proxy listening on" 10 out
 }

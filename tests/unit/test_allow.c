@@ -196,6 +196,42 @@ START_TEST(several_rules)
 }
 END_TEST
 
+/* Issue #18.7: "tcp/127.0.0.*:80" looked like an IP wildcard but was a name glob, so the name
+ * "127.0.0.evil-example" matched (and was resolved anywhere). Such hosts are refused at
+ * start-up, with the CIDR block to use instead. */
+static void ip_glob_refused(const char *pat, const char *want_in_err)
+{
+    struct rd_allow *a = rd_allow_new();
+    char err[300] = "";
+    ck_assert_msg(rd_allow_add(a, pat, err, sizeof err) == -1, "%s should be refused", pat);
+    ck_assert_msg(strstr(err, want_in_err) != NULL, "%s: error \"%s\" lacks \"%s\"", pat, err,
+                  want_in_err);
+    ck_assert_int_eq((int)rd_allow_count(a), 0);
+    rd_allow_free(a);
+}
+
+START_TEST(ip_wildcards_refused)
+{
+    ip_glob_refused("tcp/127.0.0.*:80", "use CIDR, tcp/127.0.0.0/24:80");
+    ip_glob_refused("tcp/10.*:*", "tcp/10.0.0.0/8:*");
+    ip_glob_refused("*/192.168.*.*:22-23", "*/192.168.0.0/16:22-23");
+    ip_glob_refused("tcp/127.0.0.*.:80", "tcp/127.0.0.0/24:80");
+    ip_glob_refused("tcp/*.0.0.1:80", "CIDR block");
+    ip_glob_refused("tcp/127.0.0.1*:80", "CIDR block");
+    ip_glob_refused("tcp/127.1:80", "neither an IPv4 address nor a host name");
+    ip_glob_refused("tcp/1.2.3:80", "neither");
+    ip_glob_refused("tcp/300.0.0.*:80", "neither");
+    /* what the pattern was meant as works, and does not match the name */
+    YES("tcp/127.0.0.0/24:80", "127.0.0.9:80");
+    NO("tcp/127.0.0.0/24:80", "127.0.0.evil-example:80");
+    /* names with digits and globs stay names */
+    YES("tcp/*.example:80", "127.0.0.evil.example:80");
+    YES("tcp/host-1*:80", "host-12:80");
+    YES("tcp/*.*:80", "a.b:80");
+    YES("tcp/10.0.0.1:80", "10.0.0.1:80");
+}
+END_TEST
+
 START_TEST(glob)
 {
     ck_assert_int_eq(rd_allow_glob("*", "", 0), 1);
@@ -228,6 +264,7 @@ int main(void)
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, several_rules);
     tcase_add_test(tc, glob);
+    tcase_add_test(tc, ip_wildcards_refused);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -727,6 +728,89 @@ START_TEST(session_tx_pressure)
 }
 END_TEST
 
+/* ---- per-message warnings are rate-limited (issue #18.6) ---- */
+
+/* stderr goes to a temporary file while a test counts log lines; returns the saved fd. */
+static int stderr_to_file(char *path, size_t len, int *fd)
+{
+    int saved;
+    snprintf(path, len, "/tmp/rdial-test-session.XXXXXX");
+    *fd = mkstemp(path);
+    ck_assert_int_ge(*fd, 0);
+    fflush(stderr);
+    saved = dup(2);
+    dup2(*fd, 2);
+    return saved;
+}
+
+static void stderr_back(int saved, int fd, const char *path)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    unlink(path);
+}
+
+/* Lines of the file at fd holding `needle`. */
+static int count_in(int fd, const char *needle)
+{
+    static char buf[1 << 20];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    const char *p = buf;
+    int count = 0;
+
+    ck_assert_int_ge(n, 0);
+    ck_assert_msg(n < (ssize_t)sizeof buf - 1, "over 1 MiB of log lines: not rate-limited");
+    buf[n] = '\0';
+    while ((p = strstr(p, needle)) != NULL) {
+        count++;
+        p += strlen(needle);
+    }
+    return count;
+}
+
+#define FLOOD 100000
+
+START_TEST(per_message_warnings_rate_limited)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER), *s2;
+    struct rd_session_config cfg;
+    const char *t = "tcp/127.0.0.1:8125";
+    char path[64];
+    int fd, saved = stderr_to_file(path, sizeof path, &fd), i;
+    struct rd_msg m;
+
+    /* 100k empty AddClient wrote 104,507 lines (8.3 MB) before the limit */
+    for (i = 0; i < FLOOD; i++)
+        send_msg(s, 0, RD_MSG_ADD_CLIENT, "", 0, 0);
+    for (i = 0; i < FLOOD; i++)
+        send_msg(s, 0, RD_MSG_REMOVE_CLIENT, "a\0b", 3, 0);
+    send_msg(s, 7, RD_MSG_CONNECT, t, strlen(t), 0);
+    ck_assert_int_eq(ow.connects, 1);
+    for (i = 0; i < FLOOD; i++)
+        send_msg(s, 7, RD_MSG_CONNECT, t, strlen(t), 0);
+    ck_assert_int_eq(ow.connects, 1); /* still ignored, only not logged */
+    ck_assert_int_eq(fl.closes, 0);
+    ck_assert_int_eq(count_in(fd, "bad ADDCLIENT ignored"), 1);
+    ck_assert_int_eq(count_in(fd, "bad REMOVECLIENT ignored"), 1);
+    ck_assert_int_eq(count_in(fd, "already open: ignored"), 1);
+    /* the limit is per session: another session's first line is logged */
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = 0;
+    s2 = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "other");
+    ck_assert_ptr_nonnull(s2);
+    send_msg(s2, 0, RD_MSG_ADD_CLIENT, "", 0, 0);
+    ck_assert_int_eq(count_in(fd, "session other: bad ADDCLIENT ignored"), 1);
+    ck_assert_int_eq(count_in(fd, "bad ADDCLIENT ignored"), 2);
+    stderr_back(saved, fd, path);
+    while (pull(s, &m) == 1)
+        ;
+    rd_session_link_closed(s2, "done");
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("session");
@@ -752,6 +836,7 @@ int main(void)
     tcase_add_test(tc, pause_resent_after_another_pause_high);
     tcase_add_test(tc, session_budget_pauses_early);
     tcase_add_test(tc, session_tx_pressure);
+    tcase_add_test(tc, per_message_warnings_rate_limited);
     suite_add_tcase(su, tc);
     sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);

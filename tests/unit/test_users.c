@@ -75,6 +75,17 @@ START_TEST(tokens_parse_and_check)
     ck_assert_int_eq(rd_tokens_check(t, "nobody", "tok-foo"), 401);
     ck_assert_int_eq(rd_tokens_check(t, NULL, "tok-foo"), 401);
     ck_assert_int_eq(rd_tokens_check(NULL, "foo", "tok-foo"), 401);
+    /* the digest form, for rechecking sessions after a reload (issue #18.5) */
+    {
+        unsigned char d[RD_SECRET_DIGEST_LEN];
+        rd_secret_digest("tok-foo-next", 12, d);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "foo", d), 0);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "bar", d), 401);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "nobody", d), 401);
+        ck_assert_int_eq(rd_tokens_check_digest(NULL, "foo", d), 401);
+        rd_secret_digest("tok-bar", 7, d);
+        ck_assert_int_eq(rd_tokens_check_digest(t, "bar", d), 0);
+    }
     rd_tokens_free(t);
     rd_tokens_free(NULL);
 }
@@ -242,6 +253,32 @@ START_TEST(split)
 }
 END_TEST
 
+/* Issue #18.4: a failed login logged the user field, which was someone's password typed into
+ * the wrong box. Only configured user names are logged; others as their length. */
+START_TEST(log_name)
+{
+    char *err = NULL, buf[RD_USERS_LOG_NAME_LEN], small[8];
+    struct rd_users *u = uparse("alice pw foo\nbob pw *\n", &err);
+
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(rd_users_log_name(u, "alice", buf, sizeof buf), "alice");
+    ck_assert_str_eq(rd_users_log_name(u, "bob", buf, sizeof buf), "bob");
+    ck_assert_str_eq(rd_users_log_name(u, "PwOpsS3cr3t222", buf, sizeof buf),
+                     "unknown user (14 bytes)");
+    ck_assert_str_eq(rd_users_log_name(u, "Alice", buf, sizeof buf), "unknown user (5 bytes)");
+    ck_assert_str_eq(rd_users_log_name(u, "alice@foo", buf, sizeof buf),
+                     "unknown user (9 bytes)"); /* split first: the user part is "alice" */
+    ck_assert_str_eq(rd_users_log_name(u, "", buf, sizeof buf), "no user name");
+    ck_assert_str_eq(rd_users_log_name(u, NULL, buf, sizeof buf), "no user name");
+    ck_assert_str_eq(rd_users_log_name(NULL, "alice", buf, sizeof buf),
+                     "unknown user (5 bytes)");
+    ck_assert_str_eq(rd_users_log_name(u, "alice", small, sizeof small), "alice");
+    ck_assert_str_eq(rd_users_log_name(u, "PwOpsS3cr3t222", small, sizeof small), "unknown");
+    ck_assert_ptr_eq(rd_users_log_name(u, "x", small, 0), small);
+    rd_users_free(u);
+}
+END_TEST
+
 static void write_file(const char *path, const char *text, mode_t mode)
 {
     FILE *f = fopen(path, "w");
@@ -355,6 +392,75 @@ START_TEST(files_reload_and_modes)
 }
 END_TEST
 
+struct token_args {
+    const char *path;
+    char *tok, *err;
+};
+
+static void do_read_token(void *arg)
+{
+    struct token_args *a = arg;
+    a->err = NULL;
+    a->tok = rd_secret_read_token(a->path, &a->err);
+}
+
+/* -token-file (issue #18.4: -token on the command line is seen by every local user in ps) */
+START_TEST(token_file)
+{
+    char dir[] = "/tmp/rdial-test-tokfileXXXXXX", path[256], log[4096], big[300];
+    struct token_args ta = { path, NULL, NULL };
+    static const char *const bad[] = { "", " \n\n", "two words\n", "tab\there", "a\nb\n",
+                                       "nul\001x" };
+    size_t i;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/token", dir);
+    write_file(path, "tok-Q7x9-secret\n", 0600);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_msg(ta.tok != NULL, "%s", ta.err ? ta.err : "?");
+    ck_assert_str_eq(ta.tok, "tok-Q7x9-secret");
+    ck_assert_msg(log[0] == '\0', "owner-only file warned: %s", log);
+    rd_secret_free_text(ta.tok, strlen(ta.tok));
+    /* blanks and CR LF at either end are not part of it; a loose mode is warned about */
+    write_file(path, "  tok-Q7x9-secret \r\n", 0640);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_nonnull(ta.tok);
+    ck_assert_str_eq(ta.tok, "tok-Q7x9-secret");
+    ck_assert_msg(strstr(log, "chmod 600") != NULL && strstr(log, "Q7x9") == NULL, "%s", log);
+    rd_secret_free_text(ta.tok, strlen(ta.tok));
+    /* not one token: refused, and the error names the file, never the contents */
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(path, bad[i], 0600);
+        capture_stderr(do_read_token, &ta, log, sizeof log);
+        ck_assert_msg(ta.tok == NULL, "accepted %s", bad[i]);
+        ck_assert_msg(ta.err != NULL && strstr(ta.err, path) != NULL &&
+                          strstr(ta.err, "want one token") != NULL,
+                      "%s", ta.err ? ta.err : "?");
+        ck_assert_msg(strstr(ta.err, "words") == NULL && strstr(ta.err, "here") == NULL, "%s",
+                      ta.err);
+        free(ta.err);
+    }
+    memset(big, 'x', 256);
+    big[256] = '\0';
+    write_file(path, big, 0600);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_null(ta.tok);
+    free(ta.err);
+    big[255] = '\0';
+    write_file(path, big, 0600);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_nonnull(ta.tok);
+    ck_assert_uint_eq(strlen(ta.tok), 255);
+    rd_secret_free_text(ta.tok, strlen(ta.tok));
+    unlink(path);
+    capture_stderr(do_read_token, &ta, log, sizeof log);
+    ck_assert_ptr_null(ta.tok);
+    ck_assert_msg(strstr(ta.err, path) != NULL, "%s", ta.err);
+    free(ta.err);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(secret_fields)
 {
     unsigned char a[RD_SECRET_DIGEST_LEN], b[RD_SECRET_DIGEST_LEN];
@@ -389,7 +495,9 @@ int main(void)
     tcase_add_test(tc, users_malformed);
     tcase_add_test(tc, basic_header);
     tcase_add_test(tc, split);
+    tcase_add_test(tc, log_name);
     tcase_add_test(tc, files_reload_and_modes);
+    tcase_add_test(tc, token_file);
     tcase_add_test(tc, secret_fields);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

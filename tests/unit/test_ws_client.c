@@ -216,6 +216,38 @@ START_TEST(response_variants)
 }
 END_TEST
 
+/* X-Rdial-Listen of the 101: the server's listen addresses (tunnel/loopguard.h) */
+START_TEST(response_listen_header)
+{
+    struct rd_ws_http_resp r;
+    char *big;
+    size_t i, n;
+#define HEAD101 "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
+                "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
+#define PARSE(s) rd_ws_http_parse_response((const uint8_t *)(s), strlen(s), RFC_ACCEPT, &r)
+    ck_assert_int_eq(PARSE(HEAD101 "\r\n"), RD_WS_HTTP_OK);
+    ck_assert_str_eq(r.listen, "");
+    ck_assert_int_eq(PARSE(HEAD101 "x-rdial-listen:  127.0.0.1:8123, [::1]:1080 \r\n\r\n"),
+                     RD_WS_HTTP_OK);
+    ck_assert_str_eq(r.listen, "127.0.0.1:8123, [::1]:1080");
+    ck_assert_int_eq(PARSE(HEAD101 "X-Rdial-Listen: 0.0.0.0:8123\r\n"
+                           "X-Rdial-Listen: 127.0.0.1:3128\r\n\r\n"),
+                     RD_WS_HTTP_OK);
+    ck_assert_str_eq(r.listen, "0.0.0.0:8123, 127.0.0.1:3128");
+    /* a value that does not fit whole is dropped, the rest kept */
+    big = malloc(RD_WS_LISTEN_MAX + 200);
+    strcpy(big, HEAD101 "X-Rdial-Listen: 127.0.0.1:1\r\nX-Rdial-Listen: ");
+    for (n = i = strlen(big); i < n + RD_WS_LISTEN_MAX - 5; i++) /* fits alone, not after */
+        big[i] = '9';
+    strcpy(big + i, "\r\n\r\n");
+    ck_assert_int_eq(PARSE(big), RD_WS_HTTP_OK);
+    ck_assert_str_eq(r.listen, "127.0.0.1:1");
+    free(big);
+#undef PARSE
+#undef HEAD101
+}
+END_TEST
+
 /* ---- a tiny websocket server ---- */
 
 enum srv_mode {
@@ -380,7 +412,8 @@ static void srv_read_cb(struct bufferevent *bev, void *arg)
         }
         snprintf(resp, sizeof resp,
                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                 "X-Rdial-Listen: 127.0.0.1:9, [::1]:10\r\n\r\n",
                  accept);
         bufferevent_write(bev, resp, strlen(resp));
         sv->upgraded = 1;
@@ -612,6 +645,15 @@ START_TEST(e2e_session)
     ck_assert_ptr_nonnull(strstr(c.sv.request, "\r\nSec-WebSocket-Version: 13\r\n"));
     ck_assert_ptr_nonnull(strstr(c.sv.request, "\r\nX-Tunnel-ID: foo\r\n"));
     ck_assert_ptr_nonnull(strstr(c.sv.request, "\r\nX-Extra: two words\r\n"));
+    /* what the loop guard learns: the announced addresses and the server's own */
+    ck_assert_str_eq(rd_ws_client_listen(c.o.ws), "127.0.0.1:9, [::1]:10");
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        ck_assert_int_eq(rd_ws_client_peer(c.o.ws, &ss, &sl), 0);
+        ck_assert_int_eq(ss.ss_family, AF_INET);
+        ck_assert_int_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), c.sv.port);
+    }
 
     /* server -> client: a Connect the client session refuses (it has no on_connect) */
     ml = build_msg(m, 1, 2, RD_MSG_CONNECT, "tcp/127.0.0.1:1");
@@ -938,6 +980,7 @@ static Suite *suite(void)
     tcase_add_test(pure, accept_key_rfc);
     tcase_add_test(pure, response_split_every_offset);
     tcase_add_test(pure, response_variants);
+    tcase_add_test(pure, response_listen_header);
     tcase_add_test(pure, connect_bad_args);
     tcase_set_timeout(e2e, 20);
     tcase_add_test(e2e, e2e_session);

@@ -26,6 +26,7 @@
 #include "frontends/frontend.h"
 #include "frontends/listener.h"
 #include "frontends/target_map.h"
+#include "frontends/users.h"
 #include "socks5.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
@@ -392,13 +393,20 @@ static void drive(struct socks_client *sc)
              * never logged); without, the user name is the client id */
             {
                 enum rd_fe_verdict v = RD_FEV_AUTH;
+                char shown[RD_USERS_LOG_NAME_LEN], name[RD_FE_MAX_USER + 1], via[RD_FE_MAX_USER + 1];
                 if (memchr(a.passwd, '\0', a.plen) == NULL)
                     v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a.user, a.passwd,
                                     &sc->who);
+                if (v != RD_FEV_OK) /* the name only if it is a user: it may be a password */
+                    rd_users_log_name(sc->srv->cfg.fe->users,
+                                      rd_users_split(a.user, name, sizeof name, via,
+                                                     sizeof via) == 0 ? name : a.user,
+                                      shown, sizeof shown);
                 memset(&a, 0, sizeof a);
                 if (v != RD_FEV_OK) {
-                    finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1),
-                                      "auth: bad user name or password");
+                    snprintf(sc->reason, sizeof sc->reason,
+                             "auth: bad user name or password for %s", shown);
+                    finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
                     return;
                 }
             }
