@@ -17,6 +17,7 @@
 #include "common/sockio.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/proxyenv.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
@@ -33,6 +34,7 @@ struct client {
     int handshake_timeout_ms;
     const char *ca_file;
     int insecure;
+    const char *proxy;        /* -proxy: URL, "direct", or NULL = the environment's rules */
     const char *token;        /* secret: sent as X-Tunnel-Token, never logged */
     struct rd_flag_list allow_patterns;
     int max_pending_dials;
@@ -234,6 +236,7 @@ static void start_connect(struct client *cl)
     cfg.handshake_timeout_ms = cl->handshake_timeout_ms;
     cfg.ca_file = cl->ca_file;
     cfg.insecure = cl->insecure;
+    cfg.proxy = cl->proxy;
     rd_debug("connecting to %s", cl->url);
     cl->ws = rd_ws_client_connect(cl->base, cl->dns, &cfg, &cbs, cl, &err);
     if (cl->ws == NULL) {
@@ -247,6 +250,36 @@ static void start_connect(struct client *cl)
         cl->failures++;
         schedule_retry(cl);
     }
+}
+
+/* Start-up check of the proxy rules (common/proxyenv.h) against -connect: a malformed proxy
+ * URL, from -proxy or the environment, is a flag error; the choice is logged once (never
+ * the password). 0 or -1 (message on stderr). */
+static int check_proxy(const struct client *cl)
+{
+    struct rd_ws_url u;
+    struct rd_proxy_url p;
+    const char *src = NULL;
+    char err[300], shown[300];
+    enum rd_proxy_pick_result r;
+
+    if (rd_ws_url_parse(cl->url, &u) != 0)
+        return 0; /* the first connect reports it */
+    r = rd_proxy_pick(cl->proxy, u.tls, u.host, u.port, NULL, &p, &src, err, sizeof err);
+    if (r == RD_PROXY_PICK_ERR) {
+        fprintf(stderr, "rdial-client: %s\n", err);
+        return -1;
+    }
+    if (r == RD_PROXY_PICK_PROXY) {
+        rd_proxy_url_show(&p, shown, sizeof shown);
+        rd_info("connecting to %s through proxy %s (from %s)", cl->url, shown, src);
+    } else if (src != NULL) {
+        rd_info("connecting to %s directly (%s%s)", cl->url,
+                strcmp(src, "-proxy") == 0 ? "-proxy direct" : src,
+                strcmp(src, "-proxy") == 0 ? "" : " matches");
+    }
+    rd_proxy_url_wipe(&p);
+    return 0;
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -284,6 +317,12 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + TLS + websocket upgrade", 1, 3600000),
         RD_FLAGDEF_STRING("ca", &cl.ca_file, "wss: CA bundle to verify the server with"),
         RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
+        RD_FLAGDEF_STRING("proxy", &cl.proxy,
+                          "outbound proxy to reach the server through: http://[user:pass@]host:port "
+                          "(CONNECT), socks5://... (names resolved here), socks5h://... (by the "
+                          "proxy), or direct (none); default: https_proxy/HTTPS_PROXY for wss, "
+                          "http_proxy/HTTP_PROXY for ws, unless no_proxy/NO_PROXY matches. A "
+                          "password given here shows in ps: prefer RDIAL_PROXY"),
         RD_FLAGDEF_STRING("token", &cl.token,
                           "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
                           "RDIAL_TOKEN is also rdial-server's peer token: set it per process"),
@@ -334,6 +373,10 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
+    if (check_proxy(&cl) != 0) {
+        rd_flags_free(flags);
+        return 2;
+    }
     if (cl.token != NULL && cl.token[0] != '\0') {
         size_t tl = strlen(cl.token);
         if (tl > 255 || strpbrk(cl.token, "\r\n") != NULL) {
