@@ -371,7 +371,8 @@ static void step_http(struct rd_proxy_dial *pd, struct evbuffer *in)
         pxd_finish(pd, 1, "");
         return;
     case RD_PXD_STATUS:
-        if (h.status == 407 && pd->proxy.has_auth)
+        /* 407; tinyproxy answers a CONNECT with wrong credentials 401 */
+        if ((h.status == 407 || h.status == 401) && pd->proxy.has_auth)
             snprintf(reason, sizeof reason, "authentication failed for user %.64s: \"%s\"",
                      pd->proxy.user, h.line);
         else if (h.status == 407)

@@ -448,6 +448,14 @@ START_TEST(http_407)
     wait_done(&p);
     ck_assert_ptr_nonnull(strstr(p.reason, "the proxy wants a user name and password"));
     px_stop(&p);
+
+    /* tinyproxy answers wrong credentials with 401 */
+    px_start(&p, "http://alice:x@127.0.0.1:3128", "h", 443);
+    expect(&p, connect_len("h:443", 1) - 16 + 12);
+    answer(&p, "HTTP/1.0 401 Unauthorized\r\n\r\n", 29);
+    wait_done(&p);
+    ck_assert_str_eq(p.reason, "authentication failed for user alice: \"HTTP/1.0 401 Unauthorized\"");
+    px_stop(&p);
 }
 END_TEST
 
