@@ -314,7 +314,7 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("ping-timeout-ms", &cl.ping_timeout_ms, "drop the session when no ping/pong arrived for this long", 0, 3600000),
         RD_FLAGDEF_INT("sync-interval-ms", &cl.sync_interval_ms, "SyncConnections period (0 = never)", 0, 3600000),
         RD_FLAGDEF_INT("dial-timeout-ms", &cl.dial_timeout_ms, "timeout of one target dial (DNS + connect)", 1, 3600000),
-        RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + TLS + websocket upgrade", 1, 3600000),
+        RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + proxy handshake + TLS + websocket upgrade", 1, 3600000),
         RD_FLAGDEF_STRING("ca", &cl.ca_file, "wss: CA bundle to verify the server with"),
         RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
         RD_FLAGDEF_STRING("proxy", &cl.proxy,
