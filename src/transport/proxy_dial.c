@@ -54,7 +54,9 @@ struct rd_proxy_dial {
     uint8_t addr[16];
     char lookup_err[RD_PXD_REASON_MAX];
     struct evdns_getaddrinfo_request *req;
-    int freed; /* rd_proxy_dial_free ran while req was pending: dns_cb(CANCEL) frees */
+    int freed;        /* released while req was pending: dns_cb(CANCEL) frees the memory */
+    int depth;        /* callbacks of ours running: a free inside them waits for the last */
+    int free_pending; /* rd_proxy_dial_free ran inside one of them */
 };
 
 static const char *pxd_state_str(enum pxd_state st)
@@ -310,10 +312,25 @@ static void pxd_fail_later(struct rd_proxy_dial *pd, const char *reason)
     event_active(pd->defer_ev, EV_TIMEOUT, 0);
 }
 
+static void pxd_release(struct rd_proxy_dial *pd);
+
+/* Every callback of ours is bracketed by pxd_enter/pxd_leave: the owner may free pd from its
+ * rd_proxy_dial_cb, and the memory goes only once no callback of ours is running. */
+static void pxd_enter(struct rd_proxy_dial *pd) { pd->depth++; }
+
+static void pxd_leave(struct rd_proxy_dial *pd)
+{
+    if (--pd->depth == 0 && pd->free_pending)
+        pxd_release(pd);
+}
+
 static void defer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_proxy_dial *pd = arg;
+
+    pxd_enter(pd);
     pxd_fail(pd, pd->reason);
+    pxd_leave(pd);
 }
 
 static void pxd_write(struct rd_proxy_dial *pd, const void *p, size_t n)
@@ -499,16 +516,26 @@ static void pxd_step(struct rd_proxy_dial *pd)
     }
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* Every answer the input holds, in order (a step may leave the next one: pipelined). Stops
+ * at DONE without touching the bufferevent again (the owner may have replaced it). */
+static void pxd_drain(struct rd_proxy_dial *pd)
 {
-    struct rd_proxy_dial *pd = arg;
     enum pxd_state before;
 
-    do { /* a step may leave a whole next answer in the buffer (pipelined) */
+    do {
         before = pd->state;
         pxd_step(pd);
     } while (pd->state != PXD_DONE && pd->state != before &&
-             evbuffer_get_length(bufferevent_get_input(bev)) > 0);
+             evbuffer_get_length(bufferevent_get_input(pd->bev)) > 0);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    struct rd_proxy_dial *pd = arg;
+
+    pxd_enter(pd);
+    pxd_drain(pd);
+    pxd_leave(pd);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -519,15 +546,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
-    read_cb(bev, pd); /* a failure reply cut short by the close is still a reply */
-    if (pd->state == PXD_DONE)
-        return;
-    snprintf(reason, sizeof reason, "%s %s",
-             (what & BEV_EVENT_EOF) || err == 0 ? "connection closed by the proxy"
-                                                : evutil_socket_error_to_string(err),
-             pd->state == PXD_HTTP_CONNECT ? "before its answer to CONNECT"
-                                           : "during the SOCKS5 handshake");
-    pxd_fail(pd, reason);
+    pxd_enter(pd);
+    pxd_drain(pd); /* a failure reply cut short by the close is still a reply */
+    if (pd->state != PXD_DONE) {
+        snprintf(reason, sizeof reason, "%s %s",
+                 (what & BEV_EVENT_EOF) || err == 0 ? "connection closed by the proxy"
+                                                    : evutil_socket_error_to_string(err),
+                 pd->state == PXD_HTTP_CONNECT ? "before its answer to CONNECT"
+                                               : "during the SOCKS5 handshake");
+        pxd_fail(pd, reason);
+    }
+    pxd_leave(pd);
 }
 
 /* ---- SOCKS5 target address ---- */
@@ -575,8 +604,11 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
     }
     if (res != NULL)
         evutil_freeaddrinfo(res);
-    if (pd->state == PXD_SOCKS_RESOLVE) /* the proxy is waiting for our request */
+    if (pd->state == PXD_SOCKS_RESOLVE) { /* the proxy is waiting for our request */
+        pxd_enter(pd);
         socks_send_request(pd);
+        pxd_leave(pd);
+    }
 }
 
 /* The target as SOCKS5 sends it: a literal address, the name (socks5h), or a lookup here
@@ -680,20 +712,36 @@ struct rd_proxy_dial *rd_proxy_dial_start(struct bufferevent *bev, struct evdns_
     return pd;
 }
 
-void rd_proxy_dial_free(struct rd_proxy_dial *pd)
+/* The memory, once no callback of ours runs. A pending lookup is cancelled first: its
+ * callback (EVUTIL_EAI_CANCEL) frees. */
+static void pxd_release(struct rd_proxy_dial *pd)
 {
-    if (pd == NULL)
-        return;
-    if (pd->state != PXD_DONE)
-        bufferevent_setcb(pd->bev, NULL, NULL, NULL, NULL);
-    event_free(pd->defer_ev);
     if (pd->req != NULL) {
         struct evdns_getaddrinfo_request *req = pd->req;
         pd->req = NULL;
         pd->freed = 1;
-        evdns_getaddrinfo_cancel(req); /* dns_cb(CANCEL) frees pd */
+        evdns_getaddrinfo_cancel(req);
         return;
     }
     rd_proxy_url_wipe(&pd->proxy);
     free(pd);
+}
+
+void rd_proxy_dial_free(struct rd_proxy_dial *pd)
+{
+    if (pd == NULL)
+        return;
+    if (pd->state != PXD_DONE) { /* stopped by the owner: nothing more from us */
+        bufferevent_setcb(pd->bev, NULL, NULL, NULL, NULL);
+        pd->state = PXD_DONE;
+    }
+    if (pd->defer_ev != NULL) {
+        event_free(pd->defer_ev);
+        pd->defer_ev = NULL;
+    }
+    if (pd->depth > 0) {
+        pd->free_pending = 1;
+        return;
+    }
+    pxd_release(pd);
 }

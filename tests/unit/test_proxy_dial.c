@@ -352,6 +352,7 @@ static void px_stop(struct px *p)
     bufferevent_free(p->pair[0]);
     if (p->pair[1] != NULL)
         bufferevent_free(p->pair[1]);
+    event_base_loop(p->base, EVLOOP_NONBLOCK); /* the pair's deferred finalizers */
     evbuffer_free(p->seen);
     event_base_free(p->base);
 }
