@@ -11,8 +11,8 @@
 #     microsocks over wss: byte-identical
 #   - NO_PROXY (a name, a CIDR) and -proxy direct go direct
 #   - a wrong proxy password (HTTP 407/401, SOCKS5 auth), a refused proxy, a CONNECT answered
-#     500, a SOCKS5 failure reply, a server certificate that does not name the URL's host:
-#     one clear line each, retried with backoff, and no password in any log; a malformed
+#     500, a SOCKS5 failure reply, a server certificate that does not name the URL's host, a
+#     proxy that never answers (-handshake-timeout-ms): one clear line each, retried with backoff, and no password in any log; a malformed
 #     proxy URL exits 2
 #   - an outbound peer link follows http_proxy
 #   - a proxy killed mid-session: the clients reconnect once it is back
@@ -173,6 +173,15 @@ client f_refused "https_proxy=socks5://127.0.0.1:$DEAD" -- -connect "$wssurl" -c
 client f_500 -- -connect "ws://127.0.0.1:$DEAD/connect" -proxy "http://127.0.0.1:$TP"
 client f_rep -- -connect "ws://127.0.0.1:$DEAD/connect" -proxy "socks5://127.0.0.1:$MS"
 client f_tls -- -connect "wss://127.0.0.1:$WSS/connect" -ca "$pki/ca.pem" -proxy "http://127.0.0.1:$TP"
+# a proxy that accepts and never answers: the handshake timeout bounds its phase
+SILENT=$(rd_free_port)
+rd_start silent python3 -c "import socket, time
+s = socket.socket()
+s.bind(('127.0.0.1', $SILENT))
+s.listen(16)
+time.sleep(600)"
+rd_wait_port "$SILENT" 10
+client f_silent -- -connect "$wsurl" -proxy "socks5h://127.0.0.1:$SILENT" -handshake-timeout-ms 400
 expect_retry f_407 "proxy http://alice:***@127.0.0.1:$TPA: authentication failed for user alice: \"HTTP/1.0 40" # tinyproxy: 401
 expect_retry f_407none "proxy http://127.0.0.1:$TPA: the proxy wants a user name and password"
 expect_retry f_socksauth "proxy socks5h://bob:***@127.0.0.1:$MSA: SOCKS5: authentication failed for user bob"
@@ -182,6 +191,7 @@ expect_retry f_500 "proxy http://127.0.0.1:$TP: CONNECT answered \"HTTP/1.1 500 
 expect_retry f_rep "proxy socks5://127.0.0.1:$MS: SOCKS5 connect to 127.0.0.1:$DEAD failed: connection refused (reply 5)"
 # verified end to end: the certificate names localhost, not the 127.0.0.1 of the URL
 expect_retry f_tls "tls: certificate verify failed: IP address mismatch"
+expect_retry f_silent "proxy socks5h://127.0.0.1:$SILENT: handshake: timeout after 400 ms (proxy)"
 # a malformed proxy URL is a flag error (exit 2), named, without its password
 rd_start f_badflag "$(rd_bin rdial-client)" -connect "$wsurl" -proxy "ftp://127.0.0.1:1"
 rd_start f_badenv env "HTTPS_PROXY=https://alice:$BAD1@127.0.0.1:1" "$(rd_bin rdial-client)" \
