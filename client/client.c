@@ -12,11 +12,13 @@
 #include <event2/event.h>
 
 #include "common/backoff.h"
+#include "common/addr.h"
 #include "common/allow.h"
 #include "common/flags.h"
 #include "common/sockio.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/proxyenv.h"
 #include "common/secrets.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
@@ -35,6 +37,7 @@ struct client {
     int handshake_timeout_ms;
     const char *ca_file;
     int insecure;
+    const char *proxy;        /* -proxy: URL, "direct", or NULL = the environment's rules */
     const char *token;        /* secret: sent as X-Tunnel-Token, never logged */
     const char *token_file;   /* -token-file: the token read from a file (not seen in ps) */
     struct rd_flag_list allow_patterns;
@@ -259,6 +262,7 @@ static void start_connect(struct client *cl)
     cfg.handshake_timeout_ms = cl->handshake_timeout_ms;
     cfg.ca_file = cl->ca_file;
     cfg.insecure = cl->insecure;
+    cfg.proxy = cl->proxy;
     rd_debug("connecting to %s", cl->url);
     cl->ws = rd_ws_client_connect(cl->base, cl->dns, &cfg, &cbs, cl, &err);
     if (cl->ws == NULL) {
@@ -272,6 +276,36 @@ static void start_connect(struct client *cl)
         cl->failures++;
         schedule_retry(cl);
     }
+}
+
+/* Start-up check of the proxy rules (common/proxyenv.h) against -connect: a malformed proxy
+ * URL, from -proxy or the environment, is a flag error; the choice is logged once (never
+ * the password). 0 or -1 (message on stderr). */
+static int check_proxy(const struct client *cl)
+{
+    struct rd_ws_url u;
+    struct rd_proxy_url p;
+    const char *src = NULL;
+    char err[300], shown[300];
+    enum rd_proxy_pick_result r;
+
+    if (rd_ws_url_parse(cl->url, &u) != 0)
+        return 0; /* the first connect reports it */
+    r = rd_proxy_pick(cl->proxy, u.tls, u.host, u.port, NULL, &p, &src, err, sizeof err);
+    if (r == RD_PROXY_PICK_ERR) {
+        fprintf(stderr, "rdial-client: %s\n", err);
+        return -1;
+    }
+    if (r == RD_PROXY_PICK_PROXY) {
+        rd_proxy_url_show(&p, shown, sizeof shown);
+        rd_info("connecting to %s through proxy %s (from %s)", cl->url, shown, src);
+    } else if (src != NULL) {
+        rd_info("connecting to %s directly (%s%s)", cl->url,
+                strcmp(src, "-proxy") == 0 ? "-proxy direct" : src,
+                strcmp(src, "-proxy") == 0 ? "" : " matches");
+    }
+    rd_proxy_url_wipe(&p);
+    return 0;
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -345,9 +379,15 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("ping-timeout-ms", &cl.ping_timeout_ms, "drop the session when no ping/pong arrived for this long", 0, 3600000),
         RD_FLAGDEF_INT("sync-interval-ms", &cl.sync_interval_ms, "SyncConnections period (0 = never)", 0, 3600000),
         RD_FLAGDEF_INT("dial-timeout-ms", &cl.dial_timeout_ms, "timeout of one target dial (DNS + connect)", 1, 3600000),
-        RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + TLS + websocket upgrade", 1, 3600000),
+        RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + proxy handshake + TLS + websocket upgrade", 1, 3600000),
         RD_FLAGDEF_STRING("ca", &cl.ca_file, "wss: CA bundle to verify the server with"),
         RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
+        RD_FLAGDEF_STRING("proxy", &cl.proxy,
+                          "outbound proxy to reach the server through: http://[user:pass@]host:port "
+                          "(CONNECT), socks5://... (names resolved here), socks5h://... (by the "
+                          "proxy), or direct (none); default: https_proxy/HTTPS_PROXY for wss, "
+                          "http_proxy/HTTP_PROXY for ws, unless no_proxy/NO_PROXY matches. A "
+                          "password given here shows in ps: prefer RDIAL_PROXY"),
         RD_FLAGDEF_STRING("token", &cl.token,
                           "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
                           "visible to local users in ps: prefer -token-file or RDIAL_TOKEN "
@@ -395,13 +435,15 @@ int main(int argc, char **argv)
         rd_log_set_level(RD_LOG_DEBUG);
     trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
     rd_log_set_trace(trace != NULL && strcmp(trace, "true") == 0);
-    if (cl.id == NULL || cl.id[0] == '\0' || strlen(cl.id) > RD_MAX_CLIENT_KEY ||
-        strpbrk(cl.id, "/\r\n ") != NULL) {
-        fprintf(stderr, "rdial-client: -id must be 1-%d characters without '/', spaces or "
-                        "line breaks\n", RD_MAX_CLIENT_KEY);
+    if (cl.id == NULL || !rd_client_id_ok(cl.id)) { /* the server's rule, as it checks it */
+        fprintf(stderr, "rdial-client: -id must be %s\n", RD_CLIENT_ID_RULE);
         return 2;
     }
     snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
+    if (check_proxy(&cl) != 0) {
+        rd_flags_free(flags);
+        return 2;
+    }
     {
         int trc = make_token_header(&cl);
         if (trc != 0) {

@@ -2,15 +2,19 @@
 # Installs what rdial needs to build, test and run its demo (Debian 12 packages), then
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
-#   --test also installs what only the tests use (chromium, clang for the fuzz targets)
+#   --test also installs what only the tests use (chromium, clang for the fuzz targets, and
+#          the outbound proxies rdial-client is tested behind: tinyproxy, microsocks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libevent-dev libssl-dev check curl python3 openssl wrk
       procps psmisc)
 
-# the test suite also drives a real browser and builds the libFuzzer targets with clang
-for a in "$@"; do [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev); done
+# the test suite also drives a real browser, builds the libFuzzer targets with clang and runs
+# clients behind real proxies (test_proxy_client: HTTP CONNECT and SOCKS5)
+for a in "$@"; do
+  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev tinyproxy microsocks)
+done
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,7 +5,11 @@
  *   the session's frames and reports its end to link_done) -> DONE. A non-101 answer goes
  *   UPGRADING -> ERRBODY (collect the first line of the body for the log) -> DONE. A
  *   failure before OPEN goes through wsc_finish(); the work is done from done_ev, never
- *   inside a bufferevent callback. */
+ *   inside a bufferevent callback.
+ * Through an outbound proxy (common/proxyenv.h) the connect phase is CONNECTING (resolve +
+ *   TCP to the proxy, plain socket) -> PROXY (proxy_dial: CONNECT or SOCKS5) -> [wss: TLS
+ *   (a TLS bufferevent on the same socket, SNI and verification for the server)] ->
+ *   UPGRADING; from UPGRADING on nothing differs. The handshake timeout covers it all. */
 #include "ws_client.h"
 
 #include <arpa/inet.h>
@@ -19,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -34,18 +40,22 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/proxyenv.h"
 #include "common/sockio.h"
+#include "transport/proxy_dial.h"
 #include "transport/ws_frame.h"
 #include "transport/ws_link.h"
 #include "tunnel/session.h"
 
 #define RD_WSC_ERRBODY_MAX 100              /* bytes of a non-101 body shown in the reason */
-#define RD_WSC_REASON_MAX 200
+#define RD_WSC_REASON_MAX 400 /* room for a proxy prefix */
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 enum wsc_state {
     WSC_CONNECTING,
+    WSC_PROXY, /* through a proxy: its handshake (proxy_dial) */
+    WSC_TLS,   /* through a proxy: TLS to the server, once the proxy tunnel is up */
     WSC_UPGRADING,
     WSC_ERRBODY,
     WSC_OPEN,
@@ -73,12 +83,21 @@ struct rd_ws_client {
     int was_open;           /* a session was attached */
     struct rd_ws_http_resp resp; /* non-101 answer, while collecting its body */
     char reason[RD_WSC_REASON_MAX];
+    /* outbound proxy (connect phase only) */
+    int proxied;                /* TCP goes to the proxy, then proxy_dial, then TLS/upgrade */
+    struct rd_proxy_url proxy;  /* holds the password: wiped on free */
+    char proxy_show[300];       /* "http://user:***@host:port", for logs (no password) */
+    char proxy_prefix[320];     /* "proxy <proxy_show>: " for reasons, or "" */
+    struct rd_proxy_dial *pxd;  /* while WSC_PROXY */
+    SSL *ssl_pending;           /* wss through a proxy: the SSL until tls_start() */
 };
 
 static const char *wsc_state_str(enum wsc_state st)
 {
     switch (st) {
     case WSC_CONNECTING: return "connecting";
+    case WSC_PROXY: return "proxy";
+    case WSC_TLS: return "tls";
     case WSC_UPGRADING: return "upgrading";
     case WSC_ERRBODY: return "error-body";
     case WSC_OPEN: return "open";
@@ -396,11 +415,15 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
     char reason[RD_WSC_REASON_MAX];
 
     snprintf(reason, sizeof reason, "%s", ws->reason);
+    rd_proxy_dial_free(ws->pxd); /* before the bufferevent it borrows */
+    ws->pxd = NULL;
     if (ws->bev != NULL) {
         bufferevent_free(ws->bev);
         ws->bev = NULL;
         ws->ssl = NULL;
     }
+    SSL_free(ws->ssl_pending);
+    ws->ssl_pending = NULL;
     rd_info("ws client %s:%u: closed (%s)", ws->url.host, ws->url.port, reason);
     if (ws->cbs.on_done != NULL)
         ws->cbs.on_done(ws, 0, reason, ws->arg); /* may free ws */
@@ -570,6 +593,29 @@ static void tls_reason(struct rd_ws_client *ws, char *out, size_t outlen)
         out[0] = '\0';
 }
 
+/* TCP (and TLS) up, directly or through the proxy: send the upgrade request. */
+static void connected(struct rd_ws_client *ws)
+{
+    evutil_socket_t fd = bufferevent_getfd(ws->bev);
+    int one = 1;
+
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (ws->ssl != NULL) {
+        const unsigned char *alpn = NULL;
+        unsigned int alen = 0;
+        SSL_get0_alpn_selected(ws->ssl, &alpn, &alen);
+        if (alen != 0 && !(alen == 8 && memcmp(alpn, "http/1.1", 8) == 0)) {
+            wsc_finish(ws, "tls: server selected an ALPN protocol other than http/1.1");
+            return;
+        }
+    }
+    wsc_set_state(ws, WSC_UPGRADING);
+    bufferevent_write(ws->bev, ws->request, strlen(ws->request));
+}
+
+static void proxy_start(struct rd_ws_client *ws);
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct rd_ws_client *ws = arg;
@@ -577,24 +623,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
 
     if (what & BEV_EVENT_CONNECTED) {
-        evutil_socket_t fd = bufferevent_getfd(bev);
-        int one = 1;
-
-        if (ws->state != WSC_CONNECTING)
-            return;
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (ws->ssl != NULL) {
-            const unsigned char *alpn = NULL;
-            unsigned int alen = 0;
-            SSL_get0_alpn_selected(ws->ssl, &alpn, &alen);
-            if (alen != 0 && !(alen == 8 && memcmp(alpn, "http/1.1", 8) == 0)) {
-                wsc_finish(ws, "tls: server selected an ALPN protocol other than http/1.1");
-                return;
-            }
-        }
-        wsc_set_state(ws, WSC_UPGRADING);
-        bufferevent_write(bev, ws->request, strlen(ws->request));
+        if (ws->state == WSC_CONNECTING && ws->proxied)
+            proxy_start(ws);
+        else if (ws->state == WSC_CONNECTING || ws->state == WSC_TLS)
+            connected(ws);
         return;
     }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
@@ -607,16 +639,26 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     case WSC_CONNECTING: {
         int dns_err = bufferevent_socket_get_dns_error(bev);
         if (dns_err != 0)
-            snprintf(reason, sizeof reason, "resolve %s: %s", ws->url.host,
-                     evutil_gai_strerror(dns_err));
+            snprintf(reason, sizeof reason, "%sresolve %s: %s", ws->proxy_prefix,
+                     ws->proxied ? ws->proxy.host : ws->url.host, evutil_gai_strerror(dns_err));
         else if (reason[0] == '\0')
-            snprintf(reason, sizeof reason, "connect: %s",
+            snprintf(reason, sizeof reason, "%sconnect: %s", ws->proxy_prefix,
                      (what & BEV_EVENT_EOF) || err == 0 ? "connection closed"
                                                         : evutil_socket_error_to_string(err));
         rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
         wsc_finish(ws, reason);
         return;
     }
+    case WSC_PROXY: /* not reached: proxy_dial holds the callbacks until proxy_done */
+    case WSC_TLS:
+        if (reason[0] == '\0')
+            snprintf(reason, sizeof reason, "tls: %s (through proxy %s)",
+                     (what & BEV_EVENT_EOF) || err == 0 ? "connection closed during the handshake"
+                                                        : evutil_socket_error_to_string(err),
+                     ws->proxy_show);
+        rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+        wsc_finish(ws, reason);
+        return;
     case WSC_UPGRADING:
         if (reason[0] == '\0')
             snprintf(reason, sizeof reason, "handshake: %s",
@@ -641,9 +683,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
     switch (ws->state) {
     case WSC_CONNECTING:
+    case WSC_PROXY:
+    case WSC_TLS:
     case WSC_UPGRADING:
-        snprintf(reason, sizeof reason, "handshake: timeout after %d ms (%s)",
-                 ws->handshake_timeout_ms, wsc_state_str(ws->state));
+        snprintf(reason, sizeof reason, "%shandshake: timeout after %d ms (%s)",
+                 ws->state == WSC_PROXY ? ws->proxy_prefix : "", ws->handshake_timeout_ms,
+                 wsc_state_str(ws->state));
         rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
         wsc_finish(ws, reason);
         return;
@@ -653,6 +698,116 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     default:
         return;
     }
+}
+
+/* ---- through a proxy (connect phase) ---- */
+
+static void proxy_fail(struct rd_ws_client *ws, const char *why)
+{
+    char reason[RD_WSC_REASON_MAX];
+
+    snprintf(reason, sizeof reason, "%s%s", ws->proxy_prefix, why);
+    rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
+    wsc_finish(ws, reason);
+}
+
+/* wss through the proxy's tunnel: TLS on the same socket, from a TLS bufferevent on a
+ * duplicate of the descriptor (the plain one, freed here, closes the original), so that
+ * everything after the upgrade runs exactly as on a direct wss connection. The server speaks
+ * only after our ClientHello: a byte already received cannot be TLS and is refused. */
+static void tls_start(struct rd_ws_client *ws)
+{
+    size_t early = evbuffer_get_length(bufferevent_get_input(ws->bev));
+    struct bufferevent *tb;
+    int fd;
+
+    if (early > 0) {
+        char why[100];
+        snprintf(why, sizeof why, "%zu bytes arrived before the TLS handshake", early);
+        proxy_fail(ws, why);
+        return;
+    }
+    fd = fcntl(bufferevent_getfd(ws->bev), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        proxy_fail(ws, "cannot duplicate the socket for TLS");
+        return;
+    }
+    tb = bufferevent_openssl_socket_new(ws->base, fd, ws->ssl_pending, BUFFEREVENT_SSL_CONNECTING,
+                                        BEV_OPT_CLOSE_ON_FREE);
+    if (tb == NULL) {
+        close(fd);
+        proxy_fail(ws, "out of memory starting TLS"); /* ssl_pending is freed with ws */
+        return;
+    }
+    ws->ssl = ws->ssl_pending;
+    ws->ssl_pending = NULL;
+    bufferevent_free(ws->bev); /* may be inside its callback: libevent defers the free */
+    ws->bev = tb;
+    bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
+    bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
+    bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
+    wsc_set_state(ws, WSC_TLS); /* event_cb(CONNECTED) -> connected() once TLS is up */
+}
+
+static void proxy_done(struct rd_proxy_dial *pd, int ok, const char *reason, void *arg)
+{
+    struct rd_ws_client *ws = arg;
+
+    bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
+    if (!ok) {
+        proxy_fail(ws, reason);
+    } else {
+        rd_debug("ws client %s:%u: tunnel through proxy %s is up", ws->url.host, ws->url.port,
+                 ws->proxy_show);
+        if (ws->ssl_pending != NULL)
+            tls_start(ws);
+        else
+            connected(ws);
+    }
+    rd_proxy_dial_free(pd); /* freed once its callback returns; reason is not used after */
+    ws->pxd = NULL;
+}
+
+/* TCP to the proxy is up: its handshake, for the server's host and port. */
+static void proxy_start(struct rd_ws_client *ws)
+{
+    evutil_socket_t fd = bufferevent_getfd(ws->bev);
+    int one = 1;
+
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    wsc_set_state(ws, WSC_PROXY);
+    ws->pxd = rd_proxy_dial_start(ws->bev, ws->dns, &ws->proxy, ws->url.host, ws->url.port,
+                                  proxy_done, ws);
+    if (ws->pxd == NULL)
+        proxy_fail(ws, "out of memory");
+}
+
+/* Which proxy this connection goes through (common/proxyenv.h). 0, or -1 with *errp. */
+static int proxy_setup(struct rd_ws_client *ws, const char *explicit_proxy, char **errp)
+{
+    char err[300];
+    const char *src = NULL;
+
+    switch (rd_proxy_pick(explicit_proxy, ws->url.tls, ws->url.host, ws->url.port, NULL,
+                          &ws->proxy, &src, err, sizeof err)) {
+    case RD_PROXY_PICK_ERR:
+        *errp = dup_err("ws client: %s", err);
+        return -1;
+    case RD_PROXY_PICK_DIRECT:
+        if (src != NULL)
+            rd_debug("ws client %s:%u: no proxy (%s)", ws->url.host, ws->url.port,
+                     strcmp(src, "-proxy") == 0 ? "-proxy direct" : src);
+        return 0;
+    case RD_PROXY_PICK_PROXY:
+        break;
+    }
+    ws->proxied = 1;
+    rd_proxy_url_show(&ws->proxy, ws->proxy_show, sizeof ws->proxy_show);
+    snprintf(ws->proxy_prefix, sizeof ws->proxy_prefix, "proxy %s: ", ws->proxy_show);
+    rd_debug("ws client %s:%u: through proxy %s (from %s)", ws->url.host, ws->url.port,
+             ws->proxy_show, src);
+    return 0;
 }
 
 /* ---- setup ---- */
@@ -808,15 +963,20 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
     ws->done_ev = event_new(base, -1, 0, done_cb, ws);
     if (ws->timer_ev == NULL || ws->done_ev == NULL)
         goto fail;
-    if (ws->url.tls) {
-        if (tls_setup(ws, cfg, errp) != 0)
-            goto fail;
+    if (proxy_setup(ws, cfg->proxy, errp) != 0)
+        goto fail;
+    if (ws->url.tls && tls_setup(ws, cfg, errp) != 0)
+        goto fail;
+    if (ws->url.tls && !ws->proxied) {
         ws->bev = bufferevent_openssl_socket_new(base, -1, ws->ssl, BUFFEREVENT_SSL_CONNECTING,
                                                  BEV_OPT_CLOSE_ON_FREE);
         if (ws->bev == NULL)
             goto fail; /* rd_ws_client_free frees the SSL */
         bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
     } else {
+        /* plain ws, or anything through a proxy: TLS (if any) starts in tls_start() */
+        ws->ssl_pending = ws->ssl;
+        ws->ssl = NULL;
         ws->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
         if (ws->bev == NULL)
             goto fail;
@@ -828,19 +988,21 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
                              (ws->handshake_timeout_ms % 1000) * 1000};
         event_add(ws->timer_ev, &tv);
     }
-    rd_debug("ws client: connecting to %s://%s:%u%s", ws->url.tls ? "wss" : "ws", ws->url.host,
-             ws->url.port, ws->url.path);
+    rd_debug("ws client: connecting to %s://%s:%u%s%s%s", ws->url.tls ? "wss" : "ws",
+             ws->url.host, ws->url.port, ws->url.path, ws->proxied ? " through proxy " : "",
+             ws->proxy_show);
     /* Failures from here on (even synchronous ones) end through wsc_finish -> done_ev. */
-    if (bufferevent_socket_connect_hostname(ws->bev, dns, AF_UNSPEC, ws->url.host,
-                                            ws->url.port) != 0 &&
+    if (bufferevent_socket_connect_hostname(ws->bev, dns, AF_UNSPEC,
+                                            ws->proxied ? ws->proxy.host : ws->url.host,
+                                            ws->proxied ? ws->proxy.port : ws->url.port) != 0 &&
         ws->state == WSC_CONNECTING) {
         char reason[RD_WSC_REASON_MAX];
         int dns_err = bufferevent_socket_get_dns_error(ws->bev);
         if (dns_err != 0)
-            snprintf(reason, sizeof reason, "resolve %s: %s", ws->url.host,
-                     evutil_gai_strerror(dns_err));
+            snprintf(reason, sizeof reason, "%sresolve %s: %s", ws->proxy_prefix,
+                     ws->proxied ? ws->proxy.host : ws->url.host, evutil_gai_strerror(dns_err));
         else
-            snprintf(reason, sizeof reason, "connect: %s",
+            snprintf(reason, sizeof reason, "%sconnect: %s", ws->proxy_prefix,
                      evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         wsc_finish(ws, reason);
     }
@@ -859,10 +1021,13 @@ void rd_ws_client_free(struct rd_ws_client *ws)
 {
     if (ws == NULL)
         return;
+    rd_proxy_dial_free(ws->pxd); /* before the bufferevent it borrows */
     if (ws->bev != NULL)
         bufferevent_free(ws->bev); /* frees the SSL too */
     else if (ws->ssl != NULL)
         SSL_free(ws->ssl);
+    SSL_free(ws->ssl_pending);
+    rd_proxy_url_wipe(&ws->proxy);
     rd_ws_link_free(ws->link); /* tells an attached session "closed by owner" */
     if (ws->timer_ev != NULL)
         event_free(ws->timer_ev);

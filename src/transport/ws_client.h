@@ -3,7 +3,9 @@
  *
  * One rd_ws_client = one websocket: resolve (evdns), non-blocking connect, TLS for wss
  * (SNI, host-name verification, ALPN http/1.1 only), HTTP/1.1 upgrade with
- * Sec-WebSocket-Accept checked, then binary messages to and from a session.
+ * Sec-WebSocket-Accept checked, then binary messages to and from a session. Optionally
+ * through an outbound proxy (HTTP CONNECT or SOCKS5, transport/proxy_dial.h), chosen by
+ * common/proxyenv.h's rules; wss is then TLS end to end with the server.
  *
  * Lifetime: rd_ws_client_connect() starts it; the owner gets on_open (create the session)
  * and exactly one on_done. The owner frees the client with rd_ws_client_free(), which it may
@@ -34,6 +36,10 @@ struct rd_ws_client_config {
     int handshake_timeout_ms;   /* 0 = RD_HANDSHAKE_TIMEOUT_MS: TCP connect + TLS + upgrade */
     const char *ca_file;        /* wss: CA bundle (PEM), NULL = system default paths */
     int insecure;               /* wss: skip certificate verification (logs a warning) */
+    const char *proxy;          /* outbound proxy: NULL or "" = from the environment
+                                   (https_proxy/HTTPS_PROXY for wss, http_proxy/HTTP_PROXY
+                                   for ws, no_proxy/NO_PROXY), "direct" = none, else a proxy
+                                   URL used as given (rd_proxy_pick); read at every connect */
 };
 
 struct rd_ws_client_cbs {
@@ -53,7 +59,10 @@ struct rd_ws_client_cbs {
 /* Start connecting. base and dns are kept (dns may be NULL: libevent then resolves names
  * with blocking getaddrinfo; numeric hosts never block). cfg is copied; cbs is copied.
  * Returns NULL and fills *errp (allocated, caller frees) for a bad URL or extra header, a
- * TLS setup failure (e.g. unreadable ca_file) or out of memory; no callback fires then.
+ * malformed proxy URL (cfg->proxy or the environment's; the message names where it came from
+ * and never holds its password), a TLS setup failure (e.g. unreadable ca_file) or out of
+ * memory; no callback fires then. Failures through a proxy start with "proxy
+ * <scheme>://[user:***@]host:port: " in the reason.
  * Every network failure (resolve, connect, TLS, upgrade) goes to on_done, never
  * synchronously from inside this call. */
 struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_base *dns,
