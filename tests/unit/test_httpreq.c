@@ -1,5 +1,6 @@
-/* test_proxy_req.c - the HTTP proxy's pure parser, builder and body tracker: every split
- * offset, one byte at a time, malformed heads, framing rules, ceilings, builder output. */
+/* test_httpreq.c - the HTTP front end's pure request reader, builder and body tracker: every
+ * split offset, one byte at a time, malformed heads and smuggling forms for the proxy's forms
+ * (absolute, authority) and the main port's (origin), framing rules, ceilings, builder. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,9 +530,214 @@ START_TEST(body_tracker)
 }
 END_TEST
 
+
+/* ---- the main port: origin-form ---- */
+
+static enum rd_hr_result parse_origin(const char *s, struct rd_hr_request *rq, const char **why)
+{
+    struct rd_hr_parser p;
+    size_t used;
+    enum rd_hr_result r;
+
+    rd_hr_parser_init(&p, RD_HR_FORM_ORIGIN, 0, 0);
+    r = rd_hr_parse(&p, s, strlen(s), rq, &used);
+    if (why != NULL)
+        *why = p.why;
+    return r;
+}
+
+/* The request-target is kept byte for byte: %2F, ';', '+', %20 untouched. */
+START_TEST(origin_exact)
+{
+    struct rd_hr_request *rq = rq_new();
+    const char *why = NULL;
+
+    ck_assert_int_eq(parse_origin("GET /client/foo/http/t:1/a%2Fb;c?x=1+2&y=%20 HTTP/1.1\r\n"
+                                  "Host: s\r\nX-Custom-Thing: 42\r\n"
+                                  "Impersonate-User: alice\r\n\r\n", rq, &why),
+                     RD_HR_OK);
+    ck_assert_uint_eq(rq->form, RD_HR_FORM_ORIGIN);
+    ck_assert_str_eq(rq->target, "/client/foo/http/t:1/a%2Fb;c?x=1+2&y=%20");
+    ck_assert_str_eq(rq->host, "");
+    ck_assert_int_eq(rq->port, 0);
+    ck_assert_uint_eq(rq->headers.n, 3);
+    ck_assert_str_eq(rq->headers.h[1].name, "X-Custom-Thing");
+    ck_assert_str_eq(rq->headers.h[2].value, "alice");
+    ck_assert_int_eq(rq->upgrade, 0);
+    free(rq);
+}
+END_TEST
+
+START_TEST(origin_upgrade)
+{
+    struct rd_hr_request *rq = rq_new();
+
+    ck_assert_int_eq(parse_origin("GET /connect HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\n"
+                                  "Connection: keep-alive, Upgrade\r\n\r\n", rq, NULL),
+                     RD_HR_OK);
+    ck_assert_int_eq(rq->upgrade, 1);
+    /* no "upgrade" token in Connection: not an upgrade */
+    ck_assert_int_eq(parse_origin("GET /x HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\n\r\n",
+                                  rq, NULL), RD_HR_OK);
+    ck_assert_int_eq(rq->upgrade, 0);
+    /* no Upgrade header */
+    ck_assert_int_eq(parse_origin("GET /x HTTP/1.1\r\nHost: s\r\nConnection: upgrade\r\n\r\n",
+                                  rq, NULL), RD_HR_OK);
+    ck_assert_int_eq(rq->upgrade, 0);
+    /* HTTP/1.0 never upgrades */
+    ck_assert_int_eq(parse_origin("GET /x HTTP/1.0\r\nUpgrade: websocket\r\n"
+                                  "Connection: upgrade\r\n\r\n", rq, NULL), RD_HR_OK);
+    ck_assert_int_eq(rq->upgrade, 0);
+    free(rq);
+}
+END_TEST
+
+/* The main port refuses the proxy's forms with a reason that names the right listener; the
+ * proxy refuses origin-form; an HTTP/1.1 origin-form request needs Host. */
+START_TEST(origin_forms_refused)
+{
+    struct rd_hr_request *rq = rq_new();
+    const char *why = NULL;
+
+    ck_assert_int_eq(parse_origin("GET http://a/ HTTP/1.1\r\n\r\n", rq, &why), RD_HR_ERR_BAD);
+    ck_assert_ptr_nonnull(strstr(why, "proxy"));
+    ck_assert_int_eq(parse_origin("CONNECT a:1 HTTP/1.1\r\n\r\n", rq, &why), RD_HR_ERR_BAD);
+    ck_assert_ptr_nonnull(strstr(why, "proxy"));
+    ck_assert_int_eq(parse_origin("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", rq, &why),
+                     RD_HR_ERR_BAD);
+    ck_assert_int_eq(parse_origin("GET / HTTP/1.1\r\n\r\n", rq, &why), RD_HR_ERR_BAD);
+    ck_assert_str_eq(why, "HTTP/1.1 request without Host");
+    ck_assert_int_eq(parse_origin("GET / HTTP/1.0\r\n\r\n", rq, &why), RD_HR_OK);
+    ck_assert_int_eq(parse_str("GET / HTTP/1.1\r\nHost: a\r\n\r\n", rq), RD_HR_ERR_BAD);
+    free(rq);
+}
+END_TEST
+
+/* Smuggling forms on the main port: each a 400 (501 for an unknown coding), never a guess. */
+static const struct bad_case origin_bad[] = {
+    { "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      RD_HR_ERR_BAD },                                                       /* CL + TE */
+    { "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+      RD_HR_ERR_BAD },                                                       /* two CLs */
+    { "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3,4\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET /x HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n", RD_HR_ERR_BAD }, /* obs-fold */
+    { "GET /x HTTP/1.1\nHost: a\r\n\r\n", RD_HR_ERR_BAD },                 /* bare LF */
+    { "GET /x HTTP/1.1\r\nHost: a\n\r\n", RD_HR_ERR_BAD },
+    { "GET /x HTTP/1.1\r\nHost: a\r\nX: 1\rY: 2\r\n\r\n", RD_HR_ERR_BAD }, /* bare CR */
+    { "GET /x HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", RD_HR_ERR_BAD }, /* control */
+    { "GET /x HTTP/1.1\r\nHost : a\r\n\r\n", RD_HR_ERR_BAD },             /* space before : */
+    { "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", RD_HR_ERR_BAD },
+    { "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+      RD_HR_ERR_BAD },
+    { "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      RD_HR_ERR_NOT_IMPLEMENTED },
+    { "GET /x#f HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET /x y HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },
+    { "GET /x HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n", RD_HR_ERR_BAD },
+};
+
+START_TEST(origin_smuggling)
+{
+    const struct bad_case *c = &origin_bad[_i];
+    struct rd_hr_request *rq = rq_new();
+    const char *why = NULL;
+    enum rd_hr_result r = parse_origin(c->req, rq, &why);
+
+    ck_assert_msg(r == c->want, "case %d: got %d want %d", _i, r, c->want);
+    ck_assert_ptr_nonnull(why);
+    free(rq);
+}
+END_TEST
+
+/* NUL and an overlong request line are refused before the head is complete. */
+START_TEST(origin_nul_overlong)
+{
+    static const char nul[] = "GET /x HTTP/1.1\r\nHost: a\0b\r\n\r\n";
+    struct rd_hr_request *rq = rq_new();
+    struct rd_hr_parser p;
+    size_t used;
+    char *line;
+
+    rd_hr_parser_init(&p, RD_HR_FORM_ORIGIN, 0, 0);
+    ck_assert_int_eq(rd_hr_parse(&p, nul, sizeof nul - 1, rq, &used), RD_HR_ERR_BAD);
+    line = malloc(RD_HR_MAX_REQUEST_LINE + 64);
+    ck_assert_ptr_nonnull(line);
+    memcpy(line, "GET /", 5);
+    memset(line + 5, 'a', RD_HR_MAX_REQUEST_LINE + 40);
+    rd_hr_parser_init(&p, RD_HR_FORM_ORIGIN, 0, 0);
+    /* no CRLF yet: the line is already too long */
+    ck_assert_int_eq(rd_hr_parse(&p, line, RD_HR_MAX_REQUEST_LINE + 45, rq, &used),
+                     RD_HR_ERR_URI_TOO_LONG);
+    free(line);
+    free(rq);
+}
+END_TEST
+
+/* An origin-form upgrade head (gorilla/websocket's, with frames behind it) split at every
+ * offset and fed one byte at a time. */
+START_TEST(origin_split_every_offset)
+{
+    static const char req[] = "GET /connect HTTP/1.1\r\nHost: 127.0.0.1:8123\r\n"
+                              "User-Agent: Go-http-client/1.1\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n"
+                              "X-Tunnel-Id: foo\r\n\r\n\x82\x80" "abcd";
+    const size_t total = sizeof req - 1, head = total - 6;
+    struct rd_hr_request *rq = rq_new();
+    struct rd_hr_parser p;
+    size_t k, used;
+    enum rd_hr_result r;
+
+    for (k = 0; k <= total; k++) {
+        rd_hr_parser_init(&p, RD_HR_FORM_ORIGIN, 0, 0);
+        r = rd_hr_parse(&p, req, k, rq, &used);
+        if (k < head) {
+            ck_assert_msg(r == RD_HR_NEED_MORE, "split %zu: %d", k, r);
+            r = rd_hr_parse(&p, req, total, rq, &used);
+        }
+        ck_assert_msg(r == RD_HR_OK, "split %zu: %d", k, r);
+        ck_assert_uint_eq(used, head);
+        ck_assert_str_eq(rq->target, "/connect");
+        ck_assert_int_eq(rq->upgrade, 1);
+        ck_assert_str_eq(rd_hm_headers_get(&rq->headers, "x-tunnel-id"), "foo");
+    }
+    rd_hr_parser_init(&p, RD_HR_FORM_ORIGIN, 0, 0);
+    for (k = 1; k <= total; k++)
+        if ((r = rd_hr_parse(&p, req, k, rq, &used)) != RD_HR_NEED_MORE)
+            break;
+    ck_assert_int_eq(r, RD_HR_OK);
+    ck_assert_uint_eq(k, head);
+    free(rq);
+}
+END_TEST
+
+START_TEST(basic_decode)
+{
+    char u[RD_HR_MAX_USER + 1], pw[RD_HR_MAX_PASSWORD + 1];
+
+    ck_assert_int_eq(rd_hr_parse_basic("Basic YWxpY2U6czNjcmV0", u, sizeof u, pw, sizeof pw),
+                     RD_HR_AUTH_BASIC);
+    ck_assert_str_eq(u, "alice");
+    ck_assert_str_eq(pw, "s3cret");
+    ck_assert_int_eq(rd_hr_parse_basic("basic   YWxpY2U6", u, sizeof u, pw, sizeof pw),
+                     RD_HR_AUTH_BASIC);
+    ck_assert_str_eq(pw, "");
+    ck_assert_int_eq(rd_hr_parse_basic("Bearer abc", u, sizeof u, pw, sizeof pw),
+                     RD_HR_AUTH_INVALID);
+    ck_assert_int_eq(rd_hr_parse_basic("Basic YWxpY2U", u, sizeof u, pw, sizeof pw),
+                     RD_HR_AUTH_INVALID);
+    ck_assert_int_eq(rd_hr_parse_basic("Basic YWxpY2U=", u, sizeof u, pw, sizeof pw),
+                     RD_HR_AUTH_INVALID); /* no ':' */
+    ck_assert_int_eq(rd_hr_parse_basic("Basic YWxpY2U6czNjcmV0", u, 3, pw, sizeof pw),
+                     RD_HR_AUTH_INVALID); /* does not fit */
+}
+END_TEST
+
 int main(void)
 {
-    Suite *s = suite_create("proxy_req");
+    Suite *s = suite_create("httpreq");
     TCase *tc = tcase_create("parser");
     SRunner *sr;
     int failed;
@@ -548,6 +754,13 @@ int main(void)
     tcase_add_test(tc, early_errors);
     tcase_add_test(tc, builder);
     tcase_add_test(tc, body_tracker);
+    tcase_add_test(tc, origin_exact);
+    tcase_add_test(tc, origin_upgrade);
+    tcase_add_test(tc, origin_forms_refused);
+    tcase_add_loop_test(tc, origin_smuggling, 0, (int)(sizeof origin_bad / sizeof origin_bad[0]));
+    tcase_add_test(tc, origin_nul_overlong);
+    tcase_add_test(tc, origin_split_every_offset);
+    tcase_add_test(tc, basic_decode);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
