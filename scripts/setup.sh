@@ -13,7 +13,8 @@ PKGS=(build-essential cmake pkg-config libevent-dev libssl-dev check curl python
 # the test suite also drives a real browser, builds the libFuzzer targets with clang and runs
 # clients behind real proxies (test_proxy_client: HTTP CONNECT and SOCKS5)
 for a in "$@"; do
-  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev tinyproxy microsocks)
+  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev tinyproxy microsocks python3-websocket
+                                   python3-websockets)
 done
 
 missing=()

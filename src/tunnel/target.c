@@ -35,6 +35,7 @@ struct rd_target_dial {
     int last_errno;
     int resolving;
     int connected; /* connect() completed at once: report from defer */
+    unsigned scope; /* an IPv6 literal's zone ("fe80::1%eth0"): its interface index */
 };
 
 int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
@@ -215,6 +216,12 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
         return;
     }
     d->ais = d->next_ai = res;
+    if (d->scope != 0) { /* the literal's zone, which getaddrinfo dropped */
+        struct evutil_addrinfo *ai;
+        for (ai = res; ai != NULL; ai = ai->ai_next)
+            if (ai->ai_family == AF_INET6)
+                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id = d->scope;
+    }
     if (d->resolving) {
         d->resolving = 0;
         event_active(d->defer, EV_TIMEOUT, 0);
@@ -294,6 +301,18 @@ struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdn
                  addr);
         event_active(d->defer, EV_TIMEOUT, 0);
         return d;
+    }
+    /* an address literal ("::1", "fe80::1%eth0", "10.0.0.7") is dialled as written: ADDRCONFIG
+     * would drop an IPv6 literal on a host without a global IPv6 address (loopback only) */
+    {
+        unsigned char a[16];
+        if (strchr(host, ':') != NULL
+                ? evutil_inet_pton_scope(AF_INET6, host, a, &d->scope) == 1
+                : evutil_inet_pton(AF_INET, host, a) == 1) {
+            hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+            if (strchr(host, '%') != NULL)
+                *strchr(host, '%') = '\0'; /* the zone goes in sin6_scope_id (dns_cb) */
+        }
     }
     tv.tv_sec = timeout_ms / 1000;
     tv.tv_usec = (timeout_ms % 1000) * 1000;

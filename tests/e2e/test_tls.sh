@@ -3,8 +3,8 @@
 # in its temp dir (a CA, a second unrelated CA, certificates for the server, for a wrong host
 # name, an expired one, one for an https target); no key is committed.
 #   - rdial-server -cert/-key serves wss:// and https:// on the main port; rdial-client -ca
-#     verifies it; a 64 MiB download over it is byte-identical; an 8 MiB upload arrives intact;
-#     a slow download outlasting lws's 15 s transaction timeout is not cut
+#     verifies it; a 256 MiB download over it (wss session, https route) is byte-identical;
+#     an 8 MiB upload arrives intact; a slow download of about 16 s is not cut
 #   - without -ca (unknown CA), with a wrong host name, with an expired certificate the
 #     client fails with a clear log line and keeps retrying; -insecure connects and warns
 #   - peers over wss verify with -peer-ca (and fail without it)
@@ -71,8 +71,11 @@ openssl x509 -in "$pki/expired.pem" -noout -checkend 0 >/dev/null &&
 www="$RD_TEST_DIR/www"
 mkdir -p "$www"
 echo hello >"$www/hello.txt"
-rd_scratch "$www/big.bin" "$www/up.bin" "$RD_TEST_DIR/out.bin" "$RD_TEST_DIR/up.bin"
-head -c $((64 * 1024 * 1024)) /dev/urandom >"$www/big.bin"
+rd_scratch "$www/big.bin" "$www/huge.bin" "$www/up.bin" "$RD_TEST_DIR/out.bin" \
+    "$RD_TEST_DIR/up.bin"
+head -c $((256 * 1024 * 1024)) /dev/urandom >"$www/huge.bin"
+huge_sha=$(rd_sha256 "$www/huge.bin")
+head -c $((64 * 1024 * 1024)) "$www/huge.bin" >"$www/big.bin"
 big_sha=$(rd_sha256 "$www/big.bin")
 rd_start_dummy dummy "$www"
 D=$RD_ADDR
@@ -90,10 +93,10 @@ rd_assert_eq "$(cat "$RD_BODY")" hello "body over https"
 rd_http "http://$S1/healthz"
 rd_assert_ne "$RD_STATUS" 200 "plain http on a TLS port"
 
-# 64 MiB down, 8 MiB up, over TLS on the main port
-curl -sS --max-time 120 --cacert "$pki/ca.pem" -o "$RD_TEST_DIR/out.bin" \
-    "$https1/client/foo/http/$D/big.bin?timeout=120"
-rd_assert_eq "$(rd_sha256 "$RD_TEST_DIR/out.bin")" "$big_sha" "64 MiB over wss"
+# 256 MiB down, 8 MiB up, over TLS on the main port (the session is wss, the route https)
+curl -sS --max-time 180 --cacert "$pki/ca.pem" -o "$RD_TEST_DIR/out.bin" \
+    "$https1/client/foo/http/$D/huge.bin?timeout=180"
+rd_assert_eq "$(rd_sha256 "$RD_TEST_DIR/out.bin")" "$huge_sha" "256 MiB over wss, byte-identical"
 rm -f "$RD_TEST_DIR/out.bin"
 head -c $((8 * 1024 * 1024)) "$www/big.bin" >"$RD_TEST_DIR/up.bin"
 want=$(rd_fnv1a64 "$RD_TEST_DIR/up.bin")
@@ -102,7 +105,7 @@ got=$(curl -sS --max-time 60 --cacert "$pki/ca.pem" --data-binary @"$RD_TEST_DIR
     "$https1/client/foo/http/$D/upload")
 rd_assert_eq "$got" "received $want" "8 MiB upload over https"
 
-# a download that lasts longer than lws's own transaction timeout (15 s) is not cut
+# a download that lasts about 16 s (longer than -route-timeout-s) is not cut
 got=$(curl -sS --max-time 60 --cacert "$pki/ca.pem" --limit-rate 256K -o /dev/null \
     -w '%{size_download}' "$https1/client/foo/http/$D/up.bin?timeout=60") || true
 rd_assert_eq "$got" "$((4 * 1024 * 1024))" "slow 4 MiB download (about 16 s)"

@@ -119,7 +119,7 @@ int hc_peek(struct evbuffer *b, struct evbuffer_iovec *v)
 static const char *status_reason(int status)
 {
     switch (status) {
-    case 200: return "Connection established";
+    case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
