@@ -15,16 +15,23 @@
 #     --keep      keep the work directory (logs, raw results) and print its path
 #
 # What runs (all on 127.0.0.1; the load tools are built into build-bench/ from bench/*.c):
-#   bulk      curl downloads of one file: direct, /client/ route, SOCKS5, HTTP CONNECT, HTTP
-#             absolute-form, peer hop (server 2 -> server 1 -> client), wss route, wss SOCKS5;
+# The two-relay limit: two single-threaded haproxy processes in tcp mode (nbthread 1), chained
+# (user -> relay 1 -> relay 2 -> rdial-dummy): the least any server + client pair of user-space
+# relays can cost. It runs in the bulk, small, connrate and streams sections, and every tunnel
+# figure of those is also printed as a ratio to it ("/limit").
+#   bulk      curl downloads of one file: direct, two-relay limit, /client/ route, SOCKS5, HTTP
+#             CONNECT, HTTP absolute-form, peer hop (server 2 -> server 1 -> client), wss route,
+#             wss SOCKS5;
 #             peak RSS (VmHWM, reset before each run) and CPU seconds per GiB of the server and
 #             the client over the route, SOCKS5, CONNECT and absolute-form downloads
 #   small     wrk -t2 --latency at 8 and 64 connections on a 1 KiB file: req/s, p50, p99;
-#             direct, route, absolute-form proxy
+#             direct, two-relay limit, route, absolute-form proxy
 #   connrate  bench/loadgen rate: 8 workers loop connect -> SOCKS5 -> GET (HTTP/1.0) -> EOF ->
-#             close, each cycle one new tunnel conn; against the same loop on the dummy
-#   streams   bench/loadgen fetch: 1,000 concurrent downloads through SOCKS5 over one session;
-#             aggregate MiB/s, slowest/fastest stream throughput, peak RSS
+#             close, each cycle one new tunnel conn; against the same loop on the dummy and
+#             through the two relays (plain TCP, no SOCKS5)
+#   streams   bench/loadgen fetch: 1,000 concurrent downloads through SOCKS5 over one session
+#             (and through the two relays); aggregate MiB/s, slowest/fastest stream
+#             throughput, peak RSS
 #   sessions  bench/wsidle: 1,000 websocket sessions on a fresh server, each pinging every 5 s
 #             like an idle client: server RSS delta per session, server CPU % of a core
 #   conns     10,000 idle SOCKS5 conns on one session (fresh server and client): RSS delta per
@@ -79,10 +86,15 @@ T0=$(date +%s)
 have_all() {
   local c
   for c in cmake cc pkg-config wrk curl openssl python3 ss; do command -v "$c" >/dev/null || return 1; done
-  pkg-config --exists libevent libevent_openssl libwebsockets libuv openssl
+  pkg-config --exists libevent libevent_openssl openssl
 }
 if ! have_all; then
   scripts/setup.sh >/dev/null || { echo "bench: scripts/setup.sh failed" >&2; exit 1; }
+fi
+if ! command -v haproxy >/dev/null; then # the two-relay limit (Debian's haproxy)
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends haproxy; } >/dev/null 2>&1 || { echo "bench: cannot install haproxy" >&2; exit 1; }
 fi
 B=$PWD/build-bench
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DRDIAL_TESTS=OFF >/dev/null || exit 1
@@ -170,7 +182,7 @@ head -c $((SIZE_MB * 1048576)) /dev/urandom > "$W/www/big"
 head -c 1024 /dev/urandom > "$W/www/small"
 head -c $((STREAM_KB * 1024)) /dev/urandom > "$W/www/stream"
 truncate -s $((SLOW1_MB * 1048576)) "$W/www/slow"   # sparse: costs no memory, reads as zeros
-port DP SP XP HP SP2 TSP TXP
+port DP SP XP HP SP2 TSP TXP RP1 RP2
 # wss: a throw-away CA and server certificate (openssl CLI), a third server with TLS on its
 # main port and a second client connected to it over wss
 (cd "$W" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
@@ -183,6 +195,31 @@ port DP SP XP HP SP2 TSP TXP
 # the dummy's idle timeout is raised: idle conns and slow readers stay open for minutes
 (cd "$W/www" && exec "$B/rdial-dummy" -listen "127.0.0.1:$DP" -timeout 3600) > "$W/dummy.log" 2>&1 &
 wait_log "$W/dummy.log" "listening on" || die "dummy did not start"
+# the two-relay limit: haproxy tcp mode, one thread each, relay 1 -> relay 2 -> dummy
+relay_cfg() { # listen-port next-port
+  cat <<CFG
+global
+    nbthread 1
+    maxconn 9000
+defaults
+    mode tcp
+    timeout connect 10s
+    timeout client 1h
+    timeout server 1h
+listen relay
+    bind 127.0.0.1:$1
+    server next 127.0.0.1:$2
+CFG
+}
+relay_cfg "$RP2" "$DP" > "$W/relay2.cfg"; relay_cfg "$RP1" "$RP2" > "$W/relay1.cfg"
+haproxy -db -f "$W/relay2.cfg" > "$W/relay2.log" 2>&1 & H2=$!
+haproxy -db -f "$W/relay1.cfg" > "$W/relay1.log" 2>&1 & H1=$!
+for ((i = 0; i < 50; i++)); do
+  [ -n "$(ss -Htln "( sport = :$RP1 )")" ] && [ -n "$(ss -Htln "( sport = :$RP2 )")" ] && break
+  sleep 0.1
+done
+[ -n "$(ss -Htln "( sport = :$RP1 )")" ] || die "haproxy relays did not start (see $W/relay1.log)"
+RELAY="http://127.0.0.1:$RP1"
 SRV_COMMON=(-shutdown-grace-ms 0)   # the bench stops servers at once, no drain
 MAIN=()
 start_main() {
@@ -246,6 +283,7 @@ if want bulk; then
   say "bulk, $RUNS x $SIZE_MB MiB per path"
   for ((r = 1; r <= RUNS; r++)); do
     bulk_one bulk.direct "$DIRECT/big"
+    bulk_one bulk.relay2 "$RELAY/big"
     reset_hwm "$S1" "$C1"
     s0=$(cpu_ns "$S1"); c0=$(cpu_ns "$C1"); okn=0
     bulk_one bulk.route "$ROUTE/big?timeout=600" && okn=$((okn + 1))
@@ -305,6 +343,7 @@ if want small; then
   for c in 8 64; do
     for ((r = 1; r <= RUNS; r++)); do
       wrk_one "small.c$c.direct" "$c" "$DIRECT/small"
+      wrk_one "small.c$c.relay2" "$c" "$RELAY/small"
       wrk_one "small.c$c.route" "$c" "$ROUTE/small"
       wrk_one "small.c$c.abs" "$c" "http://127.0.0.1:$HP" -s "$W/abs.lua"
     done
@@ -329,6 +368,7 @@ if want connrate; then
   say "new connections, $CR_WORKERS workers, ${CR_SECS}s x $RUNS"
   for ((r = 1; r <= RUNS; r++)); do
     rate_one conn.direct -c "127.0.0.1:$DP"
+    rate_one conn.relay2 -c "127.0.0.1:$RP1"
     rate_one conn.socks -c "127.0.0.1:$XP" -s "foo:$DP"
   done
 fi
@@ -349,6 +389,7 @@ if want streams; then
   say "$STREAMS streams x $STREAM_KB KiB, $RUNS runs"
   for ((r = 1; r <= RUNS; r++)); do
     fetch_one streams.direct -c "127.0.0.1:$DP"
+    fetch_one streams.relay2 -c "127.0.0.1:$RP1"
     reset_hwm "$S1" "$C1"
     fetch_one streams.socks -c "127.0.0.1:$XP" -s "foo:$DP"
     peak streams.peak.server "$S1"; peak streams.peak.client "$C1"
@@ -357,6 +398,7 @@ fi
 
 # the memory and idle scenarios start their own processes
 [ ${#MAIN[@]} -gt 0 ] && stop "${MAIN[@]}"
+stop "$H1" "$H2"
 
 # ---- memory and idle scenarios ----
 # Each run starts its own processes. Full mode runs them one after the other; quick mode runs

@@ -6,7 +6,9 @@ results.tsv lines:  V <key> <value>   one run's figure
                     N <text>          a note for the footnotes
 A figure is the median of its runs. When some runs failed it is still shown if at least half
 of them succeeded, with a footnote giving the failures; otherwise it reads "failed". Ratios are
-computed from the medians of the two columns, both measured in the same invocation."""
+computed from the medians of the two columns, both measured in the same invocation: "ratio" is
+rdial / direct, "/limit" is rdial / the two-relay limit (two single-threaded haproxy tcp relays
+in series, the least a server + client pair of user-space relays can cost)."""
 import os
 import statistics
 import sys
@@ -125,6 +127,18 @@ ROWS += [
 ]
 
 
+# rdial figure -> the two-relay limit figure of the same section (same units)
+LIMIT = {"bulk.route": "bulk.relay2", "bulk.socks": "bulk.relay2", "bulk.connect": "bulk.relay2",
+         "bulk.abs": "bulk.relay2", "bulk.wss_route": "bulk.relay2", "bulk.wss_socks": "bulk.relay2",
+         "conn.socks": "conn.relay2", "streams.socks.mbps": "streams.relay2.mbps",
+         "streams.socks.fair": "streams.relay2.fair"}
+for c in (8, 64):
+    for path in ("route", "abs"):
+        LIMIT[f"small.c{c}.{path}.rps"] = f"small.c{c}.relay2.rps"
+        LIMIT[(f"small.c{c}.{path}.p50", f"small.c{c}.{path}.p99")] = \
+            (f"small.c{c}.relay2.p50", f"small.c{c}.relay2.p99")
+
+
 def cell(key, spec):
     if isinstance(key, tuple):
         parts = [fig(x) for x in key]
@@ -137,21 +151,26 @@ def cell(key, spec):
     return fmt(v, spec), fn
 
 
-W = (44, 13, 13, 6, 13, 8, 10)
-head = ("measure", "direct", "rdial", "ratio", "target", "", "reference")
+W = (44, 13, 13, 13, 6, 6, 13, 8, 10)
+head = ("measure", "direct", "2-relay limit", "rdial", "ratio", "/limit", "target", "", "reference")
 out = []
 out.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, W))))
 out.append("-" * (sum(W) + 2 * (len(W) - 1)))
 for label, base, key, spec, target, ref in ROWS:
     bcell, bfn = cell(base, spec)
     rcell, rfn = cell(key, spec)
+    lkey = LIMIT.get(key)
+    lcell, lfn = cell(lkey, spec) if lkey else ("", None)
     if bcell == "" and rcell == "":
         continue  # section not run (--only)
-    ratio, verdict = "", ""
+    ratio, lratio, verdict = "", "", ""
     bv = fig(base)[0] if isinstance(base, str) else None
     rv = fig(key)[0] if isinstance(key, str) else None
+    lv = fig(lkey)[0] if isinstance(lkey, str) else None
     if isinstance(bv, float) and isinstance(rv, float) and bv > 0 and (not target or target[0] == "ratio>="):
         ratio = f"{rv / bv:.2f}"
+    if isinstance(lv, float) and isinstance(rv, float) and lv > 0:
+        lratio = f"{rv / lv:.2f}"
     if target and quick and isinstance(key, str) and key.startswith("slow."):
         verdict = "n/a"
     elif target:
@@ -164,8 +183,9 @@ for label, base, key, spec, target, ref in ROWS:
             verdict = "met" if x >= tv else "NOT met"
         else:
             verdict = "met" if x <= tv else "NOT met"
-    marks = "".join(f"[{n}]" for n in sorted({n for n in (bfn, rfn) if n}))
-    row = (label + (" " + marks if marks else ""), bcell, rcell, ratio, target[2] if target else "", verdict, ref)
+    marks = "".join(f"[{n}]" for n in sorted({n for n in (bfn, rfn, lfn) if n}))
+    row = (label + (" " + marks if marks else ""), bcell, lcell, rcell, ratio, lratio,
+           target[2] if target else "", verdict, ref)
     out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, W))))
 
 hdr = (f"rdial bench{' --quick' if quick else ''}: {os.cpu_count()} cores, {os.uname().release}; "
@@ -181,6 +201,8 @@ print(hdr)
 print(params)
 print("\n".join(out))
 print("direct = client -> rdial-dummy without the tunnel (peer hop: the one-server route); "
+      "2-relay limit = two haproxy tcp relays (nbthread 1) in series to the dummy, plain TCP "
+      "(new conns: no SOCKS5); ratio = rdial / direct, /limit = rdial / 2-relay limit; "
       "reference = Go remotedialer, same class of machine; MiB = 2^20 bytes")
 for i, t in enumerate(foot, 1):
     print(f"[{i}] {t}")
