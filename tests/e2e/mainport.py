@@ -7,11 +7,13 @@ Servers (listen on 127.0.0.1:0, print "listening on 127.0.0.1:PORT"):
                   route forwarded)
   quiet SECS      answers a chunked stream: "first\n", then SECS seconds of silence, then
                   "second\n" and the end (a watch that is quiet for a while)
-  wsecho          a websocket echo server (python3-websockets, Debian's), every path
+  wsecho [CERT KEY]  a websocket echo server (python3-websockets, Debian's), every path;
+                  with CERT and KEY over TLS (wss)
 
 Clients (print one line per check, exit 1 on failure):
-  wsclient URL    websocket-client (python3-websocket, Debian's): text, binary and a 200 KiB
-                  binary message echoed byte for byte, then a clean close
+  wsclient URL [CA]  websocket-client (python3-websocket, Debian's): text, binary and a
+                  200 KiB binary message echoed byte for byte, then a clean close; wss URLs
+                  verified against CA
   pipeline HOST:PORT PATH...   one write with a GET per path, the answers read in order
   slowloris HOST:PORT SECS     drips a request head one byte every 0.3 s; prints when the
                   server closed and what it answered
@@ -102,15 +104,21 @@ def serve(fn, *args):
         threading.Thread(target=fn, args=(c,) + args, daemon=True).start()
 
 
-def wsecho():
+def wsecho(cert=None, key=None):
+    import ssl
     import websockets
 
     async def handler(ws, path=None):
         async for msg in ws:
             await ws.send(msg)
 
+    ctx = None
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+
     async def main():
-        async with websockets.serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, ssl=ctx) as server:
             port = list(server.sockets)[0].getsockname()[1]
             print("listening on 127.0.0.1:%d" % port, flush=True)
             await asyncio.Future()
@@ -118,10 +126,12 @@ def wsecho():
     asyncio.run(main())
 
 
-def wsclient(url):
+def wsclient(url, ca=None):
+    import ssl
     import websocket
 
-    ws = websocket.create_connection(url, timeout=20)
+    sslopt = {"ca_certs": ca, "cert_reqs": ssl.CERT_REQUIRED} if ca else None
+    ws = websocket.create_connection(url, timeout=20, sslopt=sslopt)
     big = os.urandom(200 * 1024)
     for msg in ("hello through the route", b"\x00\x01binary\xff", big):
         if isinstance(msg, str):
@@ -220,9 +230,9 @@ def main():
     elif mode == "quiet":
         serve(quiet_conn, float(sys.argv[2]))
     elif mode == "wsecho":
-        wsecho()
+        wsecho(*sys.argv[2:4])
     elif mode == "wsclient":
-        wsclient(sys.argv[2])
+        wsclient(*sys.argv[2:4])
     elif mode == "pipeline":
         pipeline(sys.argv[2], sys.argv[3:])
     elif mode == "slowloris":

@@ -205,4 +205,20 @@ rd_assert_contains "$(cat "$RD_BODY")" "certificate verify failed" "502 reason (
 rd_http "$https1/client/foo/https/localhost:$TP/hello.txt" --cacert "$pki/ca.pem"
 rd_assert_status 200 "https target after failures"
 
+# an upgrade to an https target (a wss echo app behind the client, as kubectl exec meets a
+# Kubernetes API server): TLS from the user to the main port, TLS from the server to the target
+# through the tunnel, the 101, then raw bytes both ways (Debian's websocket-client and websockets)
+PY3=/usr/bin/python3
+if [[ -x $PY3 ]] && "$PY3" -c 'import websocket, websockets' 2>/dev/null; then
+    rd_start wss_echo "$PY3" "$RD_E2E_DIR/mainport.py" wsecho "$pki/target.pem" "$pki/target.key"
+    WP=$(rd_listen_addr wss_echo)
+    WP=${WP##*:}
+    "$PY3" "$RD_E2E_DIR/mainport.py" wsclient "wss://localhost:$P1/client/foo/https/localhost:$WP/echo" \
+        "$pki/ca.pem" >"$RD_TEST_DIR/wss.out" 2>&1 ||
+        rd_fail "websocket to an https target through the route: $(cat "$RD_TEST_DIR/wss.out")"
+    rd_assert_file_contains "$RD_TEST_DIR/wss.out" "echo ok binary 204800" "wss echo through the route"
+else
+    rd_fail "python3-websocket / python3-websockets missing (scripts/setup.sh --test installs them)"
+fi
+
 rd_pass
