@@ -269,12 +269,12 @@ static void response_done(struct hc *h)
     if (x->target_keep && rd_keep_enabled(h->fe->cfg.keep) && !h->fe->stopping &&
         x->conn != NULL && !x->conn_gone && x->req_done && x->tls == NULL &&
         evbuffer_get_length(x->rin) == 0 && rd_conn_rx_len(x->conn) == 0 &&
-        (x->spec.scope[0] != 'p' || (!x->close_after && h->keep_alive && !h->user_eof))) {
+        (!x->spec.scope_private || (!x->close_after && h->keep_alive && !h->user_eof))) {
         struct rd_conn *c = x->conn;
         x->conn = NULL;
         rd_keep_put(h->fe->cfg.keep, c, x->spec.scope, x->spec.target.client_id,
                     x->spec.target.addr);
-        if (x->spec.scope[0] == 'p') { /* the proxy's own scope: dropped with the connection */
+        if (x->spec.scope_private) { /* dropped with this user connection */
             snprintf(h->kept_client, sizeof h->kept_client, "%s", x->spec.target.client_id);
             snprintf(h->kept_addr, sizeof h->kept_addr, "%s", x->spec.target.addr);
         }
@@ -702,8 +702,10 @@ void fwd_joined_pump(struct hc *h)
             hc_end(h, x->conn_reason, 1);
         return;
     }
-    if (h->user_eof && evbuffer_get_length(in) == 0)
+    if (h->user_eof && evbuffer_get_length(in) == 0) {
+        fwd_close_conn(h, NULL); /* the user's FIN: the target sees an EOF, not an error */
         hc_end(h, "upgraded stream ended by the user", 0);
+    }
 }
 
 /* ---- conn callbacks ---- */
@@ -872,7 +874,7 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
              x->spec.path); /* the query is not logged: it may carry secrets */
     x->asked_keep = rd_keep_enabled(h->fe->cfg.keep) && !h->fe->stopping && !x->spec.https &&
                     rq->minor == 1 && !(x->spec.upgrade && rq->upgrade) &&
-                    (x->spec.scope[0] != 'p' || h->keep_alive);
+                    (!x->spec.scope_private || h->keep_alive);
     n = build_head(h, rq, &head);
     if (n < 0) {
         fwd_fail(h, 431, "head-too-large", "request head too large to forward");

@@ -649,6 +649,7 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
     rd_hr_host_header(t.addr, h->x.spec.host_header, sizeof h->x.spec.host_header);
     h->x.spec.path = rq->target;
     snprintf(h->x.spec.scope, sizeof h->x.spec.scope, "px:%llu", (unsigned long long)h->serial);
+    h->x.spec.scope_private = 1;
     h->x.spec.head_timeout_ms = h->fe->cfg.response_timeout_ms;
     h->x.spec.body_idle_ms = h->fe->cfg.response_timeout_ms;
     fwd_start(h, rq, RD_FE_HTTPPROXY);
