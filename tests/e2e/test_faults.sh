@@ -204,24 +204,15 @@ sent=$(sed -n 's/^RESULT .*sent=\([0-9]*\).*/\1/p' "$RD_TEST_DIR/abuse_huge.out"
 rd_assert_lt "$sent" $((64 * MIB)) "huge frame: the server gave up before 64 MiB"
 abuse hugefrag "message too large"
 
-# unmasked client frame: RFC 6455 5.1 says the server MUST close. libwebsockets 4.1.6 (the
-# server's websocket layer) does not check the mask bit and rdial cannot see it through the
-# lws API, so both outcomes are accepted here: closed, or taken as a masked frame with a zero
-# key -- then it must have been parsed as the Connect it is (answered with an Error) and the
-# stream must still be in step (a ping after it gets its pong).
+# unmasked client frame: RFC 6455 5.1 says the server MUST close: 1002, the session ends
 rd_start abuse_unmasked "$PY" "$HOSTILE" abuse "$S" evil-unmasked unmasked --wait 1.5
 rd_wait_log abuse_unmasked '^RESULT ' 30 out
 wait_exit abuse_unmasked 10
 result=$(grep '^RESULT ' "$RD_TEST_DIR/abuse_unmasked.out")
 rd_log "unmasked: $result"
-if [[ $RD_EXIT == 4 ]]; then
-    rd_log "NOTE: the server accepts unmasked client frames (libwebsockets 4.1.6 does not enforce RFC 6455 5.1)"
-    rd_assert_contains "$result" "ERROR 1000 connect not allowed" "unmasked Connect parsed and refused"
-    rd_assert_contains "$result" "pong=1" "stream in step after an unmasked frame"
-else
-    rd_assert_eq "$RD_EXIT" 0 "unmasked frame: the hostile helper failed: $result"
-    rd_wait_log srv "session down: client evil-unmasked " 10
-fi
+rd_assert_eq "$RD_EXIT" 0 "unmasked frame: the session must be closed: $result"
+rd_assert_contains "$result" "code=1002" "unmasked frame: closed with 1002"
+rd_wait_log srv "session down: client evil-unmasked .*unmasked frame" 10
 server_alive unmasked
 good_download "after unmasked"
 

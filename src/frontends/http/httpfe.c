@@ -267,6 +267,20 @@ void hc_end(struct hc *h, const char *reason, int abort)
     hc_arm(h, HT_FLUSH, RD_HTTPFE_FLUSH_TIMEOUT_MS);
 }
 
+/* Close at once (teardown): no flush, no lingering. reset: RST instead of FIN. */
+static void hc_end_now(struct hc *h, const char *reason, int reset)
+{
+    if (h->reason[0] == '\0')
+        snprintf(h->reason, sizeof h->reason, "%s", reason);
+    if (h->st == HC_TUNNEL) {
+        hc_end(h, reason, 1);
+        return;
+    }
+    fwd_close_conn(h, reason);
+    fwd_clear(h);
+    hc_finish(h, reset);
+}
+
 /* ---- answers of our own ---- */
 
 /* Queue a complete short answer. close_conn: then close the user connection; otherwise the
@@ -1052,7 +1066,19 @@ struct rd_httpfe *rd_httpfe_new(struct event_base *base, const struct rd_httpfe_
 
 int rd_httpfe_port(const struct rd_httpfe *fe) { return rd_listener_port(fe->lis); }
 size_t rd_httpfe_active(const struct rd_httpfe *fe) { return rd_listener_active(fe->lis); }
-size_t rd_httpfe_busy(const struct rd_httpfe *fe) { return fe->busy; }
+size_t rd_httpfe_busy(const struct rd_httpfe *fe)
+{
+    const struct hc *h;
+    size_t n = fe->busy;
+
+    /* an answer that is complete for us but still on its way to a slow user counts too: the
+     * drain must not cut it (a scan: called every 100 ms while draining only) */
+    for (h = fe->list; h != NULL; h = h->next)
+        if (!h->busy && h->st != HC_DONE && h->bev != NULL &&
+            evbuffer_get_length(bufferevent_get_output(h->bev)) > 0)
+            n++;
+    return n;
+}
 
 void rd_httpfe_stop_accepting(struct rd_httpfe *fe)
 {
@@ -1074,8 +1100,11 @@ void rd_httpfe_free(struct rd_httpfe *fe)
     if (fe == NULL)
         return;
     rd_listener_stop(fe->lis);
+    /* a broken exchange is reset (the user must see the cut); an idle connection is closed
+     * plainly, so that an answer the kernel still holds reaches its user */
     for (h = fe->list; h != NULL; h = h->next)
-        hc_end(h, "shutting down", 1);
+        if (h->st != HC_DONE)
+            hc_end_now(h, "shutting down", h->busy);
     while (fe->list != NULL) { /* every hc is DONE now: reap them here */
         h = fe->list;
         event_del(h->reaper);

@@ -85,7 +85,8 @@ struct rd_httpfe *rd_httpfe_new(struct event_base *base, const struct rd_httpfe_
 
 int rd_httpfe_port(const struct rd_httpfe *h);
 
-/* HTTP connections open now, and of those the ones with an exchange or tunnel running. */
+/* HTTP connections open now, and of those the ones with an exchange or tunnel running or an
+ * answer still being written (what a drain waits for). */
 size_t rd_httpfe_active(const struct rd_httpfe *h);
 size_t rd_httpfe_busy(const struct rd_httpfe *h);
 
