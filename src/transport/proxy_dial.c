@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/httpmsg.h"
 #include "common/log.h"
 
 #define SOCKS_VER 5
@@ -116,58 +117,46 @@ int rd_pxd_http_request(char *out, size_t cap, const char *host, uint16_t port,
     return n + 2;
 }
 
-/* The status line buf[0..n) ("HTTP/1.x NNN reason", CR stripped) -> out. 0 or -1. */
-static int parse_status_line(const uint8_t *buf, size_t n, struct rd_pxd_http_head *out)
-{
-    size_t i, k = 0;
-
-    if (n < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[7] < '0' || buf[7] > '9' ||
-        buf[8] != ' ')
-        return -1;
-    for (i = 9; i < 12; i++) {
-        if (buf[i] < '0' || buf[i] > '9')
-            return -1;
-        out->status = out->status * 10 + (buf[i] - '0');
-    }
-    if (out->status < 100 || (n > 12 && buf[12] != ' '))
-        return -1;
-    for (i = 0; i < n && k + 1 < sizeof out->line; i++)
-        out->line[k++] = buf[i] < 0x20 || buf[i] >= 0x7f ? '?' : (char)buf[i];
-    out->line[k] = '\0';
-    return 0;
-}
-
+/* On the one HTTP/1.1 toolkit (common/httpmsg.h): the response head parser. */
 enum rd_pxd_result rd_pxd_http_parse(const uint8_t *buf, size_t len,
                                      struct rd_pxd_http_head *out)
 {
     static const char http[] = "HTTP/";
-    size_t lim = len < RD_PXD_MAX_HEAD ? len : RD_PXD_MAX_HEAD, pos = 0;
+    struct rd_hm_resp_parser p;
+    struct rd_hm_response *r;
+    enum rd_hm_result hr;
+    enum rd_pxd_result res;
+    size_t used = 0, i, k = 0;
 
     memset(out, 0, sizeof *out);
     if (len == 0)
         return RD_PXD_NEED_MORE;
     if (memcmp(buf, http, len < 5 ? len : 5) != 0)
         return RD_PXD_BAD; /* not HTTP, already in its first bytes */
-    for (;;) {
-        const uint8_t *nl = pos < lim ? memchr(buf + pos, '\n', lim - pos) : NULL;
-        size_t end, l;
-
-        if (nl == NULL)
-            return len >= RD_PXD_MAX_HEAD ? RD_PXD_TOO_BIG : RD_PXD_NEED_MORE;
-        end = (size_t)(nl - buf);
-        l = end > pos && buf[end - 1] == '\r' ? end - 1 - pos : end - pos;
-        if (pos == 0) {
-            if (parse_status_line(buf, l, out) != 0) {
-                memset(out, 0, sizeof *out);
-                return RD_PXD_BAD;
-            }
-        } else if (l == 0) {
-            out->head_len = end + 1;
-            break;
-        }
-        pos = end + 1;
+    r = malloc(sizeof *r); /* ~34 KiB (the header list): not on the stack */
+    if (r == NULL)
+        return RD_PXD_BAD;
+    /* head_request: an answer to CONNECT has no body whatever its headers say; upgrade: a
+     * 101 is parsed (and refused below as a status) rather than called malformed */
+    rd_hm_resp_parser_init(&p, 1, RD_PXD_MAX_HEAD);
+    p.upgrade = 1;
+    hr = rd_hm_response_parse(&p, (const char *)buf, len, r, &used);
+    if (hr == RD_HM_NEED_MORE) {
+        res = RD_PXD_NEED_MORE;
+    } else if (hr == RD_HM_ERR_TOO_BIG) {
+        res = RD_PXD_TOO_BIG;
+    } else if (hr == RD_HM_OK || hr == RD_HM_INTERIM) {
+        out->status = r->status;
+        out->head_len = used;
+        for (i = 0; i < used && buf[i] != '\r' && buf[i] != '\n' && k + 1 < sizeof out->line; i++)
+            out->line[k++] = buf[i] < 0x20 || buf[i] >= 0x7f ? '?' : (char)buf[i];
+        out->line[k] = '\0';
+        res = r->status >= 200 && r->status <= 299 ? RD_PXD_OK : RD_PXD_STATUS;
+    } else {
+        res = RD_PXD_BAD;
     }
-    return out->status >= 200 && out->status <= 299 ? RD_PXD_OK : RD_PXD_STATUS;
+    free(r);
+    return res;
 }
 
 size_t rd_pxd_socks_greeting(uint8_t *out, int with_auth)

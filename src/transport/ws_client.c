@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/httpmsg.h"
 #include "common/log.h"
 #include "common/proxyenv.h"
 #include "common/sockio.h"
@@ -244,144 +245,111 @@ const char *rd_ws_http_result_str(enum rd_ws_http_result r)
 }
 
 /* Does the comma-separated list v[0..n) hold `token` (case-insensitive)? */
-static int has_token(const char *v, size_t n, const char *token)
-{
-    size_t tl = strlen(token), i = 0;
-
-    while (i < n) {
-        size_t s, e;
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int name_is(const char *name, size_t n, const char *want)
-{
-    return strlen(want) == n && strncasecmp(name, want, n) == 0;
-}
-
 /* Append one X-Rdial-Listen value to out->listen (", " between values); a value that does
  * not fit whole is dropped. */
-static void add_listen(struct rd_ws_http_resp *out, const char *v, size_t n)
+static void add_listen(struct rd_ws_http_resp *out, const char *v)
 {
-    size_t used = strlen(out->listen), sep = used > 0 ? 2 : 0;
+    size_t used = strlen(out->listen), sep = used > 0 ? 2 : 0, n = strlen(v);
 
     if (n == 0 || used + sep + n > RD_WS_LISTEN_MAX)
         return;
     memcpy(out->listen + used, ", ", sep);
-    memcpy(out->listen + used + sep, v, n);
-    out->listen[used + sep + n] = '\0';
+    memcpy(out->listen + used + sep, v, n + 1);
 }
 
+/* Any header `name` of r whose comma-separated value lists `token` (case-insensitive). */
+static int header_has(const struct rd_hm_response *r, const char *name, const char *token)
+{
+    size_t i, tl = strlen(token);
+
+    for (i = 0; i < r->headers.n; i++) {
+        const char *v = r->headers.h[i].value;
+        if (strcasecmp(r->headers.h[i].name, name) != 0)
+            continue;
+        while (*v != '\0') {
+            size_t n = strcspn(v, ",");
+            const char *t = v;
+            size_t k = n;
+            while (k > 0 && (*t == ' ' || *t == '\t')) {
+                t++;
+                k--;
+            }
+            while (k > 0 && (t[k - 1] == ' ' || t[k - 1] == '\t'))
+                k--;
+            if (k == tl && strncasecmp(t, token, tl) == 0)
+                return 1;
+            v += n + (v[n] == ',');
+        }
+    }
+    return 0;
+}
+
+/* The 101's websocket checks (RFC 6455 s4.1): Upgrade, Connection, the accept value, no
+ * extension or subprotocol we did not offer; X-Rdial-Listen collected. */
+static enum rd_ws_http_result check_101(const struct rd_hm_response *r, const char *accept,
+                                        struct rd_ws_http_resp *out)
+{
+    const char *got = rd_hm_headers_get(&r->headers, "Sec-WebSocket-Accept");
+    const char *ext = rd_hm_headers_get(&r->headers, "Sec-WebSocket-Extensions");
+    const char *sub = rd_hm_headers_get(&r->headers, "Sec-WebSocket-Protocol");
+    size_t i;
+
+    for (i = 0; i < r->headers.n; i++)
+        if (strcasecmp(r->headers.h[i].name, "X-Rdial-Listen") == 0)
+            add_listen(out, r->headers.h[i].value);
+    if (!header_has(r, "Upgrade", "websocket") || !header_has(r, "Connection", "upgrade"))
+        return RD_WS_HTTP_NO_UPGRADE;
+    if (got == NULL || accept == NULL || strcmp(got, accept) != 0)
+        return RD_WS_HTTP_BAD_ACCEPT;
+    if ((ext != NULL && ext[0] != '\0') || (sub != NULL && sub[0] != '\0'))
+        return RD_WS_HTTP_EXTENSION;
+    return RD_WS_HTTP_OK;
+}
+
+/* On the one HTTP/1.1 toolkit (common/httpmsg.h): the response head parser, told that we
+ * asked for an upgrade (a 101 is an answer). */
 enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
                                                  const char *accept,
                                                  struct rd_ws_http_resp *out)
 {
     static const char proto[] = "HTTP/1.";
-    const char *b = (const char *)buf;
-    size_t lim = len < RD_MAX_HTTP_HEADER ? len : RD_MAX_HTTP_HEADER, end = 0, i, pos;
-    int upgrade = 0, connection = 0, accept_seen = 0, accept_bad = 0, extension = 0;
+    struct rd_hm_resp_parser p;
+    struct rd_hm_response *r;
+    enum rd_hm_result hr;
+    enum rd_ws_http_result res;
+    size_t used = 0;
 
     memset(out, 0, sizeof *out);
     out->content_length = -1;
     if (memcmp(buf, proto, len < sizeof proto - 1 ? len : sizeof proto - 1) != 0)
+        return RD_WS_HTTP_BAD; /* not an HTTP answer: no need to wait for its end */
+    r = malloc(sizeof *r); /* ~34 KiB (the header list): not on the stack */
+    if (r == NULL)
         return RD_WS_HTTP_BAD;
-    for (i = 0; i < lim; i++) { /* end of header: LF LF or LF CR LF */
-        if (buf[i] != '\n')
-            continue;
-        if (i + 1 < lim && buf[i + 1] == '\n') {
-            end = i + 2;
-            break;
-        }
-        if (i + 2 < lim && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
-            end = i + 3;
-            break;
-        }
+    rd_hm_resp_parser_init(&p, 0, RD_MAX_HTTP_HEADER);
+    p.upgrade = 1;
+    hr = rd_hm_response_parse(&p, (const char *)buf, len, r, &used);
+    switch (hr) {
+    case RD_HM_NEED_MORE:
+        res = RD_WS_HTTP_NEED_MORE;
+        break;
+    case RD_HM_ERR_TOO_BIG:
+        res = RD_WS_HTTP_TOO_BIG;
+        break;
+    case RD_HM_OK:
+    case RD_HM_INTERIM:
+        out->status = r->status;
+        out->header_len = used;
+        out->content_length = r->content_length;
+        out->chunked = r->framing == RD_HM_BODY_CHUNKED;
+        res = r->status == 101 ? check_101(r, accept, out) : RD_WS_HTTP_STATUS;
+        break;
+    default:
+        res = RD_WS_HTTP_BAD;
+        break;
     }
-    if (end == 0)
-        return len >= RD_MAX_HTTP_HEADER ? RD_WS_HTTP_TOO_BIG : RD_WS_HTTP_NEED_MORE;
-    out->header_len = end;
-
-    /* status line: HTTP/1.x SP DDD [SP reason] */
-    if (end < 12 || !isdigit((unsigned char)b[7]) || b[8] != ' ' ||
-        !isdigit((unsigned char)b[9]) || !isdigit((unsigned char)b[10]) ||
-        !isdigit((unsigned char)b[11]) || (b[12] != ' ' && b[12] != '\r' && b[12] != '\n'))
-        return RD_WS_HTTP_BAD;
-    out->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-    pos = (size_t)((const char *)memchr(b, '\n', end) - b) + 1;
-
-    while (pos < end) {
-        size_t ls = pos, le, ne, vs, ve;
-        const char *nl = memchr(b + pos, '\n', end - pos);
-        le = (size_t)(nl - b);
-        pos = le + 1;
-        if (le > ls && b[le - 1] == '\r')
-            le--;
-        if (le == ls)
-            break; /* the blank line */
-        if (b[ls] == ' ' || b[ls] == '\t')
-            return RD_WS_HTTP_BAD; /* obsolete line folding */
-        {
-            const char *colon = memchr(b + ls, ':', le - ls);
-            if (colon == NULL || colon == b + ls)
-                return RD_WS_HTTP_BAD;
-            ne = (size_t)(colon - b);
-        }
-        for (i = ls; i < ne; i++)
-            if (b[i] == ' ' || b[i] == '\t' || (unsigned char)b[i] < 0x21)
-                return RD_WS_HTTP_BAD;
-        vs = ne + 1;
-        while (vs < le && (b[vs] == ' ' || b[vs] == '\t'))
-            vs++;
-        ve = le;
-        while (ve > vs && (b[ve - 1] == ' ' || b[ve - 1] == '\t'))
-            ve--;
-        if (name_is(b + ls, ne - ls, "Upgrade")) {
-            upgrade |= has_token(b + vs, ve - vs, "websocket");
-        } else if (name_is(b + ls, ne - ls, "Connection")) {
-            connection |= has_token(b + vs, ve - vs, "upgrade");
-        } else if (name_is(b + ls, ne - ls, "Sec-WebSocket-Accept")) {
-            accept_seen = 1;
-            if (accept == NULL || ve - vs != strlen(accept) || memcmp(b + vs, accept, ve - vs) != 0)
-                accept_bad = 1;
-        } else if (name_is(b + ls, ne - ls, "Sec-WebSocket-Extensions") ||
-                   name_is(b + ls, ne - ls, "Sec-WebSocket-Protocol")) {
-            if (ve > vs)
-                extension = 1;
-        } else if (name_is(b + ls, ne - ls, "Content-Length")) {
-            int64_t v = 0;
-            if (ve == vs)
-                return RD_WS_HTTP_BAD;
-            for (i = vs; i < ve; i++) {
-                if (!isdigit((unsigned char)b[i]) || v > (INT64_MAX - 9) / 10)
-                    return RD_WS_HTTP_BAD;
-                v = v * 10 + (b[i] - '0');
-            }
-            out->content_length = v;
-        } else if (name_is(b + ls, ne - ls, "Transfer-Encoding")) {
-            out->chunked |= has_token(b + vs, ve - vs, "chunked");
-        } else if (name_is(b + ls, ne - ls, "X-Rdial-Listen")) {
-            add_listen(out, b + vs, ve - vs);
-        }
-    }
-    if (out->status != 101)
-        return RD_WS_HTTP_STATUS;
-    if (!upgrade || !connection)
-        return RD_WS_HTTP_NO_UPGRADE;
-    if (!accept_seen || accept_bad)
-        return RD_WS_HTTP_BAD_ACCEPT;
-    if (extension)
-        return RD_WS_HTTP_EXTENSION;
-    return RD_WS_HTTP_OK;
+    free(r);
+    return res;
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -97,7 +97,9 @@ START_TEST(http_parse_split)
          "realm=\"tinyproxy\"\r\nContent-Length: 3\r\n\r\nabc",
          RD_PXD_STATUS, 407, 110, "HTTP/1.0 407 Proxy Authentication Required"},
         {"HTTP/1.1 403 Forbidden\r\n\r\n", RD_PXD_STATUS, 403, 26, "HTTP/1.1 403 Forbidden"},
-        {"HTTP/1.1 502 Bad\x01Gateway\r\n\r\n", RD_PXD_STATUS, 502, 28, "HTTP/1.1 502 Bad?Gateway"},
+        /* the one response parser (httpmsg.h): a control byte in the reason is malformed */
+        {"HTTP/1.1 502 Bad\x01Gateway\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
+        {"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
         {"HTTP/1.1 100 Continue\r\n\r\n", RD_PXD_STATUS, 100, 25, "HTTP/1.1 100 Continue"},
         {"HTTP/1.1 2000 x\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
         {"HTTP/1.1 20 x\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
@@ -141,8 +143,8 @@ START_TEST(http_parse_bounds)
     struct rd_pxd_http_head h;
     char longline[400];
 
-    memcpy(big, "HTTP/1.1 200 OK\r\n", 17);
-    memset(big + 17, 'x', n - 17);
+    memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+    memset(big + 20, 'x', n - 20);
     ck_assert_int_eq(rd_pxd_http_parse((uint8_t *)big, RD_PXD_MAX_HEAD - 1, &h), RD_PXD_NEED_MORE);
     ck_assert_int_eq(rd_pxd_http_parse((uint8_t *)big, RD_PXD_MAX_HEAD, &h), RD_PXD_TOO_BIG);
     ck_assert_int_eq(rd_pxd_http_parse((uint8_t *)big, n, &h), RD_PXD_TOO_BIG);
