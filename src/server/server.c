@@ -120,16 +120,6 @@ struct client_session {
     unsigned char token_digest[RD_SECRET_DIGEST_LEN];
 };
 
-static int sessions_of(const struct server *srv, const char *id)
-{
-    const struct client_session *cs;
-    int n = 0;
-    for (cs = srv->sessions; cs != NULL; cs = cs->next)
-        if (strcmp(cs->id, id) == 0)
-            n++;
-    return n;
-}
-
 static const char *header(const struct rd_hr_request *rq, const char *name)
 {
     return rd_hm_headers_get(&rq->headers, name);
@@ -188,7 +178,7 @@ static int authorize_client(struct server *srv, const struct rd_hr_request *rq,
                        "missing or wrong token", id, peer);
         return refuse(ans, 401, "auth-required", "failed authentication");
     }
-    if (sessions_of(srv, id) >= srv->max_sessions_per_client) {
+    if (rd_registry_sessions_of(srv->reg, id) >= (size_t)srv->max_sessions_per_client) {
         rd_log_limited(&srv->warn_sessions, RD_LOG_WARN, "refused client %.64s from %s: %d "
                        "sessions already (-max-sessions-per-client)", id, peer,
                        srv->max_sessions_per_client);

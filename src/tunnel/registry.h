@@ -19,6 +19,10 @@ void rd_registry_remove(struct rd_registry *reg, struct rd_session *s);
 /* Newest live local session of `client_id`, or NULL. */
 struct rd_session *rd_registry_find(struct rd_registry *reg, const char *client_id);
 
+/* How many local sessions `client_id` has (closing ones included: they still hold their
+ * slot until they are gone). O(sessions of that id). */
+size_t rd_registry_sessions_of(struct rd_registry *reg, const char *client_id);
+
 /* Peer announcements: `peer` (a peer session) holds `client_id`. */
 int rd_registry_peer_add(struct rd_registry *reg, struct rd_session *peer, const char *client_id);
 void rd_registry_peer_remove(struct rd_registry *reg, struct rd_session *peer,
@@ -30,8 +34,10 @@ struct rd_session *rd_registry_find_peer(struct rd_registry *reg, const char *cl
  * registry, however many front ends hit a limit. Owned by the registry. */
 struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg);
 
+/* Local sessions in all (an id with two sessions counts twice). O(1). */
 size_t rd_registry_client_count(const struct rd_registry *reg);
-/* Visit every local client id once (for /clients and peer announce). */
+/* Visit every local session once, in no particular order (for /clients and peer announce).
+ * cb may remove the session it is given, not others. */
 void rd_registry_foreach(struct rd_registry *reg,
                          void (*cb)(const char *client_id, struct rd_session *s, void *arg),
                          void *arg);
