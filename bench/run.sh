@@ -11,7 +11,8 @@
 #                 takes 15-35 minutes
 #     --runs N    runs per figure (default 5; memory and idle scenarios use min(N, 3))
 #     --size-mb M bulk file size in MiB (default 1024)
-#     --only LIST comma-separated sections: bulk,small,connrate,streams,sessions,conns,slow,slow1
+#     --only LIST comma-separated sections: bulk,small,connrate,streams,sessions,scale,conns,slow,
+#                 slow1
 #     --keep      keep the work directory (logs, raw results) and print its path
 #
 # What runs (all on 127.0.0.1; the load tools are built into build-bench/ from bench/*.c):
@@ -34,6 +35,12 @@
 #             throughput, peak RSS
 #   sessions  bench/wsidle: 1,000 websocket sessions on a fresh server, each pinging every 5 s
 #             like an idle client: server RSS delta per session, server CPU % of a core
+#   scale     many clients on one server: 1,000, 4,000 and 15,000 websocket sessions (quick:
+#             500, 1,000, 2,000) opened by bench/wsidle at -k 1000 (1,000 handshakes in flight,
+#             a reconnect storm) on a fresh server with one real client: time until all are
+#             up, server CPU per session set-up, RSS per session, idle CPU with every session
+#             pinging every 5 s, and (largest count) the SOCKS5 new-conn rate to the real
+#             client with the others connected against the rate before they came
 #   conns     10,000 idle SOCKS5 conns on one session (fresh server and client): RSS delta per
 #             conn of both; their idle RSS before
 #   slow      1,000 downloads each read at 10 kB/s over one session (fresh server and client):
@@ -62,11 +69,12 @@ done
 if [ $QUICK -eq 1 ]; then
   : "${RUNS:=3}" "${SIZE_MB:=32}"
   WRK_SECS=1; CR_SECS=1; STREAM_KB=128; IDLE_WIN=1; IDLE_CONNS=2000
-  SLOW_CONNS=200; SLOW_MAX=5; SLOW1_SECS=3; SETTLE=0.5; LEVEL_SECS=3
+  SLOW_CONNS=200; SLOW_MAX=5; SLOW1_SECS=3; SETTLE=0.5; LEVEL_SECS=3; SCALE_NS="500 1000 2000"
 else
   : "${RUNS:=5}" "${SIZE_MB:=1024}"
   WRK_SECS=5; CR_SECS=5; STREAM_KB=1024; IDLE_WIN=10; IDLE_CONNS=10000
   SLOW_CONNS=1000; SLOW_MAX=300; SLOW1_SECS=20; SETTLE=1; LEVEL_SECS=10
+  SCALE_NS="1000 4000 15000"
 fi
 MEM_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
 STREAMS=1000; SESSIONS=1000; CR_WORKERS=8; SLOW_RATE=10000; SLOW1_RATE=1000000; SLOW1_MB=512
@@ -79,6 +87,11 @@ NOFILE=$(ulimit -n)
 if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_CONNS + 200)) ]; then
   echo "bench: open files limit $NOFILE: idle conns lowered to $((NOFILE - 200))" >&2
   IDLE_CONNS=$((NOFILE - 200))
+fi
+SCALE_MAX=${SCALE_NS##* }
+if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((SCALE_MAX + 200)) ]; then
+  echo "bench: open files limit $NOFILE: the scale section stops at $((NOFILE - 200)) sessions" >&2
+  SCALE_MAX=$((NOFILE - 200)); SCALE_NS="1000 4000 $SCALE_MAX"
 fi
 
 T0=$(date +%s)
@@ -461,6 +474,53 @@ if want sessions; then
   runs_of sess_run
 fi
 
+# many clients on one server: a reconnect storm of wsidle sessions, then idle
+scale_run() { # run
+  local r=$1 n ready up c0 c1 t0 t1 base last pi po WI
+  own_dummy "scale$r" || { fail scale.conn0 "dummy did not start"; stop "$RD"; return; }
+  for n in $SCALE_NS; do
+    if ! fresh "scale$n-$r"; then
+      for k in up us kib cpu; do fail "scale.$n.$k" "$FAILWHY"; done; stop "$FS" $FC; continue
+    fi
+    sleep "$SETTLE"
+    [ "$n" = "$SCALE_MAX" ] && rate_one scale.conn0 -c "127.0.0.1:$FXP" -s "foo:$RDP"
+    base=$(rss_kb "$FS"); c0=$(cpu_ns "$FS")
+    "$B/wsidle" -c "127.0.0.1:$FSP" -n "$n" -k 1000 -i "s$r-" > "$W/scale$n-$r.out" 2>&1 & WI=$!
+    if ! wait_log "$W/scale$n-$r.out" "^ready" 1200; then
+      for k in up us kib cpu; do fail "scale.$n.$k" "wsidle not ready after 120 s"; done
+      stop "$WI" "$FS" $FC; continue
+    fi
+    c1=$(cpu_ns "$FS")
+    ready=$(head -n 1 "$W/scale$n-$r.out"); up=$(kv up "$ready")
+    if [ "$up" != "$n" ]; then
+      for k in up us kib cpu; do fail "scale.$n.$k" "wsidle: $ready"; done
+      stop "$WI" "$FS" $FC; continue
+    fi
+    rec "scale.$n.up" "$(kv secs "$ready")"
+    rec "scale.$n.us" "$(calc "($c1 - $c0) / 1e3 / $n")"
+    sleep "$SETTLE"; sleep "$SETTLE"
+    rec "scale.$n.kib" "$(calc "($(rss_kb "$FS") - $base) / $n")"
+    c0=$(cpu_ns "$FS"); t0=$(date +%s.%N)
+    sleep "$IDLE_WIN"
+    c1=$(cpu_ns "$FS"); t1=$(date +%s.%N)
+    [ "$n" = "$SCALE_MAX" ] && rate_one scale.connN -c "127.0.0.1:$FXP" -s "foo:$RDP"
+    stop "$WI"
+    last=$(tail -n 1 "$W/scale$n-$r.out")
+    pi=$(kv pings "$last"); po=$(kv pongs "$last")
+    if [ "$(kv closed "$last")" != 0 ] || [ -z "$pi" ] || [ $((pi - po)) -gt $((pi / 100 + 50)) ]; then
+      fail "scale.$n.cpu" "sessions did not all stay up and answer: $last"
+    else
+      rec "scale.$n.cpu" "$(calc "($c1 - $c0) / 1e9 / ($t1 - $t0) * 100")"
+    fi
+    stop "$FS" $FC
+  done
+  stop "$RD"
+}
+if want scale; then
+  say "scale: $SCALE_NS sessions at -k 1000, $MEM_RUNS runs, idle CPU over ${IDLE_WIN}s"
+  for ((r = 1; r <= MEM_RUNS; r++)); do scale_run "$r"; done   # never in parallel: CPU figures
+fi
+
 # idle conns: memory per conn
 conns_run() { # run
   local r=$1 bs bc n i ready why last LI
@@ -618,6 +678,6 @@ fi
 # ---- the table ----
 say "done"
 ELAPSED=$(( $(date +%s) - T0 ))
-export QUICK RUNS MEM_RUNS SIZE_MB WRK_SECS CR_SECS CR_WORKERS STREAMS STREAM_KB SESSIONS IDLE_WIN \
+export QUICK RUNS MEM_RUNS SIZE_MB WRK_SECS CR_SECS CR_WORKERS STREAMS STREAM_KB SESSIONS IDLE_WIN SCALE_NS \
        IDLE_CONNS SLOW_CONNS SLOW_RATE SLOW_MAX SLOW1_MB SLOW1_RATE SLOW1_SECS ELAPSED
 python3 bench/table.py "$R"

@@ -69,6 +69,29 @@ def k(n):
     return f"{n:,}"
 
 
+def scale_rows():
+    """The scale section: per session count, the targets of issue 16 (flat from the smallest
+    count to the largest; the all-up time and memory targets are for 15,000)."""
+    ns = [int(x) for x in E.get("SCALE_NS", "").split()]
+    rows = []
+    for n in ns:
+        big = n == max(ns)
+        rows += [
+            (f"scale: {k(n)} sessions all up in s (-k 1000)", None, f"scale.{n}.up", "{:.2f}",
+             ("<=", 1.5, "<= 1.5 s") if n == 15000 else None, "0.86 s (10k)" if n == 15000 else ""),
+            (f"scale: server CPU us per set-up, {k(n)}", None, f"scale.{n}.us", "{:.0f}",
+             ("<=", 50, "<= 50 us"), "93 us"),
+            (f"scale: KiB per idle session, {k(n)}", None, f"scale.{n}.kib", "{:.1f}",
+             ("<=", 8, "<= 8 KiB") if big else None, ""),
+            (f"scale: idle CPU % of a core, {k(n)} sessions", None, f"scale.{n}.cpu", "{:.2f}",
+             ("<=", 10 * n / 15000, f"<= {10 * n / 15000:.3g}%") if big else None, ""),
+        ]
+    if ns:
+        rows.append((f"scale: new conns/s to one client, {k(max(ns))} others (base: none)", "scale.conn0",
+                     "scale.connN", "{:.0f}", ("ratio>=", 0.95, ">= 0.95"), ""))
+    return rows
+
+
 # label, baseline key, key, number format, target (kind, value, text), reference
 # kind: "ratio>=" compares key/baseline; "<=" / ">=" compare the figure itself
 q = " (quick)" if quick else ""
@@ -112,6 +135,7 @@ ROWS += [
     (f"KiB per idle session, server ({k(sessions)})", None, "sess.kib", "{:.1f}", ("<=", 16, "<= 16 KiB"),
      "27-47 KiB"),
     (f"{k(sessions)} idle sessions, server % of a core", None, "sess.cpu", "{:.2f}", ("<=", 1, "<= 1%"), "1.7%"),
+    *scale_rows(),
     (f"KiB per idle conn, server ({k(idle_conns)}){q}", None, "conns.server", "{:.1f}", ("<=", 16, "<= 16 KiB"), ""),
     (f"KiB per idle conn, client ({k(idle_conns)}){q}", None, "conns.client", "{:.1f}", ("<=", 16, "<= 16 KiB"), ""),
     (f"{k(slow_conns)} slow conns{sq}, RSS MiB, server", None, "slow.server", "{:.0f}",
