@@ -30,8 +30,10 @@ struct rd_session;
 struct rd_link_ops {
     /* The session has messages queued: pull them when the socket is writable. */
     void (*want_write)(void *link);
-    /* Send one websocket Ping (client role keepalive). */
-    void (*ping)(void *link);
+    /* Send one websocket Ping with this payload (at most 125 bytes), ahead of any message
+     * not yet pulled: the client role's keepalive, and in both roles the RTT probes of
+     * session.h (payload: an 8-byte sequence number). */
+    void (*ping)(void *link, const uint8_t *payload, size_t len);
     /* End the websocket (with a close frame when possible). `reason` is for logs;
      * the pointer is only valid during the call. */
     void (*close)(void *link, const char *reason);
@@ -46,6 +48,10 @@ int rd_session_recv(struct rd_session *s, const uint8_t *msg, size_t len);
 
 /* A websocket Ping or Pong arrived (keepalive). */
 void rd_session_alive(struct rd_session *s);
+
+/* A websocket Pong arrived, with its payload (RTT: see rd_session_probe). Call it as well as
+ * rd_session_alive. */
+void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len);
 
 /* Append the next message to send (one whole binary websocket message) to `out`.
  * Returns 1 if one was appended, 0 if nothing is queued. Control messages come before
