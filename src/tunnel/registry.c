@@ -174,6 +174,16 @@ void rd_registry_foreach(struct rd_registry *reg,
     }
 }
 
+void rd_registry_foreach_peer(struct rd_registry *reg,
+                              void (*cb)(const char *client_id, struct rd_session *peer,
+                                         void *arg),
+                              void *arg)
+{
+    struct reg_entry *e;
+    for (e = reg->peers; e != NULL; e = e->next)
+        cb(e->id, e->s, arg);
+}
+
 void rd_registry_set_observer(struct rd_registry *reg,
                               void (*cb)(int add, const char *client_id, struct rd_session *s,
                                          void *arg),
