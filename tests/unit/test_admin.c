@@ -13,7 +13,9 @@
 #include "frontends/http/admin.h"
 #include "frontends/http/admin_int.h"
 #include "frontends/users.h"
+#include "tunnel/message.h"
 #include "tunnel/registry.h"
+#include "tunnel/samples.h"
 #include "tunnel/session.h"
 #include "tunnel/stats.h"
 
@@ -179,6 +181,39 @@ START_TEST(clients_json_and_one_client)
     ck_assert_ptr_nonnull(strstr(r.body, "\"frontends\":{\"route\":{\"ok\":0,"));
     gone(a);
     gone(b);
+}
+END_TEST
+
+
+START_TEST(samples_json_with_traffic)
+{
+    struct rd_samples *smp = rd_samples_new(base, st, 1000);
+    struct fl f = { 0 };
+    struct rd_session *s = client("busy", &f), *q;
+    uint8_t msg[600];
+    size_t h = rd_msg_encode_header(msg, 1, 0, 99); /* an unknown type: counted, ignored */
+    struct asked r;
+    char want[600];
+    int i;
+
+    ck_assert_uint_lt(h, sizeof msg);
+    rd_admin_set_tunnel(adm, base, reg, smp);
+    q = client("quiet", &f);
+    rd_session_recv(s, msg, 500);
+    rd_samples_tick(smp);
+    ask(&r, "GET", "/samples.json", NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    snprintf(want, sizeof want, "{\"interval_ms\":1000,\"n\":%d,\"clients\":{\"busy\":[",
+             RD_SAMPLES_N);
+    ck_assert_msg(strncmp(r.body, want, strlen(want)) == 0, "%s", r.body);
+    for (i = 0, want[0] = '\0'; i < RD_SAMPLES_N - 1; i++)
+        strcat(want, "0,");
+    strcat(want, "500],\"quiet\":[]},");
+    ck_assert_ptr_nonnull(strstr(r.body, want));
+    rd_admin_set_tunnel(adm, base, reg, NULL);
+    gone(s);
+    gone(q);
+    rd_samples_free(smp);
 }
 END_TEST
 
@@ -494,6 +529,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, clients_json_and_one_client);
+    tcase_add_test(tc, samples_json_with_traffic);
     tcase_add_test(tc, health_pong_timeout_session_end_unknown);
     tcase_add_test(tc, health_cancelled_and_freed_pending);
     tcase_add_test(tc, delete_closes_local_sessions_only);

@@ -397,7 +397,7 @@ void rd_admin_samples_json(struct rd_admin *a, struct evbuffer *out)
             continue;
         }
         for (j = 0; j < RD_SAMPLES_N; j++)
-            evbuffer_add_printf(out, "%c%" PRIu64, j == 0 ? '[' : ',', sum[j]);
+            evbuffer_add_printf(out, "%s%" PRIu64, j == 0 ? ":[" : ",", sum[j]);
         evbuffer_add(out, "]", 1);
     }
     evbuffer_add(out, "},", 2);
