@@ -693,7 +693,8 @@ int main(int argc, char **argv)
         RD_FLAGDEF_STRING("proxy-users", &srv.proxy_users_path,
                           "file of 'user password client-id-pattern...' lines: the SOCKS5 and "
                           "HTTP proxy listeners and the /client/ route then need a listed user, "
-                          "and /metrics and /clients any listed user (re-read on SIGHUP)"),
+                          "and the admin surface (/metrics, /clients, ...) a listed user, one "
+                          "of -admin-users when given (re-read on SIGHUP)"),
         RD_FLAGDEF_BOOL("keep-sessions-on-reload", &srv.keep_sessions_on_reload,
                         "on SIGHUP, keep the client sessions whose token the reloaded "
                         "-client-tokens no longer has (default: close them)"),

@@ -37,8 +37,9 @@
  *                       FindProxyForURL sends the hosts under -domain (when set), else the
  *                       hosts whose whole name or last label is a client id this server
  *                       routes (its own and the peers'), to "SOCKS5 h:p; PROXY h:p" (the
- *                       listeners that exist; none: 404), and the rest DIRECT. h is
- *                       -public-address, else the host of the request's Host header.
+ *                       listeners that exist, the HTTP proxy first when users are set:
+ *                       browsers cannot log in to SOCKS5; none: 404), and the rest DIRECT.
+ *                       h is -public-address, else the host of the request's Host header.
  *
  * Where: the HTTP front end (httpfe.h) asks rd_admin_answer() for every request of the main
  * port and of the admin listener (-admin-listen). Once the admin listener exists

@@ -229,10 +229,15 @@ int rd_admin_pac(struct rd_admin *a, const char *host_hdr, struct evbuffer *out,
         *why = "no usable Host header (give -public-address)";
         return -1;
     }
+    /* browsers cannot log in to a SOCKS5 proxy: with users, the HTTP proxy (where they ask
+     * for a user) comes first */
     proxy[0] = '\0';
+    if (a->pac.proxy_port != 0 && a->users != NULL)
+        snprintf(proxy, sizeof proxy, "PROXY %s:%d", host, a->pac.proxy_port);
     if (a->pac.socks_port != 0)
-        snprintf(proxy, sizeof proxy, "SOCKS5 %s:%d", host, a->pac.socks_port);
-    if (a->pac.proxy_port != 0)
+        snprintf(proxy + strlen(proxy), sizeof proxy - strlen(proxy), "%sSOCKS5 %s:%d",
+                 proxy[0] ? "; " : "", host, a->pac.socks_port);
+    if (a->pac.proxy_port != 0 && a->users == NULL)
         snprintf(proxy + strlen(proxy), sizeof proxy - strlen(proxy), "%sPROXY %s:%d",
                  proxy[0] ? "; " : "", host, a->pac.proxy_port);
     if (a->reg != NULL && a->pac.domain[0] == '\0') {
