@@ -81,9 +81,12 @@ START_TEST(rates_per_tick_aligned_and_dropped)
     ck_assert_uint_eq(sum[RD_SAMPLES_N - 1], 0);
     ck_assert_uint_eq(sum[RD_SAMPLES_N - 2], 1000);
     ck_assert_uint_eq(sum[RD_SAMPLES_N - 3], 5000);
-    rd_session_link_closed(a, "done");
-    rd_samples_tick(smp);
-    ck_assert_int_eq(rd_samples_add_to(smp, rd_session_serial(a) , sum), 0); /* dropped */
+    {
+        uint64_t serial_a = rd_session_serial(a);
+        rd_session_link_closed(a, "done");
+        rd_samples_tick(smp);
+        ck_assert_int_eq(rd_samples_add_to(smp, serial_a, sum), 0); /* dropped */
+    }
     ck_assert_int_eq(rd_samples_add_to(smp, rd_session_serial(b), sum), 1);
     ck_assert_int_eq(rd_samples_interval_ms(smp), 1000);
     rd_session_link_closed(b, "done");
