@@ -115,7 +115,9 @@ static void send_control(struct rd_ws_link *l, unsigned op, const uint8_t *paylo
             memcpy(frame + hl, payload, len);
     }
     txq_flush(l);
-    bufferevent_write(l->bev, frame, hl + len);
+    /* plain and nothing queued: straight to the socket (no write event, no extra loop round
+     * for every ping and pong of an idle session) */
+    rd_bev_send(l->bev, frame, hl + len);
 }
 
 /* Client role: one pulled message -> one masked binary frame, masked while copying. */
