@@ -600,22 +600,16 @@ static int admin_wire(struct server *srv, const struct rd_peer_spec *specs, int 
     return 0;
 }
 
-/* What /proxy.pac names: the bound SOCKS5 and HTTP proxy listeners, -domain,
- * -public-address. */
-static void admin_pac(struct server *srv, const struct listen_addr *socks_la,
-                      const struct listen_addr *proxy_la)
+/* What /proxy.pac names: the bound SOCKS5 and HTTP proxy ports, -domain, -public-address. */
+static void admin_pac(struct server *srv)
 {
     struct rd_admin_pac pac;
 
     memset(&pac, 0, sizeof pac);
-    if (srv->socks != NULL) {
-        snprintf(pac.socks_host, sizeof pac.socks_host, "%s", socks_la->host);
+    if (srv->socks != NULL)
         pac.socks_port = rd_socks_server_port(srv->socks);
-    }
-    if (srv->proxy_fe != NULL) {
-        snprintf(pac.proxy_host, sizeof pac.proxy_host, "%s", proxy_la->host);
+    if (srv->proxy_fe != NULL)
         pac.proxy_port = rd_httpfe_port(srv->proxy_fe);
-    }
     snprintf(pac.domain, sizeof pac.domain, "%s", srv->domain != NULL ? srv->domain : "");
     if (srv->public_address != NULL && srv->public_address[0] != '\0')
         rd_admin_host_of(srv->public_address, pac.public_host, sizeof pac.public_host);
@@ -1074,7 +1068,7 @@ int main(int argc, char **argv)
         announce_listener(&srv, proxy_la.host, rd_httpfe_port(srv.proxy_fe));
     if (srv.admin_fe != NULL)
         announce_listener(&srv, admin_la.host, rd_httpfe_port(srv.admin_fe));
-    admin_pac(&srv, &socks_la, &proxy_la);
+    admin_pac(&srv);
     rd_admin_set_ready(srv.admin, 1); /* every listener is up */
     event_base_dispatch(srv.base);
 

@@ -7,7 +7,8 @@
  * Contract:
  *  - The transport creates the session once the websocket is up (rd_session_new, with
  *    its ops and its own pointer as `link`), feeds it every complete binary message with
- *    rd_session_recv(), reports ping/pong arrivals with rd_session_alive(), and, when the
+ *    rd_session_recv(), reports ping/pong arrivals with rd_session_alive() (and pongs with
+ *    their payload to rd_session_pong(), for round trips), and, when the
  *    session has asked (ops->want_write) and the socket can take more, pulls messages one
  *    at a time with rd_session_pull() until it returns 0 or the socket is full.
  *  - When the websocket ends for any reason (peer close, error, ops->close), the transport

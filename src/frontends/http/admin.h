@@ -103,13 +103,11 @@ int rd_admin_set_admin_users(struct rd_admin *a, const char *globs);
  * Copied; at most RD_ADMIN_MAX_PEERS. */
 void rd_admin_add_peer(struct rd_admin *a, const char *peer_id);
 
-/* What the PAC file names: the bound SOCKS5 and HTTP proxy listeners (port 0 = off; host ""
- * = all interfaces), -domain ("" = none) and -public-address ("" = the request's Host).
+/* What the PAC file names: the ports of the bound SOCKS5 and HTTP proxy listeners (0 = off),
+ * -domain ("" = none) and -public-address ("" = the host of the request's Host header).
  * Copied. */
 struct rd_admin_pac {
-    char socks_host[64];
     int socks_port;
-    char proxy_host[64];
     int proxy_port;
     char domain[256];
     char public_host[RD_ADMIN_MAX_HOST + 1];
