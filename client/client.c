@@ -252,7 +252,9 @@ static void on_done(struct rd_ws_client *ws, int was_open, const char *reason, v
 static void start_connect(struct client *cl)
 {
     static const struct rd_ws_client_cbs cbs = { on_open, on_done };
-    const char *headers[3] = { cl->id_header, cl->token_header, NULL };
+    /* the User-Agent shows in the server's /clients ("agent"); the token may be NULL */
+    const char *headers[4] = { "User-Agent: rdial-client/" RDIAL_VERSION, cl->id_header,
+                               cl->token_header, NULL };
     struct rd_ws_client_config cfg;
     char *err = NULL;
 

@@ -55,7 +55,10 @@ trap 'rm -f "$tmp"' EXIT
         printf '.TP\nSIGHUP\nreload hook (nothing is reloadable yet: logged)\n'
         printf '.SH ENDPOINTS\n'
         printf 'On the main port: \\fB/connect\\fR (websocket), \\fB/client/\\fIid\\fB/http/\\fIhost:port\\fB/\\fIpath\\fR, '
-        printf '\\fB/healthz\\fR, \\fB/readyz\\fR, \\fB/metrics\\fR (Prometheus), \\fB/clients\\fR (JSON).\n'
+        printf '\\fB/healthz\\fR, \\fB/readyz\\fR, \\fB/metrics\\fR (Prometheus), \\fB/clients\\fR (JSON), '
+        printf '\\fB/clients/\\fIid\\fR and \\fB/clients/\\fIid\\fB/health\\fR (JSON; DELETE closes its sessions), '
+        printf '\\fB/\\fR (status page), \\fB/samples.json\\fR, \\fB/proxy.pac\\fR '
+        printf '(or on \\fB\\-admin\\-listen\\fR).\n'
     fi
     printf '.SH "SEE ALSO"\n'
     for m in rdial-server rdial-client rdial-dummy; do

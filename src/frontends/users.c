@@ -261,6 +261,12 @@ int rd_users_may_reach(const struct rd_users *u, const char *user, const char *c
 int rd_users_check_basic(const struct rd_users *u, const char *header_value,
                          const char *client_id)
 {
+    return rd_users_check_basic_user(u, header_value, client_id, NULL, 0);
+}
+
+int rd_users_check_basic_user(const struct rd_users *u, const char *header_value,
+                              const char *client_id, char *who, size_t wholen)
+{
     /* base64 of user (255) + ':' + password (255), with slack */
     unsigned char dec[3 * ((2 * RD_USERS_MAX_NAME + 8) / 3 + 1) + 4];
     char user[RD_USERS_MAX_NAME + 1], client[RD_USERS_MAX_NAME + 1];
@@ -304,6 +310,8 @@ int rd_users_check_basic(const struct rd_users *u, const char *header_value,
         return 401;
     }
     rc = rd_users_check(u, user, colon + 1, client_id);
+    if (rc != 401 && who != NULL && wholen > 0)
+        snprintf(who, wholen, "%s", user);
     OPENSSL_cleanse(dec, sizeof dec);
     OPENSSL_cleanse(client, sizeof client);
     return rc;

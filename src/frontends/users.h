@@ -57,6 +57,10 @@ int rd_users_may_reach(const struct rd_users *u, const char *user, const char *c
  * base64 -> 401. The user part may be "user@client-id"; only "user" is checked here. */
 int rd_users_check_basic(const struct rd_users *u, const char *header_value,
                          const char *client_id);
+/* The same; when the credentials are right (0 or 403) the user name (without "@client-id")
+ * is also copied to who (wholen bytes, RD_USERS_MAX_NAME + 1 suffice). */
+int rd_users_check_basic_user(const struct rd_users *u, const char *header_value,
+                              const char *client_id, char *who, size_t wholen);
 
 /* The user name of a failed login, for logs: `name` itself when it is a configured user,
  * else "unknown user (N bytes)". A name that is not configured is often a password typed

@@ -35,6 +35,7 @@
 #include "peers.h"
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
+#include "tunnel/samples.h"
 #include "tunnel/session.h"
 #include "tunnel/stats.h"
 
@@ -50,6 +51,7 @@ struct listen_addr {
 };
 
 #define SERVER_SHUTDOWN_GRACE_MS_DEFAULT 10000 /* -shutdown-grace-ms */
+#define SERVER_PING_INTERVAL_MS_DEFAULT 30000   /* -ping-interval-ms: RTT pings to clients */
 
 struct server {
     struct event_base *base;
@@ -74,6 +76,10 @@ struct server {
     struct event *sigint_ev, *sigterm_ev, *sighup_ev, *drain_ev;
     struct rd_stats *stats;
     struct rd_admin *admin;
+    struct rd_samples *samples; /* throughput rings for the status page */
+    const char *admin_users;    /* -admin-users: user globs that may use the admin surface */
+    const char *public_address; /* -public-address: the host the PAC file names */
+    int ping_interval_ms;       /* -ping-interval-ms: server pings for the clients' RTT */
     int draining;          /* SIGTERM/SIGINT seen: refusing new work, waiting for streams */
     struct timeval drain_t0;
     /* access control (-client-tokens, -proxy-users); NULL = off */
@@ -241,6 +247,7 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     remember_token(srv, o->rq, cs);
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = srv->ping_timeout_ms;
+    cfg.ping_interval_ms = srv->ping_interval_ms;
     cfg.pause_high = (size_t)srv->pause_high;
     cfg.pause_low = (size_t)srv->pause_low;
     cfg.conn_hard_cap = (size_t)srv->conn_hard_cap;
@@ -255,6 +262,7 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
         return NULL;
     }
     cs->s = s;
+    rd_session_set_meta(s, cs->peer, header(o->rq, "User-Agent"));
     cs->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = cs;
@@ -542,6 +550,62 @@ static int unreadable(const char *flag, const char *path)
     return 0;
 }
 
+/* -admin-users needs -proxy-users; -public-address must be a host name or address. 0, or 1
+ * with the reason on stderr (exit 2). */
+static int check_admin_flags(const struct server *srv)
+{
+    char host[RD_ADMIN_MAX_HOST + 3];
+
+    if (srv->admin_users != NULL && srv->admin_users[0] != '\0' && srv->users == NULL) {
+        fprintf(stderr, "rdial-server: -admin-users needs -proxy-users (the users it picks "
+                        "from)\n");
+        return 1;
+    }
+    if (srv->public_address != NULL && srv->public_address[0] != '\0') {
+        const char *pa = srv->public_address;
+        size_t n = strlen(pa);
+        /* the host alone: a port would be the listeners' (a bare IPv6 comes back bracketed) */
+        if (rd_admin_host_of(pa, host, sizeof host) != 0 ||
+            (strlen(host) != n && !(pa[0] != '[' && strlen(host) == n + 2))) {
+            fprintf(stderr, "rdial-server: -public-address %s: want a host name or address "
+                            "(no port: the PAC file names each listener's own)\n", pa);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The admin surface's view of the tunnel: registry, samples, -admin-users, the peers. */
+static int admin_wire(struct server *srv, const struct rd_peer_spec *specs, int n)
+{
+    int i;
+
+    rd_admin_set_tunnel(srv->admin, srv->base, srv->reg, srv->samples);
+    if (rd_admin_set_admin_users(srv->admin, srv->admin_users) != 0) {
+        fprintf(stderr, "rdial-server: -admin-users: at most 64 globs\n");
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        rd_admin_add_peer(srv->admin, specs[i].id);
+    return 0;
+}
+
+/* What /proxy.pac names: the bound SOCKS5 and HTTP proxy ports, -domain, -public-address. */
+static void admin_pac(struct server *srv)
+{
+    struct rd_admin_pac pac;
+
+    memset(&pac, 0, sizeof pac);
+    if (srv->socks != NULL)
+        pac.socks_port = rd_socks_server_port(srv->socks);
+    if (srv->proxy_fe != NULL)
+        pac.proxy_port = rd_httpfe_port(srv->proxy_fe);
+    snprintf(pac.domain, sizeof pac.domain, "%s", srv->domain != NULL ? srv->domain : "");
+    if (srv->public_address != NULL && srv->public_address[0] != '\0')
+        rd_admin_host_of(srv->public_address, pac.public_host, sizeof pac.public_host);
+    rd_admin_set_pac(srv->admin, &pac);
+}
+
 int main(int argc, char **argv)
 {
     struct server srv;
@@ -566,6 +630,10 @@ int main(int argc, char **argv)
                           "RDIAL_PEERS)"),
         RD_FLAGDEF_BOOL("debug", &srv.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
         RD_FLAGDEF_INT("ping-timeout-ms", &srv.ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
+        RD_FLAGDEF_INT("ping-interval-ms", &srv.ping_interval_ms,
+                       "websocket ping to every client session this often, for the RTT in "
+                       "/clients and /metrics (0 = only for health checks); clients answer "
+                       "pings whatever their implementation", 0, 3600000),
         RD_FLAGDEF_INT64("max-message", &srv.max_message, "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
         RD_FLAGDEF_INT64("pause-high", &srv.pause_high, "send Pause when a conn buffers more than this many bytes", 65536, 1LL << 30),
         RD_FLAGDEF_INT64("pause-low", &srv.pause_low, "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
@@ -609,7 +677,8 @@ int main(int argc, char **argv)
         RD_FLAGDEF_STRING("proxy-users", &srv.proxy_users_path,
                           "file of 'user password client-id-pattern...' lines: the SOCKS5 and "
                           "HTTP proxy listeners and the /client/ route then need a listed user, "
-                          "and /metrics and /clients any listed user (re-read on SIGHUP)"),
+                          "and the admin surface (/metrics, /clients, ...) a listed user, one "
+                          "of -admin-users when given (re-read on SIGHUP)"),
         RD_FLAGDEF_BOOL("keep-sessions-on-reload", &srv.keep_sessions_on_reload,
                         "on SIGHUP, keep the client sessions whose token the reloaded "
                         "-client-tokens no longer has (default: close them)"),
@@ -617,10 +686,21 @@ int main(int argc, char **argv)
                         "allow -socks-listen / -proxy-listen / -admin-listen beyond loopback "
                         "without -proxy-users"),
         RD_FLAGDEF_STRING("admin-listen", &srv.admin_listen,
-                          "separate plain-HTTP listener for /metrics /clients /healthz /readyz, "
-                          "host:port (empty = serve them on the main port; when set, the main "
-                          "port answers /metrics and /clients with 404); with -proxy-users, "
-                          "/metrics and /clients need a listed user (Basic) wherever served"),
+                          "separate plain-HTTP listener for the admin surface (/metrics, "
+                          "/clients, /clients/<id>[/health], the status page /, /samples.json, "
+                          "/proxy.pac, /healthz, /readyz), host:port (empty = serve it on the "
+                          "main port; when set, the main port keeps only /healthz and /readyz); "
+                          "with -proxy-users, all but /healthz and /readyz need a listed user "
+                          "(Basic) wherever served"),
+        RD_FLAGDEF_STRING("admin-users", &srv.admin_users,
+                          "with -proxy-users: user-name globs (comma-separated, '*') that may "
+                          "use the admin surface; the others get 403 (default: any listed "
+                          "user reads it); DELETE /clients/<id> always needs one of these "
+                          "(without -proxy-users: a loopback caller)"),
+        RD_FLAGDEF_STRING("public-address", &srv.public_address,
+                          "host name or address that /proxy.pac names for the SOCKS5 and HTTP "
+                          "proxy listeners (default: the host the browser reached the server "
+                          "on, from its Host header)"),
         RD_FLAGDEF_STRING("socks-listen", &srv.socks_listen,
                           "SOCKS5 listener, host:port (empty = off; port 0 = ephemeral)"),
         RD_FLAGDEF_STRING("domain", &srv.domain,
@@ -675,6 +755,7 @@ int main(int argc, char **argv)
     memset(&srv, 0, sizeof srv);
     srv.listen = ":8123";
     srv.ping_timeout_ms = RD_PING_TIMEOUT_MS_DEFAULT;
+    srv.ping_interval_ms = SERVER_PING_INTERVAL_MS_DEFAULT;
     srv.max_message = RD_MAX_MESSAGE_DEFAULT;
     srv.pause_high = RD_PAUSE_HIGH_DEFAULT;
     srv.pause_low = RD_PAUSE_LOW_DEFAULT;
@@ -780,7 +861,7 @@ int main(int argc, char **argv)
         }
         rd_info("%zu proxy users from %s", rd_users_count(srv.users), srv.proxy_users_path);
     }
-    if (load_token_file(&srv) != 0) { /* last of the checks: nothing to wipe after it */
+    if (check_admin_flags(&srv) != 0 || load_token_file(&srv) != 0) { /* last of the checks */
         rd_tokens_free(srv.tokens);
         rd_users_free(srv.users);
         return 2;
@@ -793,9 +874,11 @@ int main(int argc, char **argv)
     srv.reg = rd_registry_new();
     srv.stats = rd_stats_new();
     srv.admin = rd_admin_new(srv.stats);
+    if (srv.base != NULL && srv.stats != NULL)
+        srv.samples = rd_samples_new(srv.base, srv.stats, RD_SAMPLES_INTERVAL_MS);
     srv.ws = rd_ws_server_new(srv.base, (size_t)srv.max_message);
     if (srv.base == NULL || srv.reg == NULL || srv.stats == NULL || srv.admin == NULL ||
-        srv.ws == NULL) {
+        srv.ws == NULL || srv.samples == NULL || admin_wire(&srv, peer_specs, npeers) != 0) {
         fprintf(stderr, "rdial-server: out of memory\n");
         { rc = 1; goto out; }
     }
@@ -897,7 +980,8 @@ int main(int argc, char **argv)
         rd_admin_set_own_listener(srv.admin, 1);
         format_listen(where, sizeof where, admin_la.host, rd_httpfe_port(srv.admin_fe), "*");
         rd_info("admin listening on %s%s", where,
-                srv.users != NULL ? " (/metrics and /clients need a -proxy-users user)" : "");
+                srv.users != NULL ? " (all but /healthz and /readyz need a -proxy-users user)"
+                                  : "");
         format_listen(where, sizeof where, admin_la.host, rd_httpfe_port(srv.admin_fe),
                       "0.0.0.0");
         printf("admin listening on %s\n", where);
@@ -974,6 +1058,7 @@ int main(int argc, char **argv)
         announce_listener(&srv, proxy_la.host, rd_httpfe_port(srv.proxy_fe));
     if (srv.admin_fe != NULL)
         announce_listener(&srv, admin_la.host, rd_httpfe_port(srv.admin_fe));
+    admin_pac(&srv);
     rd_admin_set_ready(srv.admin, 1); /* every listener is up */
     event_base_dispatch(srv.base);
 
@@ -999,6 +1084,7 @@ out:
     rd_route_free(srv.route);
     rd_registry_free(srv.reg);
     rd_admin_free(srv.admin);
+    rd_samples_free(srv.samples);
     rd_stats_free(srv.stats); /* after every session */
     rd_tls_server_ctx_free(srv.tls_ctx);
     if (srv.sigint_ev) event_free(srv.sigint_ev);

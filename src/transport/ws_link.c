@@ -115,7 +115,9 @@ static void send_control(struct rd_ws_link *l, unsigned op, const uint8_t *paylo
             memcpy(frame + hl, payload, len);
     }
     txq_flush(l);
-    bufferevent_write(l->bev, frame, hl + len);
+    /* plain and nothing queued: straight to the socket (no write event, no extra loop round
+     * for every ping and pong of an idle session) */
+    rd_bev_send(l->bev, frame, hl + len);
 }
 
 /* Client role: one pulled message -> one masked binary frame, masked while copying. */
@@ -287,11 +289,12 @@ static void op_want_write(void *link)
         event_active(l->pull_ev, EV_TIMEOUT, 0);
 }
 
-static void op_ping(void *link)
+/* Both roles: the client's keepalive and, in either role, the session's RTT probes. */
+static void op_ping(void *link, const uint8_t *payload, size_t len)
 {
     struct rd_ws_link *l = link;
-    if (l->state == WSL_OPEN && l->role == RD_WS_ROLE_CLIENT) /* servers never ping */
-        send_control(l, RD_WS_OP_PING, NULL, 0);
+    if (l->state == WSL_OPEN)
+        send_control(l, RD_WS_OP_PING, payload, len);
 }
 
 static void op_close(void *link, const char *reason)
@@ -369,6 +372,8 @@ static void handle_event(struct rd_ws_link *l, const struct rd_ws_event *ev)
     case RD_WS_EV_PONG:
         if (l->s != NULL && !l->alive_any)
             rd_session_alive(l->s);
+        if (l->s != NULL)
+            rd_session_pong(l->s, ev->data, ev->len);
         break;
     case RD_WS_EV_CLOSE:
         handle_close_frame(l, ev->data, ev->len);

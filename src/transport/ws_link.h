@@ -7,8 +7,9 @@
  * fragments reassembled up to max_message; a text message, a bad frame or a frame masked
  * against the role's rule (RFC 6455 s5.1: a server closes on an unmasked client frame, a
  * client on a masked server frame) closes the link with 1003 / 1009 / 1002. Pings are
- * answered with pongs ahead of queued data; ping and pong arrivals (every frame in the server
- * role) tell the session the peer is alive. Outgoing messages are pulled from the session
+ * answered with pongs (same payload) ahead of queued data; ping and pong arrivals (every frame
+ * in the server role) tell the session the peer is alive, and pongs go to rd_session_pong.
+ * The session's pings (ops->ping, either role) also leave ahead of queued data. Outgoing messages are pulled from the session
  * while the socket's output is under RD_WS_LINK_OUT_HIGH (back pressure towards the
  * session), masked with fresh keys in the client role, unmasked (zero copy) in the server role.
  *

@@ -7,7 +7,8 @@
  * Contract:
  *  - The transport creates the session once the websocket is up (rd_session_new, with
  *    its ops and its own pointer as `link`), feeds it every complete binary message with
- *    rd_session_recv(), reports ping/pong arrivals with rd_session_alive(), and, when the
+ *    rd_session_recv(), reports ping/pong arrivals with rd_session_alive() (and pongs with
+ *    their payload to rd_session_pong(), for round trips), and, when the
  *    session has asked (ops->want_write) and the socket can take more, pulls messages one
  *    at a time with rd_session_pull() until it returns 0 or the socket is full.
  *  - When the websocket ends for any reason (peer close, error, ops->close), the transport
@@ -30,8 +31,10 @@ struct rd_session;
 struct rd_link_ops {
     /* The session has messages queued: pull them when the socket is writable. */
     void (*want_write)(void *link);
-    /* Send one websocket Ping (client role keepalive). */
-    void (*ping)(void *link);
+    /* Send one websocket Ping with this payload (at most 125 bytes), ahead of any message
+     * not yet pulled: the client role's keepalive, and in both roles the RTT probes of
+     * session.h (payload: an 8-byte sequence number). */
+    void (*ping)(void *link, const uint8_t *payload, size_t len);
     /* End the websocket (with a close frame when possible). `reason` is for logs;
      * the pointer is only valid during the call. */
     void (*close)(void *link, const char *reason);
@@ -46,6 +49,10 @@ int rd_session_recv(struct rd_session *s, const uint8_t *msg, size_t len);
 
 /* A websocket Ping or Pong arrived (keepalive). */
 void rd_session_alive(struct rd_session *s);
+
+/* A websocket Pong arrived, with its payload (RTT: see rd_session_probe). Call it as well as
+ * rd_session_alive. */
+void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len);
 
 /* Append the next message to send (one whole binary websocket message) to `out`.
  * Returns 1 if one was appended, 0 if nothing is queued. Control messages come before

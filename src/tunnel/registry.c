@@ -421,6 +421,23 @@ void rd_registry_foreach(struct rd_registry *reg,
     }
 }
 
+void rd_registry_foreach_peer(struct rd_registry *reg,
+                              void (*cb)(const char *client_id, struct rd_session *peer,
+                                         void *arg),
+                              void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < reg->ids.n; i++) {
+        struct reg_id *e = reg->ids.b[i];
+        for (; e != NULL; e = e->hnext) {
+            struct reg_peer *p;
+            for (p = e->peers; p != NULL; p = p->next)
+                cb(e->id, p->peer, arg);
+        }
+    }
+}
+
 void rd_registry_set_observer(struct rd_registry *reg,
                               void (*cb)(int add, const char *client_id, struct rd_session *s,
                                          void *arg),

@@ -42,6 +42,14 @@ void rd_registry_foreach(struct rd_registry *reg,
                          void (*cb)(const char *client_id, struct rd_session *s, void *arg),
                          void *arg);
 
+/* Visit every (client id, peer session) announcement (for /clients and the PAC file); an id
+ * may come once per peer session and announcement. The callback must not change the
+ * registry. */
+void rd_registry_foreach_peer(struct rd_registry *reg,
+                              void (*cb)(const char *client_id, struct rd_session *peer,
+                                         void *arg),
+                              void *arg);
+
 /* Observer for local adds/removes (peer links announce them). One observer. */
 void rd_registry_set_observer(struct rd_registry *reg,
                               void (*cb)(int add, const char *client_id, struct rd_session *s,

@@ -43,6 +43,21 @@ struct rd_session {
 
     uint64_t sync_epoch;
     int64_t last_alive_ms;
+
+    /* round trips (session.h): pings out, oldest first; probes waiting for one */
+    uint64_t ping_seq;
+    struct ping_out {
+        uint64_t seq;
+        int64_t sent_us;
+    } out[RD_SESSION_PINGS_OUT];
+    int nout;
+    int64_t rtt_us, rtt_avg_us; /* -1: none yet */
+    struct rd_session_probe *probes;
+
+    /* for /clients (rd_session_set_meta, rd_session_info) */
+    char *remote, *agent;
+    int64_t since_unix_ms;
+    uint64_t rx_bytes, tx_bytes;
     struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
     struct rd_conn *graveyard;
 
@@ -54,6 +69,14 @@ struct rd_session {
     struct rd_session *st_next, *st_prev;
     int st_linked;
     uint64_t *st_tx, *st_txerr, *st_rx;
+};
+
+struct rd_session_probe {
+    struct rd_session_probe *next;
+    uint64_t seq;   /* answered by a Pong for this ping or a later one */
+    int64_t t0_us;  /* when the probe started */
+    rd_session_probe_cb cb;
+    void *arg;
 };
 
 static uint64_t session_serial_counter;
@@ -135,6 +158,15 @@ void rd_session_foreach(struct rd_stats *st,
         si.peer = s->cfg.peer;
         si.conns = s->nconns;
         si.closing = s->closing;
+        si.serial = s->serial;
+        si.remote = s->remote;
+        si.agent = s->agent;
+        si.since_unix_ms = s->since_unix_ms;
+        si.idle_ms = now_ms() - s->last_alive_ms;
+        si.rtt_us = s->rtt_us;
+        si.rtt_avg_us = s->rtt_avg_us;
+        si.rx_bytes = s->rx_bytes;
+        si.tx_bytes = s->tx_bytes;
         for (i = 0; s->table != NULL && i < s->table_size; i++) {
             struct rd_conn *c;
             for (c = s->table[i]; c != NULL; c = c->hnext) {
@@ -431,6 +463,8 @@ static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reaso
 
 static void alive_cb(evutil_socket_t fd, short what, void *arg);
 static void ping_cb(evutil_socket_t fd, short what, void *arg);
+static int64_t first_ping_ms(const struct rd_session *s);
+static void probes_fail(struct rd_session *s, const char *reason);
 static void sync_cb(evutil_socket_t fd, short what, void *arg);
 
 struct rd_session *rd_session_new(struct event_base *base, const struct rd_session_config *cfg,
@@ -457,9 +491,15 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->next_msg_id = 1;
     s->idle = 1;
     s->last_alive_ms = now_ms();
+    s->rtt_us = s->rtt_avg_us = -1;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s->since_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     s->reap_ev = event_new(base, -1, 0, reap_cb, s);
     s->alive_ev = event_new(base, -1, 0, alive_cb, s);
-    s->ping_ev = event_new(base, -1, EV_PERSIST, ping_cb, s);
+    s->ping_ev = evtimer_new(base, ping_cb, s); /* re-armed by ping_cb */
     s->sync_ev = event_new(base, -1, EV_PERSIST, sync_cb, s);
     if (s->name == NULL || s->table == NULL || s->ctrl == NULL || s->reap_ev == NULL ||
         s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
@@ -472,7 +512,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
         event_add(s->alive_ev, &tv);
     }
     if (cfg->ping_interval_ms > 0) {
-        struct timeval tv = ms_tv(cfg->ping_interval_ms);
+        struct timeval tv = ms_tv(first_ping_ms(s));
         event_add(s->ping_ev, &tv);
     }
     if (cfg->sync_interval_ms > 0) {
@@ -502,6 +542,7 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
                 conn_fail(s, s->table[i], "tunnel disconnect");
         }
     }
+    probes_fail(s, reason);
     if (s->cbs.on_closed != NULL)
         s->cbs.on_closed(s, reason, s->arg);
     stats_unlink(s);
@@ -514,6 +555,8 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     if (s->ctrl) evbuffer_free(s->ctrl);
     free(s->table);
     free(s->name);
+    free(s->remote);
+    free(s->agent);
     free(s);
 }
 
@@ -595,11 +638,166 @@ static void alive_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- round trips (session.h) ---- */
+
+/* The first periodic ping: one period in the client role (as ever); in the server role at a
+ * point of the period's second half picked from the serial, so that sessions accepted
+ * together do not all ping in the same loop round. */
+static int64_t first_ping_ms(const struct rd_session *s)
+{
+    int64_t iv = s->cfg.ping_interval_ms;
+
+    if (s->cfg.role == RD_ROLE_CLIENT || iv < 2)
+        return iv;
+    return iv / 2 + (int64_t)((s->serial * 2654435761u) % (uint64_t)(iv / 2 + 1));
+}
+
+/* Send a ping with the next sequence number and note it; -1 (nothing sent) when
+ * RD_SESSION_PINGS_OUT are out already. */
+static int ping_send(struct rd_session *s, uint64_t *seq)
+{
+    uint8_t p[8];
+    uint64_t v;
+    int i;
+
+    if (s->nout == RD_SESSION_PINGS_OUT)
+        return -1;
+    v = ++s->ping_seq;
+    for (i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+    s->out[s->nout].seq = s->ping_seq;
+    s->out[s->nout].sent_us = now_us();
+    s->nout++;
+    *seq = s->ping_seq;
+    s->ops->ping(s->link, p, sizeof p);
+    return 0;
+}
+
 static void ping_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_session *s = arg;
-    if (!s->closing)
-        s->ops->ping(s->link);
+    struct timeval tv = ms_tv(s->cfg.ping_interval_ms);
+    uint64_t seq;
+
+    if (s->closing)
+        return;
+    if (s->nout == RD_SESSION_PINGS_OUT) { /* the keepalive goes on: forget the oldest */
+        memmove(s->out, s->out + 1, (size_t)(s->nout - 1) * sizeof s->out[0]);
+        s->nout--;
+    }
+    ping_send(s, &seq);
+    event_add(s->ping_ev, &tv);
+}
+
+struct rd_session_probe *rd_session_probe(struct rd_session *s, rd_session_probe_cb cb,
+                                          void *arg)
+{
+    struct rd_session_probe *p;
+
+    if (s->closing || (p = calloc(1, sizeof *p)) == NULL)
+        return NULL;
+    p->cb = cb;
+    p->arg = arg;
+    p->t0_us = now_us();
+    if (ping_send(s, &p->seq) != 0)
+        p->seq = s->out[s->nout - 1].seq; /* enough out: the newest answers this one too */
+    p->next = s->probes;
+    s->probes = p;
+    return p;
+}
+
+void rd_session_probe_cancel(struct rd_session *s, struct rd_session_probe *p)
+{
+    struct rd_session_probe **pp;
+
+    for (pp = &s->probes; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            free(p);
+            return;
+        }
+}
+
+/* Unlink and return the first probe answered by ping `seq`, or NULL. */
+static struct rd_session_probe *probe_take(struct rd_session *s, uint64_t seq)
+{
+    struct rd_session_probe **pp, *p;
+
+    for (pp = &s->probes; (p = *pp) != NULL; pp = &p->next)
+        if (p->seq <= seq) {
+            *pp = p->next;
+            return p;
+        }
+    return NULL;
+}
+
+void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len)
+{
+    struct rd_session_probe *p;
+    int64_t now, rtt;
+    uint64_t seq = 0;
+    int i, k = -1;
+
+    if (s->nout == 0)
+        return; /* nothing out: a stray or unsolicited Pong */
+    if (len == 8) {
+        for (i = 0; i < 8; i++)
+            seq = seq << 8 | payload[i];
+        for (i = 0; i < s->nout && k < 0; i++)
+            if (s->out[i].seq == seq)
+                k = i;
+    } else if (len == 0) {
+        k = 0; /* Go: an empty Pong for every Ping, in order */
+    }
+    if (k < 0)
+        return;
+    now = now_us();
+    seq = s->out[k].seq;
+    rtt = now - s->out[k].sent_us;
+    s->rtt_us = rtt;
+    s->rtt_avg_us = s->rtt_avg_us < 0 ? rtt : s->rtt_avg_us + (rtt - s->rtt_avg_us) / 8;
+    memmove(s->out, s->out + k + 1, (size_t)(s->nout - k - 1) * sizeof s->out[0]);
+    s->nout -= k + 1;
+    while ((p = probe_take(s, seq)) != NULL) { /* one at a time: the list may change */
+        p->cb(p->arg, now - p->t0_us, NULL);
+        free(p);
+    }
+}
+
+static void probes_fail(struct rd_session *s, const char *reason)
+{
+    struct rd_session_probe *p;
+    char why[128];
+
+    snprintf(why, sizeof why, "session closed: %s", reason ? reason : "closed");
+    while ((p = s->probes) != NULL) {
+        s->probes = p->next;
+        p->cb(p->arg, -1, why);
+        free(p);
+    }
+}
+
+/* Printable ASCII of src, at most max bytes, malloc'd; NULL for NULL or "". */
+static char *printable_copy(const char *src, size_t max)
+{
+    char *d;
+    size_t i, n = 0;
+
+    if (src == NULL || src[0] == '\0' || (d = malloc(max + 1)) == NULL)
+        return NULL;
+    for (i = 0; src[i] != '\0' && n < max; i++)
+        if ((unsigned char)src[i] >= 0x20 && (unsigned char)src[i] < 0x7f)
+            d[n++] = src[i];
+    d[n] = '\0';
+    return d;
+}
+
+void rd_session_set_meta(struct rd_session *s, const char *remote, const char *agent)
+{
+    free(s->remote);
+    free(s->agent);
+    s->remote = printable_copy(remote, RD_SESSION_MAX_REMOTE);
+    s->agent = printable_copy(agent, RD_SESSION_MAX_AGENT);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -751,6 +949,7 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
 
     if (s->closing)
         return 0;
+    s->rx_bytes += len;
     r = rd_msg_decode(buf, len, &m);
     if (r != RD_MSG_OK) {
         rd_warn("session %s: bad message (%s): closing", s->name, rd_msg_result_str(r));
@@ -842,7 +1041,7 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
 
 /* ---- send ---- */
 
-int rd_session_pull(struct rd_session *s, struct evbuffer *out)
+static int pull_one(struct rd_session *s, struct evbuffer *out)
 {
     uint8_t hdr[RD_MSG_HEADER_MAX];
     size_t hlen, n, tries;
@@ -914,4 +1113,14 @@ int rd_session_pull(struct rd_session *s, struct evbuffer *out)
     }
     s->idle = 1;
     return 0;
+}
+
+int rd_session_pull(struct rd_session *s, struct evbuffer *out)
+{
+    size_t before = evbuffer_get_length(out);
+    int r = pull_one(s, out);
+
+    if (r == 1)
+        s->tx_bytes += evbuffer_get_length(out) - before;
+    return r;
 }

@@ -24,7 +24,9 @@ enum rd_role {
 
 struct rd_session_config {
     enum rd_role role;
-    int ping_interval_ms;  /* client role: websocket Ping period (0 = never) */
+    int ping_interval_ms;  /* websocket Ping period (0 = never): the client role's keepalive;
+                            * in the server role only the RTT of rd_session_info (the first
+                            * ping comes at a random point of the first period) */
     int ping_timeout_ms;   /* drop the session when no ping/pong for this long (0 = never) */
     int sync_interval_ms;  /* client role: SyncConnections period (0 = never) */
     size_t pause_high;     /* send Pause when a conn's rx buffer goes above */
@@ -85,6 +87,37 @@ int rd_session_is_closing(const struct rd_session *s);
 void rd_session_set_user(struct rd_session *s, void *user);
 void *rd_session_user(const struct rd_session *s);
 
+/* For /clients: the far side's address and the User-Agent of its upgrade, copied (at most
+ * RD_SESSION_MAX_REMOTE / RD_SESSION_MAX_AGENT bytes, bytes outside printable ASCII
+ * dropped). NULL or "": none. */
+#define RD_SESSION_MAX_REMOTE 63
+#define RD_SESSION_MAX_AGENT 128
+void rd_session_set_meta(struct rd_session *s, const char *remote, const char *agent);
+
+/* ---- round trips ----
+ * Every ping the session sends (the ping_interval_ms ones and the probes) carries an 8-byte
+ * sequence number; a Pong that echoes one answers that ping and every older one still out
+ * (RFC 6455 s5.5.3 lets a peer answer only the latest). An empty Pong answers the oldest ping
+ * still out: Go's remotedialer answers every ping with an empty Pong, in order. Other pongs
+ * count for keepalive only. Each answered ping gives rtt_us; rtt_avg_us is smoothed as
+ * TCP's SRTT (7/8 old + 1/8 new). At most RD_SESSION_PINGS_OUT pings are out at once: a
+ * probe beyond that waits for the newest one instead of sending another. */
+#define RD_SESSION_PINGS_OUT 4
+
+struct rd_session_probe;
+/* Called once: rtt_us >= 0 and err NULL when a Pong answered the probe's ping (rtt_us from
+ * the probe's start), or err (static or valid during the call) when the session ended. It
+ * must not cancel other probes of this session or end the session from inside. */
+typedef void (*rd_session_probe_cb)(void *arg, int64_t rtt_us, const char *err);
+
+/* Send a fresh Ping now (ahead of queued Data) and call cb when it is answered or the session
+ * ends. The probe is the session's until then; NULL when the session is closing or out of
+ * memory. */
+struct rd_session_probe *rd_session_probe(struct rd_session *s, rd_session_probe_cb cb,
+                                          void *arg);
+/* Forget a probe whose callback has not run (it never will). */
+void rd_session_probe_cancel(struct rd_session *s, struct rd_session_probe *p);
+
 /* A live session as seen by /metrics and /clients (valid during the callback only). */
 struct rd_session_info {
     const char *name;  /* client id, or "peer:<id>" */
@@ -94,6 +127,14 @@ struct rd_session_info {
     size_t rx_buffered, tx_buffered;   /* bytes queued in its conns */
     size_t paused_by_us, paused_by_peer; /* conns under Pause */
     int closing;
+    uint64_t serial;      /* rd_session_serial */
+    const char *remote;   /* rd_session_set_meta; NULL when not set */
+    const char *agent;
+    int64_t since_unix_ms; /* wall clock of the session's creation */
+    int64_t idle_ms;       /* since the last sign of life (a frame in the server role,
+                            * ping/pong in the client role; see link.h) */
+    int64_t rtt_us, rtt_avg_us; /* last and smoothed ping round trip; -1 before the first */
+    uint64_t rx_bytes, tx_bytes; /* tunnel message bytes received / sent (every type) */
 };
 
 /* Visit every live session created with cfg.stats == st, newest first. The callback must

@@ -354,15 +354,100 @@ static void gauge_cb(const struct rd_session_info *si, void *arg)
     g->paused_peer += si->paused_by_peer;
 }
 
+static void fmt_double(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, "%.9g", v);
+}
+
 static void head(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void fmt_double(char *buf, size_t len, double v)
+/* ---- per-client gauges: rdial_client_rtt_seconds, rdial_client_last_seen_seconds ---- */
+
+struct client_gauge {
+    const char *name; /* the session's, valid while rendering */
+    int64_t rtt_us;   /* the newest session's; -1 = none yet */
+    int64_t idle_ms;  /* the least of the client's sessions */
+};
+
+struct client_gauges {
+    struct client_gauge *v;
+    size_t n, cap;
+};
+
+static void client_gauge_cb(const struct rd_session_info *si, void *arg)
 {
-    snprintf(buf, len, "%.9g", v);
+    struct client_gauges *cg = arg;
+
+    if (si->role != RD_ROLE_SERVER || si->peer || si->closing)
+        return;
+    if (cg->n == cg->cap) {
+        size_t ncap = cg->cap ? cg->cap * 2 : 64;
+        struct client_gauge *nv = realloc(cg->v, ncap * sizeof *nv);
+        if (nv == NULL)
+            return;
+        cg->v = nv;
+        cg->cap = ncap;
+    }
+    cg->v[cg->n].name = si->name;
+    cg->v[cg->n].rtt_us = si->rtt_us;
+    cg->v[cg->n].idle_ms = si->idle_ms;
+    cg->n++;
 }
+
+/* By name; sessions of one name keep their order (newest first: the index breaks ties). */
+static int client_gauge_cmp(const void *a, const void *b)
+{
+    const struct client_gauge *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/* One series of each per client id, newest session's RTT, freshest last-seen. They count
+ * against RD_STATS_MAX_SERIES with the counters: past it, the clients last in name order are
+ * left out. */
+static void render_client_gauges(struct rd_stats *st, struct evbuffer *out)
+{
+    struct client_gauges cg = { NULL, 0, 0 };
+    size_t i, j, budget = st->nseries < RD_STATS_MAX_SERIES
+                              ? (RD_STATS_MAX_SERIES - st->nseries) / 2 : 0;
+    char num[64];
+
+    rd_session_foreach(st, client_gauge_cb, &cg);
+    if (cg.n > 0)
+        qsort(cg.v, cg.n, sizeof *cg.v, client_gauge_cmp);
+    for (i = 0, j = 0; i < cg.n; i++) { /* merge each name's sessions into its first */
+        if (j > 0 && strcmp(cg.v[j - 1].name, cg.v[i].name) == 0) {
+            if (cg.v[i].idle_ms < cg.v[j - 1].idle_ms)
+                cg.v[j - 1].idle_ms = cg.v[i].idle_ms;
+            continue;
+        }
+        cg.v[j++] = cg.v[i];
+    }
+    cg.n = j < budget ? j : budget;
+    head(out, "rdial_client_rtt_seconds", "gauge",
+         "Round trip of the last websocket ping answered by the client's newest session");
+    for (i = 0; i < cg.n; i++) {
+        struct lbuf lb = { .n = 0 };
+        if (cg.v[i].rtt_us < 0)
+            continue;
+        lb_add_str(&lb, "clientkey", cg.v[i].name);
+        fmt_double(num, sizeof num, (double)cg.v[i].rtt_us / 1e6);
+        evbuffer_add_printf(out, "rdial_client_rtt_seconds{%s} %s\n", lb.b, num);
+    }
+    head(out, "rdial_client_last_seen_seconds", "gauge",
+         "Time since anything arrived from the client (its freshest session)");
+    for (i = 0; i < cg.n; i++) {
+        struct lbuf lb = { .n = 0 };
+        lb_add_str(&lb, "clientkey", cg.v[i].name);
+        fmt_double(num, sizeof num, (double)(cg.v[i].idle_ms > 0 ? cg.v[i].idle_ms : 0) / 1e3);
+        evbuffer_add_printf(out, "rdial_client_last_seen_seconds{%s} %s\n", lb.b, num);
+    }
+    free(cg.v);
+}
+
 
 int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
 {
@@ -406,6 +491,7 @@ int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
          "Virtual connections under Pause (us: we paused the far side; peer: it paused us)");
     evbuffer_add_printf(out, "rdial_conns_paused{by=\"us\"} %" PRIu64 "\n", g.paused_us);
     evbuffer_add_printf(out, "rdial_conns_paused{by=\"peer\"} %" PRIu64 "\n", g.paused_peer);
+    render_client_gauges(st, out);
 
     head(out, "rdial_frontend_requests_total", "counter",
          "Front-end requests by front end and outcome");

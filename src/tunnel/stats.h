@@ -32,6 +32,11 @@
  *   rdial_frontend_requests_total{frontend,outcome}      front-end requests by outcome
  *   rdial_dial_first_byte_seconds                        histogram: dial -> first Data byte
  *   rdial_stats_series_dropped_total                     label sets refused past the ceiling
+ *   rdial_client_rtt_seconds{clientkey}                  last ping round trip of the client's
+ *                                                        newest session (once one was answered)
+ *   rdial_client_last_seen_seconds{clientkey}            since anything arrived from it
+ * (the two per-client gauges count against the series ceiling with the counters: clients
+ * past it, last in name order, are left out of them)
  *
  * Label sets are bounded: past RD_STATS_MAX_SERIES distinct (metric, labels) pairs new ones
  * are not created (their increments are lost and counted in rdial_stats_series_dropped_total).

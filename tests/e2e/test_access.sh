@@ -4,6 +4,7 @@
 # /client/ route (-proxy-users, user@client-id), the client's -allow list, the
 # sessions-per-client limit, the open-proxy guard, SIGHUP reload; /metrics and /clients behind
 # -proxy-users on the main port and on -admin-listen (and the main port's 404 for them then);
+# -admin-users (only those users read the admin surface; only they DELETE /clients/<id>);
 # the loose-permission warning of token and user files; and that no secret of the test reaches
 # any log or --help output.
 #
@@ -421,6 +422,42 @@ rd_http "http://$SA/client/foo/http/127.0.0.1:$DP/hello.txt" -u "alice:$PW_ALICE
 rd_assert_status 200 "route with -admin-listen"
 rd_http "http://$ADM/clients" -u "alice:$PW_ALICE"
 rd_assert_contains "$(cat "$RD_BODY")" '"id":"foo","sessions":1' "admin /clients sees the client"
+# users but no -admin-users: any listed user reads (above); DELETE is for nobody
+rd_http "http://$ADM/clients/foo" -X DELETE -u "bob:$PW_BOB"
+rd_assert_status 403 "DELETE without -admin-users"
+rd_http "http://$ADM/clients/foo" -u "bob:$PW_BOB"
+rd_assert_status 200 "the client is still there"
+
+# ---- -admin-users: only those users read the admin surface, and only they DELETE ----
+rd_start_server sadmu -admin-listen 127.0.0.1:0 -proxy-users "$users" -admin-users 'carl,bo*'
+SAU=$SRV_ADDR
+ADMU=$(rd_admin_addr sadmu)
+rd_start_client cadmu foo "$SAU"
+for p in /metrics /clients /clients/foo /clients/foo/health / /samples.json; do
+    rd_http "http://$ADMU$p" -u "alice:$PW_ALICE"
+    rd_assert_status 403 "$p as alice, a listed user outside -admin-users"
+    rd_http "http://$ADMU$p" -u "bob:$PW_BOB"
+    rd_assert_status 200 "$p as bob (-admin-users carl,bo*)"
+    rd_http "http://$ADMU$p"
+    rd_assert_status 401 "$p without credentials"
+done
+rd_http "http://$ADMU/proxy.pac" -u "alice:$PW_ALICE"
+rd_assert_status 403 "/proxy.pac as alice"
+rd_http "http://$ADMU/healthz"
+rd_assert_status 200 "/healthz needs no user with -admin-users"
+rd_http "http://$ADMU/clients/foo" -X DELETE -u "alice:$PW_ALICE"
+rd_assert_status 403 "DELETE as alice"
+rd_http "http://$ADMU/clients/foo" -X DELETE -u "bob:$PW_BOB"
+rd_assert_status 200 "DELETE as bob"
+rd_wait_log sadmu "admin: DELETE /clients/foo from 127.0.0.1:[0-9]+: closing its 1 session" 5
+rd_assert_file_contains "$RD_TEST_DIR/sadmu.log" "user alice is not in -admin-users" \
+    "refusal names the user"
+rc=0
+"$(rd_bin rdial-server)" -listen 127.0.0.1:0 -admin-users ops >"$RD_TEST_DIR/au.out" \
+    2>"$RD_TEST_DIR/au.err" || rc=$?
+rd_assert_eq "$rc" 2 "-admin-users without -proxy-users"
+rd_assert_file_contains "$RD_TEST_DIR/au.err" "needs -proxy-users" "-admin-users reason"
+
 # loopback without -proxy-users: open, like the main port today
 rd_start_server sadm2 -admin-listen 127.0.0.1:0
 ADM2=$(rd_admin_addr sadm2)
@@ -483,7 +520,7 @@ rd_wait_log uperm "users640 is accessible by group or others \(mode 640\).*chmod
 rd_stop uperm
 if grep -q "chmod 600" "$RD_TEST_DIR/srv.log"; then rd_fail "warning about an owner-only file"; fi
 
-for name in srv slim cfoo cbar cfoo2 cadm sadm sadm2; do rd_stop "$name"; done
+for name in srv slim cfoo cbar cfoo2 cadm sadm sadm2 cadmu sadmu; do rd_stop "$name"; done
 leaks=""
 for f in "$RD_TEST_DIR"/*.log "$RD_TEST_DIR"/*.out "$RD_TEST_DIR"/*.err; do
     [[ -f $f ]] || continue

@@ -169,7 +169,11 @@ rd_assert_status 200 "/clients"
 python3 - "$RD_BODY" <<'EOF' || rd_fail "/clients JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["clients"] == [{"id": "foo", "sessions": 1, "conns": 0}], d
+c = d["clients"]
+assert [(x["id"], x["sessions"], x["conns"]) for x in c] == [("foo", 1, 0)], d
+s = c[0]["session_list"]
+assert len(s) == 1 and s[0]["remote"].startswith("127.0.0.1:") and s[0]["conns"] == 0, d
+assert s[0]["agent"].startswith("rdial-client/"), d
 assert d["peers"] == [], d
 EOF
 rd_http "http://$SRV_ADDR/metrics"

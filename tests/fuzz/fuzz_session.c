@@ -82,7 +82,7 @@ static void track(struct fzs *z, struct rd_conn *c)
 
 /* ---- fake link ---- */
 static void fl_want_write(void *l) { ((struct fzs *)l)->want_write++; }
-static void fl_ping(void *l) { ((struct fzs *)l)->pings++; }
+static void fl_ping(void *l, const uint8_t *p, size_t n) { (void)p; (void)n; ((struct fzs *)l)->pings++; }
 static void fl_close(void *l, const char *reason)
 {
     FZ_CHECK(reason != NULL);

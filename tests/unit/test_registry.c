@@ -2,6 +2,7 @@
  * per-id counts, peer announcements, the observer, removal during a visit, and growth of the
  * hash tables past thousands of ids with every lookup still right. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,12 @@
 #include "tunnel/session.h"
 
 static void nop_want_write(void *l) { (void)l; }
-static void nop_ping(void *l) { (void)l; }
+static void nop_ping(void *l, const uint8_t *payload, size_t len)
+{
+    (void)l;
+    (void)payload;
+    (void)len;
+}
 static void nop_close(void *l, const char *reason) { (void)l; (void)reason; }
 static const struct rd_link_ops nop_ops = { nop_want_write, nop_ping, nop_close };
 static int link_token;
@@ -83,6 +89,15 @@ START_TEST(newest_first_and_closing_skipped)
 }
 END_TEST
 
+static int npeer;
+static void count_peer(const char *id, struct rd_session *peer, void *arg)
+{
+    (void)arg;
+    ck_assert(strcmp(id, "x") == 0 || strcmp(id, "y") == 0);
+    ck_assert_ptr_nonnull(peer);
+    npeer++;
+}
+
 START_TEST(peers_announce_and_go)
 {
     struct rd_session *p1 = mk("peer:1"), *p2 = mk("peer:2"), *l = mk("x");
@@ -93,6 +108,9 @@ START_TEST(peers_announce_and_go)
     ck_assert_int_eq(rd_registry_peer_add(reg, p2, "x"), 0);
     ck_assert_ptr_eq(rd_registry_find_peer(reg, "x"), p2);
     ck_assert_ptr_eq(rd_registry_find_peer(reg, "y"), p1);
+    npeer = 0;
+    rd_registry_foreach_peer(reg, count_peer, NULL);
+    ck_assert_int_eq(npeer, 4);
     /* peer announcements are not local sessions */
     ck_assert_ptr_null(rd_registry_find(reg, "x"));
     ck_assert_uint_eq(rd_registry_client_count(reg), 0);
@@ -109,6 +127,9 @@ START_TEST(peers_announce_and_go)
     ck_assert_ptr_null(rd_registry_find_peer(reg, "y"));
     ck_assert_ptr_null(rd_registry_find_peer(reg, "x")); /* p2 is closing */
     rd_registry_peer_gone(reg, p2);
+    npeer = 0;
+    rd_registry_foreach_peer(reg, count_peer, NULL);
+    ck_assert_int_eq(npeer, 0);
     /* the local session of x survives its peer entries */
     ck_assert_ptr_eq(rd_registry_find(reg, "x"), l);
     rd_registry_remove(reg, l);

@@ -13,14 +13,24 @@
 #include "tunnel/conn.h"
 #include "tunnel/message.h"
 #include "tunnel/session.h"
+#include "tunnel/stats.h"
 
 /* ---- fake link ---- */
 struct fake_link {
     int want_write, pings, closes;
+    uint8_t ping[8];
+    size_t ping_len;
     char close_reason[64];
 };
 static void fl_want_write(void *l) { ((struct fake_link *)l)->want_write++; }
-static void fl_ping(void *l) { ((struct fake_link *)l)->pings++; }
+static void fl_ping(void *l, const uint8_t *p, size_t n)
+{
+    struct fake_link *fl = l;
+    fl->pings++;
+    fl->ping_len = n;
+    if (n <= sizeof fl->ping)
+        memcpy(fl->ping, p, n);
+}
 static void fl_close(void *l, const char *reason)
 {
     struct fake_link *fl = l;
@@ -811,6 +821,171 @@ START_TEST(per_message_warnings_rate_limited)
 }
 END_TEST
 
+
+/* ---- round trips: probes, pongs, RTT (session.h) ---- */
+
+struct probe_seen {
+    int calls;
+    int64_t rtt_us;
+    char err[128];
+};
+static void probe_cb(void *arg, int64_t rtt_us, const char *err)
+{
+    struct probe_seen *ps = arg;
+    ps->calls++;
+    ps->rtt_us = rtt_us;
+    snprintf(ps->err, sizeof ps->err, "%s", err ? err : "");
+}
+
+struct info_seen {
+    int64_t rtt_us, rtt_avg_us, since;
+    uint64_t rx, tx, serial;
+    char remote[80], agent[160];
+};
+static void info_cb(const struct rd_session_info *si, void *arg)
+{
+    struct info_seen *is = arg;
+    is->rtt_us = si->rtt_us;
+    is->rtt_avg_us = si->rtt_avg_us;
+    is->since = si->since_unix_ms;
+    is->rx = si->rx_bytes;
+    is->tx = si->tx_bytes;
+    is->serial = si->serial;
+    snprintf(is->remote, sizeof is->remote, "%s", si->remote ? si->remote : "(null)");
+    snprintf(is->agent, sizeof is->agent, "%s", si->agent ? si->agent : "(null)");
+}
+
+START_TEST(probe_answered_by_echoed_pong)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    struct probe_seen a = { 0 }, b = { 0 };
+    uint8_t first[8], stray[8] = { 0, 0, 0, 0, 0, 0, 0, 99 };
+
+    ck_assert_ptr_nonnull(rd_session_probe(s, probe_cb, &a));
+    ck_assert_int_eq(fl.pings, 1); /* a server-role session pings when asked */
+    ck_assert_uint_eq(fl.ping_len, 8);
+    memcpy(first, fl.ping, 8);
+    ck_assert_ptr_nonnull(rd_session_probe(s, probe_cb, &b));
+    ck_assert_int_eq(fl.pings, 2);
+    ck_assert_mem_ne(first, fl.ping, 8); /* a fresh sequence number each */
+    rd_session_pong(s, stray, 8);        /* not ours: ignored */
+    rd_session_pong(s, (const uint8_t *)"abc", 3);
+    ck_assert_int_eq(a.calls + b.calls, 0);
+    usleep(2000);
+    rd_session_pong(s, first, 8);
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_int_eq(b.calls, 0);
+    ck_assert_int_ge(a.rtt_us, 2000);
+    ck_assert_str_eq(a.err, "");
+    /* the newer ping's Pong answers b */
+    rd_session_pong(s, fl.ping, 8);
+    ck_assert_int_eq(b.calls, 1);
+    rd_session_pong(s, fl.ping, 8); /* twice: nothing more */
+    ck_assert_int_eq(a.calls + b.calls, 2);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(empty_pongs_answer_in_order_go_style)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    struct probe_seen a = { 0 }, b = { 0 };
+    struct info_seen is;
+
+    rd_session_pong(s, NULL, 0); /* nothing out: stray */
+    rd_session_foreach(NULL, info_cb, &is);
+    rd_session_probe(s, probe_cb, &a);
+    rd_session_probe(s, probe_cb, &b);
+    rd_session_pong(s, NULL, 0); /* Go: empty Pong, oldest ping first */
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_int_eq(b.calls, 0);
+    rd_session_pong(s, NULL, 0);
+    ck_assert_int_eq(b.calls, 1);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(probes_beyond_the_cap_share_the_newest_ping)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    struct probe_seen ps[RD_SESSION_PINGS_OUT + 3];
+    int i;
+
+    memset(ps, 0, sizeof ps);
+    for (i = 0; i < RD_SESSION_PINGS_OUT + 3; i++)
+        ck_assert_ptr_nonnull(rd_session_probe(s, probe_cb, &ps[i]));
+    ck_assert_int_eq(fl.pings, RD_SESSION_PINGS_OUT);
+    rd_session_pong(s, fl.ping, 8); /* the newest answers every older ping too */
+    for (i = 0; i < RD_SESSION_PINGS_OUT + 3; i++)
+        ck_assert_int_eq(ps[i].calls, 1);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+START_TEST(probe_cancel_and_session_end)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    struct probe_seen a = { 0 }, b = { 0 };
+    struct rd_session_probe *pa = rd_session_probe(s, probe_cb, &a);
+
+    rd_session_probe(s, probe_cb, &b);
+    rd_session_probe_cancel(s, pa);
+    rd_session_link_closed(s, "gone away");
+    ck_assert_int_eq(a.calls, 0);
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert_int_lt(b.rtt_us, 0);
+    ck_assert_str_eq(b.err, "session closed: gone away");
+}
+END_TEST
+
+START_TEST(rtt_meta_and_bytes_in_info)
+{
+    struct rd_stats *st = rd_stats_new();
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    struct info_seen is;
+    struct rd_msg m;
+    int i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    memset(&is, 0, sizeof is);
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = 0;
+    cfg.ping_interval_ms = 10; /* server role: periodic pings for the RTT */
+    cfg.stats = st;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "meta");
+    rd_session_set_meta(s, "127.0.0.1:5555", "agent/1.0\x01\n<b>");
+    rd_session_foreach(st, info_cb, &is);
+    ck_assert_int_eq(is.rtt_us, -1);
+    ck_assert_int_eq(is.rtt_avg_us, -1);
+    ck_assert_str_eq(is.remote, "127.0.0.1:5555");
+    ck_assert_str_eq(is.agent, "agent/1.0<b>"); /* printable only */
+    ck_assert_int_gt(is.since, 1600000000000LL);
+    run_for(30);
+    ck_assert_int_ge(fl.pings, 1);
+    for (i = 0; i < 3; i++) {
+        rd_session_pong(s, fl.ping, 8);
+        rd_session_foreach(st, info_cb, &is);
+        ck_assert_int_ge(is.rtt_us, 0);
+        ck_assert_int_ge(is.rtt_avg_us, 0);
+        run_for(15);
+    }
+    send_msg(s, 0, RD_MSG_ADD_CLIENT, "x/1", 3, 0);
+    rd_session_dial(s, NULL, "tcp", "a:1", &(const char *){ NULL });
+    ck_assert_int_eq(pull(s, &m), 1);
+    rd_session_foreach(st, info_cb, &is);
+    ck_assert_uint_eq(is.rx, 4 + 3); /* header (id 77: 2 bytes) + "x/1" */
+    ck_assert_uint_eq(is.tx, 3 + 3 + 7); /* header + deadline + "tcp/a:1" */
+    rd_session_set_meta(s, NULL, "");
+    rd_session_foreach(st, info_cb, &is);
+    ck_assert_str_eq(is.remote, "(null)");
+    ck_assert_str_eq(is.agent, "(null)");
+    rd_session_link_closed(s, "done");
+    rd_stats_free(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("session");
@@ -831,6 +1006,11 @@ int main(void)
     tcase_add_test(tc, sync_race_guard);
     tcase_add_test(tc, sync_sent_sorted_and_pings);
     tcase_add_test(tc, keepalive_timeout);
+    tcase_add_test(tc, probe_answered_by_echoed_pong);
+    tcase_add_test(tc, empty_pongs_answer_in_order_go_style);
+    tcase_add_test(tc, probes_beyond_the_cap_share_the_newest_ping);
+    tcase_add_test(tc, probe_cancel_and_session_end);
+    tcase_add_test(tc, rtt_meta_and_bytes_in_info);
     tcase_add_test(tc, session_loss_fails_every_conn);
     tcase_add_test(tc, go_single_pause_flag);
     tcase_add_test(tc, pause_resent_after_another_pause_high);

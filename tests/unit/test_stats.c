@@ -19,7 +19,13 @@
 
 /* ---- fake link ---- */
 static void fl_want_write(void *l) { (void)l; }
-static void fl_ping(void *l) { (void)l; }
+static uint8_t last_ping[8]; /* the payload of the last ping a session sent */
+static void fl_ping(void *l, const uint8_t *p, size_t n)
+{
+    (void)l;
+    if (n == sizeof last_ping)
+        memcpy(last_ping, p, n);
+}
 static void fl_close(void *l, const char *reason) { (void)l; (void)reason; }
 static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 static int fake_link;
@@ -320,6 +326,42 @@ START_TEST(exposition_lines_parse)
 }
 END_TEST
 
+
+static void probe_ignore(void *arg, int64_t rtt_us, const char *err)
+{
+    (void)arg; (void)rtt_us; (void)err;
+}
+
+START_TEST(client_rtt_and_last_seen_gauges)
+{
+    struct rd_session *a = mk(RD_ROLE_SERVER, "a\"b", 0);
+    struct rd_session *a2, *p = mk(RD_ROLE_SERVER, "peer:x", 1);
+    struct rd_session *idle = mk(RD_ROLE_SERVER, "idle", 0);
+    char *text;
+
+    rd_session_probe(a, probe_ignore, NULL);
+    usleep(3000);
+    rd_session_pong(a, last_ping, 8);
+    a2 = mk(RD_ROLE_SERVER, "a\"b", 0); /* newer session of the same client: no RTT yet */
+    text = render();
+    /* one series per client id, escaped; the newest session's RTT (none: no line) */
+    ck_assert_ptr_null(strstr(text, "rdial_client_rtt_seconds{clientkey=\"a\\\"b\"}"));
+    ck_assert(sample(text, "rdial_client_last_seen_seconds{clientkey=\"a\\\"b\"}") >= 0);
+    ck_assert(sample(text, "rdial_client_last_seen_seconds{clientkey=\"idle\"}") >= 0);
+    ck_assert_ptr_null(strstr(text, "seconds{clientkey=\"peer:x\"}")); /* not a client */
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE rdial_client_rtt_seconds gauge"));
+    free(text);
+    rd_session_link_closed(a2, "done");
+    text = render();
+    ck_assert(sample(text, "rdial_client_rtt_seconds{clientkey=\"a\\\"b\"}") >= 0.003);
+    ck_assert(sample(text, "rdial_client_rtt_seconds{clientkey=\"a\\\"b\"}") < 5);
+    free(text);
+    rd_session_link_closed(a, "done");
+    rd_session_link_closed(p, "done");
+    rd_session_link_closed(idle, "done");
+}
+END_TEST
+
 START_TEST(null_stats_is_a_noop)
 {
     struct evbuffer *b = evbuffer_new();
@@ -389,6 +431,7 @@ int main(void)
     tcase_add_test(tc, peer_and_frontend_counters);
     tcase_add_test(tc, labels_escaped_and_bounded);
     tcase_add_test(tc, exposition_lines_parse);
+    tcase_add_test(tc, client_rtt_and_last_seen_gauges);
     tcase_add_test(tc, null_stats_is_a_noop);
     tcase_add_test(tc, log_json_lines);
     suite_add_tcase(su, tc);

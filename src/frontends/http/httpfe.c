@@ -48,6 +48,7 @@ static const char *hc_state_str(enum hc_state s)
     case HC_EXCH_HEAD: return "exchange-head";
     case HC_EXCH_BODY: return "exchange-body";
     case HC_JOINED: return "joined";
+    case HC_ADMIN_WAIT: return "admin-wait";
     case HC_FLUSH: return "flush";
     case HC_LINGER: return "linger";
     case HC_DONE: return "done";
@@ -127,6 +128,7 @@ static const char *status_reason(int status)
     case 405: return "Method Not Allowed";
     case 407: return "Proxy Authentication Required";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
     case 414: return "URI Too Long";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
@@ -159,6 +161,8 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
     event_free(h->timer);
     event_free(h->reaper);
     event_free(h->kick);
+    if (h->admin_body != NULL)
+        evbuffer_free(h->admin_body);
     fwd_free(h);
     free(h);
 }
@@ -234,6 +238,10 @@ static void hc_linger(struct hc *h)
 
 void hc_end(struct hc *h, const char *reason, int abort)
 {
+    if (h->admin_wait != NULL) { /* the answer will not be wanted */
+        rd_admin_cancel(h->fe->cfg.admin, h->admin_wait);
+        h->admin_wait = NULL;
+    }
     if (h->st == HC_DONE)
         return;
     if (h->reason[0] == '\0' && reason != NULL)
@@ -527,40 +535,82 @@ static int has_body(const struct rd_hr_request *rq)
            (rq->framing == RD_HM_BODY_LENGTH && rq->content_length > 0);
 }
 
-/* An admin path (or the drain 503): answered here. 0, or -1 when not an admin path. */
-static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
+/* Write an admin answer, then read the next request or close. */
+static void admin_write(struct hc *h, const struct rd_admin_answer *ans, int close_conn)
 {
-    struct rd_admin_answer ans;
     struct evbuffer *out = bufferevent_get_output(h->bev);
-    const char *auth = rd_hm_headers_get(&rq->headers, "Authorization");
-    int close_conn = has_body(rq) || !h->keep_alive || h->user_eof;
 
-    if (h->fe->cfg.admin == NULL)
-        return -1;
-    memset(&ans, 0, sizeof ans);
-    ans.body = evbuffer_new();
-    if (ans.body == NULL)
-        return -1;
-    if (rd_admin_answer(h->fe->cfg.admin, h->fe->cfg.kind == RD_HTTPFE_ADMIN, rq->method,
-                        rq->target, auth, h->peer, &ans) != 0) {
-        evbuffer_free(ans.body);
-        return -1;
-    }
-    h->status = ans.status;
+    h->status = ans->status;
     evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n%s\r\nCache-Control: no-store\r\n"
-                             "Content-Length: %zu\r\n%s%s\r\n",
-                        h->minor, ans.status, status_reason(ans.status), ans.ctype,
-                        evbuffer_get_length(ans.body),
-                        ans.challenge ? "WWW-Authenticate: Basic realm=\"rdial\"\r\n" : "",
+                             "Content-Length: %zu\r\n%s%s%s\r\n",
+                        h->minor, ans->status,
+                        ans->status == 200 ? "OK" : status_reason(ans->status), ans->ctype,
+                        evbuffer_get_length(ans->body),
+                        ans->challenge ? "WWW-Authenticate: Basic realm=\"rdial\"\r\n" : "",
+                        ans->headers != NULL ? ans->headers : "",
                         close_conn ? "Connection: close\r\n"
                                    : (h->minor == 0 ? "Connection: keep-alive\r\n" : ""));
     if (!h->is_head)
-        evbuffer_add_buffer(out, ans.body);
-    evbuffer_free(ans.body);
+        evbuffer_add_buffer(out, ans->body);
     if (close_conn)
         hc_end(h, "admin answer", 0);
     else
         hc_next_request(h);
+}
+
+/* A deferred admin answer (a health check) came: the connection goes on. */
+static void admin_done(void *arg, struct rd_admin_answer *ans)
+{
+    struct hc *h = arg;
+
+    h->admin_wait = NULL;
+    admin_write(h, ans, h->admin_close || h->user_eof);
+    if (h->admin_body != NULL) {
+        evbuffer_free(h->admin_body);
+        h->admin_body = NULL;
+    }
+}
+
+/* An admin path (or the drain 503): answered here, now or later (ADMIN_WAIT, not reading,
+ * until admin_done). 0, or -1 when not an admin path. */
+static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
+{
+    struct rd_admin_answer ans;
+    struct rd_admin_request ar;
+    struct rd_admin_pending *pending = NULL;
+    int close_conn = has_body(rq) || !h->keep_alive || h->user_eof, r;
+
+    if (h->fe->cfg.admin == NULL)
+        return -1;
+    memset(&ans, 0, sizeof ans);
+    memset(&ar, 0, sizeof ar);
+    ar.own_listener = h->fe->cfg.kind == RD_HTTPFE_ADMIN;
+    ar.method = rq->method;
+    ar.target = rq->target;
+    ar.authorization = rd_hm_headers_get(&rq->headers, "Authorization");
+    ar.host = rd_hm_headers_get(&rq->headers, "Host");
+    ar.peer = h->peer;
+    ar.done = admin_done;
+    ar.done_arg = h;
+    ans.body = evbuffer_new();
+    if (ans.body == NULL)
+        return -1;
+    r = rd_admin_answer(h->fe->cfg.admin, &ar, &ans, &pending);
+    if (r < 0) {
+        evbuffer_free(ans.body);
+        return -1;
+    }
+    if (r > 0) {
+        h->admin_wait = pending;
+        h->admin_body = ans.body;
+        h->admin_close = close_conn;
+        hc_arm(h, HT_NONE, 0); /* the admin bounds the wait */
+        hc_read(h, 0);
+        hc_set_state(h, HC_ADMIN_WAIT);
+        return 0;
+    }
+    admin_write(h, &ans, close_conn);
+    evbuffer_free(ans.body);
     return 0;
 }
 
@@ -816,6 +866,7 @@ static void hc_drive(struct hc *h)
         break;
     }
     case HC_TUNNEL:
+    case HC_ADMIN_WAIT: /* not reading; admin_done goes on */
     case HC_DONE:
         break;
     }

@@ -12,6 +12,8 @@
  *       +-- 101 from the target --> TUNNEL (plain target) / JOINED (https target: TLS
  *                                   between us and the conn, pumped by forward.c)
  *   READ_HEAD --GET /connect--> (the socket goes to a websocket link) DONE
+ *   READ_HEAD --an admin answer that comes later (a health check)--> ADMIN_WAIT (not
+ *       reading) --answer--> READ_HEAD or FLUSH
  *
  *   any --> FLUSH (final bytes to the user) --> LINGER (our FIN sent, input discarded)
  *       --> DONE (logged; freed by the reaper on the next loop turn)
@@ -40,6 +42,7 @@
 #include "frontends/listener.h"
 #include "tunnel/stats.h"
 
+struct rd_admin_pending;
 struct rd_conn;
 struct rd_relay;
 struct rd_tls_conn;
@@ -62,6 +65,7 @@ enum hc_state {
     HC_EXCH_HEAD,
     HC_EXCH_BODY,
     HC_JOINED,
+    HC_ADMIN_WAIT,
     HC_FLUSH,
     HC_LINGER,
     HC_DONE,
@@ -126,6 +130,11 @@ struct hc {
     int minor, keep_alive, is_head;
     struct rd_fe_who who;
     struct fwd x;
+
+    /* a deferred admin answer (admin.h): its handle and body, until it comes */
+    struct rd_admin_pending *admin_wait;
+    struct evbuffer *admin_body;
+    int admin_close;            /* close the connection after it */
 
     /* the kept conn this connection (proxy scope) may have in the pool */
     char kept_client[RD_MAX_CLIENT_KEY + 1];
