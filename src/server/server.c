@@ -607,8 +607,10 @@ int main(int argc, char **argv)
                        "session of a client id has its own; more dials get 503 / SOCKS5 REP 01)",
                        1, 1 << 24),
         RD_FLAGDEF_INT("max-pending-dials", &srv.max_pending_dials,
-                       "dials of one session whose far side has sent nothing yet (no byte, no "
-                       "error); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0, 1 << 24),
+                       "dials of one session the far side has not answered yet (no "
+                       "acknowledgement, no byte, no error; rdial clients acknowledge once the "
+                       "target accepted); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0,
+                       1 << 24),
         RD_FLAGDEF_INT("max-sessions-per-client", &srv.max_sessions_per_client,
                        "sessions one client id may hold at once (more upgrades get 429)", 1,
                        1 << 20),

@@ -1,9 +1,10 @@
 /* dial.h - the one dial entry point used by every front end (DESIGN.md s1).
  *
  * rd_dial() picks the newest live local session of the client id, else a peer session that
- * announced it (the Connect then goes out as "id::proto/address"), and opens a conn. There is
- * no acknowledgement: the conn is usable at once; a far-side dial failure arrives later as
- * on_closed(c, "<dial error>") before any byte was received. */
+ * announced it (the Connect then goes out as "id::proto/address"), and opens a conn. The
+ * protocol has no acknowledgement: the conn is usable at once; a far-side dial failure
+ * arrives later as on_closed(c, "<dial error>") before any byte was received. (rdial clients
+ * acknowledge a dial whose target accepted with an empty Data: conn.h, on_ack.) */
 #ifndef RD_DIAL_H
 #define RD_DIAL_H
 

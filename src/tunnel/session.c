@@ -677,8 +677,15 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
 
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
-    if (m->payload_len > 0)
+    if (c->pending) {
+        /* the far side's first sign: a byte, or the empty Data of an rdial client whose
+         * target accepted (rd_conn_ack): the dial is no longer pending */
         conn_unpend(s, c);
+        if (m->payload_len == 0 && c->cbs != NULL && c->cbs->on_ack != NULL) {
+            c->cbs->on_ack(c, c->arg);
+            return;
+        }
+    }
     if (c->dial_us != 0 && m->payload_len > 0) {
         rd_stats_dial_latency_us(s->cfg.stats, now_us() - c->dial_us);
         c->dial_us = 0;

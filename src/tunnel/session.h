@@ -33,8 +33,10 @@ struct rd_session_config {
     size_t rx_budget;      /* all conns' rx above this: pause/resume at the lower
                             * RD_PAUSE_PRESSURE_HIGH/LOW marks (0 = no session budget) */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
-    size_t max_pending_dials; /* our dials whose far side has sent nothing yet (no Data, no
-                               * Error); rd_session_dial refuses more (0 = no limit) */
+    size_t max_pending_dials; /* our dials the far side has not answered yet: no Data (an
+                               * rdial client acknowledges its dial with an empty Data once
+                               * the target accepted: conn.h, rd_conn_ack), no Error;
+                               * rd_session_dial refuses more (0 = no limit) */
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
     struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
@@ -69,8 +71,8 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
 void rd_session_close(struct rd_session *s, const char *reason);
 
 /* Open a conn to `proto/address` on the far side ("tcp", "127.0.0.1:8125"); with a non-NULL
- * `key` the Connect is peer-forwarded ("key::tcp/addr"). No acknowledgement exists: Data may
- * be written at once. Returns NULL if the session is closing or full (errp: static text). */
+ * `key` the Connect is peer-forwarded ("key::tcp/addr"). The protocol has no acknowledgement
+ * (rdial clients send one: conn.h, on_ack): Data may be written at once. Returns NULL if the session is closing or full (errp: static text). */
 struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
                                 const char *addr, const char **errp);
 

@@ -26,7 +26,9 @@ struct rd_conn {
     unsigned peer_paused : 1;   /* the far side sent Pause */
     unsigned in_ring : 1;       /* on the session's send ring */
     unsigned owner_waiting : 1; /* owner saw tx blocked: owes it an on_writable */
-    unsigned pending : 1;       /* our dial, nothing heard back yet (session's npending) */
+    unsigned pending : 1;       /* our dial, nothing heard back yet: no Data (an empty one
+                                 * is an rdial client's acknowledgement), no Error
+                                 * (session's npending) */
     size_t pause_rx;            /* rx length when we last sent Pause */
     struct evbuffer *rx, *tx;
     const struct rd_conn_cbs *cbs;

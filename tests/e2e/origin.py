@@ -6,6 +6,8 @@
   close      answers without framing and closes
   trunc      announces 100000 bytes, sends 10, closes
   bad        answers with both Content-Length and Transfer-Encoding
+  noaccept   never accepts: its accept queue is kept full, so a connect to it hangs (a dial
+             whose target has not accepted yet)
 
 and, for the target conns the proxy and the route keep between requests, an HTTP/1.1 origin
 whose answers say which connection (numbered from 1 in accept order) and which request on it
@@ -25,6 +27,13 @@ mode = sys.argv[1]
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0))
+if mode == "noaccept":
+    # Linux queues backlog + 1 connections; one of our own fills it, later SYNs are dropped
+    srv.listen(0)
+    filler = socket.create_connection(srv.getsockname())
+    print("listening on 127.0.0.1:%d" % srv.getsockname()[1], flush=True)
+    while True:
+        time.sleep(3600)
 srv.listen(64)
 print("listening on 127.0.0.1:%d" % srv.getsockname()[1], flush=True)
 lock = threading.Lock()

@@ -48,7 +48,7 @@ static void ow_closed(struct rd_conn *c, const char *reason, void *arg)
     evbuffer_remove(b, o->rx_at_close, sizeof o->rx_at_close - 1);
     evbuffer_free(b);
 }
-static const struct rd_conn_cbs ow_cbs = { ow_readable, ow_writable, ow_closed };
+static const struct rd_conn_cbs ow_cbs = { ow_readable, ow_writable, ow_closed, NULL };
 
 static void ow_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
                        void *arg)
@@ -183,6 +183,62 @@ START_TEST(pending_dials_limit)
     ck_assert_ptr_nonnull(rd_session_dial(s, NULL, "tcp", "e:1", &err));
     /* 0 = no limit */
     rd_session_link_closed(s, "done");
+}
+END_TEST
+
+static int acks;
+static void ack_cb(struct rd_conn *c, void *arg) { acks++; }
+static const struct rd_conn_cbs ack_cbs = { ow_readable, ow_writable, ow_closed, ack_cb };
+
+/* rdial clients acknowledge a dial whose target accepted with an empty Data (rd_conn_ack):
+ * the dialling side stops counting it as pending and tells the owner once (on_ack). */
+START_TEST(dial_acknowledged)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER), *cs;
+    const char *err;
+    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err), *b;
+    struct rd_msg m;
+
+    acks = 0;
+    rd_conn_set_cbs(a, &ack_cbs, &ow);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 1);
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "", 0, 0);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 0);
+    ck_assert_int_eq(acks, 1);
+    ck_assert_int_eq(ow.readable, 0);
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "", 0, 0); /* only the first one is an ack */
+    ck_assert_int_eq(acks, 1);
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "hi", 2, 0);
+    ck_assert_int_eq(ow.readable, 1);
+    ck_assert_int_eq(acks, 1);
+    /* a Go client: no ack, the first byte ends the pending dial */
+    b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    rd_conn_set_cbs(b, &ack_cbs, &ow);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 1);
+    send_msg(s, rd_conn_id(b), RD_MSG_DATA, "x", 1, 0);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 0);
+    ck_assert_int_eq(acks, 1);
+    rd_session_link_closed(s, "done");
+
+    /* the acknowledging side: an empty Data ahead of the conn's data */
+    cs = mk(RD_ROLE_CLIENT);
+    send_msg(cs, 4, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    ck_assert_ptr_nonnull(ow.last);
+    rd_conn_write_bytes(ow.last, "hello", 5);
+    rd_conn_ack(ow.last);
+    ck_assert_int_eq(pull(cs, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert(m.conn_id == 4);
+    ck_assert_uint_eq(m.payload_len, 0);
+    ck_assert_int_eq(pull(cs, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert_mem_eq(m.payload, "hello", 5);
+    rd_conn_close(ow.last, "gone");
+    rd_conn_ack(ow.last); /* closed: nothing more is sent */
+    ck_assert_int_eq(pull(cs, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_int_eq(pull(cs, &m), 0);
+    rd_session_link_closed(cs, "done");
 }
 END_TEST
 
@@ -822,6 +878,7 @@ int main(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, dial_sends_connect_then_data);
     tcase_add_test(tc, pending_dials_limit);
+    tcase_add_test(tc, dial_acknowledged);
     tcase_add_test(tc, connect_early_data_and_errors);
     tcase_add_test(tc, connect_refused_without_handler);
     tcase_add_test(tc, pause_resume_thresholds);

@@ -755,7 +755,8 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
         fwd_pump_up(h); /* a body still coming from the user is dropped, not waited for */
 }
 
-static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed };
+static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed,
+                                            NULL };
 
 /* ---- timers ---- */
 

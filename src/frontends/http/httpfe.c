@@ -476,7 +476,16 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     }
 }
 
-static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed };
+static void wait_ack(struct rd_conn *c, void *arg)
+{
+    struct hc *h = arg;
+    (void)c;
+    if (h->st == HC_CONNECT_WAIT)
+        connect_established(h); /* an rdial client's target accepted the connection */
+}
+
+static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed,
+                                             wait_ack };
 
 static void start_connect(struct hc *h, const struct rd_hr_request *rq)
 {

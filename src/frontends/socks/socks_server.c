@@ -265,7 +265,14 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     finish_with(sc, socks5_rep_for(RD_FEV_OK, reason), reason);
 }
 
-static const struct rd_conn_cbs wait_cbs = { wait_readable, NULL, wait_closed };
+static void wait_ack(struct rd_conn *c, void *arg)
+{
+    struct socks_client *sc = arg;
+    if (sc->state == SOCKS_ST_DIAL_WAIT)
+        start_relay(sc); /* an rdial client's target accepted the connection */
+}
+
+static const struct rd_conn_cbs wait_cbs = { wait_readable, NULL, wait_closed, wait_ack };
 
 /* ---- handshake ---- */
 
