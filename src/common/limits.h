@@ -50,6 +50,11 @@
 #define RD_DIAL_TIMEOUT_MS_DEFAULT 60000
 #define RD_MAX_CONNS_PER_SESSION_DEFAULT 65536
 #define RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT 4096 /* server: dials with no answer yet */
+/* One user's (or, without -proxy-users, one source address's) share of a session: a
+ * sixteenth of the session's conns and pending dials, so that one user cannot lock the
+ * others out of a client (flags -max-conns-per-user, -max-pending-dials-per-user). */
+#define RD_MAX_CONNS_PER_USER_DEFAULT (RD_MAX_CONNS_PER_SESSION_DEFAULT / 16)
+#define RD_MAX_PENDING_DIALS_PER_USER_DEFAULT (RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT / 16)
 
 /* ---- websocket / HTTP ---- */
 /* listen() backlog of our TCP listeners (the kernel clamps it to net.core.somaxconn): a burst

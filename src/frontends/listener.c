@@ -52,19 +52,44 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+/* The source address the per-source shares count: IPv4 (mapped ones too), or the IPv6 /64. */
+static void format_source(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char h[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, h, sizeof h);
+        snprintf(buf, len, "%s", h);
+    } else if (sa->sa_family == AF_INET6) {
+        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+            inet_ntop(AF_INET, &a.s6_addr[12], h, sizeof h);
+            snprintf(buf, len, "%s", h);
+            return;
+        }
+        memset(&a.s6_addr[8], 0, 8);
+        inet_ntop(AF_INET6, &a, h, sizeof h);
+        snprintf(buf, len, "%s/64", h);
+    } else {
+        snprintf(buf, len, "?");
+    }
+}
+
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     struct rd_listener *l = arg;
-    char peer[RD_LISTENER_MAX_PEER];
+    struct rd_listener_conn lc;
     int one = 1;
 
     (void)lev;
     (void)salen;
-    format_peer(sa, peer, sizeof peer);
+    memset(&lc, 0, sizeof lc);
+    format_peer(sa, lc.peer, sizeof lc.peer);
+    format_source(sa, lc.source, sizeof lc.source);
     if (l->max_clients > 0 && l->active >= l->max_clients) {
         rd_log_limited(&l->warn_full, RD_LOG_WARN, "%s: refusing %s: %zu connections open (%s)",
-                       l->name, peer, l->active, l->cap_flag);
+                       l->name, lc.peer, l->active, l->cap_flag);
         if (l->refuse != NULL)
             l->refuse(fd, l->arg);
         evutil_closesocket(fd);
@@ -72,7 +97,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     }
     /* answers are written head then body, interactive protocols are relayed: no Nagle */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    l->accept(fd, peer, l->arg);
+    l->accept(fd, &lc, l->arg);
 }
 
 static long ms_since(const struct timespec *t0)

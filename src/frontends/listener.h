@@ -20,10 +20,22 @@ struct rd_listener;
 #define RD_LISTENER_BACKOFF_MS 500           /* listener pause after EMFILE and the like */
 #define RD_LISTENER_WARN_INTERVAL_MS 60000   /* at most one EMFILE warning per minute */
 #define RD_LISTENER_MAX_PEER 64              /* "[v6]:port" */
+#define RD_LISTENER_MAX_SOURCE 64            /* "2001:db8:1:2::/64" */
 
-/* A new connection: fd (non-blocking, TCP_NODELAY) is the callee's. peer is "ip:port" or
- * "[v6]:port", valid during the call. */
-typedef void (*rd_listener_accept_cb)(evutil_socket_t fd, const char *peer, void *arg);
+/* An accepted connection. */
+struct rd_listener_conn {
+    char peer[RD_LISTENER_MAX_PEER];     /* "ip:port" or "[v6]:port" */
+    char source[RD_LISTENER_MAX_SOURCE]; /* where it comes from, as the per-source shares
+                                          * count it: the IPv4 address ("10.0.0.7", also for
+                                          * an IPv4-mapped IPv6 peer), or the IPv6 /64
+                                          * ("2001:db8:1:2::/64": one host usually holds a
+                                          * whole /64) */
+};
+
+/* A new connection: fd (non-blocking, TCP_NODELAY) is the callee's. lc is valid during the
+ * call (copy what is needed). */
+typedef void (*rd_listener_accept_cb)(evutil_socket_t fd, const struct rd_listener_conn *lc,
+                                      void *arg);
 /* Over the cap: answer on fd if the protocol has a way (a 503, nothing for SOCKS5); the
  * listener closes fd afterwards. NULL: just close. */
 typedef void (*rd_listener_refuse_cb)(evutil_socket_t fd, void *arg);

@@ -95,6 +95,8 @@ struct server {
     long long session_rx_budget; /* -session-rx-budget: rd_session_config.rx_budget */
     int max_conns;
     int max_pending_dials;      /* -max-pending-dials: rd_session_config.max_pending_dials */
+    int max_conns_per_user;     /* -max-conns-per-user: rd_session_config.max_conns_per_user */
+    int max_pending_per_user;   /* -max-pending-dials-per-user: .max_pending_per_user */
     int route_timeout_s;
     int route_idle_timeout_s;  /* -route-idle-timeout-s: quiet after the answer head (0 none) */
     int route_keep_idle_ms;    /* -route-keep-idle-ms: kept target conns */
@@ -257,6 +259,8 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     cfg.rx_budget = (size_t)srv->session_rx_budget;
     cfg.max_conns = (size_t)srv->max_conns;
     cfg.max_pending_dials = (size_t)srv->max_pending_dials;
+    cfg.max_conns_per_user = (size_t)srv->max_conns_per_user;
+    cfg.max_pending_per_user = (size_t)srv->max_pending_per_user;
     cfg.stats = srv->stats;
     s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
     if (s == NULL) {
@@ -611,6 +615,14 @@ int main(int argc, char **argv)
                        "acknowledgement, no byte, no error; rdial clients acknowledge once the "
                        "target accepted); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0,
                        1 << 24),
+        RD_FLAGDEF_INT("max-conns-per-user", &srv.max_conns_per_user,
+                       "a user's share of a session's conns: with -proxy-users per user, "
+                       "else per source address (IPv4 address, IPv6 /64) of the front-end "
+                       "connection; more get 503 / SOCKS5 REP 01 (0 = no share)", 0, 1 << 24),
+        RD_FLAGDEF_INT("max-pending-dials-per-user", &srv.max_pending_per_user,
+                       "a user's (or source address's) share of a session's pending dials "
+                       "(see -max-pending-dials); more get 503 / SOCKS5 REP 01 (0 = no "
+                       "share)", 0, 1 << 24),
         RD_FLAGDEF_INT("max-sessions-per-client", &srv.max_sessions_per_client,
                        "sessions one client id may hold at once (more upgrades get 429)", 1,
                        1 << 20),
@@ -694,6 +706,8 @@ int main(int argc, char **argv)
     srv.session_rx_budget = RD_SESSION_RX_BUDGET_DEFAULT;
     srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
     srv.max_pending_dials = RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT;
+    srv.max_conns_per_user = RD_MAX_CONNS_PER_USER_DEFAULT;
+    srv.max_pending_per_user = RD_MAX_PENDING_DIALS_PER_USER_DEFAULT;
     srv.max_sessions_per_client = RD_MAX_SESSIONS_PER_CLIENT_DEFAULT;
     srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     srv.route_keep_idle_ms = RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
@@ -875,6 +889,9 @@ int main(int argc, char **argv)
         pcfg.rx_budget = (size_t)srv.session_rx_budget;
         pcfg.stats = srv.stats;
         pcfg.peer = 1;
+        /* a user's dials to a peer's clients share the peer session: the same shares */
+        pcfg.max_conns_per_user = (size_t)srv.max_conns_per_user;
+        pcfg.max_pending_per_user = (size_t)srv.max_pending_per_user;
         srv.peers = rd_peers_new(srv.base, srv.dns, srv.reg, srv.id, srv.token, peer_specs,
                                  npeers, &pcfg, srv.peer_ca);
         if (srv.peers == NULL) {

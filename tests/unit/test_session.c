@@ -242,6 +242,76 @@ START_TEST(dial_acknowledged)
 }
 END_TEST
 
+/* Each user has a share of the session's conns and pending dials (rd_session_dial_user):
+ * one user at its share does not stop another; counts end with the conns. */
+START_TEST(user_shares)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    struct rd_conn *a1, *a2, *a3, *b1, *n[3];
+    const char *err = NULL;
+    int i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = 0;
+    cfg.max_conns_per_user = 2;
+    cfg.max_pending_per_user = 1;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "test");
+    a1 = rd_session_dial_user(s, NULL, "tcp", "a:1", "user a", &err);
+    ck_assert_ptr_nonnull(a1);
+    rd_conn_set_cbs(a1, &ow_cbs, &ow);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 1);
+    ck_assert_ptr_null(rd_session_dial_user(s, NULL, "tcp", "a:2", "user a", &err));
+    ck_assert_str_eq(err, "too many pending dials of this user on session");
+    /* another user is not held up by a's share */
+    b1 = rd_session_dial_user(s, NULL, "tcp", "b:1", "user b", &err);
+    ck_assert_ptr_nonnull(b1);
+    rd_conn_set_cbs(b1, &ow_cbs, &ow);
+    /* a1 acknowledged: no longer pending, still a conn of a */
+    send_msg(s, rd_conn_id(a1), RD_MSG_DATA, "", 0, 0);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 0);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
+    a2 = rd_session_dial_user(s, NULL, "tcp", "a:2", "user a", &err);
+    ck_assert_ptr_nonnull(a2);
+    rd_conn_set_cbs(a2, &ow_cbs, &ow);
+    send_msg(s, rd_conn_id(a2), RD_MSG_DATA, "x", 1, 0);
+    ck_assert_ptr_null(rd_session_dial_user(s, NULL, "tcp", "a:3", "user a", &err));
+    ck_assert_str_eq(err, "too many connections of this user on session");
+    /* nobody's dials have no share */
+    for (i = 0; i < 3; i++) {
+        n[i] = rd_session_dial(s, NULL, "tcp", "n:1", &err);
+        ck_assert_ptr_nonnull(n[i]);
+        rd_conn_set_cbs(n[i], &ow_cbs, &ow);
+    }
+    ck_assert_uint_eq(rd_session_pending_dials(s), 4); /* b1 and the three */
+    /* a conn of a ends (the far side closes it): a has room again */
+    send_msg(s, rd_conn_id(a1), RD_MSG_ERROR, "EOF", 3, 0);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
+    a3 = rd_session_dial_user(s, NULL, "tcp", "a:3", "user a", &err);
+    ck_assert_ptr_nonnull(a3);
+    rd_conn_set_cbs(a3, &ow_cbs, &ow);
+    /* our own close ends them too (pending or not) */
+    rd_conn_close(a2, "gone");
+    rd_conn_close(a3, "gone");
+    rd_conn_close(b1, NULL);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 0);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 0);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user b"), 1); /* closing: until its EOF left */
+    {
+        struct rd_msg m;
+        while (pull(s, &m) == 1)
+            ;
+    }
+    ck_assert_uint_eq(rd_session_user_conns(s, "user b"), 0);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user b"), 0);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 START_TEST(connect_early_data_and_errors)
 {
     struct rd_session *s = mk(RD_ROLE_CLIENT);
@@ -879,6 +949,7 @@ int main(void)
     tcase_add_test(tc, dial_sends_connect_then_data);
     tcase_add_test(tc, pending_dials_limit);
     tcase_add_test(tc, dial_acknowledged);
+    tcase_add_test(tc, user_shares);
     tcase_add_test(tc, connect_early_data_and_errors);
     tcase_add_test(tc, connect_refused_without_handler);
     tcase_add_test(tc, pause_resume_thresholds);

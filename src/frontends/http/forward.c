@@ -882,7 +882,9 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     v = get_conn(h);
     if (v != RD_FEV_OK) {
         free(head);
-        h->status = v == RD_FEV_NO_CLIENT ? 404 : v == RD_FEV_LIMIT ? 503 : 502;
+        h->status = v == RD_FEV_NO_CLIENT                        ? 404
+                    : v == RD_FEV_LIMIT || v == RD_FEV_USER_LIMIT ? 503
+                                                                  : 502;
         fwd_done(h, rd_fe_verdict_str(v));
         hc_answer_verdict(h, v, &x->spec.target, !h->keep_alive || has_body);
         return;

@@ -355,6 +355,7 @@ void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_ta
                  proxy ? "is not connected" : "not connected");
         break;
     case RD_FEV_LIMIT:
+    case RD_FEV_USER_LIMIT:
         a.status = 503;
         a.kind = "overloaded";
         snprintf(a.text, sizeof a.text, "client %s: %s", t->client_id, rd_fe_verdict_str(v));
@@ -673,7 +674,7 @@ static void dispatch(struct hc *h, struct rd_hr_request *rq)
     h->keep_alive = rq->keep_alive;
     h->is_head = rq->is_head;
     h->status = 0;
-    memset(&h->who, 0, sizeof h->who);
+    rd_fe_who_init(&h->who, h->source);
     switch (h->fe->cfg.kind) {
     case RD_HTTPFE_PROXY:
         dispatch_proxy(h, rq);
@@ -955,7 +956,7 @@ static struct bufferevent *new_bev(struct rd_httpfe *fe, evutil_socket_t fd)
     return bev;
 }
 
-static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
+static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, void *arg)
 {
     struct rd_httpfe *fe = arg;
     struct hc *h = calloc(1, sizeof *h);
@@ -967,7 +968,8 @@ static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
     h->fe = fe;
     h->serial = ++fe->serial;
     gettimeofday(&h->t0, NULL);
-    snprintf(h->peer, sizeof h->peer, "%s", peer);
+    snprintf(h->peer, sizeof h->peer, "%s", lc->peer);
+    snprintf(h->source, sizeof h->source, "%s", lc->source);
     h->bev = new_bev(fe, fd);
     h->timer = evtimer_new(fe->base, timer_cb, h);
     h->reaper = event_new(fe->base, -1, 0, reaper_cb, h);

@@ -116,6 +116,7 @@ struct hc {
     struct rd_bev_direct dw;    /* plain: answers leave at the end of the round, directly */
     enum hc_state st;
     char peer[RD_LISTENER_MAX_PEER];
+    char source[RD_LISTENER_MAX_SOURCE]; /* its per-source share key (listener.h) */
     uint64_t serial;
     struct rd_hr_parser parser;
     int user_eof;               /* the user's FIN was read */

@@ -52,7 +52,7 @@ struct socks_client {
     struct event *timer;     /* the current phase's timeout */
     struct timespec t0, t_dial;
     char peer[RD_LISTENER_MAX_PEER];
-    struct rd_fe_who who; /* after the RFC 1929 sub-negotiation (or none) */
+    struct rd_fe_who who; /* source; the user after the RFC 1929 sub-negotiation */
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
@@ -496,7 +496,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- listener ---- */
 
-static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
+static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, void *arg)
 {
     struct rd_socks_server *srv = arg;
     struct socks_client *sc = calloc(1, sizeof *sc);
@@ -509,7 +509,8 @@ static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
     sc->rep = -1;
     sc->outcome = -1;
     sc->dial_ms = -1;
-    snprintf(sc->peer, sizeof sc->peer, "%s", peer);
+    snprintf(sc->peer, sizeof sc->peer, "%s", lc->peer);
+    rd_fe_who_init(&sc->who, lc->source); /* who: after the RFC 1929 sub-negotiation */
     clock_gettime(CLOCK_MONOTONIC, &sc->t0);
     sc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     sc->timer = evtimer_new(srv->base, timer_cb, sc);
