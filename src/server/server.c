@@ -103,6 +103,9 @@ struct server {
     int handshake_timeout_ms; /* -handshake-timeout-ms: main port request head deadline */
     int http_idle_timeout_ms; /* -http-idle-timeout-ms: main port keep-alive idle */
     int http_max_clients;     /* -http-max-clients: main port HTTP connections */
+    int http_max_handshakes_per_ip; /* -http-max-handshakes-per-ip: main port, per source */
+    int max_clients_per_ip;     /* -max-clients-per-ip: SOCKS5 and HTTP proxy, per source */
+    int max_handshakes_per_ip;  /* -max-handshakes-per-ip: of those, before authorisation */
     const char *cert, *key;    /* -cert/-key: TLS on the main port */
     const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
     const char *route_ca;      /* -route-ca: CA bundle for https targets of the route */
@@ -597,6 +600,10 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("http-max-clients", &srv.http_max_clients,
                        "main port: concurrent HTTP connections (websocket sessions do not "
                        "count; more get 503)", 1, 1 << 20),
+        RD_FLAGDEF_INT("http-max-handshakes-per-ip", &srv.http_max_handshakes_per_ip,
+                       "main port: HTTP connections from one source address (IPv4 address, "
+                       "IPv6 /64) that have not yet made an authorised /client/ request or "
+                       "websocket upgrade; more get 503 (0 = no cap)", 0, 1 << 20),
         RD_FLAGDEF_INT("route-timeout-s", &srv.route_timeout_s,
                        "/client/ route without ?timeout=: longest wait for the answer's head "
                        "(then 504)", 1, 3600),
@@ -676,6 +683,15 @@ int main(int argc, char **argv)
                        0, 60000),
         RD_FLAGDEF_INT("proxy-max-clients", &srv.proxy_max_clients,
                        "HTTP proxy: concurrent user connections", 1, 1 << 20),
+        RD_FLAGDEF_INT("max-clients-per-ip", &srv.max_clients_per_ip,
+                       "SOCKS5 and HTTP proxy listeners: connections from one source address "
+                       "(IPv4 address, IPv6 /64); more are closed (SOCKS5) or get 503 (0 = "
+                       "no cap)", 0, 1 << 20),
+        RD_FLAGDEF_INT("max-handshakes-per-ip", &srv.max_handshakes_per_ip,
+                       "SOCKS5 and HTTP proxy listeners: connections from one source address "
+                       "still in their handshake (no SOCKS5 request answered, no authorised "
+                       "HTTP request yet); more are closed / get 503 (0 = no cap)", 0,
+                       1 << 20),
         RD_FLAGDEF_INT("proxy-max-header", &srv.proxy_max_header,
                        "HTTP proxy: largest request head (request line + headers), bytes "
                        "(larger: 431)", 1024, RD_MAX_HTTP_HEADER),
@@ -714,6 +730,9 @@ int main(int argc, char **argv)
     srv.handshake_timeout_ms = RD_HTTPFE_HEADER_TIMEOUT_MS_DEFAULT;
     srv.http_idle_timeout_ms = RD_HTTPFE_IDLE_TIMEOUT_MS_DEFAULT;
     srv.http_max_clients = RD_HTTPFE_MAX_CLIENTS_DEFAULT;
+    srv.http_max_handshakes_per_ip = RD_HTTP_MAX_HANDSHAKES_PER_IP_DEFAULT;
+    srv.max_clients_per_ip = RD_MAX_CLIENTS_PER_IP_DEFAULT;
+    srv.max_handshakes_per_ip = RD_MAX_HANDSHAKES_PER_IP_DEFAULT;
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
@@ -860,6 +879,8 @@ int main(int argc, char **argv)
         hc.idle_timeout_ms = srv.http_idle_timeout_ms;
         hc.max_clients = (size_t)srv.http_max_clients;
         hc.max_clients_flag = "-http-max-clients";
+        hc.max_handshakes_per_source = (size_t)srv.http_max_handshakes_per_ip;
+        hc.handshake_flag = "-http-max-handshakes-per-ip";
         hc.fe = &srv.fe;
         hc.keep = srv.keep;
         hc.route = srv.route;
@@ -941,6 +962,8 @@ int main(int argc, char **argv)
         scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
         scfg.dial_wait_ms = srv.socks_dial_wait_ms;
         scfg.max_clients = srv.socks_max_clients;
+        scfg.max_per_source = (size_t)srv.max_clients_per_ip;
+        scfg.max_handshakes_per_source = (size_t)srv.max_handshakes_per_ip;
         scfg.fe = &srv.fe;
         srv.socks = rd_socks_server_new(srv.base, &scfg, &err);
         if (srv.socks == NULL) {
@@ -967,6 +990,10 @@ int main(int argc, char **argv)
         hc.connect_wait_ms = srv.proxy_connect_wait_ms;
         hc.max_clients = (size_t)srv.proxy_max_clients;
         hc.max_clients_flag = "-proxy-max-clients";
+        hc.max_per_source = (size_t)srv.max_clients_per_ip;
+        hc.max_handshakes_per_source = (size_t)srv.max_handshakes_per_ip;
+        hc.per_source_flag = "-max-clients-per-ip";
+        hc.handshake_flag = "-max-handshakes-per-ip";
         hc.max_head = (size_t)srv.proxy_max_header;
         hc.fe = &srv.fe;
         hc.keep = srv.keep;

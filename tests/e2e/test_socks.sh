@@ -372,7 +372,7 @@ rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "sw still serves"
 
 # ---- accept back-off on EMFILE ----
 rd_start sfd bash -c 'ulimit -n 48 && exec "$0" "$@"' "$(rd_bin rdial-server)" \
-    -listen 127.0.0.1:0 -socks-listen 127.0.0.1:0
+    -listen 127.0.0.1:0 -socks-listen 127.0.0.1:0 -max-clients-per-ip 0 -max-handshakes-per-ip 0
 SFD=$(rd_socks_addr sfd)
 raw "${SFD##*:}" flood 120
 rd_wait_log sfd "pausing the listener" 5

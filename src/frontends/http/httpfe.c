@@ -210,7 +210,7 @@ static void hc_finish(struct hc *h, int abort)
         rd_debug("%s %s: %u requests, %ld ms, %s", h->fe->name, h->peer, h->requests,
                  (long)(d.tv_sec * 1000 + d.tv_usec / 1000), h->reason[0] ? h->reason : "closed");
     hc_set_state(h, HC_DONE);
-    rd_listener_closed(h->fe->lis);
+    rd_listener_closed(h->fe->lis, &h->lc);
     event_active(h->reaper, EV_TIMEOUT, 0);
 }
 
@@ -606,6 +606,8 @@ static void dispatch_route(struct hc *h, const struct rd_hr_request *rq)
         h->x.active = 1; /* counted and logged as a route request */
         hc_reply(h, &ans, has_body(rq));
     } else {
+        rd_listener_established(h->fe->lis, &h->lc); /* authorised: out of the handshake
+                                                      * budget */
         fwd_start(h, rq, RD_FE_ROUTE);
     }
     h->x.spec.path = NULL;
@@ -643,6 +645,8 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
         hc_answer_verdict(h, v, &t, has_body(rq));
         return;
     }
+    rd_listener_established(h->fe->lis, &h->lc); /* an authorised request: out of the
+                                                  * handshake budget */
     if (rq->is_connect) {
         start_connect(h, rq);
         return;
@@ -960,11 +964,14 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
 {
     struct rd_httpfe *fe = arg;
     struct hc *h = calloc(1, sizeof *h);
+    struct rd_listener_conn counted = *lc;
 
     if (h == NULL) {
         evutil_closesocket(fd);
+        rd_listener_closed(fe->lis, &counted);
         return;
     }
+    h->lc = counted;
     h->fe = fe;
     h->serial = ++fe->serial;
     gettimeofday(&h->t0, NULL);
@@ -987,6 +994,7 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
         if (h->kick)
             event_free(h->kick);
         fwd_free(h);
+        rd_listener_closed(fe->lis, &h->lc);
         free(h);
         return;
     }
@@ -995,7 +1003,6 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
     if (fe->list)
         fe->list->prev = h;
     fe->list = h;
-    rd_listener_opened(fe->lis);
     rd_debug("%s: accepted %s", fe->name, h->peer);
     h->st = HC_READ_HEAD;
     h->keep_alive = 1;
@@ -1051,6 +1058,10 @@ struct rd_httpfe *rd_httpfe_new(struct event_base *base, const struct rd_httpfe_
     lc.port = cfg->port;
     lc.max_clients = cfg->max_clients;
     lc.cap_flag = cfg->max_clients_flag;
+    lc.max_per_source = cfg->max_per_source;
+    lc.max_handshakes_per_source = cfg->max_handshakes_per_source;
+    lc.per_source_flag = cfg->per_source_flag;
+    lc.handshake_flag = cfg->handshake_flag;
     fe->cfg.host = NULL; /* borrowed: not kept */
     fe->lis = rd_listener_new(base, &lc, accept_cb, refuse_cb, fe, errp);
     if (fe->lis == NULL) {

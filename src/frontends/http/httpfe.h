@@ -68,6 +68,11 @@ struct rd_httpfe_config {
     int connect_wait_ms;      /* proxy: hold CONNECT's 200 this long for an early dial error */
     size_t max_clients;       /* concurrent connections (HTTP ones: not upgraded websockets) */
     const char *max_clients_flag; /* for the refusal warning */
+    /* per source address (listener.h; 0 = no cap): connections in all, and connections
+     * before their first authorised request (proxy: credentials checked; main port: a
+     * /client/ request accepted by the route; a websocket upgrade leaves the count) */
+    size_t max_per_source, max_handshakes_per_source;
+    const char *per_source_flag, *handshake_flag; /* for the refusal warnings (borrowed) */
     size_t max_head;          /* request head ceiling (431); 0 = RD_MAX_HTTP_HEADER */
     struct rd_fe_ctx *fe;     /* the front-end decision (borrowed) */
     struct rd_keep *keep;     /* kept target conns (borrowed); NULL = none */

@@ -117,6 +117,7 @@ struct hc {
     enum hc_state st;
     char peer[RD_LISTENER_MAX_PEER];
     char source[RD_LISTENER_MAX_SOURCE]; /* its per-source share key (listener.h) */
+    struct rd_listener_conn lc; /* as the listener counts it (closed by hc_finish) */
     uint64_t serial;
     struct rd_hr_parser parser;
     int user_eof;               /* the user's FIN was read */

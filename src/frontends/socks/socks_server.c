@@ -52,6 +52,7 @@ struct socks_client {
     struct event *timer;     /* the current phase's timeout */
     struct timespec t0, t_dial;
     char peer[RD_LISTENER_MAX_PEER];
+    struct rd_listener_conn lc; /* as the listener counts it */
     struct rd_fe_who who; /* source; the user after the RFC 1929 sub-negotiation */
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
@@ -131,7 +132,7 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
         srv->head = sc->next;
     if (sc->next)
         sc->next->prev = sc->prev;
-    rd_listener_closed(srv->lis);
+    rd_listener_closed(srv->lis, &sc->lc);
     memset(&sc->who, 0, sizeof sc->who);
     free(sc);
 }
@@ -227,6 +228,7 @@ static void start_relay(struct socks_client *sc)
     evtimer_del(sc->timer);
     sc->rep = SOCKS5_REP_SUCCEEDED;
     sc->outcome = RD_FE_OK;
+    rd_listener_established(sc->srv->lis, &sc->lc); /* out of the handshake budget */
     rd_bev_send(sc->bev, r, socks5_encode_reply(r, SOCKS5_REP_SUCCEEDED));
     bufferevent_setwatermark(sc->bev, EV_READ, 0, 0);
     relay = rd_relay_new(sc->conn, sc->bev, relay_done, sc);
@@ -500,11 +502,14 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
 {
     struct rd_socks_server *srv = arg;
     struct socks_client *sc = calloc(1, sizeof *sc);
+    struct rd_listener_conn counted = *lc;
 
     if (sc == NULL) {
         evutil_closesocket(fd);
+        rd_listener_closed(srv->lis, &counted);
         return;
     }
+    sc->lc = counted;
     sc->srv = srv;
     sc->rep = -1;
     sc->outcome = -1;
@@ -521,6 +526,7 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
             evutil_closesocket(fd);
         if (sc->timer)
             event_free(sc->timer);
+        rd_listener_closed(srv->lis, &sc->lc);
         free(sc);
         return;
     }
@@ -528,7 +534,6 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
     if (srv->head)
         srv->head->prev = sc;
     srv->head = sc;
-    rd_listener_opened(srv->lis);
     rd_debug("socks5 %s: accepted", sc->peer);
     /* reading stops while max_preread bytes wait (only possible after the request) */
     bufferevent_setwatermark(sc->bev, EV_READ, 0, srv->cfg.max_preread);
@@ -576,6 +581,10 @@ struct rd_socks_server *rd_socks_server_new(struct event_base *base,
     lc.port = cfg->port;
     lc.max_clients = (size_t)srv->cfg.max_clients;
     lc.cap_flag = "-socks-max-clients";
+    lc.max_per_source = cfg->max_per_source;
+    lc.max_handshakes_per_source = cfg->max_handshakes_per_source;
+    lc.per_source_flag = "-max-clients-per-ip";
+    lc.handshake_flag = "-max-handshakes-per-ip";
     srv->cfg.host = NULL; /* borrowed: not kept */
     srv->lis = rd_listener_new(base, &lc, accept_cb, NULL, srv, errp);
     if (srv->lis == NULL) {

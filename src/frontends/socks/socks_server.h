@@ -60,6 +60,9 @@ struct rd_socks_config {
     int handshake_timeout_ms; /* accept -> complete request */
     int dial_wait_ms;         /* hold the success reply this long for an early dial error */
     int max_clients;          /* concurrent connections, handshaking or relaying */
+    size_t max_per_source;    /* ... from one source address (listener.h; 0 = no cap) */
+    size_t max_handshakes_per_source; /* ... of those before their request's success reply
+                                       * (0 = no cap) */
     size_t max_preread;       /* user bytes held before the relay starts */
     struct rd_fe_ctx *fe;     /* the front-end decision: registry, users, domain, stats
                                * (borrowed, outlives the server) */
