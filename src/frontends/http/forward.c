@@ -275,6 +275,7 @@ static void response_done(struct hc *h)
         rd_keep_put(h->fe->cfg.keep, c, x->spec.scope, x->spec.target.client_id,
                     x->spec.target.addr);
         if (x->spec.scope[0] == 'p') { /* the proxy's own scope: dropped with the connection */
+            snprintf(h->kept_scope, sizeof h->kept_scope, "%s", x->spec.scope);
             snprintf(h->kept_client, sizeof h->kept_client, "%s", x->spec.target.client_id);
             snprintf(h->kept_addr, sizeof h->kept_addr, "%s", x->spec.target.addr);
         }
@@ -820,9 +821,11 @@ static enum rd_fe_verdict get_conn(struct hc *h)
     struct rd_keep *k = h->fe->cfg.keep;
 
     if (h->kept_client[0] != '\0' && (strcmp(h->kept_client, x->spec.target.client_id) != 0 ||
-                                      strcmp(h->kept_addr, x->spec.target.addr) != 0)) {
-        /* the proxy keeps one target per user connection: another target drops it */
-        rd_keep_drop(k, x->spec.scope, h->kept_client, h->kept_addr);
+                                      strcmp(h->kept_addr, x->spec.target.addr) != 0 ||
+                                      strcmp(h->kept_scope, x->spec.scope) != 0)) {
+        /* the proxy keeps one target per user connection: another target (or another user
+         * on the same connection) drops it */
+        rd_keep_drop(k, h->kept_scope, h->kept_client, h->kept_addr);
         h->kept_client[0] = '\0';
     }
     x->conn = x->asked_keep ? rd_keep_take(k, x->spec.scope, x->spec.target.client_id,

@@ -29,7 +29,7 @@ struct rd_fwd_spec {
                                             * lives as long as the request) */
     int https;                             /* TLS to the target through the tunnel */
     char tls_host[RD_TARGET_MAX_HOST + 1]; /* https: SNI and the name to verify */
-    char scope[RD_FE_MAX_USER + 24];       /* kept-conn scope (keep.h) */
+    char scope[RD_FE_MAX_USER + 32];       /* kept-conn scope (keep.h) */
     int drop_authorization;                /* Authorization was ours (-proxy-users) */
     int head_timeout_ms;                   /* answer head (504); 0 = none */
     int body_idle_ms;                      /* after the head, longest quiet (cut); 0 = none */

@@ -183,11 +183,8 @@ static void hc_finish(struct hc *h, int abort)
     evtimer_del(h->timer);
     event_del(h->kick);
     fwd_user_gone(h);
-    if (h->kept_client[0] != '\0') { /* the proxy's conn kept for this connection only */
-        char scope[32];
-        snprintf(scope, sizeof scope, "px:%llu", (unsigned long long)h->serial);
-        rd_keep_drop(h->fe->cfg.keep, scope, h->kept_client, h->kept_addr);
-    }
+    if (h->kept_client[0] != '\0') /* the proxy's conn kept for this connection only */
+        rd_keep_drop(h->fe->cfg.keep, h->kept_scope, h->kept_client, h->kept_addr);
     if (h->bev != NULL) {
         if (abort)
             set_reset(h->bev);
@@ -662,7 +659,10 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
     h->x.spec.target = t;
     rd_hr_host_header(t.addr, h->x.spec.host_header, sizeof h->x.spec.host_header);
     h->x.spec.path = rq->target;
-    snprintf(h->x.spec.scope, sizeof h->x.spec.scope, "px:%llu", (unsigned long long)h->serial);
+    /* kept conns: this user connection's own, and of this user only (a downstream proxy may
+     * carry several users' requests on one connection: keep.h) */
+    snprintf(h->x.spec.scope, sizeof h->x.spec.scope, "px:%llu:%s", (unsigned long long)h->serial,
+             h->who.user);
     h->x.spec.head_timeout_ms = h->fe->cfg.response_timeout_ms;
     h->x.spec.body_idle_ms = h->fe->cfg.response_timeout_ms;
     fwd_start(h, rq, RD_FE_HTTPPROXY);

@@ -129,7 +129,8 @@ struct hc {
     struct rd_fe_who who;
     struct fwd x;
 
-    /* the kept conn this connection (proxy scope) may have in the pool */
+    /* the kept conn this connection (proxy scope) may have in the pool, and its scope */
+    char kept_scope[RD_FE_MAX_USER + 32];
     char kept_client[RD_MAX_CLIENT_KEY + 1];
     char kept_addr[RD_TARGET_MAX_ADDR + 1];
 
