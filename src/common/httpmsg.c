@@ -519,6 +519,13 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
         out_str(&o, h->value);
         out_str(&o, "\r\n");
     }
+    if (rq->via != NULL) {
+        if (!is_token(rq->via))
+            return -1;
+        out_str(&o, rq->http10 ? "Via: 1.0 " : "Via: 1.1 ");
+        out_str(&o, rq->via);
+        out_str(&o, "\r\n");
+    }
     if (rq->framing == RD_HM_BODY_LENGTH) {
         snprintf(num, sizeof num, "%lld", (long long)rq->content_length);
         out_str(&o, "Content-Length: ");
@@ -540,6 +547,61 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
         return -1;
     out[o.len] = '\0';
     return (int)o.len;
+}
+
+/* One Via element "protocol received-by [comment]" in v[0..n): 1 when received-by is token. */
+static int via_element_is(const char *v, size_t n, const char *token)
+{
+    size_t i = 0, start, tl = strlen(token);
+
+    while (i < n && is_ows((unsigned char)v[i]))
+        i++;
+    while (i < n && !is_ows((unsigned char)v[i]) && v[i] != '(') /* received-protocol */
+        i++;
+    while (i < n && is_ows((unsigned char)v[i]))
+        i++;
+    start = i;
+    while (i < n && !is_ows((unsigned char)v[i]) && v[i] != '(')
+        i++;
+    return i - start == tl && tl > 0 && strncasecmp(v + start, token, tl) == 0;
+}
+
+/* The elements of one Via value: split at commas outside comments. */
+static int via_value_has(const char *v, const char *token)
+{
+    size_t start = 0, i;
+    int depth = 0;
+
+    for (i = 0;; i++) {
+        char c = v[i];
+        if (c == '\\' && depth > 0 && v[i + 1] != '\0') { /* quoted-pair in a comment */
+            i++;
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')' && depth > 0)
+            depth--;
+        if ((c == ',' && depth == 0) || c == '\0') {
+            if (via_element_is(v + start, i - start, token))
+                return 1;
+            if (c == '\0')
+                return 0;
+            start = i + 1;
+        }
+    }
+}
+
+int rd_hm_via_has(const struct rd_hm_headers *hs, const char *token)
+{
+    size_t i;
+
+    if (hs == NULL || token == NULL || token[0] == '\0')
+        return 0;
+    for (i = 0; i < hs->n; i++)
+        if (strcasecmp(hs->h[i].name, "via") == 0 && via_value_has(hs->h[i].value, token))
+            return 1;
+    return 0;
 }
 
 size_t rd_hm_chunk_header(char *out, size_t n)

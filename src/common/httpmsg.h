@@ -120,16 +120,23 @@ struct rd_hm_request {
     const char *upgrade;                /* HTTP/1.1 only: forward an upgrade: "Upgrade: <this>"
                                          * and "Connection: Upgrade" (NULL = none) */
     int drop_authorization;             /* do not forward Authorization (it was ours) */
+    const char *via;                    /* our hop (RFC 9110 s7.6.3), a received-by token such
+                                         * as "rdial-s1": "Via: 1.1 <via>" (1.0 for an HTTP/1.0
+                                         * user) after the user's own Via lines; NULL = none */
 };
 
 /* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in
- * order (dropped: hop-by-hop ones, Host, Content-Length, Expect), then "Content-Length: N"
- * or "Transfer-Encoding: chunked" per framing, "Connection: close" (unless keep_alive and not
- * http10), and the empty line.
+ * order (dropped: hop-by-hop ones, Host, Content-Length, Expect), "Via: 1.x <via>", then
+ * "Content-Length: N" or "Transfer-Encoding: chunked" per framing, "Connection: close"
+ * (unless keep_alive and not http10), and the empty line.
  * Returns the head length (out is also NUL-terminated), or -1 if it does not fit in outlen
  * (the caller answers 431) or a field is invalid (method not a token, target not starting
  * with '/', CR/LF anywhere, CLOSE framing). */
 int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen);
+
+/* 1 when a Via field line of hs lists a hop whose received-by is `token` (case-insensitive;
+ * comments in parentheses are skipped): the request went through that hop before. */
+int rd_hm_via_has(const struct rd_hm_headers *hs, const char *token);
 
 /* "<hex len>\r\n" for a chunk of n > 0 bytes into out (>= 20 bytes); returns its length. */
 size_t rd_hm_chunk_header(char *out, size_t n);

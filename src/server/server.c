@@ -15,6 +15,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/addr.h"
 #include "common/flags.h"
@@ -61,6 +62,7 @@ struct server {
     void *tls_ctx;               /* -cert/-key: the main port's SSL_CTX */
     struct rd_httpfe *main_fe, *proxy_fe, *admin_fe;
     char listen_header[512];     /* "X-Rdial-Listen: ...\r\n" on every 101 (loop guard) */
+    char via[96];                /* our Via hop: "rdial-<id>" or "rdial-<random>" (via_token) */
     const char *proxy_listen;
     int proxy_header_timeout_ms, proxy_idle_timeout_ms, proxy_response_timeout_ms;
     int proxy_connect_wait_ms, proxy_max_clients;
@@ -543,6 +545,37 @@ static void announce_listener(struct server *srv, const char *host, int port)
         snprintf(srv->listen_header + n - 2, sizeof srv->listen_header - n + 2, ", %s\r\n", one);
 }
 
+/* Our Via hop (httpfe.h): "rdial-<id>" with -id (characters outside an HTTP token become
+ * '-'), else "rdial-" and 16 random hex digits, new per process. Peers have distinct ids, so
+ * a request that went through another rdial server is not taken for a loop. */
+static void via_token(struct server *srv)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    size_t n, i;
+
+    if (srv->id != NULL && srv->id[0] != '\0') {
+        snprintf(srv->via, sizeof srv->via, "rdial-%s", srv->id);
+        for (i = 6; srv->via[i] != '\0'; i++) {
+            unsigned char c = (unsigned char)srv->via[i];
+            if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+                strchr(tchar, c) == NULL)
+                srv->via[i] = '-';
+        }
+        return;
+    }
+    {
+        unsigned char r[8] = { 0 };
+        if (RAND_bytes(r, sizeof r) != 1) {
+            struct timeval tv;
+            gettimeofday(&tv, NULL);
+            memcpy(r, &tv, sizeof r < sizeof tv ? sizeof r : sizeof tv);
+        }
+        n = (size_t)snprintf(srv->via, sizeof srv->via, "rdial-");
+        for (i = 0; i < sizeof r; i++)
+            n += (size_t)snprintf(srv->via + n, sizeof srv->via - n, "%02x", r[i]);
+    }
+}
+
 /* A file flag that is set but cannot be read: message on stderr, 1. */
 static int unreadable(const char *flag, const char *path)
 {
@@ -861,6 +894,8 @@ int main(int argc, char **argv)
         free(err);
         { rc = 1; goto out; }
     }
+    via_token(&srv);
+    rd_debug("forwarded requests carry Via: 1.1 %s", srv.via);
     if (srv.cert != NULL && srv.cert[0] != '\0') {
         srv.tls_ctx = rd_tls_server_ctx_new(srv.cert, srv.key, &err);
         if (srv.tls_ctx == NULL) {
@@ -883,6 +918,7 @@ int main(int argc, char **argv)
         hc.handshake_flag = "-http-max-handshakes-per-ip";
         hc.fe = &srv.fe;
         hc.keep = srv.keep;
+        hc.via = srv.via;
         hc.route = srv.route;
         hc.admin = srv.admin;
         hc.upgrade = upgrade_cb;
@@ -997,6 +1033,7 @@ int main(int argc, char **argv)
         hc.max_head = (size_t)srv.proxy_max_header;
         hc.fe = &srv.fe;
         hc.keep = srv.keep;
+        hc.via = srv.via;
         srv.proxy_fe = rd_httpfe_new(srv.base, &hc, &err);
         if (srv.proxy_fe == NULL) {
             rd_err("proxy listen %s: %s", srv.proxy_listen, err ? err : "failed");

@@ -261,7 +261,7 @@ END_TEST
 
 START_TEST(build_plain_get)
 {
-    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0, NULL };
     char out[512];
     const char *want = "GET / HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n\r\n";
     int n = rd_hm_build_request(&rq, out, sizeof out);
@@ -278,7 +278,7 @@ END_TEST
 /* keep_alive: no "Connection: close" (the proxy reuses the conn); never for HTTP/1.0 */
 START_TEST(build_keep_alive)
 {
-    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1, NULL, 0, NULL };
     char out[512];
     const char *want = "GET /k HTTP/1.1\r\nHost: h:1\r\n\r\n";
     const char *want10 = "GET /k HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
@@ -313,7 +313,7 @@ END_TEST
 /* an HTTP/1.0 user's request goes out as HTTP/1.0, so the target does not answer chunked */
 START_TEST(build_http10)
 {
-    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0, NULL, 0, NULL };
     char out[512];
     const char *want = "GET /x HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
 
@@ -325,7 +325,7 @@ END_TEST
 START_TEST(build_headers)
 {
     struct rd_hm_headers *hs = hs_new();
-    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0, NULL, 0 };
+    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0, NULL, 0, NULL };
     char out[2048];
     const char *want = "POST /up?x=1 HTTP/1.1\r\n"
                        "Host: example.com\r\n"
@@ -376,9 +376,65 @@ START_TEST(build_headers)
 }
 END_TEST
 
+/* our hop: "Via: 1.1 <token>" after the user's own Via lines (1.0 for an HTTP/1.0 user) */
+START_TEST(build_via)
+{
+    struct rd_hm_headers *hs = hs_new();
+    struct rd_hm_request rq = { "GET", "/v", "h:1", NULL, RD_HM_BODY_LENGTH, 2, 0, 1, NULL, 0,
+                                "rdial-s1" };
+    char out[1024];
+
+    ck_assert_int_gt(rd_hm_build_request(&rq, out, sizeof out), 0);
+    ck_assert_str_eq(out, "GET /v HTTP/1.1\r\nHost: h:1\r\nVia: 1.1 rdial-s1\r\n"
+                          "Content-Length: 2\r\n\r\n");
+    hs_add(hs, "Via", "1.0 fred, 1.1 p.example.net");
+    hs_add(hs, "X-A", "b");
+    rq.headers = hs;
+    rq.http10 = 1;
+    ck_assert_int_gt(rd_hm_build_request(&rq, out, sizeof out), 0);
+    ck_assert_str_eq(out, "GET /v HTTP/1.0\r\nHost: h:1\r\nVia: 1.0 fred, 1.1 p.example.net\r\n"
+                          "X-A: b\r\nVia: 1.0 rdial-s1\r\nContent-Length: 2\r\n"
+                          "Connection: close\r\n\r\n");
+    rq.via = "bad token";
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, sizeof out), -1);
+    rq.via = "x\r\nInjected: 1";
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, sizeof out), -1);
+    free(hs);
+}
+END_TEST
+
+/* finding our own hop in the Via lines of a request */
+START_TEST(via_has)
+{
+    struct rd_hm_headers *hs = hs_new();
+
+    ck_assert_int_eq(rd_hm_via_has(NULL, "rdial-s1"), 0);
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
+    hs_add(hs, "Via", "1.1 rdial-s10, 1.1 rdial-s");      /* prefixes are other hops */
+    hs_add(hs, "X-Via", "1.1 rdial-s1");                  /* not a Via line */
+    hs_add(hs, "Via", "1.0 p (a comment, 1.1 rdial-s1)"); /* in a comment */
+    hs_add(hs, "Via", "rdial-s1");                        /* no protocol: not a received-by */
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
+    ck_assert_int_eq(rd_hm_via_has(hs, ""), 0);
+    rd_hm_headers_init(hs);
+    hs_add(hs, "Via", "1.0 fred, HTTP/1.1 RDIAL-S1 (rdial)");
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 1);
+    rd_hm_headers_init(hs);
+    hs_add(hs, "via", "1.1 a");
+    hs_add(hs, "VIA", "1.1 b ,1.1\trdial-s1");
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 1);
+    ck_assert_int_eq(rd_hm_via_has(hs, "a"), 1);
+    rd_hm_headers_init(hs);
+    hs_add(hs, "Via", "1.1 p (x \\) 1.1 rdial-s1), 2 q");  /* a quoted ')' in the comment */
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
+    ck_assert_int_eq(rd_hm_via_has(hs, "q"), 1);
+    free(hs);
+}
+END_TEST
+
 START_TEST(build_invalid)
 {
-    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0, NULL };
     char out[512];
 
     rq.method = "G T";
@@ -973,6 +1029,8 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, build_keep_alive);
     tcase_add_test(tc, connection_has);
     tcase_add_test(tc, build_headers);
+    tcase_add_test(tc, build_via);
+    tcase_add_test(tc, via_has);
     tcase_add_test(tc, build_invalid);
     tcase_add_test(tc, chunk_header);
     tcase_add_test(tc, resp_length);

@@ -803,6 +803,7 @@ static int build_head(struct hc *h, const struct rd_hr_request *rq, char **out)
     hr.http10 = rq->minor == 0;
     hr.keep_alive = h->x.asked_keep;
     hr.drop_authorization = h->x.spec.drop_authorization;
+    hr.via = h->fe->cfg.via;
     if (h->x.spec.upgrade && rq->upgrade)
         hr.upgrade = rd_hm_headers_get(&rq->headers, "Upgrade");
     n = rd_hm_build_request(&hr, head, FWD_REQ_HEAD_MAX);

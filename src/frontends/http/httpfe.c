@@ -13,7 +13,8 @@
  *   505 version
  *   502 dial-failed / bad-response          the dial or the target failed before an answer
  *   503 overloaded / shutting-down          -max-conns, too many connections, draining
- *   504 timeout            no answer head in time, or the far side's dial timed out */
+ *   504 timeout            no answer head in time, or the far side's dial timed out
+ *   508 loop-detected      the request's Via lists this server's hop: it came round */
 #include "httpfe_int.h"
 
 #include <stdio.h>
@@ -137,6 +138,7 @@ static const char *status_reason(int status)
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
+    case 508: return "Loop Detected";
     }
     return status < 300 ? "OK" : "Error";
 }
@@ -677,8 +679,20 @@ static void dispatch(struct hc *h, struct rd_hr_request *rq)
     h->minor = rq->minor;
     h->keep_alive = rq->keep_alive;
     h->is_head = rq->is_head;
+    h->is_connect = rq->is_connect;
     h->status = 0;
     rd_fe_who_init(&h->who, h->source);
+    if (h->fe->cfg.kind != RD_HTTPFE_ADMIN && rd_hm_via_has(&rq->headers, h->fe->cfg.via)) {
+        char text[RD_FWD_MAX_TEXT];
+        rd_log_limited(&h->fe->warn_loop, RD_LOG_WARN, "%s %s: %s %.80s refused: its Via "
+                       "lists this server (%s): a loop", h->fe->name, h->peer, rq->method,
+                       rq->target, h->fe->cfg.via);
+        snprintf(text, sizeof text, "loop: the request went through this server before "
+                 "(Via: %s)", h->fe->cfg.via);
+        reply(h, 508, "loop-detected", text, 1);
+        memset(rq->password, 0, sizeof rq->password);
+        return;
+    }
     switch (h->fe->cfg.kind) {
     case RD_HTTPFE_PROXY:
         dispatch_proxy(h, rq);

@@ -20,6 +20,10 @@
  * both bodies with back pressure, passes an Upgrade through (101 -> raw bytes both ways), and
  * keeps target conns for reuse (keep.h).
  *
+ * Loops: every forwarded request carries "Via: 1.1 <cfg.via>"; a request on the main port
+ * or the proxy whose Via lines already list that hop went through this server before (a
+ * target that leads back into it) and is answered 508 instead of going round again.
+ *
  * Answers of the front end itself are text/plain with a one-line body and a header
  * "X-Rdial-Error: <kind>" that tells them from a target's answers (see httpfe.c's table).
  * After a target's answer head was sent, any failure cuts the user's connection (reset):
@@ -78,6 +82,9 @@ struct rd_httpfe_config {
     struct rd_keep *keep;     /* kept target conns (borrowed); NULL = none */
     struct rd_route *route;   /* main port: the /client/ route (borrowed); NULL = 404 */
     struct rd_admin *admin;   /* main port and admin: the admin paths (borrowed); NULL */
+    const char *via;          /* main port and proxy: our Via hop ("rdial-<id>", a token;
+                              * borrowed): added to every forwarded request, and a request
+                              * that already lists it is a loop (508); NULL = none */
     rd_httpfe_upgrade_cb upgrade; /* main port: GET /connect; NULL = 404 */
     void *upgrade_arg;
 };

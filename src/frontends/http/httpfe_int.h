@@ -53,6 +53,7 @@ struct rd_httpfe {
     size_t busy;              /* hcs with an exchange or a tunnel */
     uint64_t serial;          /* numbers hcs (the proxy's kept-conn scopes) */
     int stopping;             /* stopped accepting: keep nothing, close idle connections */
+    struct rd_log_limit warn_loop; /* requests refused as loops (508) */
 };
 
 enum hc_state {
@@ -126,6 +127,8 @@ struct hc {
     /* the current (or last) request */
     char method[RD_HR_MAX_METHOD + 1];
     int minor, keep_alive, is_head;
+    int is_connect;             /* a CONNECT: any answer but the tunnel closes the connection
+                                 * (what follows is tunnel bytes, not HTTP) */
     struct rd_fe_who who;
     struct fwd x;
 
