@@ -1011,6 +1011,125 @@ START_TEST(chunked_big)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ trailer filter */
+
+/* Feed s[0..len) to a filtering tracker in the pieces that cuts[] delimit (ncuts offsets,
+ * ascending, the last one len); the forwarded bytes go to out (NUL-terminated). Returns the
+ * last result; *consumed = bytes taken in all. */
+static enum rd_hm_result filter_pieces(const char *s, size_t len, const size_t *cuts,
+                                       size_t ncuts, char *out, size_t outcap, size_t *consumed)
+{
+    struct rd_hm_chunked ck;
+    enum rd_hm_result r = RD_HM_NEED_MORE;
+    size_t k, from = 0, o = 0;
+
+    rd_hm_chunked_init_filter(&ck);
+    *consumed = 0;
+    for (k = 0; k < ncuts && r == RD_HM_NEED_MORE; k++) {
+        size_t off = from;
+        while (off < cuts[k] && r == RD_HM_NEED_MORE) {
+            size_t used, plen;
+            const char *prefix;
+            int pass;
+            r = rd_hm_chunked_filter(&ck, s + off, cuts[k] - off, &used, &pass, &prefix, &plen);
+            if (r < 0)
+                return r;
+            ck_assert_msg(used > 0 || r == RD_HM_OK, "no progress at %zu", off);
+            ck_assert_msg(plen == 0 || pass, "a prefix on a dropped run");
+            ck_assert_uint_le(o + plen + used, outcap - 1);
+            if (pass) {
+                memcpy(out + o, prefix, plen);
+                o += plen;
+                memcpy(out + o, s + off, used);
+                o += used;
+            }
+            off += used;
+            *consumed += used;
+        }
+        from = cuts[k];
+    }
+    out[o] = '\0';
+    return r;
+}
+
+/* Forbidden trailer fields are left out whatever the pieces: the same output whole, split at
+ * every offset, and byte by byte; the bytes after the body are not taken. */
+START_TEST(trailer_filter)
+{
+    const char *in = "5\r\nhello\r\n0\r\nX-Sum: 1\r\nContent-Length: 999\r\nHost: evil\r\n"
+                     "x-other: ok\r\nProxy-Foo: y\r\nTRANSFER-ENCODING: chunked\r\n"
+                     "Set-Cookie: a=b\r\nAuthorization: Bearer t\r\nVia: 1.1 x\r\n"
+                     "A-Very-Long-Trailer-Name-Beyond-32-Bytes-xx: v\r\n"
+                     "Proxy-A-Very-Long-Name-Beyond-32-Bytes-Too: v\r\nTe:\r\n"
+                     "Server-Timing: db;dur=53\r\n\r\nNEXT";
+    const char *want = "5\r\nhello\r\n0\r\nX-Sum: 1\r\nx-other: ok\r\n"
+                       "A-Very-Long-Trailer-Name-Beyond-32-Bytes-xx: v\r\n"
+                       "Server-Timing: db;dur=53\r\n\r\n";
+    size_t len = strlen(in), body = len - 4, cuts[3], k, used;
+    char out[1024];
+
+    cuts[0] = len;
+    ck_assert_int_eq(filter_pieces(in, len, cuts, 1, out, sizeof out, &used), RD_HM_OK);
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(used, body);
+    for (k = 1; k < len; k++) {
+        cuts[0] = k;
+        cuts[1] = len;
+        ck_assert_int_eq(filter_pieces(in, len, cuts, 2, out, sizeof out, &used), RD_HM_OK);
+        ck_assert_msg(strcmp(out, want) == 0, "split at %zu: %s", k, out);
+        ck_assert_uint_eq(used, body);
+    }
+    {
+        size_t *bytes = malloc(len * sizeof *bytes);
+        for (k = 0; k < len; k++)
+            bytes[k] = k + 1;
+        ck_assert_int_eq(filter_pieces(in, len, bytes, len, out, sizeof out, &used), RD_HM_OK);
+        ck_assert_str_eq(out, want);
+        free(bytes);
+    }
+    /* no trailers, and a body without any: unchanged */
+    cuts[0] = 5;
+    ck_assert_int_eq(filter_pieces("0\r\n\r\n", 5, cuts, 1, out, sizeof out, &used), RD_HM_OK);
+    ck_assert_str_eq(out, "0\r\n\r\n");
+    ck_assert_int_eq(rd_hm_trailer_forbidden("content-length", 14), 1);
+    ck_assert_int_eq(rd_hm_trailer_forbidden("Proxy-Anything", 14), 1);
+    ck_assert_int_eq(rd_hm_trailer_forbidden("Content-MD5", 11), 0);
+    ck_assert_int_eq(rd_hm_trailer_forbidden("Hosts", 5), 0);
+}
+END_TEST
+
+/* The filter reads trailer lines as field lines: a name, then ':' */
+START_TEST(trailer_filter_bad)
+{
+    static const char *const bad[] = {
+        "0\r\nBad Name: x\r\n\r\n", "0\r\n: x\r\n\r\n", "0\r\nNoColon\r\n\r\n",
+        "0\r\nX : y\r\n\r\n", "0\r\n X: y\r\n\r\n", "0\r\nX: \x01\r\n\r\n",
+        "0\r\nHost: a\rb\r\n\r\n",
+    };
+    size_t i, used, cut;
+    char out[256];
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cut = strlen(bad[i]);
+        ck_assert_msg(filter_pieces(bad[i], cut, &cut, 1, out, sizeof out, &used) ==
+                          RD_HM_ERR_SYNTAX, "case %zu", i);
+    }
+    /* the trailer section's ceiling holds for dropped fields too */
+    {
+        size_t n = RD_MAX_HTTP_HEADER + 64, o;
+        char *s = malloc(n + 16);
+        char *big = malloc(n + 16);
+        o = (size_t)sprintf(s, "0\r\nHost: ");
+        memset(s + o, 'a', n - o);
+        memcpy(s + n, "\r\n\r\n", 4);
+        ck_assert_int_eq(filter_pieces(s, n + 4, (size_t[]){ n + 4 }, 1, big, n + 16, &used),
+                         RD_HM_ERR_TOO_BIG);
+        free(s);
+        free(big);
+    }
+}
+END_TEST
+
 static Suite *httpmsg_suite(void)
 {
     Suite *s = suite_create("httpmsg");
@@ -1045,6 +1164,8 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, chunked_good);
     tcase_add_test(tc, chunked_bad);
     tcase_add_test(tc, chunked_big);
+    tcase_add_test(tc, trailer_filter);
+    tcase_add_test(tc, trailer_filter_bad);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -385,7 +385,7 @@ static int send_response_head(struct hc *h)
     else if (h->minor == 0)
         evbuffer_add_printf(out, "Connection: keep-alive\r\n");
     evbuffer_add(out, "\r\n", 2);
-    rd_hr_body_init(&x->resp_body, resp->framing, resp->content_length);
+    rd_hr_body_init_forward(&x->resp_body, resp->framing, resp->content_length);
     x->head_sent = 1;
     free(x->resp);
     x->resp = NULL;
@@ -575,7 +575,11 @@ static void pump_body(struct hc *h)
             fwd_fail(h, 502, "bad-response", "malformed chunked body from the target");
             return;
         }
-        if (used > 0) {
+        if (used > 0 && !x->resp_body.pass) { /* a trailer field the user must not get */
+            evbuffer_drain(x->rin, used);
+        } else if (used > 0) {
+            if (x->resp_body.prefix_len > 0) /* a trailer name the filter held back */
+                evbuffer_add(out, x->resp_body.prefix, x->resp_body.prefix_len);
             if (x->rechunk)
                 evbuffer_add_printf(out, "%zx\r\n", used);
             evbuffer_remove_buffer(x->rin, out, used);
@@ -641,7 +645,11 @@ void fwd_pump_up(struct hc *h)
                 hc_end(h, "malformed chunked request body", 1);
             return;
         }
-        if (used > 0) {
+        if (used > 0 && !x->req_body.pass) { /* a trailer field the target must not get */
+            evbuffer_drain(in, used);
+        } else if (used > 0) {
+            if (x->req_body.prefix_len > 0) /* a trailer name the filter held back */
+                ts_send(h, x->req_body.prefix, x->req_body.prefix_len);
             evbuffer_remove_buffer(in, x->tmp, used);
             ts_send_buf(h, x->tmp);
             evbuffer_drain(x->tmp, evbuffer_get_length(x->tmp));
@@ -918,7 +926,7 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     x->rparser.upgrade = x->spec.upgrade && rq->upgrade;
     if (rq->expect_continue && rq->minor == 1 && has_body)
         evbuffer_add_printf(bufferevent_get_output(h->bev), "HTTP/1.1 100 Continue\r\n\r\n");
-    rd_hr_body_init(&x->req_body, rq->framing, rq->content_length);
+    rd_hr_body_init_forward(&x->req_body, rq->framing, rq->content_length);
     x->req_done = x->req_body.done;
     if (!x->req_done)
         bufferevent_setwatermark(h->bev, EV_READ, 0, 0); /* bulk: no head-sized reads */
