@@ -269,13 +269,15 @@ void hc_end(struct hc *h, const char *reason, int abort)
 /* ---- answers of our own ---- */
 
 /* Queue a complete short answer. close_conn: then close the user connection; otherwise the
- * connection goes back to reading the next request (only when no body is left unread). */
+ * connection goes back to reading the next request (only when no body is left unread). A
+ * refused CONNECT always closes: the user may already be sending the tunnel's bytes, which
+ * must not be read as requests. */
 void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn)
 {
     struct evbuffer *out = bufferevent_get_output(h->bev);
     size_t tl = strlen(a->text);
 
-    close_conn = close_conn || h->user_eof || !h->keep_alive;
+    close_conn = close_conn || h->user_eof || !h->keep_alive || h->is_connect;
     h->status = a->status;
     fwd_done(h, a->kind); /* an exchange this answer ends: counted and logged once */
     fwd_close_conn(h, "answered by the front end");
@@ -783,6 +785,7 @@ static void read_head(struct hc *h)
         int k = -(int)r - 1;
         h->requests++;
         h->is_head = 0;
+        h->is_connect = 0;
         h->minor = 1; /* the version is not known: answer in ours */
         free(rq);
         reply(h, rd_hr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
