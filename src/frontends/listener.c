@@ -273,12 +273,6 @@ void rd_listener_closed(struct rd_listener *l, struct rd_listener_conn *lc)
 
 size_t rd_listener_active(const struct rd_listener *l) { return l->active; }
 
-size_t rd_listener_source_count(const struct rd_listener *l, const char *source, int handshaking)
-{
-    if (l->sources == NULL)
-        return 0;
-    return rd_ctab_count(l->sources, source, handshaking ? SRC_HANDSHAKING : SRC_ALL);
-}
 
 void rd_listener_stop(struct rd_listener *l)
 {

@@ -84,9 +84,6 @@ void rd_listener_established(struct rd_listener *l, struct rd_listener_conn *lc)
  * later calls do nothing. */
 void rd_listener_closed(struct rd_listener *l, struct rd_listener_conn *lc);
 size_t rd_listener_active(const struct rd_listener *l);
-/* Connections counted for `source` in all / still in their handshake (0 when the listener
- * has no per-source caps). */
-size_t rd_listener_source_count(const struct rd_listener *l, const char *source, int handshaking);
 
 /* Close the listening socket (new connections are refused); counting goes on. */
 void rd_listener_stop(struct rd_listener *l);
