@@ -8,7 +8,8 @@
 #
 # "Pending" is a dial whose target has not accepted (origin.py noaccept: its accept queue is
 # full); a quiet tunnel to a target that accepted (the dummy waits for a request) is not
-# pending once rdial-client acknowledged it, but it is one of the user's conns.
+# pending once rdial-client acknowledged it, but it is one of the user's conns. Through an HA
+# peer the share applies on the peer session, and the peer passes the acknowledgement on.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
 
@@ -183,6 +184,37 @@ rd_assert_eq "$(socks_rep "$XA" "beta:$DP" "" "" 127.0.0.2)" 00 "127.0.0.2 throu
 rd_wait_log sa "WARN .*refused: 3 dials of address 127.0.0.1 have no answer yet" 5
 touch "$RD_TEST_DIR/rel3"
 rd_wait_log anon1 "^released" 10 out
+
+# ---- through a peer: the client's acknowledgement crosses the peer hop ----
+# pa forwards dials to beta (on pb) over its peer session, where the user's share applies:
+# quiet tunnels to an accepting target are acknowledged (pb passes the client's ack on), so
+# they leave pa's pending share; dials to a target that does not accept stay in it.
+PA=$(rd_free_port)
+PB=$(rd_free_port)
+rd_start pa "$(rd_bin rdial-server)" -listen "127.0.0.1:$PA" -id one -token tok-one \
+    -peers "two:tok-two:ws://127.0.0.1:$PB/connect" -proxy-listen 127.0.0.1:0 \
+    -max-pending-dials-per-user 1 -route-keep-idle-ms 0
+rd_start pb "$(rd_bin rdial-server)" -listen "127.0.0.1:$PB" -id two -token tok-two \
+    -peers "one:tok-one:ws://127.0.0.1:$PA/connect"
+PPA=$(rd_out_addr pa "http proxy")
+rd_wait_log pa "peer link to .* up" 10
+rd_wait_log pb "peer link to .* up" 10
+rd_start_client cbeta3 beta "127.0.0.1:$PB"
+deadline=$(($(date +%s) + 10))
+until rd_http "http://127.0.0.1:$PA/client/beta/http/127.0.0.1:$DP/hello.txt" &&
+    [[ $RD_STATUS == 200 ]]; do # the announcement travels asynchronously
+    (($(date +%s) < deadline)) || rd_fail "pa does not reach beta through pb: $RD_STATUS"
+    sleep 0.1
+done
+rd_start peer1 python3 "$RD_TEST_DIR/hold.py" "$PPA" "beta:$DP" 3 "$RD_TEST_DIR/rel4"
+rd_wait_log peer1 "^held " 20 out
+rd_assert_file_contains "$RD_TEST_DIR/peer1.out" "held 3 refused 0" \
+    "quiet accepted tunnels through a peer are not pending (the ack crossed pb)"
+rd_start peer2 python3 "$RD_TEST_DIR/hold.py" "$PPA" "beta:$NAP" 3 "$RD_TEST_DIR/rel4"
+rd_wait_log peer2 "^held " 20 out
+rd_assert_file_contains "$RD_TEST_DIR/peer2.out" "held 1 refused 2" \
+    "dials through a peer whose target has not accepted stay in the user's pending share"
+touch "$RD_TEST_DIR/rel4"
 
 rd_alive su || rd_fail "su died"
 rd_alive sa || rd_fail "sa died"
