@@ -70,7 +70,8 @@ static enum rd_hm_result filter_run(struct rd_hm_chunked *ck, const char *p, siz
         FZ_CHECK(used > 0 && used <= to - from);
         FZ_CHECK(plen == 0 || pass);
         if (pass) {
-            memcpy(out + *o, prefix, plen);
+            if (plen > 0)
+                memcpy(out + *o, prefix, plen);
             memcpy(out + *o + plen, p + from, used);
             *o += plen + used;
         }

@@ -1038,7 +1038,8 @@ static enum rd_hm_result filter_pieces(const char *s, size_t len, const size_t *
             ck_assert_msg(plen == 0 || pass, "a prefix on a dropped run");
             ck_assert_uint_le(o + plen + used, outcap - 1);
             if (pass) {
-                memcpy(out + o, prefix, plen);
+                if (plen > 0)
+                    memcpy(out + o, prefix, plen);
                 o += plen;
                 memcpy(out + o, s + off, used);
                 o += used;
