@@ -96,7 +96,7 @@ static void pending_conn_closed(struct rd_conn *c, const char *reason, void *arg
     free(pd);
 }
 
-static const struct rd_conn_cbs pending_cbs = { NULL, NULL, pending_conn_closed };
+static const struct rd_conn_cbs pending_cbs = { NULL, NULL, pending_conn_closed, NULL };
 
 static void relay_done(struct rd_relay *r, const char *reason, uint64_t up, uint64_t down,
                        void *arg)
@@ -123,6 +123,7 @@ static void target_done(struct bufferevent *bev, const char *err, void *arg)
         return;
     }
     rd_debug("conn %lld %s: connected", (long long)rd_conn_id(c), rd_conn_target(c));
+    rd_conn_ack(c); /* the server stops counting it as a pending dial (empty Data: Go ignores it) */
     if (rd_relay_new(c, bev, relay_done, strdup(rd_conn_target(c))) == NULL) {
         bufferevent_free(bev);
         rd_conn_close(c, "out of memory");

@@ -120,16 +120,23 @@ struct rd_hm_request {
     const char *upgrade;                /* HTTP/1.1 only: forward an upgrade: "Upgrade: <this>"
                                          * and "Connection: Upgrade" (NULL = none) */
     int drop_authorization;             /* do not forward Authorization (it was ours) */
+    const char *via;                    /* our hop (RFC 9110 s7.6.3), a received-by token such
+                                         * as "rdial-s1": "Via: 1.1 <via>" (1.0 for an HTTP/1.0
+                                         * user) after the user's own Via lines; NULL = none */
 };
 
 /* Write "METHOD target HTTP/1.1", "Host: host", every end-to-end header of the user in
- * order (dropped: hop-by-hop ones, Host, Content-Length, Expect), then "Content-Length: N"
- * or "Transfer-Encoding: chunked" per framing, "Connection: close" (unless keep_alive and not
- * http10), and the empty line.
+ * order (dropped: hop-by-hop ones, Host, Content-Length, Expect), "Via: 1.x <via>", then
+ * "Content-Length: N" or "Transfer-Encoding: chunked" per framing, "Connection: close"
+ * (unless keep_alive and not http10), and the empty line.
  * Returns the head length (out is also NUL-terminated), or -1 if it does not fit in outlen
  * (the caller answers 431) or a field is invalid (method not a token, target not starting
  * with '/', CR/LF anywhere, CLOSE framing). */
 int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen);
+
+/* 1 when a Via field line of hs lists a hop whose received-by is `token` (case-insensitive;
+ * comments in parentheses are skipped): the request went through that hop before. */
+int rd_hm_via_has(const struct rd_hm_headers *hs, const char *token);
 
 /* "<hex len>\r\n" for a chunk of n > 0 bytes into out (>= 20 bytes); returns its length. */
 size_t rd_hm_chunk_header(char *out, size_t n);
@@ -187,17 +194,37 @@ int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char
 
 /* ---- chunked body tracker ---- */
 
-/* Follows a chunked body byte by byte without changing it: chunk sizes, extensions, data,
- * CRLFs, trailers, the final CRLF. */
+#define RD_HM_MAX_TRAILER_NAME 32 /* trailer field name bytes held back by the filter: longer
+                                   * than every forbidden name */
+
+/* Follows a chunked body byte by byte: chunk sizes, extensions, data, CRLFs, trailers, the
+ * final CRLF. rd_hm_chunked_feed passes it on unchanged; the filter (rd_hm_chunked_filter)
+ * leaves out the trailer fields a trailer may not carry. */
 struct rd_hm_chunked {
     int st;
     uint64_t left;      /* data bytes left in the current chunk / size being read */
     size_t line;        /* bytes of the current size line */
     size_t trailer;     /* bytes of trailers so far */
     int digits;         /* hex digits of the current size */
+    int filter;         /* rd_hm_chunked_init_filter */
+    char name[RD_HM_MAX_TRAILER_NAME]; /* filter: the trailer field name held back */
+    size_t name_len;
 };
 
 void rd_hm_chunked_init(struct rd_hm_chunked *ck);
+/* The same, filtering the trailer section (rd_hm_chunked_filter). */
+void rd_hm_chunked_init_filter(struct rd_hm_chunked *ck);
+
+/* 1 when a trailer field of this name (len bytes, any case) is left out by the filter (RFC
+ * 9110 s6.5.1: what framing, routing, authentication, request modifiers, response control
+ * or the content's format depend on must be in the header section): Content-Length,
+ * Transfer-Encoding, Trailer, TE, Connection, Keep-Alive, Upgrade, every Proxy-*, Host,
+ * Via, Forwarded, Max-Forwards, Authorization, WWW-Authenticate, Authentication-Info,
+ * Cookie, Set-Cookie, Expect, Range, If-Match, If-None-Match, If-Modified-Since,
+ * If-Unmodified-Since, If-Range, Cache-Control, Pragma, Age, Date, Expires, Location,
+ * Retry-After, Vary, Warning, Content-Type, Content-Encoding, Content-Range,
+ * Content-Language, Content-Location. Every other field passes. */
+int rd_hm_trailer_forbidden(const char *name, size_t len);
 
 /* Feed the next bytes of the body. NEED_MORE: all len bytes are body, the end is not seen
  * yet (*consumed = len). OK: the body ends after *consumed bytes (later bytes are not part
@@ -206,5 +233,19 @@ void rd_hm_chunked_init(struct rd_hm_chunked *ck);
  * calls return the same result with *consumed = 0. */
 enum rd_hm_result rd_hm_chunked_feed(struct rd_hm_chunked *ck, const char *buf, size_t len,
                                      size_t *consumed);
+
+/* The filtering tracker (rd_hm_chunked_init_filter): the same chunked body with the trailer
+ * section rewritten without the forbidden fields (rd_hm_trailer_forbidden). Each call takes
+ * one run of bytes that all go on or are all left out: *consumed bytes of buf, *pass 1
+ * (forward them) or 0 (drop them). When *prefix_len > 0 (only with *pass 1), forward the
+ * *prefix_len bytes at *prefix first: a trailer field name held back until its ':' showed
+ * that it may pass (they point into ck: valid until the next call). NEED_MORE: the run ended
+ * or buf did; call again with the rest (at least one byte is consumed when len > 0). OK: the
+ * body ends with this run. Errors as rd_hm_chunked_feed; a trailer line that does not start
+ * with a field name and ':' is a syntax error too. Memory: the name only
+ * (RD_HM_MAX_TRAILER_NAME bytes); nothing else is held back. */
+enum rd_hm_result rd_hm_chunked_filter(struct rd_hm_chunked *ck, const char *buf, size_t len,
+                                       size_t *consumed, int *pass, const char **prefix,
+                                       size_t *prefix_len);
 
 #endif

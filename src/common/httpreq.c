@@ -687,6 +687,7 @@ void rd_hr_body_init(struct rd_hr_body *b, enum rd_hm_framing framing, int64_t c
 {
     memset(b, 0, sizeof *b);
     b->framing = framing;
+    b->pass = 1;
     if (framing == RD_HM_BODY_LENGTH) {
         b->left = content_length > 0 ? (uint64_t)content_length : 0;
         b->done = b->left == 0;
@@ -697,12 +698,23 @@ void rd_hr_body_init(struct rd_hr_body *b, enum rd_hm_framing framing, int64_t c
     }
 }
 
+void rd_hr_body_init_forward(struct rd_hr_body *b, enum rd_hm_framing framing,
+                             int64_t content_length)
+{
+    rd_hr_body_init(b, framing, content_length);
+    if (framing == RD_HM_BODY_CHUNKED)
+        rd_hm_chunked_init_filter(&b->ck);
+}
+
 enum rd_hr_result rd_hr_body_feed(struct rd_hr_body *b, const char *buf, size_t len,
                                   size_t *consumed)
 {
     enum rd_hm_result hr;
 
     *consumed = 0;
+    b->pass = 1;
+    b->prefix = NULL;
+    b->prefix_len = 0;
     if (b->done)
         return RD_HR_OK;
     switch (b->framing) {
@@ -720,7 +732,8 @@ enum rd_hr_result rd_hr_body_feed(struct rd_hr_body *b, const char *buf, size_t 
         *consumed = len;
         return RD_HR_NEED_MORE;
     case RD_HM_BODY_CHUNKED:
-        hr = rd_hm_chunked_feed(&b->ck, buf, len, consumed);
+        hr = rd_hm_chunked_filter(&b->ck, buf, len, consumed, &b->pass, &b->prefix,
+                                  &b->prefix_len);
         if (hr == RD_HM_OK) {
             b->done = 1;
             return RD_HR_OK;

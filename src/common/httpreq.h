@@ -171,15 +171,26 @@ struct rd_hr_body {
     uint64_t left;          /* LENGTH: bytes still due */
     struct rd_hm_chunked ck;
     int done;
+    /* after each feed (rd_hr_body_init_forward; else pass is 1 and prefix_len 0): forward the
+     * prefix_len bytes at prefix (borrowed from b until the next feed), then the consumed
+     * bytes when pass is 1; drop them when it is 0 */
+    int pass;
+    const char *prefix;
+    size_t prefix_len;
 };
 
 /* Track a body of `framing` (content_length for LENGTH). NONE is done at once; CLOSE is
  * never done (it ends when the stream ends). */
 void rd_hr_body_init(struct rd_hr_body *b, enum rd_hm_framing framing, int64_t content_length);
+/* The same for a body a proxy forwards: a chunked body's trailer section loses the fields a
+ * trailer may not carry (rd_hm_trailer_forbidden) through pass / prefix. */
+void rd_hr_body_init_forward(struct rd_hr_body *b, enum rd_hm_framing framing,
+                             int64_t content_length);
 
-/* Feed the next len bytes of the stream. NEED_MORE: all len bytes are body (*consumed = len),
- * the end is not reached. OK: the body ends after *consumed bytes (the rest is not body; for
- * NONE *consumed = 0). RD_HR_ERR_BAD: malformed chunked body (*consumed = 0). */
+/* Feed the next len bytes of the stream. NEED_MORE: *consumed bytes are body, the end is not
+ * reached; call again with the rest (*consumed = len unless filtering ended a run: then at
+ * least 1). OK: the body ends after *consumed bytes (the rest is not body; for NONE
+ * *consumed = 0). RD_HR_ERR_BAD: malformed chunked body (*consumed = 0). */
 enum rd_hr_result rd_hr_body_feed(struct rd_hr_body *b, const char *buf, size_t len,
                                   size_t *consumed);
 

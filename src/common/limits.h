@@ -50,12 +50,25 @@
 #define RD_DIAL_TIMEOUT_MS_DEFAULT 60000
 #define RD_MAX_CONNS_PER_SESSION_DEFAULT 65536
 #define RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT 4096 /* server: dials with no answer yet */
+/* One user's (or, without -proxy-users, one source address's) share of a session: a
+ * sixteenth of the session's conns and pending dials, so that one user cannot lock the
+ * others out of a client (flags -max-conns-per-user, -max-pending-dials-per-user). */
+#define RD_MAX_CONNS_PER_USER_DEFAULT (RD_MAX_CONNS_PER_SESSION_DEFAULT / 16)
+#define RD_MAX_PENDING_DIALS_PER_USER_DEFAULT (RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT / 16)
 
 /* ---- websocket / HTTP ---- */
 /* listen() backlog of our TCP listeners (the kernel clamps it to net.core.somaxconn): a burst
  * of SOCKS5/HTTP proxy users must not overflow the accept queue (libevent's default is 128,
  * and a dropped SYN costs the user a 1 s retransmit). */
 #define RD_LISTEN_BACKLOG 4096
+/* Per source address (IPv4 address, IPv6 /64) of a front-end listener: connections in all
+ * and, of those, connections still in their handshake (not yet authorised). One host then
+ * cannot hold every slot of -socks-max-clients / -proxy-max-clients with idle connections.
+ * The main port caps handshakes only, and higher: client sessions behind one NAT address
+ * upgrade together after a server restart, and established sessions leave its count. */
+#define RD_MAX_CLIENTS_PER_IP_DEFAULT 256
+#define RD_MAX_HANDSHAKES_PER_IP_DEFAULT 64
+#define RD_HTTP_MAX_HANDSHAKES_PER_IP_DEFAULT 256
 #define RD_MAX_HTTP_HEADER 32768            /* whole request/response header block */
 #define RD_HANDSHAKE_TIMEOUT_MS 15000
 #define RD_ROUTE_TIMEOUT_S_DEFAULT 15       /* ?timeout= of the /client/ route */

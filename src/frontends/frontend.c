@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ctab.h"
 #include "common/log.h"
 #include "frontends/users.h"
 #include "tunnel/dial.h"
@@ -18,6 +19,9 @@ const char *rd_fe_verdict_str(enum rd_fe_verdict v)
     case RD_FEV_BAD_TARGET: return "bad target";
     case RD_FEV_NO_CLIENT: return "client not connected";
     case RD_FEV_LIMIT: return "too many connections to this client (-max-conns / -max-pending-dials)";
+    case RD_FEV_USER_LIMIT:
+        return "too many connections of yours to this client (-max-conns-per-user / "
+               "-max-pending-dials-per-user)";
     case RD_FEV_REFUSED: return "dial refused";
     }
     return "?";
@@ -30,6 +34,7 @@ enum rd_fe_outcome rd_fe_verdict_outcome(enum rd_fe_verdict v)
     case RD_FEV_NO_CLIENT:
     case RD_FEV_NO_CLIENT_IN_TARGET: return RD_FE_NO_CLIENT;
     case RD_FEV_LIMIT:
+    case RD_FEV_USER_LIMIT:
     case RD_FEV_REFUSED: return RD_FE_DIAL_ERROR;
     case RD_FEV_AUTH:
     case RD_FEV_FORBIDDEN:
@@ -38,11 +43,25 @@ enum rd_fe_outcome rd_fe_verdict_outcome(enum rd_fe_verdict v)
     return RD_FE_BAD_REQUEST;
 }
 
+void rd_fe_who_init(struct rd_fe_who *who, const char *source)
+{
+    memset(who, 0, sizeof *who);
+    if (source != NULL)
+        snprintf(who->source, sizeof who->source, "%s", source);
+}
+
+/* Forget who (not where from). */
+static void who_clear(struct rd_fe_who *who)
+{
+    memset(who->user, 0, sizeof who->user);
+    memset(who->via, 0, sizeof who->via);
+}
+
 enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer,
                                int have, const char *user, const char *password,
                                struct rd_fe_who *who)
 {
-    memset(who, 0, sizeof *who);
+    who_clear(who);
     if (fe->users == NULL) {
         /* the reference's front ends: the user name is the client id; no password */
         if (have && user != NULL)
@@ -60,7 +79,7 @@ enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const cha
         rd_log_limited(&fe->warn_login, RD_LOG_INFO, "%s %s: bad credentials for %s", what,
                        peer, rd_users_log_name(fe->users, who->user[0] ? who->user : user,
                                                shown, sizeof shown));
-        memset(who, 0, sizeof *who);
+        who_clear(who);
         return RD_FEV_AUTH;
     }
     return RD_FEV_OK;
@@ -107,15 +126,30 @@ enum rd_fe_verdict rd_fe_route(struct rd_fe_ctx *fe, const struct rd_fe_who *who
     return may_reach(fe, who, t);
 }
 
+static const char *share_key(char *buf, size_t len, const char *kind, const char *name)
+{
+    snprintf(buf, len, "%s %s", kind, name);
+    return buf;
+}
+
 enum rd_fe_verdict rd_fe_dial(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
                               const struct rd_fe_target *t, struct rd_conn **out)
 {
-    (void)who; /* the per-user shares of a session's conns go here */
+    char share[RD_CTAB_MAX_KEY + 1];
+    const char *key = NULL;
+
     *out = NULL;
-    switch (rd_dial(fe->reg, t->client_id, "tcp", t->addr, out)) {
+    /* the share: the user when users are configured (one user from many addresses is one
+     * user), else where the connection comes from */
+    if (who->user[0] != '\0')
+        key = share_key(share, sizeof share, "user", who->user);
+    else if (who->source[0] != '\0')
+        key = share_key(share, sizeof share, "address", who->source);
+    switch (rd_dial_user(fe->reg, t->client_id, "tcp", t->addr, key, out)) {
     case RD_DIAL_OK: return RD_FEV_OK;
     case RD_DIAL_NO_CLIENT: return RD_FEV_NO_CLIENT;
     case RD_DIAL_LIMIT: return RD_FEV_LIMIT;
+    case RD_DIAL_USER_LIMIT: return RD_FEV_USER_LIMIT;
     case RD_DIAL_BAD_TARGET: return RD_FEV_BAD_TARGET;
     case RD_DIAL_REFUSED: break;
     }

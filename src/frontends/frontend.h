@@ -6,7 +6,9 @@
  *   rd_fe_map()     which client and which target: the host the user named mapped by
  *                   target_map.h, or the route's explicit client id and address; and whether
  *                   the user may reach that client (its patterns)
- *   rd_fe_dial()    rd_dial() through the registry: local session or peer
+ *   rd_fe_dial()    rd_dial() through the registry: local session or peer, counted in the
+ *                   user's share of the session (the authenticated user with -proxy-users,
+ *                   else the source address of the user's connection: rd_fe_who)
  *
  * Each step returns a verdict; each front end turns a verdict into its own answer with one
  * table (SOCKS5 REP, HTTP status). The steps are separate because the protocols ask at
@@ -47,6 +49,8 @@ enum rd_fe_verdict {
     RD_FEV_BAD_TARGET,           /* malformed target: 400 / REP 01 */
     RD_FEV_NO_CLIENT,            /* no session holds the client: 404 / REP 04 */
     RD_FEV_LIMIT,                /* -max-conns / -max-pending-dials: 503 / REP 01 */
+    RD_FEV_USER_LIMIT,           /* the user's share of the session (-max-conns-per-user,
+                                  * -max-pending-dials-per-user): 503 / REP 01 */
     RD_FEV_REFUSED,              /* the session refused (closing): 502 / REP 05 */
 };
 
@@ -54,15 +58,23 @@ const char *rd_fe_verdict_str(enum rd_fe_verdict v);
 /* The metrics outcome of a verdict that ends a request (RD_FEV_OK: RD_FE_OK). */
 enum rd_fe_outcome rd_fe_verdict_outcome(enum rd_fe_verdict v);
 
-/* Who asks, after rd_fe_login. */
+#define RD_FE_MAX_SOURCE 64 /* a source address: listener.h, RD_LISTENER_MAX_SOURCE */
+
+/* Who asks: where from (rd_fe_who_init), then who (rd_fe_login). */
 struct rd_fe_who {
     char user[RD_FE_MAX_USER + 1]; /* with users: the authenticated user; else "" */
     char via[RD_FE_MAX_USER + 1];  /* the client id the credentials name ("user@client-id",
                                     * or without users the whole user name); "" = none */
+    char source[RD_FE_MAX_SOURCE]; /* the connection's source address (the listener's: an
+                                    * IPv4 address or an IPv6 /64); "" = unknown */
 };
 
+/* Nobody yet, from `source` (NULL or "" = unknown). */
+void rd_fe_who_init(struct rd_fe_who *who, const char *source);
+
 /* have: credentials were given (Basic, RFC 1929); user / password as given (password is a
- * secret: never logged, the caller wipes it). Without users: OK, via = user. With users:
+ * secret: never logged, the caller wipes it). who->source (rd_fe_who_init) is kept; user and
+ * via are set here. Without users: OK, via = user. With users:
  * AUTH when have is 0, the name is malformed or the password wrong (a failure is logged,
  * rate-limited, naming `what` and peer, never the password); OK otherwise. */
 enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer,
@@ -84,7 +96,9 @@ enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
 enum rd_fe_verdict rd_fe_route(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
                                const char *client_id, const char *addr, struct rd_fe_target *t);
 
-/* Dial t through the registry. OK: *out is a new conn owned by the caller. */
+/* Dial t through the registry, in the share of who: "user <user>" with -proxy-users, else
+ * "address <source>" (none when both are empty). OK: *out is a new conn owned by the
+ * caller. */
 enum rd_fe_verdict rd_fe_dial(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
                               const struct rd_fe_target *t, struct rd_conn **out);
 

@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "common/ctab.h"
 #include "common/limits.h"
 #include "common/log.h"
 
@@ -24,13 +25,16 @@ struct rd_listener {
     struct event *backoff;        /* re-enables the listener after an EMFILE pause */
     char name[32];
     char cap_flag[40];
+    char per_source_flag[40], handshake_flag[40];
     size_t max_clients;
+    size_t max_per_source, max_handshakes_per_source;
+    struct rd_ctab *sources; /* source -> [SRC_ALL, SRC_HANDSHAKING]; NULL without caps */
     size_t active;
     int port;
     rd_listener_accept_cb accept;
     rd_listener_refuse_cb refuse;
     void *arg;
-    struct rd_log_limit warn_full;
+    struct rd_log_limit warn_full, warn_source, warn_handshakes;
     struct timespec warned;       /* last EMFILE warning */
     unsigned long pauses;         /* EMFILE pauses since then */
 };
@@ -52,27 +56,84 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+/* The source address the per-source shares count: IPv4 (mapped ones too), or the IPv6 /64. */
+static void format_source(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char h[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, h, sizeof h);
+        snprintf(buf, len, "%s", h);
+    } else if (sa->sa_family == AF_INET6) {
+        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+            inet_ntop(AF_INET, &a.s6_addr[12], h, sizeof h);
+            snprintf(buf, len, "%s", h);
+            return;
+        }
+        memset(&a.s6_addr[8], 0, 8);
+        inet_ntop(AF_INET6, &a, h, sizeof h);
+        snprintf(buf, len, "%s/64", h);
+    } else {
+        snprintf(buf, len, "?");
+    }
+}
+
+enum { SRC_ALL = 0, SRC_HANDSHAKING = 1 };
+
+/* 0 when lc may be taken, else -1 (warned: one line per cap per interval). */
+static int over_cap(struct rd_listener *l, const struct rd_listener_conn *lc)
+{
+    size_t all, hs;
+
+    if (l->max_clients > 0 && l->active >= l->max_clients) {
+        rd_log_limited(&l->warn_full, RD_LOG_WARN, "%s: refusing %s: %zu connections open (%s)",
+                       l->name, lc->peer, l->active, l->cap_flag);
+        return -1;
+    }
+    if (l->sources == NULL)
+        return 0;
+    all = rd_ctab_count(l->sources, lc->source, SRC_ALL);
+    hs = rd_ctab_count(l->sources, lc->source, SRC_HANDSHAKING);
+    if (l->max_per_source > 0 && all >= l->max_per_source) {
+        rd_log_limited(&l->warn_source, RD_LOG_WARN, "%s: refusing %s: %zu connections from "
+                       "%s open (%s)", l->name, lc->peer, all, lc->source, l->per_source_flag);
+        return -1;
+    }
+    if (l->max_handshakes_per_source > 0 && hs >= l->max_handshakes_per_source) {
+        rd_log_limited(&l->warn_handshakes, RD_LOG_WARN, "%s: refusing %s: %zu connections from "
+                       "%s still in their handshake (%s)", l->name, lc->peer, hs, lc->source,
+                       l->handshake_flag);
+        return -1;
+    }
+    return 0;
+}
+
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     struct rd_listener *l = arg;
-    char peer[RD_LISTENER_MAX_PEER];
+    struct rd_listener_conn lc;
     int one = 1;
 
     (void)lev;
     (void)salen;
-    format_peer(sa, peer, sizeof peer);
-    if (l->max_clients > 0 && l->active >= l->max_clients) {
-        rd_log_limited(&l->warn_full, RD_LOG_WARN, "%s: refusing %s: %zu connections open (%s)",
-                       l->name, peer, l->active, l->cap_flag);
+    memset(&lc, 0, sizeof lc);
+    format_peer(sa, lc.peer, sizeof lc.peer);
+    format_source(sa, lc.source, sizeof lc.source);
+    if (over_cap(l, &lc) != 0) {
         if (l->refuse != NULL)
             l->refuse(fd, l->arg);
         evutil_closesocket(fd);
         return;
     }
+    l->active++;
+    lc.counted_ = 1;
+    if (l->sources != NULL && (lc.src_ = rd_ctab_inc(l->sources, lc.source, SRC_ALL)) != NULL)
+        rd_ctab_inc_entry(lc.src_, SRC_HANDSHAKING); /* out of memory: not counted */
     /* answers are written head then body, interactive protocols are relayed: no Nagle */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    l->accept(fd, peer, l->arg);
+    l->accept(fd, &lc, l->arg);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -145,6 +206,12 @@ struct rd_listener *rd_listener_new(struct event_base *base, const struct rd_lis
     snprintf(l->name, sizeof l->name, "%s", cfg->name ? cfg->name : "listener");
     snprintf(l->cap_flag, sizeof l->cap_flag, "%s", cfg->cap_flag ? cfg->cap_flag : "max clients");
     l->max_clients = cfg->max_clients;
+    l->max_per_source = cfg->max_per_source;
+    l->max_handshakes_per_source = cfg->max_handshakes_per_source;
+    snprintf(l->per_source_flag, sizeof l->per_source_flag, "%s",
+             cfg->per_source_flag ? cfg->per_source_flag : "per-source cap");
+    snprintf(l->handshake_flag, sizeof l->handshake_flag, "%s",
+             cfg->handshake_flag ? cfg->handshake_flag : "per-source handshake cap");
     l->accept = accept;
     l->refuse = refuse;
     l->arg = arg;
@@ -153,6 +220,9 @@ struct rd_listener *rd_listener_new(struct event_base *base, const struct rd_lis
              strchr(host, ':') ? "]" : "", portstr);
     l->backoff = evtimer_new(base, backoff_cb, l);
     if (l->backoff == NULL)
+        return fail(l, errp, where, "out of memory");
+    if ((l->max_per_source > 0 || l->max_handshakes_per_source > 0) &&
+        (l->sources = rd_ctab_new()) == NULL)
         return fail(l, errp, where, "out of memory");
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -177,13 +247,32 @@ struct rd_listener *rd_listener_new(struct event_base *base, const struct rd_lis
 }
 
 int rd_listener_port(const struct rd_listener *l) { return l->port; }
-void rd_listener_opened(struct rd_listener *l) { l->active++; }
-void rd_listener_closed(struct rd_listener *l)
+void rd_listener_established(struct rd_listener *l, struct rd_listener_conn *lc)
 {
+    if (!lc->counted_ || lc->established_)
+        return;
+    lc->established_ = 1;
+    if (lc->src_ != NULL)
+        rd_ctab_dec(l->sources, lc->src_, SRC_HANDSHAKING); /* SRC_ALL keeps the entry */
+}
+
+void rd_listener_closed(struct rd_listener *l, struct rd_listener_conn *lc)
+{
+    if (!lc->counted_)
+        return;
+    lc->counted_ = 0;
     if (l->active > 0)
         l->active--;
+    if (lc->src_ != NULL) {
+        if (!lc->established_)
+            rd_ctab_dec(l->sources, lc->src_, SRC_HANDSHAKING);
+        rd_ctab_dec(l->sources, lc->src_, SRC_ALL); /* frees the source's entry at 0 */
+        lc->src_ = NULL;
+    }
 }
+
 size_t rd_listener_active(const struct rd_listener *l) { return l->active; }
+
 
 void rd_listener_stop(struct rd_listener *l)
 {
@@ -202,5 +291,6 @@ void rd_listener_free(struct rd_listener *l)
         evconnlistener_free(l->lev);
     if (l->backoff != NULL)
         event_free(l->backoff);
+    rd_ctab_free(l->sources);
     free(l);
 }

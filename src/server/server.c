@@ -15,6 +15,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/addr.h"
 #include "common/flags.h"
@@ -63,6 +64,7 @@ struct server {
     void *tls_ctx;               /* -cert/-key: the main port's SSL_CTX */
     struct rd_httpfe *main_fe, *proxy_fe, *admin_fe;
     char listen_header[512];     /* "X-Rdial-Listen: ...\r\n" on every 101 (loop guard) */
+    char via[96];                /* our Via hop: "rdial-<id>" or "rdial-<random>" (via_token) */
     const char *proxy_listen;
     int proxy_header_timeout_ms, proxy_idle_timeout_ms, proxy_response_timeout_ms;
     int proxy_connect_wait_ms, proxy_max_clients;
@@ -101,12 +103,17 @@ struct server {
     long long session_rx_budget; /* -session-rx-budget: rd_session_config.rx_budget */
     int max_conns;
     int max_pending_dials;      /* -max-pending-dials: rd_session_config.max_pending_dials */
+    int max_conns_per_user;     /* -max-conns-per-user: rd_session_config.max_conns_per_user */
+    int max_pending_per_user;   /* -max-pending-dials-per-user: .max_pending_per_user */
     int route_timeout_s;
     int route_idle_timeout_s;  /* -route-idle-timeout-s: quiet after the answer head (0 none) */
     int route_keep_idle_ms;    /* -route-keep-idle-ms: kept target conns */
     int handshake_timeout_ms; /* -handshake-timeout-ms: main port request head deadline */
     int http_idle_timeout_ms; /* -http-idle-timeout-ms: main port keep-alive idle */
     int http_max_clients;     /* -http-max-clients: main port HTTP connections */
+    int http_max_handshakes_per_ip; /* -http-max-handshakes-per-ip: main port, per source */
+    int max_clients_per_ip;     /* -max-clients-per-ip: SOCKS5 and HTTP proxy, per source */
+    int max_handshakes_per_ip;  /* -max-handshakes-per-ip: of those, before authorisation */
     const char *cert, *key;    /* -cert/-key: TLS on the main port */
     const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
     const char *route_ca;      /* -route-ca: CA bundle for https targets of the route */
@@ -254,6 +261,8 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     cfg.rx_budget = (size_t)srv->session_rx_budget;
     cfg.max_conns = (size_t)srv->max_conns;
     cfg.max_pending_dials = (size_t)srv->max_pending_dials;
+    cfg.max_conns_per_user = (size_t)srv->max_conns_per_user;
+    cfg.max_pending_per_user = (size_t)srv->max_pending_per_user;
     cfg.stats = srv->stats;
     s = rd_session_new(srv->base, &cfg, ops, link, &cbs, cs, cs->id);
     if (s == NULL) {
@@ -534,6 +543,37 @@ static void announce_listener(struct server *srv, const char *host, int port)
         snprintf(srv->listen_header + n - 2, sizeof srv->listen_header - n + 2, ", %s\r\n", one);
 }
 
+/* Our Via hop (httpfe.h): "rdial-<id>" with -id (characters outside an HTTP token become
+ * '-'), else "rdial-" and 16 random hex digits, new per process. Peers have distinct ids, so
+ * a request that went through another rdial server is not taken for a loop. */
+static void via_token(struct server *srv)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    size_t n, i;
+
+    if (srv->id != NULL && srv->id[0] != '\0') {
+        snprintf(srv->via, sizeof srv->via, "rdial-%s", srv->id);
+        for (i = 6; srv->via[i] != '\0'; i++) {
+            unsigned char c = (unsigned char)srv->via[i];
+            if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+                strchr(tchar, c) == NULL)
+                srv->via[i] = '-';
+        }
+        return;
+    }
+    {
+        unsigned char r[8] = { 0 };
+        if (RAND_bytes(r, sizeof r) != 1) {
+            struct timeval tv;
+            gettimeofday(&tv, NULL);
+            memcpy(r, &tv, sizeof r < sizeof tv ? sizeof r : sizeof tv);
+        }
+        n = (size_t)snprintf(srv->via, sizeof srv->via, "rdial-");
+        for (i = 0; i < sizeof r; i++)
+            n += (size_t)snprintf(srv->via + n, sizeof srv->via - n, "%02x", r[i]);
+    }
+}
+
 /* A file flag that is set but cannot be read: message on stderr, 1. */
 static int unreadable(const char *flag, const char *path)
 {
@@ -651,6 +691,10 @@ int main(int argc, char **argv)
         RD_FLAGDEF_INT("http-max-clients", &srv.http_max_clients,
                        "main port: concurrent HTTP connections (websocket sessions do not "
                        "count; more get 503)", 1, 1 << 20),
+        RD_FLAGDEF_INT("http-max-handshakes-per-ip", &srv.http_max_handshakes_per_ip,
+                       "main port: HTTP connections from one source address (IPv4 address, "
+                       "IPv6 /64) that have not yet made an authorised /client/ request or "
+                       "websocket upgrade; more get 503 (0 = no cap)", 0, 1 << 20),
         RD_FLAGDEF_INT("route-timeout-s", &srv.route_timeout_s,
                        "/client/ route without ?timeout=: longest wait for the answer's head "
                        "(then 504)", 1, 3600),
@@ -665,8 +709,18 @@ int main(int argc, char **argv)
                        "session of a client id has its own; more dials get 503 / SOCKS5 REP 01)",
                        1, 1 << 24),
         RD_FLAGDEF_INT("max-pending-dials", &srv.max_pending_dials,
-                       "dials of one session whose far side has sent nothing yet (no byte, no "
-                       "error); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0, 1 << 24),
+                       "dials of one session the far side has not answered yet (no "
+                       "acknowledgement, no byte, no error; rdial clients acknowledge once the "
+                       "target accepted); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0,
+                       1 << 24),
+        RD_FLAGDEF_INT("max-conns-per-user", &srv.max_conns_per_user,
+                       "a user's share of a session's conns: with -proxy-users per user, "
+                       "else per source address (IPv4 address, IPv6 /64) of the front-end "
+                       "connection; more get 503 / SOCKS5 REP 01 (0 = no share)", 0, 1 << 24),
+        RD_FLAGDEF_INT("max-pending-dials-per-user", &srv.max_pending_per_user,
+                       "a user's (or source address's) share of a session's pending dials "
+                       "(see -max-pending-dials); more get 503 / SOCKS5 REP 01 (0 = no "
+                       "share)", 0, 1 << 24),
         RD_FLAGDEF_INT("max-sessions-per-client", &srv.max_sessions_per_client,
                        "sessions one client id may hold at once (more upgrades get 429)", 1,
                        1 << 20),
@@ -732,6 +786,15 @@ int main(int argc, char **argv)
                        0, 60000),
         RD_FLAGDEF_INT("proxy-max-clients", &srv.proxy_max_clients,
                        "HTTP proxy: concurrent user connections", 1, 1 << 20),
+        RD_FLAGDEF_INT("max-clients-per-ip", &srv.max_clients_per_ip,
+                       "SOCKS5 and HTTP proxy listeners: connections from one source address "
+                       "(IPv4 address, IPv6 /64); more are closed (SOCKS5) or get 503 (0 = "
+                       "no cap)", 0, 1 << 20),
+        RD_FLAGDEF_INT("max-handshakes-per-ip", &srv.max_handshakes_per_ip,
+                       "SOCKS5 and HTTP proxy listeners: connections from one source address "
+                       "still in their handshake (no SOCKS5 request answered, no authorised "
+                       "HTTP request yet); more are closed / get 503 (0 = no cap)", 0,
+                       1 << 20),
         RD_FLAGDEF_INT("proxy-max-header", &srv.proxy_max_header,
                        "HTTP proxy: largest request head (request line + headers), bytes "
                        "(larger: 431)", 1024, RD_MAX_HTTP_HEADER),
@@ -763,12 +826,17 @@ int main(int argc, char **argv)
     srv.session_rx_budget = RD_SESSION_RX_BUDGET_DEFAULT;
     srv.max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
     srv.max_pending_dials = RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT;
+    srv.max_conns_per_user = RD_MAX_CONNS_PER_USER_DEFAULT;
+    srv.max_pending_per_user = RD_MAX_PENDING_DIALS_PER_USER_DEFAULT;
     srv.max_sessions_per_client = RD_MAX_SESSIONS_PER_CLIENT_DEFAULT;
     srv.route_timeout_s = RD_ROUTE_TIMEOUT_S_DEFAULT;
     srv.route_keep_idle_ms = RD_ROUTE_KEEP_IDLE_MS_DEFAULT;
     srv.handshake_timeout_ms = RD_HTTPFE_HEADER_TIMEOUT_MS_DEFAULT;
     srv.http_idle_timeout_ms = RD_HTTPFE_IDLE_TIMEOUT_MS_DEFAULT;
     srv.http_max_clients = RD_HTTPFE_MAX_CLIENTS_DEFAULT;
+    srv.http_max_handshakes_per_ip = RD_HTTP_MAX_HANDSHAKES_PER_IP_DEFAULT;
+    srv.max_clients_per_ip = RD_MAX_CLIENTS_PER_IP_DEFAULT;
+    srv.max_handshakes_per_ip = RD_MAX_HANDSHAKES_PER_IP_DEFAULT;
     srv.socks_listen = "";
     srv.socks_handshake_timeout_ms = RD_SOCKS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     srv.socks_dial_wait_ms = RD_SOCKS_DIAL_WAIT_MS_DEFAULT;
@@ -899,6 +967,8 @@ int main(int argc, char **argv)
         free(err);
         { rc = 1; goto out; }
     }
+    via_token(&srv);
+    rd_debug("forwarded requests carry Via: 1.1 %s", srv.via);
     if (srv.cert != NULL && srv.cert[0] != '\0') {
         srv.tls_ctx = rd_tls_server_ctx_new(srv.cert, srv.key, &err);
         if (srv.tls_ctx == NULL) {
@@ -917,8 +987,11 @@ int main(int argc, char **argv)
         hc.idle_timeout_ms = srv.http_idle_timeout_ms;
         hc.max_clients = (size_t)srv.http_max_clients;
         hc.max_clients_flag = "-http-max-clients";
+        hc.max_handshakes_per_source = (size_t)srv.http_max_handshakes_per_ip;
+        hc.handshake_flag = "-http-max-handshakes-per-ip";
         hc.fe = &srv.fe;
         hc.keep = srv.keep;
+        hc.via = srv.via;
         hc.route = srv.route;
         hc.admin = srv.admin;
         hc.upgrade = upgrade_cb;
@@ -946,6 +1019,9 @@ int main(int argc, char **argv)
         pcfg.rx_budget = (size_t)srv.session_rx_budget;
         pcfg.stats = srv.stats;
         pcfg.peer = 1;
+        /* a user's dials to a peer's clients share the peer session: the same shares */
+        pcfg.max_conns_per_user = (size_t)srv.max_conns_per_user;
+        pcfg.max_pending_per_user = (size_t)srv.max_pending_per_user;
         srv.peers = rd_peers_new(srv.base, srv.dns, srv.reg, srv.id, srv.token, peer_specs,
                                  npeers, &pcfg, srv.peer_ca);
         if (srv.peers == NULL) {
@@ -996,6 +1072,8 @@ int main(int argc, char **argv)
         scfg.handshake_timeout_ms = srv.socks_handshake_timeout_ms;
         scfg.dial_wait_ms = srv.socks_dial_wait_ms;
         scfg.max_clients = srv.socks_max_clients;
+        scfg.max_per_source = (size_t)srv.max_clients_per_ip;
+        scfg.max_handshakes_per_source = (size_t)srv.max_handshakes_per_ip;
         scfg.fe = &srv.fe;
         srv.socks = rd_socks_server_new(srv.base, &scfg, &err);
         if (srv.socks == NULL) {
@@ -1022,9 +1100,14 @@ int main(int argc, char **argv)
         hc.connect_wait_ms = srv.proxy_connect_wait_ms;
         hc.max_clients = (size_t)srv.proxy_max_clients;
         hc.max_clients_flag = "-proxy-max-clients";
+        hc.max_per_source = (size_t)srv.max_clients_per_ip;
+        hc.max_handshakes_per_source = (size_t)srv.max_handshakes_per_ip;
+        hc.per_source_flag = "-max-clients-per-ip";
+        hc.handshake_flag = "-max-handshakes-per-ip";
         hc.max_head = (size_t)srv.proxy_max_header;
         hc.fe = &srv.fe;
         hc.keep = srv.keep;
+        hc.via = srv.via;
         srv.proxy_fe = rd_httpfe_new(srv.base, &hc, &err);
         if (srv.proxy_fe == NULL) {
             rd_err("proxy listen %s: %s", srv.proxy_listen, err ? err : "failed");

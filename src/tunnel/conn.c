@@ -152,6 +152,12 @@ void rd_conn_close(struct rd_conn *c, const char *reason)
     rd_session_conn_dead_(c->s, c);
 }
 
+void rd_conn_ack(struct rd_conn *c)
+{
+    if (c != NULL && c->state == RD_CONN_OPEN)
+        rd_session_send_ctrl_(c->s, c->id, RD_MSG_DATA, NULL, 0);
+}
+
 int64_t rd_conn_id(const struct rd_conn *c) { return c->id; }
 struct rd_session *rd_conn_session(const struct rd_conn *c) { return c->s; }
 const char *rd_conn_target(const struct rd_conn *c) { return c->target; }

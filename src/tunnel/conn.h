@@ -29,6 +29,11 @@ struct rd_conn_cbs {
     /* The conn is over. reason "EOF" = the far side closed gracefully; anything else is a
      * failure ("tunnel disconnect", the far side's error text, ...). */
     void (*on_closed)(struct rd_conn *c, const char *reason, void *arg);
+    /* Our dial was acknowledged: the far side sent an empty Data before anything else, which
+     * an rdial client does once its target accepted the connection (rd_conn_ack). At most
+     * once, before any on_readable. Go clients send no acknowledgement: their first sign is
+     * the first byte (on_readable) or the close. Optional (NULL). */
+    void (*on_ack)(struct rd_conn *c, void *arg);
 };
 
 void rd_conn_set_cbs(struct rd_conn *c, const struct rd_conn_cbs *cbs, void *arg);
@@ -55,6 +60,14 @@ size_t rd_conn_out_mark(const struct rd_conn *c);
 /* Close from the owner. reason NULL or "EOF": graceful (tx flushed, then Error "EOF");
  * otherwise tx is dropped and Error(reason) is sent at once. No callback fires after. */
 void rd_conn_close(struct rd_conn *c, const char *reason);
+
+/* Acknowledge the far side's dial of c (a conn that arrived with Connect): an empty Data,
+ * queued ahead of c's data. rdial clients send it when the target accepted the connection,
+ * servers when they forward a peer's dial and their own conn was acknowledged; the dialling
+ * side then no longer counts c as a pending dial (session.h, max_pending_dials). An empty
+ * Data is a valid message that Go ignores (PROTOCOL.md s2: 0 bytes allowed). No-op unless
+ * c is open. */
+void rd_conn_ack(struct rd_conn *c);
 
 int64_t rd_conn_id(const struct rd_conn *c);
 struct rd_session *rd_conn_session(const struct rd_conn *c);

@@ -18,6 +18,9 @@ const char *rd_dial_result_str(enum rd_dial_result r)
     case RD_DIAL_LIMIT:
         return "too many connections to this client (-max-conns / -max-pending-dials)";
     case RD_DIAL_BAD_TARGET: return "bad target";
+    case RD_DIAL_USER_LIMIT:
+        return "too many connections of yours to this client (-max-conns-per-user / "
+               "-max-pending-dials-per-user)";
     }
     return "?";
 }
@@ -34,8 +37,42 @@ static int valid_text(const char *s, size_t max)
     return 1;
 }
 
+/* The user's share of s: RD_DIAL_OK, or RD_DIAL_USER_LIMIT (warned). */
+static enum rd_dial_result check_share(struct rd_registry *reg, struct rd_session *s,
+                                       const char *client_id, const char *proto,
+                                       const char *addr, const char *user)
+{
+    const struct rd_session_config *cfg = rd_session_cfg_(s);
+    size_t n;
+
+    if (user == NULL)
+        return RD_DIAL_OK;
+    n = rd_session_user_conns(s, user);
+    if (cfg->max_conns_per_user != 0 && n >= cfg->max_conns_per_user) {
+        rd_log_limited(rd_registry_share_log(reg, 0), RD_LOG_WARN,
+                       "dial %s %s/%s refused: %s holds %zu conns of the session "
+                       "(-max-conns-per-user)", client_id, proto, addr, user, n);
+        return RD_DIAL_USER_LIMIT;
+    }
+    n = rd_session_user_pending(s, user);
+    if (cfg->max_pending_per_user != 0 && n >= cfg->max_pending_per_user) {
+        rd_log_limited(rd_registry_share_log(reg, 1), RD_LOG_WARN,
+                       "dial %s %s/%s refused: %zu dials of %s have no answer yet "
+                       "(-max-pending-dials-per-user)", client_id, proto, addr, n, user);
+        return RD_DIAL_USER_LIMIT;
+    }
+    return RD_DIAL_OK;
+}
+
 enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, const char *proto,
                             const char *addr, struct rd_conn **out)
+{
+    return rd_dial_user(reg, client_id, proto, addr, NULL, out);
+}
+
+enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id,
+                                 const char *proto, const char *addr, const char *user,
+                                 struct rd_conn **out)
 {
     struct rd_session *s;
     const char *err = NULL;
@@ -70,7 +107,9 @@ enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, cons
                        rd_session_pending_dials(s));
         return RD_DIAL_LIMIT;
     }
-    *out = rd_session_dial(s, key, proto, addr, &err);
+    if (check_share(reg, s, client_id, proto, addr, user) != RD_DIAL_OK)
+        return RD_DIAL_USER_LIMIT;
+    *out = rd_session_dial_user(s, key, proto, addr, user, &err);
     if (*out == NULL) {
         rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN, "dial %s %s/%s refused: %s",
                        client_id, proto, addr, err);

@@ -1,7 +1,7 @@
 /* link.h - the seam between a session (tunnel core) and its transport (a websocket).
  *
- * A transport (src/transport/ws_server.c on libwebsockets, src/transport/ws_client.c on
- * libevent+OpenSSL) carries whole binary messages for one session. It knows nothing of
+ * A transport (src/transport/ws_link.c, one open websocket in either role: accepted by
+ * ws_server.c, dialled by ws_client.c) carries whole binary messages for one session. It knows nothing of
  * conns; the session knows nothing of websocket frames.
  *
  * Contract:

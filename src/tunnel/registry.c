@@ -56,6 +56,7 @@ struct rd_registry {
     void (*observer)(int add, const char *client_id, struct rd_session *s, void *arg);
     void *observer_arg;
     struct rd_log_limit refusals; /* dial refusals (rd_registry_refusal_log) */
+    struct rd_log_limit share_refusals[2]; /* rd_registry_share_log */
     int (*reclaim)(const char *client_id, void *arg); /* rd_registry_set_reclaim */
     void *reclaim_arg;
 };
@@ -224,6 +225,11 @@ struct rd_registry *rd_registry_new(void)
 struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg)
 {
     return &reg->refusals;
+}
+
+struct rd_log_limit *rd_registry_share_log(struct rd_registry *reg, int pending)
+{
+    return &reg->share_refusals[pending != 0];
 }
 
 void rd_registry_free(struct rd_registry *reg)

@@ -33,6 +33,10 @@ struct rd_session *rd_registry_find_peer(struct rd_registry *reg, const char *cl
 /* Rate limit of the dial refusal warnings (dial.c): one line per interval for the whole
  * registry, however many front ends hit a limit. Owned by the registry. */
 struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg);
+/* The same for refusals past a user's share of conns (pending = 0: -max-conns-per-user) or of
+ * pending dials (pending = 1: -max-pending-dials-per-user): a kind each, so that they do
+ * not hide each other or the session-wide ones. */
+struct rd_log_limit *rd_registry_share_log(struct rd_registry *reg, int pending);
 
 /* Local sessions in all (an id with two sessions counts twice). O(1). */
 size_t rd_registry_client_count(const struct rd_registry *reg);

@@ -36,7 +36,8 @@ struct rd_relay {
 static void conn_readable(struct rd_conn *c, void *arg);
 static void conn_writable(struct rd_conn *c, void *arg);
 static void conn_closed(struct rd_conn *c, const char *reason, void *arg);
-static const struct rd_conn_cbs relay_conn_cbs = { conn_readable, conn_writable, conn_closed };
+static const struct rd_conn_cbs relay_conn_cbs = { conn_readable, conn_writable, conn_closed,
+                                                  NULL };
 
 static void finish(struct rd_relay *r, const char *reason, int reset)
 {

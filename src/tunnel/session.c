@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "../common/ctab.h"
 #include "../common/log.h"
 #include "session_int.h"
 #include "stats.h"
@@ -30,6 +31,8 @@ struct rd_session {
     size_t table_size;      /* power of two */
     size_t nconns;
     size_t npending;        /* conns with c->pending */
+    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING] of rd_session_dial_user
+                             * conns; made by the first such dial */
     size_t rx_total; /* bytes buffered in all conns' rx (the session budget) */
     size_t tx_total; /* bytes queued in all conns' tx (RD_SESSION_TX_PRESSURE) */
     int64_t next_conn_id;
@@ -235,6 +238,44 @@ static size_t pause_high(const struct rd_session *s)
                                                                           : s->cfg.pause_high;
 }
 
+/* ---- per-user shares (rd_session_dial_user) ---- */
+
+enum { SHARE_CONNS = 0, SHARE_PENDING = 1 };
+
+size_t rd_session_user_conns(const struct rd_session *s, const char *user)
+{
+    return s->shares != NULL ? rd_ctab_count(s->shares, user, SHARE_CONNS) : 0;
+}
+
+size_t rd_session_user_pending(const struct rd_session *s, const char *user)
+{
+    return s->shares != NULL ? rd_ctab_count(s->shares, user, SHARE_PENDING) : 0;
+}
+
+/* NULL when the user may not have one more: errp says why. */
+static const char *share_refusal(const struct rd_session *s, const char *user)
+{
+    if (s->cfg.max_conns_per_user != 0 &&
+        rd_session_user_conns(s, user) >= s->cfg.max_conns_per_user)
+        return "too many connections of this user on session";
+    if (s->cfg.max_pending_per_user != 0 &&
+        rd_session_user_pending(s, user) >= s->cfg.max_pending_per_user)
+        return "too many pending dials of this user on session";
+    return NULL;
+}
+
+/* Count pending conn c under user. -1 when out of memory. */
+static int share_take(struct rd_session *s, struct rd_conn *c, const char *user)
+{
+    if (s->shares == NULL && (s->shares = rd_ctab_new()) == NULL)
+        return -1;
+    c->share = rd_ctab_inc(s->shares, user, SHARE_CONNS);
+    if (c->share == NULL)
+        return -1;
+    rd_ctab_inc_entry(c->share, SHARE_PENDING);
+    return 0;
+}
+
 /* ---- conn table ---- */
 
 static size_t conn_slot(const struct rd_session *s, int64_t id)
@@ -293,12 +334,18 @@ static void conn_unpend(struct rd_session *s, struct rd_conn *c)
     if (c->pending) {
         c->pending = 0;
         s->npending--;
+        if (c->share != NULL)
+            rd_ctab_dec(s->shares, c->share, SHARE_PENDING);
     }
 }
 
 static void conn_unlink(struct rd_session *s, struct rd_conn *c)
 {
     conn_unpend(s, c);
+    if (c->share != NULL) {
+        rd_ctab_dec(s->shares, c->share, SHARE_CONNS); /* frees the user's entry at 0 */
+        c->share = NULL;
+    }
     struct rd_conn **pp = &s->table[conn_slot(s, c->id)];
     for (; *pp != NULL; pp = &(*pp)->hnext) {
         if (*pp == c) {
@@ -553,6 +600,7 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     if (s->ping_ev) event_free(s->ping_ev);
     if (s->sync_ev) event_free(s->sync_ev);
     if (s->ctrl) evbuffer_free(s->ctrl);
+    rd_ctab_free(s->shares); /* empty by now: every conn was unlinked */
     free(s->table);
     free(s->name);
     free(s->remote);
@@ -562,6 +610,12 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
 
 struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
                                 const char *addr, const char **errp)
+{
+    return rd_session_dial_user(s, key, proto, addr, NULL, errp);
+}
+
+struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, const char *proto,
+                                     const char *addr, const char *user, const char **errp)
 {
     char target[sizeof(((struct rd_conn *)0)->target)];
     struct rd_conn *c;
@@ -579,6 +633,8 @@ struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const cha
         *errp = "too many pending dials on session";
         return NULL;
     }
+    if (user != NULL && (*errp = share_refusal(s, user)) != NULL)
+        return NULL;
     if (key != NULL)
         n = snprintf(target, sizeof target, "%s::%s/%s", key, proto, addr);
     else
@@ -598,6 +654,13 @@ struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const cha
     s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
     c->pending = 1;
     s->npending++;
+    if (user != NULL && share_take(s, c, user) != 0) {
+        conn_unlink(s, c);
+        rd_stats_conn(s->cfg.stats, 0, s->name, c->target);
+        rd_conn_free_(c);
+        *errp = "out of memory";
+        return NULL;
+    }
     if (s->cfg.stats != NULL)
         c->dial_us = now_us();
     rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
@@ -875,8 +938,15 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
 
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
-    if (m->payload_len > 0)
+    if (c->pending) {
+        /* the far side's first sign: a byte, or the empty Data of an rdial client whose
+         * target accepted (rd_conn_ack): the dial is no longer pending */
         conn_unpend(s, c);
+        if (m->payload_len == 0 && c->cbs != NULL && c->cbs->on_ack != NULL) {
+            c->cbs->on_ack(c, c->arg);
+            return;
+        }
+    }
     if (c->dial_us != 0 && m->payload_len > 0) {
         rd_stats_dial_latency_us(s->cfg.stats, now_us() - c->dial_us);
         c->dial_us = 0;

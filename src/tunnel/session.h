@@ -35,8 +35,16 @@ struct rd_session_config {
     size_t rx_budget;      /* all conns' rx above this: pause/resume at the lower
                             * RD_PAUSE_PRESSURE_HIGH/LOW marks (0 = no session budget) */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
-    size_t max_pending_dials; /* our dials whose far side has sent nothing yet (no Data, no
-                               * Error); rd_session_dial refuses more (0 = no limit) */
+    size_t max_pending_dials; /* our dials the far side has not answered yet: no Data (an
+                               * rdial client acknowledges its dial with an empty Data once
+                               * the target accepted: conn.h, rd_conn_ack), no Error;
+                               * rd_session_dial refuses more (0 = no limit) */
+    /* The share of one user (a key given to rd_session_dial_user: an authenticated user, or
+     * a source address) in this session's conns and pending dials (0 = no share limit):
+     * one user cannot take the whole of max_conns / max_pending_dials from the others.
+     * rd_dial() checks them (dial.h); the session counts. */
+    size_t max_conns_per_user;
+    size_t max_pending_per_user;
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
     struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
@@ -71,10 +79,17 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
 void rd_session_close(struct rd_session *s, const char *reason);
 
 /* Open a conn to `proto/address` on the far side ("tcp", "127.0.0.1:8125"); with a non-NULL
- * `key` the Connect is peer-forwarded ("key::tcp/addr"). No acknowledgement exists: Data may
- * be written at once. Returns NULL if the session is closing or full (errp: static text). */
+ * `key` the Connect is peer-forwarded ("key::tcp/addr"). The protocol has no acknowledgement
+ * (rdial clients send one: conn.h, on_ack): Data may be written at once. Returns NULL if the session is closing or full (errp: static text). */
 struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
                                 const char *addr, const char **errp);
+/* The same, for `user` (a key of at most RD_CTAB_MAX_KEY bytes naming who asks, e.g. "user
+ * alice" or "address 10.0.0.7"; NULL = nobody's): the conn and, while it is pending, its
+ * dial count in the user's share until the conn ends. Refused (NULL) past the user's share
+ * too: errp "too many connections of this user on session" / "too many pending dials of
+ * this user on session". */
+struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, const char *proto,
+                                     const char *addr, const char *user, const char **errp);
 
 /* Announce a client key to the far side (peer links): AddClient / RemoveClient. */
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session);
@@ -83,6 +98,10 @@ const char *rd_session_name(const struct rd_session *s);
 uint64_t rd_session_serial(const struct rd_session *s); /* unique per process */
 size_t rd_session_conn_count(const struct rd_session *s);
 size_t rd_session_pending_dials(const struct rd_session *s); /* see max_pending_dials */
+/* Conns and pending dials counted under `user` (rd_session_dial_user); 0 for an unknown user.
+ * O(1). */
+size_t rd_session_user_conns(const struct rd_session *s, const char *user);
+size_t rd_session_user_pending(const struct rd_session *s, const char *user);
 int rd_session_is_closing(const struct rd_session *s);
 void rd_session_set_user(struct rd_session *s, void *user);
 void *rd_session_user(const struct rd_session *s);

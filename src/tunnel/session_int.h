@@ -11,6 +11,7 @@
 
 struct event;
 struct evbuffer;
+struct rd_ctab_entry;
 
 enum rd_conn_state {
     RD_CONN_OPEN,    /* owner attached (or not yet: dialling on the client) */
@@ -26,7 +27,9 @@ struct rd_conn {
     unsigned peer_paused : 1;   /* the far side sent Pause */
     unsigned in_ring : 1;       /* on the session's send ring */
     unsigned owner_waiting : 1; /* owner saw tx blocked: owes it an on_writable */
-    unsigned pending : 1;       /* our dial, nothing heard back yet (session's npending) */
+    unsigned pending : 1;       /* our dial, nothing heard back yet: no Data (an empty one
+                                 * is an rdial client's acknowledgement), no Error
+                                 * (session's npending) */
     size_t pause_rx;            /* rx length when we last sent Pause */
     struct evbuffer *rx, *tx;
     const struct rd_conn_cbs *cbs;
@@ -35,6 +38,7 @@ struct rd_conn {
     uint64_t sync_epoch; /* session's sync epoch when created (race guard, PROTOCOL s4) */
     int64_t dial_us;     /* monotonic time of our dial, until the first Data (0: not timed) */
     char *close_text;    /* graceful close text sent after tx ("EOF") */
+    struct rd_ctab_entry *share; /* the user's counts in the session's shares, or NULL */
     struct rd_conn *hnext;               /* hash chain */
     struct rd_conn *ring_next, *ring_prev;
     struct rd_conn *dead_next;

@@ -21,7 +21,8 @@ struct rd_splice {
 static void on_readable(struct rd_conn *c, void *arg);
 static void on_writable(struct rd_conn *c, void *arg);
 static void on_closed(struct rd_conn *c, const char *reason, void *arg);
-static const struct rd_conn_cbs splice_cbs = { on_readable, on_writable, on_closed };
+static void on_ack(struct rd_conn *c, void *arg);
+static const struct rd_conn_cbs splice_cbs = { on_readable, on_writable, on_closed, on_ack };
 
 static int side_of(const struct rd_splice *sp, const struct rd_conn *c)
 {
@@ -52,6 +53,14 @@ static void on_writable(struct rd_conn *c, void *arg)
 {
     struct rd_splice *sp = arg;
     pump(sp, 1 - side_of(sp, c));
+}
+
+/* A peer-forwarded dial: our dial of the client was acknowledged (conn.h, on_ack); pass it
+ * on, so that the peer that asked no longer counts its conn as a pending dial. */
+static void on_ack(struct rd_conn *c, void *arg)
+{
+    struct rd_splice *sp = arg;
+    rd_conn_ack(sp->end[1 - side_of(sp, c)]);
 }
 
 static void on_closed(struct rd_conn *c, const char *reason, void *arg)

@@ -2,7 +2,8 @@
  * read from one are written to the other, with back pressure both ways: a side's rx is only
  * moved while the other side's tx is not blocked, so a slow end makes the fast end's conn
  * buffer grow to its Pause threshold and pause its peer. An end closing closes the other
- * with the same reason after its last bytes. */
+ * with the same reason after its last bytes. A dial acknowledgement on one end (conn.h,
+ * on_ack) is passed on to the other (rd_conn_ack). */
 #ifndef RD_SPLICE_H
 #define RD_SPLICE_H
 

@@ -108,11 +108,14 @@ curl -sS --max-time 10 -o "$RD_TEST_DIR/socks.body" --socks5-hostname "$SOCKS" \
 rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/socks.body")" "0:hello" "socks after the conns closed"
 
 # ---- -max-pending-dials: dials of one session whose far side has not answered yet ----
-rd_start_server spend -max-pending-dials 1 -proxy-listen 127.0.0.1:0
+# (no kept route conns: every route request below dials)
+rd_start_server spend -max-pending-dials 1 -proxy-listen 127.0.0.1:0 -route-keep-idle-ms 0
 SP=$SRV_ADDR
 SPP=$(rd_out_addr spend "http proxy")
 rd_start_client cpend foo "$SP"
-# a CONNECT tunnel to the dummy, which says nothing until it gets a request: one pending dial
+# A CONNECT tunnel to the dummy, which accepted and says nothing until it gets a request: not
+# a pending dial, since rdial-client acknowledged it (an empty Data once the target accepted).
+# Until 08b6a7f it was one, and one user's silent tunnels locked everyone out of the client.
 cat >"$RD_TEST_DIR/pend.py" <<'PY'
 import os, socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
@@ -137,15 +140,34 @@ time.sleep(30)
 PY
 rd_start pend python3 "$RD_TEST_DIR/pend.py" "$SPP" "foo:$DP" "$RD_TEST_DIR/go"
 rd_wait_log pend "^tunnel up" 10 out
+deadline=$(($(date +%s) + 10))
+until rd_http "http://$SP/client/foo/http/127.0.0.1:$DP/hello.txt" && [[ $RD_STATUS == 200 ]]; do
+    # the acknowledgement crosses the tunnel once: only a request racing it may see a 503
+    (($(date +%s) < deadline)) || rd_fail "route next to a quiet accepted tunnel: $RD_STATUS"
+    sleep 0.1
+done
+touch "$RD_TEST_DIR/go"
+rd_wait_log pend "^answer HTTP/1.1 200 OK hello" 10 out
+# A dial whose target has not accepted (its accept queue is full: the connect hangs) is
+# pending: the next dial is refused until that tunnel is gone.
+rd_start noaccept python3 "$RD_E2E_DIR/origin.py" noaccept
+NA=$(rd_listen_addr noaccept)
+rd_start hold2 python3 "$RD_TEST_DIR/hold.py" "$SPP" "foo:${NA##*:}" 1 "$RD_TEST_DIR/release2"
+rd_wait_log hold2 "^held 1" 10 out
 rd_http "http://$SP/client/foo/http/127.0.0.1:$DP/hello.txt"
 rd_assert_status 503 "route past -max-pending-dials"
 rd_assert_contains "$(cat "$RD_BODY")" "max-pending-dials" "503 body names the limit"
-touch "$RD_TEST_DIR/go"
-rd_wait_log pend "^answer HTTP/1.1 200 OK hello" 10 out
-rd_http "http://$SP/client/foo/http/127.0.0.1:$DP/hello.txt"
-rd_assert_status 200 "route once the pending dial was answered"
+touch "$RD_TEST_DIR/release2"
+rd_wait_log hold2 "^released" 10 out
+deadline=$(($(date +%s) + 10))
+until rd_http "http://$SP/client/foo/http/127.0.0.1:$DP/hello.txt" && [[ $RD_STATUS == 200 ]]; do
+    (($(date +%s) < deadline)) || rd_fail "route once the pending dial was gone: $RD_STATUS"
+    sleep 0.1
+done
 rd_assert_eq "$(grep -c "WARN .*(-max-pending-dials)" "$RD_TEST_DIR/spend.log")" 1 "warned once"
 rd_stop pend
+rd_stop hold2
+rd_stop noaccept
 rd_stop cpend
 rd_stop spend
 

@@ -308,6 +308,21 @@ elif case == "banner":
     if dt > 0.25:
         raise SystemExit("reply after %.3f s: the first byte did not end the wait" % dt)
     print("banner reply after %.1f ms" % (dt * 1000))
+elif case == "ack":
+    # a client-speaks-first target (the dummy waits for a request): rdial-client acknowledges
+    # the dial once the target accepted, which releases the held reply long before the wait
+    hello(s)
+    t0 = time.time()
+    s.sendall(req(1, 3, b"foo", int(args[0])))
+    expect(recvn(s, 10)[:2], b"\x05\x00", "reply")
+    dt = time.time() - t0
+    if dt > 0.25:
+        raise SystemExit("reply after %.3f s: the acknowledgement did not end the wait" % dt)
+    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    body, how = until_close(s)
+    if not body.endswith(b"hello\n"):
+        raise SystemExit("answer after the reply: %r" % body[-80:])
+    print("acknowledged reply after %.1f ms" % (dt * 1000))
 else:
     raise SystemExit("unknown case " + case)
 EOF
@@ -335,7 +350,11 @@ raw "$P0" bytewise "$DP" /s7.txt "$(cat "$www/s7.txt")"$'\n'
 raw "$P0" early greeting
 raw "$P0" early auth
 raw "$P0" early request
-raw "$PW" early dialwait "$DP"
+raw "$PW" ack "$DP"
+# a target that has not accepted (origin.py noaccept): the dial wait runs until the user leaves
+rd_start noaccept python3 "$RD_E2E_DIR/origin.py" noaccept
+NA=$(rd_listen_addr noaccept)
+raw "$PW" early dialwait "${NA##*:}"
 rd_wait_log s0 "user closed during greeting" 5
 rd_wait_log s0 "user closed during auth" 5
 rd_wait_log s0 "user closed during request" 5
@@ -353,7 +372,7 @@ rd_assert_eq "$RC:$(cat "$RD_TEST_DIR/c.body")" "0:hello" "sw still serves"
 
 # ---- accept back-off on EMFILE ----
 rd_start sfd bash -c 'ulimit -n 48 && exec "$0" "$@"' "$(rd_bin rdial-server)" \
-    -listen 127.0.0.1:0 -socks-listen 127.0.0.1:0
+    -listen 127.0.0.1:0 -socks-listen 127.0.0.1:0 -max-clients-per-ip 0 -max-handshakes-per-ip 0
 SFD=$(rd_socks_addr sfd)
 raw "${SFD##*:}" flood 120
 rd_wait_log sfd "pausing the listener" 5

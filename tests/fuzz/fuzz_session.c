@@ -103,7 +103,7 @@ static void ow_closed(struct rd_conn *c, const char *reason, void *arg)
     evbuffer_free(b);
     untrack(z, c);
 }
-static const struct rd_conn_cbs ow_cbs = {ow_readable, ow_writable, ow_closed};
+static const struct rd_conn_cbs ow_cbs = {ow_readable, ow_writable, ow_closed, NULL};
 
 static void ow_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
                        void *arg)

@@ -7,7 +7,11 @@ Transcript: JSON lines in arrival order; {"note": ...} first, then
   {"dir": "c2s", "hex": ...}   bytes the Go side sent: sent again as they are
   {"dir": "s2c", "hex": ...}   bytes rdial-server sent: exactly these must come back (the
                                101's X-Rdial-Listen names the listen port: compared with the
-                               port replaced)
+                               port replaced; frames are read one by one and the route's
+                               "Via: 1.1 rdial-<token>" line, added to forwarded requests
+                               after the recording, is taken out of a frame before it is
+                               compared, its length field made to match: it must be there
+                               exactly once in all)
   {"dir": "user", "hex": ...}  an HTTP request a user sent to the server's main port at that
                                moment (a dial through the websocket): sent on a new connection
   {"dir": "answer", "hex": ...} what that user got: compared at the end
@@ -47,6 +51,40 @@ def read_head(c):
     return data
 
 
+VIA = re.compile(rb"Via: 1\.1 rdial-[A-Za-z0-9._-]+\r\n")
+vias = 0
+
+
+def read_frames(c, n, what):
+    """Server frames (unmasked) until n bytes of them, each with the Via line taken out."""
+    global vias
+    out = b""
+    while len(out) < n:
+        h = read_exact(c, 2, what)
+        ln, ext = h[1] & 0x7F, b""
+        if ln == 126:
+            ext = read_exact(c, 2, what)
+            ln = int.from_bytes(ext, "big")
+        elif ln == 127:
+            ext = read_exact(c, 8, what)
+            ln = int.from_bytes(ext, "big")
+        payload = read_exact(c, ln, what) if ln else b""
+        payload, k = VIA.subn(b"", payload)
+        vias += k
+        if k == 0:
+            out += h + ext + payload
+            continue
+        ln = len(payload)
+        if ln < 126:
+            hdr = bytes([h[0], ln])
+        elif ln < 65536:
+            hdr = bytes([h[0], 126]) + ln.to_bytes(2, "big")
+        else:
+            hdr = bytes([h[0], 127]) + ln.to_bytes(8, "big")
+        out += hdr + payload
+    return out
+
+
 def fail(msg):
     print("FAIL " + msg, flush=True)
     sys.exit(1)
@@ -73,7 +111,7 @@ for s in steps[1:]:
             fail("step %d: 101 differs:\n got %r\nwant %r" % (step, got, b))
         print("step %d: 101 as recorded (%d bytes)" % (step, len(got)), flush=True)
     elif s["dir"] == "s2c":
-        got = read_exact(ws, len(b), "step %d" % step)
+        got = read_frames(ws, len(b), "step %d" % step)
         if got != b:
             fail("step %d: server frames differ:\n got %s\nwant %s" % (step, got.hex(), b.hex()))
         print("step %d: %d bytes of frames as recorded" % (step, len(b)), flush=True)
@@ -89,4 +127,6 @@ for s in steps[1:]:
                                                                          len(b)))
         print("step %d: the user got the recorded answer (%d bytes)" % (step, len(got)),
               flush=True)
+if vias != 1:
+    fail("the route's Via line was in %d frames (want 1)" % vias)
 print("REPLAY OK", flush=True)

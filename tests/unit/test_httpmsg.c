@@ -261,7 +261,7 @@ END_TEST
 
 START_TEST(build_plain_get)
 {
-    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0, NULL };
     char out[512];
     const char *want = "GET / HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n\r\n";
     int n = rd_hm_build_request(&rq, out, sizeof out);
@@ -278,7 +278,7 @@ END_TEST
 /* keep_alive: no "Connection: close" (the proxy reuses the conn); never for HTTP/1.0 */
 START_TEST(build_keep_alive)
 {
-    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/k", "h:1", NULL, RD_HM_BODY_NONE, 0, 0, 1, NULL, 0, NULL };
     char out[512];
     const char *want = "GET /k HTTP/1.1\r\nHost: h:1\r\n\r\n";
     const char *want10 = "GET /k HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
@@ -313,7 +313,7 @@ END_TEST
 /* an HTTP/1.0 user's request goes out as HTTP/1.0, so the target does not answer chunked */
 START_TEST(build_http10)
 {
-    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/x", "h:1", NULL, RD_HM_BODY_NONE, 0, 1, 0, NULL, 0, NULL };
     char out[512];
     const char *want = "GET /x HTTP/1.0\r\nHost: h:1\r\nConnection: close\r\n\r\n";
 
@@ -325,7 +325,7 @@ END_TEST
 START_TEST(build_headers)
 {
     struct rd_hm_headers *hs = hs_new();
-    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0, NULL, 0 };
+    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0, NULL, 0, NULL };
     char out[2048];
     const char *want = "POST /up?x=1 HTTP/1.1\r\n"
                        "Host: example.com\r\n"
@@ -376,9 +376,65 @@ START_TEST(build_headers)
 }
 END_TEST
 
+/* our hop: "Via: 1.1 <token>" after the user's own Via lines (1.0 for an HTTP/1.0 user) */
+START_TEST(build_via)
+{
+    struct rd_hm_headers *hs = hs_new();
+    struct rd_hm_request rq = { "GET", "/v", "h:1", NULL, RD_HM_BODY_LENGTH, 2, 0, 1, NULL, 0,
+                                "rdial-s1" };
+    char out[1024];
+
+    ck_assert_int_gt(rd_hm_build_request(&rq, out, sizeof out), 0);
+    ck_assert_str_eq(out, "GET /v HTTP/1.1\r\nHost: h:1\r\nVia: 1.1 rdial-s1\r\n"
+                          "Content-Length: 2\r\n\r\n");
+    hs_add(hs, "Via", "1.0 fred, 1.1 p.example.net");
+    hs_add(hs, "X-A", "b");
+    rq.headers = hs;
+    rq.http10 = 1;
+    ck_assert_int_gt(rd_hm_build_request(&rq, out, sizeof out), 0);
+    ck_assert_str_eq(out, "GET /v HTTP/1.0\r\nHost: h:1\r\nVia: 1.0 fred, 1.1 p.example.net\r\n"
+                          "X-A: b\r\nVia: 1.0 rdial-s1\r\nContent-Length: 2\r\n"
+                          "Connection: close\r\n\r\n");
+    rq.via = "bad token";
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, sizeof out), -1);
+    rq.via = "x\r\nInjected: 1";
+    ck_assert_int_eq(rd_hm_build_request(&rq, out, sizeof out), -1);
+    free(hs);
+}
+END_TEST
+
+/* finding our own hop in the Via lines of a request */
+START_TEST(via_has)
+{
+    struct rd_hm_headers *hs = hs_new();
+
+    ck_assert_int_eq(rd_hm_via_has(NULL, "rdial-s1"), 0);
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
+    hs_add(hs, "Via", "1.1 rdial-s10, 1.1 rdial-s");      /* prefixes are other hops */
+    hs_add(hs, "X-Via", "1.1 rdial-s1");                  /* not a Via line */
+    hs_add(hs, "Via", "1.0 p (a comment, 1.1 rdial-s1)"); /* in a comment */
+    hs_add(hs, "Via", "rdial-s1");                        /* no protocol: not a received-by */
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
+    ck_assert_int_eq(rd_hm_via_has(hs, ""), 0);
+    rd_hm_headers_init(hs);
+    hs_add(hs, "Via", "1.0 fred, HTTP/1.1 RDIAL-S1 (rdial)");
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 1);
+    rd_hm_headers_init(hs);
+    hs_add(hs, "via", "1.1 a");
+    hs_add(hs, "VIA", "1.1 b ,1.1\trdial-s1");
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 1);
+    ck_assert_int_eq(rd_hm_via_has(hs, "a"), 1);
+    rd_hm_headers_init(hs);
+    hs_add(hs, "Via", "1.1 p (x \\) 1.1 rdial-s1), 2 q");  /* a quoted ')' in the comment */
+    ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
+    ck_assert_int_eq(rd_hm_via_has(hs, "q"), 1);
+    free(hs);
+}
+END_TEST
+
 START_TEST(build_invalid)
 {
-    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0 };
+    struct rd_hm_request rq = { "GET", "/", "h", NULL, RD_HM_BODY_NONE, 0, 0, 0, NULL, 0, NULL };
     char out[512];
 
     rq.method = "G T";
@@ -955,6 +1011,126 @@ START_TEST(chunked_big)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ trailer filter */
+
+/* Feed s[0..len) to a filtering tracker in the pieces that cuts[] delimit (ncuts offsets,
+ * ascending, the last one len); the forwarded bytes go to out (NUL-terminated). Returns the
+ * last result; *consumed = bytes taken in all. */
+static enum rd_hm_result filter_pieces(const char *s, size_t len, const size_t *cuts,
+                                       size_t ncuts, char *out, size_t outcap, size_t *consumed)
+{
+    struct rd_hm_chunked ck;
+    enum rd_hm_result r = RD_HM_NEED_MORE;
+    size_t k, from = 0, o = 0;
+
+    rd_hm_chunked_init_filter(&ck);
+    *consumed = 0;
+    for (k = 0; k < ncuts && r == RD_HM_NEED_MORE; k++) {
+        size_t off = from;
+        while (off < cuts[k] && r == RD_HM_NEED_MORE) {
+            size_t used, plen;
+            const char *prefix;
+            int pass;
+            r = rd_hm_chunked_filter(&ck, s + off, cuts[k] - off, &used, &pass, &prefix, &plen);
+            if (r < 0)
+                return r;
+            ck_assert_msg(used > 0 || r == RD_HM_OK, "no progress at %zu", off);
+            ck_assert_msg(plen == 0 || pass, "a prefix on a dropped run");
+            ck_assert_uint_le(o + plen + used, outcap - 1);
+            if (pass) {
+                if (plen > 0)
+                    memcpy(out + o, prefix, plen);
+                o += plen;
+                memcpy(out + o, s + off, used);
+                o += used;
+            }
+            off += used;
+            *consumed += used;
+        }
+        from = cuts[k];
+    }
+    out[o] = '\0';
+    return r;
+}
+
+/* Forbidden trailer fields are left out whatever the pieces: the same output whole, split at
+ * every offset, and byte by byte; the bytes after the body are not taken. */
+START_TEST(trailer_filter)
+{
+    const char *in = "5\r\nhello\r\n0\r\nX-Sum: 1\r\nContent-Length: 999\r\nHost: evil\r\n"
+                     "x-other: ok\r\nProxy-Foo: y\r\nTRANSFER-ENCODING: chunked\r\n"
+                     "Set-Cookie: a=b\r\nAuthorization: Bearer t\r\nVia: 1.1 x\r\n"
+                     "A-Very-Long-Trailer-Name-Beyond-32-Bytes-xx: v\r\n"
+                     "Proxy-A-Very-Long-Name-Beyond-32-Bytes-Too: v\r\nTe:\r\n"
+                     "Server-Timing: db;dur=53\r\n\r\nNEXT";
+    const char *want = "5\r\nhello\r\n0\r\nX-Sum: 1\r\nx-other: ok\r\n"
+                       "A-Very-Long-Trailer-Name-Beyond-32-Bytes-xx: v\r\n"
+                       "Server-Timing: db;dur=53\r\n\r\n";
+    size_t len = strlen(in), body = len - 4, cuts[3], k, used;
+    char out[1024];
+
+    cuts[0] = len;
+    ck_assert_int_eq(filter_pieces(in, len, cuts, 1, out, sizeof out, &used), RD_HM_OK);
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(used, body);
+    for (k = 1; k < len; k++) {
+        cuts[0] = k;
+        cuts[1] = len;
+        ck_assert_int_eq(filter_pieces(in, len, cuts, 2, out, sizeof out, &used), RD_HM_OK);
+        ck_assert_msg(strcmp(out, want) == 0, "split at %zu: %s", k, out);
+        ck_assert_uint_eq(used, body);
+    }
+    {
+        size_t *bytes = malloc(len * sizeof *bytes);
+        for (k = 0; k < len; k++)
+            bytes[k] = k + 1;
+        ck_assert_int_eq(filter_pieces(in, len, bytes, len, out, sizeof out, &used), RD_HM_OK);
+        ck_assert_str_eq(out, want);
+        free(bytes);
+    }
+    /* no trailers, and a body without any: unchanged */
+    cuts[0] = 5;
+    ck_assert_int_eq(filter_pieces("0\r\n\r\n", 5, cuts, 1, out, sizeof out, &used), RD_HM_OK);
+    ck_assert_str_eq(out, "0\r\n\r\n");
+    ck_assert_int_eq(rd_hm_trailer_forbidden("content-length", 14), 1);
+    ck_assert_int_eq(rd_hm_trailer_forbidden("Proxy-Anything", 14), 1);
+    ck_assert_int_eq(rd_hm_trailer_forbidden("Content-MD5", 11), 0);
+    ck_assert_int_eq(rd_hm_trailer_forbidden("Hosts", 5), 0);
+}
+END_TEST
+
+/* The filter reads trailer lines as field lines: a name, then ':' */
+START_TEST(trailer_filter_bad)
+{
+    static const char *const bad[] = {
+        "0\r\nBad Name: x\r\n\r\n", "0\r\n: x\r\n\r\n", "0\r\nNoColon\r\n\r\n",
+        "0\r\nX : y\r\n\r\n", "0\r\n X: y\r\n\r\n", "0\r\nX: \x01\r\n\r\n",
+        "0\r\nHost: a\rb\r\n\r\n",
+    };
+    size_t i, used, cut;
+    char out[256];
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cut = strlen(bad[i]);
+        ck_assert_msg(filter_pieces(bad[i], cut, &cut, 1, out, sizeof out, &used) ==
+                          RD_HM_ERR_SYNTAX, "case %zu", i);
+    }
+    /* the trailer section's ceiling holds for dropped fields too */
+    {
+        size_t n = RD_MAX_HTTP_HEADER + 64, o;
+        char *s = malloc(n + 16);
+        char *big = malloc(n + 16);
+        o = (size_t)sprintf(s, "0\r\nHost: ");
+        memset(s + o, 'a', n - o);
+        memcpy(s + n, "\r\n\r\n", 4);
+        ck_assert_int_eq(filter_pieces(s, n + 4, (size_t[]){ n + 4 }, 1, big, n + 16, &used),
+                         RD_HM_ERR_TOO_BIG);
+        free(s);
+        free(big);
+    }
+}
+END_TEST
+
 static Suite *httpmsg_suite(void)
 {
     Suite *s = suite_create("httpmsg");
@@ -973,6 +1149,8 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, build_keep_alive);
     tcase_add_test(tc, connection_has);
     tcase_add_test(tc, build_headers);
+    tcase_add_test(tc, build_via);
+    tcase_add_test(tc, via_has);
     tcase_add_test(tc, build_invalid);
     tcase_add_test(tc, chunk_header);
     tcase_add_test(tc, resp_length);
@@ -987,6 +1165,8 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, chunked_good);
     tcase_add_test(tc, chunked_bad);
     tcase_add_test(tc, chunked_big);
+    tcase_add_test(tc, trailer_filter);
+    tcase_add_test(tc, trailer_filter_bad);
     suite_add_tcase(s, tc);
     return s;
 }

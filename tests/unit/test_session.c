@@ -58,7 +58,7 @@ static void ow_closed(struct rd_conn *c, const char *reason, void *arg)
     evbuffer_remove(b, o->rx_at_close, sizeof o->rx_at_close - 1);
     evbuffer_free(b);
 }
-static const struct rd_conn_cbs ow_cbs = { ow_readable, ow_writable, ow_closed };
+static const struct rd_conn_cbs ow_cbs = { ow_readable, ow_writable, ow_closed, NULL };
 
 static void ow_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
                        void *arg)
@@ -192,6 +192,132 @@ START_TEST(pending_dials_limit)
     ck_assert_uint_eq(rd_session_pending_dials(s), 0);
     ck_assert_ptr_nonnull(rd_session_dial(s, NULL, "tcp", "e:1", &err));
     /* 0 = no limit */
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
+static int acks;
+static void ack_cb(struct rd_conn *c, void *arg) { acks++; }
+static const struct rd_conn_cbs ack_cbs = { ow_readable, ow_writable, ow_closed, ack_cb };
+
+/* rdial clients acknowledge a dial whose target accepted with an empty Data (rd_conn_ack):
+ * the dialling side stops counting it as pending and tells the owner once (on_ack). */
+START_TEST(dial_acknowledged)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER), *cs;
+    const char *err;
+    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err), *b;
+    struct rd_msg m;
+
+    acks = 0;
+    rd_conn_set_cbs(a, &ack_cbs, &ow);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 1);
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "", 0, 0);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 0);
+    ck_assert_int_eq(acks, 1);
+    ck_assert_int_eq(ow.readable, 0);
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "", 0, 0); /* only the first one is an ack */
+    ck_assert_int_eq(acks, 1);
+    send_msg(s, rd_conn_id(a), RD_MSG_DATA, "hi", 2, 0);
+    ck_assert_int_eq(ow.readable, 1);
+    ck_assert_int_eq(acks, 1);
+    /* a Go client: no ack, the first byte ends the pending dial */
+    b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    rd_conn_set_cbs(b, &ack_cbs, &ow);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 1);
+    send_msg(s, rd_conn_id(b), RD_MSG_DATA, "x", 1, 0);
+    ck_assert_uint_eq(rd_session_pending_dials(s), 0);
+    ck_assert_int_eq(acks, 1);
+    rd_session_link_closed(s, "done");
+
+    /* the acknowledging side: an empty Data ahead of the conn's data */
+    cs = mk(RD_ROLE_CLIENT);
+    send_msg(cs, 4, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    ck_assert_ptr_nonnull(ow.last);
+    rd_conn_write_bytes(ow.last, "hello", 5);
+    rd_conn_ack(ow.last);
+    ck_assert_int_eq(pull(cs, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert(m.conn_id == 4);
+    ck_assert_uint_eq(m.payload_len, 0);
+    ck_assert_int_eq(pull(cs, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert_mem_eq(m.payload, "hello", 5);
+    rd_conn_close(ow.last, "gone");
+    rd_conn_ack(ow.last); /* closed: nothing more is sent */
+    ck_assert_int_eq(pull(cs, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_int_eq(pull(cs, &m), 0);
+    rd_session_link_closed(cs, "done");
+}
+END_TEST
+
+/* Each user has a share of the session's conns and pending dials (rd_session_dial_user):
+ * one user at its share does not stop another; counts end with the conns. */
+START_TEST(user_shares)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    struct rd_conn *a1, *a2, *a3, *b1, *n[3];
+    const char *err = NULL;
+    int i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_SERVER);
+    cfg.ping_timeout_ms = 0;
+    cfg.max_conns_per_user = 2;
+    cfg.max_pending_per_user = 1;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "test");
+    a1 = rd_session_dial_user(s, NULL, "tcp", "a:1", "user a", &err);
+    ck_assert_ptr_nonnull(a1);
+    rd_conn_set_cbs(a1, &ow_cbs, &ow);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 1);
+    ck_assert_ptr_null(rd_session_dial_user(s, NULL, "tcp", "a:2", "user a", &err));
+    ck_assert_str_eq(err, "too many pending dials of this user on session");
+    /* another user is not held up by a's share */
+    b1 = rd_session_dial_user(s, NULL, "tcp", "b:1", "user b", &err);
+    ck_assert_ptr_nonnull(b1);
+    rd_conn_set_cbs(b1, &ow_cbs, &ow);
+    /* a1 acknowledged: no longer pending, still a conn of a */
+    send_msg(s, rd_conn_id(a1), RD_MSG_DATA, "", 0, 0);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 0);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
+    a2 = rd_session_dial_user(s, NULL, "tcp", "a:2", "user a", &err);
+    ck_assert_ptr_nonnull(a2);
+    rd_conn_set_cbs(a2, &ow_cbs, &ow);
+    send_msg(s, rd_conn_id(a2), RD_MSG_DATA, "x", 1, 0);
+    ck_assert_ptr_null(rd_session_dial_user(s, NULL, "tcp", "a:3", "user a", &err));
+    ck_assert_str_eq(err, "too many connections of this user on session");
+    /* nobody's dials have no share */
+    for (i = 0; i < 3; i++) {
+        n[i] = rd_session_dial(s, NULL, "tcp", "n:1", &err);
+        ck_assert_ptr_nonnull(n[i]);
+        rd_conn_set_cbs(n[i], &ow_cbs, &ow);
+    }
+    ck_assert_uint_eq(rd_session_pending_dials(s), 4); /* b1 and the three */
+    /* a conn of a ends (the far side closes it): a has room again */
+    send_msg(s, rd_conn_id(a1), RD_MSG_ERROR, "EOF", 3, 0);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
+    a3 = rd_session_dial_user(s, NULL, "tcp", "a:3", "user a", &err);
+    ck_assert_ptr_nonnull(a3);
+    rd_conn_set_cbs(a3, &ow_cbs, &ow);
+    /* our own close ends them too (pending or not) */
+    rd_conn_close(a2, "gone");
+    rd_conn_close(a3, "gone");
+    rd_conn_close(b1, NULL);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 0);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 0);
+    ck_assert_uint_eq(rd_session_user_conns(s, "user b"), 1); /* closing: until its EOF left */
+    {
+        struct rd_msg m;
+        while (pull(s, &m) == 1)
+            ;
+    }
+    ck_assert_uint_eq(rd_session_user_conns(s, "user b"), 0);
+    ck_assert_uint_eq(rd_session_user_pending(s, "user b"), 0);
     rd_session_link_closed(s, "done");
 }
 END_TEST
@@ -997,6 +1123,8 @@ int main(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, dial_sends_connect_then_data);
     tcase_add_test(tc, pending_dials_limit);
+    tcase_add_test(tc, dial_acknowledged);
+    tcase_add_test(tc, user_shares);
     tcase_add_test(tc, connect_early_data_and_errors);
     tcase_add_test(tc, connect_refused_without_handler);
     tcase_add_test(tc, pause_resume_thresholds);

@@ -50,7 +50,7 @@ static void conn_closed(struct rd_conn *c, const char *reason, void *arg)
 {
     (void)c; (void)reason; (void)arg;
 }
-static const struct rd_conn_cbs conn_cbs = { conn_ignore, conn_ignore, conn_closed };
+static const struct rd_conn_cbs conn_cbs = { conn_ignore, conn_ignore, conn_closed, NULL };
 
 static struct rd_session *mk(enum rd_role role, const char *name, int peer)
 {

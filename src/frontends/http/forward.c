@@ -275,6 +275,7 @@ static void response_done(struct hc *h)
         rd_keep_put(h->fe->cfg.keep, c, x->spec.scope, x->spec.target.client_id,
                     x->spec.target.addr);
         if (x->spec.scope_private) { /* dropped with this user connection */
+            snprintf(h->kept_scope, sizeof h->kept_scope, "%s", x->spec.scope);
             snprintf(h->kept_client, sizeof h->kept_client, "%s", x->spec.target.client_id);
             snprintf(h->kept_addr, sizeof h->kept_addr, "%s", x->spec.target.addr);
         }
@@ -384,7 +385,7 @@ static int send_response_head(struct hc *h)
     else if (h->minor == 0)
         evbuffer_add_printf(out, "Connection: keep-alive\r\n");
     evbuffer_add(out, "\r\n", 2);
-    rd_hr_body_init(&x->resp_body, resp->framing, resp->content_length);
+    rd_hr_body_init_forward(&x->resp_body, resp->framing, resp->content_length);
     x->head_sent = 1;
     free(x->resp);
     x->resp = NULL;
@@ -574,7 +575,11 @@ static void pump_body(struct hc *h)
             fwd_fail(h, 502, "bad-response", "malformed chunked body from the target");
             return;
         }
-        if (used > 0) {
+        if (used > 0 && !x->resp_body.pass) { /* a trailer field the user must not get */
+            evbuffer_drain(x->rin, used);
+        } else if (used > 0) {
+            if (x->resp_body.prefix_len > 0) /* a trailer name the filter held back */
+                evbuffer_add(out, x->resp_body.prefix, x->resp_body.prefix_len);
             if (x->rechunk)
                 evbuffer_add_printf(out, "%zx\r\n", used);
             evbuffer_remove_buffer(x->rin, out, used);
@@ -640,7 +645,11 @@ void fwd_pump_up(struct hc *h)
                 hc_end(h, "malformed chunked request body", 1);
             return;
         }
-        if (used > 0) {
+        if (used > 0 && !x->req_body.pass) { /* a trailer field the target must not get */
+            evbuffer_drain(in, used);
+        } else if (used > 0) {
+            if (x->req_body.prefix_len > 0) /* a trailer name the filter held back */
+                ts_send(h, x->req_body.prefix, x->req_body.prefix_len);
             evbuffer_remove_buffer(in, x->tmp, used);
             ts_send_buf(h, x->tmp);
             evbuffer_drain(x->tmp, evbuffer_get_length(x->tmp));
@@ -757,7 +766,8 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
         fwd_pump_up(h); /* a body still coming from the user is dropped, not waited for */
 }
 
-static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed };
+static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed,
+                                            NULL };
 
 /* ---- timers ---- */
 
@@ -803,6 +813,7 @@ static int build_head(struct hc *h, const struct rd_hr_request *rq, char **out)
     hr.http10 = rq->minor == 0;
     hr.keep_alive = h->x.asked_keep;
     hr.drop_authorization = h->x.spec.drop_authorization;
+    hr.via = h->fe->cfg.via;
     if (h->x.spec.upgrade && rq->upgrade)
         hr.upgrade = rd_hm_headers_get(&rq->headers, "Upgrade");
     n = rd_hm_build_request(&hr, head, FWD_REQ_HEAD_MAX);
@@ -821,9 +832,11 @@ static enum rd_fe_verdict get_conn(struct hc *h)
     struct rd_keep *k = h->fe->cfg.keep;
 
     if (h->kept_client[0] != '\0' && (strcmp(h->kept_client, x->spec.target.client_id) != 0 ||
-                                      strcmp(h->kept_addr, x->spec.target.addr) != 0)) {
-        /* the proxy keeps one target per user connection: another target drops it */
-        rd_keep_drop(k, x->spec.scope, h->kept_client, h->kept_addr);
+                                      strcmp(h->kept_addr, x->spec.target.addr) != 0 ||
+                                      strcmp(h->kept_scope, x->spec.scope) != 0)) {
+        /* the proxy keeps one target per user connection: another target (or another user
+         * on the same connection) drops it */
+        rd_keep_drop(k, h->kept_scope, h->kept_client, h->kept_addr);
         h->kept_client[0] = '\0';
     }
     x->conn = x->asked_keep ? rd_keep_take(k, x->spec.scope, x->spec.target.client_id,
@@ -883,7 +896,9 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     v = get_conn(h);
     if (v != RD_FEV_OK) {
         free(head);
-        h->status = v == RD_FEV_NO_CLIENT ? 404 : v == RD_FEV_LIMIT ? 503 : 502;
+        h->status = v == RD_FEV_NO_CLIENT                        ? 404
+                    : v == RD_FEV_LIMIT || v == RD_FEV_USER_LIMIT ? 503
+                                                                  : 502;
         fwd_done(h, rd_fe_verdict_str(v));
         hc_answer_verdict(h, v, &x->spec.target, !h->keep_alive || has_body);
         return;
@@ -913,7 +928,7 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     x->rparser.upgrade = x->spec.upgrade && rq->upgrade;
     if (rq->expect_continue && rq->minor == 1 && has_body)
         evbuffer_add_printf(bufferevent_get_output(h->bev), "HTTP/1.1 100 Continue\r\n\r\n");
-    rd_hr_body_init(&x->req_body, rq->framing, rq->content_length);
+    rd_hr_body_init_forward(&x->req_body, rq->framing, rq->content_length);
     x->req_done = x->req_body.done;
     if (!x->req_done)
         bufferevent_setwatermark(h->bev, EV_READ, 0, 0); /* bulk: no head-sized reads */

@@ -29,7 +29,7 @@ struct rd_fwd_spec {
                                             * lives as long as the request) */
     int https;                             /* TLS to the target through the tunnel */
     char tls_host[RD_TARGET_MAX_HOST + 1]; /* https: SNI and the name to verify */
-    char scope[RD_FE_MAX_USER + 24];       /* kept-conn scope (keep.h) */
+    char scope[RD_FE_MAX_USER + 32];       /* kept-conn scope (keep.h) */
     int scope_private;                     /* the scope is this user connection's alone: its
                                             * kept conn is dropped when the connection ends */
     int drop_authorization;                /* Authorization was ours (-proxy-users) */

@@ -13,7 +13,8 @@
  *   505 version
  *   502 dial-failed / bad-response          the dial or the target failed before an answer
  *   503 overloaded / shutting-down          -max-conns, too many connections, draining
- *   504 timeout            no answer head in time, or the far side's dial timed out */
+ *   504 timeout            no answer head in time, or the far side's dial timed out
+ *   508 loop-detected      the request's Via lists this server's hop: it came round */
 #include "httpfe_int.h"
 
 #include <stdio.h>
@@ -139,6 +140,7 @@ static const char *status_reason(int status)
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
+    case 508: return "Loop Detected";
     }
     return status < 300 ? "OK" : "Error";
 }
@@ -187,11 +189,8 @@ static void hc_finish(struct hc *h, int abort)
     evtimer_del(h->timer);
     event_del(h->kick);
     fwd_user_gone(h);
-    if (h->kept_client[0] != '\0') { /* the proxy's conn kept for this connection only */
-        char scope[32];
-        snprintf(scope, sizeof scope, "px:%llu", (unsigned long long)h->serial);
-        rd_keep_drop(h->fe->cfg.keep, scope, h->kept_client, h->kept_addr);
-    }
+    if (h->kept_client[0] != '\0') /* the proxy's conn kept for this connection only */
+        rd_keep_drop(h->fe->cfg.keep, h->kept_scope, h->kept_client, h->kept_addr);
     if (h->bev != NULL) {
         if (abort)
             set_reset(h->bev);
@@ -214,7 +213,7 @@ static void hc_finish(struct hc *h, int abort)
         rd_debug("%s %s: %u requests, %ld ms, %s", h->fe->name, h->peer, h->requests,
                  (long)(d.tv_sec * 1000 + d.tv_usec / 1000), h->reason[0] ? h->reason : "closed");
     hc_set_state(h, HC_DONE);
-    rd_listener_closed(h->fe->lis);
+    rd_listener_closed(h->fe->lis, &h->lc);
     event_active(h->reaper, EV_TIMEOUT, 0);
 }
 
@@ -292,13 +291,15 @@ static void hc_end_now(struct hc *h, const char *reason, int reset)
 /* ---- answers of our own ---- */
 
 /* Queue a complete short answer. close_conn: then close the user connection; otherwise the
- * connection goes back to reading the next request (only when no body is left unread). */
+ * connection goes back to reading the next request (only when no body is left unread). A
+ * refused CONNECT always closes: the user may already be sending the tunnel's bytes, which
+ * must not be read as requests. */
 void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn)
 {
     struct evbuffer *out = bufferevent_get_output(h->bev);
     size_t tl = strlen(a->text);
 
-    close_conn = close_conn || h->user_eof || !h->keep_alive;
+    close_conn = close_conn || h->user_eof || !h->keep_alive || h->is_connect;
     h->status = a->status;
     fwd_done(h, a->kind); /* an exchange this answer ends: counted and logged once */
     fwd_close_conn(h, "answered by the front end");
@@ -377,6 +378,7 @@ void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_ta
                  proxy ? "is not connected" : "not connected");
         break;
     case RD_FEV_LIMIT:
+    case RD_FEV_USER_LIMIT:
         a.status = 503;
         a.kind = "overloaded";
         snprintf(a.text, sizeof a.text, "client %s: %s", t->client_id, rd_fe_verdict_str(v));
@@ -498,7 +500,16 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     }
 }
 
-static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed };
+static void wait_ack(struct rd_conn *c, void *arg)
+{
+    struct hc *h = arg;
+    (void)c;
+    if (h->st == HC_CONNECT_WAIT)
+        connect_established(h); /* an rdial client's target accepted the connection */
+}
+
+static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed,
+                                             wait_ack };
 
 static void start_connect(struct hc *h, const struct rd_hr_request *rq)
 {
@@ -660,6 +671,8 @@ static void dispatch_route(struct hc *h, const struct rd_hr_request *rq)
         h->x.active = 1; /* counted and logged as a route request */
         hc_reply(h, &ans, has_body(rq));
     } else {
+        rd_listener_established(h->fe->lis, &h->lc); /* authorised: out of the handshake
+                                                      * budget */
         fwd_start(h, rq, RD_FE_ROUTE);
     }
     h->x.spec.path = NULL;
@@ -697,6 +710,8 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
         hc_answer_verdict(h, v, &t, has_body(rq));
         return;
     }
+    rd_listener_established(h->fe->lis, &h->lc); /* an authorised request: out of the
+                                                  * handshake budget */
     if (rq->is_connect) {
         start_connect(h, rq);
         return;
@@ -712,7 +727,10 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
     h->x.spec.target = t;
     rd_hr_host_header(t.addr, h->x.spec.host_header, sizeof h->x.spec.host_header);
     h->x.spec.path = rq->target;
-    snprintf(h->x.spec.scope, sizeof h->x.spec.scope, "px:%llu", (unsigned long long)h->serial);
+    /* kept conns: this user connection's own, and of this user only (a downstream proxy may
+     * carry several users' requests on one connection: keep.h) */
+    snprintf(h->x.spec.scope, sizeof h->x.spec.scope, "px:%llu:%s", (unsigned long long)h->serial,
+             h->who.user);
     h->x.spec.scope_private = 1;
     h->x.spec.head_timeout_ms = h->fe->cfg.response_timeout_ms;
     h->x.spec.body_idle_ms = h->fe->cfg.response_timeout_ms;
@@ -728,8 +746,20 @@ static void dispatch(struct hc *h, struct rd_hr_request *rq)
     h->minor = rq->minor;
     h->keep_alive = rq->keep_alive;
     h->is_head = rq->is_head;
+    h->is_connect = rq->is_connect;
     h->status = 0;
-    memset(&h->who, 0, sizeof h->who);
+    rd_fe_who_init(&h->who, h->source);
+    if (h->fe->cfg.kind != RD_HTTPFE_ADMIN && rd_hm_via_has(&rq->headers, h->fe->cfg.via)) {
+        char text[RD_FWD_MAX_TEXT];
+        rd_log_limited(&h->fe->warn_loop, RD_LOG_WARN, "%s %s: %s %.80s refused: its Via "
+                       "lists this server (%s): a loop", h->fe->name, h->peer, rq->method,
+                       rq->target, h->fe->cfg.via);
+        snprintf(text, sizeof text, "loop: the request went through this server before "
+                 "(Via: %s)", h->fe->cfg.via);
+        reply(h, 508, "loop-detected", text, 1);
+        memset(rq->password, 0, sizeof rq->password);
+        return;
+    }
     switch (h->fe->cfg.kind) {
     case RD_HTTPFE_PROXY:
         dispatch_proxy(h, rq);
@@ -820,6 +850,7 @@ static void read_head(struct hc *h)
         int k = -(int)r - 1;
         h->requests++;
         h->is_head = 0;
+        h->is_connect = 0;
         h->minor = 1; /* the version is not known: answer in ours */
         free(rq);
         reply(h, rd_hr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
@@ -1012,19 +1043,23 @@ static struct bufferevent *new_bev(struct rd_httpfe *fe, evutil_socket_t fd)
     return bev;
 }
 
-static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
+static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, void *arg)
 {
     struct rd_httpfe *fe = arg;
     struct hc *h = calloc(1, sizeof *h);
+    struct rd_listener_conn counted = *lc;
 
     if (h == NULL) {
         evutil_closesocket(fd);
+        rd_listener_closed(fe->lis, &counted);
         return;
     }
+    h->lc = counted;
     h->fe = fe;
     h->serial = ++fe->serial;
     gettimeofday(&h->t0, NULL);
-    snprintf(h->peer, sizeof h->peer, "%s", peer);
+    snprintf(h->peer, sizeof h->peer, "%s", lc->peer);
+    snprintf(h->source, sizeof h->source, "%s", lc->source);
     h->bev = new_bev(fe, fd);
     h->timer = evtimer_new(fe->base, timer_cb, h);
     h->reaper = event_new(fe->base, -1, 0, reaper_cb, h);
@@ -1042,6 +1077,7 @@ static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
         if (h->kick)
             event_free(h->kick);
         fwd_free(h);
+        rd_listener_closed(fe->lis, &h->lc);
         free(h);
         return;
     }
@@ -1050,7 +1086,6 @@ static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
     if (fe->list)
         fe->list->prev = h;
     fe->list = h;
-    rd_listener_opened(fe->lis);
     rd_debug("%s: accepted %s", fe->name, h->peer);
     h->st = HC_READ_HEAD;
     h->keep_alive = 1;
@@ -1106,6 +1141,10 @@ struct rd_httpfe *rd_httpfe_new(struct event_base *base, const struct rd_httpfe_
     lc.port = cfg->port;
     lc.max_clients = cfg->max_clients;
     lc.cap_flag = cfg->max_clients_flag;
+    lc.max_per_source = cfg->max_per_source;
+    lc.max_handshakes_per_source = cfg->max_handshakes_per_source;
+    lc.per_source_flag = cfg->per_source_flag;
+    lc.handshake_flag = cfg->handshake_flag;
     fe->cfg.host = NULL; /* borrowed: not kept */
     fe->lis = rd_listener_new(base, &lc, accept_cb, refuse_cb, fe, errp);
     if (fe->lis == NULL) {

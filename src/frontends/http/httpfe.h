@@ -20,6 +20,10 @@
  * both bodies with back pressure, passes an Upgrade through (101 -> raw bytes both ways), and
  * keeps target conns for reuse (keep.h).
  *
+ * Loops: every forwarded request carries "Via: 1.1 <cfg.via>"; a request on the main port
+ * or the proxy whose Via lines already list that hop went through this server before (a
+ * target that leads back into it) and is answered 508 instead of going round again.
+ *
  * Answers of the front end itself are text/plain with a one-line body and a header
  * "X-Rdial-Error: <kind>" that tells them from a target's answers (see httpfe.c's table).
  * After a target's answer head was sent, any failure cuts the user's connection (reset):
@@ -68,11 +72,19 @@ struct rd_httpfe_config {
     int connect_wait_ms;      /* proxy: hold CONNECT's 200 this long for an early dial error */
     size_t max_clients;       /* concurrent connections (HTTP ones: not upgraded websockets) */
     const char *max_clients_flag; /* for the refusal warning */
+    /* per source address (listener.h; 0 = no cap): connections in all, and connections
+     * before their first authorised request (proxy: credentials checked; main port: a
+     * /client/ request accepted by the route; a websocket upgrade leaves the count) */
+    size_t max_per_source, max_handshakes_per_source;
+    const char *per_source_flag, *handshake_flag; /* for the refusal warnings (borrowed) */
     size_t max_head;          /* request head ceiling (431); 0 = RD_MAX_HTTP_HEADER */
     struct rd_fe_ctx *fe;     /* the front-end decision (borrowed) */
     struct rd_keep *keep;     /* kept target conns (borrowed); NULL = none */
     struct rd_route *route;   /* main port: the /client/ route (borrowed); NULL = 404 */
     struct rd_admin *admin;   /* main port and admin: the admin paths (borrowed); NULL */
+    const char *via;          /* main port and proxy: our Via hop ("rdial-<id>", a token;
+                              * borrowed): added to every forwarded request, and a request
+                              * that already lists it is a loop (508); NULL = none */
     rd_httpfe_upgrade_cb upgrade; /* main port: GET /connect; NULL = 404 */
     void *upgrade_arg;
 };

@@ -56,6 +56,7 @@ struct rd_httpfe {
     size_t busy;              /* hcs with an exchange or a tunnel */
     uint64_t serial;          /* numbers hcs (the proxy's kept-conn scopes) */
     int stopping;             /* stopped accepting: keep nothing, close idle connections */
+    struct rd_log_limit warn_loop; /* requests refused as loops (508) */
 };
 
 enum hc_state {
@@ -120,6 +121,8 @@ struct hc {
     struct rd_bev_direct dw;    /* plain: answers leave at the end of the round, directly */
     enum hc_state st;
     char peer[RD_LISTENER_MAX_PEER];
+    char source[RD_LISTENER_MAX_SOURCE]; /* its per-source share key (listener.h) */
+    struct rd_listener_conn lc; /* as the listener counts it (closed by hc_finish) */
     uint64_t serial;
     struct rd_hr_parser parser;
     int user_eof;               /* the user's FIN was read */
@@ -128,6 +131,8 @@ struct hc {
     /* the current (or last) request */
     char method[RD_HR_MAX_METHOD + 1];
     int minor, keep_alive, is_head;
+    int is_connect;             /* a CONNECT: any answer but the tunnel closes the connection
+                                 * (what follows is tunnel bytes, not HTTP) */
     struct rd_fe_who who;
     struct fwd x;
 
@@ -136,7 +141,8 @@ struct hc {
     struct evbuffer *admin_body;
     int admin_close;            /* close the connection after it */
 
-    /* the kept conn this connection (proxy scope) may have in the pool */
+    /* the kept conn this connection (proxy scope) may have in the pool, and its scope */
+    char kept_scope[RD_FE_MAX_USER + 32];
     char kept_client[RD_MAX_CLIENT_KEY + 1];
     char kept_addr[RD_TARGET_MAX_ADDR + 1];
 

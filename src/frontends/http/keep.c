@@ -119,7 +119,8 @@ static void kept_closed(struct rd_conn *c, const char *reason, void *arg)
     unlink_entry(arg); /* the conn is the session's to free */
 }
 
-static const struct rd_conn_cbs kept_cbs = { kept_readable, kept_writable, kept_closed };
+static const struct rd_conn_cbs kept_cbs = { kept_readable, kept_writable, kept_closed,
+                                            NULL };
 
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {

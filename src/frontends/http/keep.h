@@ -7,7 +7,8 @@
  * Key: (scope, client id, address). The scope says who may reuse a conn: the route uses ""
  * (any user) without -proxy-users and the user name with it, so that a target that
  * authenticates connections (NTLM, Negotiate) never answers one user on another's conn; the
- * HTTP proxy uses one scope per user connection.
+ * HTTP proxy uses one scope per user connection and user ("px:<connection>:<user>": a
+ * downstream proxy may send several users' requests over one connection).
  *
  * A kept conn is closed when the target (or the session) closes it, sends anything unasked,
  * stays idle keep_idle_ms, or the pool is full (the oldest goes first). Kept conns still

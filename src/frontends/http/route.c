@@ -144,7 +144,6 @@ int rd_route_prepare(struct rd_route *rt, struct rd_fe_ctx *fe, const struct rd_
     enum rd_hm_result pr;
 
     memset(spec, 0, sizeof *spec);
-    memset(who, 0, sizeof *who);
     if (strcmp(rq->method, "CONNECT") == 0) {
         answer(ans, 405, "method", "method not allowed on this route");
         return -1;

@@ -44,8 +44,9 @@ struct rd_route_config {
 struct rd_route *rd_route_new(const struct rd_route_config *cfg, char **errp);
 void rd_route_free(struct rd_route *rt); /* NULL: no-op */
 
-/* A request whose target starts with RD_ROUTE_PREFIX. On 0, spec is filled (spec->path points
- * into *parsed, which the caller keeps while it uses spec->path) and who holds the user. On
+/* A request whose target starts with RD_ROUTE_PREFIX. who comes initialised with the
+ * connection's source (rd_fe_who_init). On 0, spec is filled (spec->path points into
+ * *parsed, which the caller keeps while it uses spec->path) and who holds the user. On
  * -1, ans holds the answer (400, 401, 403, 405, 414). */
 int rd_route_prepare(struct rd_route *rt, struct rd_fe_ctx *fe, const struct rd_hr_request *rq,
                      const char *peer, struct rd_fe_who *who, struct rd_hm_route *parsed,

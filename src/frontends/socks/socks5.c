@@ -175,6 +175,7 @@ uint8_t socks5_rep_for(enum rd_fe_verdict v, const char *reason)
     case RD_FEV_FORBIDDEN: return SOCKS5_REP_NOT_ALLOWED;
     case RD_FEV_AUTH:
     case RD_FEV_LIMIT:
+    case RD_FEV_USER_LIMIT:
     case RD_FEV_BAD_TARGET: return SOCKS5_REP_GENERAL_FAILURE;
     }
     if (reason == NULL)

@@ -52,7 +52,8 @@ struct socks_client {
     struct event *timer;     /* the current phase's timeout */
     struct timespec t0, t_dial;
     char peer[RD_LISTENER_MAX_PEER];
-    struct rd_fe_who who; /* after the RFC 1929 sub-negotiation (or none) */
+    struct rd_listener_conn lc; /* as the listener counts it */
+    struct rd_fe_who who; /* source; the user after the RFC 1929 sub-negotiation */
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
@@ -131,7 +132,7 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
         srv->head = sc->next;
     if (sc->next)
         sc->next->prev = sc->prev;
-    rd_listener_closed(srv->lis);
+    rd_listener_closed(srv->lis, &sc->lc);
     memset(&sc->who, 0, sizeof sc->who);
     free(sc);
 }
@@ -227,6 +228,7 @@ static void start_relay(struct socks_client *sc)
     evtimer_del(sc->timer);
     sc->rep = SOCKS5_REP_SUCCEEDED;
     sc->outcome = RD_FE_OK;
+    rd_listener_established(sc->srv->lis, &sc->lc); /* out of the handshake budget */
     rd_bev_send(sc->bev, r, socks5_encode_reply(r, SOCKS5_REP_SUCCEEDED));
     bufferevent_setwatermark(sc->bev, EV_READ, 0, 0);
     relay = rd_relay_new(sc->conn, sc->bev, relay_done, sc);
@@ -265,7 +267,14 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     finish_with(sc, socks5_rep_for(RD_FEV_OK, reason), reason);
 }
 
-static const struct rd_conn_cbs wait_cbs = { wait_readable, NULL, wait_closed };
+static void wait_ack(struct rd_conn *c, void *arg)
+{
+    struct socks_client *sc = arg;
+    if (sc->state == SOCKS_ST_DIAL_WAIT)
+        start_relay(sc); /* an rdial client's target accepted the connection */
+}
+
+static const struct rd_conn_cbs wait_cbs = { wait_readable, NULL, wait_closed, wait_ack };
 
 /* ---- handshake ---- */
 
@@ -489,20 +498,24 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- listener ---- */
 
-static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
+static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, void *arg)
 {
     struct rd_socks_server *srv = arg;
     struct socks_client *sc = calloc(1, sizeof *sc);
+    struct rd_listener_conn counted = *lc;
 
     if (sc == NULL) {
         evutil_closesocket(fd);
+        rd_listener_closed(srv->lis, &counted);
         return;
     }
+    sc->lc = counted;
     sc->srv = srv;
     sc->rep = -1;
     sc->outcome = -1;
     sc->dial_ms = -1;
-    snprintf(sc->peer, sizeof sc->peer, "%s", peer);
+    snprintf(sc->peer, sizeof sc->peer, "%s", lc->peer);
+    rd_fe_who_init(&sc->who, lc->source); /* who: after the RFC 1929 sub-negotiation */
     clock_gettime(CLOCK_MONOTONIC, &sc->t0);
     sc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     sc->timer = evtimer_new(srv->base, timer_cb, sc);
@@ -513,6 +526,7 @@ static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
             evutil_closesocket(fd);
         if (sc->timer)
             event_free(sc->timer);
+        rd_listener_closed(srv->lis, &sc->lc);
         free(sc);
         return;
     }
@@ -520,7 +534,6 @@ static void accept_cb(evutil_socket_t fd, const char *peer, void *arg)
     if (srv->head)
         srv->head->prev = sc;
     srv->head = sc;
-    rd_listener_opened(srv->lis);
     rd_debug("socks5 %s: accepted", sc->peer);
     /* reading stops while max_preread bytes wait (only possible after the request) */
     bufferevent_setwatermark(sc->bev, EV_READ, 0, srv->cfg.max_preread);
@@ -568,6 +581,10 @@ struct rd_socks_server *rd_socks_server_new(struct event_base *base,
     lc.port = cfg->port;
     lc.max_clients = (size_t)srv->cfg.max_clients;
     lc.cap_flag = "-socks-max-clients";
+    lc.max_per_source = cfg->max_per_source;
+    lc.max_handshakes_per_source = cfg->max_handshakes_per_source;
+    lc.per_source_flag = "-max-clients-per-ip";
+    lc.handshake_flag = "-max-handshakes-per-ip";
     srv->cfg.host = NULL; /* borrowed: not kept */
     srv->lis = rd_listener_new(base, &lc, accept_cb, NULL, srv, errp);
     if (srv->lis == NULL) {

@@ -24,8 +24,10 @@
  *    then a clean close;
  *  - the first Data byte arrives (server-speaks-first protocols: SSH, SMTP, ...) -> REP 00
  *    at once and relay;
- *  - the wait ends -> REP 00 and relay (client-speaks-first protocols such as HTTP pay this
- *    wait once per connection, they cannot deadlock).
+ *  - the dial is acknowledged (an rdial client whose target accepted: conn.h, on_ack) ->
+ *    REP 00 at once and relay;
+ *  - the wait ends -> REP 00 and relay (through a Go client, client-speaks-first protocols
+ *    such as HTTP pay this wait once per connection; they cannot deadlock).
  * A dial failure that arrives after the success reply resets the user's TCP connection (the
  * relay turns a non-EOF close into RST), so it is never mistaken for a clean EOF.
  * dial_wait_ms = 0 replies success immediately after rd_dial().
@@ -58,6 +60,9 @@ struct rd_socks_config {
     int handshake_timeout_ms; /* accept -> complete request */
     int dial_wait_ms;         /* hold the success reply this long for an early dial error */
     int max_clients;          /* concurrent connections, handshaking or relaying */
+    size_t max_per_source;    /* ... from one source address (listener.h; 0 = no cap) */
+    size_t max_handshakes_per_source; /* ... of those before their request's success reply
+                                       * (0 = no cap) */
     size_t max_preread;       /* user bytes held before the relay starts */
     struct rd_fe_ctx *fe;     /* the front-end decision: registry, users, domain, stats
                                * (borrowed, outlives the server) */
