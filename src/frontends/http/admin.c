@@ -31,6 +31,8 @@ struct rd_admin {
     int own_listener;             /* -admin-listen is set: the main port keeps only /healthz
                                    * and /readyz */
     struct rd_log_limit warn_auth; /* refused credentials */
+    void (*clients_extra)(struct evbuffer *out, void *arg); /* rd_admin_set_clients_extra */
+    void *clients_extra_arg;
 };
 
 struct rd_admin *rd_admin_new(struct rd_stats *st)
@@ -48,6 +50,12 @@ void rd_admin_free(struct rd_admin *a)
 
 void rd_admin_set_users(struct rd_admin *a, const struct rd_users *users) { a->users = users; }
 void rd_admin_set_own_listener(struct rd_admin *a, int on) { a->own_listener = on; }
+void rd_admin_set_clients_extra(struct rd_admin *a, void (*cb)(struct evbuffer *out, void *arg),
+                                void *arg)
+{
+    a->clients_extra = cb;
+    a->clients_extra_arg = arg;
+}
 void rd_admin_set_ready(struct rd_admin *a, int ready) { a->ready = ready; }
 void rd_admin_set_draining(struct rd_admin *a)
 {
@@ -163,7 +171,10 @@ static void clients_json(struct rd_admin *a, struct evbuffer *out)
     }
     if (r.n == 0 || !r.v[r.n - 1].peer)
         evbuffer_add_printf(out, "],\"peers\":[");
-    evbuffer_add_printf(out, "]%s}\n", r.oom ? ",\"truncated\":true" : "");
+    evbuffer_add_printf(out, "]%s", r.oom ? ",\"truncated\":true" : "");
+    if (a->clients_extra != NULL)
+        a->clients_extra(out, a->clients_extra_arg);
+    evbuffer_add_printf(out, "}\n");
     free(r.v);
 }
 
