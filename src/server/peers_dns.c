@@ -38,7 +38,7 @@ struct rd_pdns {
     char listen_host[RD_ADDR_TEXT_MAX]; /* canonical; "" = all interfaces */
     rd_pdns_set_cb on_set;
     void *arg;
-    struct event *tick_ev;      /* every interval_ms */
+    struct event *tick_ev;      /* the next round: re-armed by each tick for interval_ms */
     enum pdns_state state;
     struct pdns_query q[2];     /* A, AAAA */
     int pending;                /* queries of this round not answered yet */
@@ -220,7 +220,9 @@ static void start_query(struct rd_pdns *d, struct pdns_query *q)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_pdns *d = arg;
+    struct timeval tv = { d->cfg.interval_ms / 1000, (d->cfg.interval_ms % 1000) * 1000 };
 
+    evtimer_add(d->tick_ev, &tv); /* the next round, one interval after this one's start */
     if (d->state == PDNS_RESOLVING) {
         rd_debug("peers-dns %s: the previous round is still running", d->name);
         return;
@@ -325,7 +327,7 @@ struct rd_pdns *rd_pdns_new(struct event_base *base, const struct rd_pdns_config
     d->q[0] = (struct pdns_query){ d, AF_INET, NULL, -1 };
     d->q[1] = (struct pdns_query){ d, AF_INET6, NULL, -1 };
     d->dns = rd_pdns_evdns_new(base, cfg->dns_server, errp);
-    d->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, d);
+    d->tick_ev = evtimer_new(base, tick_cb, d);
     if (d->dns == NULL || d->tick_ev == NULL) {
         if (*errp == NULL)
             *errp = strdup("out of memory");
@@ -341,10 +343,9 @@ struct rd_pdns *rd_pdns_new(struct event_base *base, const struct rd_pdns_config
             snprintf(d->listen_host, sizeof d->listen_host, "%s", one.a[0]);
     }
     d->cfg.listen_host = d->listen_host;
-    tv.tv_sec = d->cfg.interval_ms / 1000;
-    tv.tv_usec = (d->cfg.interval_ms % 1000) * 1000;
-    event_add(d->tick_ev, &tv);
-    event_active(d->tick_ev, EV_TIMEOUT, 0); /* the first round now */
+    tv.tv_sec = 0;
+    tv.tv_usec = 0;
+    evtimer_add(d->tick_ev, &tv); /* the first round at once, from the loop */
     return d;
 }
 
