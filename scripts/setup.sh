@@ -3,7 +3,8 @@
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
 #   --test also installs what only the tests use (chromium, clang for the fuzz targets, and
-#          the outbound proxies rdial-client is tested behind: tinyproxy, microsocks)
+#          the outbound proxies rdial-client is tested behind: tinyproxy, microsocks, and for the
+#          deployment tests dnsmasq, python3-yaml, dpkg-dev, man-db, systemd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,11 @@ PKGS=(build-essential cmake pkg-config libevent-dev libssl-dev check curl python
 for a in "$@"; do
   [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev tinyproxy microsocks python3-websocket
                                    python3-websockets)
+done
+# deployment tests: a real DNS server (test_peers_dns), the Kubernetes manifests' YAML
+# (test_kube_manifests), the Debian package, its Depends, man pages and units (test_package)
+for a in "$@"; do
+  [ "$a" = "--test" ] && PKGS+=(dnsmasq-base python3-yaml dpkg-dev file man-db systemd)
 done
 
 missing=()
