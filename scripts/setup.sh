@@ -2,9 +2,10 @@
 # Installs what rdial needs to build, test and run its demo (Debian 12 packages), then
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
-#   --test also installs what only the tests use (chromium, clang for the fuzz targets, and
-#          the outbound proxies rdial-client is tested behind: tinyproxy, microsocks, and for the
-#          deployment tests dnsmasq, python3-yaml, dpkg-dev, man-db, systemd)
+#   --test also installs what only the tests use (chromium, clang for the fuzz targets, the
+#          outbound proxies rdial-client is tested behind: tinyproxy, microsocks, and for the
+#          deployment tests dnsmasq, python3-yaml, dpkg-dev, man-db, systemd, podman, runc,
+#          debootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +19,11 @@ for a in "$@"; do
                                    python3-websockets)
 done
 # deployment tests: a real DNS server (test_peers_dns), the Kubernetes manifests' YAML
-# (test_kube_manifests), the Debian package, its Depends, man pages and units (test_package)
+# (test_kube_manifests), the Debian package, its Depends, man pages and units (test_package),
+# the container image built and run with podman on a debootstrapped base (test_container)
 for a in "$@"; do
-  [ "$a" = "--test" ] && PKGS+=(dnsmasq-base python3-yaml dpkg-dev file man-db systemd)
+  [ "$a" = "--test" ] && PKGS+=(dnsmasq-base python3-yaml dpkg-dev file man-db systemd
+                                podman runc debootstrap)
 done
 
 missing=()
