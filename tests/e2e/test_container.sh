@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_container.sh - the container image of deploy/container/Containerfile, built and run
 # with Debian's podman: the Debian package is built (CPack), the image is built from it on a
-# Debian 12 base made here with debootstrap (no image registry is reachable from this
-# machine; the base is kept in podman's storage for the next run), and all three binaries
+# Debian 12 base made here with debootstrap and the path filters of Debian's slim images (no
+# image registry is reachable from this machine; the base is kept in podman's storage for the
+# next run), and all three binaries
 # then run from the image on the host's network, on 127.0.0.1 only: rdial-server, an
 # rdial-client next to it and rdial-dummy serving the image's /usr/share/doc/rdial; the
 # README comes back through the /client/ route, and the processes run as uid 65532.
@@ -18,7 +19,7 @@ for t in podman runc debootstrap cpack; do
     command -v "$t" >/dev/null || rd_skip "$t not installed (scripts/setup.sh --test installs it)"
 done
 
-BASE=localhost/rdial-test-base:bookworm
+BASE=localhost/rdial-test-base:bookworm-slim # like debian:bookworm-slim: no docs, no man pages
 IMAGE=localhost/rdial:e2e-$$
 PODMAN=(podman --runtime runc)
 RUNOPTS=(--rm --network host --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
@@ -46,6 +47,11 @@ if ! "${PODMAN[@]}" image exists "$BASE"; then
     rd_scratch "$rootfs"
     debootstrap --variant=minbase bookworm "$rootfs" >"$RD_TEST_DIR/debootstrap.txt" 2>&1 ||
         rd_fail "debootstrap failed: $(tail -n 20 "$RD_TEST_DIR/debootstrap.txt")"
+    # the path filters of Debian's slim images (their /etc/dpkg/dpkg.cfg.d/docker)
+    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/man/*' 'path-exclude /usr/share/groff/*' \
+        'path-exclude /usr/share/info/*' 'path-exclude /usr/share/lintian/*' \
+        'path-exclude /usr/share/locale/*' >"$rootfs/etc/dpkg/dpkg.cfg.d/docker"
     tar -C "$rootfs" -c . | "${PODMAN[@]}" import - "$BASE" >/dev/null
     rm -rf "$rootfs"
 fi
@@ -63,6 +69,10 @@ rd_log "built: $("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE") byt
 out=$("${PODMAN[@]}" run "${RUNOPTS[@]}" "$IMAGE" /usr/bin/rdial-server --version)
 rd_assert_eq "$out" "rdial-server $version" "rdial-server --version in the image"
 rd_assert_eq "$("${PODMAN[@]}" run "${RUNOPTS[@]}" "$IMAGE" id -u)" 65532 "the image's user"
+# slim-like: man pages filtered out, rdial's README kept (the example client serves it)
+"${PODMAN[@]}" run "${RUNOPTS[@]}" "$IMAGE" sh -c \
+    'test ! -e /usr/share/man/man1/rdial-server.1.gz && test -s /usr/share/doc/rdial/README.md' ||
+    rd_fail "the image's /usr/share filters: want no man pages and rdial's README"
 P=$(rd_free_port)
 T=$(rd_free_port)
 rd_start server "${PODMAN[@]}" run "${RUNOPTS[@]}" --name "rdial-e2e-server-$$" "$IMAGE" \
