@@ -4,8 +4,7 @@
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
 #   --test also installs what only the tests use (chromium, clang for the fuzz targets, the
 #          outbound proxies rdial-client is tested behind: tinyproxy, microsocks, and for the
-#          deployment tests dnsmasq, python3-yaml, dpkg-dev, man-db, systemd, podman, runc,
-#          debootstrap)
+#          deployment tests dnsmasq, python3-yaml, man-db, systemd, podman, runc, debootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +21,12 @@ done
 # (test_kube_manifests), the Debian package, its Depends, man pages and units (test_package),
 # the container image built and run with podman on a debootstrapped base (test_container)
 for a in "$@"; do
-  [ "$a" = "--test" ] && PKGS+=(dnsmasq-base python3-yaml dpkg-dev file man-db systemd
+  [ "$a" = "--test" ] && PKGS+=(dnsmasq-base python3-yaml man-db systemd
                                 podman runc debootstrap)
 done
+
+# the Debian package (cmake --build build --target package): dpkg-shlibdeps, file
+PKGS+=(dpkg-dev file)
 
 missing=()
 for p in "${PKGS[@]}"; do
