@@ -13,9 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
 
-DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
-[[ -x $DNSMASQ ]] || rd_skip "dnsmasq not installed (scripts/setup.sh --test installs dnsmasq-base)"
-
 IVL=2 # -peers-dns-interval-s
 NAME=peers.rdial.test
 www="$RD_TEST_DIR/www"
@@ -26,29 +23,16 @@ D=$RD_ADDR
 
 # ---- the DNS server ----
 hosts="$RD_TEST_DIR/hosts"
-DNS_PORT=$(rd_free_port)
 set_records() { # last octets of 127.0.0.X that NAME resolves to
     local x
     : >"$hosts.new"
     for x in "$@"; do echo "127.0.0.$x $NAME" >>"$hosts.new"; done
     mv "$hosts.new" "$hosts"
 }
-reloads=0
-reload_dns() { # SIGHUP, then wait until dnsmasq has read the file again
-    reloads=$((reloads + 1))
-    kill -HUP "$(rd_pid dns)"
-    local deadline=$(($(date +%s) + 5))
-    while (($(grep -c "read $hosts" "$RD_TEST_DIR/dns.log" || true) < reloads + 1)); do
-        (($(date +%s) < deadline)) || rd_fail "dnsmasq did not re-read $hosts"
-        sleep 0.05
-    done
-}
+reload_dns() { rd_reload_dnsmasq dns "$hosts"; }
 set_records 2 3 4
-# --local: answered from the hosts file only (no data for AAAA, NXDOMAIN for other names)
-rd_start dns "$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-    --addn-hosts="$hosts" --local=/rdial.test/ --listen-address=127.0.0.1 --port="$DNS_PORT" \
-    --bind-interfaces --user=root --pid-file= --log-facility=- --log-queries
-rd_wait_log dns "read $hosts" 10
+rd_start_dnsmasq dns "$hosts" rdial.test
+DNS_PORT=$RD_DNS_PORT
 
 # ---- the servers ----
 P=$(rd_free_port)
