@@ -14,6 +14,7 @@
 #include "common/backoff.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/secrets.h"
 #include "peers_dns.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
@@ -327,10 +328,19 @@ static int dns_peer_id_ok(const char *id)
     return 1;
 }
 
+/* Tokens compared as SHA-256 digests in constant time (secrets.h): the time taken tells
+ * neither where they differ nor their lengths. */
 static int token_equal(const char *a, const char *b)
 {
-    size_t n = strlen(a);
-    return strlen(b) == n && CRYPTO_memcmp(a, b, n) == 0;
+    unsigned char da[RD_SECRET_DIGEST_LEN], db[RD_SECRET_DIGEST_LEN];
+    int eq;
+
+    rd_secret_digest(a, strlen(a), da);
+    rd_secret_digest(b, strlen(b), db);
+    eq = rd_secret_digest_equal(da, db);
+    OPENSSL_cleanse(da, sizeof da);
+    OPENSSL_cleanse(db, sizeof db);
+    return eq;
 }
 
 enum rd_peer_auth rd_peers_authorize(const struct rd_peers *p, const char *id, const char *token)

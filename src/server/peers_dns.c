@@ -31,7 +31,6 @@ struct pdns_query {
 };
 
 struct rd_pdns {
-    struct event_base *base;
     struct evdns_base *dns;     /* owned: freeing it drops queries in flight */
     struct rd_pdns_config cfg;  /* name and listen_host point at the copies below */
     char name[RD_DNS_NAME_MAX + 2];
@@ -84,7 +83,8 @@ static void own_addresses(struct rd_pdns *d)
         return;
     }
     if (getifaddrs(&ifa) != 0) {
-        rd_debug("peers-dns %s: getifaddrs failed: only the listen address is ours", d->name);
+        rd_debug("peers-dns %s: getifaddrs failed: no address known as ours this round",
+                 d->name);
         return;
     }
     for (i = ifa; i != NULL; i = i->ifa_next) {
@@ -318,7 +318,6 @@ struct rd_pdns *rd_pdns_new(struct event_base *base, const struct rd_pdns_config
         *errp = strdup("out of memory");
         return NULL;
     }
-    d->base = base;
     d->cfg = *cfg;
     snprintf(d->name, sizeof d->name, "%s", cfg->name);
     d->cfg.name = d->name;

@@ -103,6 +103,15 @@ for x in 2 3 4; do
         rd_fail "s$x linked to its own address"
 done
 rd_log "three servers linked"
+# the shared token is the credential: a wrong one is refused, ours with our own id gets 409
+upgrade() { # server-octet id token: the status line of a peer upgrade request
+    curl -sS -i --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+        -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+        -H "X-API-Tunnel-ID: $2" -H "X-API-Tunnel-Token: $3" "http://127.0.0.$1:$P/connect" |
+        head -n 1 | tr -d '\r' || true
+}
+rd_assert_contains "$(upgrade 2 intruder wrong-tok)" " 401" "peer with a wrong token"
+rd_assert_contains "$(upgrade 2 two shared-tok)" " 409" "peer presenting the server's own id"
 
 # ---- a fourth joins within two intervals; its client is reached through every server ----
 start_srv s5 5 five
