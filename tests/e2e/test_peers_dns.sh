@@ -4,7 +4,8 @@
 # with SIGHUP.
 #   - three servers on 127.0.0.2, .3 and .4 (one port) link to each other, never to themselves;
 #   - a fourth added to the records joins within two intervals, and its client is reached
-#     through every other server (and theirs through it);
+#     through every other server (and theirs through it); it also has a -peers entry for a
+#     server outside the group, linked both ways beside the DNS links;
 #   - a server with the -id of another (its twin) is answered 409 and not linked to;
 #   - one removed from the records is dropped by the others;
 #   - one killed and restarted on the same address rejoins;
@@ -114,8 +115,14 @@ rd_assert_contains "$(upgrade 2 intruder wrong-tok)" " 401" "peer with a wrong t
 rd_assert_contains "$(upgrade 2 two shared-tok)" " 409" "peer presenting the server's own id"
 
 # ---- a fourth joins within two intervals; its client is reached through every server ----
-start_srv s5 5 five
+# (it also has a static -peers entry, for a server outside the DNS group: both kinds at once)
+SP=$(rd_free_port)
+rd_start st "$(rd_bin rdial-server)" -listen "127.0.0.1:$SP" -id st -token st-tok \
+    -peers "five:shared-tok:ws://127.0.0.5:$P/connect" -ping-timeout-ms 3000
+rd_wait_log st "^listening on " 10 out
+start_srv s5 5 five -peers "st:st-tok:ws://127.0.0.1:$SP/connect"
 rd_start_client c5 delta "127.0.0.5:$P" -max-backoff-ms 300
+rd_start_client cst epsilon "127.0.0.1:$SP" -max-backoff-ms 300
 set_records 2 3 4 5
 t0=$(date +%s%N)
 reload_dns
@@ -124,8 +131,18 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 rd_log "the fourth server joined all three in $ms ms (interval ${IVL} s)"
 ((ms <= 2 * IVL * 1000)) || rd_fail "the fourth server joined in $ms ms, over two intervals"
 for x in 2 3 4; do reach "$x" delta; done
-for id in alpha beta gamma; do reach 5 "$id"; done
+for id in alpha beta gamma epsilon; do reach 5 "$id"; done
 want_discovered 5 "2=up 3=up 4=up"
+rd_wait_log s5 "peer link to st up" 10 # the static link, beside the DNS ones
+rd_wait_log st "peer link to five up" 10
+ok=0
+for _ in $(seq 50); do
+    rd_http "http://127.0.0.1:$SP/client/delta/http/$D/hello"
+    [[ $RD_STATUS == 200 ]] && { ok=1; break; }
+    sleep 0.1
+done
+((ok)) || rd_fail "the static peer cannot reach delta on .5 (status $RD_STATUS)"
+rd_assert_eq "$(inbound 5)" "peer:four peer:st peer:three peer:two" "inbound peers of .5"
 
 # ---- a twin (the -id of .2 on .6) is answered 409 and not linked, either way ----
 start_srv s6 6 two
