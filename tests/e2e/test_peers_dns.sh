@@ -87,9 +87,9 @@ start_srv s4 4 four
 for a in "s2 3" "s2 4" "s3 2" "s3 4" "s4 2" "s4 3"; do
     wait_link $a
 done
-rd_start_client c2 alpha "127.0.0.2:$P" -max-backoff-ms 300
-rd_start_client c3 beta "127.0.0.3:$P" -max-backoff-ms 300
-rd_start_client c4 gamma "127.0.0.4:$P" -max-backoff-ms 300
+rd_start_client c2 alpha "127.0.0.2:$P" -max-backoff-ms 300 -ping-interval-ms 500
+rd_start_client c3 beta "127.0.0.3:$P" -max-backoff-ms 300 -ping-interval-ms 500
+rd_start_client c4 gamma "127.0.0.4:$P" -max-backoff-ms 300 -ping-interval-ms 500
 for x in 2 3 4; do
     for id in alpha beta gamma; do reach "$x" "$id"; done
 done
@@ -121,8 +121,8 @@ rd_start st "$(rd_bin rdial-server)" -listen "127.0.0.1:$SP" -id st -token st-to
     -peers "five:shared-tok:ws://127.0.0.5:$P/connect" -ping-timeout-ms 3000
 rd_wait_log st "^listening on " 10 out
 start_srv s5 5 five -peers "st:st-tok:ws://127.0.0.1:$SP/connect"
-rd_start_client c5 delta "127.0.0.5:$P" -max-backoff-ms 300
-rd_start_client cst epsilon "127.0.0.1:$SP" -max-backoff-ms 300
+rd_start_client c5 delta "127.0.0.5:$P" -max-backoff-ms 300 -ping-interval-ms 500
+rd_start_client cst epsilon "127.0.0.1:$SP" -max-backoff-ms 300 -ping-interval-ms 500
 set_records 2 3 4 5
 t0=$(date +%s%N)
 reload_dns
@@ -183,7 +183,7 @@ kill -KILL "$(rd_pid s3)"
 rd_wait_log s2 "peer link to 127.0.0.3:$P down" 10
 rd_wait_log s5 "peer link to 127.0.0.3:$P down" 10
 start_srv s3b 3 three
-rd_start_client c3b beta "127.0.0.3:$P" -max-backoff-ms 300
+rd_start_client c3b beta "127.0.0.3:$P" -max-backoff-ms 300 -ping-interval-ms 500
 wait_link s2 3 $((ups2 + 1)) 15 # the others' backoff is capped at 5 s
 wait_link s5 3 $((ups5 + 1)) 15
 wait_link s3b 2

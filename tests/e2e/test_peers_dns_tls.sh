@@ -68,7 +68,8 @@ rd_wait_log s3 "ws client 127.0.0.4:$P: tls: certificate verify failed: hostname
 # a client on .3 is reached through .2: the dial crosses the wss link between them (the
 # client skips verification: the certificates name no IP address, and the client has no
 # resolver of its own for the test's name)
-rd_start client "$(rd_bin rdial-client)" -id alpha -connect "wss://127.0.0.3:$P/connect" -insecure
+rd_start client "$(rd_bin rdial-client)" -id alpha -connect "wss://127.0.0.3:$P/connect" -insecure \
+    -ping-interval-ms 500
 rd_wait_log client "session up" 15
 ok=0
 for _ in $(seq 50); do
