@@ -2,8 +2,9 @@
 # Installs what rdial needs to build, test and run its demo (Debian 12 packages), then
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
-#   --test also installs what only the tests use (chromium, clang for the fuzz targets, and
-#          the outbound proxies rdial-client is tested behind: tinyproxy, microsocks)
+#   --test also installs what only the tests use (chromium, clang for the fuzz targets, the
+#          outbound proxies rdial-client is tested behind: tinyproxy, microsocks, and for the
+#          deployment tests dnsmasq, python3-yaml, man-db, systemd, podman, runc, debootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,16 @@ for a in "$@"; do
   [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev tinyproxy microsocks python3-websocket
                                    python3-websockets)
 done
+# deployment tests: a real DNS server (test_peers_dns), the Kubernetes manifests' YAML
+# (test_kube_manifests), the Debian package, its Depends, man pages and units (test_package),
+# the container image built and run with podman on a debootstrapped base (test_container)
+for a in "$@"; do
+  [ "$a" = "--test" ] && PKGS+=(dnsmasq-base python3-yaml man-db systemd
+                                podman runc debootstrap)
+done
+
+# the Debian package (cmake --build build --target package): dpkg-shlibdeps, file
+PKGS+=(dpkg-dev file)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -34,6 +34,7 @@
 #include "frontends/socks/socks_server.h"
 #include "frontends/users.h"
 #include "peers.h"
+#include "peers_dns.h"
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
 #include "tunnel/samples.h"
@@ -97,6 +98,12 @@ struct server {
     const char *id, *token, *peers_spec;
     const char *token_file;     /* -token-file: the peer token from a file (not seen in ps) */
     char *file_token;           /* its contents (malloc'd, wiped at exit); token points here */
+    /* -peers-dns NAME:PORT (parsed into peers_dns_name/port), its interval and scheme, and
+     * -dns-server */
+    const char *peers_dns, *peers_dns_scheme, *dns_server;
+    int peers_dns_interval_s;
+    char peers_dns_name[RD_DNS_NAME_MAX + 2];
+    int peers_dns_port;
     int debug;
     int ping_timeout_ms;
     long long max_message, pause_high, pause_low, conn_hard_cap;
@@ -153,14 +160,19 @@ static const char *request_token(const struct rd_hr_request *rq)
     return auth[0] != '\0' ? auth : NULL;
 }
 
-/* A configured peer presenting its id and the token configured for it? Its id, else NULL. */
-static const char *peer_id(struct server *srv, const struct rd_hr_request *rq)
+/* A peer presenting its id and token (rd_peers_authorize: a -peers entry with its token, or,
+ * with -peers-dns, any other id with our shared -token)? Its id, else NULL; *auth says which
+ * (RD_PEER_AUTH_SELF: our own -id came back to us, see peers.h). */
+static const char *peer_id(struct server *srv, const struct rd_hr_request *rq,
+                           enum rd_peer_auth *auth)
 {
     const char *id = header(rq, "X-API-Tunnel-ID"), *token = header(rq, "X-API-Tunnel-Token");
 
+    *auth = RD_PEER_AUTH_NO;
     if (srv->peers == NULL || id == NULL || id[0] == '\0' || token == NULL || token[0] == '\0')
         return NULL;
-    return rd_peers_authorize(srv->peers, id, token) ? id : NULL;
+    *auth = rd_peers_authorize(srv->peers, id, token);
+    return *auth == RD_PEER_AUTH_OK ? id : NULL;
 }
 
 static int refuse(struct rd_fwd_answer *ans, int status, const char *kind, const char *text)
@@ -314,6 +326,7 @@ static int upgrade_cb(void *arg, struct bufferevent *bev, const struct rd_hr_req
 {
     struct server *srv = arg;
     struct opening o = { srv, NULL, NULL, peer, rq };
+    enum rd_peer_auth pauth;
     char accept[29];
     const char *why;
     int status;
@@ -326,7 +339,11 @@ static int upgrade_cb(void *arg, struct bufferevent *bev, const struct rd_hr_req
     }
     if (srv->draining)
         return refuse(ans, 503, "shutting-down", "shutting down");
-    o.peer_id = peer_id(srv, rq);
+    o.peer_id = peer_id(srv, rq, &pauth);
+    if (pauth == RD_PEER_AUTH_SELF) { /* tell our own link (or our twin's) to stop */
+        rd_info("ws %s: upgrade refused: %d %s", peer, RD_PEERS_SELF_STATUS, RD_PEERS_SELF_TEXT);
+        return refuse(ans, RD_PEERS_SELF_STATUS, "peer-is-self", RD_PEERS_SELF_TEXT);
+    }
     if (o.peer_id == NULL) {
         status = authorize_client(srv, rq, peer, ans);
         if (status != 0) {
@@ -574,6 +591,68 @@ static void via_token(struct server *srv)
     }
 }
 
+/* -peers-dns, -peers-dns-scheme and -dns-server at start-up (no I/O): fills
+ * peers_dns_name/port; 0, or 2 (bad flags) with the reason on stderr. */
+static int check_peers_dns(struct server *srv)
+{
+    char err[512];
+
+    if (rd_pdns_server_check(srv->dns_server, err, sizeof err) != 0) {
+        fprintf(stderr, "rdial-server: %s\n", err);
+        return 2;
+    }
+    if (strcmp(srv->peers_dns_scheme, "ws") != 0 && strcmp(srv->peers_dns_scheme, "wss") != 0) {
+        fprintf(stderr, "rdial-server: -peers-dns-scheme %s: want ws or wss\n",
+                srv->peers_dns_scheme);
+        return 2;
+    }
+    if (srv->peers_dns == NULL || srv->peers_dns[0] == '\0')
+        return 0;
+    if (rd_dns_target_parse(srv->peers_dns, srv->peers_dns_name, sizeof srv->peers_dns_name,
+                            &srv->peers_dns_port, err, sizeof err) != 0) {
+        fprintf(stderr, "rdial-server: %s\n", err);
+        return 2;
+    }
+    if (srv->id == NULL || srv->id[0] == '\0' ||
+        ((srv->token == NULL || srv->token[0] == '\0') &&
+         (srv->token_file == NULL || srv->token_file[0] == '\0'))) {
+        fprintf(stderr, "rdial-server: -peers-dns needs -id (this server's, unique in the "
+                        "group) and -token or -token-file (the token every server of the "
+                        "group shares)\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* -peers-dns: discovery starts once the main port is bound (our address and port are known).
+ * 0, or 1 with the reason logged. */
+static int start_peers_dns(struct server *srv, const struct listen_addr *la)
+{
+    struct rd_pdns_config dc;
+    char *err = NULL;
+
+    if (srv->peers_dns_port == 0)
+        return 0;
+    memset(&dc, 0, sizeof dc);
+    dc.name = srv->peers_dns_name;
+    dc.port = srv->peers_dns_port;
+    dc.interval_ms = srv->peers_dns_interval_s * 1000;
+    dc.dns_server = srv->dns_server;
+    dc.listen_host = la->host;
+    dc.listen_port = rd_httpfe_port(srv->main_fe);
+    if (rd_peers_dns_start(srv->peers, &dc, strcmp(srv->peers_dns_scheme, "wss") == 0,
+                           &err) != 0) {
+        rd_err("-peers-dns %s: %s", srv->peers_dns, err ? err : "failed");
+        free(err);
+        return 1;
+    }
+    rd_info("peers-dns %s: looking up every %d s through %s, linking over %s", srv->peers_dns,
+            srv->peers_dns_interval_s,
+            srv->dns_server != NULL && srv->dns_server[0] ? srv->dns_server : "resolv.conf",
+            srv->peers_dns_scheme);
+    return 0;
+}
+
 /* A file flag that is set but cannot be read: message on stderr, 1. */
 static int unreadable(const char *flag, const char *path)
 {
@@ -668,6 +747,20 @@ int main(int argc, char **argv)
                           "HA peers: id:token:url[,id:token:url...] (token = the token that "
                           "peer presents; tokens on the command line are visible in ps: prefer "
                           "RDIAL_PEERS)"),
+        RD_FLAGDEF_STRING("peers-dns", &srv.peers_dns,
+                          "HA peers found through DNS, NAME:PORT: every A/AAAA address of NAME "
+                          "other than ours is a peer listening on PORT (e.g. a Kubernetes "
+                          "headless Service); the group shares -token, each server has its own "
+                          "-id; with -peers or alone"),
+        RD_FLAGDEF_INT("peers-dns-interval-s", &srv.peers_dns_interval_s,
+                       "-peers-dns: seconds between lookups (a failed lookup keeps the last "
+                       "answer)", 1, 3600),
+        RD_FLAGDEF_STRING("peers-dns-scheme", &srv.peers_dns_scheme,
+                          "-peers-dns: ws, or wss (each peer's certificate must name NAME; "
+                          "verified against -peer-ca, else the system CAs)"),
+        RD_FLAGDEF_STRING("dns-server", &srv.dns_server,
+                          "resolver for -peers-dns and the host names of -peers URLs, numeric "
+                          "HOST:PORT (default: the ones of /etc/resolv.conf)"),
         RD_FLAGDEF_BOOL("debug", &srv.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
         RD_FLAGDEF_INT("ping-timeout-ms", &srv.ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
         RD_FLAGDEF_INT("ping-interval-ms", &srv.ping_interval_ms,
@@ -851,6 +944,8 @@ int main(int argc, char **argv)
     srv.admin_listen = "";
     srv.shutdown_grace_ms = SERVER_SHUTDOWN_GRACE_MS_DEFAULT;
     srv.log_format = "text";
+    srv.peers_dns_interval_s = 10;
+    srv.peers_dns_scheme = "ws";
     rd_log_set_prog("rdial-server");
     rd_flags_parse_or_exit(flags, argc, argv, "rdial-server", "[flags]", NULL);
     {
@@ -884,6 +979,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if ((rc = check_peers_dns(&srv)) != 0)
+        return rc;
     if ((srv.cert != NULL && srv.cert[0] != '\0') != (srv.key != NULL && srv.key[0] != '\0')) {
         fprintf(stderr, "rdial-server: -cert and -key go together\n");
         return 2;
@@ -1003,11 +1100,14 @@ int main(int argc, char **argv)
         free(err);
         { rc = 1; goto out; }
     }
-    if (npeers > 0) {
+    if (npeers > 0 || srv.peers_dns_port > 0) {
         struct rd_session_config pcfg;
-        srv.dns = evdns_base_new(srv.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-        if (srv.dns == NULL)
-            srv.dns = evdns_base_new(srv.base, 0);
+        srv.dns = rd_pdns_evdns_new(srv.base, srv.dns_server, &err); /* -peers URL names */
+        if (srv.dns == NULL) {
+            rd_err("resolver: %s", err ? err : "failed");
+            free(err);
+            { rc = 1; goto out; }
+        }
         rd_session_config_default(&pcfg, RD_ROLE_CLIENT);
         pcfg.ping_timeout_ms = srv.ping_timeout_ms;
         /* outbound peer links ping like clients; keep several pings per timeout period */
@@ -1028,7 +1128,12 @@ int main(int argc, char **argv)
             rd_err("out of memory");
             { rc = 1; goto out; }
         }
-        rd_info("peering as %s with %d peers", srv.id, npeers);
+        rd_info("peering as %s with %d peers%s", srv.id, npeers,
+                srv.peers_dns_port > 0 ? " and the ones -peers-dns finds" : "");
+        rd_stats_set_extra(srv.stats, rd_peers_render_metrics, srv.peers);
+        rd_admin_set_clients_extra(srv.admin, rd_peers_render_clients, srv.peers);
+        if (start_peers_dns(&srv, &main_la) != 0)
+            { rc = 1; goto out; }
     }
     rd_info("listening on %s:%d%s", main_la.host[0] ? main_la.host : "*",
             rd_httpfe_port(srv.main_fe), srv.tls_ctx != NULL ? " (tls)" : "");
@@ -1160,6 +1265,9 @@ out:
     rd_httpfe_free(srv.main_fe);  /* HTTP exchanges end; sessions are the ws server's */
     rd_httpfe_free(srv.admin_fe);
     rd_ws_server_free(srv.ws); /* every session ends; their conns fail */
+    rd_stats_set_extra(srv.stats, NULL, NULL); /* the hooks point into the peers */
+    if (srv.admin)
+        rd_admin_set_clients_extra(srv.admin, NULL, NULL);
     rd_peers_free(srv.peers); /* after the inbound peer sessions, which point into it */
     if (srv.dns)
         evdns_base_free(srv.dns, 0);

@@ -851,8 +851,11 @@ static int build_request(struct rd_ws_client *ws, const char *const *headers, ch
 static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *cfg, char **errp)
 {
     static const unsigned char alpn[] = "\x08http/1.1";
-    struct in_addr a4;
-    int is_ip = ws->url.host_is_ipv6 || inet_pton(AF_INET, ws->url.host, &a4) == 1;
+    const char *name = cfg->tls_name != NULL && cfg->tls_name[0] != '\0' ? cfg->tls_name
+                                                                          : ws->url.host;
+    unsigned char a6[16];
+    int is_ip = (name == ws->url.host && ws->url.host_is_ipv6) ||
+                inet_pton(AF_INET, name, a6) == 1 || inet_pton(AF_INET6, name, a6) == 1;
 
     ws->ssl_ctx = SSL_CTX_new(TLS_client_method());
     if (ws->ssl_ctx == NULL)
@@ -877,15 +880,15 @@ static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *
         goto fail;
     if (SSL_set_alpn_protos(ws->ssl, alpn, sizeof alpn - 1) != 0)
         goto fail;
-    if (!is_ip && SSL_set_tlsext_host_name(ws->ssl, ws->url.host) != 1)
+    if (!is_ip && SSL_set_tlsext_host_name(ws->ssl, name) != 1)
         goto fail;
     if (!cfg->insecure) {
         if (is_ip) {
-            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ws->ssl), ws->url.host) != 1)
+            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ws->ssl), name) != 1)
                 goto fail;
         } else {
             SSL_set_hostflags(ws->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            if (SSL_set1_host(ws->ssl, ws->url.host) != 1)
+            if (SSL_set1_host(ws->ssl, name) != 1)
                 goto fail;
         }
     }
@@ -1004,6 +1007,11 @@ void rd_ws_client_free(struct rd_ws_client *ws)
     SSL_CTX_free(ws->ssl_ctx);
     free(ws->request);
     free(ws);
+}
+
+int rd_ws_client_http_status(const struct rd_ws_client *ws)
+{
+    return ws->resp.status != 101 ? ws->resp.status : 0;
 }
 
 uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws)

@@ -40,6 +40,10 @@ struct rd_ws_client_config {
                                    (https_proxy/HTTPS_PROXY for wss, http_proxy/HTTP_PROXY
                                    for ws, no_proxy/NO_PROXY), "direct" = none, else a proxy
                                    URL used as given (rd_proxy_pick); read at every connect */
+    const char *tls_name;       /* wss: the name (or IP) the server's certificate must carry,
+                                   also sent as SNI; NULL = the URL's host. For links dialled
+                                   by address whose servers share a name (-peers-dns); read
+                                   during rd_ws_client_connect only */
 };
 
 struct rd_ws_client_cbs {
@@ -84,6 +88,9 @@ const char *rd_ws_client_listen(const struct rd_ws_client *ws);
  * -1 (not connected). */
 int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss,
                       socklen_t *len);
+/* The HTTP status of a refused upgrade (the server answered something other than 101),
+ * readable from inside on_done; 0 when there was no such answer. */
+int rd_ws_client_http_status(const struct rd_ws_client *ws);
 
 /* Bytes of websocket payload moved (after the upgrade), for logs and tests. */
 uint64_t rd_ws_client_bytes_in(const struct rd_ws_client *ws);

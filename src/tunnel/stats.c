@@ -74,7 +74,17 @@ struct rd_stats {
     double lat_sum;
     struct rd_session *sessions; /* live sessions reporting here (linked by session.c) */
     int64_t kept;                /* idle conns kept by the front ends for reuse */
+    rd_stats_extra_cb extra_cb;  /* rd_stats_set_extra */
+    void *extra_arg;
 };
+
+void rd_stats_set_extra(struct rd_stats *st, rd_stats_extra_cb cb, void *arg)
+{
+    if (st == NULL)
+        return;
+    st->extra_cb = cb;
+    st->extra_arg = arg;
+}
 
 void rd_stats_kept(struct rd_stats *st, int delta)
 {
@@ -522,5 +532,7 @@ int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
     head(out, "rdial_stats_series_dropped_total", "counter",
          "Label sets not recorded because the series ceiling was reached");
     evbuffer_add_printf(out, "rdial_stats_series_dropped_total %" PRIu64 "\n", st->dropped);
+    if (st->extra_cb != NULL)
+        st->extra_cb(out, st->extra_arg);
     return 0;
 }

@@ -111,4 +111,10 @@ struct rd_session **rd_stats_sessions_(struct rd_stats *st);
 /* An idle conn kept for reuse by a front end (+1) or no longer (-1). st NULL: no-op. */
 void rd_stats_kept(struct rd_stats *st, int delta);
 
+/* A block of families another module renders itself (the server's peer links), appended
+ * after rdial's own: cb adds complete families (HELP, TYPE, samples) to `out`. One hook per
+ * st; cb NULL removes it. The owner keeps arg alive while the hook is set. */
+typedef void (*rd_stats_extra_cb)(struct evbuffer *out, void *arg);
+void rd_stats_set_extra(struct rd_stats *st, rd_stats_extra_cb cb, void *arg);
+
 #endif

@@ -335,11 +335,11 @@ else
     for b in rdial-server rdial-client rdial-dummy; do
         out=$(ASAN_OPTIONS=detect_leaks=0 "$prefix/bin/$b" --version)
         rd_assert_contains "$out" "$b " "installed $b --version"
-        [[ -s $prefix/share/man/man1/$b.1 ]] || rd_fail "man page $b.1 not installed"
-        out=$(MANWIDTH=100 man -l "$prefix/share/man/man1/$b.1" 2>&1)
+        [[ -s $prefix/share/man/man1/$b.1.gz ]] || rd_fail "man page $b.1.gz not installed"
+        out=$(MANWIDTH=100 man -l "$prefix/share/man/man1/$b.1.gz" 2>&1)
         rd_assert_contains "$out" "EXIT STATUS" "man page $b.1 renders"
     done
-    out=$(man -l "$prefix/share/man/man1/rdial-server.1" 2>&1)
+    out=$(man -l "$prefix/share/man/man1/rdial-server.1.gz" 2>&1)
     rd_assert_contains "$out" "shutdown-grace-ms" "server man page lists the flags"
     units="$prefix/lib/systemd/system"
     for u in rdial-server.service rdial-client@.service; do
@@ -351,8 +351,16 @@ else
             grep -qx "$k" "$units/$u" || rd_fail "$u: missing $k"
         done
     done
-    grep -qx 'EnvironmentFile=/etc/rdial/client-%i.env' "$units/rdial-client@.service" ||
+    # configuration under the prefix (/etc/rdial only for /usr and /usr/local); the templates
+    # are installed there, owner-only
+    grep -qx "EnvironmentFile=-$prefix/etc/rdial/client.env" "$units/rdial-client@.service" &&
+        grep -qx "EnvironmentFile=-$prefix/etc/rdial/client-%i.env" "$units/rdial-client@.service" ||
         rd_fail "client unit: EnvironmentFile"
+    grep -qx "EnvironmentFile=-$prefix/etc/rdial/server.env" "$units/rdial-server.service" ||
+        rd_fail "server unit: EnvironmentFile"
+    for e in server.env client.env; do
+        rd_assert_eq "$(stat -c %a "$prefix/etc/rdial/$e")" 600 "installed $e mode"
+    done
     grep -q -- '-id %i$' "$units/rdial-client@.service" || rd_fail "client unit: -id %i"
     if command -v systemd-analyze >/dev/null; then
         vdir="$RD_TEST_DIR/verify"

@@ -28,3 +28,31 @@ rd_wait_session_count() {
         sleep 0.05
     done
 }
+
+# rd_start_dnsmasq NAME HOSTS DOMAIN: Debian's dnsmasq on 127.0.0.1:<free port> answering
+# from the hosts file HOSTS only, for names under DOMAIN (no data for other record types,
+# NXDOMAIN for unknown names); queries are logged. Sets RD_DNS_PORT. Skips the test when
+# dnsmasq is not installed. Reload HOSTS with rd_reload_dnsmasq NAME HOSTS.
+rd_start_dnsmasq() {
+    local name=$1 hosts=$2 domain=$3 bin
+    bin=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+    [[ -x $bin ]] || rd_skip "dnsmasq not installed (scripts/setup.sh --test installs dnsmasq-base)"
+    RD_DNS_PORT=$(rd_free_port)
+    rd_start "$name" "$bin" --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+        --addn-hosts="$hosts" --local="/$domain/" --listen-address=127.0.0.1 \
+        --port="$RD_DNS_PORT" --bind-interfaces --user=root --pid-file= --log-facility=- \
+        --log-queries
+    rd_wait_log "$name" "read $hosts" 10
+}
+
+# rd_reload_dnsmasq NAME HOSTS: SIGHUP, then wait until dnsmasq has read HOSTS again.
+rd_reload_dnsmasq() {
+    local name=$1 hosts=$2 n deadline
+    n=$(grep -c "read $hosts" "$RD_TEST_DIR/$name.log" || true)
+    kill -HUP "$(rd_pid "$name")"
+    deadline=$(($(date +%s) + 5))
+    while (($(grep -c "read $hosts" "$RD_TEST_DIR/$name.log" || true) <= n)); do
+        (($(date +%s) < deadline)) || rd_fail "dnsmasq did not re-read $hosts"
+        sleep 0.05
+    done
+}

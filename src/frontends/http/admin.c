@@ -94,6 +94,12 @@ void rd_admin_set_tunnel(struct rd_admin *a, struct event_base *base, struct rd_
 
 void rd_admin_set_users(struct rd_admin *a, const struct rd_users *users) { a->users = users; }
 void rd_admin_set_own_listener(struct rd_admin *a, int on) { a->own_listener = on; }
+void rd_admin_set_clients_extra(struct rd_admin *a, void (*cb)(struct evbuffer *out, void *arg),
+                                void *arg)
+{
+    a->clients_extra = cb;
+    a->clients_extra_arg = arg;
+}
 void rd_admin_set_ready(struct rd_admin *a, int ready) { a->ready = ready; }
 void rd_admin_set_draining(struct rd_admin *a)
 {

@@ -122,6 +122,11 @@ int rd_admin_host_of(const char *value, char *host, size_t len);
 /* -admin-listen is served: everything but /healthz and /readyz leaves the main port. */
 void rd_admin_set_own_listener(struct rd_admin *a, int on);
 
+/* /clients: cb appends members (",\"name\":value...") to the JSON object after "peers"
+ * (the server's peer discovery); cb NULL = none. arg is kept alive by the caller. */
+void rd_admin_set_clients_extra(struct rd_admin *a, void (*cb)(struct evbuffer *out, void *arg),
+                                void *arg);
+
 void rd_admin_set_ready(struct rd_admin *a, int ready);
 /* Shutting down: /readyz answers 503 and main-port requests for other paths get 503. */
 void rd_admin_set_draining(struct rd_admin *a);

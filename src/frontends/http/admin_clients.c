@@ -348,7 +348,10 @@ void rd_admin_clients_json(struct rd_admin *a, struct evbuffer *out)
     }
     evbuffer_add(out, "],", 2);
     peers_json(a, &r, out);
-    evbuffer_add_printf(out, "%s}\n", r.truncated ? ",\"truncated\":true" : "");
+    evbuffer_add_printf(out, "%s", r.truncated ? ",\"truncated\":true" : "");
+    if (a->clients_extra != NULL)
+        a->clients_extra(out, a->clients_extra_arg);
+    evbuffer_add_printf(out, "}\n");
     rows_free(&r);
 }
 

@@ -34,6 +34,8 @@ struct rd_admin {
     struct rd_log_limit warn_auth; /* refused credentials */
     struct rd_admin_pending *pending; /* health checks waiting for a pong (owned) */
     char csp[ADMIN_CSP_MAX];       /* header lines of the status page (rd_admin_page_headers) */
+    void (*clients_extra)(struct evbuffer *out, void *arg); /* rd_admin_set_clients_extra */
+    void *clients_extra_arg;
 };
 
 /* ---- admin_clients.c ---- */
