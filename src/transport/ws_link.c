@@ -525,7 +525,14 @@ void rd_ws_link_attach(struct rd_ws_link *l, struct rd_session *s)
         return;
     }
     l->s = s;
-    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+    /* EV_WRITE only when there is something to write: enabling it adds the write event at
+     * once (an epoll_ctl pair for nothing per session set-up). A plain socket's writes go
+     * through rd_bev_send*, which enable it when the socket does not take everything;
+     * bufferevent_openssl writes itself. */
+    if (!l->plain || evbuffer_get_length(bufferevent_get_output(l->bev)) > 0)
+        bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+    else
+        bufferevent_enable(l->bev, EV_READ);
     process_frames(l); /* frames that came with the handshake */
 }
 

@@ -53,7 +53,8 @@ static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
                                          0.1,    0.25,  0.5,    1,     2.5,  5,    10 };
 #define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
 
-#define STATS_HASH_SIZE 1024 /* buckets of the series table (power of two) */
+#define STATS_HASH_SIZE 8192 /* buckets of the series table (a power of two, twice
+                              * RD_STATS_MAX_SERIES: short chains however many clients come) */
 
 struct series {
     struct series *hnext;    /* hash chain */
@@ -157,13 +158,18 @@ struct lbuf {
 
 static void lb_add(struct lbuf *lb, const char *name, const char *val, size_t vlen)
 {
-    size_t i;
+    size_t i, nl = strlen(name);
 
     if (vlen > RD_STATS_MAX_LABEL)
         vlen = RD_STATS_MAX_LABEL;
-    /* every value fits: each byte escapes to at most 2, the buffer holds 4 such labels */
-    lb->n += (size_t)snprintf(lb->b + lb->n, sizeof lb->b - lb->n, "%s%s=\"",
-                              lb->n ? "," : "", name);
+    /* every value fits: each byte escapes to at most 2, the buffer holds 4 such labels (names
+     * are short literals) */
+    if (lb->n > 0)
+        lb->b[lb->n++] = ',';
+    memcpy(lb->b + lb->n, name, nl);
+    lb->n += nl;
+    lb->b[lb->n++] = '=';
+    lb->b[lb->n++] = '"';
     for (i = 0; i < vlen; i++) {
         char ch = val[i];
         if (ch == '\\' || ch == '"') {

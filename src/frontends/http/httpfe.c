@@ -638,7 +638,7 @@ static int dispatch_upgrade(struct hc *h, const struct rd_hr_request *rq)
     hc_arm(h, HT_NONE, 0);
     rd_bev_direct_clear(&h->dw);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-    bufferevent_disable(bev, EV_READ | EV_WRITE);
+    bufferevent_disable(bev, EV_WRITE); /* no syscall: its output is empty; reading stays on */
     if (h->fe->cfg.upgrade(h->fe->cfg.upgrade_arg, bev, rq, h->peer, &ans) == 0) {
         h->bev = NULL; /* the websocket's now */
         h->status = 101;

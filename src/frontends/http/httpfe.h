@@ -54,7 +54,10 @@ struct rd_route;
 
 /* The GET /connect upgrade: the owner validates and authorizes it and, to accept, takes the
  * bufferevent (it writes the 101 and starts the websocket) and returns 0. To refuse it
- * returns an HTTP status and fills `ans` (the front end answers; bev stays ours). */
+ * returns an HTTP status and fills `ans` (the front end answers; bev stays ours). The owner
+ * gets the bufferevent with no callbacks, EV_WRITE off and EV_READ still on (turning it off
+ * and on again across the hand-over cost an epoll_ctl pair per session set-up): it sets its
+ * callbacks, or disables reading, before it returns. */
 typedef int (*rd_httpfe_upgrade_cb)(void *arg, struct bufferevent *bev,
                                     const struct rd_hr_request *rq, const char *peer,
                                     struct rd_fwd_answer *ans);
