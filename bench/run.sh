@@ -233,7 +233,11 @@ for ((i = 0; i < 50; i++)); do
 done
 [ -n "$(ss -Htln "( sport = :$RP1 )")" ] || die "haproxy relays did not start (see $W/relay1.log)"
 RELAY="http://127.0.0.1:$RP1"
-SRV_COMMON=(-shutdown-grace-ms 0)   # the bench stops servers at once, no drain
+# the bench stops servers at once (no drain); all its load comes from 127.0.0.1, so the
+# per-source caps and shares (issue 18: 256 connections, 64 handshakes, 4096 conns and 256
+# pending dials per address) are off, as the relays of the limit have none
+SRV_COMMON=(-shutdown-grace-ms 0 -max-clients-per-ip 0 -max-handshakes-per-ip 0
+            -max-conns-per-user 0 -max-pending-dials-per-user 0)
 MAIN=()
 start_main() {
   "$B/rdial-server" -listen "127.0.0.1:$SP" -socks-listen "127.0.0.1:$XP" -proxy-listen "127.0.0.1:$HP" \
