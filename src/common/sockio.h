@@ -16,14 +16,6 @@ struct evbuffer;
 /* Read from fd into buf until the socket would block, `max` bytes were read, EOF or an error.
  * Returns the bytes read (>= 0). *status: 0 = more may come (EAGAIN or max reached),
  * 1 = EOF seen, -1 = error (errno in *err). EOF and errors stay visible to later reads. */
-/* Process start-up: keep glibc malloc from returning the heap top to the kernel after every
- * burst (a 1 MiB output buffer drained and refilled cost a brk() pair and fresh zeroed pages
- * per refill) and from mmap()ing large evbuffer chains. Bounded: at most
- * RD_MALLOC_TRIM_THRESHOLD bytes of free heap are kept. */
-#define RD_MALLOC_TRIM_THRESHOLD (16 * 1024 * 1024)
-#define RD_MALLOC_MMAP_THRESHOLD (4 * 1024 * 1024)
-void rd_malloc_tune(void);
-
 ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int *err);
 
 /* rd_sock_slurp() into a socket bufferevent's input, from its read callback. A TLS
