@@ -734,7 +734,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t salen, int dual_stack)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     /* accepted sockets inherit it: evhttp writes head and body separately, and Nagle plus
-     * delayed ACKs cost 40 ms per small keep-alive response without it (measured: 184 req/s) */
+     * delayed ACKs cost 40 ms per small keep-alive response without it */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (dual_stack)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);

@@ -1,4 +1,4 @@
-/* ws_client.c - RFC 6455 client on libevent + OpenSSL. See ws_client.h and DESIGN.md s4a; its
+/* ws_client.c - RFC 6455 client on libevent + OpenSSL. See ws_client.h; its
  * pure parts (URL parser, accept key, upgrade response parser) are ws_client_parse.c.
  *
  * States: CONNECTING (resolve + TCP + TLS) -> UPGRADING (request sent, reading the 101)
