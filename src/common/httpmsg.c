@@ -578,7 +578,6 @@ int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char
             return -1;
         memcpy(arena + used, extra, need);
         lines[nl++] = arena + used;
-        used += need;
     }
     if (nl >= max_lines)
         return -1;
