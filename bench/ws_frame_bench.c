@@ -1,4 +1,4 @@
-/* ws_frame_bench.c - throughput of the websocket frame codec (DESIGN.md s4a).
+/* ws_frame_bench.c - throughput of the websocket frame codec (src/transport/ws_frame.h).
  *
  * Build by hand (not part of CMake):
  *   cc -O2 -std=gnu11 -Isrc -DNDEBUG bench/ws_frame_bench.c src/transport/ws_frame.c \

@@ -15,7 +15,7 @@
 #include "common/addr.h"
 #include "common/allow.h"
 #include "common/flags.h"
-#include "common/sockio.h"
+#include "common/malloc_tune.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/proxyenv.h"

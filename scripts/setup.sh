@@ -2,20 +2,22 @@
 # Installs what rdial needs to build, test and run its demo (Debian 12 packages), then
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
-#   --test also installs what only the tests use (chromium, clang for the fuzz targets, the
-#          outbound proxies rdial-client is tested behind: tinyproxy, microsocks, and for the
-#          deployment tests dnsmasq, python3-yaml, man-db, systemd, podman, runc, debootstrap)
+#   --test also installs what only the tests use (chromium, clang for the fuzz targets,
+#          cppcheck, the outbound proxies rdial-client is tested behind: tinyproxy,
+#          microsocks, and for the deployment tests dnsmasq, python3-yaml, man-db, systemd,
+#          podman, runc, debootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libevent-dev libssl-dev check curl python3 openssl wrk
       procps psmisc)
 
-# the test suite also drives a real browser, builds the libFuzzer targets with clang and runs
-# clients behind real proxies (test_proxy_client: HTTP CONNECT and SOCKS5)
+# the test suite also drives a real browser, builds the libFuzzer targets with clang, runs
+# cppcheck (scripts/cppcheck.sh) and runs clients behind real proxies (test_proxy_client: HTTP
+# CONNECT and SOCKS5)
 for a in "$@"; do
-  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev tinyproxy microsocks python3-websocket
-                                   python3-websockets)
+  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev cppcheck tinyproxy microsocks
+                                   python3-websocket python3-websockets)
 done
 # deployment tests: a real DNS server (test_peers_dns), the Kubernetes manifests' YAML
 # (test_kube_manifests), the Debian package, its Depends, man pages and units (test_package),

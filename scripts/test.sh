@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs dependencies, builds with -Werror, runs the Check unit tests
-# and the end-to-end tests (real binaries, curl, 127.0.0.1), then the same again under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole test suite: installs dependencies, builds with -Werror, runs cppcheck over the
+# sources, the Check unit tests and the end-to-end tests (real binaries, curl, 127.0.0.1), then
+# the tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    skip the sanitizer pass
 set -euo pipefail
@@ -17,6 +17,7 @@ run() { # name, command...
 }
 
 scripts/setup.sh --test
+run "cppcheck" scripts/cppcheck.sh
 run "unit tests" ctest --test-dir build --output-on-failure
 run "end-to-end tests" env RDIAL_BUILD="$PWD/build" tests/e2e/run.sh
 run "fuzz smoke (every target ${RDIAL_FUZZ_SECS:-10} s)" tests/fuzz/run.sh "${RDIAL_FUZZ_SECS:-10}"

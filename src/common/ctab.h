@@ -1,6 +1,6 @@
 /* ctab.h - counted keys: a hash table from short strings (a user, a source address) to a few
  * counters, for the per-user shares of a session's conns and the per-address shares of a
- * listener's connections (DESIGN.md s5: one user cannot starve another).
+ * listener's connections (one user cannot starve another).
  *
  * An entry exists only while one of its counters is above 0: rd_ctab_inc() creates it with
  * the first count and rd_ctab_dec() frees it when the last count drops to 0. Memory follows

@@ -20,12 +20,13 @@
 #define RD_PAUSE_HIGH_DEFAULT 2097152       /* send Pause above this many buffered bytes */
 #define RD_PAUSE_LOW_DEFAULT 262144         /* send Resume below this */
 /* A peer that ignores Pause gets the conn closed past this. Data already in flight when Pause
- * is sent is not ignoring it: on loopback the kernel socket buffers alone hold ~10 MiB (measured:
- * 8.4 MiB arrived after Pause at 2 MiB), so the cap sits well above pause_high + that. */
+ * is sent is not ignoring it: on loopback the kernel socket buffers alone hold up to ~10 MiB,
+ * so the cap sits well above pause_high + that. */
 #define RD_CONN_HARD_CAP_DEFAULT (32 * 1024 * 1024)
-/* Session budget (DESIGN.md s3): when all conns of one session together buffer more than this,
- * each conn is paused above RD_PAUSE_PRESSURE_HIGH (resumed below RD_PAUSE_PRESSURE_LOW)
- * instead of pause_high/pause_low: 1,000 slow readers cost ~128 MiB, not 1,000 x 2 MiB. */
+/* Session budget (docs/ARCHITECTURE.md, data path): when all conns of one session together
+ * buffer more than this, each conn is paused above RD_PAUSE_PRESSURE_HIGH (resumed below
+ * RD_PAUSE_PRESSURE_LOW) instead of pause_high/pause_low: 1,000 slow readers cost ~128 MiB,
+ * not 1,000 x 2 MiB. */
 #define RD_SESSION_RX_BUDGET_DEFAULT (32 * 1024 * 1024)
 #define RD_PAUSE_PRESSURE_HIGH (128 * 1024)
 #define RD_PAUSE_PRESSURE_LOW (32 * 1024)

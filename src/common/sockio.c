@@ -2,7 +2,6 @@
 #include "sockio.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -237,11 +236,4 @@ void rd_bev_direct_clear(struct rd_bev_direct *d)
     if (d->flush != NULL)
         event_free(d->flush);
     memset(d, 0, sizeof *d);
-}
-
-void rd_malloc_tune(void)
-{
-    mallopt(M_TRIM_THRESHOLD, RD_MALLOC_TRIM_THRESHOLD);
-    mallopt(M_TOP_PAD, 1024 * 1024);
-    mallopt(M_MMAP_THRESHOLD, RD_MALLOC_MMAP_THRESHOLD);
 }

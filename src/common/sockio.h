@@ -1,7 +1,7 @@
 /* sockio.h - large socket reads into an evbuffer.
  *
  * libevent 2.1's evbuffer_read() reads at most 4096 bytes per call (EVBUFFER_MAX_READ), which
- * costs a readv + ioctl + loop turn per 4 KiB on bulk paths (measured: 59k readv for 256 MiB).
+ * costs a readv + ioctl + loop turn per 4 KiB on bulk paths.
  * Bufferevent read callbacks on plain sockets call rd_sock_slurp() to take the rest of what
  * the socket holds in a few large reads. A bufferevent keeps its input's end frozen outside its
  * own reads: rd_bev_slurp() unfreezes it around the read. */
@@ -16,14 +16,6 @@ struct evbuffer;
 /* Read from fd into buf until the socket would block, `max` bytes were read, EOF or an error.
  * Returns the bytes read (>= 0). *status: 0 = more may come (EAGAIN or max reached),
  * 1 = EOF seen, -1 = error (errno in *err). EOF and errors stay visible to later reads. */
-/* Process start-up: keep glibc malloc from returning the heap top to the kernel after every
- * burst (a 1 MiB output buffer drained and refilled cost a brk() pair and fresh zeroed pages
- * per refill) and from mmap()ing large evbuffer chains. Bounded: at most
- * RD_MALLOC_TRIM_THRESHOLD bytes of free heap are kept. */
-#define RD_MALLOC_TRIM_THRESHOLD (16 * 1024 * 1024)
-#define RD_MALLOC_MMAP_THRESHOLD (4 * 1024 * 1024)
-void rd_malloc_tune(void);
-
 ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int *err);
 
 /* rd_sock_slurp() into a socket bufferevent's input, from its read callback. A TLS
@@ -40,10 +32,10 @@ int rd_bev_is_plain(struct bufferevent *bev);
  * queued in its output, the bytes go straight to the socket (send / writev); what the
  * socket does not take is queued and EV_WRITE enabled, so libevent writes it (and reports a
  * socket error) as usual. A bufferevent's EV_WRITE event is added and deleted around every
- * queued write, so the direct path saves two epoll_ctl calls and a loop round per write
- * (measured: 6 epoll_ctl per SOCKS5 conn). Callers do not bufferevent_enable(EV_WRITE) on
- * an empty output (it is on from bufferevent_socket_new(), and enabling it again adds the
- * write event at once: the same round for nothing).
+ * queued write, so the direct path saves two epoll_ctl calls and a loop round per write.
+ * Callers do not bufferevent_enable(EV_WRITE) on an empty output (it is on from
+ * bufferevent_socket_new(), and enabling it again adds the write event at once: the same
+ * round for nothing).
  * rd_bev_send_buffer() drains `buf` (moved, not copied, into the output when queued). */
 void rd_bev_send(struct bufferevent *bev, const void *data, size_t len);
 void rd_bev_send_buffer(struct bufferevent *bev, struct evbuffer *buf);

@@ -134,7 +134,7 @@ struct rd_users *rd_users_parse(const char *text, size_t len, const char *origin
             continue;
         if (u->n >= RD_SECRET_MAX_ENTRIES)
             why = "too many users";
-        else if (nf >= 1 && find_user(u, f[0]) != NULL)
+        else if (find_user(u, f[0]) != NULL)
             why = "user listed twice";
         if (why == NULL && u->n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -19,7 +19,7 @@
 
 #include "common/addr.h"
 #include "common/flags.h"
-#include "common/sockio.h"
+#include "common/malloc_tune.h"
 #include "common/limits.h"
 #include "common/peerspec.h"
 #include "common/log.h"

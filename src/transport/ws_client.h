@@ -1,4 +1,4 @@
-/* ws_client.h - our own RFC 6455 client on libevent + OpenSSL (DESIGN.md s4a): the
+/* ws_client.h - our own RFC 6455 client on libevent + OpenSSL (docs/ARCHITECTURE.md): the
  * transport behind tunnel/link.h for the client role (rdial-client, outbound peer links).
  *
  * One rd_ws_client = one websocket: resolve (evdns), non-blocking connect, TLS for wss

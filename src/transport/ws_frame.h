@@ -1,4 +1,5 @@
-/* ws_frame.h - pure RFC 6455 frame codec for our websocket client (DESIGN.md s4a).
+/* ws_frame.h - pure RFC 6455 frame codec of ws_link.h, both roles (docs/ARCHITECTURE.md,
+ * the websocket).
  *
  * No I/O. Nothing here allocates except the reassembler, and that only while a
  * fragmented message is open (its buffer is bounded by the configured max message).

@@ -1,8 +1,8 @@
-/* ws_server.h - the server side of the websocket (DESIGN.md s4): the RFC 6455 s4.2 opening
- * handshake of a GET /connect that the HTTP front end read, then a server-role ws_link.h link
- * per session. The HTTP front end (frontends/http/httpfe.h) hands over the socket through
- * the server's upgrade hook; authorization (tokens, peers, limits) is the server's and
- * happens before rd_ws_server_accept().
+/* ws_server.h - the server side of the websocket (docs/ARCHITECTURE.md, the websocket): the
+ * RFC 6455 s4.2 opening handshake of a GET /connect that the HTTP front end read, then a
+ * server-role ws_link.h link per session. The HTTP front end (frontends/http/httpfe.h)
+ * hands over the socket through the server's upgrade hook; authorization (tokens, peers,
+ * limits) is the server's and happens before rd_ws_server_accept().
  *
  * The handshake (rd_ws_handshake_check, pure): GET, HTTP/1.1, "Upgrade: websocket" and an
  * "upgrade" token in Connection (else 400), Sec-WebSocket-Version 13 (else 426 with
