@@ -47,6 +47,55 @@
 
 static const struct rd_conn_cbs exch_cbs;
 
+/* ---- the tunnel side: the front-end decision's dial and the kept-conn pool ---- */
+
+static enum rd_fe_verdict dflt_dial(void *arg, const struct rd_fe_who *who,
+                                    const struct rd_fe_target *t, struct rd_conn **out)
+{
+    return rd_fe_dial(((struct rd_httpfe *)arg)->cfg.fe, who, t, out);
+}
+
+static int dflt_keeping(void *arg) { return rd_keep_enabled(((struct rd_httpfe *)arg)->cfg.keep); }
+
+static struct rd_conn *dflt_take(void *arg, const char *scope, const char *client_id,
+                                 const char *addr)
+{
+    return rd_keep_take(((struct rd_httpfe *)arg)->cfg.keep, scope, client_id, addr);
+}
+
+static void dflt_put(void *arg, struct rd_conn *c, const char *scope, const char *client_id,
+                     const char *addr)
+{
+    rd_keep_put(((struct rd_httpfe *)arg)->cfg.keep, c, scope, client_id, addr);
+}
+
+static void dflt_drop(void *arg, const char *scope, const char *client_id, const char *addr)
+{
+    rd_keep_drop(((struct rd_httpfe *)arg)->cfg.keep, scope, client_id, addr);
+}
+
+const struct rd_fwd_tunnel_ops fwd_tunnel_default = { dflt_dial, dflt_keeping, dflt_take,
+                                                      dflt_put, dflt_drop };
+
+enum rd_fe_verdict fwd_dial(struct hc *h, const struct rd_fe_target *t, struct rd_conn **out)
+{
+    *out = NULL;
+    return h->fe->tun->dial(h->fe->tun_arg, &h->who, t, out);
+}
+
+int fwd_keeping(const struct hc *h)
+{
+    return !h->fe->stopping && h->fe->tun->keeping(h->fe->tun_arg);
+}
+
+void fwd_drop_kept(struct hc *h)
+{
+    if (h->kept_client[0] == '\0')
+        return;
+    h->fe->tun->drop(h->fe->tun_arg, h->kept_scope, h->kept_client, h->kept_addr);
+    h->kept_client[0] = '\0';
+}
+
 int fwd_init(struct hc *h)
 {
     h->x.req_done = 1; /* no request body pending */
@@ -266,14 +315,14 @@ static void response_done(struct hc *h)
 {
     struct fwd *x = &h->x;
 
-    if (x->target_keep && rd_keep_enabled(h->fe->cfg.keep) && !h->fe->stopping &&
+    if (x->target_keep && fwd_keeping(h) &&
         x->conn != NULL && !x->conn_gone && x->req_done && x->tls == NULL &&
         evbuffer_get_length(x->rin) == 0 && rd_conn_rx_len(x->conn) == 0 &&
         (!x->spec.scope_private || (!x->close_after && h->keep_alive && !h->user_eof))) {
         struct rd_conn *c = x->conn;
         x->conn = NULL;
-        rd_keep_put(h->fe->cfg.keep, c, x->spec.scope, x->spec.target.client_id,
-                    x->spec.target.addr);
+        h->fe->tun->put(h->fe->tun_arg, c, x->spec.scope, x->spec.target.client_id,
+                        x->spec.target.addr);
         if (x->spec.scope_private) { /* dropped with this user connection */
             snprintf(h->kept_scope, sizeof h->kept_scope, "%s", x->spec.scope);
             snprintf(h->kept_client, sizeof h->kept_client, "%s", x->spec.target.client_id);
@@ -402,7 +451,7 @@ static int redial(struct hc *h)
     x->retry_head = NULL; /* once */
     rd_debug("%s %s: kept conn to %s closed before answering (%s): sending again on a new "
              "conn", h->fe->name, h->peer, x->spec.target.addr, x->conn_reason);
-    if (rd_fe_dial(h->fe->cfg.fe, &h->who, &x->spec.target, &x->conn) != RD_FEV_OK) {
+    if (fwd_dial(h, &x->spec.target, &x->conn) != RD_FEV_OK) {
         x->conn = NULL;
         free(head);
         return -1;
@@ -829,25 +878,21 @@ static int build_head(struct hc *h, const struct rd_hr_request *rq, char **out)
 static enum rd_fe_verdict get_conn(struct hc *h)
 {
     struct fwd *x = &h->x;
-    struct rd_keep *k = h->fe->cfg.keep;
 
     if (h->kept_client[0] != '\0' && (strcmp(h->kept_client, x->spec.target.client_id) != 0 ||
                                       strcmp(h->kept_addr, x->spec.target.addr) != 0 ||
-                                      strcmp(h->kept_scope, x->spec.scope) != 0)) {
-        /* the proxy keeps one target per user connection: another target (or another user
-         * on the same connection) drops it */
-        rd_keep_drop(k, h->kept_scope, h->kept_client, h->kept_addr);
-        h->kept_client[0] = '\0';
-    }
-    x->conn = x->asked_keep ? rd_keep_take(k, x->spec.scope, x->spec.target.client_id,
-                                           x->spec.target.addr)
+                                      strcmp(h->kept_scope, x->spec.scope) != 0))
+        fwd_drop_kept(h); /* the proxy keeps one target per user connection: another target
+                           * (or another user on the same connection) drops it */
+    x->conn = x->asked_keep ? h->fe->tun->take(h->fe->tun_arg, x->spec.scope,
+                                               x->spec.target.client_id, x->spec.target.addr)
                             : NULL;
     if (x->conn != NULL) {
         x->reused = 1;
         h->reuses++;
         return RD_FEV_OK;
     }
-    return rd_fe_dial(h->fe->cfg.fe, &h->who, &x->spec.target, &x->conn);
+    return fwd_dial(h, &x->spec.target, &x->conn);
 }
 
 static int start_tls(struct hc *h)
@@ -885,7 +930,7 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     gettimeofday(&x->t0, NULL);
     snprintf(x->log_path, sizeof x->log_path, "%.*s", (int)strcspn(x->spec.path, "?"),
              x->spec.path); /* the query is not logged: it may carry secrets */
-    x->asked_keep = rd_keep_enabled(h->fe->cfg.keep) && !h->fe->stopping && !x->spec.https &&
+    x->asked_keep = fwd_keeping(h) && !x->spec.https &&
                     rq->minor == 1 && !(x->spec.upgrade && rq->upgrade) &&
                     (!x->spec.scope_private || h->keep_alive);
     n = build_head(h, rq, &head);

@@ -31,7 +31,6 @@
 
 #include "common/log.h"
 #include "frontends/http/admin.h"
-#include "frontends/http/keep.h"
 #include "frontends/http/route.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
@@ -189,8 +188,7 @@ static void hc_finish(struct hc *h, int abort)
     evtimer_del(h->timer);
     event_del(h->kick);
     fwd_user_gone(h);
-    if (h->kept_client[0] != '\0') /* the proxy's conn kept for this connection only */
-        rd_keep_drop(h->fe->cfg.keep, h->kept_scope, h->kept_client, h->kept_addr);
+    fwd_drop_kept(h); /* the proxy's conn kept for this connection only */
     if (h->bev != NULL) {
         if (abort)
             set_reset(h->bev);
@@ -520,7 +518,7 @@ static void start_connect(struct hc *h, const struct rd_hr_request *rq)
     h->x.fe = RD_FE_HTTPPROXY;
     h->x.active = 1;
     if (v == RD_FEV_OK)
-        v = rd_fe_dial(h->fe->cfg.fe, &h->who, &t, &h->x.conn);
+        v = fwd_dial(h, &t, &h->x.conn);
     if (v != RD_FEV_OK) {
         hc_answer_verdict(h, v, &t, 1);
         return;
@@ -1133,6 +1131,8 @@ struct rd_httpfe *rd_httpfe_new(struct event_base *base, const struct rd_httpfe_
     fe->base = base;
     fe->cfg = *cfg;
     fe->name = kind_name(cfg->kind);
+    fe->tun = cfg->tunnel != NULL ? cfg->tunnel : &fwd_tunnel_default;
+    fe->tun_arg = cfg->tunnel != NULL ? cfg->tunnel_arg : fe;
     if (fe->cfg.max_head == 0 || fe->cfg.max_head > RD_MAX_HTTP_HEADER)
         fe->cfg.max_head = RD_MAX_HTTP_HEADER;
     memset(&lc, 0, sizeof lc);

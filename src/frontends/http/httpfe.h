@@ -90,6 +90,10 @@ struct rd_httpfe_config {
                               * that already lists it is a loop (508); NULL = none */
     rd_httpfe_upgrade_cb upgrade; /* main port: GET /connect; NULL = 404 */
     void *upgrade_arg;
+    /* the tunnel side of exchanges (forward.h; borrowed): NULL = dial through fe, keep in
+     * keep (what the server uses) */
+    const struct rd_fwd_tunnel_ops *tunnel;
+    void *tunnel_arg;
 };
 
 void rd_httpfe_config_default(struct rd_httpfe_config *cfg, enum rd_httpfe_kind kind);

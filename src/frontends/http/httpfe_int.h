@@ -56,6 +56,8 @@ struct rd_httpfe {
     size_t busy;              /* hcs with an exchange or a tunnel */
     uint64_t serial;          /* numbers hcs (the proxy's kept-conn scopes) */
     int stopping;             /* stopped accepting: keep nothing, close idle connections */
+    const struct rd_fwd_tunnel_ops *tun; /* cfg.tunnel or fwd_tunnel_default */
+    void *tun_arg;
     struct rd_log_limit warn_loop; /* requests refused as loops (508) */
 };
 
@@ -168,6 +170,10 @@ void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_ta
 void hc_attach_bev(struct hc *h);
 
 /* forward.c */
+extern const struct rd_fwd_tunnel_ops fwd_tunnel_default; /* arg: the struct rd_httpfe */
+enum rd_fe_verdict fwd_dial(struct hc *h, const struct rd_fe_target *t, struct rd_conn **out);
+int fwd_keeping(const struct hc *h); /* conns are kept, and we are not draining */
+void fwd_drop_kept(struct hc *h);    /* the proxy connection's own kept conn, if any */
 int fwd_init(struct hc *h);
 void fwd_free(struct hc *h);
 void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe);
