@@ -103,10 +103,17 @@ struct tu_peer *tu_peer_new(struct event_base *base, int fd)
 
 struct tu_peer *tu_peer_connect(struct event_base *base, int port)
 {
+    return tu_peer_connect_rcvbuf(base, port, 0);
+}
+
+struct tu_peer *tu_peer_connect_rcvbuf(struct event_base *base, int port, int rcvbuf)
+{
     struct sockaddr_in a;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     ck_assert_int_ge(fd, 0);
+    if (rcvbuf > 0)
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -36,8 +36,11 @@ struct tu_peer {
 
 /* On fd (taken: closed by tu_peer_free). */
 struct tu_peer *tu_peer_new(struct event_base *base, int fd);
-/* A TCP connection to 127.0.0.1:port. */
+/* A TCP connection to 127.0.0.1:port. rcvbuf > 0: that receive buffer (set before connect,
+ * so the window stays small: a user that stops reading backs up at once; loopback would
+ * otherwise take megabytes into the kernel). */
 struct tu_peer *tu_peer_connect(struct event_base *base, int port);
+struct tu_peer *tu_peer_connect_rcvbuf(struct event_base *base, int port, int rcvbuf);
 void tu_peer_free(struct tu_peer *p);
 
 void tu_peer_write(struct tu_peer *p, const void *data, size_t len);

@@ -19,7 +19,7 @@ struct rd_registry;
 struct rd_session;
 struct rd_session_config;
 
-#define TU_MAX_FAR 64
+#define TU_MAX_FAR 512 /* conns one tunnel sees in a test */
 
 /* One conn as the far side sees it. */
 struct tu_far {
