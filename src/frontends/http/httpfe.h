@@ -25,7 +25,7 @@
  * target that leads back into it) and is answered 508 instead of going round again.
  *
  * Answers of the front end itself are text/plain with a one-line body and a header
- * "X-Rdial-Error: <kind>" that tells them from a target's answers (see httpfe.c's table).
+ * "X-Rdial-Error: <kind>" that tells them from a target's answers (see answer.c's table).
  * After a target's answer head was sent, any failure cuts the user's connection (reset):
  * never a clean short body. */
 #ifndef RD_HTTPFE_H

@@ -1,5 +1,6 @@
 /* httpfe_int.h - inside the HTTP front end: one struct hc per user connection, shared by the
- * connection's state machine (httpfe.c) and the forwarder (forward.c). Not for other modules.
+ * connection's state machine (httpfe.c), its answers (answer.c), the dispatch of requests
+ * (dispatch.c), CONNECT (connect.c) and the forwarder (forward.c). Not for other modules.
  *
  * States (hc_set_state logs every change):
  *
@@ -156,18 +157,32 @@ struct hc {
     char reason[128];
 };
 
-/* httpfe.c */
+/* httpfe.c: the connection */
 void hc_set_state(struct hc *h, enum hc_state st);
 void hc_arm(struct hc *h, enum hc_timer k, int ms);
 void hc_read(struct hc *h, int on);
 void hc_end(struct hc *h, const char *reason, int abort);
-void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn);
+void hc_finish(struct hc *h, int abort); /* the close line; DONE, freed by the reaper */
 void hc_next_request(struct hc *h);
-void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_len);
 int hc_peek(struct evbuffer *b, struct evbuffer_iovec *v);
+void hc_attach_bev(struct hc *h);
+
+/* answer.c: answers of our own */
+const char *hc_status_reason(int status);
+void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn);
+void hc_reply_text(struct hc *h, int status, const char *kind, const char *text,
+                   int close_conn);
 void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_target *t,
                        int close_conn);
-void hc_attach_bev(struct hc *h);
+
+/* dispatch.c: one whole request head (rq is the caller's; its password is wiped) */
+void hc_dispatch(struct hc *h, struct rd_hr_request *rq);
+
+/* connect.c: CONNECT and raw tunnels */
+void hc_connect_start(struct hc *h, const struct rd_hr_request *rq);
+void hc_connect_forward(struct hc *h);     /* CONNECT_WAIT: optimistic user bytes on */
+void hc_connect_established(struct hc *h); /* CONNECT_WAIT over: 200, then the tunnel */
+void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_len);
 
 /* forward.c */
 extern const struct rd_fwd_tunnel_ops fwd_tunnel_default; /* arg: the struct rd_httpfe */
