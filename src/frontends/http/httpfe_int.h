@@ -1,6 +1,7 @@
 /* httpfe_int.h - inside the HTTP front end: one struct hc per user connection, shared by the
  * connection's state machine (httpfe.c), its answers (answer.c), the dispatch of requests
- * (dispatch.c), CONNECT (connect.c) and the forwarder (forward.c). Not for other modules.
+ * (dispatch.c), CONNECT (connect.c) and the forwarder (forward.c, its target side stream.c).
+ * Not for other modules.
  *
  * States (hc_set_state logs every change):
  *
@@ -184,11 +185,21 @@ void hc_connect_forward(struct hc *h);     /* CONNECT_WAIT: optimistic user byte
 void hc_connect_established(struct hc *h); /* CONNECT_WAIT over: 200, then the tunnel */
 void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_len);
 
-/* forward.c */
+/* stream.c: the target side of an exchange */
 extern const struct rd_fwd_tunnel_ops fwd_tunnel_default; /* arg: the struct rd_httpfe */
 enum rd_fe_verdict fwd_dial(struct hc *h, const struct rd_fe_target *t, struct rd_conn **out);
 int fwd_keeping(const struct hc *h); /* conns are kept, and we are not draining */
 void fwd_drop_kept(struct hc *h);    /* the proxy connection's own kept conn, if any */
+enum rd_fe_verdict fwd_get_conn(struct hc *h); /* x.conn: a kept one (reused) or a dial */
+int fwd_start_tls(struct hc *h);
+int fwd_ts_blocked(const struct hc *h); /* the target takes no more now */
+int fwd_ts_send(struct hc *h, const void *data, size_t len);
+int fwd_ts_send_buf(struct hc *h, struct evbuffer *b); /* all of b */
+/* answer bytes from conn c (which may be in its on_closed) to dst, at most max */
+size_t fwd_ts_recv(struct hc *h, struct rd_conn *c, struct evbuffer *dst, size_t max);
+void fwd_ts_check_closed(struct hc *h); /* an https target's close_notify: as the conn's EOF */
+
+/* forward.c: the exchange */
 int fwd_init(struct hc *h);
 void fwd_free(struct hc *h);
 void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe);
