@@ -5,8 +5,8 @@
  * will; one case runs the real kept-conn pool behind the default ops.
  *
  * Main port: the route's request head byte for byte, keep-alive, pipelining in order, a
- * request split at every byte offset, the front end's own answers (400, 404, 408, 431, the
- * refusals of the dial), the answer framings (length, chunked, close-delimited re-chunked),
+ * request split at every byte offset, the front end's own answers (400, 404, 408 for a
+ * dripping head, 431, the refusals of the dial), the idle timeout, draining, the answer framings (length, chunked, close-delimited re-chunked),
  * an Upgrade joined on a 101, back pressure towards a slow user, kept conns (reuse, not
  * kept after "Connection: close", the request sent again when the kept conn closes first),
  * the GET /connect hook. HTTP proxy: absolute-form, CONNECT (at once; and the wait for an
@@ -395,25 +395,78 @@ START_TEST(answers_400_404_431)
 }
 END_TEST
 
-/* The first head must be complete within the header timeout (short here), however slowly
- * it drips; a connection that says nothing is closed without an answer. */
+static int got_answer(void *arg) { return tu_peer_len(arg) > 0; }
+
+/* The first head must be complete within the header timeout (short here) of accept,
+ * however slowly it drips; a connection that says nothing is closed without an answer. */
 START_TEST(answer_408)
 {
+    static const char head[] = "GET /client/c1/http/h/ HTTP/1.1\r\nHost: a\r\nX-Slow: "
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     struct tu_peer *u, *quiet;
+    size_t i;
 
-    cfg.header_timeout_ms = 60;
+    cfg.header_timeout_ms = 100;
     start();
     quiet = user();
     u = user();
-    tu_peer_puts(u, "GET /client/c1/http/h/ HTTP/1.1\r\n");
-    tu_settle(base);
-    tu_peer_puts(u, "Host: a\r\n");
+    for (i = 0; i < sizeof head - 1 && !got_answer(u); i++) { /* a byte every 25 ms */
+        tu_peer_write(u, head + i, 1);
+        tu_run_for(base, 25);
+    }
+    ck_assert_msg(i < sizeof head - 1, "the drip kept the head alive past its timeout");
     expect_status(u, "HTTP/1.1 408 Request Timeout\r\n", "header-timeout");
     ck_assert(tu_wait_closed(u, WAIT_MS));
     ck_assert(tu_wait_closed(quiet, WAIT_MS));
     ck_assert_uint_eq(tu_peer_len(quiet), 0);
     tu_peer_free(u);
     tu_peer_free(quiet);
+}
+END_TEST
+
+/* After an answer, a keep-alive connection that says nothing more is closed after the idle
+ * timeout (short here); a head begun in time gets the header timeout instead. */
+START_TEST(idle_keep_alive_closed)
+{
+    struct tu_peer *u;
+
+    cfg.idle_timeout_ms = 50;
+    cfg.header_timeout_ms = 60000;
+    start();
+    u = user();
+    tu_peer_puts(u, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_status(u, "HTTP/1.1 404 Not Found\r\n", "not-found");
+    ck_assert(tu_wait_closed(u, WAIT_MS));
+    ck_assert_uint_eq(tu_peer_len(u), 0);
+    ck_assert_int_eq(u->error, 0);
+    tu_peer_free(u);
+}
+END_TEST
+
+/* Draining: idle connections are closed at once; an exchange under way finishes, then its
+ * connection closes. */
+START_TEST(stop_accepting_drains)
+{
+    struct tu_peer *idle, *busy;
+    const char *a;
+
+    start();
+    idle = user();
+    busy = user();
+    tu_peer_puts(busy, GET_C1);
+    far_head(0);
+    tu_settle(base);
+    ck_assert_uint_eq(rd_httpfe_busy(hfe), 1);
+    rd_httpfe_stop_accepting(hfe);
+    ck_assert(tu_wait_closed(idle, WAIT_MS));
+    ck_assert_int_eq(busy->eof, 0);
+    tu_tunnel_puts(c1, far_id(0), OK_HELLO);
+    a = answer(busy);
+    ck_assert_msg(strstr(a, "\r\n\r\nhello") != NULL, "%s", a);
+    ck_assert(tu_wait_closed(busy, WAIT_MS));
+    ck_assert_uint_eq(rd_httpfe_busy(hfe), 0);
+    tu_peer_free(idle);
+    tu_peer_free(busy);
 }
 END_TEST
 
@@ -889,6 +942,8 @@ int main(void)
     tcase_add_test(tm, request_split_at_every_offset);
     tcase_add_test(tm, answers_400_404_431);
     tcase_add_test(tm, answer_408);
+    tcase_add_test(tm, idle_keep_alive_closed);
+    tcase_add_test(tm, stop_accepting_drains);
     tcase_add_test(tm, dial_refusals);
     tcase_add_test(tm, answer_framings);
     tcase_add_test(tm, upgrade_101_joins);

@@ -36,6 +36,14 @@ int tu_run_until(struct event_base *base, int (*pred)(void *arg), void *arg, int
     return held;
 }
 
+static int never(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+void tu_run_for(struct event_base *base, int ms) { tu_run_until(base, never, NULL, ms); }
+
 void tu_settle(struct event_base *base)
 {
     int i;

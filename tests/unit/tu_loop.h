@@ -17,6 +17,9 @@ struct evbuffer;
 /* Run `base` until pred(arg) is true or max_ms passed (a libevent timer bounds the wait;
  * nothing sleeps). Returns 1 when pred held, 0 on the bound. */
 int tu_run_until(struct event_base *base, int (*pred)(void *arg), void *arg, int max_ms);
+/* Run the loop for ms (a libevent timer ends it): time passing for a test that drips input
+ * or waits out a short timer of the code under test. */
+void tu_run_for(struct event_base *base, int ms);
 /* Let what is ready run: a few non-blocking loop rounds (for "nothing else happens"). */
 void tu_settle(struct event_base *base);
 
