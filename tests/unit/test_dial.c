@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "tu_loop.h"
 #include "tu_tunnel.h"
 #include "tunnel/conn.h"
@@ -177,12 +178,10 @@ START_TEST(user_share)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("dial");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
@@ -192,9 +191,5 @@ int main(void)
     tcase_add_test(tc, max_pending_dials);
     tcase_add_test(tc, user_share);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

@@ -20,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/httpreq.h"
 #include "frontends/frontend.h"
 #include "frontends/http/forward.h"
@@ -926,13 +927,11 @@ START_TEST(proxy_kept_conn_dropped_with_connection)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("httpfe");
     TCase *tm = tcase_create("main port");
     TCase *tp = tcase_create("proxy");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tm, setup, teardown);
     tcase_set_timeout(tm, 60);
@@ -961,9 +960,5 @@ int main(void)
     tcase_add_test(tp, proxy_504_silent_target);
     tcase_add_test(tp, proxy_kept_conn_dropped_with_connection);
     suite_add_tcase(su, tp);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/limits.h"
 #include "tu_loop.h"
 #include "tu_tunnel.h"
@@ -302,12 +303,10 @@ START_TEST(tunnel_loss_resets_user)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("relay");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
@@ -320,9 +319,5 @@ int main(void)
     tcase_add_test(tc, back_pressure_paused_conn_stops_reading_user);
     tcase_add_test(tc, tunnel_loss_resets_user);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

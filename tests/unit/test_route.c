@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/httpmsg.h"
 #include "common/httpreq.h"
 #include "frontends/frontend.h"
@@ -182,12 +183,10 @@ START_TEST(proxy_users)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("route");
     TCase *tc = tcase_create("prepare");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, target_byte_for_byte);
@@ -196,9 +195,5 @@ int main(void)
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, proxy_users);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "frontends/frontend.h"
 #include "frontends/socks/socks5.h"
 #include "frontends/socks/socks_server.h"
@@ -449,12 +450,10 @@ START_TEST(free_closes_relays)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("socks_server");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -469,9 +468,5 @@ int main(void)
     tcase_add_test(tc, handshake_timeout);
     tcase_add_test(tc, free_closes_relays);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

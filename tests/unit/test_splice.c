@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/limits.h"
 #include "tu_loop.h"
 #include "tu_tunnel.h"
@@ -180,12 +181,10 @@ START_TEST(back_pressure_pauses_the_fast_side)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("splice");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
@@ -194,9 +193,5 @@ int main(void)
     tcase_add_test(tc, close_carries_reason);
     tcase_add_test(tc, back_pressure_pauses_the_fast_side);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }
