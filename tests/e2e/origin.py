@@ -16,7 +16,6 @@ they are ("conn N req M"):
   keep       answer every request, keep the connection
   race       the second request on a connection is met with a close, no answer (a target's
              idle close that crossed the request)
-  idleclose  close each connection 300 ms after its first answer
 
 and, for what a forwarder must change on the way:
 
@@ -166,10 +165,6 @@ def serve(c, me):
             return
         body = b"conn %d req %d\n" % (me, req)
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        if mode == "idleclose":
-            time.sleep(0.3)
-            c.close()
-            return
 
 
 while True:

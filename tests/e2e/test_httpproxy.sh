@@ -86,24 +86,6 @@ elif case == "slowloris":  # one byte every 200 ms; the proxy must cut us off
             break
     got += read_all(s, 3)
     print(status_of(got), "%.1f" % (time.time() - t0))
-elif case == "twice":  # arg: client,port; two GETs on one connection, 1 s apart
-    cid, p = arg.split(",")
-    s = conn()
-    bodies = []
-    for i in range(2):
-        s.sendall(("GET http://%s:%s/t HTTP/1.1\r\nHost: x\r\n\r\n" % (cid, p)).encode())
-        s.settimeout(10)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += s.recv(65536)
-        head, body = data.split(b"\r\n\r\n", 1)
-        n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
-        while len(body) < n:
-            body += s.recv(65536)
-        bodies.append(body.decode().strip())
-        if i == 0:
-            time.sleep(1)
-    print("|".join(bodies))
 elif case == "pipeline":  # arg: two client ids; both requests in one send
     a, b, dport = arg.split(",")
     s = conn()
@@ -187,8 +169,7 @@ raw() { python3 "$RD_TEST_DIR/raw.py" "$PP" "$@"; }
 rd_start_dummy dummy "$www"
 DP=${RD_ADDR##*:}
 # one origin per mode (tests/e2e/origin.py); MODE:VAR sets $VAR to its address
-for mv in silent:SILENT close:CLOSEP trunc:TRUNC bad:BADP keep:KEEPP race:RACEP \
-    idleclose:IDLEP; do
+for mv in silent:SILENT close:CLOSEP trunc:TRUNC bad:BADP keep:KEEPP race:RACEP; do
   rd_start "origin_${mv%%:*}" python3 "$RD_E2E_DIR/origin.py" "${mv%%:*}"
   printf -v "${mv#*:}" '%s' "$(rd_listen_addr "origin_${mv%%:*}")"
 done
@@ -290,9 +271,6 @@ rd_assert_eq "$out" $'conn 1 req 1\n 200\nconn 2 req 1\n 200\nconn 3 req 1\n 200
 out=$(curl -sS --max-time 20 "${X[@]}" -w ' %{http_code}\n' "$rurl" --next "${X[@]}" \
     -o /dev/null -w '%{http_code}\n' -d x "$rurl")
 rd_assert_eq "$out" $'conn 4 req 1\n 200\n502' "a POST on a kept conn that closed is not retried"
-# the target closes the kept conn while it is idle: the next request dials anew
-out=$(raw twice "foo,${IDLEP##*:}")
-rd_assert_eq "$out" $'conn 1 req 1|conn 2 req 1' "a kept conn the target closed is not used"
 
 # ---- CONNECT ------------------------------------------------------------------------------
 rd_http "http://foo:$DP/hello.txt" "${X[@]}" --proxytunnel

@@ -94,10 +94,6 @@ rd_assert_eq "$out" $'conn 1 req 1\n 200\nconn 2 req 1\n 200\nconn 3 req 1\n 200
     "a kept conn closed under a request: sent again on a new conn"
 rd_http "$RR" -d x
 rd_assert_status 502 "a POST on a kept conn that closed is not sent again"
-rd_start origin_idle python3 "$RD_E2E_DIR/origin.py" idleclose
-IR="http://$SRV_ADDR/client/foo/http/$(rd_listen_addr origin_idle)/i"
-out=$(curl -sS --max-time 20 "$IR"; sleep 1; curl -sS --max-time 20 "$IR")
-rd_assert_eq "$out" $'conn 1 req 1\nconn 2 req 1' "a kept conn the target closed is not used"
 rd_wait_log server "route GET foo $(rd_listen_addr origin_keep) /k -> 200"
 
 # ---- errors ----

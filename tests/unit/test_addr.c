@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "check_main.h"
 #include "common/addr.h"
 #include "common/log.h"
 
@@ -170,12 +171,10 @@ START_TEST(log_limited)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("addr");
     TCase *tc = tcase_create("addr");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, listen_good);
     tcase_add_test(tc, listen_ipv6);
@@ -183,9 +182,5 @@ int main(void)
     tcase_add_test(tc, listen_cannot_bind);
     tcase_add_test(tc, log_limited);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

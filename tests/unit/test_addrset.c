@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check_main.h"
 #include "common/addrset.h"
 
 START_TEST(set_sorted_unique_canonical)
@@ -119,21 +120,15 @@ START_TEST(target_parse)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("addrset");
     TCase *tc = tcase_create("addrset");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, set_sorted_unique_canonical);
     tcase_add_test(tc, set_bounded);
     tcase_add_test(tc, format);
     tcase_add_test(tc, target_parse);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 
+#include "check_main.h"
 #include "frontends/http/admin.h"
 #include "frontends/http/admin_int.h"
 #include "frontends/users.h"
@@ -522,12 +523,10 @@ START_TEST(pac_needs_a_listener_and_a_host)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("admin");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
@@ -542,9 +541,5 @@ int main(void)
     tcase_add_test(tc, pac_text_escapes_and_dedups);
     tcase_add_test(tc, pac_needs_a_listener_and_a_host);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return su;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/allow.h"
 
 /* A list made of one pattern; fails the test if the pattern does not parse. */
@@ -248,12 +249,10 @@ START_TEST(glob)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("allow");
     TCase *tc = tcase_create("allow");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, empty_allows_all);
     tcase_add_test(tc, exact_v4);
@@ -266,9 +265,5 @@ int main(void)
     tcase_add_test(tc, glob);
     tcase_add_test(tc, ip_wildcards_refused);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/ctab.h"
 
 START_TEST(siphash_vectors)
@@ -107,21 +108,15 @@ START_TEST(key_bounds)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("ctab");
     TCase *tc = tcase_create("ctab");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, siphash_vectors);
     tcase_add_test(tc, counts_and_free);
     tcase_add_test(tc, many_keys);
     tcase_add_test(tc, key_bounds);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/flags.h"
 
 /* One set of destinations with their defaults, fresh per test. */
@@ -475,7 +476,7 @@ START_TEST(test_macros_and_no_env)
 }
 END_TEST
 
-static Suite *flags_suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("flags");
     TCase *tc = tcase_create("parse");
@@ -510,15 +511,4 @@ static Suite *flags_suite(void)
     tcase_add_test(tc, test_exit_ok);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(flags_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/httpmsg.h"
 
 /* ------------------------------------------------------------------ route paths */
@@ -478,7 +479,7 @@ END_TEST
 
 /* ------------------------------------------------------------------ response heads */
 
-static struct rd_hm_response *resp;
+static struct rd_hm_response resp_store, *resp = &resp_store; /* large: not on a stack */
 
 /* Parse `s` (a head possibly followed by body bytes) in every way: whole, split at every
  * offset (first part alone must not complete the head unless it holds all of it) and one
@@ -1131,7 +1132,7 @@ START_TEST(trailer_filter_bad)
 }
 END_TEST
 
-static Suite *httpmsg_suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("httpmsg");
     TCase *tc = tcase_create("core");
@@ -1169,18 +1170,4 @@ static Suite *httpmsg_suite(void)
     tcase_add_test(tc, trailer_filter_bad);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    resp = malloc(sizeof *resp);
-    sr = srunner_create(httpmsg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    free(resp);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

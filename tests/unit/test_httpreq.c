@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/httpreq.h"
 
 static struct rd_hr_request *rq_new(void)
@@ -735,12 +736,10 @@ START_TEST(basic_decode)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("httpreq");
     TCase *tc = tcase_create("parser");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, absolute_get);
@@ -762,9 +761,5 @@ int main(void)
     tcase_add_test(tc, origin_split_every_offset);
     tcase_add_test(tc, basic_decode);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

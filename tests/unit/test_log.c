@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/log.h"
 
 static char path[64];
@@ -130,12 +131,10 @@ START_TEST(batch_off_flushes_and_writes_each_line)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("log");
     TCase *tc = tcase_create("batch");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
@@ -144,9 +143,5 @@ int main(void)
     tcase_add_test(tc, full_buffer_flushes_nothing_lost);
     tcase_add_test(tc, batch_off_flushes_and_writes_each_line);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

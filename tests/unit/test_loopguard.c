@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "check_main.h"
 #include "tunnel/loopguard.h"
 
 /* "1.2.3.4:80" / "[::1]:80" -> sockaddr (numeric only). */
@@ -175,12 +176,10 @@ START_TEST(empty_and_limits)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("loopguard");
     TCase *tc = tcase_create("loopguard");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, server_on_this_host);
     tcase_add_test(tc, server_elsewhere);
@@ -188,9 +187,5 @@ int main(void)
     tcase_add_test(tc, announced_by_a_remote_server);
     tcase_add_test(tc, empty_and_limits);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "tunnel/message.h"
 
 static size_t unhex(const char *hex, uint8_t *out)
@@ -244,12 +245,10 @@ START_TEST(sync_payload)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("message");
     TCase *tc = tcase_create("codec");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, golden_vectors);
     tcase_add_test(tc, varint_vectors);
@@ -260,9 +259,5 @@ int main(void)
     tcase_add_test(tc, connect_targets);
     tcase_add_test(tc, sync_payload);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/peerspec.h"
 
 START_TEST(good)
@@ -46,18 +47,12 @@ START_TEST(bad_specs)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("peerspec");
     TCase *tc = tcase_create("parse");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, good);
     tcase_add_test(tc, bad_specs);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

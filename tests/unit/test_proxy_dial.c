@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/proxyenv.h"
 #include "transport/proxy_dial.h"
 
@@ -722,7 +723,7 @@ START_TEST(free_while_running)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("proxy_dial");
     TCase *pure = tcase_create("pure"), *sm = tcase_create("handshake");
@@ -750,15 +751,4 @@ static Suite *suite(void)
     tcase_set_timeout(sm, 30);
     suite_add_tcase(s, sm);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

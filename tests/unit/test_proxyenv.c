@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "common/proxyenv.h"
 
 /* ---- URL ---- */
@@ -391,7 +392,7 @@ START_TEST(pick_real_getenv)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("proxyenv");
     TCase *t = tcase_create("core");
@@ -406,15 +407,4 @@ static Suite *suite(void)
     tcase_add_test(t, pick_real_getenv);
     suite_add_tcase(s, t);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

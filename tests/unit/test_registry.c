@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
 
@@ -271,12 +272,10 @@ START_TEST(reclaim_hook)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("registry");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
@@ -287,9 +286,5 @@ int main(void)
     tcase_add_test(tc, free_with_entries_left);
     tcase_add_test(tc, reclaim_hook);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

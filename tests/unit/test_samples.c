@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "tunnel/message.h"
 #include "tunnel/samples.h"
 #include "tunnel/session.h"
@@ -96,19 +97,13 @@ START_TEST(rates_per_tick_aligned_and_dropped)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("samples");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, rates_per_tick_aligned_and_dropped);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return su;
 }

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/limits.h"
 #include "tunnel/conn.h"
 #include "tunnel/message.h"
@@ -1112,12 +1113,10 @@ START_TEST(rtt_meta_and_bytes_in_info)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("session");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
@@ -1146,9 +1145,5 @@ int main(void)
     tcase_add_test(tc, session_tx_pressure);
     tcase_add_test(tc, per_message_warnings_rate_limited);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

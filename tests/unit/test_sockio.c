@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/sockio.h"
 
 static struct event_base *base;
@@ -190,12 +191,10 @@ START_TEST(direct_clear_leaves_queued_bytes)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("sockio");
     TCase *tc = tcase_create("direct");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
@@ -205,9 +204,5 @@ int main(void)
     tcase_add_test(tc, direct_full_socket_then_libevent);
     tcase_add_test(tc, direct_clear_leaves_queued_bytes);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

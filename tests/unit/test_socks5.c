@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "frontends/socks/socks5.h"
 
 /* A greeting, an auth and a request back to back, then payload (curl --proxy-user foo:x
@@ -364,12 +365,10 @@ START_TEST(rep_mapping)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("socks5");
     TCase *tc = tcase_create("codec");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, session_every_split);
     tcase_add_test(tc, request_types);
@@ -379,9 +378,5 @@ int main(void)
     tcase_add_test(tc, encoders);
     tcase_add_test(tc, rep_mapping);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

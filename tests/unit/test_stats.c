@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "tunnel/conn.h"
@@ -417,12 +418,10 @@ START_TEST(log_json_lines)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("stats");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
@@ -435,9 +434,5 @@ int main(void)
     tcase_add_test(tc, null_stats_is_a_noop);
     tcase_add_test(tc, log_json_lines);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return su;
 }

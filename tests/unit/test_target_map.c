@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "frontends/target_map.h"
 
 static const char *show(const char *s) { return s != NULL ? s : "-"; }
@@ -210,12 +211,10 @@ START_TEST(result_strings)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("target_map");
     TCase *tc = tcase_create("map");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, host_names_client);
     tcase_add_test(tc, domain_suffix);
@@ -225,9 +224,5 @@ int main(void)
     tcase_add_test(tc, lengths);
     tcase_add_test(tc, result_strings);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

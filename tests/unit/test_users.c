@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "check_main.h"
 #include "common/secrets.h"
 #include "frontends/users.h"
 
@@ -482,12 +483,10 @@ START_TEST(secret_fields)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("users");
     TCase *tc = tcase_create("users");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, tokens_parse_and_check);
     tcase_add_test(tc, tokens_malformed);
@@ -500,9 +499,5 @@ int main(void)
     tcase_add_test(tc, token_file);
     tcase_add_test(tc, secret_fields);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }

@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "check_main.h"
 #include "common/limits.h"
 #include "transport/ws_client.h"
 #include "transport/ws_frame.h"
@@ -970,7 +971,7 @@ START_TEST(connect_bad_args)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("ws_client");
     TCase *pure = tcase_create("pure"), *e2e = tcase_create("e2e");
@@ -998,15 +999,4 @@ static Suite *suite(void)
     suite_add_tcase(s, pure);
     suite_add_tcase(s, e2e);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "transport/ws_frame.h"
 
 static const uint8_t rfc_key[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -578,7 +579,7 @@ START_TEST(close_payloads)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("ws_frame");
     TCase *tc = tcase_create("core");
@@ -595,15 +596,4 @@ static Suite *suite(void)
     tcase_add_test(tc, close_payloads);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/httpreq.h"
 #include "transport/ws_frame.h"
 #include "transport/ws_server.h"
@@ -377,13 +378,11 @@ START_TEST(link_close_echoed)
 }
 END_TEST
 
-int main(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("ws_server");
     TCase *tc = tcase_create("handshake");
     TCase *tl = tcase_create("link");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, handshake_rfc_example);
     tcase_add_test(tc, handshake_refusals);
@@ -397,9 +396,5 @@ int main(void)
     tcase_add_test(tl, link_oversize_closes_1009);
     tcase_add_test(tl, link_close_echoed);
     suite_add_tcase(s, tl);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }

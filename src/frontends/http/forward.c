@@ -12,8 +12,8 @@
  *
  * https targets (the route): the same bytes pass through a TLS client on memory BIOs
  * (tls_conn.h) between us and the conn, verified against the route's CAs and the target's
- * name, with SNI. ts_* below are the only places that touch the conn's bytes; they keep the
- * TLS object's buffers to about one record each way.
+ * name, with SNI. The conn's bytes are touched only through fwd_ts_* (stream.c), which keep
+ * the TLS object's buffers to about one record each way.
  *
  * Back pressure, target -> user: the conn is read only while the user's output holds less
  * than RD_BEV_OUT_HIGH (the write callback resumes us; the conn's rx then pauses the far
@@ -35,15 +35,11 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "frontends/http/keep.h"
-#include "frontends/http/route.h"
 #include "frontends/http/tls_conn.h"
 #include "tunnel/conn.h"
 
 #define FWD_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
 #define FWD_RESP_ARENA (RD_MAX_HTTP_HEADER + 2 * RD_HM_MAX_HEADERS + 64)
-#define FWD_TLS_CIPHER_CHUNK (32 * 1024)   /* ciphertext taken from the conn at a time */
-#define FWD_TLS_PLAIN_HIGH (256 * 1024)    /* plaintext waiting for the handshake: blocked */
 
 static const struct rd_conn_cbs exch_cbs;
 
@@ -99,97 +95,6 @@ void fwd_clear(struct hc *h)
     x->rechunk = x->close_after = x->asked_keep = x->target_keep = x->reused = 0;
     x->head_sent = 0;
     x->req_done = 1;
-}
-
-/* ---- the target stream: the conn, or TLS over it ---- */
-
-static int ts_tls_flush(struct hc *h)
-{
-    size_t n = rd_tls_conn_take(h->x.tls, h->x.cipher);
-    int rc = 0;
-
-    if (n == 0)
-        return 0;
-    if (h->x.conn != NULL) {
-        h->x.up += n;
-        rc = rd_conn_write(h->x.conn, h->x.cipher);
-    }
-    evbuffer_drain(h->x.cipher, evbuffer_get_length(h->x.cipher));
-    return rc;
-}
-
-static int ts_blocked(const struct hc *h)
-{
-    return h->x.conn == NULL || rd_conn_tx_blocked(h->x.conn) ||
-           (h->x.tls != NULL && rd_tls_conn_pending(h->x.tls) > FWD_TLS_PLAIN_HIGH);
-}
-
-static int ts_send(struct hc *h, const void *data, size_t len)
-{
-    if (h->x.tls == NULL) {
-        h->x.up += len;
-        return rd_conn_write_bytes(h->x.conn, data, len);
-    }
-    if (rd_tls_conn_write(h->x.tls, data, len) != 0)
-        return -1;
-    return ts_tls_flush(h);
-}
-
-/* Move all of b to the target. */
-static int ts_send_buf(struct hc *h, struct evbuffer *b)
-{
-    if (h->x.tls == NULL) {
-        h->x.up += evbuffer_get_length(b);
-        return rd_conn_write(h->x.conn, b);
-    }
-    while (evbuffer_get_length(b) > 0) {
-        struct evbuffer_iovec v;
-        if (!hc_peek(b, &v) || ts_send(h, v.iov_base, v.iov_len) != 0)
-            return -1;
-        evbuffer_drain(b, v.iov_len);
-    }
-    return 0;
-}
-
-/* Answer bytes from the target (conn c, which may be in its on_closed) -> dst, at most max.
- * https: decrypts, pulling ciphertext only as records are needed. */
-static size_t ts_recv(struct hc *h, struct rd_conn *c, struct evbuffer *dst, size_t max)
-{
-    struct fwd *x = &h->x;
-    size_t got = 0, n;
-    int was_done;
-
-    if (x->tls == NULL)
-        return c != NULL ? rd_conn_read(c, dst, max) : 0;
-    was_done = rd_tls_conn_handshake_done(x->tls);
-    for (;;) {
-        got += rd_tls_conn_read(x->tls, dst, max - got);
-        if (ts_tls_flush(h) != 0 || rd_tls_conn_error(x->tls) != NULL || got >= max ||
-            rd_tls_conn_closed(x->tls) || !rd_tls_conn_wants_input(x->tls) || c == NULL)
-            break;
-        n = rd_conn_read(c, x->cipher, max == SIZE_MAX ? SIZE_MAX : FWD_TLS_CIPHER_CHUNK);
-        if (n == 0)
-            break;
-        if (rd_tls_conn_feed(x->tls, x->cipher) != 0) {
-            evbuffer_drain(x->cipher, evbuffer_get_length(x->cipher));
-            break;
-        }
-    }
-    if (!was_done && rd_tls_conn_handshake_done(x->tls)) {
-        ts_tls_flush(h); /* what waited for the handshake */
-        event_active(h->kick, EV_TIMEOUT, 0); /* the request body may go on */
-    }
-    return got;
-}
-
-/* The https target's stream ended with close_notify: the same as the conn's EOF. */
-static void ts_check_closed(struct hc *h)
-{
-    if (!h->x.conn_gone && h->x.tls != NULL && rd_tls_conn_closed(h->x.tls)) {
-        h->x.conn_gone = 1;
-        snprintf(h->x.conn_reason, sizeof h->x.conn_reason, "EOF");
-        fwd_close_conn(h, NULL);
-    }
 }
 
 /* ---- the end of an exchange ---- */
@@ -266,14 +171,14 @@ static void response_done(struct hc *h)
 {
     struct fwd *x = &h->x;
 
-    if (x->target_keep && rd_keep_enabled(h->fe->cfg.keep) && !h->fe->stopping &&
+    if (x->target_keep && fwd_keeping(h) &&
         x->conn != NULL && !x->conn_gone && x->req_done && x->tls == NULL &&
         evbuffer_get_length(x->rin) == 0 && rd_conn_rx_len(x->conn) == 0 &&
         (!x->spec.scope_private || (!x->close_after && h->keep_alive && !h->user_eof))) {
         struct rd_conn *c = x->conn;
         x->conn = NULL;
-        rd_keep_put(h->fe->cfg.keep, c, x->spec.scope, x->spec.target.client_id,
-                    x->spec.target.addr);
+        h->fe->tun->put(h->fe->tun_arg, c, x->spec.scope, x->spec.target.client_id,
+                        x->spec.target.addr);
         if (x->spec.scope_private) { /* dropped with this user connection */
             snprintf(h->kept_scope, sizeof h->kept_scope, "%s", x->spec.scope);
             snprintf(h->kept_client, sizeof h->kept_client, "%s", x->spec.target.client_id);
@@ -402,7 +307,7 @@ static int redial(struct hc *h)
     x->retry_head = NULL; /* once */
     rd_debug("%s %s: kept conn to %s closed before answering (%s): sending again on a new "
              "conn", h->fe->name, h->peer, x->spec.target.addr, x->conn_reason);
-    if (rd_fe_dial(h->fe->cfg.fe, &h->who, &x->spec.target, &x->conn) != RD_FEV_OK) {
+    if (fwd_dial(h, &x->spec.target, &x->conn) != RD_FEV_OK) {
         x->conn = NULL;
         free(head);
         return -1;
@@ -411,7 +316,7 @@ static int redial(struct hc *h)
     x->conn_gone = 0;
     x->conn_reason[0] = '\0';
     rd_conn_set_cbs(x->conn, &exch_cbs, h);
-    ts_send(h, head, x->retry_len);
+    fwd_ts_send(h, head, x->retry_len);
     free(head);
     return 0;
 }
@@ -440,6 +345,31 @@ static void head_gone(struct hc *h, size_t have)
     fwd_fail(h, 502, "bad-response", text);
 }
 
+/* The answer head is parsed (x->resp): the user gets ours for it, or a 101 joins both
+ * sides, or the answer is refused. */
+static void head_complete(struct hc *h)
+{
+    struct fwd *x = &h->x;
+
+    if (x->resp->te[0] != '\0' && x->resp->content_length >= 0) {
+        /* RFC 9112 s6.3: TE overrides CL, "ought to be handled as an error": we do (a
+         * response-splitting attempt or a broken origin) */
+        fwd_fail(h, 502, "bad-response", "response with both Content-Length and Transfer-Encoding");
+        return;
+    }
+    if (x->resp->status == 101) {
+        start_upgraded(h);
+        return;
+    }
+    if (send_response_head(h) != 0) {
+        fwd_fail(h, 502, "bad-response", "response head from the target too large");
+        return;
+    }
+    hc_set_state(h, HC_EXCH_BODY);
+    if (x->spec.deadline_ms <= 0)
+        hc_arm(h, HT_STALL, x->spec.body_idle_ms);
+}
+
 static void pump_head(struct hc *h)
 {
     struct fwd *x = &h->x;
@@ -450,10 +380,10 @@ static void pump_head(struct hc *h)
     while (h->st == HC_EXCH_HEAD) {
         len = evbuffer_get_length(x->rin);
         if (x->conn != NULL && len < cap) {
-            size_t n = ts_recv(h, x->conn, x->rin, cap - len);
+            size_t n = fwd_ts_recv(h, x->conn, x->rin, cap - len);
             x->resp_bytes += n;
             len += n;
-            ts_check_closed(h);
+            fwd_ts_check_closed(h);
         }
         if (x->tls != NULL && rd_tls_conn_error(x->tls) != NULL) {
             head_gone(h, len);
@@ -474,24 +404,7 @@ static void pump_head(struct hc *h)
             continue;
         case RD_HM_OK:
             evbuffer_drain(x->rin, used);
-            if (x->resp->te[0] != '\0' && x->resp->content_length >= 0) {
-                /* RFC 9112 s6.3: TE overrides CL, "ought to be handled as an error": we do
-                 * (a response-splitting attempt or a broken origin) */
-                fwd_fail(h, 502, "bad-response",
-                         "response with both Content-Length and Transfer-Encoding");
-                return;
-            }
-            if (x->resp->status == 101) {
-                start_upgraded(h);
-                return;
-            }
-            if (send_response_head(h) != 0) {
-                fwd_fail(h, 502, "bad-response", "response head from the target too large");
-                return;
-            }
-            hc_set_state(h, HC_EXCH_BODY);
-            if (x->spec.deadline_ms <= 0)
-                hc_arm(h, HT_STALL, x->spec.body_idle_ms);
+            head_complete(h);
             return;
         case RD_HM_NEED_MORE:
             if (x->conn_gone)
@@ -534,6 +447,30 @@ static void body_eof(struct hc *h)
                                          : x->conn_reason);
 }
 
+/* The first `used` bytes of rin are body the tracker took: to the user (as a chunk when
+ * re-chunking), or dropped (a trailer field the user must not get). 1 when bytes went out. */
+static int body_out(struct hc *h, struct evbuffer *out, size_t used)
+{
+    struct fwd *x = &h->x;
+
+    if (used == 0)
+        return 0;
+    if (!x->resp_body.pass) {
+        evbuffer_drain(x->rin, used);
+        return 0;
+    }
+    if (x->resp_body.prefix_len > 0) /* a trailer name the filter held back */
+        evbuffer_add(out, x->resp_body.prefix, x->resp_body.prefix_len);
+    if (x->rechunk)
+        evbuffer_add_printf(out, "%zx\r\n", used);
+    evbuffer_remove_buffer(x->rin, out, used);
+    if (x->rechunk)
+        evbuffer_add(out, "\r\n", 2);
+    x->down += used;
+    h->down += used;
+    return 1;
+}
+
 static void pump_body(struct hc *h)
 {
     struct fwd *x = &h->x;
@@ -554,8 +491,8 @@ static void pump_body(struct hc *h)
         if (evbuffer_get_length(x->rin) == 0) {
             size_t n = 0;
             if (x->conn != NULL)
-                n = ts_recv(h, x->conn, x->rin, RD_BEV_OUT_HIGH - outlen);
-            ts_check_closed(h);
+                n = fwd_ts_recv(h, x->conn, x->rin, RD_BEV_OUT_HIGH - outlen);
+            fwd_ts_check_closed(h);
             if (x->tls != NULL && rd_tls_conn_error(x->tls) != NULL) {
                 fwd_fail(h, 502, "bad-response", rd_tls_conn_error(x->tls));
                 return;
@@ -575,20 +512,7 @@ static void pump_body(struct hc *h)
             fwd_fail(h, 502, "bad-response", "malformed chunked body from the target");
             return;
         }
-        if (used > 0 && !x->resp_body.pass) { /* a trailer field the user must not get */
-            evbuffer_drain(x->rin, used);
-        } else if (used > 0) {
-            if (x->resp_body.prefix_len > 0) /* a trailer name the filter held back */
-                evbuffer_add(out, x->resp_body.prefix, x->resp_body.prefix_len);
-            if (x->rechunk)
-                evbuffer_add_printf(out, "%zx\r\n", used);
-            evbuffer_remove_buffer(x->rin, out, used);
-            if (x->rechunk)
-                evbuffer_add(out, "\r\n", 2);
-            x->down += used;
-            h->down += used;
-            moved = 1;
-        }
+        moved |= body_out(h, out, used);
         if (r == RD_HR_OK && evbuffer_get_length(x->rin) > 0) {
             x->target_keep = 0; /* bytes past the body: never reuse this conn */
             evbuffer_drain(x->rin, evbuffer_get_length(x->rin));
@@ -611,6 +535,27 @@ void fwd_pump_down(struct hc *h)
 
 /* ---- the request body ---- */
 
+/* The first `used` bytes of the user's input are request body the tracker took: to the
+ * target, or dropped (a trailer field the target must not get). 1 when bytes went out. */
+static int body_up(struct hc *h, struct evbuffer *in, size_t used)
+{
+    struct fwd *x = &h->x;
+
+    if (used == 0)
+        return 0;
+    if (!x->req_body.pass) {
+        evbuffer_drain(in, used);
+        return 0;
+    }
+    if (x->req_body.prefix_len > 0) /* a trailer name the filter held back */
+        fwd_ts_send(h, x->req_body.prefix, x->req_body.prefix_len);
+    evbuffer_remove_buffer(in, x->tmp, used);
+    fwd_ts_send_buf(h, x->tmp);
+    evbuffer_drain(x->tmp, evbuffer_get_length(x->tmp));
+    h->up += used;
+    return 1;
+}
+
 void fwd_pump_up(struct hc *h)
 {
     struct fwd *x = &h->x;
@@ -631,7 +576,7 @@ void fwd_pump_up(struct hc *h)
             x->close_after = 1;
             return;
         }
-        if (ts_blocked(h)) {
+        if (fwd_ts_blocked(h)) {
             hc_read(h, 0); /* on_writable (or the TLS handshake) resumes us */
             return;
         }
@@ -645,17 +590,7 @@ void fwd_pump_up(struct hc *h)
                 hc_end(h, "malformed chunked request body", 1);
             return;
         }
-        if (used > 0 && !x->req_body.pass) { /* a trailer field the target must not get */
-            evbuffer_drain(in, used);
-        } else if (used > 0) {
-            if (x->req_body.prefix_len > 0) /* a trailer name the filter held back */
-                ts_send(h, x->req_body.prefix, x->req_body.prefix_len);
-            evbuffer_remove_buffer(in, x->tmp, used);
-            ts_send_buf(h, x->tmp);
-            evbuffer_drain(x->tmp, evbuffer_get_length(x->tmp));
-            h->up += used;
-            moved = 1;
-        }
+        moved |= body_up(h, in, used);
         if (r == RD_HR_OK)
             x->req_done = 1;
     }
@@ -684,22 +619,22 @@ void fwd_joined_pump(struct hc *h)
     struct evbuffer *in = bufferevent_get_input(h->bev);
     struct evbuffer *out = bufferevent_get_output(h->bev);
 
-    while (h->st == HC_JOINED && evbuffer_get_length(in) > 0 && !ts_blocked(h)) {
+    while (h->st == HC_JOINED && evbuffer_get_length(in) > 0 && !fwd_ts_blocked(h)) {
         h->up += evbuffer_get_length(in);
-        ts_send_buf(h, in);
+        fwd_ts_send_buf(h, in);
     }
     if (h->st != HC_JOINED)
         return;
-    hc_read(h, !ts_blocked(h));
+    hc_read(h, !fwd_ts_blocked(h));
     while (evbuffer_get_length(out) < RD_BEV_OUT_HIGH && x->conn != NULL) {
-        size_t n = ts_recv(h, x->conn, out, RD_BEV_OUT_HIGH - evbuffer_get_length(out));
+        size_t n = fwd_ts_recv(h, x->conn, out, RD_BEV_OUT_HIGH - evbuffer_get_length(out));
         h->down += n;
         if (n == 0)
             break;
     }
     if (!h->plain && evbuffer_get_length(out) > 0)
         bufferevent_enable(h->bev, EV_WRITE);
-    ts_check_closed(h);
+    fwd_ts_check_closed(h);
     if (x->tls != NULL && rd_tls_conn_error(x->tls) != NULL) {
         hc_end(h, rd_tls_conn_error(x->tls), 1);
         return;
@@ -750,7 +685,7 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
     snprintf(x->conn_reason, sizeof x->conn_reason, "%s", reason ? reason : "EOF");
     if (h->st == HC_JOINED) {
         size_t room = RD_BEV_OUT_HIGH * 4;
-        h->down += ts_recv(h, c, bufferevent_get_output(h->bev), room);
+        h->down += fwd_ts_recv(h, c, bufferevent_get_output(h->bev), room);
         fwd_joined_pump(h);
         return;
     }
@@ -759,7 +694,7 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
         return;
     }
     /* the last bytes sent before the close are delivered first (bounded by the conn's cap) */
-    n = ts_recv(h, c, x->rin, SIZE_MAX);
+    n = fwd_ts_recv(h, c, x->rin, SIZE_MAX);
     x->resp_bytes += n;
     fwd_pump_down(h);
     if (h->st == HC_EXCH_HEAD || h->st == HC_EXCH_BODY)
@@ -825,49 +760,40 @@ static int build_head(struct hc *h, const struct rd_hr_request *rq, char **out)
     return n;
 }
 
-/* The conn to use: a kept one (reused) or a new dial. */
-static enum rd_fe_verdict get_conn(struct hc *h)
-{
-    struct fwd *x = &h->x;
-    struct rd_keep *k = h->fe->cfg.keep;
-
-    if (h->kept_client[0] != '\0' && (strcmp(h->kept_client, x->spec.target.client_id) != 0 ||
-                                      strcmp(h->kept_addr, x->spec.target.addr) != 0 ||
-                                      strcmp(h->kept_scope, x->spec.scope) != 0)) {
-        /* the proxy keeps one target per user connection: another target (or another user
-         * on the same connection) drops it */
-        rd_keep_drop(k, h->kept_scope, h->kept_client, h->kept_addr);
-        h->kept_client[0] = '\0';
-    }
-    x->conn = x->asked_keep ? rd_keep_take(k, x->spec.scope, x->spec.target.client_id,
-                                           x->spec.target.addr)
-                            : NULL;
-    if (x->conn != NULL) {
-        x->reused = 1;
-        h->reuses++;
-        return RD_FEV_OK;
-    }
-    return rd_fe_dial(h->fe->cfg.fe, &h->who, &x->spec.target, &x->conn);
-}
-
-static int start_tls(struct hc *h)
-{
-    struct rd_tls_client_ctx *ctx = rd_route_tls_ctx(h->fe->cfg.route);
-
-    if (ctx == NULL)
-        return -1;
-    if (h->x.cipher == NULL && (h->x.cipher = evbuffer_new()) == NULL)
-        return -1;
-    h->x.tls = rd_tls_conn_new(ctx, h->x.spec.tls_host);
-    return h->x.tls != NULL ? 0 : -1;
-}
-
 static void arm_first(struct hc *h)
 {
     if (h->x.spec.deadline_ms > 0)
         hc_arm(h, HT_DEADLINE, h->x.spec.deadline_ms);
     else
         hc_arm(h, HT_RESPONSE, h->x.spec.head_timeout_ms);
+}
+
+/* No conn: the refusal's answer, counted. */
+static void dial_refused(struct hc *h, enum rd_fe_verdict v, int has_body)
+{
+    h->status = v == RD_FEV_NO_CLIENT                        ? 404
+                : v == RD_FEV_LIMIT || v == RD_FEV_USER_LIMIT ? 503
+                                                              : 502;
+    fwd_done(h, rd_fe_verdict_str(v));
+    hc_answer_verdict(h, v, &h->x.spec.target, !h->keep_alive || has_body);
+}
+
+/* Send the request head (malloc'd; taken). A bodyless request on a kept conn keeps it, to
+ * send it once more on a new dial if that conn closes before any answer byte (redial). */
+static void send_head(struct hc *h, char *head, size_t n, int has_body)
+{
+    struct fwd *x = &h->x;
+
+    fwd_ts_send(h, head, n);
+    if (x->reused && !has_body) {
+        char *small = realloc(head, n); /* its size, not 40 KiB */
+        if (small == NULL)
+            small = head; /* the larger block is as good */
+        x->retry_head = small;
+        x->retry_len = n;
+    } else {
+        free(head);
+    }
 }
 
 void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
@@ -885,7 +811,7 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     gettimeofday(&x->t0, NULL);
     snprintf(x->log_path, sizeof x->log_path, "%.*s", (int)strcspn(x->spec.path, "?"),
              x->spec.path); /* the query is not logged: it may carry secrets */
-    x->asked_keep = rd_keep_enabled(h->fe->cfg.keep) && !h->fe->stopping && !x->spec.https &&
+    x->asked_keep = fwd_keeping(h) && !x->spec.https &&
                     rq->minor == 1 && !(x->spec.upgrade && rq->upgrade) &&
                     (!x->spec.scope_private || h->keep_alive);
     n = build_head(h, rq, &head);
@@ -893,33 +819,22 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
         fwd_fail(h, 431, "head-too-large", "request head too large to forward");
         return;
     }
-    v = get_conn(h);
+    v = fwd_get_conn(h);
     if (v != RD_FEV_OK) {
         free(head);
-        h->status = v == RD_FEV_NO_CLIENT                        ? 404
-                    : v == RD_FEV_LIMIT || v == RD_FEV_USER_LIMIT ? 503
-                                                                  : 502;
-        fwd_done(h, rd_fe_verdict_str(v));
-        hc_answer_verdict(h, v, &x->spec.target, !h->keep_alive || has_body);
+        dial_refused(h, v, has_body);
         return;
     }
     rd_debug("%s %s: %s %s%s via client %s (conn %lld%s)", h->fe->name, h->peer, rq->method,
              x->spec.target.addr, x->spec.path, x->spec.target.client_id,
              (long long)rd_conn_id(x->conn), x->reused ? ", kept" : "");
     rd_conn_set_cbs(x->conn, &exch_cbs, h);
-    if (x->spec.https && start_tls(h) != 0) {
+    if (x->spec.https && fwd_start_tls(h) != 0) {
         free(head);
         fwd_fail(h, 502, "dial-failed", "https targets are not available (TLS setup failed)");
         return;
     }
-    ts_send(h, head, (size_t)n);
-    if (x->reused && !has_body) {
-        char *small = realloc(head, (size_t)n); /* kept for redial: its size, not 40 KiB */
-        x->retry_head = small != NULL ? small : head;
-        x->retry_len = (size_t)n;
-    } else {
-        free(head);
-    }
+    send_head(h, head, (size_t)n, has_body);
     if (x->resp == NULL && (x->resp = malloc(sizeof *x->resp)) == NULL) {
         fwd_fail(h, 500, "internal", "out of memory");
         return;

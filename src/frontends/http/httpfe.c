@@ -1,20 +1,7 @@
-/* httpfe.c - the HTTP front end: listener, one state machine per user connection, request
- * dispatch, answers of our own, CONNECT tunnels. See httpfe.h and httpfe_int.h; the exchange
- * with a target is forward.c.
- *
- * Answers of the front end itself (X-Rdial-Error kinds):
- *   400 bad-request / no-client-in-target   malformed request, route or target
- *   401 auth-required (route, admin) / 407 auth-required (proxy)   -proxy-users credentials
- *   403 forbidden          the user may not reach that client
- *   404 unknown-client / not-found          no such client / no such path
- *   405 method             CONNECT on the route, another method than GET/HEAD on admin paths
- *   408 header-timeout     the request head did not arrive in time
- *   414 uri-too-long, 426 upgrade-required, 431 head-too-large, 501 not-implemented,
- *   505 version
- *   502 dial-failed / bad-response          the dial or the target failed before an answer
- *   503 overloaded / shutting-down          -max-conns, too many connections, draining
- *   504 timeout            no answer head in time, or the far side's dial timed out
- *   508 loop-detected      the request's Via lists this server's hop: it came round */
+/* httpfe.c - the HTTP front end: listener, one state machine per user connection (reading
+ * heads, the driver, timers, the one close path). See httpfe.h and httpfe_int.h; the answers
+ * of our own are answer.c, the dispatch of a request dispatch.c, CONNECT and raw tunnels
+ * connect.c, the exchange with a target forward.c. */
 #include "httpfe_int.h"
 
 #include <stdio.h>
@@ -31,8 +18,6 @@
 
 #include "common/log.h"
 #include "frontends/http/admin.h"
-#include "frontends/http/keep.h"
-#include "frontends/http/route.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
 
@@ -118,32 +103,6 @@ int hc_peek(struct evbuffer *b, struct evbuffer_iovec *v)
     return v->iov_base != NULL;
 }
 
-static const char *status_reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 414: return "URI Too Long";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 508: return "Loop Detected";
-    }
-    return status < 300 ? "OK" : "Error";
-}
 
 /* ---- ending ---- */
 
@@ -180,7 +139,7 @@ static void set_reset(struct bufferevent *bev)
 
 /* The one close line (the proxy; the route logs per request); the hc is DONE afterwards and
  * freed by the reaper. */
-static void hc_finish(struct hc *h, int abort)
+void hc_finish(struct hc *h, int abort)
 {
     struct timeval now, d;
 
@@ -189,8 +148,7 @@ static void hc_finish(struct hc *h, int abort)
     evtimer_del(h->timer);
     event_del(h->kick);
     fwd_user_gone(h);
-    if (h->kept_client[0] != '\0') /* the proxy's conn kept for this connection only */
-        rd_keep_drop(h->fe->cfg.keep, h->kept_scope, h->kept_client, h->kept_addr);
+    fwd_drop_kept(h); /* the proxy's conn kept for this connection only */
     if (h->bev != NULL) {
         if (abort)
             set_reset(h->bev);
@@ -288,492 +246,6 @@ static void hc_end_now(struct hc *h, const char *reason, int reset)
     hc_finish(h, reset);
 }
 
-/* ---- answers of our own ---- */
-
-/* Queue a complete short answer. close_conn: then close the user connection; otherwise the
- * connection goes back to reading the next request (only when no body is left unread). A
- * refused CONNECT always closes: the user may already be sending the tunnel's bytes, which
- * must not be read as requests. */
-void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn)
-{
-    struct evbuffer *out = bufferevent_get_output(h->bev);
-    size_t tl = strlen(a->text);
-
-    close_conn = close_conn || h->user_eof || !h->keep_alive || h->is_connect;
-    h->status = a->status;
-    fwd_done(h, a->kind); /* an exchange this answer ends: counted and logged once */
-    fwd_close_conn(h, "answered by the front end");
-    evbuffer_add_printf(out,
-                        "HTTP/1.%d %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                        "Content-Length: %zu\r\nX-Rdial-Error: %s\r\n%s%s%s\r\n",
-                        h->minor, a->status, status_reason(a->status), tl + 1, a->kind,
-                        a->header ? a->header : "", a->header ? "\r\n" : "",
-                        close_conn ? "Connection: close\r\n"
-                                   : (h->minor == 0 ? "Connection: keep-alive\r\n" : ""));
-    if (!h->is_head) {
-        evbuffer_add(out, a->text, tl);
-        evbuffer_add(out, "\n", 1);
-    }
-    rd_debug("%s %s: %d %s: %s", h->fe->name, h->peer, a->status, a->kind, a->text);
-    if (close_conn) {
-        char why[96];
-        snprintf(why, sizeof why, "answered %d %s", a->status, a->kind);
-        hc_end(h, why, 0);
-        return;
-    }
-    fwd_clear(h);
-    hc_next_request(h);
-}
-
-static void reply(struct hc *h, int status, const char *kind, const char *text, int close_conn)
-{
-    struct rd_fwd_answer a;
-
-    memset(&a, 0, sizeof a);
-    a.status = status;
-    a.kind = kind;
-    snprintf(a.text, sizeof a.text, "%s", text);
-    hc_reply(h, &a, close_conn);
-}
-
-/* The one table: a refusal of the front-end decision -> its HTTP answer. */
-void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_target *t,
-                       int close_conn)
-{
-    struct rd_fwd_answer a;
-    int proxy = h->fe->cfg.kind == RD_HTTPFE_PROXY;
-
-    memset(&a, 0, sizeof a);
-    switch (v) {
-    case RD_FEV_AUTH:
-        a.status = proxy ? 407 : 401;
-        a.kind = "auth-required";
-        a.header = proxy ? "Proxy-Authenticate: Basic realm=\"rdial\""
-                         : "WWW-Authenticate: Basic realm=\"rdial\"";
-        snprintf(a.text, sizeof a.text, "%s", proxy ? "proxy credentials required (Basic, "
-                                                      "user[@client-id])"
-                                                    : "authentication required");
-        break;
-    case RD_FEV_FORBIDDEN:
-        a.status = 403;
-        a.kind = "forbidden";
-        snprintf(a.text, sizeof a.text, "not allowed to reach this client");
-        break;
-    case RD_FEV_NO_CLIENT_IN_TARGET:
-        a.status = 400;
-        a.kind = "no-client-in-target";
-        snprintf(a.text, sizeof a.text, "%s: name the client in the host (<host>.<client-id>) "
-                 "or give proxy credentials (user = client id)",
-                 t->why ? t->why : "target names no client");
-        break;
-    case RD_FEV_BAD_TARGET:
-        a.status = 400;
-        a.kind = "bad-request";
-        snprintf(a.text, sizeof a.text, "%s", t->why ? t->why : "bad target");
-        break;
-    case RD_FEV_NO_CLIENT:
-        a.status = 404;
-        a.kind = "unknown-client";
-        snprintf(a.text, sizeof a.text, "client %s %s", t->client_id,
-                 proxy ? "is not connected" : "not connected");
-        break;
-    case RD_FEV_LIMIT:
-    case RD_FEV_USER_LIMIT:
-        a.status = 503;
-        a.kind = "overloaded";
-        snprintf(a.text, sizeof a.text, "client %s: %s", t->client_id, rd_fe_verdict_str(v));
-        break;
-    case RD_FEV_REFUSED:
-    case RD_FEV_OK:
-        a.status = 502;
-        a.kind = "dial-failed";
-        snprintf(a.text, sizeof a.text, "dial refused: %s", rd_fe_verdict_str(v));
-        break;
-    }
-    hc_reply(h, &a, close_conn);
-}
-
-/* ---- CONNECT (and upgraded exchanges to plain targets): raw bytes both ways ---- */
-
-static void relay_done(struct rd_relay *r, const char *reason, uint64_t up, uint64_t down,
-                       void *arg)
-{
-    struct hc *h = arg;
-
-    (void)r;
-    h->relay = NULL;
-    h->bev = NULL; /* freed by the relay */
-    h->up += up;
-    h->down += down;
-    if (h->reason[0] == '\0')
-        snprintf(h->reason, sizeof h->reason, "tunnel: %s", reason);
-    hc_finish(h, 0);
-}
-
-/* Join the user's socket to conn c for good: head (the 200 of CONNECT, or the target's 101)
- * goes first, then the relay carries both ways (bytes already read from the user go too). */
-void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_len)
-{
-    struct bufferevent *bev = h->bev;
-    struct rd_relay *r;
-
-    hc_arm(h, HT_NONE, 0);
-    if (head_len > 0)
-        evbuffer_add(bufferevent_get_output(bev), head, head_len);
-    bufferevent_setwatermark(bev, EV_READ, 0, 0);
-    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    hc_set_state(h, HC_TUNNEL);
-    rd_bev_direct_clear(&h->dw); /* the relay writes its own way (and enables EV_WRITE) */
-    r = rd_relay_new(c, bev, relay_done, h);
-    if (r == NULL) {
-        hc_set_state(h, HC_EXCH_HEAD); /* still ours: end it the normal way */
-        rd_conn_close(c, "out of memory");
-        hc_end(h, "out of memory", 1);
-        return;
-    }
-    if (h->st == HC_TUNNEL) /* the relay may already have ended */
-        h->relay = r;
-}
-
-static void connect_established(struct hc *h)
-{
-    static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-    struct rd_conn *c = h->x.conn;
-
-    h->status = 200;
-    rd_stats_frontend(h->fe->cfg.fe->stats, RD_FE_HTTPPROXY, RD_FE_OK);
-    h->x.active = 0;
-    h->x.conn = NULL;
-    hc_tunnel(h, c, ok, sizeof ok - 1);
-}
-
-static void wait_readable(struct rd_conn *c, void *arg)
-{
-    struct hc *h = arg;
-    (void)c;
-    if (h->st == HC_CONNECT_WAIT)
-        connect_established(h); /* the target spoke first: the dial worked */
-}
-
-/* CONNECT_WAIT: optimistic user bytes go to the conn at once (the conn accepts Data right
- * after Connect), so a client-speaks-first exchange can release the 200 with its answer. */
-static void wait_forward(struct hc *h)
-{
-    struct evbuffer *in = bufferevent_get_input(h->bev);
-    size_t n = evbuffer_get_length(in);
-
-    if (h->x.conn == NULL)
-        return;
-    if (n > 0 && !rd_conn_tx_blocked(h->x.conn)) {
-        h->up += n;
-        rd_conn_write(h->x.conn, in);
-    }
-    hc_read(h, !rd_conn_tx_blocked(h->x.conn));
-}
-
-static void wait_writable(struct rd_conn *c, void *arg)
-{
-    struct hc *h = arg;
-    (void)c;
-    if (h->st == HC_CONNECT_WAIT)
-        wait_forward(h);
-}
-
-static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
-{
-    struct hc *h = arg;
-    (void)c;
-
-    h->x.conn = NULL;
-    if (strcmp(reason, "EOF") == 0) { /* the target accepted and closed at once */
-        h->status = 200;
-        rd_stats_frontend(h->fe->cfg.fe->stats, RD_FE_HTTPPROXY, RD_FE_OK);
-        h->x.active = 0;
-        evbuffer_add_printf(bufferevent_get_output(h->bev),
-                            "HTTP/1.1 200 Connection established\r\n\r\n");
-        hc_end(h, "tunnel: target closed at once", 0);
-        return;
-    }
-    {
-        int timeout = strstr(reason, "timeout") != NULL || strstr(reason, "timed out") != NULL;
-        reply(h, timeout ? 504 : 502, timeout ? "timeout" : "dial-failed", reason, 1);
-    }
-}
-
-static void wait_ack(struct rd_conn *c, void *arg)
-{
-    struct hc *h = arg;
-    (void)c;
-    if (h->st == HC_CONNECT_WAIT)
-        connect_established(h); /* an rdial client's target accepted the connection */
-}
-
-static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed,
-                                             wait_ack };
-
-static void start_connect(struct hc *h, const struct rd_hr_request *rq)
-{
-    struct rd_fe_target t;
-    enum rd_fe_verdict v = rd_fe_map(h->fe->cfg.fe, &h->who, rq->host, rq->port, &t);
-
-    h->x.spec.target = t;
-    h->x.fe = RD_FE_HTTPPROXY;
-    h->x.active = 1;
-    if (v == RD_FEV_OK)
-        v = rd_fe_dial(h->fe->cfg.fe, &h->who, &t, &h->x.conn);
-    if (v != RD_FEV_OK) {
-        hc_answer_verdict(h, v, &t, 1);
-        return;
-    }
-    rd_debug("http proxy %s: CONNECT %s via client %s (conn %lld)", h->peer, t.addr, t.client_id,
-             (long long)rd_conn_id(h->x.conn));
-    if (h->fe->cfg.connect_wait_ms <= 0) {
-        connect_established(h);
-        return;
-    }
-    rd_conn_set_cbs(h->x.conn, &wait_cbs, h);
-    hc_set_state(h, HC_CONNECT_WAIT);
-    bufferevent_setwatermark(h->bev, EV_READ, 0, 0);
-    hc_arm(h, HT_WAIT, h->fe->cfg.connect_wait_ms);
-    wait_forward(h);
-}
-
-/* ---- dispatch ---- */
-
-static int has_body(const struct rd_hr_request *rq)
-{
-    return rq->framing == RD_HM_BODY_CHUNKED ||
-           (rq->framing == RD_HM_BODY_LENGTH && rq->content_length > 0);
-}
-
-/* Write an admin answer, then read the next request or close. */
-static void admin_write(struct hc *h, const struct rd_admin_answer *ans, int close_conn)
-{
-    struct evbuffer *out = bufferevent_get_output(h->bev);
-
-    h->status = ans->status;
-    evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n%s\r\nCache-Control: no-store\r\n"
-                             "Content-Length: %zu\r\n%s%s%s\r\n",
-                        h->minor, ans->status,
-                        ans->status == 200 ? "OK" : status_reason(ans->status), ans->ctype,
-                        evbuffer_get_length(ans->body),
-                        ans->challenge ? "WWW-Authenticate: Basic realm=\"rdial\"\r\n" : "",
-                        ans->headers != NULL ? ans->headers : "",
-                        close_conn ? "Connection: close\r\n"
-                                   : (h->minor == 0 ? "Connection: keep-alive\r\n" : ""));
-    if (!h->is_head)
-        evbuffer_add_buffer(out, ans->body);
-    if (close_conn)
-        hc_end(h, "admin answer", 0);
-    else
-        hc_next_request(h);
-}
-
-/* A deferred admin answer (a health check) came: the connection goes on. */
-static void admin_done(void *arg, struct rd_admin_answer *ans)
-{
-    struct hc *h = arg;
-
-    h->admin_wait = NULL;
-    admin_write(h, ans, h->admin_close || h->user_eof);
-    if (h->admin_body != NULL) {
-        evbuffer_free(h->admin_body);
-        h->admin_body = NULL;
-    }
-}
-
-/* An admin path (or the drain 503): answered here, now or later (ADMIN_WAIT, not reading,
- * until admin_done). 0, or -1 when not an admin path. */
-static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
-{
-    struct rd_admin_answer ans;
-    struct rd_admin_request ar;
-    struct rd_admin_pending *pending = NULL;
-    int close_conn = has_body(rq) || !h->keep_alive || h->user_eof, r;
-
-    if (h->fe->cfg.admin == NULL)
-        return -1;
-    memset(&ans, 0, sizeof ans);
-    memset(&ar, 0, sizeof ar);
-    ar.own_listener = h->fe->cfg.kind == RD_HTTPFE_ADMIN;
-    ar.method = rq->method;
-    ar.target = rq->target;
-    ar.authorization = rd_hm_headers_get(&rq->headers, "Authorization");
-    ar.host = rd_hm_headers_get(&rq->headers, "Host");
-    ar.peer = h->peer;
-    ar.done = admin_done;
-    ar.done_arg = h;
-    ans.body = evbuffer_new();
-    if (ans.body == NULL)
-        return -1;
-    r = rd_admin_answer(h->fe->cfg.admin, &ar, &ans, &pending);
-    if (r < 0) {
-        evbuffer_free(ans.body);
-        return -1;
-    }
-    if (r > 0) {
-        h->admin_wait = pending;
-        h->admin_body = ans.body;
-        h->admin_close = close_conn;
-        hc_arm(h, HT_NONE, 0); /* the admin bounds the wait */
-        hc_read(h, 0);
-        hc_set_state(h, HC_ADMIN_WAIT);
-        return 0;
-    }
-    admin_write(h, &ans, close_conn);
-    evbuffer_free(ans.body);
-    return 0;
-}
-
-/* GET /connect with Upgrade: websocket: a session (the owner takes the socket). */
-static int dispatch_upgrade(struct hc *h, const struct rd_hr_request *rq)
-{
-    struct rd_fwd_answer ans;
-    size_t n = strcspn(rq->target, "?");
-    struct bufferevent *bev = h->bev;
-
-    if (h->fe->cfg.upgrade == NULL || n != 8 || strncmp(rq->target, "/connect", 8) != 0)
-        return -1;
-    memset(&ans, 0, sizeof ans);
-    hc_arm(h, HT_NONE, 0);
-    rd_bev_direct_clear(&h->dw);
-    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-    bufferevent_disable(bev, EV_WRITE); /* no syscall: its output is empty; reading stays on */
-    if (h->fe->cfg.upgrade(h->fe->cfg.upgrade_arg, bev, rq, h->peer, &ans) == 0) {
-        h->bev = NULL; /* the websocket's now */
-        h->status = 101;
-        hc_finish(h, 0);
-        return 0;
-    }
-    /* refused: the connection is ours again */
-    hc_attach_bev(h);
-    h->status = ans.status;
-    hc_reply(h, &ans, has_body(rq));
-    return 0;
-}
-
-/* A /client/ request: the route decides where it goes, the forwarder carries it. */
-static void dispatch_route(struct hc *h, const struct rd_hr_request *rq)
-{
-    struct rd_hm_route *parsed = malloc(sizeof *parsed); /* ~9 KiB: not on the stack */
-    struct rd_fwd_answer ans;
-
-    memset(&ans, 0, sizeof ans);
-    h->x.fe = RD_FE_ROUTE;
-    h->x.log_path[0] = '\0';
-    gettimeofday(&h->x.t0, NULL);
-    if (parsed == NULL) {
-        reply(h, 500, "internal", "out of memory", 1);
-        return;
-    }
-    if (rd_route_prepare(h->fe->cfg.route, h->fe->cfg.fe, rq, h->peer, &h->who, parsed,
-                         &h->x.spec, &ans) != 0) {
-        h->x.active = 1; /* counted and logged as a route request */
-        hc_reply(h, &ans, has_body(rq));
-    } else {
-        rd_listener_established(h->fe->lis, &h->lc); /* authorised: out of the handshake
-                                                      * budget */
-        fwd_start(h, rq, RD_FE_ROUTE);
-    }
-    h->x.spec.path = NULL;
-    free(parsed); /* spec.path pointed into it: fwd_start is done with it */
-}
-
-static void dispatch_main(struct hc *h, const struct rd_hr_request *rq)
-{
-    if (dispatch_admin(h, rq) == 0 || dispatch_upgrade(h, rq) == 0)
-        return;
-    if (h->fe->cfg.route != NULL &&
-        strncmp(rq->target, RD_ROUTE_PREFIX, sizeof RD_ROUTE_PREFIX - 1) == 0) {
-        dispatch_route(h, rq);
-        return;
-    }
-    reply(h, 404, "not-found", "not found", has_body(rq));
-}
-
-static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
-{
-    const char *user = rq->auth == RD_HR_AUTH_BASIC ? rq->user : NULL;
-    enum rd_fe_verdict v;
-    struct rd_fe_target t;
-
-    memset(&t, 0, sizeof t);
-    if (rq->auth == RD_HR_AUTH_INVALID) {
-        v = RD_FEV_AUTH;
-    } else {
-        v = rd_fe_login(h->fe->cfg.fe, "http proxy", h->peer, rq->auth == RD_HR_AUTH_BASIC,
-                        user, rq->auth == RD_HR_AUTH_BASIC ? rq->password : NULL, &h->who);
-    }
-    if (v != RD_FEV_OK) {
-        h->x.fe = RD_FE_HTTPPROXY;
-        h->x.active = 1;
-        hc_answer_verdict(h, v, &t, has_body(rq));
-        return;
-    }
-    rd_listener_established(h->fe->lis, &h->lc); /* an authorised request: out of the
-                                                  * handshake budget */
-    if (rq->is_connect) {
-        start_connect(h, rq);
-        return;
-    }
-    v = rd_fe_map(h->fe->cfg.fe, &h->who, rq->host, rq->port, &t);
-    if (v != RD_FEV_OK) {
-        h->x.fe = RD_FE_HTTPPROXY;
-        h->x.active = 1;
-        hc_answer_verdict(h, v, &t, has_body(rq));
-        return;
-    }
-    memset(&h->x.spec, 0, sizeof h->x.spec);
-    h->x.spec.target = t;
-    rd_hr_host_header(t.addr, h->x.spec.host_header, sizeof h->x.spec.host_header);
-    h->x.spec.path = rq->target;
-    /* kept conns: this user connection's own, and of this user only (a downstream proxy may
-     * carry several users' requests on one connection: keep.h) */
-    snprintf(h->x.spec.scope, sizeof h->x.spec.scope, "px:%llu:%s", (unsigned long long)h->serial,
-             h->who.user);
-    h->x.spec.scope_private = 1;
-    h->x.spec.head_timeout_ms = h->fe->cfg.response_timeout_ms;
-    h->x.spec.body_idle_ms = h->fe->cfg.response_timeout_ms;
-    fwd_start(h, rq, RD_FE_HTTPPROXY);
-    h->x.spec.path = NULL; /* it pointed into rq */
-}
-
-/* One whole request head is parsed. */
-static void dispatch(struct hc *h, struct rd_hr_request *rq)
-{
-    h->requests++;
-    snprintf(h->method, sizeof h->method, "%s", rq->method);
-    h->minor = rq->minor;
-    h->keep_alive = rq->keep_alive;
-    h->is_head = rq->is_head;
-    h->is_connect = rq->is_connect;
-    h->status = 0;
-    rd_fe_who_init(&h->who, h->source);
-    if (h->fe->cfg.kind != RD_HTTPFE_ADMIN && rd_hm_via_has(&rq->headers, h->fe->cfg.via)) {
-        char text[RD_FWD_MAX_TEXT];
-        rd_log_limited(&h->fe->warn_loop, RD_LOG_WARN, "%s %s: %s %.80s refused: its Via "
-                       "lists this server (%s): a loop", h->fe->name, h->peer, rq->method,
-                       rq->target, h->fe->cfg.via);
-        snprintf(text, sizeof text, "loop: the request went through this server before "
-                 "(Via: %s)", h->fe->cfg.via);
-        reply(h, 508, "loop-detected", text, 1);
-        memset(rq->password, 0, sizeof rq->password);
-        return;
-    }
-    switch (h->fe->cfg.kind) {
-    case RD_HTTPFE_PROXY:
-        dispatch_proxy(h, rq);
-        break;
-    case RD_HTTPFE_MAIN:
-        dispatch_main(h, rq);
-        break;
-    case RD_HTTPFE_ADMIN:
-        if (dispatch_admin(h, rq) != 0)
-            reply(h, 404, "not-found", "not found", has_body(rq));
-        break;
-    }
-    memset(rq->password, 0, sizeof rq->password);
-}
 
 /* ---- reading request heads ---- */
 
@@ -853,12 +325,12 @@ static void read_head(struct hc *h)
         h->is_connect = 0;
         h->minor = 1; /* the version is not known: answer in ours */
         free(rq);
-        reply(h, rd_hr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
+        hc_reply_text(h, rd_hr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
               h->parser.why ? h->parser.why : "bad request", 1);
         return;
     }
     evbuffer_drain(in, used);
-    dispatch(h, rq);
+    hc_dispatch(h, rq);
     free(rq);
 }
 
@@ -874,7 +346,7 @@ static void hc_drive(struct hc *h)
         if (h->user_eof)
             hc_end(h, "user closed before the tunnel was up", 1);
         else
-            wait_forward(h);
+            hc_connect_forward(h);
         break;
     case HC_EXCH_HEAD:
     case HC_EXCH_BODY:
@@ -968,7 +440,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
             snprintf(text, sizeof text, "request head not complete within %d ms",
                      h->fe->cfg.header_timeout_ms);
             h->requests++;
-            reply(h, 408, "header-timeout", text, 1);
+            hc_reply_text(h, 408, "header-timeout", text, 1);
         }
         break;
     case HT_IDLE:
@@ -976,7 +448,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         break;
     case HT_WAIT:
         if (h->st == HC_CONNECT_WAIT)
-            connect_established(h);
+            hc_connect_established(h);
         break;
     case HT_RESPONSE:
     case HT_STALL:
@@ -1133,6 +605,8 @@ struct rd_httpfe *rd_httpfe_new(struct event_base *base, const struct rd_httpfe_
     fe->base = base;
     fe->cfg = *cfg;
     fe->name = kind_name(cfg->kind);
+    fe->tun = cfg->tunnel != NULL ? cfg->tunnel : &fwd_tunnel_default;
+    fe->tun_arg = cfg->tunnel != NULL ? cfg->tunnel_arg : fe;
     if (fe->cfg.max_head == 0 || fe->cfg.max_head > RD_MAX_HTTP_HEADER)
         fe->cfg.max_head = RD_MAX_HTTP_HEADER;
     memset(&lc, 0, sizeof lc);

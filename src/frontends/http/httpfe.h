@@ -25,7 +25,7 @@
  * target that leads back into it) and is answered 508 instead of going round again.
  *
  * Answers of the front end itself are text/plain with a one-line body and a header
- * "X-Rdial-Error: <kind>" that tells them from a target's answers (see httpfe.c's table).
+ * "X-Rdial-Error: <kind>" that tells them from a target's answers (see answer.c's table).
  * After a target's answer head was sent, any failure cuts the user's connection (reset):
  * never a clean short body. */
 #ifndef RD_HTTPFE_H
@@ -90,6 +90,10 @@ struct rd_httpfe_config {
                               * that already lists it is a loop (508); NULL = none */
     rd_httpfe_upgrade_cb upgrade; /* main port: GET /connect; NULL = 404 */
     void *upgrade_arg;
+    /* the tunnel side of exchanges (forward.h; borrowed): NULL = dial through fe, keep in
+     * keep (what the server uses) */
+    const struct rd_fwd_tunnel_ops *tunnel;
+    void *tunnel_arg;
 };
 
 void rd_httpfe_config_default(struct rd_httpfe_config *cfg, enum rd_httpfe_kind kind);

@@ -1,5 +1,7 @@
 /* httpfe_int.h - inside the HTTP front end: one struct hc per user connection, shared by the
- * connection's state machine (httpfe.c) and the forwarder (forward.c). Not for other modules.
+ * connection's state machine (httpfe.c), its answers (answer.c), the dispatch of requests
+ * (dispatch.c), CONNECT (connect.c) and the forwarder (forward.c, its target side stream.c).
+ * Not for other modules.
  *
  * States (hc_set_state logs every change):
  *
@@ -56,6 +58,8 @@ struct rd_httpfe {
     size_t busy;              /* hcs with an exchange or a tunnel */
     uint64_t serial;          /* numbers hcs (the proxy's kept-conn scopes) */
     int stopping;             /* stopped accepting: keep nothing, close idle connections */
+    const struct rd_fwd_tunnel_ops *tun; /* cfg.tunnel or fwd_tunnel_default */
+    void *tun_arg;
     struct rd_log_limit warn_loop; /* requests refused as loops (508) */
 };
 
@@ -154,20 +158,48 @@ struct hc {
     char reason[128];
 };
 
-/* httpfe.c */
+/* httpfe.c: the connection */
 void hc_set_state(struct hc *h, enum hc_state st);
 void hc_arm(struct hc *h, enum hc_timer k, int ms);
 void hc_read(struct hc *h, int on);
 void hc_end(struct hc *h, const char *reason, int abort);
-void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn);
+void hc_finish(struct hc *h, int abort); /* the close line; DONE, freed by the reaper */
 void hc_next_request(struct hc *h);
-void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_len);
 int hc_peek(struct evbuffer *b, struct evbuffer_iovec *v);
-void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_target *t,
-                       int close_conn);
 void hc_attach_bev(struct hc *h);
 
-/* forward.c */
+/* answer.c: answers of our own */
+const char *hc_status_reason(int status);
+void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn);
+void hc_reply_text(struct hc *h, int status, const char *kind, const char *text,
+                   int close_conn);
+void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_target *t,
+                       int close_conn);
+
+/* dispatch.c: one whole request head (rq is the caller's; its password is wiped) */
+void hc_dispatch(struct hc *h, struct rd_hr_request *rq);
+
+/* connect.c: CONNECT and raw tunnels */
+void hc_connect_start(struct hc *h, const struct rd_hr_request *rq);
+void hc_connect_forward(struct hc *h);     /* CONNECT_WAIT: optimistic user bytes on */
+void hc_connect_established(struct hc *h); /* CONNECT_WAIT over: 200, then the tunnel */
+void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_len);
+
+/* stream.c: the target side of an exchange */
+extern const struct rd_fwd_tunnel_ops fwd_tunnel_default; /* arg: the struct rd_httpfe */
+enum rd_fe_verdict fwd_dial(struct hc *h, const struct rd_fe_target *t, struct rd_conn **out);
+int fwd_keeping(const struct hc *h); /* conns are kept, and we are not draining */
+void fwd_drop_kept(struct hc *h);    /* the proxy connection's own kept conn, if any */
+enum rd_fe_verdict fwd_get_conn(struct hc *h); /* x.conn: a kept one (reused) or a dial */
+int fwd_start_tls(struct hc *h);
+int fwd_ts_blocked(const struct hc *h); /* the target takes no more now */
+int fwd_ts_send(struct hc *h, const void *data, size_t len);
+int fwd_ts_send_buf(struct hc *h, struct evbuffer *b); /* all of b */
+/* answer bytes from conn c (which may be in its on_closed) to dst, at most max */
+size_t fwd_ts_recv(struct hc *h, struct rd_conn *c, struct evbuffer *dst, size_t max);
+void fwd_ts_check_closed(struct hc *h); /* an https target's close_notify: as the conn's EOF */
+
+/* forward.c: the exchange */
 int fwd_init(struct hc *h);
 void fwd_free(struct hc *h);
 void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe);

@@ -320,24 +320,148 @@ static void handle_request(struct socks_client *sc, const struct socks5_request 
     arm_timer(sc, srv->cfg.dial_wait_ms);
 }
 
+/* ---- the handshake's states: one handler each ----
+ *
+ * A handler gets the start of the input (p, len: at most its message's ceiling), consumes
+ * one whole message and returns 1 when the next state may parse what follows, or 0 to stop:
+ * more bytes are needed, or the connection moved on (dial wait, relay, drain) or was closed
+ * (then sc is gone). */
+
+static int on_greeting(struct socks_client *sc, const uint8_t *p, size_t len)
+{
+    struct socks5_greeting g;
+    size_t used = 0;
+    uint8_t out[2], method;
+    enum socks5_result res = socks5_parse_greeting(p, len, &g, &used);
+
+    if (res == SOCKS5_NEED_MORE)
+        return 0;
+    if (res != SOCKS5_OK) {
+        snprintf(sc->reason, sizeof sc->reason, "greeting: %s", socks5_result_str(res));
+        if (res == SOCKS5_ERR_NO_METHODS)
+            finish_with_bytes(sc, out, socks5_encode_method(out, SOCKS5_METHOD_NO_ACCEPTABLE),
+                              sc->reason);
+        else
+            close_now(sc, sc->reason);
+        return 0;
+    }
+    evbuffer_drain(bufferevent_get_input(sc->bev), used);
+    method = socks5_choose_method(&g);
+    if (sc->srv->cfg.fe->users != NULL && method != SOCKS5_METHOD_USERPASS) {
+        finish_with_bytes(sc, out, socks5_encode_method(out, SOCKS5_METHOD_NO_ACCEPTABLE),
+                          "user name/password required (-proxy-users)");
+        return 0;
+    }
+    if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
+        finish_with_bytes(sc, out, socks5_encode_method(out, method),
+                          "no acceptable authentication method");
+        return 0;
+    }
+    rd_bev_send(sc->bev, out, socks5_encode_method(out, method));
+    set_state(sc, method == SOCKS5_METHOD_USERPASS ? SOCKS_ST_AUTH : SOCKS_ST_REQUEST);
+    return 1;
+}
+
+/* RFC 1929 credentials: with -proxy-users "user" or "user@client-id" and its password
+ * (checked, never logged); without, the user name is the client id. On a refusal, sc->reason
+ * names the user only if it is one (what was typed may be a password). a is wiped. */
+static enum rd_fe_verdict auth_login(struct socks_client *sc, struct socks5_auth *a)
+{
+    enum rd_fe_verdict v = RD_FEV_AUTH;
+    char shown[RD_USERS_LOG_NAME_LEN], name[RD_FE_MAX_USER + 1], via[RD_FE_MAX_USER + 1];
+
+    if (memchr(a->passwd, '\0', a->plen) == NULL)
+        v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a->user, a->passwd, &sc->who);
+    if (v != RD_FEV_OK) {
+        rd_users_log_name(sc->srv->cfg.fe->users,
+                          rd_users_split(a->user, name, sizeof name, via, sizeof via) == 0
+                              ? name
+                              : a->user,
+                          shown, sizeof shown);
+        snprintf(sc->reason, sizeof sc->reason, "auth: bad user name or password for %s",
+                 shown);
+    }
+    memset(a, 0, sizeof *a);
+    return v;
+}
+
+static int on_auth(struct socks_client *sc, const uint8_t *p, size_t len)
+{
+    struct socks5_auth a;
+    size_t used = 0;
+    uint8_t out[2];
+    enum socks5_result res = socks5_parse_auth(p, len, &a, &used);
+
+    if (res == SOCKS5_NEED_MORE)
+        return 0;
+    if (res != SOCKS5_OK) {
+        snprintf(sc->reason, sizeof sc->reason, "auth: %s", socks5_result_str(res));
+        finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
+        return 0;
+    }
+    evbuffer_drain(bufferevent_get_input(sc->bev), used);
+    if (!socks5_auth_user_ok(&a)) {
+        memset(&a, 0, sizeof a);
+        finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1),
+                          "auth: NUL byte in user name");
+        return 0;
+    }
+    if (auth_login(sc, &a) != RD_FEV_OK) {
+        finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
+        return 0;
+    }
+    rd_bev_send(sc->bev, out, socks5_encode_auth_status(out, 0));
+    set_state(sc, SOCKS_ST_REQUEST);
+    return 1;
+}
+
+static int on_request(struct socks_client *sc, const uint8_t *p, size_t len)
+{
+    struct socks5_request req;
+    size_t used = 0;
+    enum socks5_result res = socks5_parse_request(p, len, &req, &used);
+
+    if (res == SOCKS5_NEED_MORE)
+        return 0;
+    if (res != SOCKS5_OK) {
+        snprintf(sc->reason, sizeof sc->reason, "request: %s", socks5_result_str(res));
+        if (res == SOCKS5_ERR_VERSION)
+            close_now(sc, sc->reason); /* not SOCKS5: no reply in its language */
+        else
+            finish_with(sc, socks5_error_rep(res), sc->reason);
+        return 0;
+    }
+    evbuffer_drain(bufferevent_get_input(sc->bev), used);
+    handle_request(sc, &req); /* the rest of the input is payload for the relay */
+    return 0;
+}
+
+/* The longest message the state parses; 0 once the handshake is over (later bytes wait
+ * for the relay). */
+static size_t state_want(enum socks_state st)
+{
+    switch (st) {
+    case SOCKS_ST_GREETING: return SOCKS5_MAX_GREETING;
+    case SOCKS_ST_AUTH: return SOCKS5_MAX_AUTH;
+    case SOCKS_ST_REQUEST: return SOCKS5_MAX_REQUEST;
+    case SOCKS_ST_DIAL_WAIT:
+    case SOCKS_ST_RELAY:
+    case SOCKS_ST_DRAIN: return 0;
+    }
+    return 0;
+}
+
 /* The driver: parse whatever the input holds for the current state. */
 static void drive(struct socks_client *sc)
 {
     struct evbuffer *in = bufferevent_get_input(sc->bev);
+    int go = 1;
 
-    for (;;) {
-        size_t len = evbuffer_get_length(in), used = 0, want;
+    while (go) {
+        size_t len = evbuffer_get_length(in), want = state_want(sc->state);
         const uint8_t *p;
-        enum socks5_result res;
-        uint8_t out[2];
 
-        switch (sc->state) {
-        case SOCKS_ST_GREETING: want = SOCKS5_MAX_GREETING; break;
-        case SOCKS_ST_AUTH: want = SOCKS5_MAX_AUTH; break;
-        case SOCKS_ST_REQUEST: want = SOCKS5_MAX_REQUEST; break;
-        default: return; /* later bytes wait for the relay */
-        }
-        if (len == 0)
+        if (want == 0 || len == 0)
             return;
         if (want > len)
             want = len;
@@ -347,102 +471,10 @@ static void drive(struct socks_client *sc)
             return;
         }
         switch (sc->state) {
-        case SOCKS_ST_GREETING: {
-            struct socks5_greeting g;
-            uint8_t method;
-            res = socks5_parse_greeting(p, want, &g, &used);
-            if (res == SOCKS5_NEED_MORE)
-                return;
-            if (res != SOCKS5_OK) {
-                snprintf(sc->reason, sizeof sc->reason, "greeting: %s", socks5_result_str(res));
-                if (res == SOCKS5_ERR_NO_METHODS) {
-                    finish_with_bytes(sc, out,
-                                      socks5_encode_method(out, SOCKS5_METHOD_NO_ACCEPTABLE),
-                                      sc->reason);
-                    return;
-                }
-                close_now(sc, sc->reason);
-                return;
-            }
-            evbuffer_drain(in, used);
-            method = socks5_choose_method(&g);
-            if (sc->srv->cfg.fe->users != NULL && method != SOCKS5_METHOD_USERPASS) {
-                finish_with_bytes(sc, out,
-                                  socks5_encode_method(out, SOCKS5_METHOD_NO_ACCEPTABLE),
-                                  "user name/password required (-proxy-users)");
-                return;
-            }
-            if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
-                finish_with_bytes(sc, out, socks5_encode_method(out, method),
-                                  "no acceptable authentication method");
-                return;
-            }
-            rd_bev_send(sc->bev, out, socks5_encode_method(out, method));
-            set_state(sc, method == SOCKS5_METHOD_USERPASS ? SOCKS_ST_AUTH : SOCKS_ST_REQUEST);
-            break;
-        }
-        case SOCKS_ST_AUTH: {
-            struct socks5_auth a;
-            res = socks5_parse_auth(p, want, &a, &used);
-            if (res == SOCKS5_NEED_MORE)
-                return;
-            if (res != SOCKS5_OK) {
-                snprintf(sc->reason, sizeof sc->reason, "auth: %s", socks5_result_str(res));
-                finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
-                return;
-            }
-            evbuffer_drain(in, used);
-            if (!socks5_auth_user_ok(&a)) {
-                memset(&a, 0, sizeof a);
-                finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1),
-                                  "auth: NUL byte in user name");
-                return;
-            }
-            /* with -proxy-users "user" or "user@client-id" and its password (checked, wiped,
-             * never logged); without, the user name is the client id */
-            {
-                enum rd_fe_verdict v = RD_FEV_AUTH;
-                char shown[RD_USERS_LOG_NAME_LEN], name[RD_FE_MAX_USER + 1], via[RD_FE_MAX_USER + 1];
-                if (memchr(a.passwd, '\0', a.plen) == NULL)
-                    v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a.user, a.passwd,
-                                    &sc->who);
-                if (v != RD_FEV_OK) /* the name only if it is a user: it may be a password */
-                    rd_users_log_name(sc->srv->cfg.fe->users,
-                                      rd_users_split(a.user, name, sizeof name, via,
-                                                     sizeof via) == 0 ? name : a.user,
-                                      shown, sizeof shown);
-                memset(&a, 0, sizeof a);
-                if (v != RD_FEV_OK) {
-                    snprintf(sc->reason, sizeof sc->reason,
-                             "auth: bad user name or password for %s", shown);
-                    finish_with_bytes(sc, out, socks5_encode_auth_status(out, 1), sc->reason);
-                    return;
-                }
-            }
-            rd_bev_send(sc->bev, out, socks5_encode_auth_status(out, 0));
-            set_state(sc, SOCKS_ST_REQUEST);
-            break;
-        }
-        case SOCKS_ST_REQUEST: {
-            struct socks5_request req;
-            res = socks5_parse_request(p, want, &req, &used);
-            if (res == SOCKS5_NEED_MORE)
-                return;
-            if (res != SOCKS5_OK) {
-                snprintf(sc->reason, sizeof sc->reason, "request: %s", socks5_result_str(res));
-                if (res == SOCKS5_ERR_VERSION) {
-                    close_now(sc, sc->reason); /* not SOCKS5: no reply in its language */
-                    return;
-                }
-                finish_with(sc, socks5_error_rep(res), sc->reason);
-                return;
-            }
-            evbuffer_drain(in, used);
-            handle_request(sc, &req); /* the rest of `in` is payload for the relay */
-            return;
-        }
-        default:
-            return;
+        case SOCKS_ST_GREETING: go = on_greeting(sc, p, want); break;
+        case SOCKS_ST_AUTH: go = on_auth(sc, p, want); break;
+        case SOCKS_ST_REQUEST: go = on_request(sc, p, want); break;
+        default: return;
         }
     }
 }
