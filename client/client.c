@@ -22,10 +22,11 @@
 #include "common/secrets.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
-#include "tunnel/loopguard.h"
 #include "tunnel/relay.h"
 #include "tunnel/session.h"
-#include "tunnel/target.h"
+
+#include "loopguard.h"
+#include "target.h"
 
 struct client {
     struct event_base *base;
