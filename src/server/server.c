@@ -26,7 +26,7 @@
 #include "common/secrets.h"
 #include "common/httpreq.h"
 #include "frontends/frontend.h"
-#include "frontends/http/admin.h"
+#include "server/admin/admin.h"
 #include "frontends/http/httpfe.h"
 #include "frontends/http/keep.h"
 #include "frontends/http/route.h"
@@ -1090,7 +1090,7 @@ int main(int argc, char **argv)
         hc.keep = srv.keep;
         hc.via = srv.via;
         hc.route = srv.route;
-        hc.admin = srv.admin;
+        hc.admin = rd_admin_hook_of(srv.admin);
         hc.upgrade = upgrade_cb;
         hc.upgrade_arg = &srv;
         srv.main_fe = rd_httpfe_new(srv.base, &hc, &err);
@@ -1151,7 +1151,7 @@ int main(int argc, char **argv)
         hc.max_head = RD_ADMIN_MAX_HEADER;
         hc.max_clients_flag = "admin connections";
         hc.fe = &srv.fe;
-        hc.admin = srv.admin;
+        hc.admin = rd_admin_hook_of(srv.admin);
         srv.admin_fe = rd_httpfe_new(srv.base, &hc, &err);
         if (srv.admin_fe == NULL) {
             rd_err("admin listen %s: %s", srv.admin_listen, err ? err : "failed");

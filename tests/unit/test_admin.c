@@ -10,8 +10,8 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 
-#include "frontends/http/admin.h"
-#include "frontends/http/admin_int.h"
+#include "server/admin/admin.h"
+#include "server/admin/admin_int.h"
 #include "frontends/users.h"
 #include "tunnel/message.h"
 #include "tunnel/registry.h"

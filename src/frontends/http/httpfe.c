@@ -30,7 +30,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
-#include "frontends/http/admin.h"
+#include "frontends/http/admin_hook.h"
 #include "frontends/http/keep.h"
 #include "frontends/http/route.h"
 #include "tunnel/conn.h"
@@ -238,7 +238,7 @@ static void hc_linger(struct hc *h)
 void hc_end(struct hc *h, const char *reason, int abort)
 {
     if (h->admin_wait != NULL) { /* the answer will not be wanted */
-        rd_admin_cancel(h->fe->cfg.admin, h->admin_wait);
+        h->fe->cfg.admin.cancel(h->fe->cfg.admin.arg, h->admin_wait);
         h->admin_wait = NULL;
     }
     if (h->st == HC_DONE)
@@ -591,7 +591,7 @@ static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
     struct rd_admin_pending *pending = NULL;
     int close_conn = has_body(rq) || !h->keep_alive || h->user_eof, r;
 
-    if (h->fe->cfg.admin == NULL)
+    if (h->fe->cfg.admin.answer == NULL)
         return -1;
     memset(&ans, 0, sizeof ans);
     memset(&ar, 0, sizeof ar);
@@ -606,7 +606,7 @@ static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
     ans.body = evbuffer_new();
     if (ans.body == NULL)
         return -1;
-    r = rd_admin_answer(h->fe->cfg.admin, &ar, &ans, &pending);
+    r = h->fe->cfg.admin.answer(h->fe->cfg.admin.arg, &ar, &ans, &pending);
     if (r < 0) {
         evbuffer_free(ans.body);
         return -1;
