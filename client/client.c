@@ -1,7 +1,6 @@
 /* rdial-client: keeps one websocket to an rdial (or remotedialer) server and serves the
  * server's dials on this side: every Connect is dialled here (async DNS, non-blocking
  * connect) and relayed. Reconnects forever with exponential backoff and jitter. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +13,25 @@
 #include "common/backoff.h"
 #include "common/addr.h"
 #include "common/allow.h"
+#include "common/daemon.h"
 #include "common/flags.h"
-#include "common/malloc_tune.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/proxyenv.h"
 #include "common/secrets.h"
 #include "transport/ws_client.h"
 #include "tunnel/conn.h"
-#include "tunnel/loopguard.h"
 #include "tunnel/relay.h"
 #include "tunnel/session.h"
-#include "tunnel/target.h"
 
-struct client {
-    struct event_base *base;
-    struct evdns_base *dns;
-    /* flags */
+#include "loopguard.h"
+#include "target.h"
+
+/* What the flags say (client_config_parse); read-only once parsed. */
+struct client_config {
     const char *url, *id;
-    int debug, no_reconnect;
+    struct rd_daemon_opts daemon; /* -debug, -log-format */
+    int no_reconnect;
     int ping_interval_ms, ping_timeout_ms, sync_interval_ms, dial_timeout_ms, max_backoff_ms;
     int handshake_timeout_ms;
     const char *ca_file;
@@ -42,7 +41,14 @@ struct client {
     const char *token_file;   /* -token-file: the token read from a file (not seen in ps) */
     struct rd_flag_list allow_patterns;
     int max_pending_dials;
-    /* state */
+};
+
+/* The running client. */
+struct client {
+    const struct client_config *cfg;
+    struct rd_daemon *daemon;
+    struct event_base *base;  /* the daemon's */
+    struct evdns_base *dns;
     struct rd_allow *allow;   /* NULL or empty: every target allowed */
     struct rd_loopguard *guard; /* the server's own addresses: never dialled (per session) */
     int pending_dials;        /* Connects being dialled (DNS + connect) */
@@ -50,8 +56,7 @@ struct client {
     unsigned long refusals;   /* refusals since, not logged */
     struct rd_ws_client *ws;
     struct rd_session *session;
-    struct event *retry_ev, *sigint_ev, *sigterm_ev, *sighup_ev;
-    const char *log_format;
+    struct event *retry_ev;
     int failures; /* consecutive failed attempts */
     int exit_code;
     int stopping;
@@ -154,7 +159,7 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
         rd_conn_close(c, "connect not allowed");
         return;
     }
-    if (cl->pending_dials >= cl->max_pending_dials) {
+    if (cl->pending_dials >= cl->cfg->max_pending_dials) {
         warn_refusal(cl, "too many dials in progress (-max-pending-dials)", rd_conn_target(c));
         rd_conn_close(c, "too many pending dials");
         return;
@@ -168,7 +173,7 @@ static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_
     pd->c = c;
     rd_conn_set_cbs(c, &pending_cbs, pd);
     cl->pending_dials++;
-    pd->d = rd_target_dial_start(cl->base, cl->dns, proto, addr, cl->dial_timeout_ms,
+    pd->d = rd_target_dial_start(cl->base, cl->dns, proto, addr, cl->cfg->dial_timeout_ms,
                                  cl->guard, target_done, pd);
     if (pd->d == NULL) {
         cl->pending_dials--;
@@ -209,12 +214,12 @@ static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_
 
     guard_session(cl, ws);
     rd_session_config_default(&cfg, RD_ROLE_CLIENT);
-    cfg.ping_interval_ms = cl->ping_interval_ms;
-    cfg.ping_timeout_ms = cl->ping_timeout_ms;
-    cfg.sync_interval_ms = cl->sync_interval_ms;
-    cl->session = rd_session_new(cl->base, &cfg, ops, link, &cbs, cl, cl->id);
+    cfg.ping_interval_ms = cl->cfg->ping_interval_ms;
+    cfg.ping_timeout_ms = cl->cfg->ping_timeout_ms;
+    cfg.sync_interval_ms = cl->cfg->sync_interval_ms;
+    cl->session = rd_session_new(cl->base, &cfg, ops, link, &cbs, cl, cl->cfg->id);
     if (cl->session != NULL) {
-        rd_info("session up: %s as client id %s", cl->url, cl->id);
+        rd_info("session up: %s as client id %s", cl->cfg->url, cl->cfg->id);
         cl->failures = 0;
     }
     return cl->session;
@@ -222,7 +227,7 @@ static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_
 
 static void schedule_retry(struct client *cl)
 {
-    struct timeval tv = rd_backoff_tv(cl->failures, cl->max_backoff_ms);
+    struct timeval tv = rd_backoff_tv(cl->failures, cl->cfg->max_backoff_ms);
     rd_info("reconnecting in %ld ms", (long)(tv.tv_sec * 1000 + tv.tv_usec / 1000));
     evtimer_add(cl->retry_ev, &tv);
 }
@@ -236,12 +241,12 @@ static void on_done(struct rd_ws_client *ws, int was_open, const char *reason, v
     if (was_open)
         rd_info("session down: %s", reason);
     else
-        rd_warn("connect to %s failed: %s", cl->url, reason);
+        rd_warn("connect to %s failed: %s", cl->cfg->url, reason);
     rd_ws_client_free(ws);
     cl->ws = NULL;
     if (cl->stopping)
         return;
-    if (cl->no_reconnect) {
+    if (cl->cfg->no_reconnect) {
         cl->exit_code = 1;
         event_base_loopexit(cl->base, NULL);
         return;
@@ -260,18 +265,18 @@ static void start_connect(struct client *cl)
     char *err = NULL;
 
     memset(&cfg, 0, sizeof cfg);
-    cfg.url = cl->url;
+    cfg.url = cl->cfg->url;
     cfg.headers = headers;
-    cfg.handshake_timeout_ms = cl->handshake_timeout_ms;
-    cfg.ca_file = cl->ca_file;
-    cfg.insecure = cl->insecure;
-    cfg.proxy = cl->proxy;
-    rd_debug("connecting to %s", cl->url);
+    cfg.handshake_timeout_ms = cl->cfg->handshake_timeout_ms;
+    cfg.ca_file = cl->cfg->ca_file;
+    cfg.insecure = cl->cfg->insecure;
+    cfg.proxy = cl->cfg->proxy;
+    rd_debug("connecting to %s", cl->cfg->url);
     cl->ws = rd_ws_client_connect(cl->base, cl->dns, &cfg, &cbs, cl, &err);
     if (cl->ws == NULL) {
-        rd_err("connect %s: %s", cl->url, err ? err : "failed");
+        rd_err("connect %s: %s", cl->cfg->url, err ? err : "failed");
         free(err);
-        if (cl->no_reconnect) {
+        if (cl->cfg->no_reconnect) {
             cl->exit_code = 1;
             event_base_loopexit(cl->base, NULL);
             return;
@@ -292,18 +297,18 @@ static int check_proxy(const struct client *cl)
     char err[300], shown[300];
     enum rd_proxy_pick_result r;
 
-    if (rd_ws_url_parse(cl->url, &u) != 0)
+    if (rd_ws_url_parse(cl->cfg->url, &u) != 0)
         return 0; /* the first connect reports it */
-    r = rd_proxy_pick(cl->proxy, u.tls, u.host, u.port, NULL, &p, &src, err, sizeof err);
+    r = rd_proxy_pick(cl->cfg->proxy, u.tls, u.host, u.port, NULL, &p, &src, err, sizeof err);
     if (r == RD_PROXY_PICK_ERR) {
         fprintf(stderr, "rdial-client: %s\n", err);
         return -1;
     }
     if (r == RD_PROXY_PICK_PROXY) {
         rd_proxy_url_show(&p, shown, sizeof shown);
-        rd_info("connecting to %s through proxy %s (from %s)", cl->url, shown, src);
+        rd_info("connecting to %s through proxy %s (from %s)", cl->cfg->url, shown, src);
     } else if (src != NULL) {
-        rd_info("connecting to %s directly (%s%s)", cl->url,
+        rd_info("connecting to %s directly (%s%s)", cl->cfg->url,
                 strcmp(src, "-proxy") == 0 ? "-proxy direct" : src,
                 strcmp(src, "-proxy") == 0 ? "" : " matches");
     }
@@ -334,10 +339,10 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
  * (2: bad flags, 1: out of memory) with the reason on stderr; never prints the token. */
 static int make_token_header(struct client *cl)
 {
-    int has_token = cl->token != NULL && cl->token[0] != '\0';
-    int has_file = cl->token_file != NULL && cl->token_file[0] != '\0';
+    int has_token = cl->cfg->token != NULL && cl->cfg->token[0] != '\0';
+    int has_file = cl->cfg->token_file != NULL && cl->cfg->token_file[0] != '\0';
     char *file_token = NULL, *err = NULL;
-    const char *tok = cl->token;
+    const char *tok = cl->cfg->token;
     size_t tl;
 
     if (has_token && has_file) {
@@ -346,7 +351,7 @@ static int make_token_header(struct client *cl)
         return 2;
     }
     if (has_file) {
-        file_token = rd_secret_read_token(cl->token_file, &err);
+        file_token = rd_secret_read_token(cl->cfg->token_file, &err);
         if (file_token == NULL) {
             fprintf(stderr, "rdial-client: -token-file %s\n", err ? err : "failed");
             free(err);
@@ -369,158 +374,174 @@ static int make_token_header(struct client *cl)
     return cl->token_header != NULL ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+/* ---- config: the flag table ---- */
+
+static void client_config_default(struct client_config *c)
 {
-    struct client cl;
+    memset(c, 0, sizeof *c);
+    rd_daemon_begin("rdial-client", &c->daemon);
+    c->url = "ws://localhost:8123/connect";
+    c->id = "foo";
+    c->max_backoff_ms = RD_BACKOFF_MAX_MS_DEFAULT;
+    c->ping_interval_ms = RD_PING_INTERVAL_MS_DEFAULT;
+    c->ping_timeout_ms = RD_PING_TIMEOUT_MS_DEFAULT;
+    c->sync_interval_ms = RD_SYNC_INTERVAL_MS_DEFAULT;
+    c->dial_timeout_ms = RD_DIAL_TIMEOUT_MS_DEFAULT;
+    c->handshake_timeout_ms = RD_HANDSHAKE_TIMEOUT_MS;
+    c->max_pending_dials = RD_MAX_PENDING_DIALS_DEFAULT;
+}
+
+/* Defaults, then the environment and the command line (exit 0 on --help, 2 on a bad flag),
+ * then the logs. 0, or 2 with the reason on stderr. c->allow_patterns is the caller's to
+ * clear. */
+static int client_config_parse(struct client_config *c, int argc, char **argv)
+{
     const struct rd_flag flags[] = {
-        RD_FLAGDEF_STRING("connect", &cl.url, "server websocket URL (ws:// or wss://)"),
-        RD_FLAGDEF_STRING("id", &cl.id, "client id, sent as X-Tunnel-ID"),
-        RD_FLAGDEF_BOOL("debug", &cl.debug, "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)"),
-        RD_FLAGDEF_BOOL("no-reconnect", &cl.no_reconnect, "exit with status 1 when the session ends or cannot be made, instead of retrying"),
-        RD_FLAGDEF_INT("max-backoff-ms", &cl.max_backoff_ms, "cap of the reconnect backoff (exponential from 250 ms, with jitter)", 250, 3600000),
-        RD_FLAGDEF_INT("ping-interval-ms", &cl.ping_interval_ms, "websocket ping period", 0, 3600000),
-        RD_FLAGDEF_INT("ping-timeout-ms", &cl.ping_timeout_ms, "drop the session when no ping/pong arrived for this long", 0, 3600000),
-        RD_FLAGDEF_INT("sync-interval-ms", &cl.sync_interval_ms, "SyncConnections period (0 = never)", 0, 3600000),
-        RD_FLAGDEF_INT("dial-timeout-ms", &cl.dial_timeout_ms, "timeout of one target dial (DNS + connect)", 1, 3600000),
-        RD_FLAGDEF_INT("handshake-timeout-ms", &cl.handshake_timeout_ms, "timeout of connect + proxy handshake + TLS + websocket upgrade", 1, 3600000),
-        RD_FLAGDEF_STRING("ca", &cl.ca_file, "wss: CA bundle to verify the server with"),
-        RD_FLAGDEF_BOOL("insecure", &cl.insecure, "wss: do not verify the server certificate"),
-        RD_FLAGDEF_STRING("proxy", &cl.proxy,
+        RD_FLAGDEF_STRING("connect", &c->url, "server websocket URL (ws:// or wss://)"),
+        RD_FLAGDEF_STRING("id", &c->id, "client id, sent as X-Tunnel-ID"),
+        RD_DAEMON_FLAG_DEBUG(&c->daemon),
+        RD_FLAGDEF_BOOL("no-reconnect", &c->no_reconnect, "exit with status 1 when the session ends or cannot be made, instead of retrying"),
+        RD_FLAGDEF_INT("max-backoff-ms", &c->max_backoff_ms, "cap of the reconnect backoff (exponential from 250 ms, with jitter)", 250, 3600000),
+        RD_FLAGDEF_INT("ping-interval-ms", &c->ping_interval_ms, "websocket ping period", 0, 3600000),
+        RD_FLAGDEF_INT("ping-timeout-ms", &c->ping_timeout_ms, "drop the session when no ping/pong arrived for this long", 0, 3600000),
+        RD_FLAGDEF_INT("sync-interval-ms", &c->sync_interval_ms, "SyncConnections period (0 = never)", 0, 3600000),
+        RD_FLAGDEF_INT("dial-timeout-ms", &c->dial_timeout_ms, "timeout of one target dial (DNS + connect)", 1, 3600000),
+        RD_FLAGDEF_INT("handshake-timeout-ms", &c->handshake_timeout_ms, "timeout of connect + proxy handshake + TLS + websocket upgrade", 1, 3600000),
+        RD_FLAGDEF_STRING("ca", &c->ca_file, "wss: CA bundle to verify the server with"),
+        RD_FLAGDEF_BOOL("insecure", &c->insecure, "wss: do not verify the server certificate"),
+        RD_FLAGDEF_STRING("proxy", &c->proxy,
                           "outbound proxy to reach the server through: http://[user:pass@]host:port "
                           "(CONNECT), socks5://... (names resolved here), socks5h://... (by the "
                           "proxy), or direct (none); default: https_proxy/HTTPS_PROXY for wss, "
                           "http_proxy/HTTP_PROXY for ws, unless no_proxy/NO_PROXY matches. A "
                           "password given here shows in ps: prefer RDIAL_PROXY"),
-        RD_FLAGDEF_STRING("token", &cl.token,
+        RD_FLAGDEF_STRING("token", &c->token,
                           "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
                           "visible to local users in ps: prefer -token-file or RDIAL_TOKEN "
                           "(also rdial-server's peer token: set it per process)"),
-        RD_FLAGDEF_STRING("token-file", &cl.token_file,
+        RD_FLAGDEF_STRING("token-file", &c->token_file,
                           "file holding this client's token (instead of -token; chmod 600, "
                           "blanks and line breaks at either end ignored)"),
-        RD_FLAGDEF_LIST("allow", &cl.allow_patterns,
+        RD_FLAGDEF_LIST("allow", &c->allow_patterns,
                         "dial only targets matching PROTO/HOST:PORT (repeatable): "
                         "tcp/127.0.0.1:8125, tcp/10.0.0.0/8:*, tcp/[::1]:*, tcp/db.*:5432; "
                         "others get 'connect not allowed' (default: everything)"),
-        RD_FLAGDEF_INT("max-pending-dials", &cl.max_pending_dials,
+        RD_FLAGDEF_INT("max-pending-dials", &c->max_pending_dials,
                        "Connects dialled at once (DNS + connect); more get an Error", 1,
                        1 << 20),
-        RD_FLAGDEF_STRING("log-format", &cl.log_format, "log lines: text or json (one object "
-                          "per line: ts, level, prog, msg)"),
+        RD_DAEMON_FLAG_LOG_FORMAT(&c->daemon),
         RD_FLAGDEF_END,
     };
-    const char *trace;
 
-    rd_malloc_tune();
+    client_config_default(c);
+    return rd_daemon_parse(flags, argc, argv, "rdial-client", &c->daemon);
+}
 
-    memset(&cl, 0, sizeof cl);
-    cl.url = "ws://localhost:8123/connect";
-    cl.id = "foo";
-    cl.max_backoff_ms = RD_BACKOFF_MAX_MS_DEFAULT;
-    cl.ping_interval_ms = RD_PING_INTERVAL_MS_DEFAULT;
-    cl.ping_timeout_ms = RD_PING_TIMEOUT_MS_DEFAULT;
-    cl.sync_interval_ms = RD_SYNC_INTERVAL_MS_DEFAULT;
-    cl.dial_timeout_ms = RD_DIAL_TIMEOUT_MS_DEFAULT;
-    cl.handshake_timeout_ms = RD_HANDSHAKE_TIMEOUT_MS;
-    cl.max_pending_dials = RD_MAX_PENDING_DIALS_DEFAULT;
-    cl.log_format = "text";
-    rd_log_set_prog("rdial-client");
-    rd_flags_parse_or_exit(flags, argc, argv, "rdial-client", "[flags]", NULL);
-    {
-        enum rd_log_format lf;
-        if (rd_log_format_parse(cl.log_format, &lf) != 0) {
-            fprintf(stderr, "rdial-client: -log-format %s: want text or json\n", cl.log_format);
-            return 2;
+/* ---- checks: every flag before anything starts (exit 2) ---- */
+
+/* -allow: the patterns into cl->allow. 0, or 2 with the reason on stderr. */
+static int check_allow(struct client *cl)
+{
+    const struct rd_flag_list *l = &cl->cfg->allow_patterns;
+    char aerr[256];
+    size_t i;
+
+    if (l->n == 0)
+        return 0;
+    cl->allow = rd_allow_new();
+    for (i = 0; cl->allow != NULL && i < l->n; i++) {
+        if (rd_allow_add(cl->allow, l->v[i], aerr, sizeof aerr) != 0) {
+            fprintf(stderr, "rdial-client: -allow: %s\n", aerr);
+            rd_allow_free(cl->allow);
+            cl->allow = NULL;
         }
-        rd_log_set_format(lf);
     }
-    if (cl.debug)
-        rd_log_set_level(RD_LOG_DEBUG);
-    trace = getenv("CATTLE_TUNNEL_DATA_DEBUG");
-    rd_log_set_trace(trace != NULL && strcmp(trace, "true") == 0);
-    if (cl.id == NULL || !rd_client_id_ok(cl.id)) { /* the server's rule, as it checks it */
+    if (cl->allow == NULL)
+        return 2;
+    rd_info("%zu -allow patterns: other targets are refused", rd_allow_count(cl->allow));
+    return 0;
+}
+
+/* -id, -proxy (and the environment's proxy), -token or -token-file, -allow. 0, or the exit
+ * code (2: bad flags, 1: out of memory) with the reason on stderr. */
+static int client_check(struct client *cl)
+{
+    int rc;
+
+    if (cl->cfg->id == NULL || !rd_client_id_ok(cl->cfg->id)) { /* the server's rule */
         fprintf(stderr, "rdial-client: -id must be %s\n", RD_CLIENT_ID_RULE);
         return 2;
     }
-    snprintf(cl.id_header, sizeof cl.id_header, "X-Tunnel-ID: %s", cl.id);
-    if (check_proxy(&cl) != 0) {
-        rd_flags_free(flags);
+    snprintf(cl->id_header, sizeof cl->id_header, "X-Tunnel-ID: %s", cl->cfg->id);
+    if (check_proxy(cl) != 0)
         return 2;
-    }
-    {
-        int trc = make_token_header(&cl);
-        if (trc != 0) {
-            rd_flags_free(flags);
-            return trc;
-        }
-    }
-    if (cl.allow_patterns.n > 0) {
-        size_t i;
-        char aerr[256];
-        cl.allow = rd_allow_new();
-        for (i = 0; cl.allow != NULL && i < cl.allow_patterns.n; i++) {
-            if (rd_allow_add(cl.allow, cl.allow_patterns.v[i], aerr, sizeof aerr) != 0) {
-                fprintf(stderr, "rdial-client: -allow: %s\n", aerr);
-                rd_allow_free(cl.allow);
-                cl.allow = NULL;
-            }
-        }
-        if (cl.allow == NULL) {
-            free(cl.token_header);
-            rd_flags_free(flags);
-            return 2;
-        }
-        rd_info("%zu -allow patterns: other targets are refused", rd_allow_count(cl.allow));
-    }
-    signal(SIGPIPE, SIG_IGN);
+    if ((rc = make_token_header(cl)) != 0)
+        return rc;
+    return check_allow(cl);
+}
 
-    cl.guard = rd_loopguard_new();
-    cl.base = cl.guard != NULL ? event_base_new() : NULL;
-    cl.dns = cl.base ? evdns_base_new(cl.base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
-    if (cl.dns == NULL && cl.base != NULL) /* no resolv.conf: numeric and /etc/hosts only */
-        cl.dns = evdns_base_new(cl.base, 0);
-    if (cl.base == NULL || cl.dns == NULL) {
+/* ---- start, run, stop ---- */
+
+/* The loop, the resolver, the loop guard, the signals, then the first connect. 0, or 1 with
+ * the reason on stderr. */
+static int client_start(struct client *cl)
+{
+    cl->guard = rd_loopguard_new();
+    cl->daemon = cl->guard != NULL ? rd_daemon_new() : NULL;
+    cl->base = cl->daemon != NULL ? rd_daemon_base(cl->daemon) : NULL;
+    cl->dns = cl->base ? evdns_base_new(cl->base, EVDNS_BASE_INITIALIZE_NAMESERVERS) : NULL;
+    if (cl->dns == NULL && cl->base != NULL) /* no resolv.conf: numeric and /etc/hosts only */
+        cl->dns = evdns_base_new(cl->base, 0);
+    if (cl->base == NULL || cl->dns == NULL) {
         fprintf(stderr, "rdial-client: cannot initialise libevent\n");
         return 1;
     }
-    cl.retry_ev = evtimer_new(cl.base, retry_cb, &cl);
-    cl.sigint_ev = evsignal_new(cl.base, SIGINT, signal_cb, &cl);
-    cl.sigterm_ev = evsignal_new(cl.base, SIGTERM, signal_cb, &cl);
-    cl.sighup_ev = evsignal_new(cl.base, SIGHUP, sighup_cb, &cl);
-    if (cl.retry_ev == NULL || cl.sigint_ev == NULL || cl.sigterm_ev == NULL ||
-        cl.sighup_ev == NULL) {
+    cl->retry_ev = evtimer_new(cl->base, retry_cb, cl);
+    if (cl->retry_ev == NULL || rd_daemon_signals(cl->daemon, signal_cb, sighup_cb, cl) != 0) {
         fprintf(stderr, "rdial-client: out of memory\n");
         return 1;
     }
-    event_add(cl.sigint_ev, NULL);
-    event_add(cl.sigterm_ev, NULL);
-    event_add(cl.sighup_ev, NULL);
+    start_connect(cl);
+    return 0;
+}
 
-    rd_log_batch(cl.base); /* one write per loop round, not per conn line */
-    start_connect(&cl);
-    event_base_dispatch(cl.base);
-    rd_log_batch(NULL); /* the teardown's lines go out as they come */
-
-    /* stopping: another SIGTERM/SIGINT must not kill the teardown half-way (libevent restores
-     * the default action when its signal events go) */
-    event_del(cl.sigint_ev);
-    event_del(cl.sigterm_ev);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    cl.stopping = 1;
-    rd_ws_client_free(cl.ws); /* ends the session (conns fail) without callbacks */
-    event_free(cl.retry_ev);
-    event_free(cl.sigint_ev);
-    event_free(cl.sigterm_ev);
-    event_free(cl.sighup_ev);
-    evdns_base_free(cl.dns, 0);
-    event_base_free(cl.base);
-    rd_allow_free(cl.allow);
-    rd_loopguard_free(cl.guard);
-    if (cl.token_header != NULL) {
-        memset(cl.token_header, 0, strlen(cl.token_header));
-        free(cl.token_header);
+/* Whatever client_start got to, in reverse; also after a failed start. */
+static void client_stop(struct client *cl)
+{
+    rd_daemon_stopping(cl->daemon);
+    cl->stopping = 1;
+    rd_ws_client_free(cl->ws); /* ends the session (conns fail) without callbacks */
+    if (cl->retry_ev != NULL)
+        event_free(cl->retry_ev);
+    if (cl->dns != NULL)
+        evdns_base_free(cl->dns, 0);
+    rd_daemon_free(cl->daemon);
+    rd_loopguard_free(cl->guard);
+    rd_allow_free(cl->allow);
+    if (cl->token_header != NULL) {
+        memset(cl->token_header, 0, strlen(cl->token_header));
+        free(cl->token_header);
     }
-    rd_flags_free(flags);
-    return cl.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    struct client_config cfg;
+    struct client cl;
+    int rc;
+
+    memset(&cl, 0, sizeof cl);
+    cl.cfg = &cfg;
+    rc = client_config_parse(&cfg, argc, argv);
+    if (rc == 0)
+        rc = client_check(&cl);
+    if (rc == 0)
+        rc = client_start(&cl);
+    if (rc == 0) {
+        rd_daemon_run(cl.daemon);
+        rc = cl.exit_code;
+    }
+    client_stop(&cl);
+    rd_flag_list_clear(&cfg.allow_patterns);
+    return rc;
 }

@@ -162,6 +162,40 @@ enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, i
     return probe_bind(num, *port, err, errlen);
 }
 
+int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
+                       unsigned portlen)
+{
+    const char *colon, *h = addr;
+    size_t hl;
+
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (end == NULL || end[1] != ':')
+            return -1;
+        h = addr + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL)
+            return -1;
+        hl = (size_t)(colon - addr);
+        if (memchr(addr, ':', hl) != NULL) /* bare IPv6 without brackets */
+            return -1;
+    }
+    if (hl == 0 || hl >= hostlen || strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    strcpy(port, colon + 1);
+    for (const char *p = port; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    if (atoi(port) > 65535)
+        return -1;
+    return 0;
+}
+
 int rd_client_id_ok(const char *id)
 {
     size_t i, n = strlen(id);

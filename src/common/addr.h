@@ -8,6 +8,11 @@
  * host gets the bare host (no brackets). Port 0..65535. Returns 0 or -1. */
 int rd_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 
+/* Split "host:port" / "[v6]:port" into host (without brackets) and port (digits, at most
+ * 65535). 0, or -1 when it is neither form or a part does not fit. */
+int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
+                       unsigned portlen);
+
 /* What rd_listen_check() found; the values are the binaries' exit codes (README). */
 enum rd_listen_result {
     RD_LISTEN_OK = 0,

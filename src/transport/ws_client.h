@@ -80,7 +80,7 @@ struct rd_ws_client *rd_ws_client_connect(struct event_base *base, struct evdns_
 void rd_ws_client_free(struct rd_ws_client *ws);
 
 /* After on_open: the server's announced listen addresses, the value of the 101's
- * X-Rdial-Listen header ("host:port[, host:port...]", see tunnel/loopguard.h), "" when it
+ * X-Rdial-Listen header ("host:port[, host:port...]", see client/loopguard.h), "" when it
  * sent none. Valid while ws lives. */
 const char *rd_ws_client_listen(const struct rd_ws_client *ws);
 

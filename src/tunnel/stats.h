@@ -1,5 +1,5 @@
 /* stats.h - the server's counters and gauges, rendered in the Prometheus text exposition
- * format 0.0.4 (GET /metrics, see frontends/http/admin.h).
+ * format 0.0.4 (GET /metrics, see server/admin/admin.h).
  *
  * One struct rd_stats per server context (owned by it, passed to sessions through
  * rd_session_config.stats and to the front ends through their configs). Every function

@@ -1,4 +1,4 @@
-/* fuzz_admin.c - the admin surface's request decisions (src/frontends/http/admin.h): paths,
+/* fuzz_admin.c - the admin surface's request decisions (src/server/admin/admin.h): paths,
  * /clients/<id> decoding, ?timeout_ms=, Host values and the PAC file, on an admin with one
  * client session (a fake link) and a users file.
  *
@@ -14,7 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "frontends/http/admin.h"
+#include "server/admin/admin.h"
 #include "frontends/users.h"
 #include "fuzz_util.h"
 #include "tunnel/registry.h"

@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 
 #include "check_main.h"
-#include "frontends/http/admin.h"
-#include "frontends/http/admin_int.h"
+#include "server/admin/admin.h"
+#include "server/admin/admin_int.h"
 #include "frontends/users.h"
 #include "tunnel/message.h"
 #include "tunnel/registry.h"

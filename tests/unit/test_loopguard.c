@@ -1,4 +1,4 @@
-/* test_loopguard.c - the client's loop guard (tunnel/loopguard.h): which resolved target
+/* test_loopguard.c - the client's loop guard (client/loopguard.h): which resolved target
  * addresses reach the rdial server itself (issue #18.8), and the X-Rdial-Listen parser. */
 #include <check.h>
 #include <ifaddrs.h>
@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 
 #include "check_main.h"
-#include "tunnel/loopguard.h"
+#include "client/loopguard.h"
 
 /* "1.2.3.4:80" / "[::1]:80" -> sockaddr (numeric only). */
 static socklen_t sa_of(const char *s, struct sockaddr_storage *ss)

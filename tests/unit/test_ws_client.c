@@ -217,7 +217,7 @@ START_TEST(response_variants)
 }
 END_TEST
 
-/* X-Rdial-Listen of the 101: the server's listen addresses (tunnel/loopguard.h) */
+/* X-Rdial-Listen of the 101: the server's listen addresses (client/loopguard.h) */
 START_TEST(response_listen_header)
 {
     struct rd_ws_http_resp r;

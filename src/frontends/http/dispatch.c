@@ -16,7 +16,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "frontends/http/admin.h"
+#include "frontends/http/admin_hook.h"
 #include "frontends/http/route.h"
 
 /* The request has a body to read (or forward) before the next request. */
@@ -71,7 +71,7 @@ static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
     struct rd_admin_pending *pending = NULL;
     int close_conn = has_body(rq) || !h->keep_alive || h->user_eof, r;
 
-    if (h->fe->cfg.admin == NULL)
+    if (h->fe->cfg.admin.answer == NULL)
         return -1;
     memset(&ans, 0, sizeof ans);
     memset(&ar, 0, sizeof ar);
@@ -86,7 +86,7 @@ static int dispatch_admin(struct hc *h, const struct rd_hr_request *rq)
     ans.body = evbuffer_new();
     if (ans.body == NULL)
         return -1;
-    r = rd_admin_answer(h->fe->cfg.admin, &ar, &ans, &pending);
+    r = h->fe->cfg.admin.answer(h->fe->cfg.admin.arg, &ar, &ans, &pending);
     if (r < 0) {
         evbuffer_free(ans.body);
         return -1;

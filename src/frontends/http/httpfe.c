@@ -17,7 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
-#include "frontends/http/admin.h"
+#include "frontends/http/admin_hook.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
 
@@ -196,7 +196,7 @@ static void hc_linger(struct hc *h)
 void hc_end(struct hc *h, const char *reason, int abort)
 {
     if (h->admin_wait != NULL) { /* the answer will not be wanted */
-        rd_admin_cancel(h->fe->cfg.admin, h->admin_wait);
+        h->fe->cfg.admin.cancel(h->fe->cfg.admin.arg, h->admin_wait);
         h->admin_wait = NULL;
     }
     if (h->st == HC_DONE)

@@ -3,7 +3,7 @@
  *
  *   main port (-listen)        origin-form: GET /connect + Upgrade: websocket -> a session
  *                              (cfg.upgrade), /client/<id>/<scheme>/<host:port>/<path> -> the
- *                              forwarder (route.h), the admin paths -> admin.h, else 404
+ *                              forwarder (route.h), the admin paths -> admin_hook.h, else 404
  *   HTTP proxy (-proxy-listen) CONNECT host:port -> a raw tunnel; absolute-form -> the
  *                              forwarder; anything else 400
  *   admin (-admin-listen)      origin-form, the admin paths only, else 404
@@ -33,11 +33,11 @@
 
 #include <stddef.h>
 
+#include "frontends/http/admin_hook.h"
 #include "frontends/http/forward.h"
 
 struct bufferevent;
 struct event_base;
-struct rd_admin;
 struct rd_fe_ctx;
 struct rd_httpfe;
 struct rd_hr_request;
@@ -84,7 +84,8 @@ struct rd_httpfe_config {
     struct rd_fe_ctx *fe;     /* the front-end decision (borrowed) */
     struct rd_keep *keep;     /* kept target conns (borrowed); NULL = none */
     struct rd_route *route;   /* main port: the /client/ route (borrowed); NULL = 404 */
-    struct rd_admin *admin;   /* main port and admin: the admin paths (borrowed); NULL */
+    struct rd_admin_hook admin; /* main port and admin: the admin paths (admin_hook.h);
+                                * answer NULL = none */
     const char *via;          /* main port and proxy: our Via hop ("rdial-<id>", a token;
                               * borrowed): added to every forwarded request, and a request
                               * that already lists it is a loop (508); NULL = none */

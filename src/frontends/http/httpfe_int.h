@@ -140,7 +140,7 @@ struct hc {
     struct rd_fe_who who;
     struct fwd x;
 
-    /* a deferred admin answer (admin.h): its handle and body, until it comes */
+    /* a deferred admin answer (admin_hook.h): its handle and body, until it comes */
     struct rd_admin_pending *admin_wait;
     struct evbuffer *admin_body;
     int admin_close;            /* close the connection after it */

@@ -588,3 +588,20 @@ int rd_admin_answer(struct rd_admin *a, const struct rd_admin_request *rq,
     *pending = NULL;
     return decide(a, rq, ans, pending);
 }
+
+static int hook_answer(void *arg, const struct rd_admin_request *rq, struct rd_admin_answer *ans,
+                       struct rd_admin_pending **pending)
+{
+    return rd_admin_answer(arg, rq, ans, pending);
+}
+
+static void hook_cancel(void *arg, struct rd_admin_pending *p)
+{
+    rd_admin_cancel(arg, p);
+}
+
+struct rd_admin_hook rd_admin_hook_of(struct rd_admin *a)
+{
+    struct rd_admin_hook h = { hook_answer, hook_cancel, a };
+    return h;
+}

@@ -41,8 +41,9 @@
  *                       browsers cannot log in to SOCKS5; none: 404), and the rest DIRECT.
  *                       h is -public-address, else the host of the request's Host header.
  *
- * Where: the HTTP front end (httpfe.h) asks rd_admin_answer() for every request of the main
- * port and of the admin listener (-admin-listen). Once the admin listener exists
+ * Where: the HTTP front end (httpfe.h) asks rd_admin_answer(), through its hook
+ * (rd_admin_hook_of, frontends/http/admin_hook.h), for every request of the main port and of
+ * the admin listener (-admin-listen). Once the admin listener exists
  * (rd_admin_set_own_listener) the main port answers only /healthz and /readyz (everything
  * else here is 404 there).
  *
@@ -61,6 +62,8 @@
 #define RD_ADMIN_H
 
 #include <stddef.h>
+
+#include "frontends/http/admin_hook.h"
 
 struct event_base;
 struct evbuffer;
@@ -131,33 +134,6 @@ void rd_admin_set_ready(struct rd_admin *a, int ready);
 /* Shutting down: /readyz answers 503 and main-port requests for other paths get 503. */
 void rd_admin_set_draining(struct rd_admin *a);
 
-/* An answer: status, the "Content-Type: ..." line, whether it carries the Basic challenge,
- * more header lines ("Name: value\r\n"..., static) or NULL; the body is appended to `body`
- * (the caller's buffer). */
-struct rd_admin_answer {
-    int status;
-    const char *ctype;
-    int challenge;
-    const char *headers;
-    struct evbuffer *body;
-};
-
-/* A deferred answer (a health check waiting for its pong): called once, from a later event,
- * with the answer (ans->body is the caller's buffer of the first call), unless
- * rd_admin_cancel() came first. */
-typedef void (*rd_admin_done_cb)(void *arg, struct rd_admin_answer *ans);
-
-/* One request as the front end read it; every pointer is borrowed for the call. */
-struct rd_admin_request {
-    int own_listener;            /* asked on the admin listener (else on the main port) */
-    const char *method, *target; /* target: the request target as received */
-    const char *authorization;   /* its Authorization value, or NULL */
-    const char *host;            /* its Host value, or NULL */
-    const char *peer;            /* the user's address, "ip:port" */
-    rd_admin_done_cb done;       /* for deferred answers; NULL: none are given (503) */
-    void *done_arg;
-};
-
 /* Returns 0 with *ans filled; 1 when the answer is deferred (*pending is its handle, done()
  * comes later and fills ans->body then); or -1 when the request is not the admin's (the main
  * port goes on). */
@@ -166,5 +142,9 @@ int rd_admin_answer(struct rd_admin *a, const struct rd_admin_request *rq,
 
 /* The asker is gone: drop a deferred answer whose done() has not run. */
 void rd_admin_cancel(struct rd_admin *a, struct rd_admin_pending *p);
+
+/* The HTTP front end's hook (admin_hook.h) on rd_admin_answer and rd_admin_cancel; a is
+ * borrowed and must outlive the front ends. */
+struct rd_admin_hook rd_admin_hook_of(struct rd_admin *a);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "target.h"
+#include "common/addr.h"
 
 #define LOOPGUARD_MAX_ITEM 80 /* bytes of one "host:port" of X-Rdial-Listen */
 

@@ -16,8 +16,9 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include "../common/limits.h"
-#include "../common/log.h"
+#include "common/addr.h"
+#include "common/limits.h"
+#include "common/log.h"
 #include "loopguard.h"
 
 struct rd_target_dial {
@@ -37,40 +38,6 @@ struct rd_target_dial {
     int connected; /* connect() completed at once: report from defer */
     unsigned scope; /* an IPv6 literal's zone ("fe80::1%eth0"): its interface index */
 };
-
-int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
-                       unsigned portlen)
-{
-    const char *colon, *h = addr;
-    size_t hl;
-
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (end == NULL || end[1] != ':')
-            return -1;
-        h = addr + 1;
-        hl = (size_t)(end - h);
-        colon = end + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (colon == NULL)
-            return -1;
-        hl = (size_t)(colon - addr);
-        if (memchr(addr, ':', hl) != NULL) /* bare IPv6 without brackets */
-            return -1;
-    }
-    if (hl == 0 || hl >= hostlen || strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    strcpy(port, colon + 1);
-    for (const char *p = port; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    if (atoi(port) > 65535)
-        return -1;
-    return 0;
-}
 
 static void dial_free(struct rd_target_dial *d)
 {

@@ -26,8 +26,4 @@ struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdn
 /* Stop a dial in progress: no callback follows. */
 void rd_target_dial_cancel(struct rd_target_dial *d);
 
-/* Split "host:port" / "[v6]:port" into host (without brackets) and port. 0 or -1. */
-int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
-                       unsigned portlen);
-
 #endif

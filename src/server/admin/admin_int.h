@@ -1,4 +1,4 @@
-/* admin_int.h - inside the admin endpoints (admin.h): the context shared by admin.c
+/* admin_int.h - inside the admin surface (admin.h): the context shared by admin.c
  * (dispatch, access, health checks, DELETE), admin_clients.c (the JSON of /clients and
  * /samples.json), admin_pac.c (/proxy.pac) and admin_page.c (the status page). Not for other
  * modules. */
@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "common/peerspec.h"
-#include "frontends/http/admin.h"
+#include "server/admin/admin.h"
 
 #define ADMIN_MAX_GLOBS 64           /* -admin-users globs */
 #define ADMIN_MAX_CLIENT_ROWS 100000 /* sessions and peer announcements listed at most */
