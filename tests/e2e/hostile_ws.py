@@ -168,6 +168,25 @@ def say(*a):
     print(*a, flush=True)
 
 
+def tcp_state(sock):
+    """Both ends of sock as ss(8) sees them (queues, windows, memory) and the host's TCP
+    memory (/proc/net/sockstat): which side stopped moving bytes, and whether the kernel was
+    under memory pressure."""
+    import subprocess
+    lport = sock.getsockname()[1]
+    try:
+        ss = subprocess.run(["ss", "-tnmiH", "( sport = :%d or dport = :%d )" % (lport, lport)],
+                            capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        ss = "ss: %s" % e
+    try:
+        with open("/proc/net/sockstat") as f:
+            mem = [l.strip() for l in f if l.startswith("TCP:")]
+    except OSError:
+        mem = []
+    return " | ".join([" ".join(ss.split())] + mem)
+
+
 class WS:
     def __init__(self, addr, client_id, rcvbuf=None):
         host, port = addr.rsplit(":", 1)
@@ -535,6 +554,8 @@ def abuse(addr, client_id, case, wait):
             except Closed:
                 pass
             extra = " connects=%d" % sent
+            if time.monotonic() >= end:  # still open: say where the bytes sit, for the log
+                say("stalled: " + tcp_state(ws.sock))
             say("flood: %d Connects written, now reading" % sent)
         else:
             raise SystemExit("unknown case " + case)

@@ -180,7 +180,8 @@ abuse() {
     wait_exit "$name" 10
     result=$(grep '^RESULT ' "$RD_TEST_DIR/$name.out")
     rd_log "$case: $result"
-    [[ $RD_EXIT == 0 ]] || rd_fail "$case: the hostile session did not end: $result"
+    [[ $RD_EXIT == 0 ]] ||
+        rd_fail "$case: the hostile session did not end: $result $(grep '^stalled: ' "$RD_TEST_DIR/$name.out")"
     rd_assert_ne "${result#RESULT }" "" "$case result"
     rd_wait_log srv "session down: client evil-$case from [^ ]+: $reason" 10
     server_alive "$case"
