@@ -103,8 +103,7 @@ void rd_addr_format(char *buf, size_t len, const char *addr, int port)
     snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", addr, v6 ? "]" : "", port);
 }
 
-/* A DNS name as -peers-dns takes it (see addrset.h); 1 or 0. */
-static int dns_name_ok(const char *name, size_t n)
+int rd_dns_name_ok(const char *name, size_t n)
 {
     size_t i, label = 0;
 
@@ -143,7 +142,7 @@ int rd_dns_target_parse(const char *s, char *name, size_t namelen, int *port, ch
         return -1;
     }
     n = (size_t)(colon - s);
-    if (!dns_name_ok(s, n) || n + 1 > namelen) {
+    if (!rd_dns_name_ok(s, n) || n + 1 > namelen) {
         snprintf(err, errlen, "-peers-dns %.300s: NAME must be a DNS name (letters, digits, "
                               "'-', '_', dots; at most %d bytes)", s, RD_DNS_NAME_MAX);
         return -1;

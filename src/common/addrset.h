@@ -12,6 +12,11 @@
 #define RD_ADDR_TEXT_MAX 46  /* INET6_ADDRSTRLEN: canonical text of one address + NUL */
 #define RD_DNS_NAME_MAX 253  /* longest DNS name (RFC 1035, without the final dot) */
 
+/* A host name as DNS carries it: the n bytes at name (no NUL needed) are labels of letters,
+ * digits, '-' and '_', 1 to 63 bytes each, at most RD_DNS_NAME_MAX in all, with one optional
+ * final dot. No numeric check: "10.0.0.7" passes too. 1 or 0. */
+int rd_dns_name_ok(const char *name, size_t n);
+
 /* Addresses as canonical text (inet_ntop of the binary form: "10.0.0.7", "fd00::7"), sorted
  * by strcmp and without duplicates, so two sets are equal exactly when their members are. */
 struct rd_addrset {

@@ -86,15 +86,14 @@ const char *rd_hm_headers_get(const struct rd_hm_headers *hs, const char *name)
     return NULL;
 }
 
-/* Call cb for each non-empty element of a comma-separated list (OWS trimmed); stops and
- * returns 1 when cb returns non-zero. */
-static int list_each(const char *v, int (*cb)(const char *tok, size_t len, void *arg), void *arg)
+int rd_hm_list_each_(const char *v, int (*cb)(const char *tok, size_t len, void *arg), void *arg)
 {
     while (*v != '\0') {
         const char *end = strchr(v, ',');
         size_t len = end ? (size_t)(end - v) : strlen(v);
         const char *t = v;
         size_t tl = len;
+        int rc;
 
         while (tl > 0 && is_ows((unsigned char)*t)) {
             t++;
@@ -102,8 +101,8 @@ static int list_each(const char *v, int (*cb)(const char *tok, size_t len, void 
         }
         while (tl > 0 && is_ows((unsigned char)t[tl - 1]))
             tl--;
-        if (tl > 0 && cb(t, tl, arg))
-            return 1;
+        if (tl > 0 && (rc = cb(t, tl, arg)) != 0)
+            return rc;
         v += len;
         if (*v == ',')
             v++;
@@ -114,6 +113,36 @@ static int list_each(const char *v, int (*cb)(const char *tok, size_t len, void 
 static int tok_matches(const char *tok, size_t len, void *arg)
 {
     return token_eq(tok, len, (const char *)arg);
+}
+
+int rd_hm_list_has_(const char *v, const char *token)
+{
+    return rd_hm_list_each_(v, tok_matches, (void *)token);
+}
+
+static int cl_each(const char *tok, size_t len, void *arg)
+{
+    struct rd_hm_cl *cl = arg;
+    int64_t v = 0;
+    size_t i;
+
+    if (len > 18) /* 18 digits never overflow int64 */
+        return RD_HM_CL_BAD;
+    for (i = 0; i < len; i++) {
+        if (tok[i] < '0' || tok[i] > '9')
+            return RD_HM_CL_BAD;
+        v = v * 10 + (tok[i] - '0');
+    }
+    if (cl->seen && cl->v != v)
+        return RD_HM_CL_CONFLICT;
+    cl->v = v;
+    cl->seen = 1;
+    return 0;
+}
+
+int rd_hm_cl_add_(struct rd_hm_cl *cl, const char *value)
+{
+    return rd_hm_list_each_(value, cl_each, cl);
 }
 
 int rd_hm_is_hop_by_hop(const struct rd_hm_headers *hs, const char *name)
@@ -137,7 +166,7 @@ int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token)
 
     for (i = 0; hs != NULL && i < hs->n; i++)
         if (strcasecmp(hs->h[i].name, "connection") == 0 &&
-            list_each(hs->h[i].value, tok_matches, (void *)token))
+            rd_hm_list_has_(hs->h[i].value, token))
             return 1;
     return 0;
 }
@@ -399,38 +428,6 @@ static enum rd_hm_result parse_header_line(const char *l, size_t n, struct rd_hm
     return RD_HM_OK;
 }
 
-struct cl_state {
-    int64_t v;
-    int seen;
-    int bad;
-};
-
-static int cl_each(const char *tok, size_t len, void *arg)
-{
-    struct cl_state *st = arg;
-    int64_t v = 0;
-    size_t i;
-
-    if (len > 18) { /* 18 digits never overflow int64 */
-        st->bad = 1;
-        return 1;
-    }
-    for (i = 0; i < len; i++) {
-        if (tok[i] < '0' || tok[i] > '9') {
-            st->bad = 1;
-            return 1;
-        }
-        v = v * 10 + (tok[i] - '0');
-    }
-    if (st->seen && st->v != v) {
-        st->bad = 1;
-        return 1;
-    }
-    st->v = v;
-    st->seen = 1;
-    return 0;
-}
-
 struct te_state {
     char *buf;
     size_t len;
@@ -464,7 +461,7 @@ static int te_each(const char *tok, size_t len, void *arg)
 static enum rd_hm_result decide_framing(const struct rd_hm_resp_parser *p,
                                         struct rd_hm_response *out)
 {
-    struct cl_state cl = { 0, 0, 0 };
+    struct rd_hm_cl cl = { 0, 0 };
     struct te_state te = { out->te, 0, 0, 0 };
     int have_te = 0;
     size_t i;
@@ -475,12 +472,11 @@ static enum rd_hm_result decide_framing(const struct rd_hm_resp_parser *p,
         if (strcasecmp(h->name, "content-length") == 0) {
             if (h->value[0] == '\0')
                 return RD_HM_ERR_FRAMING;
-            list_each(h->value, cl_each, &cl);
-            if (cl.bad || !cl.seen)
+            if (rd_hm_cl_add_(&cl, h->value) != 0 || !cl.seen)
                 return RD_HM_ERR_FRAMING;
         } else if (strcasecmp(h->name, "transfer-encoding") == 0) {
             have_te = 1;
-            list_each(h->value, te_each, &te);
+            rd_hm_list_each_(h->value, te_each, &te);
             if (te.bad)
                 return RD_HM_ERR_FRAMING;
         }

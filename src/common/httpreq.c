@@ -2,6 +2,8 @@
  * httpreq.h. */
 #include "httpreq.h"
 
+#include "httpmsg_int.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,18 +40,6 @@ int rd_hr_result_status(enum rd_hr_result r)
 
 /* ---- character classes ---- */
 
-static int is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
-
-/* field-value octet: VCHAR, obs-text, SP, HTAB */
-static int is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static int is_hex(unsigned char c)
@@ -62,42 +52,6 @@ static int is_host_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
            c == '.' || c == '_' || c == '~';
-}
-
-static int token_eq(const char *a, size_t alen, const char *b)
-{
-    return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
-}
-
-/* Call cb for each non-empty element of a comma-separated list (OWS trimmed). Stops when cb
- * returns non-zero and returns that value. */
-static int list_each(const char *v, int (*cb)(const char *tok, size_t len, void *arg), void *arg)
-{
-    while (*v != '\0') {
-        const char *end = strchr(v, ',');
-        size_t len = end ? (size_t)(end - v) : strlen(v);
-        const char *t = v;
-        size_t tl = len;
-        int rc;
-
-        while (tl > 0 && is_ows((unsigned char)*t)) {
-            t++;
-            tl--;
-        }
-        while (tl > 0 && is_ows((unsigned char)t[tl - 1]))
-            tl--;
-        if (tl > 0 && (rc = cb(t, tl, arg)) != 0)
-            return rc;
-        v += len;
-        if (*v == ',')
-            v++;
-    }
-    return 0;
-}
-
-static int tok_matches(const char *tok, size_t len, void *arg)
-{
-    return token_eq(tok, len, (const char *)arg);
 }
 
 /* ---- scanning for the end of the head ---- */
@@ -385,31 +339,6 @@ static enum rd_hr_result parse_header_line(struct rd_hr_parser *p, const char *l
 
 /* ---- framing and semantics ---- */
 
-struct cl_state {
-    int64_t v;
-    int seen;
-};
-
-static int cl_each(const char *tok, size_t len, void *arg)
-{
-    struct cl_state *st = arg;
-    int64_t v = 0;
-    size_t i;
-
-    if (len > 18) /* 18 digits never overflow int64 */
-        return -1;
-    for (i = 0; i < len; i++) {
-        if (!is_digit((unsigned char)tok[i]))
-            return -1;
-        v = v * 10 + (tok[i] - '0');
-    }
-    if (st->seen && st->v != v)
-        return -2;
-    st->v = v;
-    st->seen = 1;
-    return 0;
-}
-
 struct te_state {
     int n;            /* codings seen */
     int chunked_last; /* the last coding seen is chunked */
@@ -536,7 +465,7 @@ static void parse_auth(const char *v, struct rd_hr_request *out)
 
 static enum rd_hr_result semantics(struct rd_hr_parser *p, struct rd_hr_request *out)
 {
-    struct cl_state cl = { 0, 0 };
+    struct rd_hm_cl cl = { 0, 0 };
     struct te_state te = { 0, 0, 0, 0, 0 };
     int hosts = 0, have_cl = 0, have_te = 0, conn_close = 0, conn_ka = 0, auths = 0;
     int conn_upgrade = 0, upgrade_hdr = 0;
@@ -553,30 +482,30 @@ static enum rd_hr_result semantics(struct rd_hr_parser *p, struct rd_hr_request 
             have_cl = 1;
             if (h->value[0] == '\0')
                 return pr_fail(p, RD_HR_ERR_BAD, "empty Content-Length");
-            rc = list_each(h->value, cl_each, &cl);
-            if (rc == -2)
+            rc = rd_hm_cl_add_(&cl, h->value);
+            if (rc == RD_HM_CL_CONFLICT)
                 return pr_fail(p, RD_HR_ERR_BAD, "conflicting Content-Length values");
             if (rc != 0 || !cl.seen)
                 return pr_fail(p, RD_HR_ERR_BAD, "bad Content-Length");
         } else if (strcasecmp(name, "transfer-encoding") == 0) {
             have_te = 1;
-            list_each(h->value, te_each, &te);
+            rd_hm_list_each_(h->value, te_each, &te);
         } else if (strcasecmp(name, "connection") == 0) {
-            if (list_each(h->value, tok_matches, (void *)"close"))
+            if (rd_hm_list_has_(h->value, "close"))
                 conn_close = 1;
-            if (list_each(h->value, tok_matches, (void *)"keep-alive"))
+            if (rd_hm_list_has_(h->value, "keep-alive"))
                 conn_ka = 1;
-            if (list_each(h->value, tok_matches, (void *)"upgrade"))
+            if (rd_hm_list_has_(h->value, "upgrade"))
                 conn_upgrade = 1;
         } else if (strcasecmp(name, "upgrade") == 0) {
             upgrade_hdr = 1;
         } else if (strcasecmp(name, "proxy-connection") == 0) {
-            if (list_each(h->value, tok_matches, (void *)"close"))
+            if (rd_hm_list_has_(h->value, "close"))
                 conn_close = 1;
-            if (list_each(h->value, tok_matches, (void *)"keep-alive"))
+            if (rd_hm_list_has_(h->value, "keep-alive"))
                 conn_ka = 1;
         } else if (strcasecmp(name, "expect") == 0) {
-            if (list_each(h->value, tok_matches, (void *)"100-continue"))
+            if (rd_hm_list_has_(h->value, "100-continue"))
                 out->expect_continue = 1;
         } else if (strcasecmp(name, "proxy-authorization") == 0) {
             if (auths++ == 0)

@@ -165,14 +165,16 @@ static uint64_t key_word(const uint8_t key[4], size_t offset)
     return w;
 }
 
-void rd_ws_mask_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t len,
-                     const uint8_t key[4], size_t mask_offset)
+/* XOR len bytes of src with the key into dst; dst == src is allowed (every 32- and 8-byte
+ * step loads all it reads before it stores). 32 bytes per round: four independent unaligned
+ * word loads/stores (memcpy compiles to plain moves). Every 8-byte step keeps the key phase,
+ * so kw never changes. */
+static inline void mask_run(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                            size_t mask_offset)
 {
     uint64_t kw = key_word(key, mask_offset);
     size_t i = 0;
 
-    /* 32 bytes per round: four independent unaligned word loads/stores (memcpy compiles
-     * to plain moves). Every 8-byte step keeps the key phase, so kw never changes. */
     for (; i + 32 <= len; i += 32) {
         uint64_t a, b, c, d;
         memcpy(&a, src + i, 8);
@@ -198,36 +200,15 @@ void rd_ws_mask_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t 
         dst[i] = src[i] ^ key[(mask_offset + i) & 3];
 }
 
-/* In place: same loop as above (src == dst). A separate body so that the restrict
- * qualifiers of rd_ws_mask_copy are never violated. */
+void rd_ws_mask_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t len,
+                     const uint8_t key[4], size_t mask_offset)
+{
+    mask_run(dst, src, len, key, mask_offset);
+}
+
 void rd_ws_mask(uint8_t *buf, size_t len, const uint8_t key[4], size_t mask_offset)
 {
-    uint64_t kw = key_word(key, mask_offset);
-    size_t i = 0;
-
-    for (; i + 32 <= len; i += 32) {
-        uint64_t a, b, c, d;
-        memcpy(&a, buf + i, 8);
-        memcpy(&b, buf + i + 8, 8);
-        memcpy(&c, buf + i + 16, 8);
-        memcpy(&d, buf + i + 24, 8);
-        a ^= kw;
-        b ^= kw;
-        c ^= kw;
-        d ^= kw;
-        memcpy(buf + i, &a, 8);
-        memcpy(buf + i + 8, &b, 8);
-        memcpy(buf + i + 16, &c, 8);
-        memcpy(buf + i + 24, &d, 8);
-    }
-    for (; i + 8 <= len; i += 8) {
-        uint64_t a;
-        memcpy(&a, buf + i, 8);
-        a ^= kw;
-        memcpy(buf + i, &a, 8);
-    }
-    for (; i < len; i++)
-        buf[i] ^= key[(mask_offset + i) & 3];
+    mask_run(buf, buf, len, key, mask_offset);
 }
 
 /* ---- reassembly ---- */

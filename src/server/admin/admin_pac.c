@@ -10,31 +10,11 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 
+#include "common/addrset.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
 
 /* ---- host names ---- */
-
-static int name_ok(const char *h, size_t n)
-{
-    size_t i, label = 0;
-
-    if (n == 0 || n > RD_ADMIN_MAX_HOST)
-        return 0;
-    for (i = 0; i < n; i++) {
-        char c = h[i];
-        if (c == '.') {
-            if (label == 0)
-                return 0;
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_') || ++label > 63)
-            return 0;
-    }
-    return 1;
-}
 
 static int v6_ok(const char *h, size_t n)
 {
@@ -82,7 +62,7 @@ int rd_admin_host_of(const char *value, char *host, size_t len)
         return 0;
     }
     n = colon != NULL ? (size_t)(colon - value) : strlen(value);
-    if (!name_ok(value, n) || (colon != NULL && !port_ok(colon + 1)) || n >= len)
+    if (!rd_dns_name_ok(value, n) || (colon != NULL && !port_ok(colon + 1)) || n >= len)
         return -1;
     memcpy(host, value, n);
     host[n] = '\0';
