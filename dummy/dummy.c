@@ -349,7 +349,7 @@ static void stream_on_complete(struct evhttp_request *req, void *arg)
 }
 
 /* Serve the regular file open on fd (taken over) at path. */
-static void serve_file(const struct dummy *d, struct evhttp_request *req, int fd,
+static void serve_file(struct dummy *d, struct evhttp_request *req, int fd,
                        const struct stat *sb, const char *path)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -410,7 +410,7 @@ static void serve_file(const struct dummy *d, struct evhttp_request *req, int fd
      * long downloads. Only the write timeout (no progress) applies until the
      * reply is complete. */
     bufferevent_set_timeouts(bev, NULL, &d->timeout);
-    evhttp_request_set_on_complete_cb(req, stream_on_complete, (void *)d);
+    evhttp_request_set_on_complete_cb(req, stream_on_complete, d);
     evhttp_send_reply_start(req, code, reason); /* Content-Length set: not chunked */
     evhttp_connection_set_closecb(st->evcon, stream_on_close, st);
     stream_next(st);
@@ -581,7 +581,7 @@ static void serve_listing(struct evhttp_request *req, const char *dirpath,
 }
 
 /* Open path (resolved, inside root) and serve it if it is a regular file. */
-static void open_and_serve(const struct dummy *d, struct evhttp_request *req,
+static void open_and_serve(struct dummy *d, struct evhttp_request *req,
                            const char *path)
 {
     struct stat sb;

@@ -112,12 +112,13 @@ int rd_hm_list_each_(const char *v, int (*cb)(const char *tok, size_t len, void 
 
 static int tok_matches(const char *tok, size_t len, void *arg)
 {
-    return token_eq(tok, len, (const char *)arg);
+    const char *const *token = arg;
+    return token_eq(tok, len, *token);
 }
 
 int rd_hm_list_has_(const char *v, const char *token)
 {
-    return rd_hm_list_each_(v, tok_matches, (void *)token);
+    return rd_hm_list_each_(v, tok_matches, &token);
 }
 
 static int cl_each(const char *tok, size_t len, void *arg)

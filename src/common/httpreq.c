@@ -386,7 +386,8 @@ static int b64_decode(const char *s, size_t n, unsigned char *out, size_t outlen
     if (n == 0 || n % 4 != 0)
         return -1;
     for (i = 0; i < n; i += 4) {
-        int v[4], k, pad = 0;
+        int v[4], pad = 0;
+        size_t k;
         uint32_t w;
 
         for (k = 0; k < 4; k++) {

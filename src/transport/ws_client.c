@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,10 +112,15 @@ static void wsc_set_state(struct rd_ws_client *ws, enum wsc_state st)
     ws->state = st;
 }
 
-static char *dup_err(const char *fmt, const char *arg)
+static char *dup_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dup_err(const char *fmt, ...)
 {
     char buf[512];
-    snprintf(buf, sizeof buf, fmt, arg);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     return strdup(buf);
 }
 

@@ -103,7 +103,7 @@ START_TEST(split_every_offset)
                               "Content-Length: 5\r\nProxy-Authorization: Basic Zm9vOng=\r\n"
                               "\r\nhelloGET http://bar/ HTTP/1.1\r\n\r\n";
     const size_t total = sizeof req - 1;
-    const size_t head = strstr(req, "hello") - req;
+    const size_t head = (size_t)(strstr(req, "hello") - req);
     struct rd_hr_request *rq = rq_new();
     struct rd_hr_parser p;
     size_t k, used;
@@ -290,7 +290,7 @@ START_TEST(framing_ok)
                      RD_HR_OK);
     /* no Host at all is fine: the absolute-form carries the target */
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
-    ck_assert_int_eq(rq->headers.n, 0);
+    ck_assert_uint_eq(rq->headers.n, 0);
     free(rq);
 }
 END_TEST

@@ -416,7 +416,8 @@ static void list_session_cb(const struct rd_session_info *si, void *arg)
 
 static void close_session_cb(const char *id, struct rd_session *s, void *arg)
 {
-    if (strcmp(id, arg) == 0 && !rd_session_is_closing(s))
+    const char *const *want = arg;
+    if (strcmp(id, *want) == 0 && !rd_session_is_closing(s))
         rd_session_close(s, "closed by an operator (DELETE /clients/)");
 }
 
@@ -435,7 +436,7 @@ static void client_delete(struct rd_admin *a, const struct rd_admin_request *rq,
     if (c.n > 0) {
         rd_info("admin: DELETE /clients/%s from %s: closing its %d session%s", id, rq->peer,
                 c.n, c.n == 1 ? "" : "s");
-        rd_registry_foreach(a->reg, close_session_cb, (void *)id);
+        rd_registry_foreach(a->reg, close_session_cb, &id);
         ans->status = 200;
         ans->ctype = CT_JSON;
         evbuffer_add_printf(ans->body, "{\"id\":");
