@@ -3,7 +3,7 @@
 # configures and builds into ./build. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh [--test] [--sanitize] [--build-dir DIR]
 #   --test also installs what only the tests use (chromium, clang for the fuzz targets,
-#          cppcheck, the outbound proxies rdial-client is tested behind: tinyproxy,
+#          cppcheck, clang-format, the outbound proxies rdial-client is tested behind: tinyproxy,
 #          microsocks, and for the deployment tests dnsmasq, python3-yaml, man-db, systemd,
 #          podman, runc, debootstrap)
 set -euo pipefail
@@ -16,7 +16,7 @@ PKGS=(build-essential cmake pkg-config libevent-dev libssl-dev check curl python
 # cppcheck (scripts/cppcheck.sh) and runs clients behind real proxies (test_proxy_client: HTTP
 # CONNECT and SOCKS5)
 for a in "$@"; do
-  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev cppcheck tinyproxy microsocks
+  [ "$a" = "--test" ] && PKGS+=(chromium clang libclang-rt-14-dev clang-format cppcheck tinyproxy microsocks
                                    python3-websocket python3-websockets)
 done
 # deployment tests: a real DNS server (test_peers_dns), the Kubernetes manifests' YAML
