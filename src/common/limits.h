@@ -57,6 +57,10 @@
 #define RD_MAX_CONNS_PER_USER_DEFAULT (RD_MAX_CONNS_PER_SESSION_DEFAULT / 16)
 #define RD_MAX_PENDING_DIALS_PER_USER_DEFAULT (RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT / 16)
 
+/* ---- metrics (tunnel/stats.h) ---- */
+#define RD_STATS_MAX_SERIES 4096 /* distinct labelled series, all metrics together */
+#define RD_STATS_MAX_LABEL 128   /* bytes of one label value kept (longer ones are cut) */
+
 /* ---- websocket / HTTP ---- */
 /* listen() backlog of our TCP listeners (the kernel clamps it to net.core.somaxconn): a burst
  * of SOCKS5/HTTP proxy users must not overflow the accept queue (libevent's default is 128,

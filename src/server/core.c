@@ -32,6 +32,7 @@ void server_session_config(const struct server *srv, enum rd_role role,
     cfg->max_conns_per_user = (size_t)c->max_conns_per_user;
     cfg->max_pending_per_user = (size_t)c->max_pending_per_user;
     cfg->stats = srv->stats;
+    cfg->sessions = srv->live;
 }
 
 /* ---- the tunnel: registry, stats, the admin surface, the front-end decision ---- */
@@ -55,12 +56,14 @@ static int admin_wire(struct server *srv)
 int server_tunnel_start(struct server *srv)
 {
     srv->reg = rd_registry_new();
+    srv->live = rd_sessions_new();
     srv->stats = rd_stats_new();
-    srv->admin = rd_admin_new(srv->stats);
-    if (srv->stats != NULL)
-        srv->samples = rd_samples_new(srv->base, srv->stats, RD_SAMPLES_INTERVAL_MS);
-    if (srv->reg == NULL || srv->stats == NULL || srv->admin == NULL || srv->samples == NULL ||
-        admin_wire(srv) != 0) {
+    rd_stats_set_gauges(srv->stats, rd_sessions_gauges, srv->live);
+    srv->admin = rd_admin_new(srv->stats, srv->live);
+    if (srv->live != NULL)
+        srv->samples = rd_samples_new(srv->base, srv->live, RD_SAMPLES_INTERVAL_MS);
+    if (srv->reg == NULL || srv->live == NULL || srv->stats == NULL || srv->admin == NULL ||
+        srv->samples == NULL || rd_fe_count_init(srv->stats) != 0 || admin_wire(srv) != 0) {
         fprintf(stderr, "rdial-server: out of memory\n");
         return 1;
     }
@@ -78,6 +81,7 @@ void server_tunnel_stop(struct server *srv)
     rd_admin_free(srv->admin);
     rd_samples_free(srv->samples);
     rd_stats_free(srv->stats); /* after every session */
+    rd_sessions_free(srv->live);
 }
 
 /* ---- the route: kept conns, the /client/ route, our Via hop ---- */

@@ -31,6 +31,7 @@ struct rd_peers;
 struct rd_registry;
 struct rd_route;
 struct rd_samples;
+struct rd_sessions;
 struct rd_socks_server;
 struct rd_stats;
 struct rd_tokens;
@@ -109,6 +110,7 @@ struct server {
     /* behind the listeners (core.c) */
     struct rd_registry *reg;
     struct rd_stats *stats;
+    struct rd_sessions *live;   /* every live session: gauges, /clients, samples, the drain */
     struct rd_admin *admin;
     struct rd_samples *samples; /* throughput rings for the status page */
     struct rd_fe_ctx fe;        /* the front-end decision shared by every front end */

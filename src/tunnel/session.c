@@ -68,10 +68,16 @@ struct rd_session {
      * RD_LOG_LIMIT_INTERVAL_MS, with the count of the ones not logged */
     struct rd_log_limit warn_bad_add, warn_bad_remove, warn_dup_connect, warn_hard_cap;
 
-    /* statistics (cfg.stats != NULL): list of the stats' live sessions, counter cells */
-    struct rd_session *st_next, *st_prev;
-    int st_linked;
+    /* in the owner's set (cfg.sessions != NULL), newest first */
+    struct rd_session *set_next, *set_prev;
+    int in_set;
+    /* statistics (cfg.stats != NULL): counted as up; the counter cells of this session's name */
+    int counted;
     uint64_t *st_tx, *st_txerr, *st_rx;
+};
+
+struct rd_sessions {
+    struct rd_session *head; /* newest first */
 };
 
 struct rd_session_probe {
@@ -98,22 +104,46 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* ---- statistics ---- */
+/* ---- the owner's set, statistics ---- */
 
-static void stats_link(struct rd_session *s)
+struct rd_sessions *rd_sessions_new(void) { return calloc(1, sizeof(struct rd_sessions)); }
+
+void rd_sessions_free(struct rd_sessions *set) { free(set); }
+
+static void set_link(struct rd_session *s)
+{
+    struct rd_sessions *set = s->cfg.sessions;
+
+    if (set == NULL)
+        return;
+    s->set_prev = NULL;
+    s->set_next = set->head;
+    if (set->head != NULL)
+        set->head->set_prev = s;
+    set->head = s;
+    s->in_set = 1;
+}
+
+static void set_unlink(struct rd_session *s)
+{
+    if (!s->in_set)
+        return;
+    if (s->set_prev != NULL)
+        s->set_prev->set_next = s->set_next;
+    else
+        s->cfg.sessions->head = s->set_next;
+    if (s->set_next != NULL)
+        s->set_next->set_prev = s->set_prev;
+    s->in_set = 0;
+}
+
+static void stats_up(struct rd_session *s)
 {
     struct rd_stats *st = s->cfg.stats;
-    struct rd_session **head;
 
     if (st == NULL)
         return;
-    head = rd_stats_sessions_(st);
-    s->st_prev = NULL;
-    s->st_next = *head;
-    if (*head != NULL)
-        (*head)->st_prev = s;
-    *head = s;
-    s->st_linked = 1;
+    s->counted = 1;
     s->st_tx = rd_stats_counter(st, RD_STATS_TX_BYTES, s->name);
     s->st_txerr = rd_stats_counter(st, RD_STATS_TX_ERROR_BYTES, s->name);
     s->st_rx = rd_stats_counter(st, RD_STATS_RX_BYTES, s->name);
@@ -121,21 +151,10 @@ static void stats_link(struct rd_session *s)
         rd_stats_ws_session(st, 1, s->name, s->cfg.peer);
 }
 
-static void stats_unlink(struct rd_session *s)
+static void stats_down(struct rd_session *s)
 {
-    struct rd_stats *st = s->cfg.stats;
-
-    if (!s->st_linked)
-        return;
-    if (s->st_prev != NULL)
-        s->st_prev->st_next = s->st_next;
-    else
-        *rd_stats_sessions_(st) = s->st_next;
-    if (s->st_next != NULL)
-        s->st_next->st_prev = s->st_prev;
-    s->st_linked = 0;
-    if (s->cfg.role == RD_ROLE_SERVER)
-        rd_stats_ws_session(st, 0, s->name, s->cfg.peer);
+    if (s->counted && s->cfg.role == RD_ROLE_SERVER)
+        rd_stats_ws_session(s->cfg.stats, 0, s->name, s->cfg.peer);
 }
 
 #define STAT_ADD(cell, n)                                                                     \
@@ -144,43 +163,68 @@ static void stats_unlink(struct rd_session *s)
             *(cell) += (n);                                                                   \
     } while (0)
 
-void rd_session_foreach(struct rd_stats *st,
-                        void (*cb)(const struct rd_session_info *si, void *arg), void *arg)
+static void session_info(const struct rd_session *s, struct rd_session_info *si)
 {
-    struct rd_session *s;
+    size_t i;
 
-    if (st == NULL)
-        return;
-    for (s = *rd_stats_sessions_(st); s != NULL; s = s->st_next) {
-        struct rd_session_info si;
-        size_t i;
-
-        memset(&si, 0, sizeof si);
-        si.name = s->name;
-        si.role = s->cfg.role;
-        si.peer = s->cfg.peer;
-        si.conns = s->nconns;
-        si.closing = s->closing;
-        si.serial = s->serial;
-        si.remote = s->remote;
-        si.agent = s->agent;
-        si.since_unix_ms = s->since_unix_ms;
-        si.idle_ms = now_ms() - s->last_alive_ms;
-        si.rtt_us = s->rtt_us;
-        si.rtt_avg_us = s->rtt_avg_us;
-        si.rx_bytes = s->rx_bytes;
-        si.tx_bytes = s->tx_bytes;
-        for (i = 0; s->table != NULL && i < s->table_size; i++) {
-            struct rd_conn *c;
-            for (c = s->table[i]; c != NULL; c = c->hnext) {
-                si.rx_buffered += evbuffer_get_length(c->rx);
-                si.tx_buffered += evbuffer_get_length(c->tx);
-                si.paused_by_us += c->we_paused;
-                si.paused_by_peer += c->peer_paused;
-            }
+    memset(si, 0, sizeof *si);
+    si->name = s->name;
+    si->role = s->cfg.role;
+    si->peer = s->cfg.peer;
+    si->conns = s->nconns;
+    si->closing = s->closing;
+    si->serial = s->serial;
+    si->remote = s->remote;
+    si->agent = s->agent;
+    si->since_unix_ms = s->since_unix_ms;
+    si->idle_ms = now_ms() - s->last_alive_ms;
+    si->rtt_us = s->rtt_us;
+    si->rtt_avg_us = s->rtt_avg_us;
+    si->rx_bytes = s->rx_bytes;
+    si->tx_bytes = s->tx_bytes;
+    for (i = 0; s->table != NULL && i < s->table_size; i++) {
+        const struct rd_conn *c;
+        for (c = s->table[i]; c != NULL; c = c->hnext) {
+            si->rx_buffered += rd_conn_rx_len(c);
+            si->tx_buffered += rd_conn_tx_len(c);
+            si->paused_by_us += c->we_paused;
+            si->paused_by_peer += c->peer_paused;
         }
+    }
+}
+
+void rd_sessions_foreach(const struct rd_sessions *set,
+                         void (*cb)(const struct rd_session_info *si, void *arg), void *arg)
+{
+    const struct rd_session *s;
+
+    for (s = set != NULL ? set->head : NULL; s != NULL; s = s->set_next) {
+        struct rd_session_info si;
+        session_info(s, &si);
         cb(&si, arg);
     }
+}
+
+static void gauges_cb(const struct rd_session_info *si, void *arg)
+{
+    struct rd_stats_gauges *g = arg;
+    enum rd_stats_kind k = si->role == RD_ROLE_SERVER
+                               ? (si->peer ? RD_STATS_KIND_PEER_IN : RD_STATS_KIND_CLIENT)
+                               : (si->peer ? RD_STATS_KIND_PEER_OUT : RD_STATS_KIND_AGENT);
+
+    g->sessions[k]++;
+    g->conns += si->conns;
+    g->rx_buffered += si->rx_buffered;
+    g->tx_buffered += si->tx_buffered;
+    g->paused_by_us += si->paused_by_us;
+    g->paused_by_peer += si->paused_by_peer;
+    if (k == RD_STATS_KIND_CLIENT && !si->closing)
+        rd_stats_gauge_client(g, si->name, si->rtt_us, si->idle_ms);
+}
+
+void rd_sessions_gauges(struct rd_stats_gauges *g, void *set)
+{
+    rd_sessions_foreach(set, gauges_cb, g);
 }
 
 static struct timeval ms_tv(int64_t ms)
@@ -553,7 +597,8 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
         rd_session_link_closed(s, "out of memory");
         return NULL;
     }
-    stats_link(s);
+    set_link(s);
+    stats_up(s);
     if (cfg->ping_timeout_ms > 0) {
         struct timeval tv = ms_tv(cfg->ping_timeout_ms);
         event_add(s->alive_ev, &tv);
@@ -592,7 +637,8 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     probes_fail(s, reason);
     if (s->cbs.on_closed != NULL)
         s->cbs.on_closed(s, reason, s->arg);
-    stats_unlink(s);
+    set_unlink(s);
+    stats_down(s);
     if (s->reap_ev != NULL)
         reap_cb(-1, 0, s);
     if (s->reap_ev) event_free(s->reap_ev);

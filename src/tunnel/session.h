@@ -15,7 +15,9 @@
 struct event_base;
 struct rd_conn;
 struct rd_session;
+struct rd_sessions;
 struct rd_stats;
+struct rd_stats_gauges;
 
 enum rd_role {
     RD_ROLE_SERVER, /* accepted /connect: dials conns, answers pings, receives Sync */
@@ -46,8 +48,10 @@ struct rd_session_config {
     size_t max_conns_per_user;
     size_t max_pending_per_user;
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
-    struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);
+    struct rd_stats *stats; /* counters to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
+    struct rd_sessions *sessions; /* the owner's set of live sessions to be in while this
+                                   * one lives (borrowed, outlives it); NULL = none */
     int peer;               /* a session with another server (HA): metrics label peer="true" */
 };
 
@@ -156,9 +160,23 @@ struct rd_session_info {
     uint64_t rx_bytes, tx_bytes; /* tunnel message bytes received / sent (every type) */
 };
 
-/* Visit every live session created with cfg.stats == st, newest first. The callback must
- * not create or end sessions. */
-void rd_session_foreach(struct rd_stats *st,
-                        void (*cb)(const struct rd_session_info *si, void *arg), void *arg);
+/* ---- the live sessions of an owner ----
+ * The server keeps one set: its /metrics gauges, /clients, the status page's samples and the
+ * drain read it. A session created with cfg.sessions == set is in it from rd_session_new()
+ * until it ends. */
+
+/* NULL on allocation failure. */
+struct rd_sessions *rd_sessions_new(void);
+/* Every session of the set must be gone. NULL: no-op. */
+void rd_sessions_free(struct rd_sessions *set);
+
+/* Visit every live session of `set` (NULL: none), newest first. The callback must not create
+ * or end sessions. */
+void rd_sessions_foreach(const struct rd_sessions *set,
+                         void (*cb)(const struct rd_session_info *si, void *arg), void *arg);
+
+/* The gauges of stats.h summed over the sessions of `set` (a struct rd_sessions *): an
+ * rd_stats_gauges_cb, given with rd_stats_set_gauges(st, rd_sessions_gauges, set). */
+void rd_sessions_gauges(struct rd_stats_gauges *g, void *set);
 
 #endif

@@ -1024,7 +1024,7 @@ START_TEST(empty_pongs_answer_in_order_go_style)
     struct info_seen is;
 
     rd_session_pong(s, NULL, 0); /* nothing out: stray */
-    rd_session_foreach(NULL, info_cb, &is);
+    rd_sessions_foreach(NULL, info_cb, &is);
     rd_session_probe(s, probe_cb, &a);
     rd_session_probe(s, probe_cb, &b);
     rd_session_pong(s, NULL, 0); /* Go: empty Pong, oldest ping first */
@@ -1071,7 +1071,7 @@ END_TEST
 
 START_TEST(rtt_meta_and_bytes_in_info)
 {
-    struct rd_stats *st = rd_stats_new();
+    struct rd_sessions *live = rd_sessions_new();
     struct rd_session_config cfg;
     struct rd_session *s;
     struct info_seen is;
@@ -1084,10 +1084,10 @@ START_TEST(rtt_meta_and_bytes_in_info)
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = 0;
     cfg.ping_interval_ms = 10; /* server role: periodic pings for the RTT */
-    cfg.stats = st;
+    cfg.sessions = live;
     s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "meta");
     rd_session_set_meta(s, "127.0.0.1:5555", "agent/1.0\x01\n<b>");
-    rd_session_foreach(st, info_cb, &is);
+    rd_sessions_foreach(live, info_cb, &is);
     ck_assert_int_eq(is.rtt_us, -1);
     ck_assert_int_eq(is.rtt_avg_us, -1);
     ck_assert_str_eq(is.remote, "127.0.0.1:5555");
@@ -1097,7 +1097,7 @@ START_TEST(rtt_meta_and_bytes_in_info)
     ck_assert_int_ge(fl.pings, 1);
     for (i = 0; i < 3; i++) {
         rd_session_pong(s, fl.ping, 8);
-        rd_session_foreach(st, info_cb, &is);
+        rd_sessions_foreach(live, info_cb, &is);
         ck_assert_int_ge(is.rtt_us, 0);
         ck_assert_int_ge(is.rtt_avg_us, 0);
         run_for(15);
@@ -1105,15 +1105,15 @@ START_TEST(rtt_meta_and_bytes_in_info)
     send_msg(s, 0, RD_MSG_ADD_CLIENT, "x/1", 3, 0);
     rd_session_dial(s, NULL, "tcp", "a:1", &(const char *){ NULL });
     ck_assert_int_eq(pull(s, &m), 1);
-    rd_session_foreach(st, info_cb, &is);
+    rd_sessions_foreach(live, info_cb, &is);
     ck_assert_uint_eq(is.rx, 4 + 3); /* header (id 77: 2 bytes) + "x/1" */
     ck_assert_uint_eq(is.tx, 3 + 3 + 7); /* header + deadline + "tcp/a:1" */
     rd_session_set_meta(s, NULL, "");
-    rd_session_foreach(st, info_cb, &is);
+    rd_sessions_foreach(live, info_cb, &is);
     ck_assert_str_eq(is.remote, "(null)");
     ck_assert_str_eq(is.agent, "(null)");
     rd_session_link_closed(s, "done");
-    rd_stats_free(st);
+    rd_sessions_free(live);
 }
 END_TEST
 

@@ -40,13 +40,14 @@ struct rd_admin_pending {
     int timeout_ms;
 };
 
-struct rd_admin *rd_admin_new(struct rd_stats *st)
+struct rd_admin *rd_admin_new(struct rd_stats *st, const struct rd_sessions *sessions)
 {
     struct rd_admin *a = calloc(1, sizeof *a);
 
     if (a == NULL)
         return NULL;
     a->st = st;
+    a->sessions = sessions;
     if (rd_admin_page_headers(a) != 0) {
         free(a);
         return NULL;
@@ -431,7 +432,7 @@ static void client_delete(struct rd_admin *a, const struct rd_admin_request *rq,
         return;
     }
     if (id[0] != '\0' && a->reg != NULL)
-        rd_session_foreach(a->st, list_session_cb, &c);
+        rd_sessions_foreach(a->sessions, list_session_cb, &c);
     if (c.n > 0) {
         rd_info("admin: DELETE /clients/%s from %s: closing its %d session%s", id, rq->peer,
                 c.n, c.n == 1 ? "" : "s");
