@@ -10,6 +10,7 @@
 #define RD_VARINT_MAX_BYTES 10              /* Go binary.MaxVarintLen64 */
 #define RD_LEGACY_DEADLINE 15000            /* always sent, ignored when read */
 #define RD_MAX_CONNECT_ADDR 266             /* "tcp/" + 255-byte host + ":65535" */
+#define RD_MAX_CONNECT_PROTO 16             /* bytes of a dial's protocol name ("tcp") */
 #define RD_MAX_ERROR_TEXT 100               /* Go truncates Error/AddClient at 100 */
 #define RD_MAX_CLIENT_KEY 255               /* client ids / session keys */
 #define RD_MSG_HEADER_MAX (4 * RD_VARINT_MAX_BYTES)

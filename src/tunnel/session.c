@@ -296,18 +296,6 @@ size_t rd_session_user_pending(const struct rd_session *s, const char *user)
     return s->shares != NULL ? rd_ctab_count(s->shares, user, SHARE_PENDING) : 0;
 }
 
-/* NULL when the user may not have one more: errp says why. */
-static const char *share_refusal(const struct rd_session *s, const char *user)
-{
-    if (s->cfg.max_conns_per_user != 0 &&
-        rd_session_user_conns(s, user) >= s->cfg.max_conns_per_user)
-        return "too many connections of this user on session";
-    if (s->cfg.max_pending_per_user != 0 &&
-        rd_session_user_pending(s, user) >= s->cfg.max_pending_per_user)
-        return "too many pending dials of this user on session";
-    return NULL;
-}
-
 /* Count pending conn c under user. -1 when out of memory. */
 static int share_take(struct rd_session *s, struct rd_conn *c, const char *user)
 {
@@ -654,48 +642,66 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     free(s);
 }
 
-struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
-                                const char *addr, const char **errp)
+const char *rd_session_dial_str(enum rd_session_dial_result r)
 {
-    return rd_session_dial_user(s, key, proto, addr, NULL, errp);
+    switch (r) {
+    case RD_SESSION_DIAL_OK: return "ok";
+    case RD_SESSION_DIAL_CLOSING: return "session closing";
+    case RD_SESSION_DIAL_CONNS: return "too many connections on session";
+    case RD_SESSION_DIAL_PENDING: return "too many pending dials on session";
+    case RD_SESSION_DIAL_USER_CONNS: return "too many connections of this user on session";
+    case RD_SESSION_DIAL_USER_PENDING: return "too many pending dials of this user on session";
+    case RD_SESSION_DIAL_TOO_LONG: return "target too long";
+    case RD_SESSION_DIAL_NO_MEMORY: return "out of memory";
+    }
+    return "?";
 }
 
-struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, const char *proto,
-                                     const char *addr, const char *user, const char **errp)
+/* Whether s may take one more dial of `user` (NULL: nobody's). */
+static enum rd_session_dial_result dial_allowed(const struct rd_session *s, const char *user)
+{
+    if (s->closing)
+        return RD_SESSION_DIAL_CLOSING;
+    if (s->nconns >= s->cfg.max_conns)
+        return RD_SESSION_DIAL_CONNS;
+    if (s->cfg.max_pending_dials != 0 && s->npending >= s->cfg.max_pending_dials)
+        return RD_SESSION_DIAL_PENDING;
+    if (user == NULL)
+        return RD_SESSION_DIAL_OK;
+    if (s->cfg.max_conns_per_user != 0 &&
+        rd_session_user_conns(s, user) >= s->cfg.max_conns_per_user)
+        return RD_SESSION_DIAL_USER_CONNS;
+    if (s->cfg.max_pending_per_user != 0 &&
+        rd_session_user_pending(s, user) >= s->cfg.max_pending_per_user)
+        return RD_SESSION_DIAL_USER_PENDING;
+    return RD_SESSION_DIAL_OK;
+}
+
+enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *key,
+                                            const char *proto, const char *addr,
+                                            const char *user, struct rd_conn **out)
 {
     char target[sizeof(((struct rd_conn *)0)->target)];
+    enum rd_session_dial_result r = dial_allowed(s, user);
     struct rd_conn *c;
     int n;
 
-    if (s->closing) {
-        *errp = "session closing";
-        return NULL;
-    }
-    if (s->nconns >= s->cfg.max_conns) {
-        *errp = "too many connections on session";
-        return NULL;
-    }
-    if (s->cfg.max_pending_dials != 0 && s->npending >= s->cfg.max_pending_dials) {
-        *errp = "too many pending dials on session";
-        return NULL;
-    }
-    if (user != NULL && (*errp = share_refusal(s, user)) != NULL)
-        return NULL;
+    *out = NULL;
+    if (r != RD_SESSION_DIAL_OK)
+        return r;
     if (key != NULL)
         n = snprintf(target, sizeof target, "%s::%s/%s", key, proto, addr);
     else
         n = snprintf(target, sizeof target, "%s/%s", proto, addr);
-    if (n < 0 || (size_t)n >= sizeof target || strlen(proto) + 1 + strlen(addr) > RD_MAX_CONNECT_ADDR) {
-        *errp = "target too long";
-        return NULL;
-    }
+    if (n < 0 || (size_t)n >= sizeof target ||
+        strlen(proto) + 1 + strlen(addr) > RD_MAX_CONNECT_ADDR)
+        return RD_SESSION_DIAL_TOO_LONG;
     while (conn_find(s, s->next_conn_id) != NULL) /* only after 2^63 dials */
         s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
     c = rd_conn_new_(s, s->next_conn_id, target, s->sync_epoch);
     if (c == NULL || conn_insert(s, c) != 0) {
         rd_conn_free_(c);
-        *errp = "out of memory";
-        return NULL;
+        return RD_SESSION_DIAL_NO_MEMORY;
     }
     s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
     c->pending = 1;
@@ -704,13 +710,13 @@ struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, cons
         conn_unlink(s, c);
         rd_stats_conn(s->cfg.stats, 0, s->name, c->target);
         rd_conn_free_(c);
-        *errp = "out of memory";
-        return NULL;
+        return RD_SESSION_DIAL_NO_MEMORY;
     }
     if (s->cfg.stats != NULL)
         c->dial_us = now_us();
     rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
-    return c;
+    *out = c;
+    return RD_SESSION_DIAL_OK;
 }
 
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session)

@@ -41,10 +41,9 @@ struct rd_session_config {
                                * rdial client acknowledges its dial with an empty Data once
                                * the target accepted: conn.h, rd_conn_ack), no Error;
                                * rd_session_dial refuses more (0 = no limit) */
-    /* The share of one user (a key given to rd_session_dial_user: an authenticated user, or
-     * a source address) in this session's conns and pending dials (0 = no share limit):
-     * one user cannot take the whole of max_conns / max_pending_dials from the others.
-     * rd_dial() checks them (dial.h); the session counts. */
+    /* The share of one user (the `user` of rd_session_dial: an authenticated user, or a
+     * source address) in this session's conns and pending dials (0 = no share limit): one
+     * user cannot take the whole of max_conns / max_pending_dials from the others. */
     size_t max_conns_per_user;
     size_t max_pending_per_user;
     size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
@@ -82,18 +81,33 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
 /* Ask the transport to close the link; the session ends when it reports back. */
 void rd_session_close(struct rd_session *s, const char *reason);
 
+/* What rd_session_dial did: the conn, or why not. */
+enum rd_session_dial_result {
+    RD_SESSION_DIAL_OK = 0,
+    RD_SESSION_DIAL_CLOSING,      /* the session is closing */
+    RD_SESSION_DIAL_CONNS,        /* it holds max_conns conns */
+    RD_SESSION_DIAL_PENDING,      /* max_pending_dials of its dials have no answer yet */
+    RD_SESSION_DIAL_USER_CONNS,   /* the user holds max_conns_per_user of its conns */
+    RD_SESSION_DIAL_USER_PENDING, /* max_pending_per_user of the user's dials have no answer */
+    RD_SESSION_DIAL_TOO_LONG,     /* the Connect would not fit RD_MAX_CONNECT_ADDR */
+    RD_SESSION_DIAL_NO_MEMORY,
+};
+
+/* "session closing", "too many connections on session", ... (static). */
+const char *rd_session_dial_str(enum rd_session_dial_result r);
+
 /* Open a conn to `proto/address` on the far side ("tcp", "127.0.0.1:8125"); with a non-NULL
  * `key` the Connect is peer-forwarded ("key::tcp/addr"). The protocol has no acknowledgement
- * (rdial clients send one: conn.h, on_ack): Data may be written at once. Returns NULL if the session is closing or full (errp: static text). */
-struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
-                                const char *addr, const char **errp);
-/* The same, for `user` (a key of at most RD_CTAB_MAX_KEY bytes naming who asks, e.g. "user
- * alice" or "address 10.0.0.7"; NULL = nobody's): the conn and, while it is pending, its
- * dial count in the user's share until the conn ends. Refused (NULL) past the user's share
- * too: errp "too many connections of this user on session" / "too many pending dials of
- * this user on session". */
-struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, const char *proto,
-                                     const char *addr, const char *user, const char **errp);
+ * (rdial clients send one: conn.h, on_ack): Data may be written at once.
+ * `user` (a key of at most RD_CTAB_MAX_KEY bytes naming who asks, e.g. "user alice" or
+ * "address 10.0.0.7"; NULL = nobody's): the conn and, while it is pending, its dial count in
+ * the user's share until the conn ends.
+ * The limits are checked here, in this order: closing, max_conns, max_pending_dials, the
+ * user's share of each. RD_SESSION_DIAL_OK: *out is a new conn owned by the caller (set its
+ * cbs, close it with rd_conn_close); otherwise *out is NULL. */
+enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *key,
+                                            const char *proto, const char *addr,
+                                            const char *user, struct rd_conn **out);
 
 /* Announce a client key to the far side (peer links): AddClient / RemoveClient. */
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session);
@@ -102,7 +116,7 @@ const char *rd_session_name(const struct rd_session *s);
 uint64_t rd_session_serial(const struct rd_session *s); /* unique per process */
 size_t rd_session_conn_count(const struct rd_session *s);
 size_t rd_session_pending_dials(const struct rd_session *s); /* see max_pending_dials */
-/* Conns and pending dials counted under `user` (rd_session_dial_user); 0 for an unknown user.
+/* Conns and pending dials counted under `user` (rd_session_dial); 0 for an unknown user.
  * O(1). */
 size_t rd_session_user_conns(const struct rd_session *s, const char *user);
 size_t rd_session_user_pending(const struct rd_session *s, const char *user);

@@ -124,7 +124,6 @@ static double sample(const char *text, const char *series)
 START_TEST(session_counters_and_gauges)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER, "foo", 0);
-    const char *err;
     struct rd_conn *c;
     struct evbuffer *sink = evbuffer_new();
     char payload[1000];
@@ -134,8 +133,8 @@ START_TEST(session_counters_and_gauges)
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
                                    "clientkey=\"foo\",peer=\"false\""), 1);
-    c = rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", &err);
-    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", NULL, &c),
+                     RD_SESSION_DIAL_OK);
     rd_conn_set_cbs(c, &conn_cbs, NULL);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_connections",
                                    "clientkey=\"foo\",proto=\"tcp\",addr=\"127.0.0.1:8125\""),
