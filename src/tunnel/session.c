@@ -13,7 +13,8 @@
 
 #include "../common/ctab.h"
 #include "../common/log.h"
-#include "session_int.h"
+#include "conn_int.h"
+#include "message.h"
 #include "stats.h"
 
 struct rd_session {
@@ -33,8 +34,7 @@ struct rd_session {
     size_t npending;        /* conns with c->pending */
     struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING] of rd_session_dial_user
                              * conns; made by the first such dial */
-    size_t rx_total; /* bytes buffered in all conns' rx (the session budget) */
-    size_t tx_total; /* bytes queued in all conns' tx (RD_SESSION_TX_PRESSURE) */
+    struct rd_conn_env env; /* what the conns see of us; their byte totals */
     int64_t next_conn_id;
     int64_t next_msg_id;
 
@@ -252,36 +252,6 @@ void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
     cfg->max_ctrl_queue = 4 * 1024 * 1024;
 }
 
-const struct rd_session_config *rd_session_cfg_(const struct rd_session *s) { return &s->cfg; }
-
-void rd_session_rx_sub_(struct rd_session *s, size_t n) { s->rx_total -= n; }
-void rd_session_tx_add_(struct rd_session *s, size_t n) { s->tx_total += n; }
-void rd_session_tx_sub_(struct rd_session *s, size_t n) { s->tx_total -= n; }
-
-size_t rd_session_tx_cap_(const struct rd_session *s)
-{
-    return s->tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH : RD_CONN_TX_HIGH;
-}
-
-static int under_pressure(const struct rd_session *s)
-{
-    return s->cfg.rx_budget != 0 && s->rx_total > s->cfg.rx_budget;
-}
-
-int rd_session_rx_pressure_(const struct rd_session *s) { return under_pressure(s); }
-
-size_t rd_session_pause_low_(const struct rd_session *s)
-{
-    return under_pressure(s) && s->cfg.pause_low > RD_PAUSE_PRESSURE_LOW ? RD_PAUSE_PRESSURE_LOW
-                                                                        : s->cfg.pause_low;
-}
-
-static size_t pause_high(const struct rd_session *s)
-{
-    return under_pressure(s) && s->cfg.pause_high > RD_PAUSE_PRESSURE_HIGH ? RD_PAUSE_PRESSURE_HIGH
-                                                                          : s->cfg.pause_high;
-}
-
 /* ---- per-user shares (rd_session_dial_user) ---- */
 
 enum { SHARE_CONNS = 0, SHARE_PENDING = 1 };
@@ -407,7 +377,7 @@ static void ring_remove(struct rd_session *s, struct rd_conn *c)
     c->in_ring = 0;
 }
 
-void rd_session_kick_(struct rd_session *s)
+static void kick(struct rd_session *s)
 {
     if (s->idle && !s->closing) {
         s->idle = 0;
@@ -415,7 +385,7 @@ void rd_session_kick_(struct rd_session *s)
     }
 }
 
-void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
+static void ring_add(struct rd_session *s, struct rd_conn *c)
 {
     if (!c->in_ring) {
         if (s->ring == NULL) {
@@ -430,7 +400,7 @@ void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
         c->in_ring = 1;
     }
     if (!c->peer_paused || c->state == RD_CONN_CLOSING)
-        rd_session_kick_(s);
+        kick(s);
 }
 
 /* ---- tracing ---- */
@@ -453,6 +423,20 @@ static void trace_msg(const struct rd_session *s, const char *dir, int64_t id, i
              rd_msg_type_str(type), conn_id, len, preview);
 }
 
+/* The trace line of a Data message whose n payload bytes are the tail of out. */
+static void trace_tail(const struct rd_session *s, int64_t id, int64_t conn_id,
+                       const struct evbuffer *out, size_t n)
+{
+    uint8_t head[48]; /* trace_msg shows at most 48 bytes */
+    struct evbuffer *o = (struct evbuffer *)out; /* evbuffer_ptr_set takes no const */
+    struct evbuffer_ptr at;
+
+    memset(head, '.', sizeof head);
+    if (evbuffer_ptr_set(o, &at, evbuffer_get_length(o) - n, EVBUFFER_PTR_SET) == 0)
+        evbuffer_copyout_from(o, &at, head, n < sizeof head ? n : sizeof head);
+    trace_msg(s, "WRITE", id, conn_id, RD_MSG_DATA, head, n);
+}
+
 /* ---- queueing ---- */
 
 static void ctrl_append(struct rd_session *s, const uint8_t *hdr, size_t hlen, const void *payload,
@@ -473,11 +457,11 @@ static void ctrl_append(struct rd_session *s, const uint8_t *hdr, size_t hlen, c
     if (len > 0)
         evbuffer_add(s->ctrl, payload, len);
     s->ctrl_bytes += total;
-    rd_session_kick_(s);
+    kick(s);
 }
 
-void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, const void *payload,
-                           size_t len)
+static void send_ctrl(struct rd_session *s, int64_t conn_id, int type, const void *payload,
+                      size_t len)
 {
     uint8_t hdr[RD_MSG_HEADER_MAX];
     int64_t id = s->next_msg_id++;
@@ -506,7 +490,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Out of the table and the ring; freed on the next loop turn (a callback up the stack may
  * still hold the pointer). */
-void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
+static void conn_dead(struct rd_session *s, struct rd_conn *c)
 {
     if (c->state == RD_CONN_DEAD)
         return;
@@ -523,19 +507,33 @@ void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
 /* The far side or the session ends `c`: tell the owner (rx may still hold bytes), then bury. */
 static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reason)
 {
-    const struct rd_conn_cbs *cbs = c->cbs;
-    void *arg = c->arg;
-
     if (c->state == RD_CONN_DEAD)
         return;
     ring_remove(s, c);
-    s->tx_total -= evbuffer_get_length(c->tx);
-    evbuffer_drain(c->tx, evbuffer_get_length(c->tx));
-    if (c->state == RD_CONN_OPEN && cbs != NULL && cbs->on_closed != NULL) {
-        c->state = RD_CONN_CLOSING; /* writes from inside on_closed fail */
-        cbs->on_closed(c, reason, arg);
-    }
-    rd_session_conn_dead_(s, c);
+    rd_conn_end_(c, reason);
+    conn_dead(s, c);
+}
+
+/* ---- what the conns see of us (conn_int.h) ---- */
+
+static void env_send_ctrl(struct rd_conn *c, int type, const void *payload, size_t len)
+{
+    send_ctrl(c->s, c->id, type, payload, len);
+}
+
+static void env_schedule(struct rd_conn *c) { ring_add(c->s, c); }
+static void env_bury(struct rd_conn *c) { conn_dead(c->s, c); }
+
+static void env_init(struct rd_conn_env *env, const struct rd_session_config *cfg)
+{
+    memset(env, 0, sizeof *env);
+    env->send_ctrl = env_send_ctrl;
+    env->schedule = env_schedule;
+    env->bury = env_bury;
+    env->pause_high = cfg->pause_high;
+    env->pause_low = cfg->pause_low;
+    env->conn_hard_cap = cfg->conn_hard_cap;
+    env->rx_budget = cfg->rx_budget;
 }
 
 /* ---- public ---- */
@@ -556,6 +554,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
         return NULL;
     s->base = base;
     s->cfg = *cfg;
+    env_init(&s->env, cfg);
     s->ops = ops;
     s->link = link;
     if (cbs != NULL)
@@ -698,7 +697,7 @@ enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *ke
         return RD_SESSION_DIAL_TOO_LONG;
     while (conn_find(s, s->next_conn_id) != NULL) /* only after 2^63 dials */
         s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
-    c = rd_conn_new_(s, s->next_conn_id, target, s->sync_epoch);
+    c = rd_conn_new_(&s->env, s, s->next_conn_id, target, s->sync_epoch);
     if (c == NULL || conn_insert(s, c) != 0) {
         rd_conn_free_(c);
         return RD_SESSION_DIAL_NO_MEMORY;
@@ -714,14 +713,14 @@ enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *ke
     }
     if (s->cfg.stats != NULL)
         c->dial_us = now_us();
-    rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
+    send_ctrl(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
     *out = c;
     return RD_SESSION_DIAL_OK;
 }
 
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session)
 {
-    rd_session_send_ctrl_(s, 0, add ? RD_MSG_ADD_CLIENT : RD_MSG_REMOVE_CLIENT, key_and_session,
+    send_ctrl(s, 0, add ? RD_MSG_ADD_CLIENT : RD_MSG_REMOVE_CLIENT, key_and_session,
                           strlen(key_and_session));
 }
 
@@ -945,7 +944,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
     qsort(ids, n, sizeof *ids, cmp_i64);
     for (i = 0; i < n; i++)
         rd_msg_sync_put(payload, i, ids[i]);
-    rd_session_send_ctrl_(s, 0, RD_MSG_SYNC, payload, n * 8);
+    send_ctrl(s, 0, RD_MSG_SYNC, payload, n * 8);
     free(ids);
     free(payload);
 }
@@ -986,8 +985,6 @@ static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
 
 static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd_msg *m)
 {
-    size_t rx;
-
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
     if (c->pending) {
@@ -1004,26 +1001,13 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
         c->dial_us = 0;
     }
     STAT_ADD(s->st_rx, m->payload_len);
-    evbuffer_add(c->rx, m->payload, m->payload_len);
-    c->bytes_in += m->payload_len;
-    s->rx_total += m->payload_len;
-    rx = evbuffer_get_length(c->rx);
-    if (rx > s->cfg.conn_hard_cap) {
+    if (rd_conn_recv_data_(c, m->payload, m->payload_len) != 0) {
         rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN, "session %s: conn %" PRId64
-                       " buffered %zu bytes past the hard cap: closing", s->name, c->id, rx);
-        rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
+                       " buffered %zu bytes past the hard cap: closing", s->name, c->id,
+                       rd_conn_rx_len(c));
+        send_ctrl(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
         conn_fail(s, c, "buffer overflow");
-        return;
     }
-    if (rx > pause_high(s) && (!c->we_paused || rx >= c->pause_rx + s->cfg.pause_high)) {
-        /* Pause again when another pause_high arrived after the last one: a Go peer keeps one
-         * pause flag per conn and forgets our Pause when it resumes us (PROTOCOL.md s6). */
-        c->we_paused = 1;
-        c->pause_rx = rx;
-        rd_session_send_ctrl_(s, c->id, RD_MSG_PAUSE, NULL, 0);
-    }
-    if (m->payload_len > 0 && c->cbs != NULL && c->cbs->on_readable != NULL)
-        c->cbs->on_readable(c, c->arg);
 }
 
 static void handle_connect(struct rd_session *s, const struct rd_msg *m)
@@ -1045,15 +1029,15 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     else if (s->cbs.on_connect == NULL)
         refuse = "connect not allowed";
     if (refuse != NULL) {
-        rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, refuse, strlen(refuse));
+        send_ctrl(s, m->conn_id, RD_MSG_ERROR, refuse, strlen(refuse));
         return;
     }
     memcpy(target, m->payload, m->payload_len);
     target[m->payload_len] = '\0';
-    c = rd_conn_new_(s, m->conn_id, target, s->sync_epoch);
+    c = rd_conn_new_(&s->env, s, m->conn_id, target, s->sync_epoch);
     if (c == NULL || conn_insert(s, c) != 0) {
         rd_conn_free_(c);
-        rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, "out of memory", 13);
+        send_ctrl(s, m->conn_id, RD_MSG_ERROR, "out of memory", 13);
         return;
     }
     /* point t into the conn's own copy so the owner may keep it */
@@ -1086,7 +1070,7 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
         c = conn_find(s, m.conn_id);
         if (c == NULL) {
             static const char nf[] = "connection not found";
-            rd_session_send_ctrl_(s, m.conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
+            send_ctrl(s, m.conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
             return 0;
         }
         handle_data(s, c, &m);
@@ -1106,7 +1090,7 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
                 snprintf(text, sizeof text, "EOF");
         }
         /* echo, as Go does, then close locally */
-        rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, text, strlen(text));
+        send_ctrl(s, c->id, RD_MSG_ERROR, text, strlen(text));
         conn_fail(s, c, text);
         return 0;
     case RD_MSG_ADD_CLIENT:
@@ -1124,28 +1108,12 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
             s->cbs.on_client(s, m.type == RD_MSG_ADD_CLIENT, text, s->arg);
         return 0;
     case RD_MSG_PAUSE:
-        c = conn_find(s, m.conn_id);
-        if (c != NULL)
-            c->peer_paused = 1;
+        if ((c = conn_find(s, m.conn_id)) != NULL)
+            rd_conn_paused_(c);
         return 0;
     case RD_MSG_RESUME:
-        c = conn_find(s, m.conn_id);
-        if (c == NULL || !c->peer_paused)
-            return 0;
-        c->peer_paused = 0;
-        /* A Go peer's writer may sleep on its own Pause: its Resume does not wake it, only a
-         * Resume from us does (Go's backPressure.Resume never broadcasts). Echo one when we
-         * are not pausing it; an rdial peer ignores a Resume it did not wait for. */
-        if (!c->we_paused && c->state == RD_CONN_OPEN)
-            rd_session_send_ctrl_(s, c->id, RD_MSG_RESUME, NULL, 0);
-        if (c->in_ring)
-            rd_session_kick_(s);
-        if (c->owner_waiting && c->state == RD_CONN_OPEN &&
-            evbuffer_get_length(c->tx) < rd_session_tx_cap_(s)) {
-            c->owner_waiting = 0;
-            if (c->cbs != NULL && c->cbs->on_writable != NULL)
-                c->cbs->on_writable(c, c->arg);
-        }
+        if ((c = conn_find(s, m.conn_id)) != NULL)
+            rd_conn_resumed_(c);
         return 0;
     case RD_MSG_SYNC:
         count = rd_msg_sync_count(m.payload_len);
@@ -1163,75 +1131,84 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
 
 /* ---- send ---- */
 
-static int pull_one(struct rd_session *s, struct evbuffer *out)
+/* The next control message: [u32 len][message] off the queue. */
+static void pull_ctrl(struct rd_session *s, struct evbuffer *out)
+{
+    uint32_t len;
+
+    evbuffer_remove(s->ctrl, &len, sizeof len);
+    evbuffer_remove_buffer(s->ctrl, out, len);
+    s->ctrl_bytes -= len;
+}
+
+/* One Data message of c's tx (c has some and is not paused); c keeps its place in the ring
+ * while it has more (or a close to send). */
+static void pull_data(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
 {
     uint8_t hdr[RD_MSG_HEADER_MAX];
-    size_t hlen, n, tries;
+    int64_t id = s->next_msg_id++;
+    /* under tx pressure every conn's turn is as large as its capped tx can be, so a conn that
+     * queued much before the pressure gets no larger turns than the rest */
+    size_t chunk = s->env.tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
+                                                            : RD_DATA_CHUNK;
+    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA), n;
+
+    evbuffer_add(out, hdr, hlen);
+    n = rd_conn_tx_take_(c, out, chunk);
+    if (rd_log_trace_enabled())
+        trace_tail(s, id, c->id, out, n);
+    STAT_ADD(s->st_tx, hlen + n);
+    if (rd_conn_tx_len(c) == 0 && c->state == RD_CONN_OPEN)
+        ring_remove(s, c);
+    else
+        s->ring = c->ring_next;
+    rd_conn_wake_(c);
+}
+
+/* c closed gracefully and its tx is sent: the Error "EOF" that ends it. */
+static void pull_eof(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
+{
+    static const char eof[] = "EOF";
+    uint8_t hdr[RD_MSG_HEADER_MAX];
+    int64_t id = s->next_msg_id++;
+    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
+
+    if (rd_log_trace_enabled())
+        trace_msg(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)eof, sizeof eof - 1);
+    evbuffer_add(out, hdr, hlen);
+    evbuffer_add(out, eof, sizeof eof - 1);
+    STAT_ADD(s->st_txerr, hlen + sizeof eof - 1);
+    conn_dead(s, c);
+}
+
+/* Control messages first; then one turn of the ring: the first conn with tx that is not
+ * paused sends one Data, or a closed one its Error "EOF". */
+static int pull_one(struct rd_session *s, struct evbuffer *out)
+{
+    size_t tries;
 
     if (s->ctrl_bytes > 0) {
-        uint32_t len;
-        evbuffer_remove(s->ctrl, &len, sizeof len);
-        evbuffer_remove_buffer(s->ctrl, out, len);
-        s->ctrl_bytes -= len;
+        pull_ctrl(s, out);
         return 1;
     }
     for (tries = s->nconns + 1; s->ring != NULL && tries > 0; tries--) {
         struct rd_conn *c = s->ring;
-        size_t txlen = evbuffer_get_length(c->tx);
+        size_t txlen = rd_conn_tx_len(c);
 
         if (txlen > 0 && c->peer_paused) {
             s->ring = c->ring_next; /* paused: keep its place, try the next */
             continue;
         }
         if (txlen > 0) {
-            int64_t id = s->next_msg_id++;
-            /* under tx pressure every conn's turn is as large as its capped tx can be, so a
-             * conn that queued much before the pressure gets no larger turns than the rest */
-            size_t chunk = s->tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
-                                                                : RD_DATA_CHUNK;
-            n = txlen < chunk ? txlen : chunk;
-            hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA);
-            if (rd_log_trace_enabled()) {
-                uint8_t *p = evbuffer_pullup(c->tx, (ev_ssize_t)(n < 48 ? n : 48));
-                trace_msg(s, "WRITE", id, c->id, RD_MSG_DATA, p, n);
-            }
-            evbuffer_add(out, hdr, hlen);
-            evbuffer_remove_buffer(c->tx, out, n);
-            s->tx_total -= n;
-            c->bytes_out += n;
-            STAT_ADD(s->st_tx, hlen + n);
-            txlen -= n;
-            if (txlen == 0 && c->state == RD_CONN_OPEN)
-                ring_remove(s, c);
-            else
-                s->ring = c->ring_next;
-            if (c->owner_waiting && c->state == RD_CONN_OPEN && txlen < RD_CONN_TX_LOW &&
-                !c->peer_paused) {
-                c->owner_waiting = 0;
-                if (c->cbs != NULL && c->cbs->on_writable != NULL)
-                    c->cbs->on_writable(c, c->arg);
-            }
+            pull_data(s, c, out);
             return 1;
         }
-        if (c->state == RD_CONN_CLOSING) { /* graceful close: Error after the last Data */
-            int64_t id = s->next_msg_id++;
-            const char *text = c->close_text ? c->close_text : "EOF";
-            hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
-            if (rd_log_trace_enabled())
-                trace_msg(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)text,
-                          strlen(text));
-            evbuffer_add(out, hdr, hlen);
-            evbuffer_add(out, text, strlen(text));
-            STAT_ADD(s->st_txerr, hlen + strlen(text));
-            rd_session_conn_dead_(s, c);
+        if (c->state == RD_CONN_CLOSING) {
+            pull_eof(s, c, out);
             return 1;
         }
         ring_remove(s, c);
-        if (c->owner_waiting && c->state == RD_CONN_OPEN && !c->peer_paused) {
-            c->owner_waiting = 0; /* unpaused with nothing queued: the owner may write */
-            if (c->cbs != NULL && c->cbs->on_writable != NULL)
-                c->cbs->on_writable(c, c->arg);
-        }
+        rd_conn_wake_(c); /* unpaused with nothing queued: the owner may write */
     }
     s->idle = 1;
     return 0;
