@@ -50,6 +50,7 @@
 #define RD_PING_TIMEOUT_MS_DEFAULT 60000
 #define RD_SYNC_INTERVAL_MS_DEFAULT 60000
 #define RD_DIAL_TIMEOUT_MS_DEFAULT 60000
+#define RD_SESSION_PINGS_OUT 4              /* pings out at once (rtt.h) */
 #define RD_MAX_CONNS_PER_SESSION_DEFAULT 65536
 #define RD_MAX_PENDING_DIALS_PER_SESSION_DEFAULT 4096 /* server: dials with no answer yet */
 /* One user's (or, without -proxy-users, one source address's) share of a session: a

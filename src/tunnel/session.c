@@ -47,15 +47,7 @@ struct rd_session {
     uint64_t sync_epoch;
     int64_t last_alive_ms;
 
-    /* round trips (session.h): pings out, oldest first; probes waiting for one */
-    uint64_t ping_seq;
-    struct ping_out {
-        uint64_t seq;
-        int64_t sent_us;
-    } out[RD_SESSION_PINGS_OUT];
-    int nout;
-    int64_t rtt_us, rtt_avg_us; /* -1: none yet */
-    struct rd_session_probe *probes;
+    struct rd_rtt rtt; /* round trips of our pings (rtt.h) */
 
     /* for /clients (rd_session_set_meta, rd_session_info) */
     char *remote, *agent;
@@ -78,14 +70,6 @@ struct rd_session {
 
 struct rd_sessions {
     struct rd_session *head; /* newest first */
-};
-
-struct rd_session_probe {
-    struct rd_session_probe *next;
-    uint64_t seq;   /* answered by a Pong for this ping or a later one */
-    int64_t t0_us;  /* when the probe started */
-    rd_session_probe_cb cb;
-    void *arg;
 };
 
 static uint64_t session_serial_counter;
@@ -178,8 +162,8 @@ static void session_info(const struct rd_session *s, struct rd_session_info *si)
     si->agent = s->agent;
     si->since_unix_ms = s->since_unix_ms;
     si->idle_ms = now_ms() - s->last_alive_ms;
-    si->rtt_us = s->rtt_us;
-    si->rtt_avg_us = s->rtt_avg_us;
+    si->rtt_us = s->rtt.last_us;
+    si->rtt_avg_us = s->rtt.avg_us;
     si->rx_bytes = s->rx_bytes;
     si->tx_bytes = s->tx_bytes;
     for (i = 0; s->table != NULL && i < s->table_size; i++) {
@@ -541,7 +525,6 @@ static void env_init(struct rd_conn_env *env, const struct rd_session_config *cf
 static void alive_cb(evutil_socket_t fd, short what, void *arg);
 static void ping_cb(evutil_socket_t fd, short what, void *arg);
 static int64_t first_ping_ms(const struct rd_session *s);
-static void probes_fail(struct rd_session *s, const char *reason);
 static void sync_cb(evutil_socket_t fd, short what, void *arg);
 
 struct rd_session *rd_session_new(struct event_base *base, const struct rd_session_config *cfg,
@@ -569,7 +552,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->next_msg_id = 1;
     s->idle = 1;
     s->last_alive_ms = now_ms();
-    s->rtt_us = s->rtt_avg_us = -1;
+    rd_rtt_init(&s->rtt);
     {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -621,7 +604,7 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
                 conn_fail(s, s->table[i], "tunnel disconnect");
         }
     }
-    probes_fail(s, reason);
+    rd_rtt_fail(&s->rtt, reason);
     if (s->cbs.on_closed != NULL)
         s->cbs.on_closed(s, reason, s->arg);
     set_unlink(s);
@@ -766,129 +749,41 @@ static int64_t first_ping_ms(const struct rd_session *s)
     return iv / 2 + (int64_t)((s->serial * 2654435761u) % (uint64_t)(iv / 2 + 1));
 }
 
-/* Send a ping with the next sequence number and note it; -1 (nothing sent) when
- * RD_SESSION_PINGS_OUT are out already. */
-static int ping_send(struct rd_session *s, uint64_t *seq)
-{
-    uint8_t p[8];
-    uint64_t v;
-    int i;
-
-    if (s->nout == RD_SESSION_PINGS_OUT)
-        return -1;
-    v = ++s->ping_seq;
-    for (i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-    s->out[s->nout].seq = s->ping_seq;
-    s->out[s->nout].sent_us = now_us();
-    s->nout++;
-    *seq = s->ping_seq;
-    s->ops->ping(s->link, p, sizeof p);
-    return 0;
-}
-
 static void ping_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_session *s = arg;
     struct timeval tv = ms_tv(s->cfg.ping_interval_ms);
-    uint64_t seq;
+    uint8_t p[RD_RTT_PAYLOAD];
 
     if (s->closing)
         return;
-    if (s->nout == RD_SESSION_PINGS_OUT) { /* the keepalive goes on: forget the oldest */
-        memmove(s->out, s->out + 1, (size_t)(s->nout - 1) * sizeof s->out[0]);
-        s->nout--;
-    }
-    ping_send(s, &seq);
+    rd_rtt_ping(&s->rtt, now_us(), 1, p); /* the keepalive goes on: forgets the oldest */
+    s->ops->ping(s->link, p, sizeof p);
     event_add(s->ping_ev, &tv);
 }
 
-struct rd_session_probe *rd_session_probe(struct rd_session *s, rd_session_probe_cb cb,
-                                          void *arg)
+struct rd_rtt_probe *rd_session_probe(struct rd_session *s, rd_rtt_probe_cb cb, void *arg)
 {
-    struct rd_session_probe *p;
+    uint8_t p[RD_RTT_PAYLOAD];
+    struct rd_rtt_probe *pr;
+    int send;
 
-    if (s->closing || (p = calloc(1, sizeof *p)) == NULL)
+    if (s->closing)
         return NULL;
-    p->cb = cb;
-    p->arg = arg;
-    p->t0_us = now_us();
-    if (ping_send(s, &p->seq) != 0)
-        p->seq = s->out[s->nout - 1].seq; /* enough out: the newest answers this one too */
-    p->next = s->probes;
-    s->probes = p;
-    return p;
+    pr = rd_rtt_probe(&s->rtt, now_us(), cb, arg, p, &send);
+    if (pr != NULL && send)
+        s->ops->ping(s->link, p, sizeof p);
+    return pr;
 }
 
-void rd_session_probe_cancel(struct rd_session *s, struct rd_session_probe *p)
+void rd_session_probe_cancel(struct rd_session *s, struct rd_rtt_probe *p)
 {
-    struct rd_session_probe **pp;
-
-    for (pp = &s->probes; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            free(p);
-            return;
-        }
-}
-
-/* Unlink and return the first probe answered by ping `seq`, or NULL. */
-static struct rd_session_probe *probe_take(struct rd_session *s, uint64_t seq)
-{
-    struct rd_session_probe **pp, *p;
-
-    for (pp = &s->probes; (p = *pp) != NULL; pp = &p->next)
-        if (p->seq <= seq) {
-            *pp = p->next;
-            return p;
-        }
-    return NULL;
+    rd_rtt_cancel(&s->rtt, p);
 }
 
 void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len)
 {
-    struct rd_session_probe *p;
-    int64_t now, rtt;
-    uint64_t seq = 0;
-    int i, k = -1;
-
-    if (s->nout == 0)
-        return; /* nothing out: a stray or unsolicited Pong */
-    if (len == 8) {
-        for (i = 0; i < 8; i++)
-            seq = seq << 8 | payload[i];
-        for (i = 0; i < s->nout && k < 0; i++)
-            if (s->out[i].seq == seq)
-                k = i;
-    } else if (len == 0) {
-        k = 0; /* Go: an empty Pong for every Ping, in order */
-    }
-    if (k < 0)
-        return;
-    now = now_us();
-    seq = s->out[k].seq;
-    rtt = now - s->out[k].sent_us;
-    s->rtt_us = rtt;
-    s->rtt_avg_us = s->rtt_avg_us < 0 ? rtt : s->rtt_avg_us + (rtt - s->rtt_avg_us) / 8;
-    memmove(s->out, s->out + k + 1, (size_t)(s->nout - k - 1) * sizeof s->out[0]);
-    s->nout -= k + 1;
-    while ((p = probe_take(s, seq)) != NULL) { /* one at a time: the list may change */
-        p->cb(p->arg, now - p->t0_us, NULL);
-        free(p);
-    }
-}
-
-static void probes_fail(struct rd_session *s, const char *reason)
-{
-    struct rd_session_probe *p;
-    char why[128];
-
-    snprintf(why, sizeof why, "session closed: %s", reason ? reason : "closed");
-    while ((p = s->probes) != NULL) {
-        s->probes = p->next;
-        p->cb(p->arg, -1, why);
-        free(p);
-    }
+    rd_rtt_pong(&s->rtt, payload, len, now_us());
 }
 
 /* Printable ASCII of src, at most max bytes, malloc'd; NULL for NULL or "". */

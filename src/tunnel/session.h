@@ -9,8 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/limits.h"
 #include "link.h"
 #include "message.h"
+#include "rtt.h"
 
 struct event_base;
 struct rd_conn;
@@ -131,29 +133,14 @@ void *rd_session_user(const struct rd_session *s);
 #define RD_SESSION_MAX_AGENT 128
 void rd_session_set_meta(struct rd_session *s, const char *remote, const char *agent);
 
-/* ---- round trips ----
- * Every ping the session sends (the ping_interval_ms ones and the probes) carries an 8-byte
- * sequence number; a Pong that echoes one answers that ping and every older one still out
- * (RFC 6455 s5.5.3 lets a peer answer only the latest). An empty Pong answers the oldest ping
- * still out: Go's remotedialer answers every ping with an empty Pong, in order. Other pongs
- * count for keepalive only. Each answered ping gives rtt_us; rtt_avg_us is smoothed as
- * TCP's SRTT (7/8 old + 1/8 new). At most RD_SESSION_PINGS_OUT pings are out at once: a
- * probe beyond that waits for the newest one instead of sending another. */
-#define RD_SESSION_PINGS_OUT 4
+/* ---- round trips (rtt.h) ---- */
 
-struct rd_session_probe;
-/* Called once: rtt_us >= 0 and err NULL when a Pong answered the probe's ping (rtt_us from
- * the probe's start), or err (static or valid during the call) when the session ended. It
- * must not cancel other probes of this session or end the session from inside. */
-typedef void (*rd_session_probe_cb)(void *arg, int64_t rtt_us, const char *err);
-
-/* Send a fresh Ping now (ahead of queued Data) and call cb when it is answered or the session
- * ends. The probe is the session's until then; NULL when the session is closing or out of
- * memory. */
-struct rd_session_probe *rd_session_probe(struct rd_session *s, rd_session_probe_cb cb,
-                                          void *arg);
+/* Send a fresh Ping now (ahead of queued Data; with RD_SESSION_PINGS_OUT out already, wait
+ * for the newest) and call cb when it is answered or the session ends. The probe is the
+ * session's until then; NULL when the session is closing or out of memory. */
+struct rd_rtt_probe *rd_session_probe(struct rd_session *s, rd_rtt_probe_cb cb, void *arg);
 /* Forget a probe whose callback has not run (it never will). */
-void rd_session_probe_cancel(struct rd_session *s, struct rd_session_probe *p);
+void rd_session_probe_cancel(struct rd_session *s, struct rd_rtt_probe *p);
 
 /* A live session as seen by /metrics and /clients (valid during the callback only). */
 struct rd_session_info {

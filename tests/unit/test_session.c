@@ -1071,7 +1071,7 @@ START_TEST(probe_cancel_and_session_end)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER);
     struct probe_seen a = { 0 }, b = { 0 };
-    struct rd_session_probe *pa = rd_session_probe(s, probe_cb, &a);
+    struct rd_rtt_probe *pa = rd_session_probe(s, probe_cb, &a);
 
     rd_session_probe(s, probe_cb, &b);
     rd_session_probe_cancel(s, pa);

@@ -31,7 +31,7 @@ struct rd_admin_pending {
     struct rd_admin_pending *prev, *next;
     struct event *timer;
     struct rd_session *s;           /* the probed session while the probe is out */
-    struct rd_session_probe *probe; /* NULL once answered */
+    struct rd_rtt_probe *probe;     /* NULL once answered */
     rd_admin_done_cb done;
     void *arg;
     struct rd_admin_answer ans;     /* the body is the asker's */
