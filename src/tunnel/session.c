@@ -14,6 +14,7 @@
 #include "../common/ctab.h"
 #include "../common/log.h"
 #include "conn_int.h"
+#include "conn_table.h"
 #include "message.h"
 #include "stats.h"
 
@@ -28,9 +29,7 @@ struct rd_session {
     char *name;
     uint64_t serial;
 
-    struct rd_conn **table; /* open hashing by conn id, chained */
-    size_t table_size;      /* power of two */
-    size_t nconns;
+    struct rd_conn_table conns; /* by id */
     size_t npending;        /* conns with c->pending */
     struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING] of rd_session_dial_user
                              * conns; made by the first such dial */
@@ -147,15 +146,23 @@ static void stats_down(struct rd_session *s)
             *(cell) += (n);                                                                   \
     } while (0)
 
+static void info_add_conn(struct rd_conn *c, void *arg)
+{
+    struct rd_session_info *si = arg;
+
+    si->rx_buffered += rd_conn_rx_len(c);
+    si->tx_buffered += rd_conn_tx_len(c);
+    si->paused_by_us += c->we_paused;
+    si->paused_by_peer += c->peer_paused;
+}
+
 static void session_info(const struct rd_session *s, struct rd_session_info *si)
 {
-    size_t i;
-
     memset(si, 0, sizeof *si);
     si->name = s->name;
     si->role = s->cfg.role;
     si->peer = s->cfg.peer;
-    si->conns = s->nconns;
+    si->conns = s->conns.n;
     si->closing = s->closing;
     si->serial = s->serial;
     si->remote = s->remote;
@@ -166,15 +173,7 @@ static void session_info(const struct rd_session *s, struct rd_session_info *si)
     si->rtt_avg_us = s->rtt.avg_us;
     si->rx_bytes = s->rx_bytes;
     si->tx_bytes = s->tx_bytes;
-    for (i = 0; s->table != NULL && i < s->table_size; i++) {
-        const struct rd_conn *c;
-        for (c = s->table[i]; c != NULL; c = c->hnext) {
-            si->rx_buffered += rd_conn_rx_len(c);
-            si->tx_buffered += rd_conn_tx_len(c);
-            si->paused_by_us += c->we_paused;
-            si->paused_by_peer += c->peer_paused;
-        }
-    }
+    rd_conn_table_foreach(&s->conns, info_add_conn, si);
 }
 
 void rd_sessions_foreach(const struct rd_sessions *set,
@@ -264,53 +263,15 @@ static int share_take(struct rd_session *s, struct rd_conn *c, const char *user)
 
 /* ---- conn table ---- */
 
-static size_t conn_slot(const struct rd_session *s, int64_t id)
-{
-    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & (s->table_size - 1);
-}
-
 static struct rd_conn *conn_find(struct rd_session *s, int64_t id)
 {
-    struct rd_conn *c;
-    for (c = s->table[conn_slot(s, id)]; c != NULL; c = c->hnext)
-        if (c->id == id)
-            return c;
-    return NULL;
-}
-
-static int table_grow(struct rd_session *s)
-{
-    size_t nsize = s->table_size * 2, i;
-    struct rd_conn **nt = calloc(nsize, sizeof *nt), **old = s->table;
-    size_t osize = s->table_size;
-
-    if (nt == NULL)
-        return -1;
-    s->table = nt;
-    s->table_size = nsize;
-    for (i = 0; i < osize; i++) {
-        struct rd_conn *c = old[i], *next;
-        for (; c != NULL; c = next) {
-            size_t slot = conn_slot(s, c->id);
-            next = c->hnext;
-            c->hnext = nt[slot];
-            nt[slot] = c;
-        }
-    }
-    free(old);
-    return 0;
+    return rd_conn_table_find(&s->conns, id);
 }
 
 static int conn_insert(struct rd_session *s, struct rd_conn *c)
 {
-    size_t slot;
-    if (s->nconns + 1 > s->table_size && table_grow(s) != 0)
+    if (rd_conn_table_add(&s->conns, c) != 0)
         return -1;
-    slot = conn_slot(s, c->id);
-    c->hnext = s->table[slot];
-    s->table[slot] = c;
-    s->nconns++;
     rd_stats_conn(s->cfg.stats, 1, s->name, c->target);
     return 0;
 }
@@ -332,15 +293,7 @@ static void conn_unlink(struct rd_session *s, struct rd_conn *c)
         rd_ctab_dec(s->shares, c->share, SHARE_CONNS); /* frees the user's entry at 0 */
         c->share = NULL;
     }
-    struct rd_conn **pp = &s->table[conn_slot(s, c->id)];
-    for (; *pp != NULL; pp = &(*pp)->hnext) {
-        if (*pp == c) {
-            *pp = c->hnext;
-            c->hnext = NULL;
-            s->nconns--;
-            return;
-        }
-    }
+    rd_conn_table_remove(&s->conns, c);
 }
 
 /* ---- send ring ---- */
@@ -545,8 +498,6 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->arg = arg;
     s->name = strdup(name ? name : "?");
     s->serial = ++session_serial_counter;
-    s->table_size = 16;
-    s->table = calloc(s->table_size, sizeof *s->table);
     s->ctrl = evbuffer_new();
     s->next_conn_id = cfg->role == RD_ROLE_SERVER ? 2 : -2;
     s->next_msg_id = 1;
@@ -562,7 +513,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->alive_ev = event_new(base, -1, 0, alive_cb, s);
     s->ping_ev = evtimer_new(base, ping_cb, s); /* re-armed by ping_cb */
     s->sync_ev = event_new(base, -1, EV_PERSIST, sync_cb, s);
-    if (s->name == NULL || s->table == NULL || s->ctrl == NULL || s->reap_ev == NULL ||
+    if (rd_conn_table_init(&s->conns) != 0 || s->name == NULL || s->ctrl == NULL || s->reap_ev == NULL ||
         s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
         rd_session_link_closed(s, "out of memory");
         return NULL;
@@ -595,15 +546,12 @@ void rd_session_close(struct rd_session *s, const char *reason)
 
 void rd_session_link_closed(struct rd_session *s, const char *reason)
 {
-    size_t i;
+    struct rd_conn *c;
+    size_t k = 0;
 
     s->closing = 1;
-    if (s->table != NULL) {
-        for (i = 0; i < s->table_size; i++) {
-            while (s->table[i] != NULL)
-                conn_fail(s, s->table[i], "tunnel disconnect");
-        }
-    }
+    while ((c = rd_conn_table_head(&s->conns, &k)) != NULL)
+        conn_fail(s, c, "tunnel disconnect");
     rd_rtt_fail(&s->rtt, reason);
     if (s->cbs.on_closed != NULL)
         s->cbs.on_closed(s, reason, s->arg);
@@ -617,7 +565,7 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     if (s->sync_ev) event_free(s->sync_ev);
     if (s->ctrl) evbuffer_free(s->ctrl);
     rd_ctab_free(s->shares); /* empty by now: every conn was unlinked */
-    free(s->table);
+    rd_conn_table_free(&s->conns);
     free(s->name);
     free(s->remote);
     free(s->agent);
@@ -644,7 +592,7 @@ static enum rd_session_dial_result dial_allowed(const struct rd_session *s, cons
 {
     if (s->closing)
         return RD_SESSION_DIAL_CLOSING;
-    if (s->nconns >= s->cfg.max_conns)
+    if (s->conns.n >= s->cfg.max_conns)
         return RD_SESSION_DIAL_CONNS;
     if (s->cfg.max_pending_dials != 0 && s->npending >= s->cfg.max_pending_dials)
         return RD_SESSION_DIAL_PENDING;
@@ -709,7 +657,7 @@ void rd_session_announce(struct rd_session *s, int add, const char *key_and_sess
 
 const char *rd_session_name(const struct rd_session *s) { return s->name; }
 uint64_t rd_session_serial(const struct rd_session *s) { return s->serial; }
-size_t rd_session_conn_count(const struct rd_session *s) { return s->nconns; }
+size_t rd_session_conn_count(const struct rd_session *s) { return s->conns.n; }
 size_t rd_session_pending_dials(const struct rd_session *s) { return s->npending; }
 int rd_session_is_closing(const struct rd_session *s) { return s->closing; }
 void rd_session_set_user(struct rd_session *s, void *user) { s->user = user; }
@@ -815,40 +763,65 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* SyncConnections (client role, every sync_interval_ms): the ids of our conns, sorted. */
+struct sync_ids {
+    int64_t *ids;
+    size_t n;
+};
+
+static void sync_collect(struct rd_conn *c, void *arg)
+{
+    struct sync_ids *si = arg;
+    si->ids[si->n++] = c->id;
+}
+
 static void sync_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_session *s = arg;
-    int64_t *ids;
+    struct sync_ids si = { NULL, 0 };
     uint8_t *payload;
-    size_t i, n = 0;
+    size_t i;
 
     if (s->closing)
         return;
-    ids = malloc((s->nconns + 1) * sizeof *ids);
-    payload = malloc((s->nconns + 1) * 8);
-    if (ids == NULL || payload == NULL) {
-        free(ids);
-        free(payload);
-        return;
+    si.ids = malloc((s->conns.n + 1) * sizeof *si.ids);
+    payload = malloc((s->conns.n + 1) * 8);
+    if (si.ids != NULL && payload != NULL) {
+        rd_conn_table_foreach(&s->conns, sync_collect, &si);
+        qsort(si.ids, si.n, sizeof *si.ids, cmp_i64);
+        for (i = 0; i < si.n; i++)
+            rd_msg_sync_put(payload, i, si.ids[i]);
+        send_ctrl(s, 0, RD_MSG_SYNC, payload, si.n * 8);
     }
-    for (i = 0; i < s->table_size; i++) {
-        struct rd_conn *c;
-        for (c = s->table[i]; c != NULL; c = c->hnext)
-            ids[n++] = c->id;
-    }
-    qsort(ids, n, sizeof *ids, cmp_i64);
-    for (i = 0; i < n; i++)
-        rd_msg_sync_put(payload, i, ids[i]);
-    send_ctrl(s, 0, RD_MSG_SYNC, payload, n * 8);
-    free(ids);
+    free(si.ids);
     free(payload);
+}
+
+/* A SyncConnections from the far side: our conns it does not list are gone there. */
+struct sync_check {
+    struct rd_session *s;
+    const int64_t *ids; /* sorted */
+    size_t n;
+    uint64_t epoch; /* conns created since the previous Sync may not be known yet */
+};
+
+static void sync_check_conn(struct rd_conn *c, void *arg)
+{
+    const struct sync_check *k = arg;
+
+    if (c->sync_epoch >= k->epoch)
+        return; /* the race guard */
+    if (k->n > 0 && bsearch(&c->id, k->ids, k->n, sizeof *k->ids, cmp_i64))
+        return;
+    rd_debug("session %s: conn %" PRId64 " not in peer's sync: closing", k->s->name, c->id);
+    conn_fail(k->s, c, "closed by sync");
 }
 
 static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
 {
+    struct sync_check k = { s, NULL, (size_t)count, s->sync_epoch };
     int64_t *ids = NULL;
     size_t i;
-    uint64_t epoch = s->sync_epoch;
 
     if (count > 0) {
         ids = malloc((size_t)count * sizeof *ids);
@@ -857,22 +830,10 @@ static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
         for (i = 0; i < (size_t)count; i++)
             ids[i] = rd_msg_sync_get(p, i);
         qsort(ids, (size_t)count, sizeof *ids, cmp_i64); /* Go sends sorted; do not rely on it */
+        k.ids = ids;
     }
     s->sync_epoch++;
-    for (i = 0; i < s->table_size; i++) {
-        struct rd_conn *c = s->table[i], *next;
-        for (; c != NULL; c = next) {
-            next = c->hnext;
-            /* race guard: conns created since the previous Sync may not be known yet */
-            if (c->sync_epoch >= epoch)
-                continue;
-            if (ids != NULL && bsearch(&c->id, ids, (size_t)count, sizeof *ids, cmp_i64))
-                continue;
-            rd_debug("session %s: conn %" PRId64 " not in peer's sync: closing", s->name,
-                     c->id);
-            conn_fail(s, c, "closed by sync");
-        }
-    }
+    rd_conn_table_foreach(&s->conns, sync_check_conn, &k);
     free(ids);
 }
 
@@ -919,7 +880,7 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     }
     if (rd_msg_parse_connect(m->payload, m->payload_len, &t) != 0)
         refuse = "invalid connect target";
-    else if (s->nconns >= s->cfg.max_conns)
+    else if (s->conns.n >= s->cfg.max_conns)
         refuse = "too many connections";
     else if (s->cbs.on_connect == NULL)
         refuse = "connect not allowed";
@@ -1086,7 +1047,7 @@ static int pull_one(struct rd_session *s, struct evbuffer *out)
         pull_ctrl(s, out);
         return 1;
     }
-    for (tries = s->nconns + 1; s->ring != NULL && tries > 0; tries--) {
+    for (tries = s->conns.n + 1; s->ring != NULL && tries > 0; tries--) {
         struct rd_conn *c = s->ring;
         size_t txlen = rd_conn_tx_len(c);
 

@@ -1,7 +1,8 @@
 /* test_conn.c - one conn on its own (conn.c under a fake session, conn_int.h's env): the byte
  * accounting of rx and tx, the owner's blocked state from the high mark to the low mark and
  * its one on_writable, Pause/Resume of the far side at the marks (and lower under the
- * session's pressure), the hard cap, Go's single pause flag, and the two ways a conn ends. */
+ * session's pressure), the hard cap, Go's single pause flag, and the two ways a conn ends;
+ * and a session's table of conns by id (conn_table.h). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "check_main.h"
 #include "common/limits.h"
 #include "tunnel/conn_int.h"
+#include "tunnel/conn_table.h"
 #include "tunnel/message.h"
 
 /* ---- the fake session ---- */
@@ -323,6 +325,63 @@ START_TEST(ended_by_the_session)
 }
 END_TEST
 
+/* ---- the table of conns by id ---- */
+
+static void count_cb(struct rd_conn *c, void *arg)
+{
+    (void)c;
+    (*(size_t *)arg)++;
+}
+
+static void remove_odd_cb(struct rd_conn *c, void *arg)
+{
+    if (c->id & 1)
+        rd_conn_table_remove(arg, c); /* the conn visited may leave */
+}
+
+START_TEST(table_finds_grows_and_empties)
+{
+    enum { N = 3000 };
+    static struct rd_conn conns[N];
+    struct rd_conn_table t;
+    struct rd_conn *c;
+    size_t i, n = 0, k = 0;
+
+    ck_assert_int_eq(rd_conn_table_init(&t), 0);
+    ck_assert_ptr_null(rd_conn_table_find(&t, 1));
+    for (i = 0; i < N; i++) {
+        conns[i].id = (int64_t)i * 2 + 1 - N; /* odd, both signs (the two roles' ids) */
+        ck_assert_int_eq(rd_conn_table_add(&t, &conns[i]), 0);
+    }
+    ck_assert_uint_eq(t.n, N);
+    ck_assert_uint_ge(t.size, N);
+    for (i = 0; i < N; i++)
+        ck_assert_ptr_eq(rd_conn_table_find(&t, conns[i].id), &conns[i]);
+    ck_assert_ptr_null(rd_conn_table_find(&t, 0));
+    for (i = 0; i < N; i += 2)
+        rd_conn_table_remove(&t, &conns[i]);
+    rd_conn_table_remove(&t, &conns[0]); /* not in it: nothing */
+    ck_assert_uint_eq(t.n, N / 2);
+    ck_assert_ptr_null(rd_conn_table_find(&t, conns[0].id));
+    ck_assert_ptr_eq(rd_conn_table_find(&t, conns[1].id), &conns[1]);
+    rd_conn_table_foreach(&t, count_cb, &n);
+    ck_assert_uint_eq(n, N / 2);
+    rd_conn_table_add(&t, &conns[0]);
+    conns[2].id = 2; /* an even one stays */
+    rd_conn_table_add(&t, &conns[2]);
+    rd_conn_table_foreach(&t, remove_odd_cb, &t);
+    ck_assert_uint_eq(t.n, 1);
+    rd_conn_table_remove(&t, &conns[2]);
+    ck_assert_uint_eq(t.n, 0); /* every id here is odd */
+    for (i = 1; i < 6; i += 2)
+        rd_conn_table_add(&t, &conns[i]);
+    while ((c = rd_conn_table_head(&t, &k)) != NULL)
+        rd_conn_table_remove(&t, c);
+    ck_assert_uint_eq(t.n, 0);
+    rd_conn_table_free(&t);
+}
+END_TEST
+
 Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -339,6 +398,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, our_resume_ends_the_peers_pause);
     tcase_add_test(tc, closed_by_the_owner);
     tcase_add_test(tc, ended_by_the_session);
+    tcase_add_test(tc, table_finds_grows_and_empties);
     suite_add_tcase(s, tc);
     return s;
 }
