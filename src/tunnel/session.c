@@ -1,6 +1,8 @@
-/* session.c - one remotedialer session: conn table, dispatch, send scheduling, keepalive,
- * SyncConnections. See session.h and link.h for the contracts. */
-#include "session.h"
+/* session.c - one remotedialer session: its life, the owner's set of live sessions, dials and
+ * the users' shares, the dispatch of received messages, keepalive and SyncConnections. The
+ * send side is session_send.c; a conn's buffers and flow control are conn.c. See session.h
+ * and link.h for the contracts. */
+#include "session_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,64 +14,8 @@
 #include <event2/event.h>
 
 #include "../common/ctab.h"
-#include "../common/log.h"
-#include "conn_int.h"
-#include "conn_table.h"
 #include "message.h"
 #include "stats.h"
-
-struct rd_session {
-    struct event_base *base;
-    struct rd_session_config cfg;
-    const struct rd_link_ops *ops;
-    void *link;
-    struct rd_session_cbs cbs;
-    void *arg;
-    void *user;
-    char *name;
-    uint64_t serial;
-
-    struct rd_conn_table conns; /* by id */
-    size_t npending;        /* conns with c->pending */
-    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING] of rd_session_dial_user
-                             * conns; made by the first such dial */
-    struct rd_conn_env env; /* what the conns see of us; their byte totals */
-    int64_t next_conn_id;
-    int64_t next_msg_id;
-
-    struct evbuffer *ctrl; /* queued control messages: [u32 len][message] ... */
-    size_t ctrl_bytes;
-    struct rd_conn *ring; /* conns with tx bytes or a pending graceful close */
-    int idle;             /* last pull found nothing: the next queued item must kick */
-    int closing;
-
-    uint64_t sync_epoch;
-    int64_t last_alive_ms;
-
-    struct rd_rtt rtt; /* round trips of our pings (rtt.h) */
-
-    /* for /clients (rd_session_set_meta, rd_session_info) */
-    char *remote, *agent;
-    int64_t since_unix_ms;
-    uint64_t rx_bytes, tx_bytes;
-    struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
-    struct rd_conn *graveyard;
-
-    /* per-message warnings a peer can repeat at will: one line per kind per
-     * RD_LOG_LIMIT_INTERVAL_MS, with the count of the ones not logged */
-    struct rd_log_limit warn_bad_add, warn_bad_remove, warn_dup_connect, warn_hard_cap;
-
-    /* in the owner's set (cfg.sessions != NULL), newest first */
-    struct rd_session *set_next, *set_prev;
-    int in_set;
-    /* statistics (cfg.stats != NULL): counted as up; the counter cells of this session's name */
-    int counted;
-    uint64_t *st_tx, *st_txerr, *st_rx;
-};
-
-struct rd_sessions {
-    struct rd_session *head; /* newest first */
-};
 
 static uint64_t session_serial_counter;
 
@@ -139,12 +85,6 @@ static void stats_down(struct rd_session *s)
     if (s->counted && s->cfg.role == RD_ROLE_SERVER)
         rd_stats_ws_session(s->cfg.stats, 0, s->name, s->cfg.peer);
 }
-
-#define STAT_ADD(cell, n)                                                                     \
-    do {                                                                                      \
-        if ((cell) != NULL)                                                                   \
-            *(cell) += (n);                                                                   \
-    } while (0)
 
 static void info_add_conn(struct rd_conn *c, void *arg)
 {
@@ -296,121 +236,6 @@ static void conn_unlink(struct rd_session *s, struct rd_conn *c)
     rd_conn_table_remove(&s->conns, c);
 }
 
-/* ---- send ring ---- */
-
-static void ring_remove(struct rd_session *s, struct rd_conn *c)
-{
-    if (!c->in_ring)
-        return;
-    if (c->ring_next == c) {
-        s->ring = NULL;
-    } else {
-        c->ring_prev->ring_next = c->ring_next;
-        c->ring_next->ring_prev = c->ring_prev;
-        if (s->ring == c)
-            s->ring = c->ring_next;
-    }
-    c->ring_next = c->ring_prev = NULL;
-    c->in_ring = 0;
-}
-
-static void kick(struct rd_session *s)
-{
-    if (s->idle && !s->closing) {
-        s->idle = 0;
-        s->ops->want_write(s->link);
-    }
-}
-
-static void ring_add(struct rd_session *s, struct rd_conn *c)
-{
-    if (!c->in_ring) {
-        if (s->ring == NULL) {
-            c->ring_next = c->ring_prev = c;
-            s->ring = c;
-        } else { /* insert before the head: last in this round */
-            c->ring_next = s->ring;
-            c->ring_prev = s->ring->ring_prev;
-            s->ring->ring_prev->ring_next = c;
-            s->ring->ring_prev = c;
-        }
-        c->in_ring = 1;
-    }
-    if (!c->peer_paused || c->state == RD_CONN_CLOSING)
-        kick(s);
-}
-
-/* ---- tracing ---- */
-
-static void trace_msg(const struct rd_session *s, const char *dir, int64_t id, int64_t conn_id,
-                      int64_t type, const uint8_t *p, size_t len)
-{
-    char preview[64];
-    size_t i, n = len < 48 ? len : 48;
-
-    if (type == RD_MSG_SYNC || type == RD_MSG_DATA) {
-        for (i = 0; i < n; i++)
-            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
-    } else {
-        for (i = 0; i < n; i++)
-            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-    }
-    preview[n] = '\0';
-    rd_debug("%s %s %" PRId64 " %s [%" PRId64 "] len=%zu: %s", dir, s->name, id,
-             rd_msg_type_str(type), conn_id, len, preview);
-}
-
-/* The trace line of a Data message whose n payload bytes are the tail of out. */
-static void trace_tail(const struct rd_session *s, int64_t id, int64_t conn_id,
-                       const struct evbuffer *out, size_t n)
-{
-    uint8_t head[48]; /* trace_msg shows at most 48 bytes */
-    struct evbuffer *o = (struct evbuffer *)out; /* evbuffer_ptr_set takes no const */
-    struct evbuffer_ptr at;
-
-    memset(head, '.', sizeof head);
-    if (evbuffer_ptr_set(o, &at, evbuffer_get_length(o) - n, EVBUFFER_PTR_SET) == 0)
-        evbuffer_copyout_from(o, &at, head, n < sizeof head ? n : sizeof head);
-    trace_msg(s, "WRITE", id, conn_id, RD_MSG_DATA, head, n);
-}
-
-/* ---- queueing ---- */
-
-static void ctrl_append(struct rd_session *s, const uint8_t *hdr, size_t hlen, const void *payload,
-                        size_t len)
-{
-    uint32_t total = (uint32_t)(hlen + len);
-
-    if (s->closing)
-        return;
-    if (s->ctrl_bytes + total > s->cfg.max_ctrl_queue) {
-        rd_warn("session %s: control queue over %zu bytes (peer not reading): closing", s->name,
-                s->cfg.max_ctrl_queue);
-        rd_session_close(s, "control queue overflow");
-        return;
-    }
-    evbuffer_add(s->ctrl, &total, sizeof total);
-    evbuffer_add(s->ctrl, hdr, hlen);
-    if (len > 0)
-        evbuffer_add(s->ctrl, payload, len);
-    s->ctrl_bytes += total;
-    kick(s);
-}
-
-static void send_ctrl(struct rd_session *s, int64_t conn_id, int type, const void *payload,
-                      size_t len)
-{
-    uint8_t hdr[RD_MSG_HEADER_MAX];
-    int64_t id = s->next_msg_id++;
-    size_t hlen = rd_msg_encode_header(hdr, id, conn_id, type);
-
-    if (rd_log_trace_enabled())
-        trace_msg(s, "WRITE", id, conn_id, type, payload, len);
-    if (type == RD_MSG_ERROR && !s->closing)
-        STAT_ADD(s->st_txerr, hlen + len);
-    ctrl_append(s, hdr, hlen, payload, len);
-}
-
 /* ---- conn ends ---- */
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -427,11 +252,11 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Out of the table and the ring; freed on the next loop turn (a callback up the stack may
  * still hold the pointer). */
-static void conn_dead(struct rd_session *s, struct rd_conn *c)
+void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
 {
     if (c->state == RD_CONN_DEAD)
         return;
-    ring_remove(s, c);
+    rd_session_ring_remove_(s, c);
     conn_unlink(s, c);
     rd_stats_conn(s->cfg.stats, 0, s->name, c->target);
     c->state = RD_CONN_DEAD;
@@ -446,20 +271,20 @@ static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reaso
 {
     if (c->state == RD_CONN_DEAD)
         return;
-    ring_remove(s, c);
+    rd_session_ring_remove_(s, c);
     rd_conn_end_(c, reason);
-    conn_dead(s, c);
+    rd_session_conn_dead_(s, c);
 }
 
 /* ---- what the conns see of us (conn_int.h) ---- */
 
 static void env_send_ctrl(struct rd_conn *c, int type, const void *payload, size_t len)
 {
-    send_ctrl(c->s, c->id, type, payload, len);
+    rd_session_send_ctrl_(c->s, c->id, type, payload, len);
 }
 
-static void env_schedule(struct rd_conn *c) { ring_add(c->s, c); }
-static void env_bury(struct rd_conn *c) { conn_dead(c->s, c); }
+static void env_schedule(struct rd_conn *c) { rd_session_ring_add_(c->s, c); }
+static void env_bury(struct rd_conn *c) { rd_session_conn_dead_(c->s, c); }
 
 static void env_init(struct rd_conn_env *env, const struct rd_session_config *cfg)
 {
@@ -644,14 +469,14 @@ enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *ke
     }
     if (s->cfg.stats != NULL)
         c->dial_us = now_us();
-    send_ctrl(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
+    rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
     *out = c;
     return RD_SESSION_DIAL_OK;
 }
 
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session)
 {
-    send_ctrl(s, 0, add ? RD_MSG_ADD_CLIENT : RD_MSG_REMOVE_CLIENT, key_and_session,
+    rd_session_send_ctrl_(s, 0, add ? RD_MSG_ADD_CLIENT : RD_MSG_REMOVE_CLIENT, key_and_session,
                           strlen(key_and_session));
 }
 
@@ -791,7 +616,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
         qsort(si.ids, si.n, sizeof *si.ids, cmp_i64);
         for (i = 0; i < si.n; i++)
             rd_msg_sync_put(payload, i, si.ids[i]);
-        send_ctrl(s, 0, RD_MSG_SYNC, payload, si.n * 8);
+        rd_session_send_ctrl_(s, 0, RD_MSG_SYNC, payload, si.n * 8);
     }
     free(si.ids);
     free(payload);
@@ -861,7 +686,7 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
         rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN, "session %s: conn %" PRId64
                        " buffered %zu bytes past the hard cap: closing", s->name, c->id,
                        rd_conn_rx_len(c));
-        send_ctrl(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
+        rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
         conn_fail(s, c, "buffer overflow");
     }
 }
@@ -885,7 +710,7 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     else if (s->cbs.on_connect == NULL)
         refuse = "connect not allowed";
     if (refuse != NULL) {
-        send_ctrl(s, m->conn_id, RD_MSG_ERROR, refuse, strlen(refuse));
+        rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, refuse, strlen(refuse));
         return;
     }
     memcpy(target, m->payload, m->payload_len);
@@ -893,7 +718,7 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     c = rd_conn_new_(&s->env, s, m->conn_id, target, s->sync_epoch);
     if (c == NULL || conn_insert(s, c) != 0) {
         rd_conn_free_(c);
-        send_ctrl(s, m->conn_id, RD_MSG_ERROR, "out of memory", 13);
+        rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, "out of memory", 13);
         return;
     }
     /* point t into the conn's own copy so the owner may keep it */
@@ -901,13 +726,86 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     s->cbs.on_connect(s, c, &t, s->arg);
 }
 
+/* Error: the far side ends a conn (its text, or "EOF"); echoed, as Go does, then closed here.
+ * Duplicate Errors from Go are normal: an unknown conn is no news. */
+static void handle_error(struct rd_session *s, const struct rd_msg *m)
+{
+    struct rd_conn *c = conn_find(s, m->conn_id);
+    char text[RD_MAX_ERROR_TEXT + 1];
+    size_t n = m->payload_len < RD_MAX_ERROR_TEXT ? m->payload_len : RD_MAX_ERROR_TEXT;
+
+    if (c == NULL)
+        return;
+    memcpy(text, m->payload, n);
+    text[n] = '\0';
+    if (n == 0)
+        snprintf(text, sizeof text, "EOF");
+    rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, text, strlen(text));
+    conn_fail(s, c, text);
+}
+
+/* AddClient / RemoveClient: "clientKey/sessionKey" for the owner (peer links). */
+static void handle_client(struct rd_session *s, const struct rd_msg *m)
+{
+    char key[RD_MAX_CLIENT_KEY * 2 + 2];
+
+    if (m->payload_len == 0 || m->payload_len >= sizeof key ||
+        memchr(m->payload, '\0', m->payload_len) != NULL) {
+        rd_log_limited(m->type == RD_MSG_ADD_CLIENT ? &s->warn_bad_add : &s->warn_bad_remove,
+                       RD_LOG_WARN, "session %s: bad %s ignored", s->name,
+                       rd_msg_type_str(m->type));
+        return;
+    }
+    memcpy(key, m->payload, m->payload_len);
+    key[m->payload_len] = '\0';
+    if (s->cbs.on_client != NULL)
+        s->cbs.on_client(s, m->type == RD_MSG_ADD_CLIENT, key, s->arg);
+}
+
+/* The message's dispatch: 0, or -1 when it broke the protocol (the session closes). */
+static int dispatch(struct rd_session *s, const struct rd_msg *m)
+{
+    struct rd_conn *c;
+    long count;
+
+    switch (m->type) {
+    case RD_MSG_DATA:
+        if ((c = conn_find(s, m->conn_id)) != NULL) {
+            handle_data(s, c, m);
+        } else {
+            static const char nf[] = "connection not found";
+            rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
+        }
+        return 0;
+    case RD_MSG_CONNECT: handle_connect(s, m); return 0;
+    case RD_MSG_ERROR: handle_error(s, m); return 0;
+    case RD_MSG_ADD_CLIENT:
+    case RD_MSG_REMOVE_CLIENT: handle_client(s, m); return 0;
+    case RD_MSG_PAUSE:
+        if ((c = conn_find(s, m->conn_id)) != NULL)
+            rd_conn_paused_(c);
+        return 0;
+    case RD_MSG_RESUME:
+        if ((c = conn_find(s, m->conn_id)) != NULL)
+            rd_conn_resumed_(c);
+        return 0;
+    case RD_MSG_SYNC:
+        if ((count = rd_msg_sync_count(m->payload_len)) < 0) {
+            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name,
+                    m->payload_len);
+            return -1;
+        }
+        handle_sync(s, m->payload, count);
+        return 0;
+    default:
+        return 0; /* unknown types are the protocol's only versioning: ignore */
+    }
+}
+
 int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
 {
     struct rd_msg m;
     enum rd_msg_result r;
-    struct rd_conn *c;
-    char text[RD_MAX_CLIENT_KEY * 2 + 2];
-    long count;
 
     if (s->closing)
         return 0;
@@ -919,163 +817,10 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
         return -1;
     }
     if (rd_log_trace_enabled())
-        trace_msg(s, "READ ", m.id, m.conn_id, m.type, m.payload, m.payload_len);
-
-    switch (m.type) {
-    case RD_MSG_DATA:
-        c = conn_find(s, m.conn_id);
-        if (c == NULL) {
-            static const char nf[] = "connection not found";
-            send_ctrl(s, m.conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
-            return 0;
-        }
-        handle_data(s, c, &m);
-        return 0;
-    case RD_MSG_CONNECT:
-        handle_connect(s, &m);
-        return 0;
-    case RD_MSG_ERROR:
-        c = conn_find(s, m.conn_id);
-        if (c == NULL)
-            return 0; /* duplicate Errors from Go are normal */
-        {
-            size_t n = m.payload_len < RD_MAX_ERROR_TEXT ? m.payload_len : RD_MAX_ERROR_TEXT;
-            memcpy(text, m.payload, n);
-            text[n] = '\0';
-            if (n == 0)
-                snprintf(text, sizeof text, "EOF");
-        }
-        /* echo, as Go does, then close locally */
-        send_ctrl(s, c->id, RD_MSG_ERROR, text, strlen(text));
-        conn_fail(s, c, text);
-        return 0;
-    case RD_MSG_ADD_CLIENT:
-    case RD_MSG_REMOVE_CLIENT:
-        if (m.payload_len == 0 || m.payload_len >= sizeof text ||
-            memchr(m.payload, '\0', m.payload_len) != NULL) {
-            rd_log_limited(m.type == RD_MSG_ADD_CLIENT ? &s->warn_bad_add : &s->warn_bad_remove,
-                           RD_LOG_WARN, "session %s: bad %s ignored", s->name,
-                           rd_msg_type_str(m.type));
-            return 0;
-        }
-        memcpy(text, m.payload, m.payload_len);
-        text[m.payload_len] = '\0';
-        if (s->cbs.on_client != NULL)
-            s->cbs.on_client(s, m.type == RD_MSG_ADD_CLIENT, text, s->arg);
-        return 0;
-    case RD_MSG_PAUSE:
-        if ((c = conn_find(s, m.conn_id)) != NULL)
-            rd_conn_paused_(c);
-        return 0;
-    case RD_MSG_RESUME:
-        if ((c = conn_find(s, m.conn_id)) != NULL)
-            rd_conn_resumed_(c);
-        return 0;
-    case RD_MSG_SYNC:
-        count = rd_msg_sync_count(m.payload_len);
-        if (count < 0) {
-            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name, m.payload_len);
-            rd_session_close(s, "protocol error");
-            return -1;
-        }
-        handle_sync(s, m.payload, count);
-        return 0;
-    default:
-        return 0; /* unknown types are the protocol's only versioning: ignore */
+        rd_session_trace_(s, "READ ", m.id, m.conn_id, m.type, m.payload, m.payload_len);
+    if (dispatch(s, &m) != 0) {
+        rd_session_close(s, "protocol error");
+        return -1;
     }
-}
-
-/* ---- send ---- */
-
-/* The next control message: [u32 len][message] off the queue. */
-static void pull_ctrl(struct rd_session *s, struct evbuffer *out)
-{
-    uint32_t len;
-
-    evbuffer_remove(s->ctrl, &len, sizeof len);
-    evbuffer_remove_buffer(s->ctrl, out, len);
-    s->ctrl_bytes -= len;
-}
-
-/* One Data message of c's tx (c has some and is not paused); c keeps its place in the ring
- * while it has more (or a close to send). */
-static void pull_data(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
-{
-    uint8_t hdr[RD_MSG_HEADER_MAX];
-    int64_t id = s->next_msg_id++;
-    /* under tx pressure every conn's turn is as large as its capped tx can be, so a conn that
-     * queued much before the pressure gets no larger turns than the rest */
-    size_t chunk = s->env.tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
-                                                            : RD_DATA_CHUNK;
-    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA), n;
-
-    evbuffer_add(out, hdr, hlen);
-    n = rd_conn_tx_take_(c, out, chunk);
-    if (rd_log_trace_enabled())
-        trace_tail(s, id, c->id, out, n);
-    STAT_ADD(s->st_tx, hlen + n);
-    if (rd_conn_tx_len(c) == 0 && c->state == RD_CONN_OPEN)
-        ring_remove(s, c);
-    else
-        s->ring = c->ring_next;
-    rd_conn_wake_(c);
-}
-
-/* c closed gracefully and its tx is sent: the Error "EOF" that ends it. */
-static void pull_eof(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
-{
-    static const char eof[] = "EOF";
-    uint8_t hdr[RD_MSG_HEADER_MAX];
-    int64_t id = s->next_msg_id++;
-    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
-
-    if (rd_log_trace_enabled())
-        trace_msg(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)eof, sizeof eof - 1);
-    evbuffer_add(out, hdr, hlen);
-    evbuffer_add(out, eof, sizeof eof - 1);
-    STAT_ADD(s->st_txerr, hlen + sizeof eof - 1);
-    conn_dead(s, c);
-}
-
-/* Control messages first; then one turn of the ring: the first conn with tx that is not
- * paused sends one Data, or a closed one its Error "EOF". */
-static int pull_one(struct rd_session *s, struct evbuffer *out)
-{
-    size_t tries;
-
-    if (s->ctrl_bytes > 0) {
-        pull_ctrl(s, out);
-        return 1;
-    }
-    for (tries = s->conns.n + 1; s->ring != NULL && tries > 0; tries--) {
-        struct rd_conn *c = s->ring;
-        size_t txlen = rd_conn_tx_len(c);
-
-        if (txlen > 0 && c->peer_paused) {
-            s->ring = c->ring_next; /* paused: keep its place, try the next */
-            continue;
-        }
-        if (txlen > 0) {
-            pull_data(s, c, out);
-            return 1;
-        }
-        if (c->state == RD_CONN_CLOSING) {
-            pull_eof(s, c, out);
-            return 1;
-        }
-        ring_remove(s, c);
-        rd_conn_wake_(c); /* unpaused with nothing queued: the owner may write */
-    }
-    s->idle = 1;
     return 0;
-}
-
-int rd_session_pull(struct rd_session *s, struct evbuffer *out)
-{
-    size_t before = evbuffer_get_length(out);
-    int r = pull_one(s, out);
-
-    if (r == 1)
-        s->tx_bytes += evbuffer_get_length(out) - before;
-    return r;
 }
