@@ -108,7 +108,8 @@ static void splice_done(const char *reason, uint64_t a_to_b, uint64_t b_to_a, vo
 static void forward_connect(struct rd_peers *p, const char *from, struct rd_conn *c,
                             const struct rd_connect_target *t)
 {
-    char key[RD_MAX_CLIENT_KEY + 1], proto[17], addr[RD_MAX_CONNECT_ADDR + 1];
+    char key[RD_MAX_CLIENT_KEY + 1], proto[RD_MAX_CONNECT_PROTO + 1];
+    char addr[RD_MAX_CONNECT_ADDR + 1];
     char errbuf[RD_MAX_ERROR_TEXT];
     struct rd_session *local;
     struct rd_conn *out;

@@ -172,7 +172,7 @@ void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
     cfg->conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
     cfg->rx_budget = RD_SESSION_RX_BUDGET_DEFAULT;
     cfg->max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
-    cfg->max_ctrl_queue = 4 * 1024 * 1024;
+    cfg->max_ctrl_queue = RD_MAX_CTRL_QUEUE_DEFAULT;
 }
 
 /* ---- per-user shares (rd_session_dial_user) ---- */
@@ -338,8 +338,8 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->alive_ev = event_new(base, -1, 0, alive_cb, s);
     s->ping_ev = evtimer_new(base, ping_cb, s); /* re-armed by ping_cb */
     s->sync_ev = event_new(base, -1, EV_PERSIST, sync_cb, s);
-    if (rd_conn_table_init(&s->conns) != 0 || s->name == NULL || s->ctrl == NULL || s->reap_ev == NULL ||
-        s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
+    if (rd_conn_table_init(&s->conns) != 0 || s->name == NULL || s->ctrl == NULL ||
+        s->reap_ev == NULL || s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
         rd_session_link_closed(s, "out of memory");
         return NULL;
     }

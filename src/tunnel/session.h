@@ -48,7 +48,8 @@ struct rd_session_config {
      * user cannot take the whole of max_conns / max_pending_dials from the others. */
     size_t max_conns_per_user;
     size_t max_pending_per_user;
-    size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
+    size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped
+                            * (RD_MAX_CTRL_QUEUE_DEFAULT) */
     struct rd_stats *stats; /* counters to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
     struct rd_sessions *sessions; /* the owner's set of live sessions to be in while this
@@ -56,7 +57,8 @@ struct rd_session_config {
     int peer;               /* a session with another server (HA): metrics label peer="true" */
 };
 
-/* Fill with the defaults of limits.h for `role`. */
+/* Fill with the defaults of limits.h for `role` (max_pending_dials and the user shares: 0, no
+ * limit; the server sets them from its flags). */
 void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role);
 
 /* Owner callbacks. All optional (NULL). `arg` is the owner's pointer. */
@@ -129,8 +131,6 @@ void *rd_session_user(const struct rd_session *s);
 /* For /clients: the far side's address and the User-Agent of its upgrade, copied (at most
  * RD_SESSION_MAX_REMOTE / RD_SESSION_MAX_AGENT bytes, bytes outside printable ASCII
  * dropped). NULL or "": none. */
-#define RD_SESSION_MAX_REMOTE 63
-#define RD_SESSION_MAX_AGENT 128
 void rd_session_set_meta(struct rd_session *s, const char *remote, const char *agent);
 
 /* ---- round trips (rtt.h) ---- */

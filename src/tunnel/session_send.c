@@ -168,7 +168,8 @@ static void pull_eof(struct rd_session *s, struct rd_conn *c, struct evbuffer *o
     size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
 
     if (rd_log_trace_enabled())
-        rd_session_trace_(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)eof, sizeof eof - 1);
+        rd_session_trace_(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)eof,
+                          sizeof eof - 1);
     evbuffer_add(out, hdr, hlen);
     evbuffer_add(out, eof, sizeof eof - 1);
     STAT_ADD(s->st_txerr, hlen + sizeof eof - 1);
