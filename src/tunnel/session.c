@@ -175,7 +175,7 @@ void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
     cfg->max_ctrl_queue = RD_MAX_CTRL_QUEUE_DEFAULT;
 }
 
-/* ---- per-user shares (rd_session_dial_user) ---- */
+/* ---- per-user shares (rd_session_dial's user) ---- */
 
 enum { SHARE_CONNS = 0, SHARE_PENDING = 1 };
 

@@ -30,8 +30,8 @@ struct rd_session {
 
     struct rd_conn_table conns; /* by id */
     size_t npending;        /* conns with c->pending */
-    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING] of rd_session_dial_user
-                             * conns; made by the first such dial */
+    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING]: the conns of dials made
+                             * for a user; made by the first such dial */
     struct rd_conn_env env; /* what the conns see of us; their byte totals */
     int64_t next_conn_id;
     int64_t next_msg_id;
