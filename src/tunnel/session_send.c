@@ -10,6 +10,8 @@
 
 #include "message.h"
 
+/* ---- the send ring: conns with tx bytes or a graceful close to send, in turn ---- */
+
 void rd_session_ring_remove_(struct rd_session *s, struct rd_conn *c)
 {
     if (!c->in_ring)
