@@ -224,7 +224,7 @@ size_t rd_conn_tx_room(const struct rd_conn *c)
     return rd_conn_tx_blocked(c) || len >= cap ? 0 : cap - len;
 }
 
-void rd_conn_wake_(struct rd_conn *c)
+void rd_conn_wake_owner_(struct rd_conn *c)
 {
     if (!c->owe_writable || c->tx_full || c->peer_paused || c->state != RD_CONN_OPEN)
         return;

@@ -94,8 +94,14 @@ size_t rd_conn_tx_take_(struct rd_conn *c, struct evbuffer *out, size_t max);
 void rd_conn_paused_(struct rd_conn *c);
 void rd_conn_resumed_(struct rd_conn *c);
 /* The one place an owner hears it may write again: when it was blocked since its last
- * on_writable and is not now (c open, not tx_full, not peer_paused): on_writable, once. */
-void rd_conn_wake_(struct rd_conn *c);
+ * on_writable and is not now (c open, not tx_full, not peer_paused): on_writable, once.
+ * Inline: the send loop asks after every Data message, and almost always nobody waits. */
+void rd_conn_wake_owner_(struct rd_conn *c);
+static inline void rd_conn_wake_(struct rd_conn *c)
+{
+    if (c->owe_writable)
+        rd_conn_wake_owner_(c);
+}
 /* The session ends c (the far side's Error, a Sync, an overflow, the link gone): tx dropped,
  * the owner told once (on_closed; rx can still be read inside it). The session buries c
  * after. */

@@ -137,9 +137,9 @@ static void pull_ctrl(struct rd_session *s, struct evbuffer *out)
     s->ctrl_bytes -= len;
 }
 
-/* One Data message of c's tx (c has some and is not paused); c keeps its place in the ring
- * while it has more (or a close to send). */
-static void pull_data(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
+/* One Data message of c's tx (txlen bytes, c not paused); c keeps its place in the ring while
+ * it has more (or a close to send). */
+static void pull_data(struct rd_session *s, struct rd_conn *c, size_t txlen, struct evbuffer *out)
 {
     uint8_t hdr[RD_MSG_HEADER_MAX];
     int64_t id = s->next_msg_id++;
@@ -154,7 +154,7 @@ static void pull_data(struct rd_session *s, struct rd_conn *c, struct evbuffer *
     if (rd_log_trace_enabled())
         trace_tail(s, id, c->id, out, n);
     STAT_ADD(s->st_tx, hlen + n);
-    if (rd_conn_tx_len(c) == 0 && c->state == RD_CONN_OPEN)
+    if (n == txlen && c->state == RD_CONN_OPEN)
         rd_session_ring_remove_(s, c);
     else
         s->ring = c->ring_next;
@@ -197,7 +197,7 @@ static int pull_one(struct rd_session *s, struct evbuffer *out)
             continue;
         }
         if (txlen > 0) {
-            pull_data(s, c, out);
+            pull_data(s, c, txlen, out);
             return 1;
         }
         if (c->state == RD_CONN_CLOSING) {
