@@ -242,7 +242,8 @@ MAIN=()
 start_main() {
   "$B/rdial-server" -listen "127.0.0.1:$SP" -socks-listen "127.0.0.1:$XP" -proxy-listen "127.0.0.1:$HP" \
     -id first -token a -peers "second:b:ws://127.0.0.1:$SP2/connect" "${SRV_COMMON[@]}" \
-    -max-clients-per-ip 0 -max-handshakes-per-ip 0 > "$W/server.log" 2>&1 & S1=$!
+    -max-clients-per-ip 0 -max-handshakes-per-ip 0 -max-pending-dials-per-user 0 \
+    > "$W/server.log" 2>&1 & S1=$!
   "$B/rdial-server" -listen "127.0.0.1:$SP2" -id second -token b \
     -peers "first:a:ws://127.0.0.1:$SP/connect" "${SRV_COMMON[@]}" > "$W/server2.log" 2>&1 &
   S2=$!
