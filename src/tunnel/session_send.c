@@ -76,15 +76,14 @@ void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id,
 
 /* The trace line of a Data message whose n payload bytes are the tail of out. */
 static void trace_tail(const struct rd_session *s, int64_t id, int64_t conn_id,
-                       const struct evbuffer *out, size_t n)
+                       struct evbuffer *out, size_t n) /* evbuffer_ptr_set takes no const */
 {
     uint8_t head[48]; /* trace_msg shows at most 48 bytes */
-    struct evbuffer *o = (struct evbuffer *)out; /* evbuffer_ptr_set takes no const */
     struct evbuffer_ptr at;
 
     memset(head, '.', sizeof head);
-    if (evbuffer_ptr_set(o, &at, evbuffer_get_length(o) - n, EVBUFFER_PTR_SET) == 0)
-        evbuffer_copyout_from(o, &at, head, n < sizeof head ? n : sizeof head);
+    if (evbuffer_ptr_set(out, &at, evbuffer_get_length(out) - n, EVBUFFER_PTR_SET) == 0)
+        evbuffer_copyout_from(out, &at, head, n < sizeof head ? n : sizeof head);
     rd_session_trace_(s, "WRITE", id, conn_id, RD_MSG_DATA, head, n);
 }
 
