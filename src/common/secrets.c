@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
+#include "common/digest.h"
 #include "common/limits.h"
 #include "common/log.h"
 
@@ -51,7 +51,7 @@ static void set_errp(char **errp, char *msg)
 
 void rd_secret_digest(const void *s, size_t n, unsigned char out[RD_SECRET_DIGEST_LEN])
 {
-    SHA256((const unsigned char *)s, n, out);
+    rd_sha256(s, n, out);
 }
 
 int rd_secret_digest_equal(const unsigned char a[RD_SECRET_DIGEST_LEN],

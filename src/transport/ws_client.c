@@ -35,10 +35,11 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/digest.h"
+#include "common/entropy.h"
 #include "common/httpmsg.h"
 #include "common/log.h"
 #include "common/proxyenv.h"
@@ -572,7 +573,7 @@ static int build_request(struct rd_ws_client *ws, const char *const *headers, ch
 
     if (b == NULL)
         return -1;
-    if (RAND_bytes(raw, sizeof raw) != 1 || EVP_EncodeBlock((unsigned char *)key, raw, 16) != 24 ||
+    if (rd_random_bytes(raw, sizeof raw) != 0 || EVP_EncodeBlock((unsigned char *)key, raw, 16) != 24 ||
         rd_ws_accept_key(key, ws->accept) != 0) {
         evbuffer_free(b);
         *errp = strdup("ws client: key generation failed");

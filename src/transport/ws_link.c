@@ -12,8 +12,8 @@
 #include <event2/util.h>
 
 #include <openssl/err.h>
-#include <openssl/rand.h>
 
+#include "common/entropy.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sockio.h"
@@ -69,11 +69,11 @@ static void set_reason(struct rd_ws_link *l, const char *reason)
         snprintf(l->reason, sizeof l->reason, "%s", reason);
 }
 
-/* 4 fresh mask key bytes from the buffered CSPRNG (client role). 0 or -1. */
+/* 4 fresh mask key bytes from the buffered kernel CSPRNG (client role; entropy.h). 0 or -1. */
 static int next_key(struct rd_ws_link *l, uint8_t key[4])
 {
     if (l->rnd_pos + 4 > WSL_RAND_BUF) {
-        if (RAND_bytes(l->rnd, WSL_RAND_BUF) != 1)
+        if (rd_random_bytes(l->rnd, WSL_RAND_BUF) != 0)
             return -1;
         l->rnd_pos = 0;
     }
@@ -104,7 +104,7 @@ static void send_control(struct rd_ws_link *l, unsigned op, const uint8_t *paylo
         len = RD_WS_MAX_CONTROL;
     if (l->role == RD_WS_ROLE_CLIENT) {
         if (next_key(l, key) != 0) {
-            rd_err("%s: RAND_bytes failed", l->name);
+            rd_err("%s: no random bytes for a mask key", l->name);
             return;
         }
         hl = rd_ws_frame_encode_header(frame, 1, op, len, key);
