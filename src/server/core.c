@@ -9,6 +9,7 @@
 #include <event2/dns.h>
 #include <openssl/rand.h>
 
+#include "common/memtrim.h"
 #include "frontends/http/keep.h"
 #include "frontends/http/route.h"
 #include "peers.h"
@@ -33,6 +34,7 @@ void server_session_config(const struct server *srv, enum rd_role role,
     cfg->max_pending_per_user = (size_t)c->max_pending_per_user;
     cfg->stats = srv->stats;
     cfg->sessions = srv->live;
+    cfg->trim = srv->trim;
 }
 
 /* ---- the tunnel: registry, stats, the admin surface, the front-end decision ---- */
@@ -62,8 +64,10 @@ int server_tunnel_start(struct server *srv)
     srv->admin = rd_admin_new(srv->stats, srv->live);
     if (srv->live != NULL)
         srv->samples = rd_samples_new(srv->base, srv->live, RD_SAMPLES_INTERVAL_MS);
+    srv->trim = rd_memtrim_new(srv->base);
     if (srv->reg == NULL || srv->live == NULL || srv->stats == NULL || srv->admin == NULL ||
-        srv->samples == NULL || rd_fe_count_init(srv->stats) != 0 || admin_wire(srv) != 0) {
+        srv->samples == NULL || srv->trim == NULL || rd_fe_count_init(srv->stats) != 0 ||
+        admin_wire(srv) != 0) {
         fprintf(stderr, "rdial-server: out of memory\n");
         return 1;
     }
@@ -82,6 +86,7 @@ void server_tunnel_stop(struct server *srv)
     rd_samples_free(srv->samples);
     rd_stats_free(srv->stats); /* after every session */
     rd_sessions_free(srv->live);
+    rd_memtrim_free(srv->trim); /* after every session */
 }
 
 /* ---- the route: kept conns, the /client/ route, our Via hop ---- */

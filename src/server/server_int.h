@@ -27,6 +27,7 @@ struct rd_fwd_answer;
 struct rd_hr_request;
 struct rd_httpfe;
 struct rd_keep;
+struct rd_memtrim;
 struct rd_peers;
 struct rd_registry;
 struct rd_route;
@@ -113,6 +114,7 @@ struct server {
     struct rd_sessions *live;   /* every live session: gauges, /clients, samples, the drain */
     struct rd_admin *admin;
     struct rd_samples *samples; /* throughput rings for the status page */
+    struct rd_memtrim *trim;    /* trims the heap when the sessions' traffic stops */
     struct rd_fe_ctx fe;        /* the front-end decision shared by every front end */
     struct rd_keep *keep;       /* kept target conns (route, absolute-form) */
     struct rd_route *route;

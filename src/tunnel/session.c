@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "../common/ctab.h"
+#include "../common/memtrim.h"
 #include "message.h"
 #include "stats.h"
 
@@ -682,6 +683,7 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
         c->dial_us = 0;
     }
     STAT_ADD(s->st_rx, m->payload_len);
+    rd_memtrim_note(s->cfg.trim, m->payload_len);
     if (rd_conn_recv_data_(c, m->payload, m->payload_len) != 0) {
         rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN, "session %s: conn %" PRId64
                        " buffered %zu bytes past the hard cap: closing", s->name, c->id,

@@ -20,6 +20,7 @@ struct rd_session;
 struct rd_sessions;
 struct rd_stats;
 struct rd_stats_gauges;
+struct rd_memtrim;
 
 enum rd_role {
     RD_ROLE_SERVER, /* accepted /connect: dials conns, answers pings, receives Sync */
@@ -55,6 +56,8 @@ struct rd_session_config {
     struct rd_sessions *sessions; /* the owner's set of live sessions to be in while this
                                    * one lives (borrowed, outlives it); NULL = none */
     int peer;               /* a session with another server (HA): metrics label peer="true" */
+    struct rd_memtrim *trim; /* told the Data bytes moved, to trim the heap once they stop
+                              * (borrowed, outlives the session); NULL = none (memtrim.h) */
 };
 
 /* Fill with the defaults of limits.h for `role` (max_pending_dials and the user shares: 0, no

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "../common/memtrim.h"
 #include "message.h"
 
 /* ---- the send ring: conns with tx bytes or a graceful close to send, in turn ---- */
@@ -152,6 +153,7 @@ static void pull_data(struct rd_session *s, struct rd_conn *c, size_t txlen, str
     n = rd_conn_tx_take_(c, out, chunk);
     if (rd_log_trace_enabled())
         trace_tail(s, id, c->id, out, n);
+    rd_memtrim_note(s->cfg.trim, n);
     STAT_ADD(s->st_tx, hlen + n);
     if (n == txlen && c->state == RD_CONN_OPEN)
         rd_session_ring_remove_(s, c);
