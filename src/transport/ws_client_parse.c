@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
+#include "common/base64.h"
 #include "common/digest.h"
 #include "common/httpmsg.h"
 
@@ -127,10 +126,7 @@ int rd_ws_accept_key(const char *key, char out[29])
     memcpy(buf, key, klen);
     memcpy(buf + klen, ws_guid, sizeof ws_guid - 1);
     rd_sha1(buf, klen + sizeof ws_guid - 1, md); /* not EVP: no provider (digest.h) */
-    if (EVP_EncodeBlock((unsigned char *)out, md, 20) != 28)
-        return -1;
-    out[28] = '\0';
-    return 0;
+    return rd_base64_encode(md, sizeof md, out) == 28 ? 0 : -1; /* out: RD_BASE64_LEN(20) */
 }
 
 const char *rd_ws_http_result_str(enum rd_ws_http_result r)

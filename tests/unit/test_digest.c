@@ -1,5 +1,5 @@
-/* test_digest.c - common/digest (SHA-1, SHA-256) and common/entropy (kernel CSPRNG), and the
- * reason they exist: the plain-websocket path (handshake key and accept, mask keys, jitter,
+/* test_digest.c - common/digest (SHA-1: ours; SHA-256), common/base64 and common/entropy
+ * (kernel CSPRNG), and the reason they exist: the plain-websocket path (handshake key and accept, mask keys, jitter,
  * secret digests, base64) must not initialise OpenSSL's library context, providers or DRBG
  * (~2.2 MiB of RSS, digest.h). OpenSSL allocates through CRYPTO_malloc when it sets those up,
  * so this binary counts OpenSSL's allocations (CRYPTO_set_mem_functions, before any) and the
@@ -12,8 +12,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "common/backoff.h"
+#include "common/base64.h"
 #include "common/digest.h"
 #include "common/entropy.h"
 #include "common/secrets.h"
@@ -77,6 +79,50 @@ START_TEST(sha1_vectors)
 }
 END_TEST
 
+/* Every length around the block and padding boundaries, against libcrypto's SHA-1. */
+START_TEST(sha1_matches_openssl)
+{
+    unsigned char buf[300], a[RD_SHA1_LEN], b[SHA_DIGEST_LENGTH];
+    size_t n;
+
+    for (n = 0; n < sizeof buf; n++)
+        buf[n] = (unsigned char)(n * 131 + 7);
+    for (n = 0; n <= sizeof buf; n++) {
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        unsigned int bl = 0;
+        rd_sha1(buf, n, a);
+        ck_assert(EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 && EVP_DigestUpdate(c, buf, n) == 1 &&
+                  EVP_DigestFinal_ex(c, b, &bl) == 1);
+        EVP_MD_CTX_free(c);
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "SHA-1 of %zu bytes differs", n);
+    }
+}
+END_TEST
+
+START_TEST(base64_vectors)
+{
+    /* RFC 4648 s10 */
+    static const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    char b[RD_BASE64_LEN(6)];
+    unsigned char raw[256], ref[RD_BASE64_LEN(256)];
+    char mine[RD_BASE64_LEN(256)];
+    size_t i, n;
+
+    for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+        ck_assert_uint_eq(rd_base64_encode(in[i], strlen(in[i]), b), strlen(out[i]));
+        ck_assert_str_eq(b, out[i]);
+    }
+    for (i = 0; i < sizeof raw; i++)
+        raw[i] = (unsigned char)(255 - i);
+    for (n = 0; n <= sizeof raw; n++) { /* every byte value, every length, as libcrypto */
+        int rl = EVP_EncodeBlock(ref, raw, (int)n);
+        ck_assert_uint_eq(rd_base64_encode(raw, n, mine), (size_t)rl);
+        ck_assert_str_eq(mine, (const char *)ref);
+    }
+}
+END_TEST
+
 START_TEST(sha256_vectors)
 {
     unsigned char md[RD_SHA256_LEN];
@@ -112,7 +158,8 @@ END_TEST
  * process: no OpenSSL allocation, so no library context, provider or DRBG. */
 START_TEST(plain_path_loads_no_provider)
 {
-    unsigned char d[RD_SECRET_DIGEST_LEN], raw[16], b64[32], key[4];
+    unsigned char d[RD_SECRET_DIGEST_LEN], raw[16], key[4];
+    char b64[RD_BASE64_LEN(16)];
     char acc[29];
     int i;
 
@@ -120,8 +167,7 @@ START_TEST(plain_path_loads_no_provider)
     ck_assert_int_eq(rd_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", acc), 0);
     ck_assert_str_eq(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     ck_assert_int_eq(rd_random_bytes(raw, sizeof raw), 0);
-    ck_assert_int_eq(EVP_EncodeBlock(b64, raw, sizeof raw), 24);
-    ck_assert_int_eq(EVP_DecodeBlock(raw, b64, 24), 18);
+    ck_assert_uint_eq(rd_base64_encode(raw, sizeof raw, b64), 24);
     ck_assert_int_eq(rd_random_bytes(key, sizeof key), 0);
     for (i = 1; i < 5; i++)
         ck_assert_int_ge(rd_backoff_ms(i, 60000), 0);
@@ -142,6 +188,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, sha1_vectors);
+    tcase_add_test(tc, sha1_matches_openssl);
+    tcase_add_test(tc, base64_vectors);
     tcase_add_test(tc, sha256_vectors);
     tcase_add_test(tc, random_bytes);
     tcase_add_test(tc, plain_path_loads_no_provider);
