@@ -40,12 +40,16 @@
  * so the cap sits well above pause_high + that. */
 #define RD_CONN_HARD_CAP_DEFAULT (32 * 1024 * 1024)
 /* Session budget (docs/ARCHITECTURE.md, data path): when all conns of one session together
- * buffer more than this, each conn is paused above RD_PAUSE_PRESSURE_HIGH (resumed below
- * RD_PAUSE_PRESSURE_LOW) instead of pause_high/pause_low: 1,000 slow readers cost ~128 MiB,
- * not 1,000 x 2 MiB. */
+ * buffer more than this, each conn is paused above its share of the budget (rx_budget / conns,
+ * from RD_PAUSE_SHARE_MIN to RD_PAUSE_PRESSURE_HIGH) and resumed below a quarter of it, instead
+ * of pause_high/pause_low: 1,000 slow readers hold ~32 KiB each (the budget, plus what was in
+ * flight), not 128 KiB (146 KiB per conn measured, 279 MiB of server RSS at the steady state),
+ * let alone 1,000 x 2 MiB. Their sockets hold far more than that in the kernel, so no reader
+ * waits for a Resume. */
 #define RD_SESSION_RX_BUDGET_DEFAULT (32 * 1024 * 1024)
 #define RD_PAUSE_PRESSURE_HIGH (128 * 1024)
 #define RD_PAUSE_PRESSURE_LOW (32 * 1024)
+#define RD_PAUSE_SHARE_MIN (16 * 1024)
 #define RD_CONN_TX_HIGH (256 * 1024)        /* a write reaching this blocks the owner */
 #define RD_CONN_TX_LOW (64 * 1024)          /* ... until tx drains below this */
 /* Sender side of the session as a whole: while all conns' tx together hold more than

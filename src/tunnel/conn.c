@@ -18,18 +18,38 @@ static int rx_pressure(const struct rd_conn_env *env)
     return env->rx_budget != 0 && env->rx_total > env->rx_budget;
 }
 
-/* Send Pause above this; lower under rx pressure. */
-static size_t pause_high(const struct rd_conn_env *env)
+/* Under rx pressure, the pause mark of each conn: its share of the budget (budget / conns,
+ * from RD_PAUSE_SHARE_MIN to RD_PAUSE_PRESSURE_HIGH; limits.h). */
+static size_t pressure_high(const struct rd_conn_env *env)
 {
-    return rx_pressure(env) && env->pause_high > RD_PAUSE_PRESSURE_HIGH ? RD_PAUSE_PRESSURE_HIGH
-                                                                        : env->pause_high;
+    size_t n = env->nconns != NULL ? *env->nconns : 0;
+    size_t share = n > 0 ? env->rx_budget / n : RD_PAUSE_PRESSURE_HIGH;
+
+    return share > RD_PAUSE_PRESSURE_HIGH ? RD_PAUSE_PRESSURE_HIGH
+           : share < RD_PAUSE_SHARE_MIN   ? RD_PAUSE_SHARE_MIN
+                                          : share;
 }
 
-/* Send Resume below this; lower under rx pressure. */
+/* Send Pause above this; lower under rx pressure: the conn's share. */
+static size_t pause_high(const struct rd_conn_env *env)
+{
+    size_t high;
+
+    if (!rx_pressure(env))
+        return env->pause_high;
+    high = pressure_high(env);
+    return env->pause_high > high ? high : env->pause_high;
+}
+
+/* Send Resume below this; lower under rx pressure: a quarter of the conn's share. */
 static size_t pause_low(const struct rd_conn_env *env)
 {
-    return rx_pressure(env) && env->pause_low > RD_PAUSE_PRESSURE_LOW ? RD_PAUSE_PRESSURE_LOW
-                                                                      : env->pause_low;
+    size_t low;
+
+    if (!rx_pressure(env))
+        return env->pause_low;
+    low = pressure_high(env) / 4;
+    return env->pause_low > low ? low : env->pause_low;
 }
 
 /* tx's high mark now: lower while the session's tx as a whole is above its pressure mark. */

@@ -37,6 +37,9 @@ struct rd_conn_env {
     void (*bury)(struct rd_conn *c);
     /* Bytes in all the session's conns' rx and tx: changed by conn.c alone. */
     size_t rx_total, tx_total;
+    /* The session's conns (its table's count; NULL: none counted): under rx pressure each
+     * conn's pause mark is its share of rx_budget. */
+    const size_t *nconns;
     /* The session's settings (session.h, struct rd_session_config). */
     size_t pause_high, pause_low, conn_hard_cap, rx_budget;
 };

@@ -287,9 +287,11 @@ static void env_send_ctrl(struct rd_conn *c, int type, const void *payload, size
 static void env_schedule(struct rd_conn *c) { rd_session_ring_add_(c->s, c); }
 static void env_bury(struct rd_conn *c) { rd_session_conn_dead_(c->s, c); }
 
-static void env_init(struct rd_conn_env *env, const struct rd_session_config *cfg)
+static void env_init(struct rd_conn_env *env, const struct rd_session_config *cfg,
+                     const size_t *nconns)
 {
     memset(env, 0, sizeof *env);
+    env->nconns = nconns;
     env->send_ctrl = env_send_ctrl;
     env->schedule = env_schedule;
     env->bury = env_bury;
@@ -316,7 +318,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
         return NULL;
     s->base = base;
     s->cfg = *cfg;
-    env_init(&s->env, cfg);
+    env_init(&s->env, cfg, &s->conns.n);
     s->ops = ops;
     s->link = link;
     if (cbs != NULL)

@@ -37,8 +37,9 @@ struct rd_session_config {
     size_t pause_high;     /* send Pause when a conn's rx buffer goes above */
     size_t pause_low;      /* send Resume when it drains below */
     size_t conn_hard_cap;  /* close the conn with an Error above this */
-    size_t rx_budget;      /* all conns' rx above this: pause/resume at the lower
-                            * RD_PAUSE_PRESSURE_HIGH/LOW marks (0 = no session budget) */
+    size_t rx_budget;      /* all conns' rx above this: each conn pauses above its share
+                            * (rx_budget / conns, RD_PAUSE_SHARE_MIN to RD_PAUSE_PRESSURE_HIGH)
+                            * and resumes below a quarter of it (0 = no session budget) */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
     size_t max_pending_dials; /* our dials the far side has not answered yet: no Data (an
                                * rdial client acknowledges its dial with an empty Data once

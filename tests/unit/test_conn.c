@@ -214,6 +214,34 @@ START_TEST(rx_budget_pressure_lowers_the_marks)
 }
 END_TEST
 
+/* Under the same pressure with many conns: each pauses above its share of the budget (budget
+ * / conns, at least RD_PAUSE_SHARE_MIN) and resumes below a quarter of it. */
+START_TEST(rx_budget_pressure_shared_by_the_conns)
+{
+    struct rd_conn *c = mk();
+    size_t nconns = 1024, share = RD_SESSION_RX_BUDGET_DEFAULT / 1024; /* 32 KiB */
+
+    fk.env.nconns = &nconns;
+    fk.env.rx_total = RD_SESSION_RX_BUDGET_DEFAULT;
+    rd_conn_recv_data_(c, big, share);
+    ck_assert_int_eq(fk.ctrl[RD_MSG_PAUSE], 0); /* exactly the share: not above */
+    rd_conn_recv_data_(c, big, 1);
+    ck_assert_int_eq(fk.ctrl[RD_MSG_PAUSE], 1);
+    rd_conn_read(c, sink, share + 1 - share / 4);
+    ck_assert_int_eq(fk.ctrl[RD_MSG_RESUME], 0);
+    rd_conn_read(c, sink, 1);
+    ck_assert_int_eq(fk.ctrl[RD_MSG_RESUME], 1);
+    /* so many conns that the share is below the floor: paused above RD_PAUSE_SHARE_MIN */
+    nconns = 1 << 16;
+    rd_conn_recv_data_(c, big, RD_PAUSE_SHARE_MIN - rd_conn_rx_len(c));
+    ck_assert_int_eq(fk.ctrl[RD_MSG_PAUSE], 1);
+    rd_conn_recv_data_(c, big, 1);
+    ck_assert_int_eq(fk.ctrl[RD_MSG_PAUSE], 2);
+    rd_conn_free_(c);
+    ck_assert_uint_eq(fk.env.rx_total, RD_SESSION_RX_BUDGET_DEFAULT);
+}
+END_TEST
+
 START_TEST(past_the_hard_cap_the_session_ends_it)
 {
     struct rd_conn *c = mk();
@@ -393,6 +421,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, tx_pressure_lowers_the_high_mark);
     tcase_add_test(tc, rx_pause_and_resume_at_the_marks);
     tcase_add_test(tc, rx_budget_pressure_lowers_the_marks);
+    tcase_add_test(tc, rx_budget_pressure_shared_by_the_conns);
     tcase_add_test(tc, past_the_hard_cap_the_session_ends_it);
     tcase_add_test(tc, peer_pause_blocks_and_its_resume_wakes);
     tcase_add_test(tc, our_resume_ends_the_peers_pause);

@@ -825,6 +825,59 @@ START_TEST(session_budget_pauses_early)
 END_TEST
 
 
+/* With many conns, under pressure each one pauses above its share of the budget (budget /
+ * conns, at least RD_PAUSE_SHARE_MIN) and resumes below a quarter of it. */
+START_TEST(session_budget_shared)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    static uint8_t chunk[16 * 1024];
+    struct rd_conn *conns[32];
+    struct evbuffer *sink = evbuffer_new();
+    size_t share = 1024 * 1024 / 32; /* 32 KiB */
+    int pauses, resumes, i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = cfg.sync_interval_ms = cfg.ping_timeout_ms = 0;
+    cfg.rx_budget = 1024 * 1024;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "shared");
+    for (i = 0; i < 32; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "tcp/h%d:1", i);
+        send_msg(s, 2 * (i + 1), RD_MSG_CONNECT, t, strlen(t), 0);
+        conns[i] = ow.last;
+    }
+    /* the first 31 conns fill the budget to 31 x 33 KiB: under it, no pause at 33 KiB */
+    for (i = 0; i < 31; i++) {
+        send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, sizeof chunk, 0);
+        send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, sizeof chunk, 0);
+        send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, 1024, 0);
+        count_ctrl(s, 2 * (i + 1), &pauses, &resumes);
+        ck_assert_int_eq(pauses, 0);
+    }
+    /* the last conn takes the session over the budget: paused above its 32 KiB share, not
+     * at RD_PAUSE_PRESSURE_HIGH */
+    send_msg(s, 64, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    send_msg(s, 64, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 0); /* exactly the share: not above */
+    send_msg(s, 64, RD_MSG_DATA, chunk, 1, 0);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    /* resumed below a quarter of the share, while the pressure lasts */
+    rd_conn_read(conns[31], sink, rd_conn_rx_len(conns[31]) - share / 4);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 0);
+    rd_conn_read(conns[31], sink, 1);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 1);
+    evbuffer_free(sink);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 /* The sender side as a whole: past RD_SESSION_TX_PRESSURE queued in all conns' tx, each conn is
  * blocked at RD_CONN_TX_PRESSURE_HIGH (its room shrinks) and turns shrink to that size; a conn
  * blocked by it is woken once its turn drained it; the pressure ends with the queue. */
@@ -1161,6 +1214,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, pause_resent_after_another_pause_high);
     tcase_add_test(tc, session_budget_pauses_early);
     tcase_add_test(tc, session_tx_pressure);
+    tcase_add_test(tc, session_budget_shared);
     tcase_add_test(tc, per_message_warnings_rate_limited);
     suite_add_tcase(su, tc);
     return su;
