@@ -1,6 +1,6 @@
 /* memtrim.h - give free heap back to the kernel once the traffic stops.
  *
- * rd_malloc_tune() (sockio.h) lets glibc keep up to RD_MALLOC_TRIM_THRESHOLD bytes of free
+ * rd_malloc_tune() (malloc_tune.h) lets glibc keep up to RD_MALLOC_TRIM_THRESHOLD bytes of free
  * heap so that bulk transfers do not pay a brk() pair and fresh zeroed pages per burst. Once a
  * process goes quiet that memory is only RSS. A memtrim watches the traffic: the data paths
  * report the bytes they move (rd_memtrim_note: an add and a flag test, per message, never per

@@ -4,8 +4,8 @@
 #include <dlfcn.h>
 #include <stddef.h>
 
-#ifndef RD_LIBEVENT_OPENSSL_SONAME
-#error "RD_LIBEVENT_OPENSSL_SONAME: the build defines it (CMakeLists.txt)"
+#ifndef RD_LIBEVENT_OPENSSL_SONAME /* the build passes the soname of the library it links */
+#define RD_LIBEVENT_OPENSSL_SONAME "libevent_openssl-2.1.so.7" /* Debian 12's */
 #endif
 
 static struct rd_tlslib lib; /* filled once, then read-only */

@@ -6,8 +6,9 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "common/memtrim.h"
-#include "common/sockio.h"
+#include "common/malloc_tune.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HEAP_IS_GLIBC 0 /* ASan's allocator: mallinfo2/malloc_trim see an unused arena */
@@ -118,7 +119,7 @@ START_TEST(kept_while_busy)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *rd_test_suite(void)
 {
     Suite *s = suite_create("memtrim");
     TCase *tc = tcase_create("core");
@@ -130,15 +131,4 @@ static Suite *suite(void)
     tcase_add_test(tc, kept_while_busy);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
 }
