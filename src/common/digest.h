@@ -12,7 +12,7 @@
  *    checksum of the handshake here, not a security function.
  *  - rd_sha256 (digest.c) uses OpenSSL's low-level SHA256_Init/Update/Final: deprecated in
  *    OpenSSL 3.0 but present and exact, and no provider. Used by the server's token and user
- *    tables. */
+ *    tables and the status page's Content-Security-Policy hashes (admin_page.c). */
 #ifndef RD_DIGEST_H
 #define RD_DIGEST_H
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include <event2/dns.h>
-#include <openssl/rand.h>
 
+#include "common/entropy.h"
 #include "common/memtrim.h"
 #include "frontends/http/keep.h"
 #include "frontends/http/route.h"
@@ -111,7 +111,7 @@ static void via_token(struct server *srv)
         }
         return;
     }
-    if (RAND_bytes(r, sizeof r) != 1) {
+    if (rd_random_bytes(r, sizeof r) != 0) { /* not RAND_bytes: no DRBG (entropy.h) */
         struct timeval tv;
         gettimeofday(&tv, NULL);
         memcpy(r, &tv, sizeof r < sizeof tv ? sizeof r : sizeof tv);
