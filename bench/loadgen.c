@@ -15,7 +15,13 @@
  *       -> "fetch streams=N ok=.. errors=.. bytes=.. secs=.. mbps=.. min_mbps=.. max_mbps=..
  *           fairness=.." (mbps = MiB/s; fairness = slowest / fastest stream throughput)
  *       With -r, "progress secs=.. bytes=.." every second once ready (bytes read so far).
- *       -v FILE writes one line per stream: start, first byte and end (s from the first start).
+ *       -v FILE writes one line per stream: start, first byte and end (s from the first start);
+ *       with -d, streams still running at the end get a "run" line. With -r the lines also
+ *       tell "starved=BYTES": what the stream would have read but found no bytes for (tokens
+ *       dropped at the limiter's 200 ms burst cap while its socket held nothing), also summed
+ *       in the progress lines, which also tell "late=BYTES": tokens dropped while bytes waited
+ *       in the socket (FIONREAD), i.e. loadgen itself did not read in time (a busy machine):
+ *       the readers' shortfall that is not the tunnel's.
  *       -b: a barrier: every stream first finishes its connect (and SOCKS5 handshake), then all
  *       GETs leave at once and every stream's clock starts then, so fairness compares streams
  *       that really ran at the same time (without -b the first streams finish while the last
@@ -42,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -70,6 +77,8 @@ struct conn {
     long long clen;   /* Content-Length, -1 unknown */
     long long body;   /* body bytes read */
     double tokens;    /* -r: bytes this conn may read now */
+    double starved;   /* -r: tokens dropped at the burst cap: bytes it would have read had
+                       * they been there (the shortfall the tunnel, not the limiter, caused) */
     int want_in;      /* epoll interest currently includes EPOLLIN */
     int want_out;
     int counted_open; /* idle: counted in opened */
@@ -89,6 +98,8 @@ static int max_handshakes = 100;
 static int barrier;    /* fetch -b: send every GET at once, once all handshakes are done */
 static int n_waiting;  /* conns in S_WAIT */
 static FILE *trace; /* -v FILE: one line per finished fetch stream */
+static double late_bytes; /* -r: tokens dropped while bytes waited in the socket: this loop
+                           * did not read them in time, loadgen's own shortfall */
 static int epfd;
 static struct conn *conns;
 static char *scratch;
@@ -214,9 +225,10 @@ static void finish(struct conn *c, int ok, const char *why)
         if (last_end < t)
             last_end = t;
         if (trace)
-            fprintf(trace, "%s start=%.4f first=%.4f end=%.4f bytes=%lld%s%s\n", ok ? "ok" : "err",
-                    c->t_start - first_start, c->t_first > 0 ? c->t_first - first_start : -1,
-                    t - first_start, c->body, ok ? "" : " why=", ok ? "" : why);
+            fprintf(trace, "%s start=%.4f first=%.4f end=%.4f starved=%.0f bytes=%lld%s%s\n",
+                    ok ? "ok" : "err", c->t_start - first_start,
+                    c->t_first > 0 ? c->t_first - first_start : -1, t - first_start, c->starved,
+                    c->body, ok ? "" : " why=", ok ? "" : why);
     }
     close_conn(c);
     if (mode == M_RATE && !stop_flag)
@@ -731,10 +743,14 @@ int main(int argc, char **argv)
         if (rate_limit > 0 && ready_printed && t - last_progress >= 1.0) {
             /* slow readers: bytes read so far, to tell the delivered rate once levelled off */
             long long b = total_bytes;
-            for (i = 0; i < nconns; i++)
+            double sv = 0;
+            for (i = 0; i < nconns; i++) {
                 if (conns[i].st != S_FREE)
                     b += conns[i].body;
-            printf("progress secs=%.3f bytes=%lld\n", t - t0, b);
+                sv += conns[i].starved;
+            }
+            printf("progress secs=%.3f late=%.0f starved=%.0f bytes=%lld\n", t - t0, late_bytes,
+                   sv, b);
             fflush(stdout);
             last_progress = t;
         }
@@ -746,8 +762,17 @@ int main(int argc, char **argv)
                     if (c->st != S_HTTP_BODY && c->st != S_HTTP_HEAD)
                         continue;
                     c->tokens += rate_limit * dt;
-                    if (c->tokens > rate_limit / 5)
-                        c->tokens = rate_limit / 5; /* at most 200 ms of burst */
+                    if (c->tokens > rate_limit / 5) { /* at most 200 ms of burst */
+                        int unread = 0;
+                        /* bytes waiting in the socket: this loop did not get to them (a busy
+                         * machine), not the tunnel's fault */
+                        if (c->st == S_HTTP_BODY && ioctl(c->fd, FIONREAD, &unread) == 0 &&
+                            unread > 0)
+                            late_bytes += c->tokens - rate_limit / 5;
+                        else if (c->st == S_HTTP_BODY)
+                            c->starved += c->tokens - rate_limit / 5;
+                        c->tokens = rate_limit / 5;
+                    }
                     if (c->st == S_HTTP_BODY && c->tokens >= 1)
                         set_interest(c, 1, 0);
                 }
@@ -798,9 +823,15 @@ int main(int argc, char **argv)
     } else if (mode == M_FETCH) {
         double secs;
         /* streams still running (-d): count what they read */
+        double t_now = now_s();
         for (i = 0; i < nconns; i++)
             if (conns[i].st != S_FREE) {
                 total_bytes += conns[i].body;
+                if (trace)
+                    fprintf(trace, "run start=%.4f first=%.4f end=%.4f starved=%.0f bytes=%lld\n",
+                            conns[i].t_start - first_start,
+                            conns[i].t_first > 0 ? conns[i].t_first - first_start : -1,
+                            t_now - first_start, conns[i].starved, conns[i].body);
                 if (conns[i].st != S_HTTP_BODY)
                     reason("still in the handshake at the end");
             }

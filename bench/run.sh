@@ -195,7 +195,7 @@ head -c $((SIZE_MB * 1048576)) /dev/urandom > "$W/www/big"
 head -c 1024 /dev/urandom > "$W/www/small"
 head -c $((STREAM_KB * 1024)) /dev/urandom > "$W/www/stream"
 truncate -s $((SLOW1_MB * 1048576)) "$W/www/slow"   # sparse: costs no memory, reads as zeros
-port DP SP XP HP SP2 TSP TXP RP1 RP2
+port DP SP XP HP SP2 TSP TXP RP1 RP2 SDP
 # wss: a throw-away CA and server certificate (openssl CLI), a third server with TLS on its
 # main port and a second client connected to it over wss
 (cd "$W" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
@@ -208,6 +208,17 @@ port DP SP XP HP SP2 TSP TXP RP1 RP2
 # the dummy's idle timeout is raised: idle conns and slow readers stay open for minutes
 (cd "$W/www" && exec "$B/rdial-dummy" -listen "127.0.0.1:$DP" -timeout 3600) > "$W/dummy.log" 2>&1 &
 wait_log "$W/dummy.log" "listening on" || die "dummy did not start"
+# The slow readers' target: the same dummy with at most 256 KiB unsent per socket. With the
+# kernel's default, 1,000 slow downloads grew the dummy's send buffers to 1.1-1.4 GB, which put
+# this host's TCP stack (target, tunnel and readers share it) under memory pressure (tcp_mem):
+# queues pruned, loopback segments dropped, every connection stalling on retransmission
+# timeouts, the tunnel's websocket among them, and the readers starved for seconds at a time.
+# A real target queues in its own host's kernel, not the tunnel's.
+if want slow; then
+  (cd "$W/www" && exec "$B/rdial-dummy" -listen "127.0.0.1:$SDP" -timeout 3600 -notsent-lowat 262144) \
+    > "$W/slow-dummy.log" 2>&1 &
+  wait_log "$W/slow-dummy.log" "listening on" || die "slow readers' dummy did not start"
+fi
 # the two-relay limit: haproxy tcp mode, one thread each, relay 1 -> relay 2 -> dummy
 relay_cfg() { # listen-port next-port
   cat <<CFG
@@ -242,6 +253,7 @@ MAIN=()
 start_main() {
   "$B/rdial-server" -listen "127.0.0.1:$SP" -socks-listen "127.0.0.1:$XP" -proxy-listen "127.0.0.1:$HP" \
     -id first -token a -peers "second:b:ws://127.0.0.1:$SP2/connect" "${SRV_COMMON[@]}" \
+    -max-clients-per-ip 0 -max-handshakes-per-ip 0 -max-pending-dials-per-user 0 \
     > "$W/server.log" 2>&1 & S1=$!
   "$B/rdial-server" -listen "127.0.0.1:$SP2" -id second -token b \
     -peers "first:a:ws://127.0.0.1:$SP/connect" "${SRV_COMMON[@]}" > "$W/server2.log" 2>&1 &
@@ -584,17 +596,24 @@ fi
 # Until then data piles up somewhere, often first in the kernel's socket buffers (loopback
 # autotuning gives each slow socket megabytes), where RSS does not see it. Quick mode only
 # samples after SLOW_MAX seconds and says so.
-SLOW_KEYS="slow.server slow.client slow.server.per slow.client.per slow.buf slow.kbps"
-slow_sample() { # run -> "t rss_server rss_client server_rx_bytes delivered_bytes"
-  local rx dl
+SLOW_KEYS="slow.server slow.client slow.server.per slow.client.per slow.buf slow.kbps slow.starved"
+slow_sample() { # run -> "t rss_server rss_client server_rx_bytes delivered_bytes lg_secs starved late"
+  local rx p
   rx=$(curl -s --max-time 5 "http://127.0.0.1:$FSP/metrics" |
        awk '/^session_server_total_receive_bytes/ {s += $2} END {printf "%.0f", s}')
-  dl=$(grep '^progress' "$W/slow$1.out" | tail -n 1 | sed 's/.*bytes=//')
-  echo "$(date +%s.%N) $(rss_kb "$FS") $(rss_kb "$FC") ${rx:-0} ${dl:-0}"
+  # loadgen's last progress line, on its own clock: "progress secs=S late=L starved=V bytes=B"
+  p=$(grep '^progress' "$W/slow$1.out" | tail -n 1 |
+      awk '{for (i = 2; i <= NF; i++) {split($i, a, "="); v[a[1]] = a[2]}
+            printf "%.0f %s %.0f %.0f", v["bytes"], v["secs"] + 0, v["starved"], v["late"]}')
+  echo "$(date +%s.%N) $(rss_kb "$FS") $(rss_kb "$FC") ${rx:-0} ${p:-0 0 0 0}"
 }
-slow_window() { # samples-file -> "levelled srv_kb cli_kb in_MBps out_MBps" over the last LEVEL_SECS
-  awk -v w="$LEVEL_SECS" '{t[NR] = $1; s[NR] = $2; c[NR] = $3; x[NR] = $4; d[NR] = $5}
-    END { n = NR; if (n < 2) { print 0, s[n] + 0, c[n] + 0, 0, 0; exit }
+# The rate the readers got is taken on loadgen's clock (bytes between two progress lines over
+# the time between them): the samples come every ~1.05 s (sleep 1 + /metrics) and each reads
+# the latest progress line, up to a second old, so bytes over the samples' span were off by up
+# to 10% over a 10 s window (9.5-9.7 kB/s reported while every stream read 10.0).
+slow_window() { # samples-file -> "levelled srv_kb cli_kb in_MBps out_MBps starved_MBps"
+  awk -v w="$LEVEL_SECS" '{t[NR] = $1; s[NR] = $2; c[NR] = $3; x[NR] = $4; d[NR] = $5; g[NR] = $6; v[NR] = $7}
+    END { n = NR; if (n < 2) { print 0, s[n] + 0, c[n] + 0, 0, 0, 0; exit }
           a = b = s[n]; p = q = c[n]
           for (i = n; i > 1 && t[i] > t[n] - w; i--) ;
           for (j = i; j <= n; j++) {
@@ -602,15 +621,17 @@ slow_window() { # samples-file -> "levelled srv_kb cli_kb in_MBps out_MBps" over
           span = t[n] - t[i]; inb = x[n] - x[i]; outb = d[n] - d[i]
           ok = span >= w && (b - a <= b * 0.03 || b - a <= 1024) && (q - p <= q * 0.03 || q - p <= 1024) &&
                inb <= outb * 1.1 + 1e6
-          printf "%d %d %d %.1f %.2f\n", ok, s[n], c[n], (span > 0 ? inb / span / 1e6 : 0), (span > 0 ? outb / span / 1e6 : 0) }' "$1"
+          gs = g[n] - g[i]
+          printf "%d %d %d %.1f %.3f %.4f\n", ok, s[n], c[n], (span > 0 ? inb / span / 1e6 : 0),
+                 (gs > 0 ? outb / gs / 1e6 : 0), (gs > 0 ? (v[n] - v[i]) / gs / 1e6 : 0) }' "$1"
 }
 slow_run() { # run
-  local r=$1 bs bc lev start win secs ss_kb sc_kb in_mb out_mb buf why last cut LS k
+  local r=$1 bs bc lev start win secs ss_kb sc_kb in_mb out_mb sv_mb buf why last cut LS k
   if ! fresh "slow$r"; then
     for k in $SLOW_KEYS; do fail $k "$FAILWHY"; done; stop "$FS" $FC; return
   fi
   sleep "$SETTLE"; bs=$(rss_kb "$FS"); bc=$(rss_kb "$FC")
-  "$B/loadgen" fetch -c "127.0.0.1:$FXP" -s "foo:$DP" -p /slow -n "$SLOW_CONNS" -r "$SLOW_RATE" \
+  "$B/loadgen" fetch -c "127.0.0.1:$FXP" -s "foo:$SDP" -p /slow -n "$SLOW_CONNS" -r "$SLOW_RATE" \
     -d $((SLOW_MAX + 120)) > "$W/slow$r.out" 2> "$W/slow$r.err" & LS=$!
   if ! wait_log "$W/slow$r.out" "^ready" 600; then
     for k in $SLOW_KEYS; do fail $k "loadgen not ready after 60 s"; done
@@ -626,7 +647,7 @@ slow_run() { # run
     [ "${win%% *}" = 1 ] && { lev=1; break; }
   done
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f\n", b - a}')
-  read -r _ ss_kb sc_kb in_mb out_mb <<<"$(slow_window "$W/slow$r.samples")"
+  read -r _ ss_kb sc_kb in_mb out_mb sv_mb <<<"$(slow_window "$W/slow$r.samples")"
   buf=$(curl -s --max-time 10 "http://127.0.0.1:$FSP/metrics" |
         awk '/^rdial_conn_buffered_bytes\{/ {s += $2; n++} END {if (n) printf "%.0f\n", s}')
   if ! alive "$FS" || ! alive "$FC" || ! alive "$LS"; then
@@ -648,6 +669,7 @@ slow_run() { # run
     rec slow.server.per "$(calc "($ss_kb - $bs) / $SLOW_CONNS")"
     rec slow.client.per "$(calc "($sc_kb - $bc) / $SLOW_CONNS")"
     rec slow.kbps "$(calc "$out_mb * 1000 / $SLOW_CONNS")"
+    rec slow.starved "$(calc "$sv_mb * 1000 / $SLOW_CONNS")"
     rec slow.levelsecs "$secs"
     if [ -n "$buf" ]; then rec slow.buf "$(calc "$buf / 1024 / $SLOW_CONNS")"
     else fail slow.buf "no rdial_conn_buffered_bytes in /metrics"; fi

@@ -145,7 +145,9 @@ ROWS += [
     (f"slow conns, RSS KiB per conn, server", None, "slow.server.per", "{:.0f}", None, "4.6 MiB"),
     (f"slow conns, RSS KiB per conn, client", None, "slow.client.per", "{:.0f}", None, ""),
     (f"slow conns, KiB/conn in conn buffers, srv", None, "slow.buf", "{:.0f}", None, ""),
-    (f"slow conns, kB/s each reader got (of {slow_rate // 1000})", None, "slow.kbps", "{:.1f}", None, ""),
+    (f"slow conns, kB/s each reader got (of {slow_rate // 1000})", None, "slow.kbps", "{:.1f}",
+     (">=", slow_rate * 0.95 / 1000, f">= {slow_rate * 0.95 / 1000:g}"), ""),
+    (f"slow conns, kB/s each found no bytes for", None, "slow.starved", "{:.2f}", None, ""),
     (f"one slow reader{q}, peak RSS MiB, server", None, "slow1.server", "{:.1f}", ("<=", 12, "<= 12 MiB"), "34-39 MiB"),
     (f"one slow reader{q}, peak RSS MiB, client", None, "slow1.client", "{:.1f}", ("<=", 12, "<= 12 MiB"), ""),
 ]

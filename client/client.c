@@ -17,6 +17,7 @@
 #include "common/flags.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/memtrim.h"
 #include "common/proxyenv.h"
 #include "common/secrets.h"
 #include "transport/ws_client.h"
@@ -56,6 +57,7 @@ struct client {
     unsigned long refusals;   /* refusals since, not logged */
     struct rd_ws_client *ws;
     struct rd_session *session;
+    struct rd_memtrim *trim;  /* trims the heap when the session's traffic stops */
     struct event *retry_ev;
     int failures; /* consecutive failed attempts */
     int exit_code;
@@ -217,6 +219,7 @@ static struct rd_session *on_open(struct rd_ws_client *ws, const struct rd_link_
     cfg.ping_interval_ms = cl->cfg->ping_interval_ms;
     cfg.ping_timeout_ms = cl->cfg->ping_timeout_ms;
     cfg.sync_interval_ms = cl->cfg->sync_interval_ms;
+    cfg.trim = cl->trim;
     cl->session = rd_session_new(cl->base, &cfg, ops, link, &cbs, cl, cl->cfg->id);
     if (cl->session != NULL) {
         rd_info("session up: %s as client id %s", cl->cfg->url, cl->cfg->id);
@@ -496,8 +499,10 @@ static int client_start(struct client *cl)
         fprintf(stderr, "rdial-client: cannot initialise libevent\n");
         return 1;
     }
+    cl->trim = rd_memtrim_new(cl->base);
     cl->retry_ev = evtimer_new(cl->base, retry_cb, cl);
-    if (cl->retry_ev == NULL || rd_daemon_signals(cl->daemon, signal_cb, sighup_cb, cl) != 0) {
+    if (cl->trim == NULL || cl->retry_ev == NULL ||
+        rd_daemon_signals(cl->daemon, signal_cb, sighup_cb, cl) != 0) {
         fprintf(stderr, "rdial-client: out of memory\n");
         return 1;
     }
@@ -511,6 +516,7 @@ static void client_stop(struct client *cl)
     rd_daemon_stopping(cl->daemon);
     cl->stopping = 1;
     rd_ws_client_free(cl->ws); /* ends the session (conns fail) without callbacks */
+    rd_memtrim_free(cl->trim); /* after the session */
     if (cl->retry_ev != NULL)
         event_free(cl->retry_ev);
     if (cl->dns != NULL)

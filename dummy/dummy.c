@@ -876,6 +876,7 @@ struct dummy_cfg {
     int timeout_s;
     int max_header;
     long long max_body;
+    int notsent_lowat;     /* TCP_NOTSENT_LOWAT of the connections, 0: the kernel's default */
 };
 
 /* Fill cfg from the defaults and the command line. Exits 0 on --help / --version and 2 on a
@@ -895,6 +896,10 @@ static void dummy_config(struct dummy_cfg *cfg, int argc, char **argv)
                          "largest POST/PUT body accepted, bytes (413 beyond)", 0, 1LL << 40),
         RD_FLAGDEF_INT("max-header", &cfg->max_header, "largest request header block, bytes",
                        1024, 1 << 24),
+        RD_FLAGDEF_INT("notsent-lowat", &cfg->notsent_lowat,
+                       "at most this many unsent bytes wait in a connection's socket "
+                       "(TCP_NOTSENT_LOWAT; 0 = the kernel's default): bounds what slow "
+                       "downloads queue in the kernel", 0, 1 << 30),
         {.name = "hash-file", .type = RD_FLAG_STRING, .dst = &cfg->hash_file,
          .help = "print \"N bytes fnv1a64 HEX\" for a file (as POST answers) and exit",
          .opts = RD_FLAG_OPT_NO_ENV},
@@ -955,6 +960,14 @@ static int dummy_run(const struct dummy_cfg *cfg)
     fd = bind_listen(cfg->listen);
     if (fd < 0)
         goto out;
+    /* accepted sockets inherit it. Without it a slow reader's send buffer grows to tcp_wmem's
+     * maximum (4 MiB here): 1,000 slow downloads queued 1.1-1.4 GB in the dummy's sockets and
+     * put the whole host's TCP stack under memory pressure (tcp_mem): receive queues pruned,
+     * loopback segments dropped, every connection stalling on retransmission timeouts. */
+    if (cfg->notsent_lowat > 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &cfg->notsent_lowat,
+                   sizeof cfg->notsent_lowat) != 0)
+        rd_warn("-notsent-lowat: %s", strerror(errno));
     if (evhttp_accept_socket_with_handle(d.http, fd) == NULL) {
         rd_err("evhttp_accept_socket failed");
         close(fd);

@@ -3,8 +3,7 @@
 
 #include <stdlib.h>
 
-#include <openssl/rand.h>
-
+#include "entropy.h"
 #include "limits.h"
 
 long rd_backoff_ms(int failures, long max_ms)
@@ -17,7 +16,7 @@ long rd_backoff_ms(int failures, long max_ms)
         delay *= 2;
     if (delay > max_ms)
         delay = max_ms;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+    if (rd_random_bytes(&r, sizeof r) != 0)
         r = (unsigned)rand();
     return delay / 2 + (long)(r % (unsigned)(delay / 2 + 1));
 }

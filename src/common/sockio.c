@@ -9,8 +9,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include "tlslib.h"
 
 #define SLURP_STEP (128 * 1024)
 
@@ -76,7 +77,9 @@ ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int
 
 int rd_bev_is_plain(struct bufferevent *bev)
 {
-    return bufferevent_openssl_get_ssl(bev) == NULL;
+    const struct rd_tlslib *t = rd_tlslib_loaded(); /* NULL: no TLS bufferevent exists */
+
+    return t == NULL || t->bufferevent_openssl_get_ssl(bev) == NULL;
 }
 
 ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)

@@ -8,6 +8,79 @@
 #include "common/log.h"
 #include "frontends/users.h"
 #include "tunnel/dial.h"
+#include "tunnel/stats.h"
+
+/* ---- outcome counters ---- */
+
+#define FE_FAMILY "rdial_frontend_requests_total"
+#define FE_CELLS (RD_FE_COUNT_ * RD_FE_OUTCOME_COUNT_)
+
+const char *rd_fe_str(enum rd_fe fe)
+{
+    switch (fe) {
+    case RD_FE_ROUTE: return "route";
+    case RD_FE_SOCKS: return "socks";
+    case RD_FE_HTTPPROXY: return "httpproxy";
+    case RD_FE_COUNT_: break;
+    }
+    return "?";
+}
+
+const char *rd_fe_outcome_str(enum rd_fe_outcome o)
+{
+    switch (o) {
+    case RD_FE_OK: return "ok";
+    case RD_FE_NO_CLIENT: return "no_client";
+    case RD_FE_DIAL_ERROR: return "dial_error";
+    case RD_FE_TIMEOUT: return "timeout";
+    case RD_FE_BAD_REQUEST: return "bad_request";
+    case RD_FE_USER_GONE: return "user_gone";
+    case RD_FE_OUTCOME_COUNT_: break;
+    }
+    return "?";
+}
+
+/* The family's counters, front end major (made when missing); NULL: st NULL or no memory. */
+static uint64_t *fe_cells(struct rd_stats *st)
+{
+    char text[FE_CELLS][64];
+    const char *labels[FE_CELLS];
+    uint64_t *cells = rd_stats_family_find(st, FE_FAMILY);
+    int fe, o;
+
+    if (cells != NULL || st == NULL)
+        return cells;
+    for (fe = 0; fe < RD_FE_COUNT_; fe++)
+        for (o = 0; o < RD_FE_OUTCOME_COUNT_; o++) {
+            int i = fe * RD_FE_OUTCOME_COUNT_ + o;
+            snprintf(text[i], sizeof text[i], "frontend=\"%s\",outcome=\"%s\"",
+                     rd_fe_str((enum rd_fe)fe), rd_fe_outcome_str((enum rd_fe_outcome)o));
+            labels[i] = text[i];
+        }
+    return rd_stats_family(st, FE_FAMILY, "Front-end requests by front end and outcome", labels,
+                           FE_CELLS);
+}
+
+int rd_fe_count_init(struct rd_stats *st) { return fe_cells(st) != NULL ? 0 : -1; }
+
+void rd_fe_count(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o)
+{
+    uint64_t *cells;
+
+    if ((unsigned)fe >= RD_FE_COUNT_ || (unsigned)o >= RD_FE_OUTCOME_COUNT_ ||
+        (cells = fe_cells(st)) == NULL)
+        return;
+    cells[fe * RD_FE_OUTCOME_COUNT_ + o]++;
+}
+
+uint64_t rd_fe_count_get(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o)
+{
+    uint64_t *cells = rd_stats_family_find(st, FE_FAMILY);
+
+    if (cells == NULL || (unsigned)fe >= RD_FE_COUNT_ || (unsigned)o >= RD_FE_OUTCOME_COUNT_)
+        return 0;
+    return cells[fe * RD_FE_OUTCOME_COUNT_ + o];
+}
 
 const char *rd_fe_verdict_str(enum rd_fe_verdict v)
 {

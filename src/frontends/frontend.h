@@ -9,6 +9,7 @@
  *   rd_fe_dial()    rd_dial() through the registry: local session or peer, counted in the
  *                   user's share of the session (the authenticated user with -proxy-users,
  *                   else the source address of the user's connection: rd_fe_who)
+ *   rd_fe_count()   how each request ended, per front end (rdial_frontend_requests_total)
  *
  * Each step returns a verdict; each front end turns a verdict into its own answer with one
  * table (SOCKS5 REP, HTTP status). The steps are separate because the protocols ask at
@@ -18,15 +19,44 @@
 #define RD_FRONTEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/limits.h"
 #include "common/log.h"
 #include "frontends/target_map.h"
-#include "tunnel/stats.h"
 
 struct rd_conn;
 struct rd_registry;
+struct rd_stats;
 struct rd_users;
+
+/* ---- outcome counters ----
+ * rdial_frontend_requests_total{frontend,outcome}: a counter family the front ends define in
+ * the server's rd_stats (tunnel/stats.h, rd_stats_family); every pair is listed, zeros too.
+ * A new front end adds its name to enum rd_fe and rd_fe_str. */
+
+enum rd_fe { RD_FE_ROUTE, RD_FE_SOCKS, RD_FE_HTTPPROXY, RD_FE_COUNT_ };
+
+enum rd_fe_outcome {
+    RD_FE_OK,          /* the target was reached (response head / relay started) */
+    RD_FE_NO_CLIENT,   /* no session holds the client id */
+    RD_FE_DIAL_ERROR,  /* the session refused or the far side could not dial */
+    RD_FE_TIMEOUT,     /* no answer in time */
+    RD_FE_BAD_REQUEST, /* malformed request / route / target */
+    RD_FE_USER_GONE,   /* the user left before any outcome */
+    RD_FE_OUTCOME_COUNT_
+};
+
+const char *rd_fe_str(enum rd_fe fe);               /* "route", "socks", "httpproxy" */
+const char *rd_fe_outcome_str(enum rd_fe_outcome o); /* "ok", "no_client", ... */
+
+/* Make the family in st now, so that /metrics lists every pair before the first request
+ * (rd_fe_count makes it too when it is missing). 0, or -1 when out of memory. */
+int rd_fe_count_init(struct rd_stats *st);
+/* One request of front end fe ended with o. st NULL: no-op. */
+void rd_fe_count(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o);
+/* The count so far (0 when st is NULL or nothing was counted). */
+uint64_t rd_fe_count_get(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o);
 
 #define RD_FE_MAX_USER 255   /* user name bytes (SOCKS5 / Basic limit) */
 #define RD_FE_MAX_DOMAIN 253 /* -domain suffix */

@@ -89,7 +89,8 @@ static size_t flags_sessions(struct server_config *c, struct rd_flag *tab, size_
         RD_FLAGDEF_INT64("conn-hard-cap", &c->conn_hard_cap, "close a conn whose peer keeps sending past this many buffered bytes", 65536, 1LL << 32),
         RD_FLAGDEF_INT64("session-rx-budget", &c->session_rx_budget,
                          "bytes all conns of one session may buffer together before each conn "
-                         "is paused at 128 KiB (resumed below 32 KiB) instead of -pause-high "
+                         "is paused above its share of it (budget / conns, 16-128 KiB; resumed "
+                         "below a quarter of that) instead of -pause-high "
                          "(0 = no session budget)", 0, 1LL << 40),
     };
 

@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include <event2/dns.h>
-#include <openssl/rand.h>
 
+#include "common/entropy.h"
+#include "common/memtrim.h"
 #include "frontends/http/keep.h"
 #include "frontends/http/route.h"
 #include "peers.h"
@@ -32,6 +33,8 @@ void server_session_config(const struct server *srv, enum rd_role role,
     cfg->max_conns_per_user = (size_t)c->max_conns_per_user;
     cfg->max_pending_per_user = (size_t)c->max_pending_per_user;
     cfg->stats = srv->stats;
+    cfg->sessions = srv->live;
+    cfg->trim = srv->trim;
 }
 
 /* ---- the tunnel: registry, stats, the admin surface, the front-end decision ---- */
@@ -55,11 +58,15 @@ static int admin_wire(struct server *srv)
 int server_tunnel_start(struct server *srv)
 {
     srv->reg = rd_registry_new();
+    srv->live = rd_sessions_new();
     srv->stats = rd_stats_new();
-    srv->admin = rd_admin_new(srv->stats);
-    if (srv->stats != NULL)
-        srv->samples = rd_samples_new(srv->base, srv->stats, RD_SAMPLES_INTERVAL_MS);
-    if (srv->reg == NULL || srv->stats == NULL || srv->admin == NULL || srv->samples == NULL ||
+    rd_stats_set_gauges(srv->stats, rd_sessions_gauges, srv->live);
+    srv->admin = rd_admin_new(srv->stats, srv->live);
+    if (srv->live != NULL)
+        srv->samples = rd_samples_new(srv->base, srv->live, RD_SAMPLES_INTERVAL_MS);
+    srv->trim = rd_memtrim_new(srv->base);
+    if (srv->reg == NULL || srv->live == NULL || srv->stats == NULL || srv->admin == NULL ||
+        srv->samples == NULL || srv->trim == NULL || rd_fe_count_init(srv->stats) != 0 ||
         admin_wire(srv) != 0) {
         fprintf(stderr, "rdial-server: out of memory\n");
         return 1;
@@ -78,6 +85,8 @@ void server_tunnel_stop(struct server *srv)
     rd_admin_free(srv->admin);
     rd_samples_free(srv->samples);
     rd_stats_free(srv->stats); /* after every session */
+    rd_sessions_free(srv->live);
+    rd_memtrim_free(srv->trim); /* after every session */
 }
 
 /* ---- the route: kept conns, the /client/ route, our Via hop ---- */
@@ -102,7 +111,7 @@ static void via_token(struct server *srv)
         }
         return;
     }
-    if (RAND_bytes(r, sizeof r) != 1) {
+    if (rd_random_bytes(r, sizeof r) != 0) { /* not RAND_bytes: no DRBG (entropy.h) */
         struct timeval tv;
         gettimeofday(&tv, NULL);
         memcpy(r, &tv, sizeof r < sizeof tv ? sizeof r : sizeof tv);

@@ -108,11 +108,12 @@ static void splice_done(const char *reason, uint64_t a_to_b, uint64_t b_to_a, vo
 static void forward_connect(struct rd_peers *p, const char *from, struct rd_conn *c,
                             const struct rd_connect_target *t)
 {
-    char key[RD_MAX_CLIENT_KEY + 1], proto[17], addr[RD_MAX_CONNECT_ADDR + 1];
+    char key[RD_MAX_CLIENT_KEY + 1], proto[RD_MAX_CONNECT_PROTO + 1];
+    char addr[RD_MAX_CONNECT_ADDR + 1];
     char errbuf[RD_MAX_ERROR_TEXT];
     struct rd_session *local;
     struct rd_conn *out;
-    const char *err = NULL;
+    enum rd_session_dial_result sr;
 
     if (t->key_len == 0 || t->key_len > RD_MAX_CLIENT_KEY || t->proto_len >= sizeof proto) {
         rd_conn_close(c, "connect not allowed");
@@ -130,9 +131,9 @@ static void forward_connect(struct rd_peers *p, const char *from, struct rd_conn
         rd_conn_close(c, errbuf);
         return;
     }
-    out = rd_session_dial(local, NULL, proto, addr, &err);
-    if (out == NULL) {
-        rd_conn_close(c, err);
+    sr = rd_session_dial(local, NULL, proto, addr, NULL, &out);
+    if (sr != RD_SESSION_DIAL_OK) {
+        rd_conn_close(c, rd_session_dial_str(sr));
         return;
     }
     rd_debug("peer %s: forwarded dial to client %s %s/%s", from, key, proto, addr);

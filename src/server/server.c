@@ -108,7 +108,7 @@ static size_t running(struct server *srv, char *buf, size_t len)
                   (srv->proxy_fe ? rd_httpfe_busy(srv->proxy_fe) : 0);
     size_t socks = srv->socks ? rd_socks_server_active(srv->socks) : 0, conns = 0;
 
-    rd_session_foreach(srv->stats, count_conns_cb, &conns);
+    rd_sessions_foreach(srv->live, count_conns_cb, &conns);
     snprintf(buf, len, "%zu http exchanges, %zu socks5 connections, %zu tunnel conns", http,
              socks, conns);
     return http + socks + conns;

@@ -27,10 +27,12 @@ struct rd_fwd_answer;
 struct rd_hr_request;
 struct rd_httpfe;
 struct rd_keep;
+struct rd_memtrim;
 struct rd_peers;
 struct rd_registry;
 struct rd_route;
 struct rd_samples;
+struct rd_sessions;
 struct rd_socks_server;
 struct rd_stats;
 struct rd_tokens;
@@ -109,8 +111,10 @@ struct server {
     /* behind the listeners (core.c) */
     struct rd_registry *reg;
     struct rd_stats *stats;
+    struct rd_sessions *live;   /* every live session: gauges, /clients, samples, the drain */
     struct rd_admin *admin;
     struct rd_samples *samples; /* throughput rings for the status page */
+    struct rd_memtrim *trim;    /* trims the heap when the sessions' traffic stops */
     struct rd_fe_ctx fe;        /* the front-end decision shared by every front end */
     struct rd_keep *keep;       /* kept target conns (route, absolute-form) */
     struct rd_route *route;

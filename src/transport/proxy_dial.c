@@ -14,8 +14,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include <openssl/evp.h>
-
+#include "common/base64.h"
 #include "common/httpmsg.h"
 #include "common/log.h"
 
@@ -100,10 +99,10 @@ int rd_pxd_http_request(char *out, size_t cap, const char *host, uint16_t port,
         return -1;
     if (proxy->has_auth) {
         char cred[2 * RD_PROXY_MAX_CRED + 2];
-        unsigned char b64[4 * ((sizeof cred + 2) / 3) + 1];
+        char b64[RD_BASE64_LEN(sizeof cred)];
         int cl = snprintf(cred, sizeof cred, "%s:%s", proxy->user, proxy->pass), m;
 
-        EVP_EncodeBlock(b64, (const unsigned char *)cred, cl);
+        rd_base64_encode(cred, (size_t)cl, b64);
         m = snprintf(out + n, cap - (size_t)n, "Proxy-Authorization: Basic %s\r\n", b64);
         explicit_bzero(cred, sizeof cred);
         explicit_bzero(b64, sizeof b64);

@@ -34,16 +34,14 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
+#include "common/base64.h"
+#include "common/digest.h"
+#include "common/entropy.h"
 #include "common/httpmsg.h"
 #include "common/log.h"
 #include "common/proxyenv.h"
 #include "common/sockio.h"
+#include "common/tlslib.h"
 #include "transport/proxy_dial.h"
 #include "transport/ws_link.h"
 #include "tunnel/session.h"
@@ -73,6 +71,7 @@ struct rd_ws_client {
     enum wsc_state state;
     char *request;       /* the upgrade request, owned */
     char accept[29];     /* expected Sec-WebSocket-Accept */
+    const struct rd_tlslib *tls; /* wss only: OpenSSL, loaded at the first wss connect */
     SSL_CTX *ssl_ctx;    /* owned (wss only); the SSL belongs to the bufferevent */
     SSL *ssl;            /* borrowed from bev */
     struct bufferevent *bev; /* until the upgrade; then the link's */
@@ -162,7 +161,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
         ws->bev = NULL;
         ws->ssl = NULL;
     }
-    SSL_free(ws->ssl_pending);
+    if (ws->ssl_pending != NULL)
+        ws->tls->SSL_free(ws->ssl_pending);
     ws->ssl_pending = NULL;
     rd_info("ws client %s:%u: closed (%s)", ws->url.host, ws->url.port, reason);
     if (ws->cbs.on_done != NULL)
@@ -317,18 +317,14 @@ static void write_cb(struct bufferevent *bev, void *arg)
 
 static void tls_reason(struct rd_ws_client *ws, char *out, size_t outlen)
 {
-    unsigned long e = bufferevent_get_openssl_error(ws->bev), last = e;
-    long v;
+    const char *err = rd_tls_bev_error(ws->bev); /* drains the queue */
+    long v = ws->ssl != NULL ? ws->tls->SSL_get_verify_result(ws->ssl) : X509_V_OK;
 
-    while (e != 0) { /* keep the first error, drain the rest */
-        e = bufferevent_get_openssl_error(ws->bev);
-    }
-    v = ws->ssl != NULL ? SSL_get_verify_result(ws->ssl) : X509_V_OK;
     if (v != X509_V_OK)
         snprintf(out, outlen, "tls: certificate verify failed: %s",
-                 X509_verify_cert_error_string(v));
-    else if (last != 0)
-        snprintf(out, outlen, "tls: %s", ERR_reason_error_string(last) ? ERR_reason_error_string(last) : "error");
+                 ws->tls->X509_verify_cert_error_string(v));
+    else if (err != NULL)
+        snprintf(out, outlen, "tls: %s", err);
     else
         out[0] = '\0';
 }
@@ -344,7 +340,7 @@ static void connected(struct rd_ws_client *ws)
     if (ws->ssl != NULL) {
         const unsigned char *alpn = NULL;
         unsigned int alen = 0;
-        SSL_get0_alpn_selected(ws->ssl, &alpn, &alen);
+        ws->tls->SSL_get0_alpn_selected(ws->ssl, &alpn, &alen);
         if (alen != 0 && !(alen == 8 && memcmp(alpn, "http/1.1", 8) == 0)) {
             wsc_finish(ws, "tls: server selected an ALPN protocol other than http/1.1");
             return;
@@ -472,8 +468,8 @@ static void tls_start(struct rd_ws_client *ws)
         proxy_fail(ws, "cannot duplicate the socket for TLS");
         return;
     }
-    tb = bufferevent_openssl_socket_new(ws->base, fd, ws->ssl_pending, BUFFEREVENT_SSL_CONNECTING,
-                                        BEV_OPT_CLOSE_ON_FREE);
+    tb = ws->tls->bufferevent_openssl_socket_new(ws->base, fd, ws->ssl_pending,
+                                                 BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
     if (tb == NULL) {
         close(fd);
         proxy_fail(ws, "out of memory starting TLS"); /* ssl_pending is freed with ws */
@@ -483,7 +479,7 @@ static void tls_start(struct rd_ws_client *ws)
     ws->ssl_pending = NULL;
     bufferevent_free(ws->bev); /* may be inside its callback: libevent defers the free */
     ws->bev = tb;
-    bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
+    ws->tls->bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
     bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
     bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
     wsc_set_state(ws, WSC_TLS); /* event_cb(CONNECTED) -> connected() once TLS is up */
@@ -578,7 +574,7 @@ static int build_request(struct rd_ws_client *ws, const char *const *headers, ch
 
     if (b == NULL)
         return -1;
-    if (RAND_bytes(raw, sizeof raw) != 1 || EVP_EncodeBlock((unsigned char *)key, raw, 16) != 24 ||
+    if (rd_random_bytes(raw, sizeof raw) != 0 || rd_base64_encode(raw, sizeof raw, key) != 24 ||
         rd_ws_accept_key(key, ws->accept) != 0) {
         evbuffer_free(b);
         *errp = strdup("ws client: key generation failed");
@@ -628,39 +624,50 @@ static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *
     unsigned char a6[16];
     int is_ip = (name == ws->url.host && ws->url.host_is_ipv6) ||
                 inet_pton(AF_INET, name, a6) == 1 || inet_pton(AF_INET6, name, a6) == 1;
+    const struct rd_tlslib *T;
+    const char *why = NULL;
 
-    ws->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    ws->tls = T = rd_tlslib(&why); /* a plain ws:// client never maps OpenSSL (tlslib.h) */
+    if (T == NULL) {
+        *errp = dup_err("ws client: cannot load TLS (libevent_openssl, libssl): %s",
+                        why != NULL ? why : "dlopen failed");
+        return -1;
+    }
+    ws->ssl_ctx = T->SSL_CTX_new(T->TLS_client_method());
     if (ws->ssl_ctx == NULL)
         goto fail;
-    SSL_CTX_set_min_proto_version(ws->ssl_ctx, TLS1_2_VERSION);
+    /* SSL_CTX_set_min_proto_version and SSL_set_tlsext_host_name are macros of the _ctrl
+     * functions */
+    T->SSL_CTX_ctrl(ws->ssl_ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
     if (cfg->insecure) {
         rd_warn("ws client %s: TLS certificate verification is OFF (insecure)", ws->url.host);
-        SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_NONE, NULL);
+        T->SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_NONE, NULL);
     } else {
-        SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_PEER, NULL);
+        T->SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_PEER, NULL);
         if (cfg->ca_file != NULL) {
-            if (SSL_CTX_load_verify_locations(ws->ssl_ctx, cfg->ca_file, NULL) != 1) {
+            if (T->SSL_CTX_load_verify_locations(ws->ssl_ctx, cfg->ca_file, NULL) != 1) {
                 *errp = dup_err("ws client: cannot load CA file %s", cfg->ca_file);
                 return -1;
             }
-        } else if (SSL_CTX_set_default_verify_paths(ws->ssl_ctx) != 1) {
+        } else if (T->SSL_CTX_set_default_verify_paths(ws->ssl_ctx) != 1) {
             goto fail;
         }
     }
-    ws->ssl = SSL_new(ws->ssl_ctx);
+    ws->ssl = T->SSL_new(ws->ssl_ctx);
     if (ws->ssl == NULL)
         goto fail;
-    if (SSL_set_alpn_protos(ws->ssl, alpn, sizeof alpn - 1) != 0)
+    if (T->SSL_set_alpn_protos(ws->ssl, alpn, sizeof alpn - 1) != 0)
         goto fail;
-    if (!is_ip && SSL_set_tlsext_host_name(ws->ssl, name) != 1)
+    if (!is_ip && T->SSL_ctrl(ws->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                              (void *)name) != 1)
         goto fail;
     if (!cfg->insecure) {
         if (is_ip) {
-            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ws->ssl), name) != 1)
+            if (T->X509_VERIFY_PARAM_set1_ip_asc(T->SSL_get0_param(ws->ssl), name) != 1)
                 goto fail;
         } else {
-            SSL_set_hostflags(ws->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            if (SSL_set1_host(ws->ssl, name) != 1)
+            T->SSL_set_hostflags(ws->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (T->SSL_set1_host(ws->ssl, name) != 1)
                 goto fail;
         }
     }
@@ -676,12 +683,12 @@ fail:
 static int wsc_bev_new(struct rd_ws_client *ws)
 {
     if (ws->url.tls && !ws->proxied) {
-        ws->bev = bufferevent_openssl_socket_new(ws->base, -1, ws->ssl,
-                                                 BUFFEREVENT_SSL_CONNECTING,
-                                                 BEV_OPT_CLOSE_ON_FREE);
+        ws->bev = ws->tls->bufferevent_openssl_socket_new(ws->base, -1, ws->ssl,
+                                                          BUFFEREVENT_SSL_CONNECTING,
+                                                          BEV_OPT_CLOSE_ON_FREE);
         if (ws->bev == NULL)
             return -1; /* rd_ws_client_free frees the SSL */
-        bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
+        ws->tls->bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
     } else {
         ws->ssl_pending = ws->ssl;
         ws->ssl = NULL;
@@ -783,15 +790,17 @@ void rd_ws_client_free(struct rd_ws_client *ws)
     if (ws->bev != NULL)
         bufferevent_free(ws->bev); /* frees the SSL too */
     else if (ws->ssl != NULL)
-        SSL_free(ws->ssl);
-    SSL_free(ws->ssl_pending);
+        ws->tls->SSL_free(ws->ssl);
+    if (ws->ssl_pending != NULL)
+        ws->tls->SSL_free(ws->ssl_pending);
     rd_proxy_url_wipe(&ws->proxy);
     rd_ws_link_free(ws->link); /* tells an attached session "closed by owner" */
     if (ws->timer_ev != NULL)
         event_free(ws->timer_ev);
     if (ws->done_ev != NULL)
         event_free(ws->done_ev);
-    SSL_CTX_free(ws->ssl_ctx);
+    if (ws->ssl_ctx != NULL)
+        ws->tls->SSL_CTX_free(ws->ssl_ctx);
     free(ws->request);
     free(ws);
 }

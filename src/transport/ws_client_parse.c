@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
+#include "common/base64.h"
+#include "common/digest.h"
 #include "common/httpmsg.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -117,8 +117,7 @@ int rd_ws_url_parse(const char *url, struct rd_ws_url *out)
 
 int rd_ws_accept_key(const char *key, char out[29])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[RD_SHA1_LEN];
     char buf[128];
     size_t klen = strlen(key);
 
@@ -126,13 +125,8 @@ int rd_ws_accept_key(const char *key, char out[29])
         return -1;
     memcpy(buf, key, klen);
     memcpy(buf + klen, ws_guid, sizeof ws_guid - 1);
-    if (EVP_Digest(buf, klen + sizeof ws_guid - 1, md, &mdlen, EVP_sha1(), NULL) != 1 ||
-        mdlen != 20)
-        return -1;
-    if (EVP_EncodeBlock((unsigned char *)out, md, 20) != 28)
-        return -1;
-    out[28] = '\0';
-    return 0;
+    rd_sha1(buf, klen + sizeof ws_guid - 1, md); /* not EVP: no provider (digest.h) */
+    return rd_base64_encode(md, sizeof md, out) == 28 ? 0 : -1; /* out: RD_BASE64_LEN(20) */
 }
 
 const char *rd_ws_http_result_str(enum rd_ws_http_result r)

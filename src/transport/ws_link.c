@@ -7,16 +7,14 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
-
+#include "common/entropy.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sockio.h"
+#include "common/tlslib.h"
 #include "tunnel/session.h"
 
 #define WSL_RAND_BUF 4096 /* client role: CSPRNG bytes fetched at once for mask keys */
@@ -69,11 +67,11 @@ static void set_reason(struct rd_ws_link *l, const char *reason)
         snprintf(l->reason, sizeof l->reason, "%s", reason);
 }
 
-/* 4 fresh mask key bytes from the buffered CSPRNG (client role). 0 or -1. */
+/* 4 fresh mask key bytes from the buffered kernel CSPRNG (client role; entropy.h). 0 or -1. */
 static int next_key(struct rd_ws_link *l, uint8_t key[4])
 {
     if (l->rnd_pos + 4 > WSL_RAND_BUF) {
-        if (RAND_bytes(l->rnd, WSL_RAND_BUF) != 1)
+        if (rd_random_bytes(l->rnd, WSL_RAND_BUF) != 0)
             return -1;
         l->rnd_pos = 0;
     }
@@ -104,7 +102,7 @@ static void send_control(struct rd_ws_link *l, unsigned op, const uint8_t *paylo
         len = RD_WS_MAX_CONTROL;
     if (l->role == RD_WS_ROLE_CLIENT) {
         if (next_key(l, key) != 0) {
-            rd_err("%s: RAND_bytes failed", l->name);
+            rd_err("%s: no random bytes for a mask key", l->name);
             return;
         }
         hl = rd_ws_frame_encode_header(frame, 1, op, len, key);
@@ -453,16 +451,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct rd_ws_link *l = arg;
     char reason[RD_WS_LINK_REASON_MAX];
+    const char *tls_err;
     int err = EVUTIL_SOCKET_ERROR();
 
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
         return;
-    if (!l->plain && (what & BEV_EVENT_ERROR) && bufferevent_get_openssl_error(bev) != 0) {
-        unsigned long e = bufferevent_get_openssl_error(bev), last = e;
-        while (e != 0)
-            e = bufferevent_get_openssl_error(bev);
-        snprintf(reason, sizeof reason, "tls: %s",
-                 ERR_reason_error_string(last) ? ERR_reason_error_string(last) : "error");
+    if (!l->plain && (what & BEV_EVENT_ERROR) && (tls_err = rd_tls_bev_error(bev)) != NULL) {
+        snprintf(reason, sizeof reason, "tls: %s", tls_err);
     } else {
         snprintf(reason, sizeof reason, "%s",
                  (what & BEV_EVENT_EOF)
@@ -491,7 +486,7 @@ struct rd_ws_link *rd_ws_link_new(struct event_base *base, struct bufferevent *b
         l->cbs = *cbs;
     l->arg = arg;
     l->state = WSL_OPEN;
-    l->plain = bufferevent_openssl_get_ssl(bev) == NULL;
+    l->plain = rd_bev_is_plain(bev);
     l->reasm = rd_ws_reasm_new(cfg->role, cfg->max_message);
     l->msg = evbuffer_new();
     l->txq = evbuffer_new();

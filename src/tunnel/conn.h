@@ -24,7 +24,9 @@ struct rd_session;
 struct rd_conn_cbs {
     /* rx has new bytes. */
     void (*on_readable)(struct rd_conn *c, void *arg);
-    /* tx dropped below its low mark or the peer resumed us: the owner may write again. */
+    /* The conn was blocked (rd_conn_tx_blocked) and no longer is: tx drained below
+     * RD_CONN_TX_LOW and the far side does not pause it. Once per blocked spell, whether or
+     * not the owner asked rd_conn_tx_blocked meanwhile. */
     void (*on_writable)(struct rd_conn *c, void *arg);
     /* The conn is over. reason "EOF" = the far side closed gracefully; anything else is a
      * failure ("tunnel disconnect", the far side's error text, ...). */
@@ -46,11 +48,14 @@ size_t rd_conn_rx_len(const struct rd_conn *c);
  * should stop producing while rd_conn_tx_blocked() and wait for on_writable. */
 int rd_conn_write(struct rd_conn *c, struct evbuffer *src);
 int rd_conn_write_bytes(struct rd_conn *c, const void *data, size_t len);
+/* Whether the owner should stop producing: from the write that filled tx to its high mark
+ * (RD_CONN_TX_HIGH, or RD_CONN_TX_PRESSURE_HIGH while the session's tx is above
+ * RD_SESSION_TX_PRESSURE) until tx drains below RD_CONN_TX_LOW, and while the far side
+ * pauses the conn. A pure question: on_writable ends every blocked spell. */
 int rd_conn_tx_blocked(const struct rd_conn *c);
 size_t rd_conn_tx_len(const struct rd_conn *c);
-/* Bytes the owner may still queue before the conn is blocked (0 when blocked): RD_CONN_TX_HIGH
- * minus tx, or RD_CONN_TX_PRESSURE_HIGH minus tx while the session's tx is above
- * RD_SESSION_TX_PRESSURE. Size reads from the local socket by it. */
+/* Bytes the owner may still queue before the high mark (0 while blocked or at it). Size
+ * reads from the local socket by it. */
 size_t rd_conn_tx_room(const struct rd_conn *c);
 
 /* How full the owner should fill its local socket's output buffer from rx: RD_BEV_OUT_HIGH, or

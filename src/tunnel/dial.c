@@ -7,7 +7,6 @@
 #include "../common/log.h"
 #include "registry.h"
 #include "session.h"
-#include "session_int.h" /* rd_session_cfg_: the session's -max-conns */
 
 const char *rd_dial_result_str(enum rd_dial_result r)
 {
@@ -37,31 +36,44 @@ static int valid_text(const char *s, size_t max)
     return 1;
 }
 
-/* The user's share of s: RD_DIAL_OK, or RD_DIAL_USER_LIMIT (warned). */
-static enum rd_dial_result check_share(struct rd_registry *reg, struct rd_session *s,
-                                       const char *client_id, const char *proto,
-                                       const char *addr, const char *user)
+/* What the session's answer means to a front end; a refusal is logged (rate-limited per
+ * kind: the registry's refusal and share limiters). */
+static enum rd_dial_result answer(struct rd_registry *reg, struct rd_session *s,
+                                  enum rd_session_dial_result r, const char *client_id,
+                                  const char *proto, const char *addr, const char *user)
 {
-    const struct rd_session_config *cfg = rd_session_cfg_(s);
-    size_t n;
-
-    if (user == NULL)
-        return RD_DIAL_OK;
-    n = rd_session_user_conns(s, user);
-    if (cfg->max_conns_per_user != 0 && n >= cfg->max_conns_per_user) {
+    switch (r) {
+    case RD_SESSION_DIAL_OK: return RD_DIAL_OK;
+    case RD_SESSION_DIAL_CONNS:
+        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
+                       "dial %s %s/%s refused: the session holds %zu conns (-max-conns)",
+                       client_id, proto, addr, rd_session_conn_count(s));
+        return RD_DIAL_LIMIT;
+    case RD_SESSION_DIAL_PENDING:
+        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
+                       "dial %s %s/%s refused: %zu dials of the session have no answer yet "
+                       "(-max-pending-dials)", client_id, proto, addr,
+                       rd_session_pending_dials(s));
+        return RD_DIAL_LIMIT;
+    case RD_SESSION_DIAL_USER_CONNS:
         rd_log_limited(rd_registry_share_log(reg, 0), RD_LOG_WARN,
                        "dial %s %s/%s refused: %s holds %zu conns of the session "
-                       "(-max-conns-per-user)", client_id, proto, addr, user, n);
+                       "(-max-conns-per-user)", client_id, proto, addr, user,
+                       rd_session_user_conns(s, user));
         return RD_DIAL_USER_LIMIT;
-    }
-    n = rd_session_user_pending(s, user);
-    if (cfg->max_pending_per_user != 0 && n >= cfg->max_pending_per_user) {
+    case RD_SESSION_DIAL_USER_PENDING:
         rd_log_limited(rd_registry_share_log(reg, 1), RD_LOG_WARN,
                        "dial %s %s/%s refused: %zu dials of %s have no answer yet "
-                       "(-max-pending-dials-per-user)", client_id, proto, addr, n, user);
+                       "(-max-pending-dials-per-user)", client_id, proto, addr,
+                       rd_session_user_pending(s, user), user);
         return RD_DIAL_USER_LIMIT;
+    case RD_SESSION_DIAL_TOO_LONG: return RD_DIAL_BAD_TARGET;
+    case RD_SESSION_DIAL_CLOSING:
+    case RD_SESSION_DIAL_NO_MEMORY: break;
     }
-    return RD_DIAL_OK;
+    rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN, "dial %s %s/%s refused: %s",
+                   client_id, proto, addr, rd_session_dial_str(r));
+    return RD_DIAL_REFUSED;
 }
 
 enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, const char *proto,
@@ -75,11 +87,11 @@ enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id,
                                  struct rd_conn **out)
 {
     struct rd_session *s;
-    const char *err = NULL;
+    enum rd_session_dial_result r;
     const char *key = NULL;
 
     *out = NULL;
-    if (!valid_text(client_id, RD_MAX_CLIENT_KEY) || !valid_text(proto, 16) ||
+    if (!valid_text(client_id, RD_MAX_CLIENT_KEY) || !valid_text(proto, RD_MAX_CONNECT_PROTO) ||
         strnlen(addr, RD_MAX_CONNECT_ADDR) == 0 ||
         strlen(proto) + 1 + strnlen(addr, RD_MAX_CONNECT_ADDR + 1) > RD_MAX_CONNECT_ADDR)
         return RD_DIAL_BAD_TARGET;
@@ -90,30 +102,8 @@ enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id,
     }
     if (s == NULL)
         return RD_DIAL_NO_CLIENT;
-    if (!rd_session_is_closing(s) &&
-        rd_session_conn_count(s) >= rd_session_cfg_(s)->max_conns &&
-        !(rd_registry_reclaim(reg, client_id) &&
-          rd_session_conn_count(s) < rd_session_cfg_(s)->max_conns)) {
-        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
-                       "dial %s %s/%s refused: the session holds %zu conns (-max-conns)",
-                       client_id, proto, addr, rd_session_conn_count(s));
-        return RD_DIAL_LIMIT;
-    }
-    if (rd_session_cfg_(s)->max_pending_dials != 0 &&
-        rd_session_pending_dials(s) >= rd_session_cfg_(s)->max_pending_dials) {
-        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
-                       "dial %s %s/%s refused: %zu dials of the session have no answer yet "
-                       "(-max-pending-dials)", client_id, proto, addr,
-                       rd_session_pending_dials(s));
-        return RD_DIAL_LIMIT;
-    }
-    if (check_share(reg, s, client_id, proto, addr, user) != RD_DIAL_OK)
-        return RD_DIAL_USER_LIMIT;
-    *out = rd_session_dial_user(s, key, proto, addr, user, &err);
-    if (*out == NULL) {
-        rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN, "dial %s %s/%s refused: %s",
-                       client_id, proto, addr, err);
-        return RD_DIAL_REFUSED;
-    }
-    return RD_DIAL_OK;
+    r = rd_session_dial(s, key, proto, addr, user, out);
+    if (r == RD_SESSION_DIAL_CONNS && rd_registry_reclaim(reg, client_id))
+        r = rd_session_dial(s, key, proto, addr, user, out); /* an idle kept conn made room */
+    return answer(reg, s, r, client_id, proto, addr, user);
 }

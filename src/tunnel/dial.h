@@ -29,7 +29,7 @@ const char *rd_dial_result_str(enum rd_dial_result r);
  * new conn owned by the caller (set its cbs, close it with rd_conn_close). */
 enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, const char *proto,
                             const char *addr, struct rd_conn **out);
-/* The same for `user` (session.h, rd_session_dial_user: "user alice", "address 10.0.0.7";
+/* The same for `user` (session.h, rd_session_dial's user: "user alice", "address 10.0.0.7";
  * NULL = nobody's, no share): past the user's share of the chosen session, RD_DIAL_USER_LIMIT
  * and a warning naming the user (rate-limited per kind: rd_registry_share_log). */
 enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id,

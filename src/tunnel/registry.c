@@ -7,7 +7,7 @@
  *          sessions that announced it (newest first); freed when both lists are empty
  *   byses  local session -> its struct reg_sess (rd_registry_remove gets only the session)
  * Both grow by doubling when their load passes 1; they never shrink. The id hash is seeded
- * from RAND_bytes per registry, so ids picked by clients or peers cannot be aimed at one
+ * from the kernel CSPRNG per registry, so ids picked by clients or peers cannot be aimed at one
  * bucket from outside. */
 #include "registry.h"
 
@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
+#include "../common/entropy.h"
 #include "../common/log.h"
 #include "session.h"
 
@@ -211,7 +210,7 @@ struct rd_registry *rd_registry_new(void)
     struct rd_registry *reg = calloc(1, sizeof *reg);
 
     if (reg == NULL || table_init(&reg->ids) != 0 || table_init(&reg->byses) != 0 ||
-        RAND_bytes((unsigned char *)&reg->seed, sizeof reg->seed) != 1) {
+        rd_random_bytes(&reg->seed, sizeof reg->seed) != 0) {
         if (reg != NULL) {
             free(reg->ids.b);
             free(reg->byses.b);

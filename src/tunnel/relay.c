@@ -17,9 +17,6 @@
 #include "../common/sockio.h"
 #include "conn.h"
 
-#define RELAY_MAX_READ (256 * 1024)
-#define RELAY_MIN_READ (16 * 1024) /* libevent's own read size, at least */
-#define RELAY_FLUSH_TIMEOUT_S 60
 
 enum relay_state { RELAY_RUNNING, RELAY_FLUSHING };
 
@@ -112,9 +109,9 @@ static void pump_up(struct rd_relay *r)
         bufferevent_disable(r->bev, EV_READ);
     } else { /* libevent's next read takes no more than the conn has room for */
         size_t room = rd_conn_tx_room(r->c);
-        bufferevent_set_max_single_read(r->bev, room < RELAY_MIN_READ   ? RELAY_MIN_READ
-                                                : room > RELAY_MAX_READ ? RELAY_MAX_READ
-                                                                        : room);
+        bufferevent_set_max_single_read(r->bev, room < RD_RELAY_MIN_READ   ? RD_RELAY_MIN_READ
+                                                : room > RD_RELAY_MAX_READ ? RD_RELAY_MAX_READ
+                                                                           : room);
     }
 }
 
@@ -146,7 +143,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         size_t room = rd_conn_tx_room(r->c), have = evbuffer_get_length(bufferevent_get_input(bev));
         room = room > have ? room - have : 0;
         if (room > 0)
-            rd_bev_slurp(bev, room < RELAY_MAX_READ ? room : RELAY_MAX_READ, &st, &err);
+            rd_bev_slurp(bev, room < RD_RELAY_MAX_READ ? room : RD_RELAY_MAX_READ, &st, &err);
     }
     pump_up(r);
     if (st < 0 && r->state == RELAY_RUNNING) {
@@ -237,7 +234,7 @@ struct rd_relay *rd_relay_new(struct rd_conn *c, struct bufferevent *bev, rd_rel
                               void *arg)
 {
     struct rd_relay *r = calloc(1, sizeof *r);
-    struct timeval tv = { RELAY_FLUSH_TIMEOUT_S, 0 };
+    struct timeval tv = { RD_RELAY_FLUSH_TIMEOUT_S, 0 };
 
     if (r == NULL)
         return NULL;
@@ -247,8 +244,8 @@ struct rd_relay *rd_relay_new(struct rd_conn *c, struct bufferevent *bev, rd_rel
     r->arg = arg;
     rd_conn_set_cbs(c, &relay_conn_cbs, r);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, r);
-    bufferevent_set_max_single_read(bev, RELAY_MAX_READ);
-    bufferevent_set_max_single_write(bev, 4 * RELAY_MAX_READ); /* default 16 KiB */
+    bufferevent_set_max_single_read(bev, RD_RELAY_MAX_READ);
+    bufferevent_set_max_single_write(bev, 4 * RD_RELAY_MAX_READ); /* default 16 KiB */
     bufferevent_setwatermark(bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
     bufferevent_set_timeouts(bev, NULL, &tv); /* a write stalled this long is dead */
     bufferevent_enable(bev, EV_READ); /* EV_WRITE: while output is queued (deliver) */

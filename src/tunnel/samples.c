@@ -19,7 +19,7 @@ struct entry {
 };
 
 struct rd_samples {
-    struct rd_stats *st;
+    const struct rd_sessions *sessions;
     struct event *timer;
     int interval_ms;
     struct entry *bucket[SAMPLES_BUCKETS];
@@ -70,7 +70,7 @@ void rd_samples_tick(struct rd_samples *smp)
     size_t b;
 
     smp->epoch++;
-    rd_session_foreach(smp->st, visit, smp);
+    rd_sessions_foreach(smp->sessions, visit, smp);
     for (b = 0; b < SAMPLES_BUCKETS; b++) { /* drop the sessions gone */
         struct entry **pp = &smp->bucket[b], *e;
         while ((e = *pp) != NULL) {
@@ -93,7 +93,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     rd_samples_tick(arg);
 }
 
-struct rd_samples *rd_samples_new(struct event_base *base, struct rd_stats *st,
+struct rd_samples *rd_samples_new(struct event_base *base, const struct rd_sessions *sessions,
                                   int interval_ms)
 {
     struct rd_samples *smp = calloc(1, sizeof *smp);
@@ -101,7 +101,7 @@ struct rd_samples *rd_samples_new(struct event_base *base, struct rd_stats *st,
 
     if (smp == NULL)
         return NULL;
-    smp->st = st;
+    smp->sessions = sessions;
     smp->interval_ms = interval_ms > 0 ? interval_ms : RD_SAMPLES_INTERVAL_MS;
     smp->timer = event_new(base, -1, EV_PERSIST, tick_cb, smp);
     if (smp->timer == NULL) {

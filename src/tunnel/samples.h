@@ -14,17 +14,15 @@
 
 #include <stdint.h>
 
+#include "../common/limits.h" /* RD_SAMPLES_* */
+
 struct event_base;
 struct rd_samples;
-struct rd_stats;
+struct rd_sessions;
 
-#define RD_SAMPLES_N 60                  /* samples per session: 5 minutes at 5 s */
-#define RD_SAMPLES_INTERVAL_MS 5000      /* the default interval */
-#define RD_SAMPLES_MAX_SESSIONS 262144   /* sessions sampled at most */
-
-/* base and st are borrowed and must outlive the sampler (st: the sessions' rd_stats).
- * NULL on allocation failure. */
-struct rd_samples *rd_samples_new(struct event_base *base, struct rd_stats *st,
+/* base and sessions (the server's live sessions, session.h) are borrowed and must outlive
+ * the sampler. NULL on allocation failure. */
+struct rd_samples *rd_samples_new(struct event_base *base, const struct rd_sessions *sessions,
                                   int interval_ms);
 void rd_samples_free(struct rd_samples *smp); /* NULL: no-op */
 

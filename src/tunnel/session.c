@@ -1,6 +1,8 @@
-/* session.c - one remotedialer session: conn table, dispatch, send scheduling, keepalive,
- * SyncConnections. See session.h and link.h for the contracts. */
-#include "session.h"
+/* session.c - one remotedialer session: its life, the owner's set of live sessions, dials and
+ * the users' shares, the dispatch of received messages, keepalive and SyncConnections. The
+ * send side is session_send.c; a conn's buffers and flow control are conn.c. See session.h
+ * and link.h for the contracts. */
+#include "session_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,75 +14,9 @@
 #include <event2/event.h>
 
 #include "../common/ctab.h"
-#include "../common/log.h"
-#include "session_int.h"
+#include "../common/memtrim.h"
+#include "message.h"
 #include "stats.h"
-
-struct rd_session {
-    struct event_base *base;
-    struct rd_session_config cfg;
-    const struct rd_link_ops *ops;
-    void *link;
-    struct rd_session_cbs cbs;
-    void *arg;
-    void *user;
-    char *name;
-    uint64_t serial;
-
-    struct rd_conn **table; /* open hashing by conn id, chained */
-    size_t table_size;      /* power of two */
-    size_t nconns;
-    size_t npending;        /* conns with c->pending */
-    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING] of rd_session_dial_user
-                             * conns; made by the first such dial */
-    size_t rx_total; /* bytes buffered in all conns' rx (the session budget) */
-    size_t tx_total; /* bytes queued in all conns' tx (RD_SESSION_TX_PRESSURE) */
-    int64_t next_conn_id;
-    int64_t next_msg_id;
-
-    struct evbuffer *ctrl; /* queued control messages: [u32 len][message] ... */
-    size_t ctrl_bytes;
-    struct rd_conn *ring; /* conns with tx bytes or a pending graceful close */
-    int idle;             /* last pull found nothing: the next queued item must kick */
-    int closing;
-
-    uint64_t sync_epoch;
-    int64_t last_alive_ms;
-
-    /* round trips (session.h): pings out, oldest first; probes waiting for one */
-    uint64_t ping_seq;
-    struct ping_out {
-        uint64_t seq;
-        int64_t sent_us;
-    } out[RD_SESSION_PINGS_OUT];
-    int nout;
-    int64_t rtt_us, rtt_avg_us; /* -1: none yet */
-    struct rd_session_probe *probes;
-
-    /* for /clients (rd_session_set_meta, rd_session_info) */
-    char *remote, *agent;
-    int64_t since_unix_ms;
-    uint64_t rx_bytes, tx_bytes;
-    struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
-    struct rd_conn *graveyard;
-
-    /* per-message warnings a peer can repeat at will: one line per kind per
-     * RD_LOG_LIMIT_INTERVAL_MS, with the count of the ones not logged */
-    struct rd_log_limit warn_bad_add, warn_bad_remove, warn_dup_connect, warn_hard_cap;
-
-    /* statistics (cfg.stats != NULL): list of the stats' live sessions, counter cells */
-    struct rd_session *st_next, *st_prev;
-    int st_linked;
-    uint64_t *st_tx, *st_txerr, *st_rx;
-};
-
-struct rd_session_probe {
-    struct rd_session_probe *next;
-    uint64_t seq;   /* answered by a Pong for this ping or a later one */
-    int64_t t0_us;  /* when the probe started */
-    rd_session_probe_cb cb;
-    void *arg;
-};
 
 static uint64_t session_serial_counter;
 
@@ -98,22 +34,46 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* ---- statistics ---- */
+/* ---- the owner's set, statistics ---- */
 
-static void stats_link(struct rd_session *s)
+struct rd_sessions *rd_sessions_new(void) { return calloc(1, sizeof(struct rd_sessions)); }
+
+void rd_sessions_free(struct rd_sessions *set) { free(set); }
+
+static void set_link(struct rd_session *s)
+{
+    struct rd_sessions *set = s->cfg.sessions;
+
+    if (set == NULL)
+        return;
+    s->set_prev = NULL;
+    s->set_next = set->head;
+    if (set->head != NULL)
+        set->head->set_prev = s;
+    set->head = s;
+    s->in_set = 1;
+}
+
+static void set_unlink(struct rd_session *s)
+{
+    if (!s->in_set)
+        return;
+    if (s->set_prev != NULL)
+        s->set_prev->set_next = s->set_next;
+    else
+        s->cfg.sessions->head = s->set_next;
+    if (s->set_next != NULL)
+        s->set_next->set_prev = s->set_prev;
+    s->in_set = 0;
+}
+
+static void stats_up(struct rd_session *s)
 {
     struct rd_stats *st = s->cfg.stats;
-    struct rd_session **head;
 
     if (st == NULL)
         return;
-    head = rd_stats_sessions_(st);
-    s->st_prev = NULL;
-    s->st_next = *head;
-    if (*head != NULL)
-        (*head)->st_prev = s;
-    *head = s;
-    s->st_linked = 1;
+    s->counted = 1;
     s->st_tx = rd_stats_counter(st, RD_STATS_TX_BYTES, s->name);
     s->st_txerr = rd_stats_counter(st, RD_STATS_TX_ERROR_BYTES, s->name);
     s->st_rx = rd_stats_counter(st, RD_STATS_RX_BYTES, s->name);
@@ -121,66 +81,74 @@ static void stats_link(struct rd_session *s)
         rd_stats_ws_session(st, 1, s->name, s->cfg.peer);
 }
 
-static void stats_unlink(struct rd_session *s)
+static void stats_down(struct rd_session *s)
 {
-    struct rd_stats *st = s->cfg.stats;
-
-    if (!s->st_linked)
-        return;
-    if (s->st_prev != NULL)
-        s->st_prev->st_next = s->st_next;
-    else
-        *rd_stats_sessions_(st) = s->st_next;
-    if (s->st_next != NULL)
-        s->st_next->st_prev = s->st_prev;
-    s->st_linked = 0;
-    if (s->cfg.role == RD_ROLE_SERVER)
-        rd_stats_ws_session(st, 0, s->name, s->cfg.peer);
+    if (s->counted && s->cfg.role == RD_ROLE_SERVER)
+        rd_stats_ws_session(s->cfg.stats, 0, s->name, s->cfg.peer);
 }
 
-#define STAT_ADD(cell, n)                                                                     \
-    do {                                                                                      \
-        if ((cell) != NULL)                                                                   \
-            *(cell) += (n);                                                                   \
-    } while (0)
-
-void rd_session_foreach(struct rd_stats *st,
-                        void (*cb)(const struct rd_session_info *si, void *arg), void *arg)
+static void info_add_conn(struct rd_conn *c, void *arg)
 {
-    struct rd_session *s;
+    struct rd_session_info *si = arg;
 
-    if (st == NULL)
-        return;
-    for (s = *rd_stats_sessions_(st); s != NULL; s = s->st_next) {
+    si->rx_buffered += rd_conn_rx_len(c);
+    si->tx_buffered += rd_conn_tx_len(c);
+    si->paused_by_us += c->we_paused;
+    si->paused_by_peer += c->peer_paused;
+}
+
+static void session_info(const struct rd_session *s, struct rd_session_info *si)
+{
+    memset(si, 0, sizeof *si);
+    si->name = s->name;
+    si->role = s->cfg.role;
+    si->peer = s->cfg.peer;
+    si->conns = s->conns.n;
+    si->closing = s->closing;
+    si->serial = s->serial;
+    si->remote = s->remote;
+    si->agent = s->agent;
+    si->since_unix_ms = s->since_unix_ms;
+    si->idle_ms = now_ms() - s->last_alive_ms;
+    si->rtt_us = s->rtt.last_us;
+    si->rtt_avg_us = s->rtt.avg_us;
+    si->rx_bytes = s->rx_bytes;
+    si->tx_bytes = s->tx_bytes;
+    rd_conn_table_foreach(&s->conns, info_add_conn, si);
+}
+
+void rd_sessions_foreach(const struct rd_sessions *set,
+                         void (*cb)(const struct rd_session_info *si, void *arg), void *arg)
+{
+    const struct rd_session *s;
+
+    for (s = set != NULL ? set->head : NULL; s != NULL; s = s->set_next) {
         struct rd_session_info si;
-        size_t i;
-
-        memset(&si, 0, sizeof si);
-        si.name = s->name;
-        si.role = s->cfg.role;
-        si.peer = s->cfg.peer;
-        si.conns = s->nconns;
-        si.closing = s->closing;
-        si.serial = s->serial;
-        si.remote = s->remote;
-        si.agent = s->agent;
-        si.since_unix_ms = s->since_unix_ms;
-        si.idle_ms = now_ms() - s->last_alive_ms;
-        si.rtt_us = s->rtt_us;
-        si.rtt_avg_us = s->rtt_avg_us;
-        si.rx_bytes = s->rx_bytes;
-        si.tx_bytes = s->tx_bytes;
-        for (i = 0; s->table != NULL && i < s->table_size; i++) {
-            struct rd_conn *c;
-            for (c = s->table[i]; c != NULL; c = c->hnext) {
-                si.rx_buffered += evbuffer_get_length(c->rx);
-                si.tx_buffered += evbuffer_get_length(c->tx);
-                si.paused_by_us += c->we_paused;
-                si.paused_by_peer += c->peer_paused;
-            }
-        }
+        session_info(s, &si);
         cb(&si, arg);
     }
+}
+
+static void gauges_cb(const struct rd_session_info *si, void *arg)
+{
+    struct rd_stats_gauges *g = arg;
+    enum rd_stats_kind k = si->role == RD_ROLE_SERVER
+                               ? (si->peer ? RD_STATS_KIND_PEER_IN : RD_STATS_KIND_CLIENT)
+                               : (si->peer ? RD_STATS_KIND_PEER_OUT : RD_STATS_KIND_AGENT);
+
+    g->sessions[k]++;
+    g->conns += si->conns;
+    g->rx_buffered += si->rx_buffered;
+    g->tx_buffered += si->tx_buffered;
+    g->paused_by_us += si->paused_by_us;
+    g->paused_by_peer += si->paused_by_peer;
+    if (k == RD_STATS_KIND_CLIENT && !si->closing)
+        rd_stats_gauge_client(g, si->name, si->rtt_us, si->idle_ms);
+}
+
+void rd_sessions_gauges(struct rd_stats_gauges *g, void *set)
+{
+    rd_sessions_foreach(set, gauges_cb, g);
 }
 
 static struct timeval ms_tv(int64_t ms)
@@ -205,40 +173,10 @@ void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role)
     cfg->conn_hard_cap = RD_CONN_HARD_CAP_DEFAULT;
     cfg->rx_budget = RD_SESSION_RX_BUDGET_DEFAULT;
     cfg->max_conns = RD_MAX_CONNS_PER_SESSION_DEFAULT;
-    cfg->max_ctrl_queue = 4 * 1024 * 1024;
+    cfg->max_ctrl_queue = RD_MAX_CTRL_QUEUE_DEFAULT;
 }
 
-const struct rd_session_config *rd_session_cfg_(const struct rd_session *s) { return &s->cfg; }
-
-void rd_session_rx_sub_(struct rd_session *s, size_t n) { s->rx_total -= n; }
-void rd_session_tx_add_(struct rd_session *s, size_t n) { s->tx_total += n; }
-void rd_session_tx_sub_(struct rd_session *s, size_t n) { s->tx_total -= n; }
-
-size_t rd_session_tx_cap_(const struct rd_session *s)
-{
-    return s->tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH : RD_CONN_TX_HIGH;
-}
-
-static int under_pressure(const struct rd_session *s)
-{
-    return s->cfg.rx_budget != 0 && s->rx_total > s->cfg.rx_budget;
-}
-
-int rd_session_rx_pressure_(const struct rd_session *s) { return under_pressure(s); }
-
-size_t rd_session_pause_low_(const struct rd_session *s)
-{
-    return under_pressure(s) && s->cfg.pause_low > RD_PAUSE_PRESSURE_LOW ? RD_PAUSE_PRESSURE_LOW
-                                                                        : s->cfg.pause_low;
-}
-
-static size_t pause_high(const struct rd_session *s)
-{
-    return under_pressure(s) && s->cfg.pause_high > RD_PAUSE_PRESSURE_HIGH ? RD_PAUSE_PRESSURE_HIGH
-                                                                          : s->cfg.pause_high;
-}
-
-/* ---- per-user shares (rd_session_dial_user) ---- */
+/* ---- per-user shares (rd_session_dial's user) ---- */
 
 enum { SHARE_CONNS = 0, SHARE_PENDING = 1 };
 
@@ -250,18 +188,6 @@ size_t rd_session_user_conns(const struct rd_session *s, const char *user)
 size_t rd_session_user_pending(const struct rd_session *s, const char *user)
 {
     return s->shares != NULL ? rd_ctab_count(s->shares, user, SHARE_PENDING) : 0;
-}
-
-/* NULL when the user may not have one more: errp says why. */
-static const char *share_refusal(const struct rd_session *s, const char *user)
-{
-    if (s->cfg.max_conns_per_user != 0 &&
-        rd_session_user_conns(s, user) >= s->cfg.max_conns_per_user)
-        return "too many connections of this user on session";
-    if (s->cfg.max_pending_per_user != 0 &&
-        rd_session_user_pending(s, user) >= s->cfg.max_pending_per_user)
-        return "too many pending dials of this user on session";
-    return NULL;
 }
 
 /* Count pending conn c under user. -1 when out of memory. */
@@ -278,53 +204,15 @@ static int share_take(struct rd_session *s, struct rd_conn *c, const char *user)
 
 /* ---- conn table ---- */
 
-static size_t conn_slot(const struct rd_session *s, int64_t id)
-{
-    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & (s->table_size - 1);
-}
-
 static struct rd_conn *conn_find(struct rd_session *s, int64_t id)
 {
-    struct rd_conn *c;
-    for (c = s->table[conn_slot(s, id)]; c != NULL; c = c->hnext)
-        if (c->id == id)
-            return c;
-    return NULL;
-}
-
-static int table_grow(struct rd_session *s)
-{
-    size_t nsize = s->table_size * 2, i;
-    struct rd_conn **nt = calloc(nsize, sizeof *nt), **old = s->table;
-    size_t osize = s->table_size;
-
-    if (nt == NULL)
-        return -1;
-    s->table = nt;
-    s->table_size = nsize;
-    for (i = 0; i < osize; i++) {
-        struct rd_conn *c = old[i], *next;
-        for (; c != NULL; c = next) {
-            size_t slot = conn_slot(s, c->id);
-            next = c->hnext;
-            c->hnext = nt[slot];
-            nt[slot] = c;
-        }
-    }
-    free(old);
-    return 0;
+    return rd_conn_table_find(&s->conns, id);
 }
 
 static int conn_insert(struct rd_session *s, struct rd_conn *c)
 {
-    size_t slot;
-    if (s->nconns + 1 > s->table_size && table_grow(s) != 0)
+    if (rd_conn_table_add(&s->conns, c) != 0)
         return -1;
-    slot = conn_slot(s, c->id);
-    c->hnext = s->table[slot];
-    s->table[slot] = c;
-    s->nconns++;
     rd_stats_conn(s->cfg.stats, 1, s->name, c->target);
     return 0;
 }
@@ -346,116 +234,7 @@ static void conn_unlink(struct rd_session *s, struct rd_conn *c)
         rd_ctab_dec(s->shares, c->share, SHARE_CONNS); /* frees the user's entry at 0 */
         c->share = NULL;
     }
-    struct rd_conn **pp = &s->table[conn_slot(s, c->id)];
-    for (; *pp != NULL; pp = &(*pp)->hnext) {
-        if (*pp == c) {
-            *pp = c->hnext;
-            c->hnext = NULL;
-            s->nconns--;
-            return;
-        }
-    }
-}
-
-/* ---- send ring ---- */
-
-static void ring_remove(struct rd_session *s, struct rd_conn *c)
-{
-    if (!c->in_ring)
-        return;
-    if (c->ring_next == c) {
-        s->ring = NULL;
-    } else {
-        c->ring_prev->ring_next = c->ring_next;
-        c->ring_next->ring_prev = c->ring_prev;
-        if (s->ring == c)
-            s->ring = c->ring_next;
-    }
-    c->ring_next = c->ring_prev = NULL;
-    c->in_ring = 0;
-}
-
-void rd_session_kick_(struct rd_session *s)
-{
-    if (s->idle && !s->closing) {
-        s->idle = 0;
-        s->ops->want_write(s->link);
-    }
-}
-
-void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
-{
-    if (!c->in_ring) {
-        if (s->ring == NULL) {
-            c->ring_next = c->ring_prev = c;
-            s->ring = c;
-        } else { /* insert before the head: last in this round */
-            c->ring_next = s->ring;
-            c->ring_prev = s->ring->ring_prev;
-            s->ring->ring_prev->ring_next = c;
-            s->ring->ring_prev = c;
-        }
-        c->in_ring = 1;
-    }
-    if (!c->peer_paused || c->state == RD_CONN_CLOSING)
-        rd_session_kick_(s);
-}
-
-/* ---- tracing ---- */
-
-static void trace_msg(const struct rd_session *s, const char *dir, int64_t id, int64_t conn_id,
-                      int64_t type, const uint8_t *p, size_t len)
-{
-    char preview[64];
-    size_t i, n = len < 48 ? len : 48;
-
-    if (type == RD_MSG_SYNC || type == RD_MSG_DATA) {
-        for (i = 0; i < n; i++)
-            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
-    } else {
-        for (i = 0; i < n; i++)
-            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-    }
-    preview[n] = '\0';
-    rd_debug("%s %s %" PRId64 " %s [%" PRId64 "] len=%zu: %s", dir, s->name, id,
-             rd_msg_type_str(type), conn_id, len, preview);
-}
-
-/* ---- queueing ---- */
-
-static void ctrl_append(struct rd_session *s, const uint8_t *hdr, size_t hlen, const void *payload,
-                        size_t len)
-{
-    uint32_t total = (uint32_t)(hlen + len);
-
-    if (s->closing)
-        return;
-    if (s->ctrl_bytes + total > s->cfg.max_ctrl_queue) {
-        rd_warn("session %s: control queue over %zu bytes (peer not reading): closing", s->name,
-                s->cfg.max_ctrl_queue);
-        rd_session_close(s, "control queue overflow");
-        return;
-    }
-    evbuffer_add(s->ctrl, &total, sizeof total);
-    evbuffer_add(s->ctrl, hdr, hlen);
-    if (len > 0)
-        evbuffer_add(s->ctrl, payload, len);
-    s->ctrl_bytes += total;
-    rd_session_kick_(s);
-}
-
-void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, const void *payload,
-                           size_t len)
-{
-    uint8_t hdr[RD_MSG_HEADER_MAX];
-    int64_t id = s->next_msg_id++;
-    size_t hlen = rd_msg_encode_header(hdr, id, conn_id, type);
-
-    if (rd_log_trace_enabled())
-        trace_msg(s, "WRITE", id, conn_id, type, payload, len);
-    if (type == RD_MSG_ERROR && !s->closing)
-        STAT_ADD(s->st_txerr, hlen + len);
-    ctrl_append(s, hdr, hlen, payload, len);
+    rd_conn_table_remove(&s->conns, c);
 }
 
 /* ---- conn ends ---- */
@@ -478,7 +257,7 @@ void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
 {
     if (c->state == RD_CONN_DEAD)
         return;
-    ring_remove(s, c);
+    rd_session_ring_remove_(s, c);
     conn_unlink(s, c);
     rd_stats_conn(s->cfg.stats, 0, s->name, c->target);
     c->state = RD_CONN_DEAD;
@@ -491,19 +270,35 @@ void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c)
 /* The far side or the session ends `c`: tell the owner (rx may still hold bytes), then bury. */
 static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reason)
 {
-    const struct rd_conn_cbs *cbs = c->cbs;
-    void *arg = c->arg;
-
     if (c->state == RD_CONN_DEAD)
         return;
-    ring_remove(s, c);
-    s->tx_total -= evbuffer_get_length(c->tx);
-    evbuffer_drain(c->tx, evbuffer_get_length(c->tx));
-    if (c->state == RD_CONN_OPEN && cbs != NULL && cbs->on_closed != NULL) {
-        c->state = RD_CONN_CLOSING; /* writes from inside on_closed fail */
-        cbs->on_closed(c, reason, arg);
-    }
+    rd_session_ring_remove_(s, c);
+    rd_conn_end_(c, reason);
     rd_session_conn_dead_(s, c);
+}
+
+/* ---- what the conns see of us (conn_int.h) ---- */
+
+static void env_send_ctrl(struct rd_conn *c, int type, const void *payload, size_t len)
+{
+    rd_session_send_ctrl_(c->s, c->id, type, payload, len);
+}
+
+static void env_schedule(struct rd_conn *c) { rd_session_ring_add_(c->s, c); }
+static void env_bury(struct rd_conn *c) { rd_session_conn_dead_(c->s, c); }
+
+static void env_init(struct rd_conn_env *env, const struct rd_session_config *cfg,
+                     const size_t *nconns)
+{
+    memset(env, 0, sizeof *env);
+    env->nconns = nconns;
+    env->send_ctrl = env_send_ctrl;
+    env->schedule = env_schedule;
+    env->bury = env_bury;
+    env->pause_high = cfg->pause_high;
+    env->pause_low = cfg->pause_low;
+    env->conn_hard_cap = cfg->conn_hard_cap;
+    env->rx_budget = cfg->rx_budget;
 }
 
 /* ---- public ---- */
@@ -511,7 +306,6 @@ static void conn_fail(struct rd_session *s, struct rd_conn *c, const char *reaso
 static void alive_cb(evutil_socket_t fd, short what, void *arg);
 static void ping_cb(evutil_socket_t fd, short what, void *arg);
 static int64_t first_ping_ms(const struct rd_session *s);
-static void probes_fail(struct rd_session *s, const char *reason);
 static void sync_cb(evutil_socket_t fd, short what, void *arg);
 
 struct rd_session *rd_session_new(struct event_base *base, const struct rd_session_config *cfg,
@@ -524,6 +318,7 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
         return NULL;
     s->base = base;
     s->cfg = *cfg;
+    env_init(&s->env, cfg, &s->conns.n);
     s->ops = ops;
     s->link = link;
     if (cbs != NULL)
@@ -531,14 +326,12 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->arg = arg;
     s->name = strdup(name ? name : "?");
     s->serial = ++session_serial_counter;
-    s->table_size = 16;
-    s->table = calloc(s->table_size, sizeof *s->table);
     s->ctrl = evbuffer_new();
     s->next_conn_id = cfg->role == RD_ROLE_SERVER ? 2 : -2;
     s->next_msg_id = 1;
     s->idle = 1;
     s->last_alive_ms = now_ms();
-    s->rtt_us = s->rtt_avg_us = -1;
+    rd_rtt_init(&s->rtt);
     {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -548,12 +341,13 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
     s->alive_ev = event_new(base, -1, 0, alive_cb, s);
     s->ping_ev = evtimer_new(base, ping_cb, s); /* re-armed by ping_cb */
     s->sync_ev = event_new(base, -1, EV_PERSIST, sync_cb, s);
-    if (s->name == NULL || s->table == NULL || s->ctrl == NULL || s->reap_ev == NULL ||
-        s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
+    if (rd_conn_table_init(&s->conns) != 0 || s->name == NULL || s->ctrl == NULL ||
+        s->reap_ev == NULL || s->alive_ev == NULL || s->ping_ev == NULL || s->sync_ev == NULL) {
         rd_session_link_closed(s, "out of memory");
         return NULL;
     }
-    stats_link(s);
+    set_link(s);
+    stats_up(s);
     if (cfg->ping_timeout_ms > 0) {
         struct timeval tv = ms_tv(cfg->ping_timeout_ms);
         event_add(s->alive_ev, &tv);
@@ -580,19 +374,17 @@ void rd_session_close(struct rd_session *s, const char *reason)
 
 void rd_session_link_closed(struct rd_session *s, const char *reason)
 {
-    size_t i;
+    struct rd_conn *c;
+    size_t k = 0;
 
     s->closing = 1;
-    if (s->table != NULL) {
-        for (i = 0; i < s->table_size; i++) {
-            while (s->table[i] != NULL)
-                conn_fail(s, s->table[i], "tunnel disconnect");
-        }
-    }
-    probes_fail(s, reason);
+    while ((c = rd_conn_table_head(&s->conns, &k)) != NULL)
+        conn_fail(s, c, "tunnel disconnect");
+    rd_rtt_fail(&s->rtt, reason);
     if (s->cbs.on_closed != NULL)
         s->cbs.on_closed(s, reason, s->arg);
-    stats_unlink(s);
+    set_unlink(s);
+    stats_down(s);
     if (s->reap_ev != NULL)
         reap_cb(-1, 0, s);
     if (s->reap_ev) event_free(s->reap_ev);
@@ -601,55 +393,73 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     if (s->sync_ev) event_free(s->sync_ev);
     if (s->ctrl) evbuffer_free(s->ctrl);
     rd_ctab_free(s->shares); /* empty by now: every conn was unlinked */
-    free(s->table);
+    rd_conn_table_free(&s->conns);
     free(s->name);
     free(s->remote);
     free(s->agent);
     free(s);
 }
 
-struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
-                                const char *addr, const char **errp)
+const char *rd_session_dial_str(enum rd_session_dial_result r)
 {
-    return rd_session_dial_user(s, key, proto, addr, NULL, errp);
+    switch (r) {
+    case RD_SESSION_DIAL_OK: return "ok";
+    case RD_SESSION_DIAL_CLOSING: return "session closing";
+    case RD_SESSION_DIAL_CONNS: return "too many connections on session";
+    case RD_SESSION_DIAL_PENDING: return "too many pending dials on session";
+    case RD_SESSION_DIAL_USER_CONNS: return "too many connections of this user on session";
+    case RD_SESSION_DIAL_USER_PENDING: return "too many pending dials of this user on session";
+    case RD_SESSION_DIAL_TOO_LONG: return "target too long";
+    case RD_SESSION_DIAL_NO_MEMORY: return "out of memory";
+    }
+    return "?";
 }
 
-struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, const char *proto,
-                                     const char *addr, const char *user, const char **errp)
+/* Whether s may take one more dial of `user` (NULL: nobody's). */
+static enum rd_session_dial_result dial_allowed(const struct rd_session *s, const char *user)
+{
+    if (s->closing)
+        return RD_SESSION_DIAL_CLOSING;
+    if (s->conns.n >= s->cfg.max_conns)
+        return RD_SESSION_DIAL_CONNS;
+    if (s->cfg.max_pending_dials != 0 && s->npending >= s->cfg.max_pending_dials)
+        return RD_SESSION_DIAL_PENDING;
+    if (user == NULL)
+        return RD_SESSION_DIAL_OK;
+    if (s->cfg.max_conns_per_user != 0 &&
+        rd_session_user_conns(s, user) >= s->cfg.max_conns_per_user)
+        return RD_SESSION_DIAL_USER_CONNS;
+    if (s->cfg.max_pending_per_user != 0 &&
+        rd_session_user_pending(s, user) >= s->cfg.max_pending_per_user)
+        return RD_SESSION_DIAL_USER_PENDING;
+    return RD_SESSION_DIAL_OK;
+}
+
+enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *key,
+                                            const char *proto, const char *addr,
+                                            const char *user, struct rd_conn **out)
 {
     char target[sizeof(((struct rd_conn *)0)->target)];
+    enum rd_session_dial_result r = dial_allowed(s, user);
     struct rd_conn *c;
     int n;
 
-    if (s->closing) {
-        *errp = "session closing";
-        return NULL;
-    }
-    if (s->nconns >= s->cfg.max_conns) {
-        *errp = "too many connections on session";
-        return NULL;
-    }
-    if (s->cfg.max_pending_dials != 0 && s->npending >= s->cfg.max_pending_dials) {
-        *errp = "too many pending dials on session";
-        return NULL;
-    }
-    if (user != NULL && (*errp = share_refusal(s, user)) != NULL)
-        return NULL;
+    *out = NULL;
+    if (r != RD_SESSION_DIAL_OK)
+        return r;
     if (key != NULL)
         n = snprintf(target, sizeof target, "%s::%s/%s", key, proto, addr);
     else
         n = snprintf(target, sizeof target, "%s/%s", proto, addr);
-    if (n < 0 || (size_t)n >= sizeof target || strlen(proto) + 1 + strlen(addr) > RD_MAX_CONNECT_ADDR) {
-        *errp = "target too long";
-        return NULL;
-    }
+    if (n < 0 || (size_t)n >= sizeof target ||
+        strlen(proto) + 1 + strlen(addr) > RD_MAX_CONNECT_ADDR)
+        return RD_SESSION_DIAL_TOO_LONG;
     while (conn_find(s, s->next_conn_id) != NULL) /* only after 2^63 dials */
         s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
-    c = rd_conn_new_(s, s->next_conn_id, target, s->sync_epoch);
+    c = rd_conn_new_(&s->env, s, s->next_conn_id, target, s->sync_epoch);
     if (c == NULL || conn_insert(s, c) != 0) {
         rd_conn_free_(c);
-        *errp = "out of memory";
-        return NULL;
+        return RD_SESSION_DIAL_NO_MEMORY;
     }
     s->next_conn_id += s->cfg.role == RD_ROLE_SERVER ? 1 : -1;
     c->pending = 1;
@@ -658,13 +468,13 @@ struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, cons
         conn_unlink(s, c);
         rd_stats_conn(s->cfg.stats, 0, s->name, c->target);
         rd_conn_free_(c);
-        *errp = "out of memory";
-        return NULL;
+        return RD_SESSION_DIAL_NO_MEMORY;
     }
     if (s->cfg.stats != NULL)
         c->dial_us = now_us();
     rd_session_send_ctrl_(s, c->id, RD_MSG_CONNECT, target, (size_t)n);
-    return c;
+    *out = c;
+    return RD_SESSION_DIAL_OK;
 }
 
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session)
@@ -675,7 +485,7 @@ void rd_session_announce(struct rd_session *s, int add, const char *key_and_sess
 
 const char *rd_session_name(const struct rd_session *s) { return s->name; }
 uint64_t rd_session_serial(const struct rd_session *s) { return s->serial; }
-size_t rd_session_conn_count(const struct rd_session *s) { return s->nconns; }
+size_t rd_session_conn_count(const struct rd_session *s) { return s->conns.n; }
 size_t rd_session_pending_dials(const struct rd_session *s) { return s->npending; }
 int rd_session_is_closing(const struct rd_session *s) { return s->closing; }
 void rd_session_set_user(struct rd_session *s, void *user) { s->user = user; }
@@ -715,129 +525,41 @@ static int64_t first_ping_ms(const struct rd_session *s)
     return iv / 2 + (int64_t)((s->serial * 2654435761u) % (uint64_t)(iv / 2 + 1));
 }
 
-/* Send a ping with the next sequence number and note it; -1 (nothing sent) when
- * RD_SESSION_PINGS_OUT are out already. */
-static int ping_send(struct rd_session *s, uint64_t *seq)
-{
-    uint8_t p[8];
-    uint64_t v;
-    int i;
-
-    if (s->nout == RD_SESSION_PINGS_OUT)
-        return -1;
-    v = ++s->ping_seq;
-    for (i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-    s->out[s->nout].seq = s->ping_seq;
-    s->out[s->nout].sent_us = now_us();
-    s->nout++;
-    *seq = s->ping_seq;
-    s->ops->ping(s->link, p, sizeof p);
-    return 0;
-}
-
 static void ping_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_session *s = arg;
     struct timeval tv = ms_tv(s->cfg.ping_interval_ms);
-    uint64_t seq;
+    uint8_t p[RD_RTT_PAYLOAD];
 
     if (s->closing)
         return;
-    if (s->nout == RD_SESSION_PINGS_OUT) { /* the keepalive goes on: forget the oldest */
-        memmove(s->out, s->out + 1, (size_t)(s->nout - 1) * sizeof s->out[0]);
-        s->nout--;
-    }
-    ping_send(s, &seq);
+    rd_rtt_ping(&s->rtt, now_us(), 1, p); /* the keepalive goes on: forgets the oldest */
+    s->ops->ping(s->link, p, sizeof p);
     event_add(s->ping_ev, &tv);
 }
 
-struct rd_session_probe *rd_session_probe(struct rd_session *s, rd_session_probe_cb cb,
-                                          void *arg)
+struct rd_rtt_probe *rd_session_probe(struct rd_session *s, rd_rtt_probe_cb cb, void *arg)
 {
-    struct rd_session_probe *p;
+    uint8_t p[RD_RTT_PAYLOAD];
+    struct rd_rtt_probe *pr;
+    int send;
 
-    if (s->closing || (p = calloc(1, sizeof *p)) == NULL)
+    if (s->closing)
         return NULL;
-    p->cb = cb;
-    p->arg = arg;
-    p->t0_us = now_us();
-    if (ping_send(s, &p->seq) != 0)
-        p->seq = s->out[s->nout - 1].seq; /* enough out: the newest answers this one too */
-    p->next = s->probes;
-    s->probes = p;
-    return p;
+    pr = rd_rtt_probe(&s->rtt, now_us(), cb, arg, p, &send);
+    if (pr != NULL && send)
+        s->ops->ping(s->link, p, sizeof p);
+    return pr;
 }
 
-void rd_session_probe_cancel(struct rd_session *s, struct rd_session_probe *p)
+void rd_session_probe_cancel(struct rd_session *s, struct rd_rtt_probe *p)
 {
-    struct rd_session_probe **pp;
-
-    for (pp = &s->probes; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            free(p);
-            return;
-        }
-}
-
-/* Unlink and return the first probe answered by ping `seq`, or NULL. */
-static struct rd_session_probe *probe_take(struct rd_session *s, uint64_t seq)
-{
-    struct rd_session_probe **pp, *p;
-
-    for (pp = &s->probes; (p = *pp) != NULL; pp = &p->next)
-        if (p->seq <= seq) {
-            *pp = p->next;
-            return p;
-        }
-    return NULL;
+    rd_rtt_cancel(&s->rtt, p);
 }
 
 void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len)
 {
-    struct rd_session_probe *p;
-    int64_t now, rtt;
-    uint64_t seq = 0;
-    int i, k = -1;
-
-    if (s->nout == 0)
-        return; /* nothing out: a stray or unsolicited Pong */
-    if (len == 8) {
-        for (i = 0; i < 8; i++)
-            seq = seq << 8 | payload[i];
-        for (i = 0; i < s->nout && k < 0; i++)
-            if (s->out[i].seq == seq)
-                k = i;
-    } else if (len == 0) {
-        k = 0; /* Go: an empty Pong for every Ping, in order */
-    }
-    if (k < 0)
-        return;
-    now = now_us();
-    seq = s->out[k].seq;
-    rtt = now - s->out[k].sent_us;
-    s->rtt_us = rtt;
-    s->rtt_avg_us = s->rtt_avg_us < 0 ? rtt : s->rtt_avg_us + (rtt - s->rtt_avg_us) / 8;
-    memmove(s->out, s->out + k + 1, (size_t)(s->nout - k - 1) * sizeof s->out[0]);
-    s->nout -= k + 1;
-    while ((p = probe_take(s, seq)) != NULL) { /* one at a time: the list may change */
-        p->cb(p->arg, now - p->t0_us, NULL);
-        free(p);
-    }
-}
-
-static void probes_fail(struct rd_session *s, const char *reason)
-{
-    struct rd_session_probe *p;
-    char why[128];
-
-    snprintf(why, sizeof why, "session closed: %s", reason ? reason : "closed");
-    while ((p = s->probes) != NULL) {
-        s->probes = p->next;
-        p->cb(p->arg, -1, why);
-        free(p);
-    }
+    rd_rtt_pong(&s->rtt, payload, len, now_us());
 }
 
 /* Printable ASCII of src, at most max bytes, malloc'd; NULL for NULL or "". */
@@ -869,40 +591,65 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* SyncConnections (client role, every sync_interval_ms): the ids of our conns, sorted. */
+struct sync_ids {
+    int64_t *ids;
+    size_t n;
+};
+
+static void sync_collect(struct rd_conn *c, void *arg)
+{
+    struct sync_ids *si = arg;
+    si->ids[si->n++] = c->id;
+}
+
 static void sync_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_session *s = arg;
-    int64_t *ids;
+    struct sync_ids si = { NULL, 0 };
     uint8_t *payload;
-    size_t i, n = 0;
+    size_t i;
 
     if (s->closing)
         return;
-    ids = malloc((s->nconns + 1) * sizeof *ids);
-    payload = malloc((s->nconns + 1) * 8);
-    if (ids == NULL || payload == NULL) {
-        free(ids);
-        free(payload);
-        return;
+    si.ids = malloc((s->conns.n + 1) * sizeof *si.ids);
+    payload = malloc((s->conns.n + 1) * 8);
+    if (si.ids != NULL && payload != NULL) {
+        rd_conn_table_foreach(&s->conns, sync_collect, &si);
+        qsort(si.ids, si.n, sizeof *si.ids, cmp_i64);
+        for (i = 0; i < si.n; i++)
+            rd_msg_sync_put(payload, i, si.ids[i]);
+        rd_session_send_ctrl_(s, 0, RD_MSG_SYNC, payload, si.n * 8);
     }
-    for (i = 0; i < s->table_size; i++) {
-        struct rd_conn *c;
-        for (c = s->table[i]; c != NULL; c = c->hnext)
-            ids[n++] = c->id;
-    }
-    qsort(ids, n, sizeof *ids, cmp_i64);
-    for (i = 0; i < n; i++)
-        rd_msg_sync_put(payload, i, ids[i]);
-    rd_session_send_ctrl_(s, 0, RD_MSG_SYNC, payload, n * 8);
-    free(ids);
+    free(si.ids);
     free(payload);
+}
+
+/* A SyncConnections from the far side: our conns it does not list are gone there. */
+struct sync_check {
+    struct rd_session *s;
+    const int64_t *ids; /* sorted */
+    size_t n;
+    uint64_t epoch; /* conns created since the previous Sync may not be known yet */
+};
+
+static void sync_check_conn(struct rd_conn *c, void *arg)
+{
+    const struct sync_check *k = arg;
+
+    if (c->sync_epoch >= k->epoch)
+        return; /* the race guard */
+    if (k->n > 0 && bsearch(&c->id, k->ids, k->n, sizeof *k->ids, cmp_i64))
+        return;
+    rd_debug("session %s: conn %" PRId64 " not in peer's sync: closing", k->s->name, c->id);
+    conn_fail(k->s, c, "closed by sync");
 }
 
 static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
 {
+    struct sync_check k = { s, NULL, (size_t)count, s->sync_epoch };
     int64_t *ids = NULL;
     size_t i;
-    uint64_t epoch = s->sync_epoch;
 
     if (count > 0) {
         ids = malloc((size_t)count * sizeof *ids);
@@ -911,22 +658,10 @@ static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
         for (i = 0; i < (size_t)count; i++)
             ids[i] = rd_msg_sync_get(p, i);
         qsort(ids, (size_t)count, sizeof *ids, cmp_i64); /* Go sends sorted; do not rely on it */
+        k.ids = ids;
     }
     s->sync_epoch++;
-    for (i = 0; i < s->table_size; i++) {
-        struct rd_conn *c = s->table[i], *next;
-        for (; c != NULL; c = next) {
-            next = c->hnext;
-            /* race guard: conns created since the previous Sync may not be known yet */
-            if (c->sync_epoch >= epoch)
-                continue;
-            if (ids != NULL && bsearch(&c->id, ids, (size_t)count, sizeof *ids, cmp_i64))
-                continue;
-            rd_debug("session %s: conn %" PRId64 " not in peer's sync: closing", s->name,
-                     c->id);
-            conn_fail(s, c, "closed by sync");
-        }
-    }
+    rd_conn_table_foreach(&s->conns, sync_check_conn, &k);
     free(ids);
 }
 
@@ -934,8 +669,6 @@ static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
 
 static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd_msg *m)
 {
-    size_t rx;
-
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
     if (c->pending) {
@@ -952,26 +685,14 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
         c->dial_us = 0;
     }
     STAT_ADD(s->st_rx, m->payload_len);
-    evbuffer_add(c->rx, m->payload, m->payload_len);
-    c->bytes_in += m->payload_len;
-    s->rx_total += m->payload_len;
-    rx = evbuffer_get_length(c->rx);
-    if (rx > s->cfg.conn_hard_cap) {
+    rd_memtrim_note(s->cfg.trim, m->payload_len);
+    if (rd_conn_recv_data_(c, m->payload, m->payload_len) != 0) {
         rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN, "session %s: conn %" PRId64
-                       " buffered %zu bytes past the hard cap: closing", s->name, c->id, rx);
+                       " buffered %zu bytes past the hard cap: closing", s->name, c->id,
+                       rd_conn_rx_len(c));
         rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
         conn_fail(s, c, "buffer overflow");
-        return;
     }
-    if (rx > pause_high(s) && (!c->we_paused || rx >= c->pause_rx + s->cfg.pause_high)) {
-        /* Pause again when another pause_high arrived after the last one: a Go peer keeps one
-         * pause flag per conn and forgets our Pause when it resumes us (PROTOCOL.md s6). */
-        c->we_paused = 1;
-        c->pause_rx = rx;
-        rd_session_send_ctrl_(s, c->id, RD_MSG_PAUSE, NULL, 0);
-    }
-    if (m->payload_len > 0 && c->cbs != NULL && c->cbs->on_readable != NULL)
-        c->cbs->on_readable(c, c->arg);
 }
 
 static void handle_connect(struct rd_session *s, const struct rd_msg *m)
@@ -988,7 +709,7 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     }
     if (rd_msg_parse_connect(m->payload, m->payload_len, &t) != 0)
         refuse = "invalid connect target";
-    else if (s->nconns >= s->cfg.max_conns)
+    else if (s->conns.n >= s->cfg.max_conns)
         refuse = "too many connections";
     else if (s->cbs.on_connect == NULL)
         refuse = "connect not allowed";
@@ -998,7 +719,7 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     }
     memcpy(target, m->payload, m->payload_len);
     target[m->payload_len] = '\0';
-    c = rd_conn_new_(s, m->conn_id, target, s->sync_epoch);
+    c = rd_conn_new_(&s->env, s, m->conn_id, target, s->sync_epoch);
     if (c == NULL || conn_insert(s, c) != 0) {
         rd_conn_free_(c);
         rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, "out of memory", 13);
@@ -1009,13 +730,86 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     s->cbs.on_connect(s, c, &t, s->arg);
 }
 
+/* Error: the far side ends a conn (its text, or "EOF"); echoed, as Go does, then closed here.
+ * Duplicate Errors from Go are normal: an unknown conn is no news. */
+static void handle_error(struct rd_session *s, const struct rd_msg *m)
+{
+    struct rd_conn *c = conn_find(s, m->conn_id);
+    char text[RD_MAX_ERROR_TEXT + 1];
+    size_t n = m->payload_len < RD_MAX_ERROR_TEXT ? m->payload_len : RD_MAX_ERROR_TEXT;
+
+    if (c == NULL)
+        return;
+    memcpy(text, m->payload, n);
+    text[n] = '\0';
+    if (n == 0)
+        snprintf(text, sizeof text, "EOF");
+    rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, text, strlen(text));
+    conn_fail(s, c, text);
+}
+
+/* AddClient / RemoveClient: "clientKey/sessionKey" for the owner (peer links). */
+static void handle_client(struct rd_session *s, const struct rd_msg *m)
+{
+    char key[RD_MAX_CLIENT_KEY * 2 + 2];
+
+    if (m->payload_len == 0 || m->payload_len >= sizeof key ||
+        memchr(m->payload, '\0', m->payload_len) != NULL) {
+        rd_log_limited(m->type == RD_MSG_ADD_CLIENT ? &s->warn_bad_add : &s->warn_bad_remove,
+                       RD_LOG_WARN, "session %s: bad %s ignored", s->name,
+                       rd_msg_type_str(m->type));
+        return;
+    }
+    memcpy(key, m->payload, m->payload_len);
+    key[m->payload_len] = '\0';
+    if (s->cbs.on_client != NULL)
+        s->cbs.on_client(s, m->type == RD_MSG_ADD_CLIENT, key, s->arg);
+}
+
+/* The message's dispatch: 0, or -1 when it broke the protocol (the session closes). */
+static int dispatch(struct rd_session *s, const struct rd_msg *m)
+{
+    struct rd_conn *c;
+    long count;
+
+    switch (m->type) {
+    case RD_MSG_DATA:
+        if ((c = conn_find(s, m->conn_id)) != NULL) {
+            handle_data(s, c, m);
+        } else {
+            static const char nf[] = "connection not found";
+            rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
+        }
+        return 0;
+    case RD_MSG_CONNECT: handle_connect(s, m); return 0;
+    case RD_MSG_ERROR: handle_error(s, m); return 0;
+    case RD_MSG_ADD_CLIENT:
+    case RD_MSG_REMOVE_CLIENT: handle_client(s, m); return 0;
+    case RD_MSG_PAUSE:
+        if ((c = conn_find(s, m->conn_id)) != NULL)
+            rd_conn_paused_(c);
+        return 0;
+    case RD_MSG_RESUME:
+        if ((c = conn_find(s, m->conn_id)) != NULL)
+            rd_conn_resumed_(c);
+        return 0;
+    case RD_MSG_SYNC:
+        if ((count = rd_msg_sync_count(m->payload_len)) < 0) {
+            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name,
+                    m->payload_len);
+            return -1;
+        }
+        handle_sync(s, m->payload, count);
+        return 0;
+    default:
+        return 0; /* unknown types are the protocol's only versioning: ignore */
+    }
+}
+
 int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
 {
     struct rd_msg m;
     enum rd_msg_result r;
-    struct rd_conn *c;
-    char text[RD_MAX_CLIENT_KEY * 2 + 2];
-    long count;
 
     if (s->closing)
         return 0;
@@ -1027,170 +821,10 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
         return -1;
     }
     if (rd_log_trace_enabled())
-        trace_msg(s, "READ ", m.id, m.conn_id, m.type, m.payload, m.payload_len);
-
-    switch (m.type) {
-    case RD_MSG_DATA:
-        c = conn_find(s, m.conn_id);
-        if (c == NULL) {
-            static const char nf[] = "connection not found";
-            rd_session_send_ctrl_(s, m.conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
-            return 0;
-        }
-        handle_data(s, c, &m);
-        return 0;
-    case RD_MSG_CONNECT:
-        handle_connect(s, &m);
-        return 0;
-    case RD_MSG_ERROR:
-        c = conn_find(s, m.conn_id);
-        if (c == NULL)
-            return 0; /* duplicate Errors from Go are normal */
-        {
-            size_t n = m.payload_len < RD_MAX_ERROR_TEXT ? m.payload_len : RD_MAX_ERROR_TEXT;
-            memcpy(text, m.payload, n);
-            text[n] = '\0';
-            if (n == 0)
-                snprintf(text, sizeof text, "EOF");
-        }
-        /* echo, as Go does, then close locally */
-        rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, text, strlen(text));
-        conn_fail(s, c, text);
-        return 0;
-    case RD_MSG_ADD_CLIENT:
-    case RD_MSG_REMOVE_CLIENT:
-        if (m.payload_len == 0 || m.payload_len >= sizeof text ||
-            memchr(m.payload, '\0', m.payload_len) != NULL) {
-            rd_log_limited(m.type == RD_MSG_ADD_CLIENT ? &s->warn_bad_add : &s->warn_bad_remove,
-                           RD_LOG_WARN, "session %s: bad %s ignored", s->name,
-                           rd_msg_type_str(m.type));
-            return 0;
-        }
-        memcpy(text, m.payload, m.payload_len);
-        text[m.payload_len] = '\0';
-        if (s->cbs.on_client != NULL)
-            s->cbs.on_client(s, m.type == RD_MSG_ADD_CLIENT, text, s->arg);
-        return 0;
-    case RD_MSG_PAUSE:
-        c = conn_find(s, m.conn_id);
-        if (c != NULL)
-            c->peer_paused = 1;
-        return 0;
-    case RD_MSG_RESUME:
-        c = conn_find(s, m.conn_id);
-        if (c == NULL || !c->peer_paused)
-            return 0;
-        c->peer_paused = 0;
-        /* A Go peer's writer may sleep on its own Pause: its Resume does not wake it, only a
-         * Resume from us does (Go's backPressure.Resume never broadcasts). Echo one when we
-         * are not pausing it; an rdial peer ignores a Resume it did not wait for. */
-        if (!c->we_paused && c->state == RD_CONN_OPEN)
-            rd_session_send_ctrl_(s, c->id, RD_MSG_RESUME, NULL, 0);
-        if (c->in_ring)
-            rd_session_kick_(s);
-        if (c->owner_waiting && c->state == RD_CONN_OPEN &&
-            evbuffer_get_length(c->tx) < rd_session_tx_cap_(s)) {
-            c->owner_waiting = 0;
-            if (c->cbs != NULL && c->cbs->on_writable != NULL)
-                c->cbs->on_writable(c, c->arg);
-        }
-        return 0;
-    case RD_MSG_SYNC:
-        count = rd_msg_sync_count(m.payload_len);
-        if (count < 0) {
-            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name, m.payload_len);
-            rd_session_close(s, "protocol error");
-            return -1;
-        }
-        handle_sync(s, m.payload, count);
-        return 0;
-    default:
-        return 0; /* unknown types are the protocol's only versioning: ignore */
+        rd_session_trace_(s, "READ ", m.id, m.conn_id, m.type, m.payload, m.payload_len);
+    if (dispatch(s, &m) != 0) {
+        rd_session_close(s, "protocol error");
+        return -1;
     }
-}
-
-/* ---- send ---- */
-
-static int pull_one(struct rd_session *s, struct evbuffer *out)
-{
-    uint8_t hdr[RD_MSG_HEADER_MAX];
-    size_t hlen, n, tries;
-
-    if (s->ctrl_bytes > 0) {
-        uint32_t len;
-        evbuffer_remove(s->ctrl, &len, sizeof len);
-        evbuffer_remove_buffer(s->ctrl, out, len);
-        s->ctrl_bytes -= len;
-        return 1;
-    }
-    for (tries = s->nconns + 1; s->ring != NULL && tries > 0; tries--) {
-        struct rd_conn *c = s->ring;
-        size_t txlen = evbuffer_get_length(c->tx);
-
-        if (txlen > 0 && c->peer_paused) {
-            s->ring = c->ring_next; /* paused: keep its place, try the next */
-            continue;
-        }
-        if (txlen > 0) {
-            int64_t id = s->next_msg_id++;
-            /* under tx pressure every conn's turn is as large as its capped tx can be, so a
-             * conn that queued much before the pressure gets no larger turns than the rest */
-            size_t chunk = s->tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
-                                                                : RD_DATA_CHUNK;
-            n = txlen < chunk ? txlen : chunk;
-            hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA);
-            if (rd_log_trace_enabled()) {
-                uint8_t *p = evbuffer_pullup(c->tx, (ev_ssize_t)(n < 48 ? n : 48));
-                trace_msg(s, "WRITE", id, c->id, RD_MSG_DATA, p, n);
-            }
-            evbuffer_add(out, hdr, hlen);
-            evbuffer_remove_buffer(c->tx, out, n);
-            s->tx_total -= n;
-            c->bytes_out += n;
-            STAT_ADD(s->st_tx, hlen + n);
-            txlen -= n;
-            if (txlen == 0 && c->state == RD_CONN_OPEN)
-                ring_remove(s, c);
-            else
-                s->ring = c->ring_next;
-            if (c->owner_waiting && c->state == RD_CONN_OPEN && txlen < RD_CONN_TX_LOW &&
-                !c->peer_paused) {
-                c->owner_waiting = 0;
-                if (c->cbs != NULL && c->cbs->on_writable != NULL)
-                    c->cbs->on_writable(c, c->arg);
-            }
-            return 1;
-        }
-        if (c->state == RD_CONN_CLOSING) { /* graceful close: Error after the last Data */
-            int64_t id = s->next_msg_id++;
-            const char *text = c->close_text ? c->close_text : "EOF";
-            hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
-            if (rd_log_trace_enabled())
-                trace_msg(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)text,
-                          strlen(text));
-            evbuffer_add(out, hdr, hlen);
-            evbuffer_add(out, text, strlen(text));
-            STAT_ADD(s->st_txerr, hlen + strlen(text));
-            rd_session_conn_dead_(s, c);
-            return 1;
-        }
-        ring_remove(s, c);
-        if (c->owner_waiting && c->state == RD_CONN_OPEN && !c->peer_paused) {
-            c->owner_waiting = 0; /* unpaused with nothing queued: the owner may write */
-            if (c->cbs != NULL && c->cbs->on_writable != NULL)
-                c->cbs->on_writable(c, c->arg);
-        }
-    }
-    s->idle = 1;
     return 0;
-}
-
-int rd_session_pull(struct rd_session *s, struct evbuffer *out)
-{
-    size_t before = evbuffer_get_length(out);
-    int r = pull_one(s, out);
-
-    if (r == 1)
-        s->tx_bytes += evbuffer_get_length(out) - before;
-    return r;
 }

@@ -9,13 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/limits.h"
 #include "link.h"
 #include "message.h"
+#include "rtt.h"
 
 struct event_base;
 struct rd_conn;
 struct rd_session;
+struct rd_sessions;
 struct rd_stats;
+struct rd_stats_gauges;
+struct rd_memtrim;
 
 enum rd_role {
     RD_ROLE_SERVER, /* accepted /connect: dials conns, answers pings, receives Sync */
@@ -32,26 +37,32 @@ struct rd_session_config {
     size_t pause_high;     /* send Pause when a conn's rx buffer goes above */
     size_t pause_low;      /* send Resume when it drains below */
     size_t conn_hard_cap;  /* close the conn with an Error above this */
-    size_t rx_budget;      /* all conns' rx above this: pause/resume at the lower
-                            * RD_PAUSE_PRESSURE_HIGH/LOW marks (0 = no session budget) */
+    size_t rx_budget;      /* all conns' rx above this: each conn pauses above its share
+                            * (rx_budget / conns, RD_PAUSE_SHARE_MIN to RD_PAUSE_PRESSURE_HIGH)
+                            * and resumes below a quarter of it (0 = no session budget) */
     size_t max_conns;      /* Connects beyond this are refused with an Error */
     size_t max_pending_dials; /* our dials the far side has not answered yet: no Data (an
                                * rdial client acknowledges its dial with an empty Data once
                                * the target accepted: conn.h, rd_conn_ack), no Error;
                                * rd_session_dial refuses more (0 = no limit) */
-    /* The share of one user (a key given to rd_session_dial_user: an authenticated user, or
-     * a source address) in this session's conns and pending dials (0 = no share limit):
-     * one user cannot take the whole of max_conns / max_pending_dials from the others.
-     * rd_dial() checks them (dial.h); the session counts. */
+    /* The share of one user (the `user` of rd_session_dial: an authenticated user, or a
+     * source address) in this session's conns and pending dials (0 = no share limit): one
+     * user cannot take the whole of max_conns / max_pending_dials from the others. */
     size_t max_conns_per_user;
     size_t max_pending_per_user;
-    size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped */
-    struct rd_stats *stats; /* counters/gauges to report to (borrowed, outlives the session);
+    size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped
+                            * (RD_MAX_CTRL_QUEUE_DEFAULT) */
+    struct rd_stats *stats; /* counters to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
+    struct rd_sessions *sessions; /* the owner's set of live sessions to be in while this
+                                   * one lives (borrowed, outlives it); NULL = none */
     int peer;               /* a session with another server (HA): metrics label peer="true" */
+    struct rd_memtrim *trim; /* told the Data bytes moved, to trim the heap once they stop
+                              * (borrowed, outlives the session); NULL = none (memtrim.h) */
 };
 
-/* Fill with the defaults of limits.h for `role`. */
+/* Fill with the defaults of limits.h for `role` (max_pending_dials and the user shares: 0, no
+ * limit; the server sets them from its flags). */
 void rd_session_config_default(struct rd_session_config *cfg, enum rd_role role);
 
 /* Owner callbacks. All optional (NULL). `arg` is the owner's pointer. */
@@ -78,18 +89,33 @@ struct rd_session *rd_session_new(struct event_base *base, const struct rd_sessi
 /* Ask the transport to close the link; the session ends when it reports back. */
 void rd_session_close(struct rd_session *s, const char *reason);
 
+/* What rd_session_dial did: the conn, or why not. */
+enum rd_session_dial_result {
+    RD_SESSION_DIAL_OK = 0,
+    RD_SESSION_DIAL_CLOSING,      /* the session is closing */
+    RD_SESSION_DIAL_CONNS,        /* it holds max_conns conns */
+    RD_SESSION_DIAL_PENDING,      /* max_pending_dials of its dials have no answer yet */
+    RD_SESSION_DIAL_USER_CONNS,   /* the user holds max_conns_per_user of its conns */
+    RD_SESSION_DIAL_USER_PENDING, /* max_pending_per_user of the user's dials have no answer */
+    RD_SESSION_DIAL_TOO_LONG,     /* the Connect would not fit RD_MAX_CONNECT_ADDR */
+    RD_SESSION_DIAL_NO_MEMORY,
+};
+
+/* "session closing", "too many connections on session", ... (static). */
+const char *rd_session_dial_str(enum rd_session_dial_result r);
+
 /* Open a conn to `proto/address` on the far side ("tcp", "127.0.0.1:8125"); with a non-NULL
  * `key` the Connect is peer-forwarded ("key::tcp/addr"). The protocol has no acknowledgement
- * (rdial clients send one: conn.h, on_ack): Data may be written at once. Returns NULL if the session is closing or full (errp: static text). */
-struct rd_conn *rd_session_dial(struct rd_session *s, const char *key, const char *proto,
-                                const char *addr, const char **errp);
-/* The same, for `user` (a key of at most RD_CTAB_MAX_KEY bytes naming who asks, e.g. "user
- * alice" or "address 10.0.0.7"; NULL = nobody's): the conn and, while it is pending, its
- * dial count in the user's share until the conn ends. Refused (NULL) past the user's share
- * too: errp "too many connections of this user on session" / "too many pending dials of
- * this user on session". */
-struct rd_conn *rd_session_dial_user(struct rd_session *s, const char *key, const char *proto,
-                                     const char *addr, const char *user, const char **errp);
+ * (rdial clients send one: conn.h, on_ack): Data may be written at once.
+ * `user` (a key of at most RD_CTAB_MAX_KEY bytes naming who asks, e.g. "user alice" or
+ * "address 10.0.0.7"; NULL = nobody's): the conn and, while it is pending, its dial count in
+ * the user's share until the conn ends.
+ * The limits are checked here, in this order: closing, max_conns, max_pending_dials, the
+ * user's share of each. RD_SESSION_DIAL_OK: *out is a new conn owned by the caller (set its
+ * cbs, close it with rd_conn_close); otherwise *out is NULL. */
+enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *key,
+                                            const char *proto, const char *addr,
+                                            const char *user, struct rd_conn **out);
 
 /* Announce a client key to the far side (peer links): AddClient / RemoveClient. */
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session);
@@ -98,7 +124,7 @@ const char *rd_session_name(const struct rd_session *s);
 uint64_t rd_session_serial(const struct rd_session *s); /* unique per process */
 size_t rd_session_conn_count(const struct rd_session *s);
 size_t rd_session_pending_dials(const struct rd_session *s); /* see max_pending_dials */
-/* Conns and pending dials counted under `user` (rd_session_dial_user); 0 for an unknown user.
+/* Conns and pending dials counted under `user` (rd_session_dial); 0 for an unknown user.
  * O(1). */
 size_t rd_session_user_conns(const struct rd_session *s, const char *user);
 size_t rd_session_user_pending(const struct rd_session *s, const char *user);
@@ -109,33 +135,16 @@ void *rd_session_user(const struct rd_session *s);
 /* For /clients: the far side's address and the User-Agent of its upgrade, copied (at most
  * RD_SESSION_MAX_REMOTE / RD_SESSION_MAX_AGENT bytes, bytes outside printable ASCII
  * dropped). NULL or "": none. */
-#define RD_SESSION_MAX_REMOTE 63
-#define RD_SESSION_MAX_AGENT 128
 void rd_session_set_meta(struct rd_session *s, const char *remote, const char *agent);
 
-/* ---- round trips ----
- * Every ping the session sends (the ping_interval_ms ones and the probes) carries an 8-byte
- * sequence number; a Pong that echoes one answers that ping and every older one still out
- * (RFC 6455 s5.5.3 lets a peer answer only the latest). An empty Pong answers the oldest ping
- * still out: Go's remotedialer answers every ping with an empty Pong, in order. Other pongs
- * count for keepalive only. Each answered ping gives rtt_us; rtt_avg_us is smoothed as
- * TCP's SRTT (7/8 old + 1/8 new). At most RD_SESSION_PINGS_OUT pings are out at once: a
- * probe beyond that waits for the newest one instead of sending another. */
-#define RD_SESSION_PINGS_OUT 4
+/* ---- round trips (rtt.h) ---- */
 
-struct rd_session_probe;
-/* Called once: rtt_us >= 0 and err NULL when a Pong answered the probe's ping (rtt_us from
- * the probe's start), or err (static or valid during the call) when the session ended. It
- * must not cancel other probes of this session or end the session from inside. */
-typedef void (*rd_session_probe_cb)(void *arg, int64_t rtt_us, const char *err);
-
-/* Send a fresh Ping now (ahead of queued Data) and call cb when it is answered or the session
- * ends. The probe is the session's until then; NULL when the session is closing or out of
- * memory. */
-struct rd_session_probe *rd_session_probe(struct rd_session *s, rd_session_probe_cb cb,
-                                          void *arg);
+/* Send a fresh Ping now (ahead of queued Data; with RD_SESSION_PINGS_OUT out already, wait
+ * for the newest) and call cb when it is answered or the session ends. The probe is the
+ * session's until then; NULL when the session is closing or out of memory. */
+struct rd_rtt_probe *rd_session_probe(struct rd_session *s, rd_rtt_probe_cb cb, void *arg);
 /* Forget a probe whose callback has not run (it never will). */
-void rd_session_probe_cancel(struct rd_session *s, struct rd_session_probe *p);
+void rd_session_probe_cancel(struct rd_session *s, struct rd_rtt_probe *p);
 
 /* A live session as seen by /metrics and /clients (valid during the callback only). */
 struct rd_session_info {
@@ -156,9 +165,23 @@ struct rd_session_info {
     uint64_t rx_bytes, tx_bytes; /* tunnel message bytes received / sent (every type) */
 };
 
-/* Visit every live session created with cfg.stats == st, newest first. The callback must
- * not create or end sessions. */
-void rd_session_foreach(struct rd_stats *st,
-                        void (*cb)(const struct rd_session_info *si, void *arg), void *arg);
+/* ---- the live sessions of an owner ----
+ * The server keeps one set: its /metrics gauges, /clients, the status page's samples and the
+ * drain read it. A session created with cfg.sessions == set is in it from rd_session_new()
+ * until it ends. */
+
+/* NULL on allocation failure. */
+struct rd_sessions *rd_sessions_new(void);
+/* Every session of the set must be gone. NULL: no-op. */
+void rd_sessions_free(struct rd_sessions *set);
+
+/* Visit every live session of `set` (NULL: none), newest first. The callback must not create
+ * or end sessions. */
+void rd_sessions_foreach(const struct rd_sessions *set,
+                         void (*cb)(const struct rd_session_info *si, void *arg), void *arg);
+
+/* The gauges of stats.h summed over the sessions of `set` (a struct rd_sessions *): an
+ * rd_stats_gauges_cb, given with rd_stats_set_gauges(st, rd_sessions_gauges, set). */
+void rd_sessions_gauges(struct rd_stats_gauges *g, void *set);
 
 #endif

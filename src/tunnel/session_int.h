@@ -1,67 +1,99 @@
-/* session_int.h - private to session.c and conn.c: the two structs and the few internal
- * calls between them. Nothing outside src/tunnel includes this. */
+/* session_int.h - inside one session: the struct that session.c (life, dials, dispatch,
+ * keepalive, sync, the owner's set) and session_send.c (the send side: control queue, send
+ * ring, pull) share, and the few calls between the two files. Nothing else includes it. */
 #ifndef RD_SESSION_INT_H
 #define RD_SESSION_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "../common/limits.h"
-#include "conn.h"
+#include "../common/log.h"
+#include "conn_int.h"
+#include "conn_table.h"
+#include "rtt.h"
 #include "session.h"
 
-struct event;
 struct evbuffer;
-struct rd_ctab_entry;
+struct event;
+struct rd_ctab;
 
-enum rd_conn_state {
-    RD_CONN_OPEN,    /* owner attached (or not yet: dialling on the client) */
-    RD_CONN_CLOSING, /* owner closed gracefully: tx is flushed, then Error "EOF" */
-    RD_CONN_DEAD,    /* out of the table, waiting on the graveyard to be freed */
-};
-
-struct rd_conn {
-    struct rd_session *s;
-    int64_t id;
-    enum rd_conn_state state;
-    unsigned we_paused : 1;     /* we sent Pause (rx above pause_high) */
-    unsigned peer_paused : 1;   /* the far side sent Pause */
-    unsigned in_ring : 1;       /* on the session's send ring */
-    unsigned owner_waiting : 1; /* owner saw tx blocked: owes it an on_writable */
-    unsigned pending : 1;       /* our dial, nothing heard back yet: no Data (an empty one
-                                 * is an rdial client's acknowledgement), no Error
-                                 * (session's npending) */
-    size_t pause_rx;            /* rx length when we last sent Pause */
-    struct evbuffer *rx, *tx;
-    const struct rd_conn_cbs *cbs;
+struct rd_session {
+    struct event_base *base;
+    struct rd_session_config cfg;
+    const struct rd_link_ops *ops;
+    void *link;
+    struct rd_session_cbs cbs;
     void *arg;
-    uint64_t bytes_in, bytes_out;
-    uint64_t sync_epoch; /* session's sync epoch when created (race guard, PROTOCOL s4) */
-    int64_t dial_us;     /* monotonic time of our dial, until the first Data (0: not timed) */
-    char *close_text;    /* graceful close text sent after tx ("EOF") */
-    struct rd_ctab_entry *share; /* the user's counts in the session's shares, or NULL */
-    struct rd_conn *hnext;               /* hash chain */
-    struct rd_conn *ring_next, *ring_prev;
-    struct rd_conn *dead_next;
-    char target[RD_MAX_CLIENT_KEY + 2 + RD_MAX_CONNECT_ADDR + 1];
+    void *user;
+    char *name;
+    uint64_t serial;
+
+    struct rd_conn_table conns; /* by id */
+    size_t npending;        /* conns with c->pending */
+    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING]: the conns of dials made
+                             * for a user; made by the first such dial */
+    struct rd_conn_env env; /* what the conns see of us; their byte totals */
+    int64_t next_conn_id;
+    int64_t next_msg_id;
+
+    struct evbuffer *ctrl; /* queued control messages: [u32 len][message] ... */
+    size_t ctrl_bytes;
+    struct rd_conn *ring; /* conns with tx bytes or a pending graceful close */
+    int idle;             /* last pull found nothing: the next queued item must kick */
+    int closing;
+
+    uint64_t sync_epoch;
+    int64_t last_alive_ms;
+
+    struct rd_rtt rtt; /* round trips of our pings (rtt.h) */
+
+    /* for /clients (rd_session_set_meta, rd_session_info) */
+    char *remote, *agent;
+    int64_t since_unix_ms;
+    uint64_t rx_bytes, tx_bytes;
+    struct event *ping_ev, *alive_ev, *sync_ev, *reap_ev;
+    struct rd_conn *graveyard;
+
+    /* per-message warnings a peer can repeat at will: one line per kind per
+     * RD_LOG_LIMIT_INTERVAL_MS, with the count of the ones not logged */
+    struct rd_log_limit warn_bad_add, warn_bad_remove, warn_dup_connect, warn_hard_cap;
+
+    /* in the owner's set (cfg.sessions != NULL), newest first */
+    struct rd_session *set_next, *set_prev;
+    int in_set;
+    /* statistics (cfg.stats != NULL): counted as up; the counter cells of this session's name */
+    int counted;
+    uint64_t *st_tx, *st_txerr, *st_rx;
 };
 
-/* session.c, for conn.c */
-void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c);
-void rd_session_kick_(struct rd_session *s);
+struct rd_sessions {
+    struct rd_session *head; /* newest first */
+};
+
+/* Add n to a statistics cell (NULL: none, see stats.h rd_stats_counter). */
+#define STAT_ADD(cell, n)                                                                     \
+    do {                                                                                      \
+        if ((cell) != NULL)                                                                   \
+            *(cell) += (n);                                                                   \
+    } while (0)
+
+
+/* ---- session_send.c ---- */
+
+/* Queue a control message (anything but Data from a conn's tx): it leaves ahead of Data. A
+ * queue past cfg.max_ctrl_queue closes the session. */
 void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, const void *payload,
                            size_t len);
-void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c);
-const struct rd_session_config *rd_session_cfg_(const struct rd_session *s);
-size_t rd_session_pause_low_(const struct rd_session *s); /* lower under the session budget */
-void rd_session_rx_sub_(struct rd_session *s, size_t n);  /* conn rx bytes left the session */
-void rd_session_tx_add_(struct rd_session *s, size_t n);  /* conn tx bytes queued */
-void rd_session_tx_sub_(struct rd_session *s, size_t n);  /* conn tx bytes sent or dropped */
-size_t rd_session_tx_cap_(const struct rd_session *s);    /* a conn's tx high mark now */
-int rd_session_rx_pressure_(const struct rd_session *s);  /* all rx above the budget */
+/* c has tx bytes or a graceful close to send: on the ring (last in this round). */
+void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c);
+void rd_session_ring_remove_(struct rd_session *s, struct rd_conn *c);
+/* One debug line of a message (rd_log_trace_enabled): dir, ids, type, length, a preview. */
+void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id,
+                       int64_t conn_id, int64_t type, const uint8_t *p, size_t len);
 
-/* conn.c, for session.c */
-struct rd_conn *rd_conn_new_(struct rd_session *s, int64_t id, const char *target,
-                             uint64_t sync_epoch);
-void rd_conn_free_(struct rd_conn *c);
+/* ---- session.c ---- */
+
+/* c is over: out of the table and the ring, freed on the next loop turn. */
+void rd_session_conn_dead_(struct rd_session *s, struct rd_conn *c);
 
 #endif

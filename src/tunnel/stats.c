@@ -8,8 +8,6 @@
 
 #include <event2/buffer.h>
 
-#include "session.h"
-
 /* Labelled counter families, in rendering order. */
 enum metric {
     M_ADD_WS,
@@ -64,18 +62,28 @@ struct series {
     char labels[];           /* rendered: name="value",... (escaped) */
 };
 
+/* A counter family of another layer (rd_stats_family). */
+struct family {
+    struct family *next;  /* in creation order */
+    const char *name, *help;
+    size_t n;
+    uint64_t *cells;      /* n counters */
+    char **labels;        /* n rendered label sets */
+};
+
 struct rd_stats {
     struct series *hash[STATS_HASH_SIZE];
     struct series *mhead[M_COUNT_], **mtail[M_COUNT_];
     size_t nseries;
     uint64_t dropped;
-    uint64_t fe[RD_FE_COUNT_][RD_FE_OUTCOME_COUNT_];
+    struct family *families, **ftail;
     uint64_t lat_bucket[NBOUNDS + 1]; /* non-cumulative; last = above every bound */
     uint64_t lat_count;
     double lat_sum;
-    struct rd_session *sessions; /* live sessions reporting here (linked by session.c) */
-    int64_t kept;                /* idle conns kept by the front ends for reuse */
-    rd_stats_extra_cb extra_cb;  /* rd_stats_set_extra */
+    rd_stats_gauges_cb gauges_cb;     /* rd_stats_set_gauges */
+    void *gauges_arg;
+    int64_t kept;                     /* idle conns kept by the front ends for reuse */
+    rd_stats_extra_cb extra_cb;       /* rd_stats_set_extra */
     void *extra_arg;
 };
 
@@ -93,29 +101,12 @@ void rd_stats_kept(struct rd_stats *st, int delta)
         st->kept += delta;
 }
 
-const char *rd_fe_str(enum rd_fe fe)
+void rd_stats_set_gauges(struct rd_stats *st, rd_stats_gauges_cb cb, void *arg)
 {
-    switch (fe) {
-    case RD_FE_ROUTE: return "route";
-    case RD_FE_SOCKS: return "socks";
-    case RD_FE_HTTPPROXY: return "httpproxy";
-    case RD_FE_COUNT_: break;
-    }
-    return "?";
-}
-
-const char *rd_fe_outcome_str(enum rd_fe_outcome o)
-{
-    switch (o) {
-    case RD_FE_OK: return "ok";
-    case RD_FE_NO_CLIENT: return "no_client";
-    case RD_FE_DIAL_ERROR: return "dial_error";
-    case RD_FE_TIMEOUT: return "timeout";
-    case RD_FE_BAD_REQUEST: return "bad_request";
-    case RD_FE_USER_GONE: return "user_gone";
-    case RD_FE_OUTCOME_COUNT_: break;
-    }
-    return "?";
+    if (st == NULL)
+        return;
+    st->gauges_cb = cb;
+    st->gauges_arg = arg;
 }
 
 struct rd_stats *rd_stats_new(void)
@@ -127,7 +118,19 @@ struct rd_stats *rd_stats_new(void)
         return NULL;
     for (m = 0; m < M_COUNT_; m++)
         st->mtail[m] = &st->mhead[m];
+    st->ftail = &st->families;
     return st;
+}
+
+static void family_free(struct family *f)
+{
+    size_t i;
+
+    for (i = 0; f->labels != NULL && i < f->n; i++)
+        free(f->labels[i]);
+    free(f->labels);
+    free(f->cells);
+    free(f);
 }
 
 void rd_stats_free(struct rd_stats *st)
@@ -143,10 +146,13 @@ void rd_stats_free(struct rd_stats *st)
             free(s);
         }
     }
+    while (st->families != NULL) {
+        struct family *f = st->families;
+        st->families = f->next;
+        family_free(f);
+    }
     free(st);
 }
-
-struct rd_session **rd_stats_sessions_(struct rd_stats *st) { return &st->sessions; }
 
 /* ---- label sets ---- */
 
@@ -302,11 +308,43 @@ void rd_stats_peer(struct rd_stats *st, enum rd_stats_peer_event ev, const char 
     series_add(st, m, lb.b, 1);
 }
 
-void rd_stats_frontend(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o)
+uint64_t *rd_stats_family_find(struct rd_stats *st, const char *name)
 {
-    if (st == NULL || (unsigned)fe >= RD_FE_COUNT_ || (unsigned)o >= RD_FE_OUTCOME_COUNT_)
-        return;
-    st->fe[fe][o]++;
+    struct family *f;
+
+    for (f = st != NULL ? st->families : NULL; f != NULL; f = f->next)
+        if (strcmp(f->name, name) == 0)
+            return f->cells;
+    return NULL;
+}
+
+uint64_t *rd_stats_family(struct rd_stats *st, const char *name, const char *help,
+                          const char *const *labels, size_t n)
+{
+    struct family *f;
+    uint64_t *cells = rd_stats_family_find(st, name);
+    size_t i;
+
+    if (st == NULL || cells != NULL)
+        return cells;
+    f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->name = name;
+    f->help = help;
+    f->n = n;
+    f->cells = calloc(n > 0 ? n : 1, sizeof *f->cells);
+    f->labels = calloc(n > 0 ? n : 1, sizeof *f->labels);
+    for (i = 0; f->cells != NULL && f->labels != NULL && i < n; i++)
+        if ((f->labels[i] = strdup(labels[i])) == NULL)
+            break;
+    if (f->cells == NULL || f->labels == NULL || i < n) {
+        family_free(f);
+        return NULL;
+    }
+    *st->ftail = f;
+    st->ftail = &f->next;
+    return f->cells;
 }
 
 void rd_stats_dial_latency_us(struct rd_stats *st, int64_t us)
@@ -343,32 +381,8 @@ uint64_t rd_stats_get(struct rd_stats *st, const char *metric, const char *label
     return 0;
 }
 
-uint64_t rd_stats_frontend_get(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome o)
-{
-    if (st == NULL || (unsigned)fe >= RD_FE_COUNT_ || (unsigned)o >= RD_FE_OUTCOME_COUNT_)
-        return 0;
-    return st->fe[fe][o];
-}
 
 /* ---- rendering ---- */
-
-struct gauges {
-    uint64_t kind[4]; /* client, peer_in, peer_out, agent */
-    uint64_t conns, rx, tx, paused_us, paused_peer;
-};
-
-static void gauge_cb(const struct rd_session_info *si, void *arg)
-{
-    struct gauges *g = arg;
-    int k = si->role == RD_ROLE_SERVER ? (si->peer ? 1 : 0) : (si->peer ? 2 : 3);
-
-    g->kind[k]++;
-    g->conns += si->conns;
-    g->rx += si->rx_buffered;
-    g->tx += si->tx_buffered;
-    g->paused_us += si->paused_by_us;
-    g->paused_peer += si->paused_by_peer;
-}
 
 static void fmt_double(char *buf, size_t len, double v)
 {
@@ -380,6 +394,52 @@ static void head(struct evbuffer *out, const char *name, const char *type, const
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void render_counters(struct rd_stats *st, struct evbuffer *out)
+{
+    int m;
+
+    for (m = 0; m < M_COUNT_; m++) {
+        struct series *s = st->mhead[m];
+        if (s == NULL)
+            continue; /* as the reference: a family appears with its first series */
+        head(out, metric_info[m].name, "counter", metric_info[m].help);
+        for (; s != NULL; s = s->mnext)
+            evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", metric_info[m].name, s->labels,
+                                s->value);
+    }
+}
+
+static void render_gauges(struct rd_stats *st, struct evbuffer *out,
+                          const struct rd_stats_gauges *g)
+{
+    static const char *const kinds[RD_STATS_KINDS_] = { "client", "peer_in", "peer_out",
+                                                       "agent" };
+    size_t i;
+
+    head(out, "rdial_sessions", "gauge", "Live tunnel sessions by kind");
+    for (i = 0; i < RD_STATS_KINDS_; i++)
+        evbuffer_add_printf(out, "rdial_sessions{kind=\"%s\"} %" PRIu64 "\n", kinds[i],
+                            g->sessions[i]);
+    head(out, "rdial_conns", "gauge", "Live virtual connections");
+    evbuffer_add_printf(out, "rdial_conns %" PRIu64 "\n", g->conns);
+    head(out, "rdial_conns_kept", "gauge",
+         "Idle virtual connections kept for the next request to the same target (included in "
+         "rdial_conns)");
+    evbuffer_add_printf(out, "rdial_conns_kept %" PRId64 "\n", st->kept);
+    head(out, "rdial_conn_buffered_bytes", "gauge",
+         "Bytes queued in virtual connections (rx: received, not yet consumed; tx: waiting "
+         "to be sent)");
+    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"rx\"} %" PRIu64 "\n",
+                        g->rx_buffered);
+    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"tx\"} %" PRIu64 "\n",
+                        g->tx_buffered);
+    head(out, "rdial_conns_paused", "gauge",
+         "Virtual connections under Pause (us: we paused the far side; peer: it paused us)");
+    evbuffer_add_printf(out, "rdial_conns_paused{by=\"us\"} %" PRIu64 "\n", g->paused_by_us);
+    evbuffer_add_printf(out, "rdial_conns_paused{by=\"peer\"} %" PRIu64 "\n",
+                        g->paused_by_peer);
+}
+
 /* ---- per-client gauges: rdial_client_rtt_seconds, rdial_client_last_seen_seconds ---- */
 
 struct client_gauge {
@@ -388,16 +448,17 @@ struct client_gauge {
     int64_t idle_ms;  /* the least of the client's sessions */
 };
 
-struct client_gauges {
+struct rd_stats_clients {
     struct client_gauge *v;
     size_t n, cap;
 };
 
-static void client_gauge_cb(const struct rd_session_info *si, void *arg)
+void rd_stats_gauge_client(struct rd_stats_gauges *g, const char *name, int64_t rtt_us,
+                           int64_t idle_ms)
 {
-    struct client_gauges *cg = arg;
+    struct rd_stats_clients *cg = g->clients;
 
-    if (si->role != RD_ROLE_SERVER || si->peer || si->closing)
+    if (cg == NULL)
         return;
     if (cg->n == cg->cap) {
         size_t ncap = cg->cap ? cg->cap * 2 : 64;
@@ -407,9 +468,9 @@ static void client_gauge_cb(const struct rd_session_info *si, void *arg)
         cg->v = nv;
         cg->cap = ncap;
     }
-    cg->v[cg->n].name = si->name;
-    cg->v[cg->n].rtt_us = si->rtt_us;
-    cg->v[cg->n].idle_ms = si->idle_ms;
+    cg->v[cg->n].name = name;
+    cg->v[cg->n].rtt_us = rtt_us;
+    cg->v[cg->n].idle_ms = idle_ms;
     cg->n++;
 }
 
@@ -421,107 +482,78 @@ static int client_gauge_cmp(const void *a, const void *b)
     return c != 0 ? c : (x < y ? -1 : x > y);
 }
 
+/* Sorted by name, each name's sessions merged into its first (newest) entry, at most `budget`
+ * names kept. */
+static void clients_merge(struct rd_stats_clients *cg, size_t budget)
+{
+    size_t i, j;
+
+    if (cg->n > 0)
+        qsort(cg->v, cg->n, sizeof *cg->v, client_gauge_cmp);
+    for (i = 0, j = 0; i < cg->n; i++) {
+        if (j > 0 && strcmp(cg->v[j - 1].name, cg->v[i].name) == 0) {
+            if (cg->v[i].idle_ms < cg->v[j - 1].idle_ms)
+                cg->v[j - 1].idle_ms = cg->v[i].idle_ms;
+            continue;
+        }
+        cg->v[j++] = cg->v[i];
+    }
+    cg->n = j < budget ? j : budget;
+}
+
 /* One series of each per client id, newest session's RTT, freshest last-seen. They count
  * against RD_STATS_MAX_SERIES with the counters: past it, the clients last in name order are
  * left out. */
-static void render_client_gauges(struct rd_stats *st, struct evbuffer *out)
+static void render_client_gauges(struct rd_stats *st, struct evbuffer *out,
+                                 struct rd_stats_clients *cg)
 {
-    struct client_gauges cg = { NULL, 0, 0 };
-    size_t i, j, budget = st->nseries < RD_STATS_MAX_SERIES
-                              ? (RD_STATS_MAX_SERIES - st->nseries) / 2 : 0;
+    size_t i;
     char num[64];
 
-    rd_session_foreach(st, client_gauge_cb, &cg);
-    if (cg.n > 0)
-        qsort(cg.v, cg.n, sizeof *cg.v, client_gauge_cmp);
-    for (i = 0, j = 0; i < cg.n; i++) { /* merge each name's sessions into its first */
-        if (j > 0 && strcmp(cg.v[j - 1].name, cg.v[i].name) == 0) {
-            if (cg.v[i].idle_ms < cg.v[j - 1].idle_ms)
-                cg.v[j - 1].idle_ms = cg.v[i].idle_ms;
-            continue;
-        }
-        cg.v[j++] = cg.v[i];
-    }
-    cg.n = j < budget ? j : budget;
+    clients_merge(cg, st->nseries < RD_STATS_MAX_SERIES ? (RD_STATS_MAX_SERIES - st->nseries) / 2
+                                                        : 0);
     head(out, "rdial_client_rtt_seconds", "gauge",
          "Round trip of the last websocket ping answered by the client's newest session");
-    for (i = 0; i < cg.n; i++) {
+    for (i = 0; i < cg->n; i++) {
         struct lbuf lb = { .n = 0 };
-        if (cg.v[i].rtt_us < 0)
+        if (cg->v[i].rtt_us < 0)
             continue;
-        lb_add_str(&lb, "clientkey", cg.v[i].name);
-        fmt_double(num, sizeof num, (double)cg.v[i].rtt_us / 1e6);
+        lb_add_str(&lb, "clientkey", cg->v[i].name);
+        fmt_double(num, sizeof num, (double)cg->v[i].rtt_us / 1e6);
         evbuffer_add_printf(out, "rdial_client_rtt_seconds{%s} %s\n", lb.b, num);
     }
     head(out, "rdial_client_last_seen_seconds", "gauge",
          "Time since anything arrived from the client (its freshest session)");
-    for (i = 0; i < cg.n; i++) {
+    for (i = 0; i < cg->n; i++) {
         struct lbuf lb = { .n = 0 };
-        lb_add_str(&lb, "clientkey", cg.v[i].name);
-        fmt_double(num, sizeof num, (double)(cg.v[i].idle_ms > 0 ? cg.v[i].idle_ms : 0) / 1e3);
+        int64_t idle = cg->v[i].idle_ms > 0 ? cg->v[i].idle_ms : 0;
+        lb_add_str(&lb, "clientkey", cg->v[i].name);
+        fmt_double(num, sizeof num, (double)idle / 1e3);
         evbuffer_add_printf(out, "rdial_client_last_seen_seconds{%s} %s\n", lb.b, num);
     }
-    free(cg.v);
 }
 
-
-int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
+static void render_families(struct rd_stats *st, struct evbuffer *out)
 {
-    static const char *const kinds[4] = { "client", "peer_in", "peer_out", "agent" };
-    struct gauges g;
-    uint64_t cum;
+    const struct family *f;
+    size_t i;
+
+    for (f = st->families; f != NULL; f = f->next) {
+        head(out, f->name, "counter", f->help);
+        for (i = 0; i < f->n; i++)
+            evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", f->name, f->labels[i],
+                                f->cells[i]);
+    }
+}
+
+static void render_latency(struct rd_stats *st, struct evbuffer *out)
+{
+    uint64_t cum = 0;
     char num[64];
     size_t i;
-    int m, fe, o;
-
-    if (st == NULL)
-        return 0;
-    for (m = 0; m < M_COUNT_; m++) {
-        struct series *s = st->mhead[m];
-        if (s == NULL)
-            continue; /* as the reference: a family appears with its first series */
-        head(out, metric_info[m].name, "counter", metric_info[m].help);
-        for (; s != NULL; s = s->mnext)
-            evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", metric_info[m].name, s->labels,
-                                s->value);
-    }
-
-    memset(&g, 0, sizeof g);
-    rd_session_foreach(st, gauge_cb, &g);
-    head(out, "rdial_sessions", "gauge", "Live tunnel sessions by kind");
-    for (i = 0; i < 4; i++)
-        evbuffer_add_printf(out, "rdial_sessions{kind=\"%s\"} %" PRIu64 "\n", kinds[i],
-                            g.kind[i]);
-    head(out, "rdial_conns", "gauge", "Live virtual connections");
-    evbuffer_add_printf(out, "rdial_conns %" PRIu64 "\n", g.conns);
-    head(out, "rdial_conns_kept", "gauge",
-         "Idle virtual connections kept for the next request to the same target (included in "
-         "rdial_conns)");
-    evbuffer_add_printf(out, "rdial_conns_kept %" PRId64 "\n", st->kept);
-    head(out, "rdial_conn_buffered_bytes", "gauge",
-         "Bytes queued in virtual connections (rx: received, not yet consumed; tx: waiting "
-         "to be sent)");
-    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"rx\"} %" PRIu64 "\n", g.rx);
-    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"tx\"} %" PRIu64 "\n", g.tx);
-    head(out, "rdial_conns_paused", "gauge",
-         "Virtual connections under Pause (us: we paused the far side; peer: it paused us)");
-    evbuffer_add_printf(out, "rdial_conns_paused{by=\"us\"} %" PRIu64 "\n", g.paused_us);
-    evbuffer_add_printf(out, "rdial_conns_paused{by=\"peer\"} %" PRIu64 "\n", g.paused_peer);
-    render_client_gauges(st, out);
-
-    head(out, "rdial_frontend_requests_total", "counter",
-         "Front-end requests by front end and outcome");
-    for (fe = 0; fe < RD_FE_COUNT_; fe++)
-        for (o = 0; o < RD_FE_OUTCOME_COUNT_; o++)
-            evbuffer_add_printf(out,
-                                "rdial_frontend_requests_total{frontend=\"%s\",outcome=\"%s\"} "
-                                "%" PRIu64 "\n",
-                                rd_fe_str((enum rd_fe)fe), rd_fe_outcome_str((enum rd_fe_outcome)o),
-                                st->fe[fe][o]);
 
     head(out, "rdial_dial_first_byte_seconds", "histogram",
          "Time from a dial to the first byte from the far side");
-    cum = 0;
     for (i = 0; i < NBOUNDS; i++) {
         cum += st->lat_bucket[i];
         fmt_double(num, sizeof num, latency_bounds[i]);
@@ -534,7 +566,25 @@ int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
     fmt_double(num, sizeof num, st->lat_sum);
     evbuffer_add_printf(out, "rdial_dial_first_byte_seconds_sum %s\n", num);
     evbuffer_add_printf(out, "rdial_dial_first_byte_seconds_count %" PRIu64 "\n", st->lat_count);
+}
 
+int rd_stats_render(struct rd_stats *st, struct evbuffer *out)
+{
+    struct rd_stats_clients clients = { NULL, 0, 0 };
+    struct rd_stats_gauges g;
+
+    if (st == NULL)
+        return 0;
+    render_counters(st, out);
+    memset(&g, 0, sizeof g);
+    g.clients = &clients;
+    if (st->gauges_cb != NULL)
+        st->gauges_cb(&g, st->gauges_arg);
+    render_gauges(st, out, &g);
+    render_client_gauges(st, out, &clients);
+    free(clients.v);
+    render_families(st, out);
+    render_latency(st, out);
     head(out, "rdial_stats_series_dropped_total", "counter",
          "Label sets not recorded because the series ceiling was reached");
     evbuffer_add_printf(out, "rdial_stats_series_dropped_total %" PRIu64 "\n", st->dropped);

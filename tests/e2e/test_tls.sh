@@ -10,6 +10,7 @@
 #   - peers over wss verify with -peer-ca (and fail without it)
 #   - https targets on the route: verified against -route-ca (200), a wrong CA or a wrong
 #     host name is a 502 with the reason
+#   - a ws:// rdial-client maps no libssl or libcrypto; a wss:// one loads them
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
 
@@ -201,6 +202,11 @@ rd_start_client cw foo "$SRV_ADDR"
 rd_http "http://$SRV_ADDR/client/foo/https/localhost:$TP/hello.txt"
 rd_assert_status 502 "https target with the wrong CA"
 rd_assert_contains "$(cat "$RD_BODY")" "certificate verify failed" "502 reason (wrong CA)"
+# a ws:// client maps no OpenSSL (common/tlslib.h), even after carrying an https exchange; the
+# wss:// client loaded it at its first connect
+rd_assert_not_contains "$(cat "/proc/$(rd_pid cw)/maps")" "libcrypto" "a ws:// client maps no libcrypto"
+rd_assert_not_contains "$(cat "/proc/$(rd_pid cw)/maps")" "libssl" "a ws:// client maps no libssl"
+rd_assert_contains "$(cat "/proc/$(rd_pid c1)/maps")" "libssl" "the wss:// client loaded libssl"
 # the route still works after failures
 rd_http "$https1/client/foo/https/localhost:$TP/hello.txt" --cacert "$pki/ca.pem"
 rd_assert_status 200 "https target after failures"

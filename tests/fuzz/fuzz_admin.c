@@ -46,8 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *end = buf + f.n, *method = buf, *target, *hosthdr, *auth;
     struct event_base *base = event_base_new();
     struct rd_stats *st = rd_stats_new();
+    struct rd_sessions *live = rd_sessions_new();
     struct rd_registry *reg = rd_registry_new();
-    struct rd_admin *a = rd_admin_new(st);
+    struct rd_admin *a = rd_admin_new(st, live);
     struct rd_users *u = rd_users_parse(users_text, sizeof users_text - 1, "fuzz", NULL);
     struct rd_session_config cfg;
     struct rd_session *s;
@@ -58,13 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r;
 
     fz_quiet();
-    FZ_CHECK(base && st && reg && a && u);
+    FZ_CHECK(base && st && live && reg && a && u);
+    rd_stats_set_gauges(st, rd_sessions_gauges, live);
     target = next(method, end);
     hosthdr = next(target, end);
     auth = next(hosthdr, end);
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = 0;
     cfg.stats = st;
+    cfg.sessions = live;
     s = rd_session_new(base, &cfg, &fl_ops, &fake_link, NULL, NULL, "site-1");
     FZ_CHECK(s != NULL);
     rd_session_set_meta(s, "127.0.0.1:1", hosthdr < end ? hosthdr : NULL);
@@ -100,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rd_users_free(u);
     rd_registry_free(reg);
     rd_stats_free(st);
+    rd_sessions_free(live);
     event_base_free(base);
     free(buf);
     return 0;

@@ -206,7 +206,7 @@ static void owner_action(struct fzs *z, struct fz *f)
 static void dial(struct fzs *z, struct fz *f)
 {
     uint8_t a = fz_u8(f);
-    const char *err = NULL;
+    enum rd_session_dial_result r;
     struct rd_conn *c;
     char addr[64];
 
@@ -215,9 +215,11 @@ static void dial(struct fzs *z, struct fz *f)
         return;
     }
     snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)a + 1);
-    c = rd_session_dial(z->s, (a & 0x40) ? "key" : NULL, "tcp", addr, &err);
+    r = rd_session_dial(z->s, (a & 0x40) ? "key" : NULL, "tcp", addr, NULL, &c);
+    FZ_CHECK((r == RD_SESSION_DIAL_OK) == (c != NULL));
     if (c == NULL) {
-        FZ_CHECK(err != NULL);
+        FZ_CHECK(r == RD_SESSION_DIAL_CLOSING || r == RD_SESSION_DIAL_CONNS ||
+                 r == RD_SESSION_DIAL_PENDING);
         return;
     }
     if (a & 1) {

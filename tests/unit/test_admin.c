@@ -38,6 +38,7 @@ static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 
 static struct event_base *base;
 static struct rd_stats *st;
+static struct rd_sessions *live;
 static struct rd_registry *reg;
 static struct rd_admin *adm;
 
@@ -45,8 +46,10 @@ static void setup(void)
 {
     base = event_base_new();
     st = rd_stats_new();
+    live = rd_sessions_new();
+    rd_stats_set_gauges(st, rd_sessions_gauges, live);
     reg = rd_registry_new();
-    adm = rd_admin_new(st);
+    adm = rd_admin_new(st, live);
     ck_assert_ptr_nonnull(adm);
     rd_admin_set_tunnel(adm, base, reg, NULL);
 }
@@ -55,6 +58,7 @@ static void teardown(void)
     rd_admin_free(adm);
     rd_registry_free(reg);
     rd_stats_free(st);
+    rd_sessions_free(live);
     event_base_free(base);
 }
 
@@ -66,6 +70,7 @@ static struct rd_session *client(const char *id, struct fl *f)
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = 0;
     cfg.stats = st;
+    cfg.sessions = live;
     s = rd_session_new(base, &cfg, &fl_ops, f, NULL, NULL, id);
     ck_assert_ptr_nonnull(s);
     rd_session_set_meta(s, "127.0.0.1:4000", "test-agent/1");
@@ -190,7 +195,7 @@ END_TEST
 
 START_TEST(samples_json_with_traffic)
 {
-    struct rd_samples *smp = rd_samples_new(base, st, 1000);
+    struct rd_samples *smp = rd_samples_new(base, live, 1000);
     struct fl f = { 0 };
     struct rd_session *s = client("busy", &f), *q;
     uint8_t msg[600];
@@ -288,6 +293,7 @@ START_TEST(delete_closes_local_sessions_only)
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = 0;
     cfg.stats = st;
+    cfg.sessions = live;
     cfg.peer = 1;
     p = rd_session_new(base, &cfg, &fl_ops, &fp, NULL, NULL, "peer:two");
     rd_registry_peer_add(reg, p, "remote1");

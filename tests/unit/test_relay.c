@@ -62,12 +62,12 @@ static void teardown(void) { event_base_free(base); }
  * the relay is not started. cfg: the session's (NULL = defaults). */
 static void fix_open(struct fix *f, const struct rd_session_config *cfg, int tcp)
 {
-    const char *err = NULL;
     int sv[2];
 
     memset(f, 0, sizeof *f);
     f->t = tu_tunnel_new(base, NULL, "c1", cfg);
-    f->c = rd_session_dial(f->t->s, NULL, "tcp", "10.0.0.1:80", &err);
+    ck_assert_int_eq(rd_session_dial(f->t->s, NULL, "tcp", "10.0.0.1:80", NULL, &f->c),
+                     RD_SESSION_DIAL_OK);
     ck_assert_ptr_nonnull(f->c);
     ck_assert(tu_wait_far(f->t, 0, WAIT_MS));
     ck_assert_str_eq(tu_far_at(f->t, 0)->target, "tcp/10.0.0.1:80");

@@ -10,7 +10,6 @@
 #include "tunnel/message.h"
 #include "tunnel/samples.h"
 #include "tunnel/session.h"
-#include "tunnel/stats.h"
 
 static void fl_want_write(void *l) { (void)l; }
 static void fl_ping(void *l, const uint8_t *p, size_t n) { (void)l; (void)p; (void)n; }
@@ -19,16 +18,16 @@ static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 static int fake_link;
 
 static struct event_base *base;
-static struct rd_stats *st;
+static struct rd_sessions *live;
 
 static void setup(void)
 {
     base = event_base_new();
-    st = rd_stats_new();
+    live = rd_sessions_new();
 }
 static void teardown(void)
 {
-    rd_stats_free(st);
+    rd_sessions_free(live);
     event_base_free(base);
 }
 
@@ -37,7 +36,7 @@ static struct rd_session *mk(const char *name, int peer)
     struct rd_session_config cfg;
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = 0;
-    cfg.stats = st;
+    cfg.sessions = live;
     cfg.peer = peer;
     return rd_session_new(base, &cfg, &fl_ops, &fake_link, NULL, NULL, name);
 }
@@ -54,7 +53,7 @@ static void feed(struct rd_session *s, size_t n)
 
 START_TEST(rates_per_tick_aligned_and_dropped)
 {
-    struct rd_samples *smp = rd_samples_new(base, st, 1000);
+    struct rd_samples *smp = rd_samples_new(base, live, 1000);
     struct rd_session *a = mk("a", 0), *b, *p = mk("peer:x", 1);
     uint64_t sum[RD_SAMPLES_N];
 

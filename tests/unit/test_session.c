@@ -123,11 +123,23 @@ static void send_msg(struct rd_session *s, int64_t conn, int type, const void *p
     free(buf);
 }
 
+/* rd_session_dial: the conn, or NULL with *err the refusal's text (rd_session_dial_str) */
+static struct rd_conn *sdial(struct rd_session *s, const char *key, const char *proto,
+                             const char *addr, const char *user, const char **err)
+{
+    struct rd_conn *c;
+    enum rd_session_dial_result r = rd_session_dial(s, key, proto, addr, user, &c);
+
+    *err = r == RD_SESSION_DIAL_OK ? NULL : rd_session_dial_str(r);
+    ck_assert((r == RD_SESSION_DIAL_OK) == (c != NULL));
+    return c;
+}
+
 START_TEST(dial_sends_connect_then_data)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER);
     const char *err;
-    struct rd_conn *c = rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", &err);
+    struct rd_conn *c = sdial(s, NULL, "tcp", "127.0.0.1:8125", NULL, &err);
     struct rd_msg m;
 
     ck_assert_ptr_nonnull(c);
@@ -145,7 +157,7 @@ START_TEST(dial_sends_connect_then_data)
     /* idle again: the next write kicks the link once more */
     rd_conn_write_bytes(c, "x", 1);
     ck_assert_int_eq(fl.want_write, 2);
-    ck_assert_ptr_nonnull(rd_session_dial(s, "foo", "tcp", "a:1", &err));
+    ck_assert_ptr_nonnull(sdial(s, "foo", "tcp", "a:1", NULL, &err));
     ck_assert_int_eq(pull(s, &m), 1); /* control first */
     ck_assert_int_eq(m.type, RD_MSG_CONNECT);
     ck_assert(m.conn_id == 3);
@@ -168,22 +180,24 @@ START_TEST(pending_dials_limit)
     cfg.ping_timeout_ms = 0;
     cfg.max_pending_dials = 2;
     s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "test");
-    a = rd_session_dial(s, NULL, "tcp", "a:1", &err);
-    b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    a = sdial(s, NULL, "tcp", "a:1", NULL, &err);
+    b = sdial(s, NULL, "tcp", "b:1", NULL, &err);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
     rd_conn_set_cbs(a, &ow_cbs, &ow);
     rd_conn_set_cbs(b, &ow_cbs, &ow);
     ck_assert_uint_eq(rd_session_pending_dials(s), 2);
-    ck_assert_ptr_null(rd_session_dial(s, NULL, "tcp", "c:1", &err));
+    ck_assert_ptr_null(sdial(s, NULL, "tcp", "c:1", NULL, &err));
     ck_assert_str_eq(err, "too many pending dials on session");
+    ck_assert_int_eq(rd_session_dial(s, NULL, "tcp", "c:1", NULL, &c), RD_SESSION_DIAL_PENDING);
+    ck_assert_ptr_null(c);
     /* the first byte from a's far side: a is answered, one more dial fits */
     send_msg(s, rd_conn_id(a), RD_MSG_DATA, "x", 1, 0);
     ck_assert_uint_eq(rd_session_pending_dials(s), 1);
-    c = rd_session_dial(s, NULL, "tcp", "c:1", &err);
+    c = sdial(s, NULL, "tcp", "c:1", NULL, &err);
     ck_assert_ptr_nonnull(c);
     rd_conn_set_cbs(c, &ow_cbs, &ow);
-    ck_assert_ptr_null(rd_session_dial(s, NULL, "tcp", "d:1", &err));
+    ck_assert_ptr_null(sdial(s, NULL, "tcp", "d:1", NULL, &err));
     /* a dial error (Error before any byte) ends the pending dial too */
     send_msg(s, rd_conn_id(b), RD_MSG_ERROR, "connection refused", 18, 0);
     ck_assert_uint_eq(rd_session_pending_dials(s), 1);
@@ -191,7 +205,7 @@ START_TEST(pending_dials_limit)
     rd_conn_close(c, "gone");
     event_base_loop(base, EVLOOP_NONBLOCK);
     ck_assert_uint_eq(rd_session_pending_dials(s), 0);
-    ck_assert_ptr_nonnull(rd_session_dial(s, NULL, "tcp", "e:1", &err));
+    ck_assert_ptr_nonnull(sdial(s, NULL, "tcp", "e:1", NULL, &err));
     /* 0 = no limit */
     rd_session_link_closed(s, "done");
 }
@@ -207,7 +221,7 @@ START_TEST(dial_acknowledged)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER), *cs;
     const char *err;
-    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err), *b;
+    struct rd_conn *a = sdial(s, NULL, "tcp", "a:1", NULL, &err), *b;
     struct rd_msg m;
 
     acks = 0;
@@ -223,7 +237,7 @@ START_TEST(dial_acknowledged)
     ck_assert_int_eq(ow.readable, 1);
     ck_assert_int_eq(acks, 1);
     /* a Go client: no ack, the first byte ends the pending dial */
-    b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    b = sdial(s, NULL, "tcp", "b:1", NULL, &err);
     rd_conn_set_cbs(b, &ack_cbs, &ow);
     ck_assert_uint_eq(rd_session_pending_dials(s), 1);
     send_msg(s, rd_conn_id(b), RD_MSG_DATA, "x", 1, 0);
@@ -253,7 +267,7 @@ START_TEST(dial_acknowledged)
 }
 END_TEST
 
-/* Each user has a share of the session's conns and pending dials (rd_session_dial_user):
+/* Each user has a share of the session's conns and pending dials (rd_session_dial's user):
  * one user at its share does not stop another; counts end with the conns. */
 START_TEST(user_shares)
 {
@@ -270,30 +284,30 @@ START_TEST(user_shares)
     cfg.max_conns_per_user = 2;
     cfg.max_pending_per_user = 1;
     s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "test");
-    a1 = rd_session_dial_user(s, NULL, "tcp", "a:1", "user a", &err);
+    a1 = sdial(s, NULL, "tcp", "a:1", "user a", &err);
     ck_assert_ptr_nonnull(a1);
     rd_conn_set_cbs(a1, &ow_cbs, &ow);
     ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
     ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 1);
-    ck_assert_ptr_null(rd_session_dial_user(s, NULL, "tcp", "a:2", "user a", &err));
+    ck_assert_ptr_null(sdial(s, NULL, "tcp", "a:2", "user a", &err));
     ck_assert_str_eq(err, "too many pending dials of this user on session");
     /* another user is not held up by a's share */
-    b1 = rd_session_dial_user(s, NULL, "tcp", "b:1", "user b", &err);
+    b1 = sdial(s, NULL, "tcp", "b:1", "user b", &err);
     ck_assert_ptr_nonnull(b1);
     rd_conn_set_cbs(b1, &ow_cbs, &ow);
     /* a1 acknowledged: no longer pending, still a conn of a */
     send_msg(s, rd_conn_id(a1), RD_MSG_DATA, "", 0, 0);
     ck_assert_uint_eq(rd_session_user_pending(s, "user a"), 0);
     ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
-    a2 = rd_session_dial_user(s, NULL, "tcp", "a:2", "user a", &err);
+    a2 = sdial(s, NULL, "tcp", "a:2", "user a", &err);
     ck_assert_ptr_nonnull(a2);
     rd_conn_set_cbs(a2, &ow_cbs, &ow);
     send_msg(s, rd_conn_id(a2), RD_MSG_DATA, "x", 1, 0);
-    ck_assert_ptr_null(rd_session_dial_user(s, NULL, "tcp", "a:3", "user a", &err));
+    ck_assert_ptr_null(sdial(s, NULL, "tcp", "a:3", "user a", &err));
     ck_assert_str_eq(err, "too many connections of this user on session");
     /* nobody's dials have no share */
     for (i = 0; i < 3; i++) {
-        n[i] = rd_session_dial(s, NULL, "tcp", "n:1", &err);
+        n[i] = sdial(s, NULL, "tcp", "n:1", NULL, &err);
         ck_assert_ptr_nonnull(n[i]);
         rd_conn_set_cbs(n[i], &ow_cbs, &ow);
     }
@@ -301,7 +315,7 @@ START_TEST(user_shares)
     /* a conn of a ends (the far side closes it): a has room again */
     send_msg(s, rd_conn_id(a1), RD_MSG_ERROR, "EOF", 3, 0);
     ck_assert_uint_eq(rd_session_user_conns(s, "user a"), 1);
-    a3 = rd_session_dial_user(s, NULL, "tcp", "a:3", "user a", &err);
+    a3 = sdial(s, NULL, "tcp", "a:3", "user a", &err);
     ck_assert_ptr_nonnull(a3);
     rd_conn_set_cbs(a3, &ow_cbs, &ow);
     /* our own close ends them too (pending or not) */
@@ -465,8 +479,8 @@ START_TEST(peer_pause_blocks_one_conn_round_robin)
     struct rd_session *s = mk(RD_ROLE_SERVER);
     const char *err;
     static uint8_t big[200 * 1024];
-    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err);
-    struct rd_conn *b = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    struct rd_conn *a = sdial(s, NULL, "tcp", "a:1", NULL, &err);
+    struct rd_conn *b = sdial(s, NULL, "tcp", "b:1", NULL, &err);
     struct rd_msg m;
     int64_t order[8];
     int i, n;
@@ -504,7 +518,7 @@ START_TEST(graceful_close_flushes_then_eof)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER);
     const char *err;
-    struct rd_conn *c = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    struct rd_conn *c = sdial(s, NULL, "tcp", "a:1", NULL, &err);
     struct rd_msg m;
 
     rd_conn_write_bytes(c, "last words", 10);
@@ -520,7 +534,7 @@ START_TEST(graceful_close_flushes_then_eof)
     ck_assert_int_eq(pull(s, &m), 0);
     ck_assert_uint_eq(rd_session_conn_count(s), 0);
     /* abort: tx dropped, Error with the reason at once */
-    c = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    c = sdial(s, NULL, "tcp", "a:1", NULL, &err);
     rd_conn_write_bytes(c, "dropped", 7);
     rd_conn_close(c, "boom");
     ck_assert_int_eq(pull(s, &m), 1);
@@ -538,7 +552,7 @@ START_TEST(sync_race_guard)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER);
     const char *err;
-    struct rd_conn *a = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+    struct rd_conn *a = sdial(s, NULL, "tcp", "a:1", NULL, &err);
     struct rd_conn *keep;
     uint8_t ids[8];
 
@@ -546,7 +560,7 @@ START_TEST(sync_race_guard)
     /* first Sync after a's creation does not list it (Connect still in flight): kept */
     send_msg(s, 0, RD_MSG_SYNC, "", 0, 0);
     ck_assert_int_eq(ow.conn_closed, 0);
-    keep = rd_session_dial(s, NULL, "tcp", "b:1", &err);
+    keep = sdial(s, NULL, "tcp", "b:1", NULL, &err);
     rd_conn_set_cbs(keep, &ow_cbs, &ow);
     /* second Sync lists only `keep`'s id... no: lists nothing but keep is new -> kept;
      * a existed at the previous Sync and is missing -> reaped */
@@ -640,7 +654,7 @@ START_TEST(session_loss_fails_every_conn)
     const char *err;
     int i;
     for (i = 0; i < 100; i++) {
-        struct rd_conn *c = rd_session_dial(s, NULL, "tcp", "a:1", &err);
+        struct rd_conn *c = sdial(s, NULL, "tcp", "a:1", NULL, &err);
         rd_conn_set_cbs(c, &ow_cbs, &ow);
     }
     ck_assert_uint_eq(rd_session_conn_count(s), 100);
@@ -810,6 +824,59 @@ START_TEST(session_budget_pauses_early)
 }
 END_TEST
 
+
+/* With many conns, under pressure each one pauses above its share of the budget (budget /
+ * conns, at least RD_PAUSE_SHARE_MIN) and resumes below a quarter of it. */
+START_TEST(session_budget_shared)
+{
+    struct rd_session_config cfg;
+    struct rd_session *s;
+    static uint8_t chunk[16 * 1024];
+    struct rd_conn *conns[32];
+    struct evbuffer *sink = evbuffer_new();
+    size_t share = 1024 * 1024 / 32; /* 32 KiB */
+    int pauses, resumes, i;
+
+    memset(&fl, 0, sizeof fl);
+    memset(&ow, 0, sizeof ow);
+    rd_session_config_default(&cfg, RD_ROLE_CLIENT);
+    cfg.ping_interval_ms = cfg.sync_interval_ms = cfg.ping_timeout_ms = 0;
+    cfg.rx_budget = 1024 * 1024;
+    s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "shared");
+    for (i = 0; i < 32; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "tcp/h%d:1", i);
+        send_msg(s, 2 * (i + 1), RD_MSG_CONNECT, t, strlen(t), 0);
+        conns[i] = ow.last;
+    }
+    /* the first 31 conns fill the budget to 31 x 33 KiB: under it, no pause at 33 KiB */
+    for (i = 0; i < 31; i++) {
+        send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, sizeof chunk, 0);
+        send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, sizeof chunk, 0);
+        send_msg(s, 2 * (i + 1), RD_MSG_DATA, chunk, 1024, 0);
+        count_ctrl(s, 2 * (i + 1), &pauses, &resumes);
+        ck_assert_int_eq(pauses, 0);
+    }
+    /* the last conn takes the session over the budget: paused above its 32 KiB share, not
+     * at RD_PAUSE_PRESSURE_HIGH */
+    send_msg(s, 64, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    send_msg(s, 64, RD_MSG_DATA, chunk, sizeof chunk, 0);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 0); /* exactly the share: not above */
+    send_msg(s, 64, RD_MSG_DATA, chunk, 1, 0);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(pauses, 1);
+    /* resumed below a quarter of the share, while the pressure lasts */
+    rd_conn_read(conns[31], sink, rd_conn_rx_len(conns[31]) - share / 4);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 0);
+    rd_conn_read(conns[31], sink, 1);
+    count_ctrl(s, 64, &pauses, &resumes);
+    ck_assert_int_eq(resumes, 1);
+    evbuffer_free(sink);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
 
 /* The sender side as a whole: past RD_SESSION_TX_PRESSURE queued in all conns' tx, each conn is
  * blocked at RD_CONN_TX_PRESSURE_HIGH (its room shrinks) and turns shrink to that size; a conn
@@ -1024,7 +1091,7 @@ START_TEST(empty_pongs_answer_in_order_go_style)
     struct info_seen is;
 
     rd_session_pong(s, NULL, 0); /* nothing out: stray */
-    rd_session_foreach(NULL, info_cb, &is);
+    rd_sessions_foreach(NULL, info_cb, &is);
     rd_session_probe(s, probe_cb, &a);
     rd_session_probe(s, probe_cb, &b);
     rd_session_pong(s, NULL, 0); /* Go: empty Pong, oldest ping first */
@@ -1057,7 +1124,7 @@ START_TEST(probe_cancel_and_session_end)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER);
     struct probe_seen a = { 0 }, b = { 0 };
-    struct rd_session_probe *pa = rd_session_probe(s, probe_cb, &a);
+    struct rd_rtt_probe *pa = rd_session_probe(s, probe_cb, &a);
 
     rd_session_probe(s, probe_cb, &b);
     rd_session_probe_cancel(s, pa);
@@ -1071,7 +1138,7 @@ END_TEST
 
 START_TEST(rtt_meta_and_bytes_in_info)
 {
-    struct rd_stats *st = rd_stats_new();
+    struct rd_sessions *live = rd_sessions_new();
     struct rd_session_config cfg;
     struct rd_session *s;
     struct info_seen is;
@@ -1084,10 +1151,10 @@ START_TEST(rtt_meta_and_bytes_in_info)
     rd_session_config_default(&cfg, RD_ROLE_SERVER);
     cfg.ping_timeout_ms = 0;
     cfg.ping_interval_ms = 10; /* server role: periodic pings for the RTT */
-    cfg.stats = st;
+    cfg.sessions = live;
     s = rd_session_new(base, &cfg, &fl_ops, &fl, &ow_scbs, &ow, "meta");
     rd_session_set_meta(s, "127.0.0.1:5555", "agent/1.0\x01\n<b>");
-    rd_session_foreach(st, info_cb, &is);
+    rd_sessions_foreach(live, info_cb, &is);
     ck_assert_int_eq(is.rtt_us, -1);
     ck_assert_int_eq(is.rtt_avg_us, -1);
     ck_assert_str_eq(is.remote, "127.0.0.1:5555");
@@ -1097,23 +1164,23 @@ START_TEST(rtt_meta_and_bytes_in_info)
     ck_assert_int_ge(fl.pings, 1);
     for (i = 0; i < 3; i++) {
         rd_session_pong(s, fl.ping, 8);
-        rd_session_foreach(st, info_cb, &is);
+        rd_sessions_foreach(live, info_cb, &is);
         ck_assert_int_ge(is.rtt_us, 0);
         ck_assert_int_ge(is.rtt_avg_us, 0);
         run_for(15);
     }
     send_msg(s, 0, RD_MSG_ADD_CLIENT, "x/1", 3, 0);
-    rd_session_dial(s, NULL, "tcp", "a:1", &(const char *){ NULL });
+    sdial(s, NULL, "tcp", "a:1", NULL, &(const char *){ NULL });
     ck_assert_int_eq(pull(s, &m), 1);
-    rd_session_foreach(st, info_cb, &is);
+    rd_sessions_foreach(live, info_cb, &is);
     ck_assert_uint_eq(is.rx, 4 + 3); /* header (id 77: 2 bytes) + "x/1" */
     ck_assert_uint_eq(is.tx, 3 + 3 + 7); /* header + deadline + "tcp/a:1" */
     rd_session_set_meta(s, NULL, "");
-    rd_session_foreach(st, info_cb, &is);
+    rd_sessions_foreach(live, info_cb, &is);
     ck_assert_str_eq(is.remote, "(null)");
     ck_assert_str_eq(is.agent, "(null)");
     rd_session_link_closed(s, "done");
-    rd_stats_free(st);
+    rd_sessions_free(live);
 }
 END_TEST
 
@@ -1147,6 +1214,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, pause_resent_after_another_pause_high);
     tcase_add_test(tc, session_budget_pauses_early);
     tcase_add_test(tc, session_tx_pressure);
+    tcase_add_test(tc, session_budget_shared);
     tcase_add_test(tc, per_message_warnings_rate_limited);
     suite_add_tcase(su, tc);
     return su;

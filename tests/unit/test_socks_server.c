@@ -155,7 +155,7 @@ START_TEST(no_auth_connect_and_relay)
     tu_tunnel_error(c1, f->id, "EOF");
     ck_assert(tu_wait_closed(u, WAIT_MS));
     ck_assert(tu_run_until(base, none_active, NULL, WAIT_MS));
-    ck_assert_uint_eq(rd_stats_frontend_get(st, RD_FE_SOCKS, RD_FE_OK), 1);
+    ck_assert_uint_eq(rd_fe_count_get(st, RD_FE_SOCKS, RD_FE_OK), 1);
     tu_peer_free(u);
 }
 END_TEST
@@ -314,7 +314,7 @@ START_TEST(failure_replies)
     expect_closed(u);
     tu_peer_free(u);
     ck_assert(tu_run_until(base, none_active, NULL, WAIT_MS));
-    ck_assert_uint_eq(rd_stats_frontend_get(st, RD_FE_SOCKS, RD_FE_NO_CLIENT), 2);
+    ck_assert_uint_eq(rd_fe_count_get(st, RD_FE_SOCKS, RD_FE_NO_CLIENT), 2);
 }
 END_TEST
 
@@ -379,7 +379,7 @@ START_TEST(dial_wait_ended_by_each_sign)
     ck_assert_int_eq(u->error, 0);
     tu_peer_free(u);
     ck_assert(tu_run_until(base, none_active, NULL, WAIT_MS));
-    ck_assert_uint_eq(rd_stats_frontend_get(st, RD_FE_SOCKS, RD_FE_DIAL_ERROR), 2);
+    ck_assert_uint_eq(rd_fe_count_get(st, RD_FE_SOCKS, RD_FE_DIAL_ERROR), 2);
 }
 END_TEST
 
@@ -425,7 +425,7 @@ START_TEST(handshake_timeout)
     tu_peer_write(u, "\x05\x01", 2);
     ck_assert(tu_wait_closed(u, WAIT_MS));
     ck_assert(tu_run_until(base, none_active, NULL, WAIT_MS));
-    ck_assert_uint_eq(rd_stats_frontend_get(st, RD_FE_SOCKS, RD_FE_TIMEOUT), 1);
+    ck_assert_uint_eq(rd_fe_count_get(st, RD_FE_SOCKS, RD_FE_TIMEOUT), 1);
     tu_peer_free(u);
 }
 END_TEST

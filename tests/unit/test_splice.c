@@ -58,13 +58,13 @@ static struct rd_session_config *small_window(struct rd_session_config *cfg)
 
 static void fix_open(struct fix *f, const struct rd_session_config *cfg)
 {
-    const char *err = NULL;
-
     memset(f, 0, sizeof *f);
     f->ta = tu_tunnel_new(base, NULL, "a", cfg);
     f->tb = tu_tunnel_new(base, NULL, "b", cfg);
-    f->a = rd_session_dial(f->ta->s, NULL, "tcp", "a:1", &err);
-    f->b = rd_session_dial(f->tb->s, "c9", "tcp", "b:2", &err);
+    ck_assert_int_eq(rd_session_dial(f->ta->s, NULL, "tcp", "a:1", NULL, &f->a),
+                     RD_SESSION_DIAL_OK);
+    ck_assert_int_eq(rd_session_dial(f->tb->s, "c9", "tcp", "b:2", NULL, &f->b),
+                     RD_SESSION_DIAL_OK);
     ck_assert_ptr_nonnull(f->a);
     ck_assert_ptr_nonnull(f->b);
     ck_assert(tu_wait_far(f->ta, 0, WAIT_MS));

@@ -13,6 +13,7 @@
 #include "check_main.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "frontends/frontend.h"
 #include "tunnel/conn.h"
 #include "tunnel/message.h"
 #include "tunnel/session.h"
@@ -33,16 +34,21 @@ static int fake_link;
 
 static struct event_base *base;
 static struct rd_stats *st;
+static struct rd_sessions *live; /* the server's set: the gauges come from it */
 
 static void setup(void)
 {
     base = event_base_new();
     st = rd_stats_new();
+    live = rd_sessions_new();
     ck_assert_ptr_nonnull(st);
+    ck_assert_ptr_nonnull(live);
+    rd_stats_set_gauges(st, rd_sessions_gauges, live);
 }
 static void teardown(void)
 {
     rd_stats_free(st);
+    rd_sessions_free(live);
     event_base_free(base);
 }
 
@@ -61,6 +67,7 @@ static struct rd_session *mk(enum rd_role role, const char *name, int peer)
     cfg.sync_interval_ms = 0;
     cfg.ping_timeout_ms = 0;
     cfg.stats = st;
+    cfg.sessions = live;
     cfg.peer = peer;
     return rd_session_new(base, &cfg, &fl_ops, &fake_link, NULL, NULL, name);
 }
@@ -117,7 +124,6 @@ static double sample(const char *text, const char *series)
 START_TEST(session_counters_and_gauges)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER, "foo", 0);
-    const char *err;
     struct rd_conn *c;
     struct evbuffer *sink = evbuffer_new();
     char payload[1000];
@@ -127,8 +133,8 @@ START_TEST(session_counters_and_gauges)
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
                                    "clientkey=\"foo\",peer=\"false\""), 1);
-    c = rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", &err);
-    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", NULL, &c),
+                     RD_SESSION_DIAL_OK);
     rd_conn_set_cbs(c, &conn_cbs, NULL);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_connections",
                                    "clientkey=\"foo\",proto=\"tcp\",addr=\"127.0.0.1:8125\""),
@@ -208,7 +214,7 @@ START_TEST(incoming_connect_and_peer_sessions)
                                    "clientkey=\"peer:b\",peer=\"true\""), 0);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
                                    "clientkey=\"peer:c\",peer=\"true\""), 1);
-    rd_session_foreach(st, count_cb, &n);
+    rd_sessions_foreach(live, count_cb, &n);
     ck_assert_int_eq(n, 2);
     text = render();
     ck_assert_double_eq(sample(text, "rdial_sessions{kind=\"peer_in\"}"), 1);
@@ -217,7 +223,7 @@ START_TEST(incoming_connect_and_peer_sessions)
     rd_session_link_closed(out, "x");
     rd_session_link_closed(in, "x");
     n = 0;
-    rd_session_foreach(st, count_cb, &n);
+    rd_sessions_foreach(live, count_cb, &n);
     ck_assert_int_eq(n, 0);
 }
 END_TEST
@@ -228,10 +234,10 @@ START_TEST(peer_and_frontend_counters)
     rd_stats_peer(st, RD_STATS_PEER_ATTEMPT, "b");
     rd_stats_peer(st, RD_STATS_PEER_ATTEMPT, "b");
     rd_stats_peer(st, RD_STATS_PEER_CONNECTED, "b");
-    rd_stats_frontend(st, RD_FE_SOCKS, RD_FE_NO_CLIENT);
-    rd_stats_frontend(st, RD_FE_SOCKS, RD_FE_NO_CLIENT);
-    rd_stats_frontend(st, RD_FE_ROUTE, RD_FE_OK);
-    rd_stats_frontend(NULL, RD_FE_ROUTE, RD_FE_OK); /* no-op */
+    rd_fe_count(st, RD_FE_SOCKS, RD_FE_NO_CLIENT);
+    rd_fe_count(st, RD_FE_SOCKS, RD_FE_NO_CLIENT);
+    rd_fe_count(st, RD_FE_ROUTE, RD_FE_OK);
+    rd_fe_count(NULL, RD_FE_ROUTE, RD_FE_OK); /* no-op */
     rd_stats_dial_latency_us(st, 3000);   /* 3 ms: in le=0.005 */
     rd_stats_dial_latency_us(st, 20000000); /* 20 s: only +Inf */
     text = render();
@@ -373,7 +379,7 @@ START_TEST(null_stats_is_a_noop)
     ck_assert_ptr_null(rd_stats_counter(NULL, RD_STATS_TX_BYTES, "a"));
     ck_assert_int_eq(rd_stats_render(NULL, b), 0);
     ck_assert_uint_eq(evbuffer_get_length(b), 0);
-    rd_session_foreach(NULL, count_cb, NULL);
+    rd_sessions_foreach(NULL, count_cb, NULL);
     rd_stats_free(NULL);
     evbuffer_free(b);
 }
@@ -418,6 +424,81 @@ START_TEST(log_json_lines)
 }
 END_TEST
 
+/* stats is a leaf: its gauges come from whatever callback the owner gives, here a fake one
+ * (no session exists); without a callback they are 0. */
+static void fake_gauges(struct rd_stats_gauges *g, void *arg)
+{
+    (void)arg;
+    g->sessions[RD_STATS_KIND_PEER_OUT] = 2;
+    g->conns = 7;
+    g->rx_buffered = 100;
+    g->tx_buffered = 200;
+    g->paused_by_us = 1;
+    g->paused_by_peer = 3;
+    rd_stats_gauge_client(g, "b", 4000, 50);
+    rd_stats_gauge_client(g, "a", -1, 900);
+    rd_stats_gauge_client(g, "a", 2000, 100); /* an older session of a: its RTT is not shown */
+}
+
+START_TEST(gauges_pulled_from_a_callback)
+{
+    char *text;
+
+    rd_stats_set_gauges(st, fake_gauges, NULL);
+    text = render();
+    ck_assert_double_eq(sample(text, "rdial_sessions{kind=\"peer_out\"}"), 2);
+    ck_assert_double_eq(sample(text, "rdial_sessions{kind=\"client\"}"), 0);
+    ck_assert_double_eq(sample(text, "rdial_conns"), 7);
+    ck_assert_double_eq(sample(text, "rdial_conn_buffered_bytes{dir=\"tx\"}"), 200);
+    ck_assert_double_eq(sample(text, "rdial_conns_paused{by=\"peer\"}"), 3);
+    ck_assert_double_eq(sample(text, "rdial_client_rtt_seconds{clientkey=\"b\"}"), 0.004);
+    ck_assert_double_eq(sample(text, "rdial_client_rtt_seconds{clientkey=\"a\"}"), -1);
+    ck_assert_double_eq(sample(text, "rdial_client_last_seen_seconds{clientkey=\"a\"}"), 0.1);
+    free(text);
+    rd_stats_set_gauges(st, NULL, NULL);
+    text = render();
+    ck_assert_double_eq(sample(text, "rdial_conns"), 0);
+    ck_assert_double_eq(sample(text, "rdial_sessions{kind=\"peer_out\"}"), 0);
+    free(text);
+}
+END_TEST
+
+/* A family of another layer: made once (the same name finds it again), every label set
+ * rendered with zeros, after the gauges and before the histogram; the front ends' family
+ * (frontend.h) lists every pair from rd_fe_count_init on. */
+START_TEST(families_of_other_layers)
+{
+    static const char *const labels[] = { "x=\"1\"", "x=\"2\"" };
+    uint64_t *c, *again;
+    char *text;
+
+    ck_assert_ptr_null(rd_stats_family_find(st, "t_family_total"));
+    c = rd_stats_family(st, "t_family_total", "A test family", labels, 2);
+    ck_assert_ptr_nonnull(c);
+    again = rd_stats_family(st, "t_family_total", "other", NULL, 5);
+    ck_assert_ptr_eq(again, c);
+    ck_assert_ptr_eq(rd_stats_family_find(st, "t_family_total"), c);
+    c[1] += 3;
+    ck_assert_int_eq(rd_fe_count_init(st), 0);
+    text = render();
+    ck_assert_double_eq(sample(text, "t_family_total{x=\"1\"}"), 0);
+    ck_assert_double_eq(sample(text, "t_family_total{x=\"2\"}"), 3);
+    ck_assert_ptr_nonnull(strstr(text, "# HELP t_family_total A test family\n"
+                                       "# TYPE t_family_total counter\n"));
+    ck_assert(strstr(text, "rdial_conns_paused") < strstr(text, "t_family_total"));
+    ck_assert(strstr(text, "t_family_total") < strstr(text, "rdial_dial_first_byte_seconds"));
+    ck_assert_double_eq(
+        sample(text, "rdial_frontend_requests_total{frontend=\"httpproxy\",outcome=\"user_gone\"}"),
+        0);
+    free(text);
+    rd_fe_count(st, RD_FE_HTTPPROXY, RD_FE_USER_GONE);
+    ck_assert_uint_eq(rd_fe_count_get(st, RD_FE_HTTPPROXY, RD_FE_USER_GONE), 1);
+    ck_assert_uint_eq(rd_fe_count_get(st, RD_FE_SOCKS, RD_FE_USER_GONE), 0);
+    ck_assert_uint_eq(rd_fe_count_get(NULL, RD_FE_SOCKS, RD_FE_OK), 0);
+    ck_assert_ptr_null(rd_stats_family(NULL, "t", "t", labels, 2));
+}
+END_TEST
+
 Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("stats");
@@ -431,6 +512,8 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, labels_escaped_and_bounded);
     tcase_add_test(tc, exposition_lines_parse);
     tcase_add_test(tc, client_rtt_and_last_seen_gauges);
+    tcase_add_test(tc, gauges_pulled_from_a_callback);
+    tcase_add_test(tc, families_of_other_layers);
     tcase_add_test(tc, null_stats_is_a_noop);
     tcase_add_test(tc, log_json_lines);
     suite_add_tcase(su, tc);

@@ -626,7 +626,7 @@ START_TEST(e2e_session)
     size_t ml, i, big_len = 3000000; /* > RD_WSC_OUT_HIGH: exercises the pull resume */
     const struct srv_msg *sm;
     struct rd_conn *conn;
-    const char *err = NULL;
+    enum rd_session_dial_result dr;
     struct big b;
     char hosthdr[64];
 
@@ -675,8 +675,8 @@ START_TEST(e2e_session)
     ck_assert_mem_eq(c.sv.pong_data, "abc", 3);
 
     /* client -> server: a dial and 3 MB of Data, masked on the way, intact on arrival */
-    conn = rd_session_dial(c.o.s, NULL, "tcp", "127.0.0.1:9", &err);
-    ck_assert_msg(conn != NULL, "dial: %s", err ? err : "?");
+    dr = rd_session_dial(c.o.s, NULL, "tcp", "127.0.0.1:9", NULL, &conn);
+    ck_assert_msg(conn != NULL, "dial: %s", rd_session_dial_str(dr));
     payload = malloc(big_len);
     for (i = 0; i < big_len; i++)
         payload[i] = (uint8_t)(i * 251 + (i >> 9));

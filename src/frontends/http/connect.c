@@ -61,7 +61,7 @@ void hc_connect_established(struct hc *h)
     struct rd_conn *c = h->x.conn;
 
     h->status = 200;
-    rd_stats_frontend(h->fe->cfg.fe->stats, RD_FE_HTTPPROXY, RD_FE_OK);
+    rd_fe_count(h->fe->cfg.fe->stats, RD_FE_HTTPPROXY, RD_FE_OK);
     h->x.active = 0;
     h->x.conn = NULL;
     hc_tunnel(h, c, ok, sizeof ok - 1);
@@ -107,7 +107,7 @@ static void wait_closed(struct rd_conn *c, const char *reason, void *arg)
     h->x.conn = NULL;
     if (strcmp(reason, "EOF") == 0) { /* the target accepted and closed at once */
         h->status = 200;
-        rd_stats_frontend(h->fe->cfg.fe->stats, RD_FE_HTTPPROXY, RD_FE_OK);
+        rd_fe_count(h->fe->cfg.fe->stats, RD_FE_HTTPPROXY, RD_FE_OK);
         h->x.active = 0;
         evbuffer_add_printf(bufferevent_get_output(h->bev),
                             "HTTP/1.1 200 Connection established\r\n\r\n");

@@ -121,7 +121,7 @@ void fwd_done(struct hc *h, const char *outcome)
     if (!h->x.active)
         return;
     h->x.active = 0;
-    rd_stats_frontend(h->fe->cfg.fe->stats, h->x.fe, outcome_of(h));
+    rd_fe_count(h->fe->cfg.fe->stats, h->x.fe, outcome_of(h));
     if (h->x.fe != RD_FE_ROUTE)
         return;
     gettimeofday(&now, NULL);

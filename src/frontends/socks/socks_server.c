@@ -120,7 +120,7 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
     /* a refusal during the handshake leaves through DRAIN without an outcome of its own */
     if (sc->outcome < 0)
         sc->outcome = sc->state == SOCKS_ST_DRAIN ? RD_FE_BAD_REQUEST : RD_FE_USER_GONE;
-    rd_stats_frontend(srv->cfg.fe->stats, RD_FE_SOCKS, (enum rd_fe_outcome)sc->outcome);
+    rd_fe_count(srv->cfg.fe->stats, RD_FE_SOCKS, (enum rd_fe_outcome)sc->outcome);
     if (sc->conn != NULL)
         rd_conn_close(sc->conn, reason);
     if (sc->bev != NULL)

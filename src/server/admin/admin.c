@@ -31,7 +31,7 @@ struct rd_admin_pending {
     struct rd_admin_pending *prev, *next;
     struct event *timer;
     struct rd_session *s;           /* the probed session while the probe is out */
-    struct rd_session_probe *probe; /* NULL once answered */
+    struct rd_rtt_probe *probe;     /* NULL once answered */
     rd_admin_done_cb done;
     void *arg;
     struct rd_admin_answer ans;     /* the body is the asker's */
@@ -40,13 +40,14 @@ struct rd_admin_pending {
     int timeout_ms;
 };
 
-struct rd_admin *rd_admin_new(struct rd_stats *st)
+struct rd_admin *rd_admin_new(struct rd_stats *st, const struct rd_sessions *sessions)
 {
     struct rd_admin *a = calloc(1, sizeof *a);
 
     if (a == NULL)
         return NULL;
     a->st = st;
+    a->sessions = sessions;
     if (rd_admin_page_headers(a) != 0) {
         free(a);
         return NULL;
@@ -432,7 +433,7 @@ static void client_delete(struct rd_admin *a, const struct rd_admin_request *rq,
         return;
     }
     if (id[0] != '\0' && a->reg != NULL)
-        rd_session_foreach(a->st, list_session_cb, &c);
+        rd_sessions_foreach(a->sessions, list_session_cb, &c);
     if (c.n > 0) {
         rd_info("admin: DELETE /clients/%s from %s: closing its %d session%s", id, rq->peer,
                 c.n, c.n == 1 ? "" : "s");

@@ -71,6 +71,7 @@ struct rd_admin;
 struct rd_admin_pending;
 struct rd_registry;
 struct rd_samples;
+struct rd_sessions;
 struct rd_stats;
 struct rd_users;
 
@@ -81,9 +82,10 @@ struct rd_users;
 #define RD_ADMIN_MAX_PEERS 64               /* configured peers listed (RD_MAX_PEERS) */
 #define RD_ADMIN_MAX_HOST 255               /* PAC host (-public-address, Host header) */
 
-/* `st` is borrowed and must outlive the admin (NULL: /metrics and /clients are empty).
+/* `st` (/metrics) and `sessions` (the server's live sessions: /clients, DELETE) are
+ * borrowed and must outlive the admin (NULL: /metrics, respectively /clients, are empty).
  * Returns NULL on allocation failure. */
-struct rd_admin *rd_admin_new(struct rd_stats *st);
+struct rd_admin *rd_admin_new(struct rd_stats *st, const struct rd_sessions *sessions);
 /* Ends every pending health check without an answer (their owners are gone by then: free
  * the front ends first). NULL: no-op. */
 void rd_admin_free(struct rd_admin *a);

@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include "frontends/frontend.h"
 #include "tunnel/registry.h"
 #include "tunnel/samples.h"
 #include "tunnel/session.h"
@@ -148,7 +149,7 @@ static void rows_collect(struct rd_admin *a, struct rows *r, const char *only)
 {
     memset(r, 0, sizeof *r);
     r->only = only;
-    rd_session_foreach(a->st, local_cb, r);
+    rd_sessions_foreach(a->sessions, local_cb, r);
     if (a->reg != NULL)
         rd_registry_foreach_peer(a->reg, peer_cb, r);
     if (r->n > 1)
@@ -307,7 +308,7 @@ static void peers_json(struct rd_admin *a, const struct rows *r, struct evbuffer
     }
     for (k = 0; k < a->npeers; k++)
         peer_row(pr, a->peers[k]);
-    rd_session_foreach(a->st, peer_session_cb, pr);
+    rd_sessions_foreach(a->sessions, peer_session_cb, pr);
     for (i = 0; i < r->n; i++) /* rows are sorted: one (id, via) pair counts once */
         if (r->v[i].via != NULL && (i == 0 || r->v[i - 1].via == NULL ||
                                     strcmp(r->v[i - 1].id, r->v[i].id) != 0 ||
@@ -367,8 +368,7 @@ static void frontends_json(struct rd_stats *st, struct evbuffer *out)
         for (o = 0; o < RD_FE_OUTCOME_COUNT_; o++)
             evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, o > 0 ? "," : "",
                                 rd_fe_outcome_str((enum rd_fe_outcome)o),
-                                rd_stats_frontend_get(st, (enum rd_fe)fe,
-                                                      (enum rd_fe_outcome)o));
+                                rd_fe_count_get(st, (enum rd_fe)fe, (enum rd_fe_outcome)o));
         evbuffer_add(out, "}", 1);
     }
     evbuffer_add(out, "}", 1);

@@ -18,6 +18,7 @@
 
 struct rd_admin {
     struct rd_stats *st;
+    const struct rd_sessions *sessions; /* the server's live sessions (NULL: none) */
     struct event_base *base;       /* NULL until rd_admin_set_tunnel */
     struct rd_registry *reg;
     struct rd_samples *smp;

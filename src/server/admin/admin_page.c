@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include "common/base64.h"
+#include "common/digest.h"
 
 extern const char rd_status_page_html[];
 extern const size_t rd_status_page_html_len;
@@ -23,14 +24,14 @@ const char *rd_admin_page(size_t *len)
 static int block_hash(const char *open, const char *close, char *out, size_t len)
 {
     const char *b = strstr(rd_status_page_html, open), *e;
-    unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-    unsigned mdlen = 0;
+    unsigned char md[RD_SHA256_LEN];
+    char b64[RD_BASE64_LEN(RD_SHA256_LEN)];
 
-    if (b == NULL || (e = strstr(b += strlen(open), close)) == NULL ||
-        EVP_Digest(b, (size_t)(e - b), md, &mdlen, EVP_sha256(), NULL) != 1)
+    if (b == NULL || (e = strstr(b += strlen(open), close)) == NULL)
         return -1;
-    EVP_EncodeBlock(b64, md, (int)mdlen);
-    snprintf(out, len, "sha256-%s", (const char *)b64);
+    rd_sha256(b, (size_t)(e - b), md); /* not EVP: no OpenSSL provider (digest.h) */
+    rd_base64_encode(md, sizeof md, b64);
+    snprintf(out, len, "sha256-%s", b64);
     return 0;
 }
 

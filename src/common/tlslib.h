@@ -1,0 +1,66 @@
+/* tlslib.h - libssl and libevent_openssl, loaded on first use (dlopen).
+ *
+ * A plain ws:// rdial-client never touches TLS, yet mapping libssl and libcrypto costs a
+ * process ~1.7 MiB of RSS before any call: their relocations and the symbol and relocation
+ * tables the loader reads (measured: a program linking libevent is 1.8 MiB, with libssl and
+ * libcrypto linked and unused 3.6 MiB). So the code that rdial-client links calls TLS only
+ * through this table: rd_tlslib() loads libevent_openssl (and with it libssl and libcrypto)
+ * when a wss:// URL is first connected, and rdial-client is linked --as-needed without them
+ * (an idle ws:// client: ~4.2 -> ~2.5 MiB). In rdial-server, which links them anyway
+ * (the main port's TLS), loading them again costs nothing.
+ *
+ * Only the functions the shared client-side code calls are here; server-only code calls
+ * OpenSSL directly. The table is loaded once per process and never unloaded (the one piece
+ * of process state of this module, like the loader's own). */
+#ifndef RD_TLSLIB_H
+#define RD_TLSLIB_H
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define RD_TLSLIB_FN(name) __typeof__(name) *name
+
+struct rd_tlslib {
+    RD_TLSLIB_FN(TLS_client_method);
+    RD_TLSLIB_FN(SSL_CTX_new);
+    RD_TLSLIB_FN(SSL_CTX_free);
+    RD_TLSLIB_FN(SSL_CTX_ctrl);
+    RD_TLSLIB_FN(SSL_CTX_set_verify);
+    RD_TLSLIB_FN(SSL_CTX_load_verify_locations);
+    RD_TLSLIB_FN(SSL_CTX_set_default_verify_paths);
+    RD_TLSLIB_FN(SSL_new);
+    RD_TLSLIB_FN(SSL_free);
+    RD_TLSLIB_FN(SSL_ctrl);
+    RD_TLSLIB_FN(SSL_set_alpn_protos);
+    RD_TLSLIB_FN(SSL_get0_param);
+    RD_TLSLIB_FN(SSL_set_hostflags);
+    RD_TLSLIB_FN(SSL_set1_host);
+    RD_TLSLIB_FN(SSL_get_verify_result);
+    RD_TLSLIB_FN(SSL_get0_alpn_selected);
+    RD_TLSLIB_FN(X509_VERIFY_PARAM_set1_ip_asc);
+    RD_TLSLIB_FN(X509_verify_cert_error_string);
+    RD_TLSLIB_FN(ERR_get_error);
+    RD_TLSLIB_FN(ERR_reason_error_string);
+    RD_TLSLIB_FN(ERR_clear_error);
+    RD_TLSLIB_FN(bufferevent_openssl_socket_new);
+    RD_TLSLIB_FN(bufferevent_openssl_set_allow_dirty_shutdown);
+    RD_TLSLIB_FN(bufferevent_openssl_get_ssl);
+    RD_TLSLIB_FN(bufferevent_get_openssl_error);
+};
+
+/* The table, loading the libraries on the first call. NULL when they cannot be loaded, with
+ * *why (static or thread-local text of the loader, valid until the next call) set. */
+const struct rd_tlslib *rd_tlslib(const char **why);
+
+/* The table if libevent_openssl is in the process (loaded by rd_tlslib(), or linked by the
+ * binary), else NULL: then no TLS object can exist. Cheap after its first call. */
+const struct rd_tlslib *rd_tlslib_loaded(void);
+
+/* The reason text of the first OpenSSL error queued on a TLS bufferevent, draining the
+ * rest; NULL when none is queued (or bev is not TLS). */
+const char *rd_tls_bev_error(struct bufferevent *bev);
+
+#endif

@@ -1,0 +1,223 @@
+/* session_send.c - the send side of a session: control messages queue ahead of Data, conns
+ * with something to send wait on a ring and take turns of at most one Data message each, and
+ * the transport pulls one message at a time (link.h). See session.h and DESIGN.md s3. */
+#include "session_int.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "../common/memtrim.h"
+#include "message.h"
+
+/* ---- the send ring: conns with tx bytes or a graceful close to send, in turn ---- */
+
+void rd_session_ring_remove_(struct rd_session *s, struct rd_conn *c)
+{
+    if (!c->in_ring)
+        return;
+    if (c->ring_next == c) {
+        s->ring = NULL;
+    } else {
+        c->ring_prev->ring_next = c->ring_next;
+        c->ring_next->ring_prev = c->ring_prev;
+        if (s->ring == c)
+            s->ring = c->ring_next;
+    }
+    c->ring_next = c->ring_prev = NULL;
+    c->in_ring = 0;
+}
+
+static void kick(struct rd_session *s)
+{
+    if (s->idle && !s->closing) {
+        s->idle = 0;
+        s->ops->want_write(s->link);
+    }
+}
+
+void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
+{
+    if (!c->in_ring) {
+        if (s->ring == NULL) {
+            c->ring_next = c->ring_prev = c;
+            s->ring = c;
+        } else { /* insert before the head: last in this round */
+            c->ring_next = s->ring;
+            c->ring_prev = s->ring->ring_prev;
+            s->ring->ring_prev->ring_next = c;
+            s->ring->ring_prev = c;
+        }
+        c->in_ring = 1;
+    }
+    if (!c->peer_paused || c->state == RD_CONN_CLOSING)
+        kick(s);
+}
+
+/* ---- tracing ---- */
+
+void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id,
+                       int64_t conn_id, int64_t type, const uint8_t *p, size_t len)
+{
+    char preview[64];
+    size_t i, n = len < 48 ? len : 48;
+
+    if (type == RD_MSG_SYNC || type == RD_MSG_DATA) {
+        for (i = 0; i < n; i++)
+            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
+    } else {
+        for (i = 0; i < n; i++)
+            preview[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+    }
+    preview[n] = '\0';
+    rd_debug("%s %s %" PRId64 " %s [%" PRId64 "] len=%zu: %s", dir, s->name, id,
+             rd_msg_type_str(type), conn_id, len, preview);
+}
+
+/* The trace line of a Data message whose n payload bytes are the tail of out. */
+static void trace_tail(const struct rd_session *s, int64_t id, int64_t conn_id,
+                       struct evbuffer *out, size_t n) /* evbuffer_ptr_set takes no const */
+{
+    uint8_t head[48]; /* trace_msg shows at most 48 bytes */
+    struct evbuffer_ptr at;
+
+    memset(head, '.', sizeof head);
+    if (evbuffer_ptr_set(out, &at, evbuffer_get_length(out) - n, EVBUFFER_PTR_SET) == 0)
+        evbuffer_copyout_from(out, &at, head, n < sizeof head ? n : sizeof head);
+    rd_session_trace_(s, "WRITE", id, conn_id, RD_MSG_DATA, head, n);
+}
+
+/* ---- queueing ---- */
+
+static void ctrl_append(struct rd_session *s, const uint8_t *hdr, size_t hlen, const void *payload,
+                        size_t len)
+{
+    uint32_t total = (uint32_t)(hlen + len);
+
+    if (s->closing)
+        return;
+    if (s->ctrl_bytes + total > s->cfg.max_ctrl_queue) {
+        rd_warn("session %s: control queue over %zu bytes (peer not reading): closing", s->name,
+                s->cfg.max_ctrl_queue);
+        rd_session_close(s, "control queue overflow");
+        return;
+    }
+    evbuffer_add(s->ctrl, &total, sizeof total);
+    evbuffer_add(s->ctrl, hdr, hlen);
+    if (len > 0)
+        evbuffer_add(s->ctrl, payload, len);
+    s->ctrl_bytes += total;
+    kick(s);
+}
+
+void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, const void *payload,
+                           size_t len)
+{
+    uint8_t hdr[RD_MSG_HEADER_MAX];
+    int64_t id = s->next_msg_id++;
+    size_t hlen = rd_msg_encode_header(hdr, id, conn_id, type);
+
+    if (rd_log_trace_enabled())
+        rd_session_trace_(s, "WRITE", id, conn_id, type, payload, len);
+    if (type == RD_MSG_ERROR && !s->closing)
+        STAT_ADD(s->st_txerr, hlen + len);
+    ctrl_append(s, hdr, hlen, payload, len);
+}
+
+/* ---- pull ---- */
+
+/* The next control message: [u32 len][message] off the queue. */
+static void pull_ctrl(struct rd_session *s, struct evbuffer *out)
+{
+    uint32_t len;
+
+    evbuffer_remove(s->ctrl, &len, sizeof len);
+    evbuffer_remove_buffer(s->ctrl, out, len);
+    s->ctrl_bytes -= len;
+}
+
+/* One Data message of c's tx (txlen bytes, c not paused); c keeps its place in the ring while
+ * it has more (or a close to send). */
+static void pull_data(struct rd_session *s, struct rd_conn *c, size_t txlen, struct evbuffer *out)
+{
+    uint8_t hdr[RD_MSG_HEADER_MAX];
+    int64_t id = s->next_msg_id++;
+    /* under tx pressure every conn's turn is as large as its capped tx can be, so a conn that
+     * queued much before the pressure gets no larger turns than the rest */
+    size_t chunk = s->env.tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
+                                                            : RD_DATA_CHUNK;
+    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA), n;
+
+    evbuffer_add(out, hdr, hlen);
+    n = rd_conn_tx_take_(c, out, chunk);
+    if (rd_log_trace_enabled())
+        trace_tail(s, id, c->id, out, n);
+    rd_memtrim_note(s->cfg.trim, n);
+    STAT_ADD(s->st_tx, hlen + n);
+    if (n == txlen && c->state == RD_CONN_OPEN)
+        rd_session_ring_remove_(s, c);
+    else
+        s->ring = c->ring_next;
+    rd_conn_wake_(c);
+}
+
+/* c closed gracefully and its tx is sent: the Error "EOF" that ends it. */
+static void pull_eof(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
+{
+    static const char eof[] = "EOF";
+    uint8_t hdr[RD_MSG_HEADER_MAX];
+    int64_t id = s->next_msg_id++;
+    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
+
+    if (rd_log_trace_enabled())
+        rd_session_trace_(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)eof,
+                          sizeof eof - 1);
+    evbuffer_add(out, hdr, hlen);
+    evbuffer_add(out, eof, sizeof eof - 1);
+    STAT_ADD(s->st_txerr, hlen + sizeof eof - 1);
+    rd_session_conn_dead_(s, c);
+}
+
+/* Control messages first; then one turn of the ring: the first conn with tx that is not
+ * paused sends one Data, or a closed one its Error "EOF". */
+static int pull_one(struct rd_session *s, struct evbuffer *out)
+{
+    size_t tries;
+
+    if (s->ctrl_bytes > 0) {
+        pull_ctrl(s, out);
+        return 1;
+    }
+    for (tries = s->conns.n + 1; s->ring != NULL && tries > 0; tries--) {
+        struct rd_conn *c = s->ring;
+        size_t txlen = rd_conn_tx_len(c);
+
+        if (txlen > 0 && c->peer_paused) {
+            s->ring = c->ring_next; /* paused: keep its place, try the next */
+            continue;
+        }
+        if (txlen > 0) {
+            pull_data(s, c, txlen, out);
+            return 1;
+        }
+        if (c->state == RD_CONN_CLOSING) {
+            pull_eof(s, c, out);
+            return 1;
+        }
+        rd_session_ring_remove_(s, c);
+        rd_conn_wake_(c); /* unpaused with nothing queued: the owner may write */
+    }
+    s->idle = 1;
+    return 0;
+}
+
+int rd_session_pull(struct rd_session *s, struct evbuffer *out)
+{
+    size_t before = evbuffer_get_length(out);
+    int r = pull_one(s, out);
+
+    if (r == 1)
+        s->tx_bytes += evbuffer_get_length(out) - before;
+    return r;
+}
