@@ -43,7 +43,7 @@ void rd_log_flush(void);
 
 void rd_log(enum rd_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap);
+void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Rate limit of one kind of message (a refusal, a limit hit): at most one line per
  * RD_LOG_LIMIT_INTERVAL_MS; the next line that is logged says how many were not. Zero-initialise

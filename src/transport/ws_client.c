@@ -658,9 +658,17 @@ static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *
         goto fail;
     if (T->SSL_set_alpn_protos(ws->ssl, alpn, sizeof alpn - 1) != 0)
         goto fail;
-    if (!is_ip && T->SSL_ctrl(ws->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                              (void *)name) != 1)
-        goto fail;
+    if (!is_ip) {
+        /* SSL_ctrl takes the name as void * (OpenSSL's SSL_set_tlsext_host_name casts the
+         * const away); a copy of ours instead. A longer name is no valid SNI anyway. */
+        char sni[256];
+        if (strlen(name) >= sizeof sni)
+            goto fail;
+        memcpy(sni, name, strlen(name) + 1);
+        if (T->SSL_ctrl(ws->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                        sni) != 1)
+            goto fail;
+    }
     if (!cfg->insecure) {
         if (is_ip) {
             if (T->X509_VERIFY_PARAM_set1_ip_asc(T->SSL_get0_param(ws->ssl), name) != 1)

@@ -192,6 +192,19 @@ static void tls_advance(struct rd_tls_conn *t)
     }
 }
 
+/* SNI. OpenSSL's SSL_set_tlsext_host_name() casts the name to void * (it copies it): it gets
+ * a copy of ours rather than a cast-away const. A longer name is no valid SNI anyway. */
+static int set_sni(SSL *ssl, const char *host)
+{
+    char sni[256];
+    size_t n = strlen(host);
+
+    if (n >= sizeof sni)
+        return 0;
+    memcpy(sni, host, n + 1);
+    return SSL_set_tlsext_host_name(ssl, sni) == 1;
+}
+
 struct rd_tls_conn *rd_tls_conn_new(struct rd_tls_client_ctx *ctx, const char *host)
 {
     struct rd_tls_conn *t = calloc(1, sizeof *t);
@@ -224,7 +237,7 @@ struct rd_tls_conn *rd_tls_conn_new(struct rd_tls_client_ctx *ctx, const char *h
         }
     } else {
         SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (SSL_set_tlsext_host_name(t->ssl, host) != 1 || SSL_set1_host(t->ssl, host) != 1) {
+        if (!set_sni(t->ssl, host) || SSL_set1_host(t->ssl, host) != 1) {
             rd_tls_conn_free(t);
             return NULL;
         }
