@@ -145,7 +145,10 @@ static void mask_net(uint8_t *net, int bytes, int prefix)
         int bits = prefix - i * 8;
         if (bits >= 8)
             continue;
-        net[i] = bits <= 0 ? 0 : (uint8_t)(net[i] & (0xff << (8 - bits)));
+        if (bits <= 0)
+            net[i] = 0;
+        else
+            net[i] = (uint8_t)(net[i] & (0xff << (8 - bits)));
     }
 }
 
