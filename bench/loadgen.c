@@ -74,12 +74,12 @@ struct conn {
     size_t out_len, out_off;
     char in[4096]; /* SOCKS replies and the HTTP head */
     size_t in_len;
-    long long clen;   /* Content-Length, -1 unknown */
-    long long body;   /* body bytes read */
-    double tokens;    /* -r: bytes this conn may read now */
-    double starved;   /* -r: tokens dropped at the burst cap: bytes it would have read had
+    long long clen; /* Content-Length, -1 unknown */
+    long long body; /* body bytes read */
+    double tokens;  /* -r: bytes this conn may read now */
+    double starved; /* -r: tokens dropped at the burst cap: bytes it would have read had
                        * they been there (the shortfall the tunnel, not the limiter, caused) */
-    int want_in;      /* epoll interest currently includes EPOLLIN */
+    int want_in;    /* epoll interest currently includes EPOLLIN */
     int want_out;
     int counted_open; /* idle: counted in opened */
 };
@@ -95,9 +95,9 @@ static double duration = 0;
 static long long expect_len = -1;
 static double rate_limit = 0;
 static int max_handshakes = 100;
-static int barrier;    /* fetch -b: send every GET at once, once all handshakes are done */
-static int n_waiting;  /* conns in S_WAIT */
-static FILE *trace; /* -v FILE: one line per finished fetch stream */
+static int barrier;       /* fetch -b: send every GET at once, once all handshakes are done */
+static int n_waiting;     /* conns in S_WAIT */
+static FILE *trace;       /* -v FILE: one line per finished fetch stream */
 static double late_bytes; /* -r: tokens dropped while bytes waited in the socket: this loop
                            * did not read them in time, loadgen's own shortfall */
 static int epfd;
@@ -244,8 +244,9 @@ static void queue_out(struct conn *c, const void *p, size_t n)
 
 static void queue_http(struct conn *c)
 {
-    int n = snprintf(c->out, sizeof c->out, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: rdial-loadgen\r\n\r\n",
-                     path, host_hdr);
+    int n = snprintf(c->out, sizeof c->out,
+                     "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: rdial-loadgen\r\n\r\n", path,
+                     host_hdr);
     c->out_len = (size_t)n;
     c->out_off = 0;
     c->in_len = 0;
@@ -422,9 +423,7 @@ static void on_readable(struct conn *c)
         switch (c->st) {
         case S_SOCKS_GREET:
         case S_SOCKS_REQ:
-        case S_HTTP_HEAD:
-            n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
-            break;
+        case S_HTTP_HEAD: n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0); break;
         case S_HTTP_BODY:
             want = SCRATCH;
             if (rate_limit > 0) {
@@ -443,8 +442,7 @@ static void on_readable(struct conn *c)
             if (n > 0)
                 continue; /* unexpected bytes: ignore */
             break;
-        default:
-            return;
+        default: return;
         }
         if (n < 0) {
             char b[64];
@@ -453,7 +451,9 @@ static void on_readable(struct conn *c)
             if (errno == EINTR)
                 continue;
             snprintf(b, sizeof b, "recv (%s): %s",
-                     c->st == S_HTTP_BODY ? "body" : c->st == S_IDLE ? "idle" : "handshake",
+                     c->st == S_HTTP_BODY ? "body"
+                     : c->st == S_IDLE    ? "idle"
+                                          : "handshake",
                      strerror(errno));
             finish(c, 0, b);
             return;
@@ -462,9 +462,10 @@ static void on_readable(struct conn *c)
             if (c->st == S_HTTP_BODY)
                 check_end_of_body(c);
             else
-                finish(c, 0, c->st == S_IDLE ? "idle conn closed by the far side"
-                             : c->st == S_HTTP_HEAD ? "EOF before the HTTP answer"
-                                                    : "EOF during the SOCKS5 handshake");
+                finish(c, 0,
+                       c->st == S_IDLE        ? "idle conn closed by the far side"
+                       : c->st == S_HTTP_HEAD ? "EOF before the HTTP answer"
+                                              : "EOF during the SOCKS5 handshake");
             return;
         }
         if (c->st == S_HTTP_BODY) {
@@ -490,7 +491,10 @@ static void on_readable(struct conn *c)
             {
                 unsigned char req[300];
                 size_t hl = strlen(socks_host), k = 0;
-                req[k++] = 5; req[k++] = 1; req[k++] = 0; req[k++] = 3;
+                req[k++] = 5;
+                req[k++] = 1;
+                req[k++] = 0;
+                req[k++] = 3;
                 req[k++] = (unsigned char)hl;
                 memcpy(req + k, socks_host, hl);
                 k += hl;
@@ -749,8 +753,8 @@ int main(int argc, char **argv)
                     b += conns[i].body;
                 sv += conns[i].starved;
             }
-            printf("progress secs=%.3f late=%.0f starved=%.0f bytes=%lld\n", t - t0, late_bytes,
-                   sv, b);
+            printf("progress secs=%.3f late=%.0f starved=%.0f bytes=%lld\n", t - t0, late_bytes, sv,
+                   b);
             fflush(stdout);
             last_progress = t;
         }

@@ -36,8 +36,17 @@ static double cpu_s(void)
 }
 
 static void fl_want_write(void *l) { (void)l; }
-static void fl_ping(void *l, const uint8_t *p, size_t n) { (void)l; (void)p; (void)n; }
-static void fl_close(void *l, const char *r) { (void)l; (void)r; }
+static void fl_ping(void *l, const uint8_t *p, size_t n)
+{
+    (void)l;
+    (void)p;
+    (void)n;
+}
+static void fl_close(void *l, const char *r)
+{
+    (void)l;
+    (void)r;
+}
 static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 static int fake_link;
 
@@ -51,17 +60,26 @@ static void o_readable(struct rd_conn *c, void *arg)
     rd_conn_read(c, sink, SIZE_MAX);
     evbuffer_drain(sink, evbuffer_get_length(sink));
 }
-static void o_writable(struct rd_conn *c, void *arg) { (void)c; (void)arg; writable++; }
+static void o_writable(struct rd_conn *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    writable++;
+}
 static void o_closed(struct rd_conn *c, const char *reason, void *arg)
 {
-    (void)c; (void)reason; (void)arg;
+    (void)c;
+    (void)reason;
+    (void)arg;
 }
 static const struct rd_conn_cbs o_cbs = { o_readable, o_writable, o_closed, NULL };
 
 static void on_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
                        void *arg)
 {
-    (void)s; (void)t; (void)arg;
+    (void)s;
+    (void)t;
+    (void)arg;
     rd_conn_set_cbs(c, &o_cbs, NULL);
     if (nconns < NCONNS)
         conns[nconns++] = c;
@@ -212,8 +230,7 @@ int main(int argc, char **argv)
     sink = evbuffer_new();
     for (r = 0; r < runs; r++) {
         a[r] = !*only || !strcmp(only, "send") ? send_round_robin(base, 200 / div) : 0;
-        b[r] = !*only || !strcmp(only, "recv16") ? recv_dispatch(base, 16 * 1024, 200000 / div)
-                                                 : 0;
+        b[r] = !*only || !strcmp(only, "recv16") ? recv_dispatch(base, 16 * 1024, 200000 / div) : 0;
         c[r] = !*only || !strcmp(only, "recv1") ? recv_dispatch(base, 1024, 2000000 / div) : 0;
         d[r] = !*only || !strcmp(only, "churn") ? churn(base, 200000 / div) : 0;
     }

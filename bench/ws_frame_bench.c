@@ -35,22 +35,22 @@ static void naive_mask(uint8_t *buf, size_t len, const uint8_t key[4], size_t of
 }
 
 /* Run the body over `bytes_per_round` repeatedly for ~0.5 s; GB/s. */
-#define MEASURE(label, bytes_per_round, ...)                                              \
-    do {                                                                                  \
-        double t0 = now_s(), t;                                                           \
-        unsigned long rounds = 0;                                                         \
-        do {                                                                              \
-            __VA_ARGS__;                                                                       \
-            rounds++;                                                                     \
-            t = now_s() - t0;                                                             \
-        } while (t < 0.5);                                                                \
-        printf("%-44s %7.2f GB/s\n", label, (double)(bytes_per_round) * rounds / t / 1e9); \
+#define MEASURE(label, bytes_per_round, ...)                                                       \
+    do {                                                                                           \
+        double t0 = now_s(), t;                                                                    \
+        unsigned long rounds = 0;                                                                  \
+        do {                                                                                       \
+            __VA_ARGS__;                                                                           \
+            rounds++;                                                                              \
+            t = now_s() - t0;                                                                      \
+        } while (t < 0.5);                                                                         \
+        printf("%-44s %7.2f GB/s\n", label, (double)(bytes_per_round)*rounds / t / 1e9);           \
     } while (0)
 
 int main(void)
 {
     uint8_t *src = malloc(BUF_SIZE + 8), *dst = malloc(BUF_SIZE + 8);
-    const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
     size_t i, nframes = 16, flen;
     uint8_t *frames_plain, *frames_masked, *work;
     struct rd_ws_reasm *rc = rd_ws_reasm_new(RD_WS_ROLE_CLIENT, 0);
@@ -66,8 +66,7 @@ int main(void)
             rd_ws_mask_copy(dst + 5, src + 1, BUF_SIZE, key, 2));
     MEASURE("rd_ws_mask_copy (64 KiB)", FRAME_PAYLOAD,
             rd_ws_mask_copy(dst, src, FRAME_PAYLOAD, key, 0));
-    MEASURE("naive per-byte mask (1 MiB) [reference]", BUF_SIZE,
-            naive_mask(src, BUF_SIZE, key, 0));
+    MEASURE("naive per-byte mask (1 MiB) [reference]", BUF_SIZE, naive_mask(src, BUF_SIZE, key, 0));
     sink = dst[17] ^ src[9];
 
     /* 16 frames of 64 KiB payload each, back to back */
@@ -82,8 +81,8 @@ int main(void)
                                             NULL);
             memcpy(frames_plain + np, src, FRAME_PAYLOAD);
             np += FRAME_PAYLOAD;
-            nm += rd_ws_frame_encode_header(frames_masked + nm, 1, RD_WS_OP_BINARY,
-                                            FRAME_PAYLOAD, key);
+            nm += rd_ws_frame_encode_header(frames_masked + nm, 1, RD_WS_OP_BINARY, FRAME_PAYLOAD,
+                                            key);
             rd_ws_mask_copy(frames_masked + nm, src, FRAME_PAYLOAD, key, 0);
             nm += FRAME_PAYLOAD;
         }
@@ -101,18 +100,17 @@ int main(void)
          * measured separately so it can be subtracted */
         MEASURE("memcpy of the masked frames [reference]", (double)nframes * FRAME_PAYLOAD,
                 memcpy(work, frames_masked, nm));
-        MEASURE("copy + parse 64 KiB frames, masked (server rx)",
-                (double)nframes * FRAME_PAYLOAD, {
-                    size_t pos = 0, used;
-                    struct rd_ws_event ev;
-                    memcpy(work, frames_masked, nm);
-                    while (pos < nm) {
-                        if (rd_ws_reasm_parse(rs, work + pos, nm - pos, &used, &ev) != RD_WS_OK)
-                            abort();
-                        sink ^= ev.data[0];
-                        pos += used;
-                    }
-                });
+        MEASURE("copy + parse 64 KiB frames, masked (server rx)", (double)nframes * FRAME_PAYLOAD, {
+            size_t pos = 0, used;
+            struct rd_ws_event ev;
+            memcpy(work, frames_masked, nm);
+            while (pos < nm) {
+                if (rd_ws_reasm_parse(rs, work + pos, nm - pos, &used, &ev) != RD_WS_OK)
+                    abort();
+                sink ^= ev.data[0];
+                pos += used;
+            }
+        });
     }
     rd_ws_reasm_free(rc);
     rd_ws_reasm_free(rs);

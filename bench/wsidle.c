@@ -47,7 +47,7 @@ struct sess {
     /* frame reader */
     unsigned char hdr[14];
     size_t hdr_len;
-    uint64_t left;       /* payload bytes of the current frame still to read */
+    uint64_t left; /* payload bytes of the current frame still to read */
     int opcode;
     unsigned char ctl[125]; /* control frame payload (ping -> pong) */
     size_t ctl_len;
@@ -185,8 +185,10 @@ static void start(struct sess *s, int idx)
         key[i] = (unsigned char)random();
     for (i = 0; i < 15; i += 3) {
         uint32_t v = (uint32_t)key[i] << 16 | (uint32_t)key[i + 1] << 8 | key[i + 2];
-        b64[k++] = tbl[v >> 18 & 63]; b64[k++] = tbl[v >> 12 & 63];
-        b64[k++] = tbl[v >> 6 & 63]; b64[k++] = tbl[v & 63];
+        b64[k++] = tbl[v >> 18 & 63];
+        b64[k++] = tbl[v >> 12 & 63];
+        b64[k++] = tbl[v >> 6 & 63];
+        b64[k++] = tbl[v & 63];
     }
     b64[k++] = tbl[key[15] >> 2];
     b64[k++] = tbl[(key[15] & 3) << 4];
@@ -325,8 +327,8 @@ static void on_event(struct sess *s, uint32_t e, double t)
                 if (s->in_len < 12 || memcmp(s->in + 9, "101", 3) != 0) {
                     char b[160];
                     char *eol = memchr(s->in, '\r', s->in_len);
-                    snprintf(b, sizeof b, "upgrade refused: %.*s",
-                             (int)(eol ? eol - s->in : 40), s->in);
+                    snprintf(b, sizeof b, "upgrade refused: %.*s", (int)(eol ? eol - s->in : 40),
+                             s->in);
                     kill_sess(s, b);
                     return;
                 }

@@ -37,9 +37,9 @@ struct client_config {
     int handshake_timeout_ms;
     const char *ca_file;
     int insecure;
-    const char *proxy;        /* -proxy: URL, "direct", or NULL = the environment's rules */
-    const char *token;        /* secret: sent as X-Tunnel-Token, never logged */
-    const char *token_file;   /* -token-file: the token read from a file (not seen in ps) */
+    const char *proxy;      /* -proxy: URL, "direct", or NULL = the environment's rules */
+    const char *token;      /* secret: sent as X-Tunnel-Token, never logged */
+    const char *token_file; /* -token-file: the token read from a file (not seen in ps) */
     struct rd_flag_list allow_patterns;
     int max_pending_dials;
 };
@@ -48,22 +48,22 @@ struct client_config {
 struct client {
     const struct client_config *cfg;
     struct rd_daemon *daemon;
-    struct event_base *base;  /* the daemon's */
+    struct event_base *base; /* the daemon's */
     struct evdns_base *dns;
-    struct rd_allow *allow;   /* NULL or empty: every target allowed */
+    struct rd_allow *allow;     /* NULL or empty: every target allowed */
     struct rd_loopguard *guard; /* the server's own addresses: never dialled (per session) */
-    int pending_dials;        /* Connects being dialled (DNS + connect) */
-    time_t refusal_warned;    /* last allow-list / pending-limit warning (rate limit) */
-    unsigned long refusals;   /* refusals since, not logged */
+    int pending_dials;          /* Connects being dialled (DNS + connect) */
+    time_t refusal_warned;      /* last allow-list / pending-limit warning (rate limit) */
+    unsigned long refusals;     /* refusals since, not logged */
     struct rd_ws_client *ws;
     struct rd_session *session;
-    struct rd_memtrim *trim;  /* trims the heap when the session's traffic stops */
+    struct rd_memtrim *trim; /* trims the heap when the session's traffic stops */
     struct event *retry_ev;
     int failures; /* consecutive failed attempts */
     int exit_code;
     int stopping;
     char id_header[RD_MAX_CLIENT_KEY + 32];
-    char *token_header;       /* "X-Tunnel-Token: ..." (malloc'd, wiped at exit) */
+    char *token_header; /* "X-Tunnel-Token: ..." (malloc'd, wiped at exit) */
 };
 
 #define CLIENT_REFUSAL_WARN_INTERVAL_S 10 /* at most one refusal warning this often */
@@ -76,7 +76,8 @@ static void warn_refusal(struct client *cl, const char *what, const char *target
     struct timespec now;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (cl->refusal_warned != 0 && now.tv_sec - cl->refusal_warned < CLIENT_REFUSAL_WARN_INTERVAL_S) {
+    if (cl->refusal_warned != 0 &&
+        now.tv_sec - cl->refusal_warned < CLIENT_REFUSAL_WARN_INTERVAL_S) {
         cl->refusals++;
         return;
     }
@@ -97,8 +98,8 @@ static void pending_conn_closed(struct rd_conn *c, const char *reason, void *arg
 {
     struct pending_dial *pd = arg;
     pd->cl->pending_dials--;
-    rd_debug("conn %lld %s: closed while dialling: %s", (long long)rd_conn_id(c),
-             rd_conn_target(c), reason);
+    rd_debug("conn %lld %s: closed while dialling: %s", (long long)rd_conn_id(c), rd_conn_target(c),
+             reason);
     rd_target_dial_cancel(pd->d);
     free(pd);
 }
@@ -319,10 +320,7 @@ static int check_proxy(const struct client *cl)
     return 0;
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    start_connect(arg);
-}
+static void retry_cb(evutil_socket_t fd, short what, void *arg) { start_connect(arg); }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -403,21 +401,32 @@ static int client_config_parse(struct client_config *c, int argc, char **argv)
         RD_FLAGDEF_STRING("connect", &c->url, "server websocket URL (ws:// or wss://)"),
         RD_FLAGDEF_STRING("id", &c->id, "client id, sent as X-Tunnel-ID"),
         RD_DAEMON_FLAG_DEBUG(&c->daemon),
-        RD_FLAGDEF_BOOL("no-reconnect", &c->no_reconnect, "exit with status 1 when the session ends or cannot be made, instead of retrying"),
-        RD_FLAGDEF_INT("max-backoff-ms", &c->max_backoff_ms, "cap of the reconnect backoff (exponential from 250 ms, with jitter)", 250, 3600000),
-        RD_FLAGDEF_INT("ping-interval-ms", &c->ping_interval_ms, "websocket ping period", 0, 3600000),
-        RD_FLAGDEF_INT("ping-timeout-ms", &c->ping_timeout_ms, "drop the session when no ping/pong arrived for this long", 0, 3600000),
-        RD_FLAGDEF_INT("sync-interval-ms", &c->sync_interval_ms, "SyncConnections period (0 = never)", 0, 3600000),
-        RD_FLAGDEF_INT("dial-timeout-ms", &c->dial_timeout_ms, "timeout of one target dial (DNS + connect)", 1, 3600000),
-        RD_FLAGDEF_INT("handshake-timeout-ms", &c->handshake_timeout_ms, "timeout of connect + proxy handshake + TLS + websocket upgrade", 1, 3600000),
+        RD_FLAGDEF_BOOL(
+            "no-reconnect", &c->no_reconnect,
+            "exit with status 1 when the session ends or cannot be made, instead of retrying"),
+        RD_FLAGDEF_INT("max-backoff-ms", &c->max_backoff_ms,
+                       "cap of the reconnect backoff (exponential from 250 ms, with jitter)", 250,
+                       3600000),
+        RD_FLAGDEF_INT("ping-interval-ms", &c->ping_interval_ms, "websocket ping period", 0,
+                       3600000),
+        RD_FLAGDEF_INT("ping-timeout-ms", &c->ping_timeout_ms,
+                       "drop the session when no ping/pong arrived for this long", 0, 3600000),
+        RD_FLAGDEF_INT("sync-interval-ms", &c->sync_interval_ms,
+                       "SyncConnections period (0 = never)", 0, 3600000),
+        RD_FLAGDEF_INT("dial-timeout-ms", &c->dial_timeout_ms,
+                       "timeout of one target dial (DNS + connect)", 1, 3600000),
+        RD_FLAGDEF_INT("handshake-timeout-ms", &c->handshake_timeout_ms,
+                       "timeout of connect + proxy handshake + TLS + websocket upgrade", 1,
+                       3600000),
         RD_FLAGDEF_STRING("ca", &c->ca_file, "wss: CA bundle to verify the server with"),
         RD_FLAGDEF_BOOL("insecure", &c->insecure, "wss: do not verify the server certificate"),
-        RD_FLAGDEF_STRING("proxy", &c->proxy,
-                          "outbound proxy to reach the server through: http://[user:pass@]host:port "
-                          "(CONNECT), socks5://... (names resolved here), socks5h://... (by the "
-                          "proxy), or direct (none); default: https_proxy/HTTPS_PROXY for wss, "
-                          "http_proxy/HTTP_PROXY for ws, unless no_proxy/NO_PROXY matches. A "
-                          "password given here shows in ps: prefer RDIAL_PROXY"),
+        RD_FLAGDEF_STRING(
+            "proxy", &c->proxy,
+            "outbound proxy to reach the server through: http://[user:pass@]host:port "
+            "(CONNECT), socks5://... (names resolved here), socks5h://... (by the "
+            "proxy), or direct (none); default: https_proxy/HTTPS_PROXY for wss, "
+            "http_proxy/HTTP_PROXY for ws, unless no_proxy/NO_PROXY matches. A "
+            "password given here shows in ps: prefer RDIAL_PROXY"),
         RD_FLAGDEF_STRING("token", &c->token,
                           "this client's token (server -client-tokens), sent as X-Tunnel-Token; "
                           "visible to local users in ps: prefer -token-file or RDIAL_TOKEN "
@@ -430,8 +439,7 @@ static int client_config_parse(struct client_config *c, int argc, char **argv)
                         "tcp/127.0.0.1:8125, tcp/10.0.0.0/8:*, tcp/[::1]:*, tcp/db.*:5432; "
                         "others get 'connect not allowed' (default: everything)"),
         RD_FLAGDEF_INT("max-pending-dials", &c->max_pending_dials,
-                       "Connects dialled at once (DNS + connect); more get an Error", 1,
-                       1 << 20),
+                       "Connects dialled at once (DNS + connect); more get an Error", 1, 1 << 20),
         RD_DAEMON_FLAG_LOG_FORMAT(&c->daemon),
         RD_FLAGDEF_END,
     };

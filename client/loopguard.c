@@ -106,8 +106,7 @@ static int is_local(const struct addr *a, struct ifcache *ic)
     for (i = ic->list; i != NULL; i = i->ifa_next) {
         struct addr x;
         unsigned port;
-        if (i->ifa_addr != NULL && from_sockaddr(i->ifa_addr, &x, &port) == 0 &&
-            addr_eq(&x, a))
+        if (i->ifa_addr != NULL && from_sockaddr(i->ifa_addr, &x, &port) == 0 && addr_eq(&x, a))
             return 1;
     }
     return 0;
@@ -246,8 +245,7 @@ const char *rd_loopguard_describe(const struct rd_loopguard *g, char *buf, size_
         if (!e->any)
             inet_ntop(e->a.v6 ? AF_INET6 : AF_INET, e->a.b, host, sizeof host);
         n = snprintf(buf + used, len - used, "%s%s%s%s:%u", i ? ", " : "",
-                     e->a.v6 && !e->any ? "[" : "", host, e->a.v6 && !e->any ? "]" : "",
-                     e->port);
+                     e->a.v6 && !e->any ? "[" : "", host, e->a.v6 && !e->any ? "]" : "", e->port);
         if (n < 0)
             break;
         used += (size_t)n;

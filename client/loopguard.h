@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#define RD_LOOPGUARD_MAX 16        /* entries: the server's address + its announced ones */
+#define RD_LOOPGUARD_MAX 16 /* entries: the server's address + its announced ones */
 #define RD_LOOPGUARD_ERROR "connect not allowed: loop to the rdial server" /* Error text */
 
 struct rd_loopguard;

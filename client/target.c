@@ -26,8 +26,8 @@ struct rd_target_dial {
     rd_target_cb cb;
     void *arg;
     char desc[RD_MAX_CONNECT_ADDR + 16]; /* "tcp 127.0.0.1:8125" for error texts */
-    const struct rd_loopguard *guard; /* borrowed; NULL = none */
-    int guarded;                      /* an address was refused by the guard */
+    const struct rd_loopguard *guard;    /* borrowed; NULL = none */
+    int guarded;                         /* an address was refused by the guard */
     struct evdns_getaddrinfo_request *req;
     struct evutil_addrinfo *ais, *next_ai;
     struct bufferevent *bev;
@@ -35,7 +35,7 @@ struct rd_target_dial {
     char err[160];
     int last_errno;
     int resolving;
-    int connected; /* connect() completed at once: report from defer */
+    int connected;  /* connect() completed at once: report from defer */
     unsigned scope; /* an IPv6 literal's zone ("fe80::1%eth0"): its interface index */
 };
 
@@ -226,9 +226,9 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdns_base *dns,
-                                            const char *proto, const char *addr,
-                                            int timeout_ms, const struct rd_loopguard *guard,
-                                            rd_target_cb cb, void *arg)
+                                            const char *proto, const char *addr, int timeout_ms,
+                                            const struct rd_loopguard *guard, rd_target_cb cb,
+                                            void *arg)
 {
     struct rd_target_dial *d = calloc(1, sizeof *d);
     struct evutil_addrinfo hints;
@@ -273,9 +273,8 @@ struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdn
      * would drop an IPv6 literal on a host without a global IPv6 address (loopback only) */
     {
         unsigned char a[16];
-        if (strchr(host, ':') != NULL
-                ? evutil_inet_pton_scope(AF_INET6, host, a, &d->scope) == 1
-                : evutil_inet_pton(AF_INET, host, a) == 1) {
+        if (strchr(host, ':') != NULL ? evutil_inet_pton_scope(AF_INET6, host, a, &d->scope) == 1
+                                      : evutil_inet_pton(AF_INET, host, a) == 1) {
             hints.ai_flags = EVUTIL_AI_NUMERICHOST;
             if (strchr(host, '%') != NULL)
                 *strchr(host, '%') = '\0'; /* the zone goes in sin6_scope_id (dns_cb) */

@@ -20,9 +20,9 @@ typedef void (*rd_target_cb)(struct bufferevent *bev, const char *err, void *arg
  * must outlive the dial): resolved addresses it refuses are not connected to; when no other
  * address connects, the error is RD_LOOPGUARD_ERROR (loopguard.h). */
 struct rd_target_dial *rd_target_dial_start(struct event_base *base, struct evdns_base *dns,
-                                            const char *proto, const char *addr,
-                                            int timeout_ms, const struct rd_loopguard *guard,
-                                            rd_target_cb cb, void *arg);
+                                            const char *proto, const char *addr, int timeout_ms,
+                                            const struct rd_loopguard *guard, rd_target_cb cb,
+                                            void *arg);
 /* Stop a dial in progress: no callback follows. */
 void rd_target_dial_cancel(struct rd_target_dial *d);
 

@@ -60,11 +60,11 @@
 
 #define DUMMY_PROG "rdial-dummy"
 #define DUMMY_DEFAULT_LISTEN ":8125"
-#define DUMMY_PIECE (1024 * 1024)                 /* file bytes queued per drain */
-#define DUMMY_MAX_SINGLE_WRITE (1024 * 1024)      /* per write callback (libevent: 16 KiB) */
+#define DUMMY_PIECE (1024 * 1024)                   /* file bytes queued per drain */
+#define DUMMY_MAX_SINGLE_WRITE (1024 * 1024)        /* per write callback (libevent: 16 KiB) */
 #define DUMMY_MAX_BODY_DEFAULT (64LL * 1024 * 1024) /* request body ceiling (flag) */
-#define DUMMY_TIMEOUT_S_DEFAULT 60                /* idle/read/write timeout (flag) */
-#define DUMMY_MAX_LISTING 10000                   /* directory entries listed at most */
+#define DUMMY_TIMEOUT_S_DEFAULT 60                  /* idle/read/write timeout (flag) */
+#define DUMMY_MAX_LISTING 10000                     /* directory entries listed at most */
 #define DUMMY_LISTEN_BACKLOG 4096 /* clamped to net.core.somaxconn; tunnels dial in bursts */
 #define DUMMY_HASH_CHUNK (64 * 1024)
 
@@ -82,12 +82,12 @@ struct dummy {
 /* One file response being streamed. Owned by itself: freed by stream_done()
  * either when the last piece is queued or from the connection's close callback. */
 struct stream {
-    struct evhttp_request *req;     /* borrowed from evhttp */
+    struct evhttp_request *req;      /* borrowed from evhttp */
     struct evhttp_connection *evcon; /* borrowed */
-    int fd;                         /* owned */
-    off_t next;                     /* next file offset to queue */
-    off_t end;                      /* one past the last offset to send */
-    off_t total;                    /* bytes in the response body */
+    int fd;                          /* owned */
+    off_t next;                      /* next file offset to queue */
+    off_t end;                       /* one past the last offset to send */
+    off_t total;                     /* bytes in the response body */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -125,11 +125,17 @@ static const char *content_type(const char *path)
         const char *ext;
         const char *type;
     } types[] = {
-        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-        {"txt", "text/plain; charset=utf-8"}, {"css", "text/css; charset=utf-8"},
-        {"js", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-        {"png", "image/png"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},
-        {"gif", "image/gif"}, {"svg", "image/svg+xml"},
+        { "html", "text/html; charset=utf-8" },
+        { "htm", "text/html; charset=utf-8" },
+        { "txt", "text/plain; charset=utf-8" },
+        { "css", "text/css; charset=utf-8" },
+        { "js", "text/javascript; charset=utf-8" },
+        { "json", "application/json" },
+        { "png", "image/png" },
+        { "jpg", "image/jpeg" },
+        { "jpeg", "image/jpeg" },
+        { "gif", "image/gif" },
+        { "svg", "image/svg+xml" },
     };
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash : path, '.');
@@ -150,8 +156,8 @@ static void log_reply(struct evhttp_request *req, int code, long long bytes)
 
 /* Send body (may be NULL; always consumed) with its Content-Length. For HEAD
  * only the headers go out. */
-static void reply(struct evhttp_request *req, int code, const char *reason,
-                  const char *ctype, struct evbuffer *body)
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *ctype,
+                  struct evbuffer *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     size_t len = body ? evbuffer_get_length(body) : 0;
@@ -172,11 +178,11 @@ static void reply(struct evhttp_request *req, int code, const char *reason,
         evbuffer_free(body);
 }
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason,
-                       const char *fmt, ...)
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt,
+                       ...)
 {
     struct evbuffer *b = evbuffer_new();
     va_list ap;
@@ -331,10 +337,7 @@ static void stream_next(struct stream *st)
     stream_free(st);
 }
 
-static void stream_on_drained(struct evhttp_connection *evcon, void *arg)
-{
-    stream_next(arg);
-}
+static void stream_on_drained(struct evhttp_connection *evcon, void *arg) { stream_next(arg); }
 
 /* The streamed reply is fully written: give the connection its read (idle)
  * timeout back for keep-alive. */
@@ -349,8 +352,8 @@ static void stream_on_complete(struct evhttp_request *req, void *arg)
 }
 
 /* Serve the regular file open on fd (taken over) at path. */
-static void serve_file(struct dummy *d, struct evhttp_request *req, int fd,
-                       const struct stat *sb, const char *path)
+static void serve_file(struct dummy *d, struct evhttp_request *req, int fd, const struct stat *sb,
+                       const char *path)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     const char *range = evhttp_find_header(evhttp_request_get_input_headers(req), "Range");
@@ -423,8 +426,7 @@ static int inside_root(const struct dummy *d, const char *p)
 {
     if (d->rootlen == 1)
         return p[0] == '/';
-    return strncmp(p, d->root, d->rootlen) == 0 &&
-           (p[d->rootlen] == '\0' || p[d->rootlen] == '/');
+    return strncmp(p, d->root, d->rootlen) == 0 && (p[d->rootlen] == '\0' || p[d->rootlen] == '/');
 }
 
 /* realpath() of fspath, confirmed inside the root. Returns 0, or an HTTP
@@ -501,8 +503,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* HTML listing of the directory dirpath (resolved) for URL path urlpath. */
-static void serve_listing(struct evhttp_request *req, const char *dirpath,
-                          const char *urlpath)
+static void serve_listing(struct evhttp_request *req, const char *dirpath, const char *urlpath)
 {
     DIR *dir = opendir(dirpath);
     struct evbuffer *b;
@@ -562,8 +563,7 @@ static void serve_listing(struct evhttp_request *req, const char *dirpath,
             char *href = evhttp_uriencode(names[k], (ev_ssize_t)(nl - (size_t)isdir), 0);
             char *text = evhttp_htmlescape(names[k]);
             if (href != NULL && text != NULL)
-                evbuffer_add_printf(b, "<a href=\"%s%s\">%s</a>\n", href, isdir ? "/" : "",
-                                    text);
+                evbuffer_add_printf(b, "<a href=\"%s%s\">%s</a>\n", href, isdir ? "/" : "", text);
             free(href);
             free(text);
         }
@@ -581,8 +581,7 @@ static void serve_listing(struct evhttp_request *req, const char *dirpath,
 }
 
 /* Open path (resolved, inside root) and serve it if it is a regular file. */
-static void open_and_serve(struct dummy *d, struct evhttp_request *req,
-                           const char *path)
+static void open_and_serve(struct dummy *d, struct evhttp_request *req, const char *path)
 {
     struct stat sb;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
@@ -648,8 +647,7 @@ static void handle_get(struct dummy *d, struct evhttp_request *req)
             free(path);
             return;
         }
-        if ((size_t)snprintf(fspath, sizeof fspath, "%s/index.html", resolved) <
-                sizeof fspath &&
+        if ((size_t)snprintf(fspath, sizeof fspath, "%s/index.html", resolved) < sizeof fspath &&
             resolve(d, fspath, index) == 0 && stat(index, &sb) == 0 && S_ISREG(sb.st_mode)) {
             open_and_serve(d, req, index);
         } else {
@@ -676,7 +674,7 @@ static void handle_echo_headers(struct evhttp_request *req)
     evbuffer_add_printf(b, "%s %s\n", method_str(evhttp_request_get_command(req)),
                         evhttp_request_get_uri(req));
     TAILQ_FOREACH(kv, in, next)
-        evbuffer_add_printf(b, "%s: %s\n", kv->key, kv->value);
+    evbuffer_add_printf(b, "%s: %s\n", kv->key, kv->value);
     reply(req, HTTP_OK, "OK", "text/plain; charset=utf-8", b);
 }
 
@@ -705,9 +703,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 
     switch (cmd) {
     case EVHTTP_REQ_POST:
-    case EVHTTP_REQ_PUT:
-        handle_body(req);
-        return;
+    case EVHTTP_REQ_PUT: handle_body(req); return;
     case EVHTTP_REQ_GET:
     case EVHTTP_REQ_HEAD:
         if (path != NULL && strcmp(path, "/echo-headers") == 0)
@@ -716,8 +712,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             handle_get(d, req);
         return;
     default:
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                          "GET, HEAD, POST, PUT");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, POST, PUT");
         reply_text(req, 405, "Method Not Allowed", "405 method not allowed\n");
         return;
     }
@@ -811,8 +806,7 @@ static int bind_listen(const char *addr)
     } else {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-        snprintf(shown, sizeof shown, "%s:%u", wildcard ? "127.0.0.1" : ip,
-                 ntohs(s4->sin_port));
+        snprintf(shown, sizeof shown, "%s:%u", wildcard ? "127.0.0.1" : ip, ntohs(s4->sin_port));
     }
     printf("listening on %s\n", shown);
     fflush(stdout);
@@ -876,7 +870,7 @@ struct dummy_cfg {
     int timeout_s;
     int max_header;
     long long max_body;
-    int notsent_lowat;     /* TCP_NOTSENT_LOWAT of the connections, 0: the kernel's default */
+    int notsent_lowat; /* TCP_NOTSENT_LOWAT of the connections, 0: the kernel's default */
 };
 
 /* Fill cfg from the defaults and the command line. Exits 0 on --help / --version and 2 on a
@@ -890,19 +884,22 @@ static void dummy_config(struct dummy_cfg *cfg, int argc, char **argv)
                           "line on stdout)"),
         RD_FLAGDEF_STRING("root", &cfg->root, "directory to serve"),
         RD_FLAGDEF_BOOL("debug", &cfg->debug, "log every request"),
-        RD_FLAGDEF_INT("timeout", &cfg->timeout_s, "connection idle/read/write timeout, seconds",
-                       1, 86400),
+        RD_FLAGDEF_INT("timeout", &cfg->timeout_s, "connection idle/read/write timeout, seconds", 1,
+                       86400),
         RD_FLAGDEF_INT64("max-body", &cfg->max_body,
                          "largest POST/PUT body accepted, bytes (413 beyond)", 0, 1LL << 40),
-        RD_FLAGDEF_INT("max-header", &cfg->max_header, "largest request header block, bytes",
-                       1024, 1 << 24),
+        RD_FLAGDEF_INT("max-header", &cfg->max_header, "largest request header block, bytes", 1024,
+                       1 << 24),
         RD_FLAGDEF_INT("notsent-lowat", &cfg->notsent_lowat,
                        "at most this many unsent bytes wait in a connection's socket "
                        "(TCP_NOTSENT_LOWAT; 0 = the kernel's default): bounds what slow "
-                       "downloads queue in the kernel", 0, 1 << 30),
-        {.name = "hash-file", .type = RD_FLAG_STRING, .dst = &cfg->hash_file,
-         .help = "print \"N bytes fnv1a64 HEX\" for a file (as POST answers) and exit",
-         .opts = RD_FLAG_OPT_NO_ENV},
+                       "downloads queue in the kernel",
+                       0, 1 << 30),
+        { .name = "hash-file",
+          .type = RD_FLAG_STRING,
+          .dst = &cfg->hash_file,
+          .help = "print \"N bytes fnv1a64 HEX\" for a file (as POST answers) and exit",
+          .opts = RD_FLAG_OPT_NO_ENV },
         RD_FLAGDEF_END,
     };
     int first;
@@ -915,8 +912,8 @@ static void dummy_config(struct dummy_cfg *cfg, int argc, char **argv)
     cfg->max_body = DUMMY_MAX_BODY_DEFAULT;
     rd_flags_parse_or_exit(flags, argc, argv, DUMMY_PROG, "[flags]", &first);
     if (first < argc) {
-        fprintf(stderr, "%s: unexpected argument \"%s\"\nRun '%s --help' for usage.\n",
-                DUMMY_PROG, argv[first], DUMMY_PROG);
+        fprintf(stderr, "%s: unexpected argument \"%s\"\nRun '%s --help' for usage.\n", DUMMY_PROG,
+                argv[first], DUMMY_PROG);
         exit(2);
     }
 }
@@ -947,9 +944,9 @@ static int dummy_run(const struct dummy_cfg *cfg)
         goto out;
     }
     evhttp_set_allowed_methods(d.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                           EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                           EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+                                           EVHTTP_REQ_PATCH);
     d.timeout.tv_sec = cfg->timeout_s;
     evhttp_set_timeout(d.http, cfg->timeout_s);
     evhttp_set_max_headers_size(d.http, cfg->max_header);
@@ -964,9 +961,8 @@ static int dummy_run(const struct dummy_cfg *cfg)
      * maximum (4 MiB here): 1,000 slow downloads queued 1.1-1.4 GB in the dummy's sockets and
      * put the whole host's TCP stack under memory pressure (tcp_mem): receive queues pruned,
      * loopback segments dropped, every connection stalling on retransmission timeouts. */
-    if (cfg->notsent_lowat > 0 &&
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &cfg->notsent_lowat,
-                   sizeof cfg->notsent_lowat) != 0)
+    if (cfg->notsent_lowat > 0 && setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+                                             &cfg->notsent_lowat, sizeof cfg->notsent_lowat) != 0)
         rd_warn("-notsent-lowat: %s", strerror(errno));
     if (evhttp_accept_socket_with_handle(d.http, fd) == NULL) {
         rd_err("evhttp_accept_socket failed");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: installs dependencies, builds with -Werror, runs cppcheck over the
-# sources, the Check unit tests and the end-to-end tests (real binaries, curl, 127.0.0.1), then
-# the tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole test suite: installs dependencies, builds with -Werror, checks the tree's house
+# rules (scripts/check-tree.py: function and file sizes, no include circle in the tunnel core;
+# scripts/format.sh --check: .clang-format), runs cppcheck over the sources, the Check unit
+# tests and the end-to-end tests (real binaries, curl, 127.0.0.1), then the tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    skip the sanitizer pass
 set -euo pipefail
@@ -17,6 +19,8 @@ run() { # name, command...
 }
 
 scripts/setup.sh --test
+run "house rules (sizes, include circles)" python3 scripts/check-tree.py
+run "format (.clang-format)" scripts/format.sh --check
 run "cppcheck" scripts/cppcheck.sh
 run "unit tests" ctest --test-dir build --output-on-failure
 run "end-to-end tests" env RDIAL_BUILD="$PWD/build" tests/e2e/run.sh

@@ -66,8 +66,7 @@ static enum rd_listen_result numeric_host(const char *host, char *num, size_t nu
     struct addrinfo hints, *ai = NULL;
     int rc;
 
-    if (host[0] == '\0' || inet_pton(AF_INET, host, a) == 1 ||
-        inet_pton(AF_INET6, host, a) == 1) {
+    if (host[0] == '\0' || inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1) {
         if (strlen(host) >= numlen) {
             snprintf(err, errlen, "address too long");
             return RD_LISTEN_BAD;
@@ -95,8 +94,7 @@ static enum rd_listen_result numeric_host(const char *host, char *num, size_t nu
             freeaddrinfo(ai);
         return RD_LISTEN_BAD;
     }
-    rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, num, (socklen_t)numlen, NULL, 0,
-                     NI_NUMERICHOST);
+    rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, num, (socklen_t)numlen, NULL, 0, NI_NUMERICHOST);
     freeaddrinfo(ai);
     if (rc != 0) {
         snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
@@ -146,8 +144,8 @@ static enum rd_listen_result probe_bind(const char *num, int port, char *err, si
     return bound == 1 ? RD_LISTEN_OK : RD_LISTEN_CANNOT_BIND;
 }
 
-enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, int *port,
-                                      char *err, size_t errlen)
+enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, int *port, char *err,
+                                      size_t errlen)
 {
     char host[256];
     enum rd_listen_result r;
@@ -162,8 +160,7 @@ enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, i
     return probe_bind(num, *port, err, errlen);
 }
 
-int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port,
-                       unsigned portlen)
+int rd_split_host_port(const char *addr, char *host, unsigned hostlen, char *port, unsigned portlen)
 {
     const char *colon, *h = addr;
     size_t hl;

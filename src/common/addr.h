@@ -29,14 +29,13 @@ enum rd_listen_result {
  * ("256.1.1.1" is refused, not looked up); other names are resolved with getaddrinfo (this may
  * block on DNS: start-up only) and the first address is used. Writes the numeric host to num
  * ("" = all interfaces) and the port to *port; on failure a one-line reason to err. */
-enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, int *port,
-                                      char *err, size_t errlen);
+enum rd_listen_result rd_listen_check(const char *s, char *num, size_t numlen, int *port, char *err,
+                                      size_t errlen);
 
 /* The one rule for client ids, for rdial-client's -id and the server's X-Tunnel-ID alike:
  * 1..RD_MAX_CLIENT_KEY bytes of printable ASCII (0x21..0x7e) without '/', '%', '?' or '#', so
  * that every valid id can be named in a /client/<id>/ route path as it is. */
-#define RD_CLIENT_ID_RULE \
-    "1-255 printable ASCII characters, without spaces, '/', '%', '?' or '#'"
+#define RD_CLIENT_ID_RULE "1-255 printable ASCII characters, without spaces, '/', '%', '?' or '#'"
 int rd_client_id_ok(const char *id);
 
 #endif

@@ -143,8 +143,10 @@ int rd_dns_target_parse(const char *s, char *name, size_t namelen, int *port, ch
     }
     n = (size_t)(colon - s);
     if (!rd_dns_name_ok(s, n) || n + 1 > namelen) {
-        snprintf(err, errlen, "-peers-dns %.300s: NAME must be a DNS name (letters, digits, "
-                              "'-', '_', dots; at most %d bytes)", s, RD_DNS_NAME_MAX);
+        snprintf(err, errlen,
+                 "-peers-dns %.300s: NAME must be a DNS name (letters, digits, "
+                 "'-', '_', dots; at most %d bytes)",
+                 s, RD_DNS_NAME_MAX);
         return -1;
     }
     p = strtol(colon + 1, &end, 10);

@@ -8,9 +8,9 @@
 
 #include <stddef.h>
 
-#define RD_ADDRSET_MAX 64    /* addresses one set holds (A and AAAA records together) */
-#define RD_ADDR_TEXT_MAX 46  /* INET6_ADDRSTRLEN: canonical text of one address + NUL */
-#define RD_DNS_NAME_MAX 253  /* longest DNS name (RFC 1035, without the final dot) */
+#define RD_ADDRSET_MAX 64   /* addresses one set holds (A and AAAA records together) */
+#define RD_ADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN: canonical text of one address + NUL */
+#define RD_DNS_NAME_MAX 253 /* longest DNS name (RFC 1035, without the final dot) */
 
 /* A host name as DNS carries it: the n bytes at name (no NUL needed) are labels of letters,
  * digits, '-' and '_', 1 to 63 bytes each, at most RD_DNS_NAME_MAX in all, with one optional

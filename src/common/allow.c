@@ -62,8 +62,7 @@ int rd_allow_glob(const char *pat, const char *s, int nocase)
             continue;
         }
         if (*pat != '\0' &&
-            (nocase ? tolower((unsigned char)*pat) == tolower((unsigned char)*s)
-                    : *pat == *s)) {
+            (nocase ? tolower((unsigned char)*pat) == tolower((unsigned char)*s) : *pat == *s)) {
             pat++;
             s++;
             continue;
@@ -228,12 +227,15 @@ static int ip_glob_err(char *err, size_t errlen, const char *pattern)
     if (hl > 1 && host[hl - 1] == '.')
         host[hl - 1] = '\0';
     if (numeric_glob_cidr(host, cidr, sizeof cidr) == 0)
-        snprintf(err, errlen, "allow pattern \"%.*s\": %s, but '*' in a host matches names "
-                 "(127.0.0.evil.example): use CIDR, %.*s%s%.*s", 64, pattern, WHY_IP_GLOB,
-                 (int)(slash - pattern + 1), pattern, cidr, 16, colon);
+        snprintf(err, errlen,
+                 "allow pattern \"%.*s\": %s, but '*' in a host matches names "
+                 "(127.0.0.evil.example): use CIDR, %.*s%s%.*s",
+                 64, pattern, WHY_IP_GLOB, (int)(slash - pattern + 1), pattern, cidr, 16, colon);
     else
-        snprintf(err, errlen, "allow pattern \"%.*s\": neither an IPv4 address nor a host "
-                 "name: give an address or a CIDR block (tcp/10.0.0.0/8:*)", 64, pattern);
+        snprintf(err, errlen,
+                 "allow pattern \"%.*s\": neither an IPv4 address nor a host "
+                 "name: give an address or a CIDR block (tcp/10.0.0.0/8:*)",
+                 64, pattern);
     return -1;
 }
 
@@ -515,8 +517,8 @@ static int rule_match(const struct rule *r, const char *proto, const struct targ
     return 0;
 }
 
-int rd_allow_check(const struct rd_allow *a, const char *proto, size_t proto_len,
-                   const char *addr, size_t addr_len)
+int rd_allow_check(const struct rd_allow *a, const char *proto, size_t proto_len, const char *addr,
+                   size_t addr_len)
 {
     char p[RD_ALLOW_MAX_PROTO + 1];
     struct target t;

@@ -30,9 +30,9 @@
 
 #include <stddef.h>
 
-#define RD_ALLOW_MAX_RULES 1024    /* -allow patterns per process */
-#define RD_ALLOW_MAX_PATTERN 300   /* bytes of one pattern */
-#define RD_ALLOW_MAX_PROTO 15      /* bytes of PROTO */
+#define RD_ALLOW_MAX_RULES 1024  /* -allow patterns per process */
+#define RD_ALLOW_MAX_PATTERN 300 /* bytes of one pattern */
+#define RD_ALLOW_MAX_PROTO 15    /* bytes of PROTO */
 
 struct rd_allow;
 
@@ -49,8 +49,8 @@ size_t rd_allow_count(const struct rd_allow *a);
 
 /* 1 when proto ("tcp") and addr ("host:port", "[v6]:port") match a rule, or the list is NULL
  * or empty; 0 otherwise. proto/addr are byte ranges (not NUL-terminated), borrowed. */
-int rd_allow_check(const struct rd_allow *a, const char *proto, size_t proto_len,
-                   const char *addr, size_t addr_len);
+int rd_allow_check(const struct rd_allow *a, const char *proto, size_t proto_len, const char *addr,
+                   size_t addr_len);
 
 /* Glob match of s against pat: '*' matches any run of bytes (also empty), everything else
  * matches itself, ASCII case-insensitively when nocase. Both NUL-terminated. 1 = match. */

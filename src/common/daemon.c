@@ -57,10 +57,7 @@ struct rd_daemon *rd_daemon_new(void)
     return d;
 }
 
-struct event_base *rd_daemon_base(struct rd_daemon *d)
-{
-    return d->base;
-}
+struct event_base *rd_daemon_base(struct rd_daemon *d) { return d->base; }
 
 int rd_daemon_signals(struct rd_daemon *d, event_callback_fn on_stop, event_callback_fn on_hup,
                       void *arg)
@@ -76,10 +73,7 @@ int rd_daemon_signals(struct rd_daemon *d, event_callback_fn on_stop, event_call
     return 0;
 }
 
-void rd_daemon_run(struct rd_daemon *d)
-{
-    event_base_dispatch(d->base);
-}
+void rd_daemon_run(struct rd_daemon *d) { event_base_dispatch(d->base); }
 
 void rd_daemon_stopping(struct rd_daemon *d)
 {

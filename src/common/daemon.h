@@ -22,11 +22,11 @@ struct rd_daemon_opts {
     const char *log_format; /* -log-format: "text" (the default) or "json" */
 };
 
-#define RD_DAEMON_FLAG_DEBUG(opts)                                                          \
-    RD_FLAGDEF_BOOL("debug", &(opts)->debug,                                               \
+#define RD_DAEMON_FLAG_DEBUG(opts)                                                                 \
+    RD_FLAGDEF_BOOL("debug", &(opts)->debug,                                                       \
                     "debug logs (with CATTLE_TUNNEL_DATA_DEBUG=true: every message)")
-#define RD_DAEMON_FLAG_LOG_FORMAT(opts)                                                     \
-    RD_FLAGDEF_STRING("log-format", &(opts)->log_format,                                   \
+#define RD_DAEMON_FLAG_LOG_FORMAT(opts)                                                            \
+    RD_FLAGDEF_STRING("log-format", &(opts)->log_format,                                           \
                       "log lines: text or json (one object per line: ts, level, prog, msg)")
 
 /* First thing in main: malloc tuning and the program name of the log lines (prog is static:

@@ -97,8 +97,7 @@ void rd_flags_free(const struct rd_flag *tab)
             rd_flag_list_clear(f->dst);
 }
 
-static const struct rd_flag *find_flag(const struct rd_flag *tab, const char *name,
-                                       size_t len)
+static const struct rd_flag *find_flag(const struct rd_flag *tab, const char *name, size_t len)
 {
     const struct rd_flag *f;
 
@@ -111,8 +110,8 @@ static const struct rd_flag *find_flag(const struct rd_flag *tab, const char *na
 /* Go's strconv.ParseBool set. */
 static int parse_bool(const char *s, int *out)
 {
-    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
-    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    static const char *const yes[] = { "1", "t", "T", "true", "TRUE", "True" };
+    static const char *const no[] = { "0", "f", "F", "false", "FALSE", "False" };
     size_t k;
 
     for (k = 0; k < sizeof yes / sizeof yes[0]; k++) {
@@ -181,8 +180,8 @@ static int parse_value(const struct rd_flag *f, const char *text, struct flag_va
     switch (f->type) {
     case RD_FLAG_BOOL:
         if (parse_bool(text, &v->b) < 0) {
-            set_err(err, errlen, "invalid value \"%s\" for %s: not a boolean (true/false)",
-                    text, what);
+            set_err(err, errlen, "invalid value \"%s\" for %s: not a boolean (true/false)", text,
+                    what);
             return -1;
         }
         return 0;
@@ -194,9 +193,7 @@ static int parse_value(const struct rd_flag *f, const char *text, struct flag_va
         }
         return 0;
     case RD_FLAG_STRING:
-    case RD_FLAG_LIST:
-        v->s = text;
-        return 0;
+    case RD_FLAG_LIST: v->s = text; return 0;
     }
     set_err(err, errlen, "%s has an unknown flag type", what);
     return -1;
@@ -222,9 +219,8 @@ static int store_value(const struct rd_flag *f, const struct flag_value *v, int 
  * with apply != 0 store every value (the walk was validated before, so only a
  * full list can fail). seen[] (one byte per table entry) marks list flags
  * already given on the command line. */
-static enum rd_flags_result walk_args(const struct rd_flag *tab, int argc, char **argv,
-                                      int apply, unsigned char *seen, int *first,
-                                      char *err, size_t errlen)
+static enum rd_flags_result walk_args(const struct rd_flag *tab, int argc, char **argv, int apply,
+                                      unsigned char *seen, int *first, char *err, size_t errlen)
 {
     int i = 1;
 
@@ -337,8 +333,7 @@ static enum rd_flags_result apply_env(const struct rd_flag *tab, char *err, size
     return RD_FLAGS_OK;
 }
 
-static int validate_table(const struct rd_flag *tab, size_t *count, char *err,
-                          size_t errlen)
+static int validate_table(const struct rd_flag *tab, size_t *count, char *err, size_t errlen)
 {
     const struct rd_flag *f;
     size_t n = 0;
@@ -444,13 +439,12 @@ static void print_help_text(FILE *out, const char *help)
         fputc('\n', out);
 }
 
-void rd_flags_usage(FILE *out, const struct rd_flag *tab, const char *prog,
-                    const char *usage_line)
+void rd_flags_usage(FILE *out, const struct rd_flag *tab, const char *prog, const char *usage_line)
 {
     const struct rd_flag *f;
 
-    fprintf(out, "Usage: %s %s\n\nFlags (-name or --name; -name=value or -name value):\n",
-            prog, usage_line ? usage_line : "[flags]");
+    fprintf(out, "Usage: %s %s\n\nFlags (-name or --name; -name=value or -name value):\n", prog,
+            usage_line ? usage_line : "[flags]");
     for (f = tab; f->name != NULL; f++) {
         char env[sizeof RD_FLAGS_ENV_PREFIX + RD_FLAGS_MAX_NAME];
 
@@ -460,8 +454,7 @@ void rd_flags_usage(FILE *out, const struct rd_flag *tab, const char *prog,
         print_default(out, f);
         if (f->min < f->max && (f->type == RD_FLAG_INT || f->type == RD_FLAG_INT64))
             fprintf(out, "range %lld..%lld; ", f->min, f->max);
-        if (!(f->opts & RD_FLAG_OPT_NO_ENV) &&
-            rd_flags_env_name(f->name, env, sizeof env) == 0)
+        if (!(f->opts & RD_FLAG_OPT_NO_ENV) && rd_flags_env_name(f->name, env, sizeof env) == 0)
             fprintf(out, "env %s%s", env, f->type == RD_FLAG_LIST ? ", comma-separated" : "");
         else
             fputs("not read from the environment", out);
@@ -472,15 +465,13 @@ void rd_flags_usage(FILE *out, const struct rd_flag *tab, const char *prog,
           out);
 }
 
-int rd_flags_parse_or_exit(const struct rd_flag *tab, int argc, char **argv,
-                           const char *prog, const char *usage_line,
-                           int *first_positional)
+int rd_flags_parse_or_exit(const struct rd_flag *tab, int argc, char **argv, const char *prog,
+                           const char *usage_line, int *first_positional)
 {
     char err[512];
 
     switch (rd_flags_parse(tab, argc, argv, first_positional, err, sizeof err)) {
-    case RD_FLAGS_OK:
-        return 0;
+    case RD_FLAGS_OK: return 0;
     case RD_FLAGS_HELP:
         rd_flags_usage(stdout, tab, prog, usage_line);
         fflush(stdout);
@@ -489,8 +480,7 @@ int rd_flags_parse_or_exit(const struct rd_flag *tab, int argc, char **argv,
         printf("%s %s\n", prog, RDIAL_VERSION);
         fflush(stdout);
         exit(0);
-    case RD_FLAGS_ERROR:
-        break;
+    case RD_FLAGS_ERROR: break;
     }
     fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", prog, err, prog);
     exit(2);

@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define RD_FLAGS_MAX_NAME 64      /* longest flag name */
-#define RD_FLAGS_MAX_LIST 1024    /* most entries one list flag may collect */
+#define RD_FLAGS_MAX_NAME 64   /* longest flag name */
+#define RD_FLAGS_MAX_LIST 1024 /* most entries one list flag may collect */
 #define RD_FLAGS_ENV_PREFIX "RDIAL_"
 
 enum rd_flag_type {
@@ -75,14 +75,30 @@ struct rd_flag {
  *       RD_FLAGDEF_INT("timeout", &timeout_s, "idle timeout, seconds", 1, 3600),
  *       RD_FLAGDEF_END,
  *   }; */
-#define RD_FLAGDEF_BOOL(n, d, h) {.name = (n), .type = RD_FLAG_BOOL, .dst = (d), .help = (h)}
-#define RD_FLAGDEF_INT(n, d, h, lo, hi)                                                    \
-    {.name = (n), .type = RD_FLAG_INT, .dst = (d), .help = (h), .min = (lo), .max = (hi)}
-#define RD_FLAGDEF_INT64(n, d, h, lo, hi)                                                  \
-    {.name = (n), .type = RD_FLAG_INT64, .dst = (d), .help = (h), .min = (lo), .max = (hi)}
-#define RD_FLAGDEF_STRING(n, d, h) {.name = (n), .type = RD_FLAG_STRING, .dst = (d), .help = (h)}
-#define RD_FLAGDEF_LIST(n, d, h) {.name = (n), .type = RD_FLAG_LIST, .dst = (d), .help = (h)}
-#define RD_FLAGDEF_END {.name = NULL}
+#define RD_FLAGDEF_BOOL(n, d, h)                                                                   \
+    {                                                                                              \
+        .name = (n), .type = RD_FLAG_BOOL, .dst = (d), .help = (h)                                 \
+    }
+#define RD_FLAGDEF_INT(n, d, h, lo, hi)                                                            \
+    {                                                                                              \
+        .name = (n), .type = RD_FLAG_INT, .dst = (d), .help = (h), .min = (lo), .max = (hi)        \
+    }
+#define RD_FLAGDEF_INT64(n, d, h, lo, hi)                                                          \
+    {                                                                                              \
+        .name = (n), .type = RD_FLAG_INT64, .dst = (d), .help = (h), .min = (lo), .max = (hi)      \
+    }
+#define RD_FLAGDEF_STRING(n, d, h)                                                                 \
+    {                                                                                              \
+        .name = (n), .type = RD_FLAG_STRING, .dst = (d), .help = (h)                               \
+    }
+#define RD_FLAGDEF_LIST(n, d, h)                                                                   \
+    {                                                                                              \
+        .name = (n), .type = RD_FLAG_LIST, .dst = (d), .help = (h)                                 \
+    }
+#define RD_FLAGDEF_END                                                                             \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 enum rd_flags_result {
     RD_FLAGS_OK = 0,
@@ -101,16 +117,14 @@ enum rd_flags_result rd_flags_parse(const struct rd_flag *tab, int argc, char **
 /* Write the usage text: "Usage: <prog> <usage_line>", then one entry per flag
  * with its type, environment variable, default (the destination's current
  * value) and help, then the built-in flags. usage_line NULL means "[flags]". */
-void rd_flags_usage(FILE *out, const struct rd_flag *tab, const char *prog,
-                    const char *usage_line);
+void rd_flags_usage(FILE *out, const struct rd_flag *tab, const char *prog, const char *usage_line);
 
 /* rd_flags_parse() for main(): prints usage to stdout and exits 0 on help,
  * prints "<prog> <RDIAL_VERSION>" and exits 0 on --version, prints
  * "<prog>: <error>" plus a hint to stderr and exits 2 on an error. Returns 0
  * otherwise. */
-int rd_flags_parse_or_exit(const struct rd_flag *tab, int argc, char **argv,
-                           const char *prog, const char *usage_line,
-                           int *first_positional);
+int rd_flags_parse_or_exit(const struct rd_flag *tab, int argc, char **argv, const char *prog,
+                           const char *usage_line, int *first_positional);
 
 /* Environment variable name of a flag: "RDIAL_" + upper case name with '-'
  * turned into '_'. Returns 0, or -1 when it does not fit in buf. */

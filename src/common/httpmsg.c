@@ -166,8 +166,7 @@ int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token)
     size_t i;
 
     for (i = 0; hs != NULL && i < hs->n; i++)
-        if (strcasecmp(hs->h[i].name, "connection") == 0 &&
-            rd_hm_list_has_(hs->h[i].value, token))
+        if (strcasecmp(hs->h[i].name, "connection") == 0 && rd_hm_list_has_(hs->h[i].value, token))
             return 1;
     return 0;
 }
@@ -326,10 +325,7 @@ int rd_hm_via_has(const struct rd_hm_headers *hs, const char *token)
     return 0;
 }
 
-size_t rd_hm_chunk_header(char *out, size_t n)
-{
-    return (size_t)snprintf(out, 20, "%zx\r\n", n);
-}
+size_t rd_hm_chunk_header(char *out, size_t n) { return (size_t)snprintf(out, 20, "%zx\r\n", n); }
 
 /* ---- response head parser ---- */
 
@@ -497,9 +493,8 @@ static enum rd_hm_result decide_framing(const struct rd_hm_resp_parser *p,
     return RD_HM_OK;
 }
 
-enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf,
-                                       size_t len, struct rd_hm_response *out,
-                                       size_t *consumed)
+enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf, size_t len,
+                                       struct rd_hm_response *out, size_t *consumed)
 {
     size_t headlen, pos = 0, n;
     const char *line;
@@ -559,8 +554,7 @@ int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char
         const struct rd_hm_header *h = &r->headers.h[i];
         size_t need;
 
-        if (rd_hm_is_hop_by_hop(&r->headers, h->name) ||
-            strcasecmp(h->name, "content-length") == 0)
+        if (rd_hm_is_hop_by_hop(&r->headers, h->name) || strcasecmp(h->name, "content-length") == 0)
             continue;
         need = strlen(h->name) + 2 + strlen(h->value) + 1;
         if (nl + 1 >= max_lines || need > arena_len - used)

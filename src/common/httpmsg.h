@@ -18,17 +18,17 @@
 
 #include "common/limits.h"
 
-#define RD_HM_MAX_HEADERS 128        /* header lines in one head */
-#define RD_HM_MAX_REASON 256         /* reason phrase bytes kept */
-#define RD_HM_MAX_TE 256             /* joined Transfer-Encoding value */
-#define RD_HM_MAX_CHUNK_LINE 4096    /* chunk-size line incl. extensions */
-#define RD_HM_MAX_HOST 255           /* target host name (without brackets/port) */
-#define RD_ROUTE_TIMEOUT_S_MAX 3600  /* largest ?timeout= accepted */
+#define RD_HM_MAX_HEADERS 128       /* header lines in one head */
+#define RD_HM_MAX_REASON 256        /* reason phrase bytes kept */
+#define RD_HM_MAX_TE 256            /* joined Transfer-Encoding value */
+#define RD_HM_MAX_CHUNK_LINE 4096   /* chunk-size line incl. extensions */
+#define RD_HM_MAX_HOST 255          /* target host name (without brackets/port) */
+#define RD_ROUTE_TIMEOUT_S_MAX 3600 /* largest ?timeout= accepted */
 
 enum rd_hm_result {
-    RD_HM_NEED_MORE = 0,  /* incomplete: call again with more bytes (nothing consumed) */
-    RD_HM_OK = 1,         /* one unit complete; *consumed bytes belong to it */
-    RD_HM_INTERIM = 2,    /* response parser only: a 1xx interim head of *consumed bytes was
+    RD_HM_NEED_MORE = 0,    /* incomplete: call again with more bytes (nothing consumed) */
+    RD_HM_OK = 1,           /* one unit complete; *consumed bytes belong to it */
+    RD_HM_INTERIM = 2,      /* response parser only: a 1xx interim head of *consumed bytes was
                            * skipped; drop those bytes and call again */
     RD_HM_ERR_SYNTAX = -1,  /* malformed */
     RD_HM_ERR_TOO_BIG = -2, /* over a ceiling */
@@ -86,11 +86,11 @@ int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token);
 /* What "/client/<id>/<scheme>/<host[:port]>/<rest>?query" names. */
 struct rd_hm_route {
     char id[RD_MAX_CLIENT_KEY + 1];
-    char scheme[8];                   /* "http" or "https" (lower case) */
-    char host[RD_MAX_CONNECT_ADDR + 1];      /* authority as written: Host header value */
-    char hostport[RD_MAX_CONNECT_ADDR + 1];  /* dial address, port always present
+    char scheme[8];                         /* "http" or "https" (lower case) */
+    char host[RD_MAX_CONNECT_ADDR + 1];     /* authority as written: Host header value */
+    char hostport[RD_MAX_CONNECT_ADDR + 1]; /* dial address, port always present
                                               * (80 for http, 443 for https by default) */
-    char target[RD_MAX_URL + 1];      /* origin-form "/rest?query", timeout= removed */
+    char target[RD_MAX_URL + 1];            /* origin-form "/rest?query", timeout= removed */
     int timeout_s;
 };
 
@@ -108,19 +108,19 @@ enum rd_hm_result rd_hm_parse_route(const char *uri, int default_s, int max_s,
 /* ---- the request head towards the target ---- */
 
 struct rd_hm_request {
-    const char *method;                 /* token, e.g. "GET" */
-    const char *target;                 /* origin-form, "/..." */
-    const char *host;                   /* Host header value */
+    const char *method;                  /* token, e.g. "GET" */
+    const char *target;                  /* origin-form, "/..." */
+    const char *host;                    /* Host header value */
     const struct rd_hm_headers *headers; /* the user's request headers (may be NULL) */
-    enum rd_hm_framing framing;         /* NONE, LENGTH or CHUNKED */
-    int64_t content_length;             /* for LENGTH */
-    int http10;                         /* send "HTTP/1.0" (the user's version): no chunked answer */
-    int keep_alive;                     /* HTTP/1.1 only: ask for a persistent connection (no
+    enum rd_hm_framing framing;          /* NONE, LENGTH or CHUNKED */
+    int64_t content_length;              /* for LENGTH */
+    int http10;             /* send "HTTP/1.0" (the user's version): no chunked answer */
+    int keep_alive;         /* HTTP/1.1 only: ask for a persistent connection (no
                                          * "Connection: close"), so the conn can be reused */
-    const char *upgrade;                /* HTTP/1.1 only: forward an upgrade: "Upgrade: <this>"
+    const char *upgrade;    /* HTTP/1.1 only: forward an upgrade: "Upgrade: <this>"
                                          * and "Connection: Upgrade" (NULL = none) */
-    int drop_authorization;             /* do not forward Authorization (it was ours) */
-    const char *via;                    /* our hop (RFC 9110 s7.6.3), a received-by token such
+    int drop_authorization; /* do not forward Authorization (it was ours) */
+    const char *via;        /* our hop (RFC 9110 s7.6.3), a received-by token such
                                          * as "rdial-s1": "Via: 1.1 <via>" (1.0 for an HTTP/1.0
                                          * user) after the user's own Via lines; NULL = none */
 };
@@ -144,13 +144,13 @@ size_t rd_hm_chunk_header(char *out, size_t n);
 /* ---- the response head from the target ---- */
 
 struct rd_hm_response {
-    int minor;                  /* HTTP/1.<minor>: 0 or 1 */
-    int status;                 /* 100..599 */
+    int minor;  /* HTTP/1.<minor>: 0 or 1 */
+    int status; /* 100..599 */
     char reason[RD_HM_MAX_REASON + 1];
     enum rd_hm_framing framing;
-    int64_t content_length;     /* the Content-Length value when one was given, else -1
+    int64_t content_length;    /* the Content-Length value when one was given, else -1
                                  * (given for HEAD/304 too, where framing is NONE) */
-    char te[RD_HM_MAX_TE + 1];  /* the Transfer-Encoding codings joined with ", " or "" */
+    char te[RD_HM_MAX_TE + 1]; /* the Transfer-Encoding codings joined with ", " or "" */
     struct rd_hm_headers headers;
 };
 
@@ -175,9 +175,8 @@ void rd_hm_resp_parser_init(struct rd_hm_resp_parser *p, int head_request, size_
  * whitespace before the colon, control chars), obs-fold, a 101 unless p->upgrade (then OK
  * with framing NONE: what follows is the upgraded protocol). ERR_FRAMING: bad or
  * conflicting Content-Length, chunked not last or repeated. Lines may end in CRLF or LF. */
-enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf,
-                                       size_t len, struct rd_hm_response *out,
-                                       size_t *consumed);
+enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *buf, size_t len,
+                                       struct rd_hm_response *out, size_t *consumed);
 
 /* 1 when the conn that carried response `r` can carry another request: HTTP/1.1, not a 101,
  * a body whose end is known without a close, no "Connection: close". (The caller adds its
@@ -194,7 +193,8 @@ int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char
 
 /* ---- chunked body tracker ---- */
 
-#define RD_HM_MAX_TRAILER_NAME 32 /* trailer field name bytes held back by the filter: longer
+#define RD_HM_MAX_TRAILER_NAME                                                                     \
+    32 /* trailer field name bytes held back by the filter: longer
                                    * than every forbidden name */
 
 /* Follows a chunked body byte by byte: chunk sizes, extensions, data, CRLFs, trailers, the
@@ -202,11 +202,11 @@ int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char
  * leaves out the trailer fields a trailer may not carry. */
 struct rd_hm_chunked {
     int st;
-    uint64_t left;      /* data bytes left in the current chunk / size being read */
-    size_t line;        /* bytes of the current size line */
-    size_t trailer;     /* bytes of trailers so far */
-    int digits;         /* hex digits of the current size */
-    int filter;         /* rd_hm_chunked_init_filter */
+    uint64_t left;                     /* data bytes left in the current chunk / size being read */
+    size_t line;                       /* bytes of the current size line */
+    size_t trailer;                    /* bytes of trailers so far */
+    int digits;                        /* hex digits of the current size */
+    int filter;                        /* rd_hm_chunked_init_filter */
     char name[RD_HM_MAX_TRAILER_NAME]; /* filter: the trailer field name held back */
     size_t name_len;
 };

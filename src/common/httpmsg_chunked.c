@@ -8,21 +8,21 @@
 #include <strings.h>
 
 enum ck_state {
-    CK_SIZE0,    /* first hex digit of a size */
-    CK_SIZE,     /* more hex digits, OWS, ';' or CR */
-    CK_SIZE_WS,  /* after OWS: more OWS, ';' or CR */
-    CK_EXT,      /* chunk extension up to CR */
-    CK_SIZE_LF,  /* LF after the size line */
-    CK_DATA,     /* `left` data bytes */
-    CK_DATA_CR,  /* CR after data */
-    CK_DATA_LF,  /* LF after data */
-    CK_TR_START, /* start of a trailer line or the final CR */
-    CK_TR_NAME,  /* filter: a trailer field name, held back until its ':' */
-    CK_TR_LINE,  /* trailer field line up to CR (passed on) */
-    CK_TR_LF,    /* LF after a trailer line */
-    CK_TR_DROP,  /* filter: a forbidden trailer field's line up to CR (left out) */
+    CK_SIZE0,      /* first hex digit of a size */
+    CK_SIZE,       /* more hex digits, OWS, ';' or CR */
+    CK_SIZE_WS,    /* after OWS: more OWS, ';' or CR */
+    CK_EXT,        /* chunk extension up to CR */
+    CK_SIZE_LF,    /* LF after the size line */
+    CK_DATA,       /* `left` data bytes */
+    CK_DATA_CR,    /* CR after data */
+    CK_DATA_LF,    /* LF after data */
+    CK_TR_START,   /* start of a trailer line or the final CR */
+    CK_TR_NAME,    /* filter: a trailer field name, held back until its ':' */
+    CK_TR_LINE,    /* trailer field line up to CR (passed on) */
+    CK_TR_LF,      /* LF after a trailer line */
+    CK_TR_DROP,    /* filter: a forbidden trailer field's line up to CR (left out) */
     CK_TR_DROP_LF, /* filter: its LF */
-    CK_END_LF,   /* final LF */
+    CK_END_LF,     /* final LF */
     CK_DONE,
     CK_ERR_SYNTAX,
     CK_ERR_TOO_BIG,
@@ -36,12 +36,42 @@ enum ck_state {
  * Pragma), response control (Age, Date, Expires, Location, Retry-After, Vary, Warning) and
  * content format (Content-Type, -Encoding, -Range, -Language, -Location). Others pass. */
 static const char *const forbidden_trailers[] = {
-    "content-length", "transfer-encoding", "trailer", "te", "connection", "keep-alive",
-    "upgrade", "host", "via", "forwarded", "max-forwards", "authorization",
-    "www-authenticate", "authentication-info", "cookie", "set-cookie", "expect", "range",
-    "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
-    "cache-control", "pragma", "age", "date", "expires", "location", "retry-after", "vary",
-    "warning", "content-type", "content-encoding", "content-range", "content-language",
+    "content-length",
+    "transfer-encoding",
+    "trailer",
+    "te",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "host",
+    "via",
+    "forwarded",
+    "max-forwards",
+    "authorization",
+    "www-authenticate",
+    "authentication-info",
+    "cookie",
+    "set-cookie",
+    "expect",
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "cache-control",
+    "pragma",
+    "age",
+    "date",
+    "expires",
+    "location",
+    "retry-after",
+    "vary",
+    "warning",
+    "content-type",
+    "content-encoding",
+    "content-range",
+    "content-language",
     "content-location",
 };
 
@@ -52,7 +82,8 @@ int rd_hm_trailer_forbidden(const char *name, size_t len)
     if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
         return 1;
     for (i = 0; i < sizeof forbidden_trailers / sizeof forbidden_trailers[0]; i++)
-        if (strlen(forbidden_trailers[i]) == len && strncasecmp(name, forbidden_trailers[i], len) == 0)
+        if (strlen(forbidden_trailers[i]) == len &&
+            strncasecmp(name, forbidden_trailers[i], len) == 0)
             return 1;
     return 0;
 }
@@ -81,8 +112,7 @@ static enum rd_hm_result ck_fail(struct rd_hm_chunked *ck, int st, size_t *consu
 static int ck_passes(const struct rd_hm_chunked *ck, unsigned char c)
 {
     switch (ck->st) {
-    case CK_TR_START:
-        return c == '\r'; /* the final CRLF passes; a name is held */
+    case CK_TR_START: return c == '\r'; /* the final CRLF passes; a name is held */
     case CK_TR_NAME:
         if (c == ':')
             return !rd_hm_trailer_forbidden(ck->name, ck->name_len);
@@ -90,10 +120,8 @@ static int ck_passes(const struct rd_hm_chunked *ck, unsigned char c)
             return !rd_hm_trailer_forbidden(ck->name, ck->name_len);
         return 0;
     case CK_TR_DROP:
-    case CK_TR_DROP_LF:
-        return 0;
-    default:
-        return 1;
+    case CK_TR_DROP_LF: return 0;
+    default: return 1;
     }
 }
 
@@ -123,17 +151,14 @@ static int ck_step(struct rd_hm_chunked *ck, unsigned char c)
         /* fall through */
     case CK_SIZE_WS:
         return is_ows(c) ? CK_SIZE_WS : c == ';' ? CK_EXT : c == '\r' ? CK_SIZE_LF : -1;
-    case CK_EXT:
-        return c == '\r' ? CK_SIZE_LF : is_field_char(c) ? CK_EXT : -1;
+    case CK_EXT: return c == '\r' ? CK_SIZE_LF : is_field_char(c) ? CK_EXT : -1;
     case CK_SIZE_LF:
         if (c != '\n')
             return -1;
         ck->line = 0;
         return ck->left == 0 ? CK_TR_START : CK_DATA;
-    case CK_DATA_CR:
-        return c == '\r' ? CK_DATA_LF : -1;
-    case CK_DATA_LF:
-        return c == '\n' ? CK_SIZE0 : -1;
+    case CK_DATA_CR: return c == '\r' ? CK_DATA_LF : -1;
+    case CK_DATA_LF: return c == '\n' ? CK_SIZE0 : -1;
     case CK_TR_START:
         if (c == '\r')
             return CK_END_LF;
@@ -159,12 +184,9 @@ static int ck_step(struct rd_hm_chunked *ck, unsigned char c)
             return ck->st == CK_TR_LINE ? CK_TR_LF : CK_TR_DROP_LF;
         return is_field_char(c) ? (int)ck->st : -1;
     case CK_TR_LF:
-    case CK_TR_DROP_LF:
-        return c == '\n' ? CK_TR_START : -1;
-    case CK_END_LF:
-        return c == '\n' ? CK_DONE : -1;
-    default:
-        return -1;
+    case CK_TR_DROP_LF: return c == '\n' ? CK_TR_START : -1;
+    case CK_END_LF: return c == '\n' ? CK_DONE : -1;
+    default: return -1;
     }
 }
 

@@ -23,10 +23,7 @@ static inline int is_tchar(unsigned char c)
 static inline int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 /* field-value / reason-phrase octet: VCHAR, obs-text, SP, HTAB */
-static inline int is_field_char(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
+static inline int is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 /* value of a hex digit, or -1 */
 static inline int hexval(unsigned char c)

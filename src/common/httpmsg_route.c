@@ -31,8 +31,8 @@ static int id_ok(const char *s, size_t n)
 
 static int host_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 /* The inside of "[v6]" or "[v6%25zone]", s[0..n) without the brackets: hex digits, ':' and
@@ -78,8 +78,8 @@ static int parse_port(const char *s, size_t n, unsigned long *pv)
 
 /* Split s[0..n) into the host (*hlen bytes from s, brackets included) and the port after
  * its ':' (*port, *plen; NULL when there is none), checking the host's characters. */
-static enum rd_hm_result split_authority(const char *s, size_t n, size_t *hlen,
-                                         const char **port, size_t *plen, const char **why)
+static enum rd_hm_result split_authority(const char *s, size_t n, size_t *hlen, const char **port,
+                                         size_t *plen, const char **why)
 {
     const char *colon, *bad;
     size_t i;
@@ -257,9 +257,8 @@ static enum rd_hm_result route_target(const char *rest, size_t rlen, const char 
         size_t nlen = eq ? (size_t)(eq - q) : len;
 
         if (nlen == 7 && memcmp(q, "timeout", 7) == 0) { /* case-sensitive, as Go */
-            if (!have_timeout &&
-                parse_timeout(eq ? eq + 1 : q + len, eq ? len - nlen - 1 : 0, default_s, max_s,
-                              &out->timeout_s) != 0) {
+            if (!have_timeout && parse_timeout(eq ? eq + 1 : q + len, eq ? len - nlen - 1 : 0,
+                                               default_s, max_s, &out->timeout_s) != 0) {
                 *why = "bad timeout";
                 return RD_HM_ERR_SYNTAX;
             }

@@ -56,8 +56,7 @@ static int is_host_char(unsigned char c)
 
 /* ---- scanning for the end of the head ---- */
 
-void rd_hr_parser_init(struct rd_hr_parser *p, unsigned forms, size_t max_head,
-                       size_t max_line)
+void rd_hr_parser_init(struct rd_hr_parser *p, unsigned forms, size_t max_head, size_t max_line)
 {
     memset(p, 0, sizeof *p);
     p->forms = forms ? forms : RD_HR_FORMS_PROXY;
@@ -72,8 +71,7 @@ static enum rd_hr_result pr_fail(struct rd_hr_parser *p, enum rd_hr_result r, co
 }
 
 /* Check bytes [p->scanned, len): every line ends in CRLF, no NUL, ceilings. */
-enum rd_hr_result rd_hr_scan(struct rd_hr_parser *p, const char *buf, size_t len,
-                             size_t *headend)
+enum rd_hr_result rd_hr_scan(struct rd_hr_parser *p, const char *buf, size_t len, size_t *headend)
 {
     size_t i;
 
@@ -217,8 +215,9 @@ static enum rd_hr_result parse_absolute(struct rd_hr_parser *p, const char *t, s
 
     if (!(p->forms & RD_HR_FORM_ABSOLUTE)) {
         if (n >= 4 && strncasecmp(t, "http", 4) == 0)
-            return pr_fail(p, RD_HR_ERR_BAD, "absolute-form request: this is not the HTTP "
-                                             "proxy listener (use -proxy-listen)");
+            return pr_fail(p, RD_HR_ERR_BAD,
+                           "absolute-form request: this is not the HTTP "
+                           "proxy listener (use -proxy-listen)");
         return pr_fail(p, RD_HR_ERR_BAD, "bad request target (want /path)");
     }
     if (n >= sizeof https - 1 && strncasecmp(t, https, sizeof https - 1) == 0)
@@ -264,8 +263,9 @@ static enum rd_hr_result parse_target(struct rd_hr_parser *p, const char *t, siz
     }
     if (out->is_connect) {
         if (!(p->forms & RD_HR_FORM_AUTHORITY))
-            return pr_fail(p, RD_HR_ERR_BAD, "CONNECT: this is not the HTTP proxy listener "
-                                             "(use -proxy-listen)");
+            return pr_fail(p, RD_HR_ERR_BAD,
+                           "CONNECT: this is not the HTTP proxy listener "
+                           "(use -proxy-listen)");
         out->form = RD_HR_FORM_AUTHORITY;
         out->target[0] = '\0';
         return parse_authority(p, t, n, 1, out);
@@ -343,8 +343,8 @@ struct te_state {
     int n;            /* codings seen */
     int chunked_last; /* the last coding seen is chunked */
     int chunked_seen;
-    int other;        /* a coding other than chunked */
-    int bad;          /* chunked not last / repeated */
+    int other; /* a coding other than chunked */
+    int bad;   /* chunked not last / repeated */
 };
 
 static int te_each(const char *tok, size_t len, void *arg)
@@ -460,8 +460,8 @@ enum rd_hr_auth rd_hr_parse_basic(const char *v, char *user, size_t userlen, cha
 
 static void parse_auth(const char *v, struct rd_hr_request *out)
 {
-    out->auth = rd_hr_parse_basic(v, out->user, sizeof out->user, out->password,
-                                  sizeof out->password);
+    out->auth =
+        rd_hr_parse_basic(v, out->user, sizeof out->user, out->password, sizeof out->password);
 }
 
 static enum rd_hr_result semantics(struct rd_hr_parser *p, struct rd_hr_request *out)
@@ -648,9 +648,7 @@ enum rd_hr_result rd_hr_body_feed(struct rd_hr_body *b, const char *buf, size_t 
     if (b->done)
         return RD_HR_OK;
     switch (b->framing) {
-    case RD_HM_BODY_NONE:
-        b->done = 1;
-        return RD_HR_OK;
+    case RD_HM_BODY_NONE: b->done = 1; return RD_HR_OK;
     case RD_HM_BODY_LENGTH:
         if ((uint64_t)len >= b->left) {
             *consumed = (size_t)b->left;
@@ -662,8 +660,7 @@ enum rd_hr_result rd_hr_body_feed(struct rd_hr_body *b, const char *buf, size_t 
         *consumed = len;
         return RD_HR_NEED_MORE;
     case RD_HM_BODY_CHUNKED:
-        hr = rd_hm_chunked_filter(&b->ck, buf, len, consumed, &b->pass, &b->prefix,
-                                  &b->prefix_len);
+        hr = rd_hm_chunked_filter(&b->ck, buf, len, consumed, &b->pass, &b->prefix, &b->prefix_len);
         if (hr == RD_HM_OK) {
             b->done = 1;
             return RD_HR_OK;
@@ -672,9 +669,7 @@ enum rd_hr_result rd_hr_body_feed(struct rd_hr_body *b, const char *buf, size_t 
             return RD_HR_NEED_MORE;
         *consumed = 0;
         return RD_HR_ERR_BAD;
-    case RD_HM_BODY_CLOSE:
-        *consumed = len;
-        return RD_HR_NEED_MORE;
+    case RD_HM_BODY_CLOSE: *consumed = len; return RD_HR_NEED_MORE;
     }
     return RD_HR_ERR_BAD;
 }

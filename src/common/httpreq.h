@@ -48,20 +48,20 @@
 #include "common/limits.h"
 #include "common/httpmsg.h"
 
-#define RD_HR_MAX_METHOD 32                         /* method token bytes */
-#define RD_HR_MAX_HOST 255                          /* target host, without brackets */
-#define RD_HR_MAX_REQUEST_LINE (RD_MAX_URL + 512)   /* default request-line ceiling (414) */
-#define RD_HR_MAX_USER RD_MAX_CLIENT_KEY            /* Basic user name bytes */
-#define RD_HR_MAX_PASSWORD 255                      /* Basic password bytes */
+#define RD_HR_MAX_METHOD 32                       /* method token bytes */
+#define RD_HR_MAX_HOST 255                        /* target host, without brackets */
+#define RD_HR_MAX_REQUEST_LINE (RD_MAX_URL + 512) /* default request-line ceiling (414) */
+#define RD_HR_MAX_USER RD_MAX_CLIENT_KEY          /* Basic user name bytes */
+#define RD_HR_MAX_PASSWORD 255                    /* Basic password bytes */
 
 enum rd_hr_result {
-    RD_HR_NEED_MORE = 0,          /* incomplete: call again with more bytes (nothing consumed) */
-    RD_HR_OK = 1,                 /* a head is complete; *consumed bytes belong to it */
-    RD_HR_ERR_BAD = -1,           /* 400 */
-    RD_HR_ERR_URI_TOO_LONG = -2,  /* 414 */
-    RD_HR_ERR_HEAD_TOO_BIG = -3,  /* 431 */
+    RD_HR_NEED_MORE = 0,            /* incomplete: call again with more bytes (nothing consumed) */
+    RD_HR_OK = 1,                   /* a head is complete; *consumed bytes belong to it */
+    RD_HR_ERR_BAD = -1,             /* 400 */
+    RD_HR_ERR_URI_TOO_LONG = -2,    /* 414 */
+    RD_HR_ERR_HEAD_TOO_BIG = -3,    /* 431 */
     RD_HR_ERR_NOT_IMPLEMENTED = -4, /* 501: a transfer coding we do not implement */
-    RD_HR_ERR_VERSION = -5,       /* 505 */
+    RD_HR_ERR_VERSION = -5,         /* 505 */
 };
 
 /* Request-target forms a listener serves (rd_hr_parser_init). */
@@ -84,34 +84,34 @@ enum rd_hr_auth {
  * (scheme case-insensitive). RD_HR_AUTH_BASIC: user and password filled (NUL-terminated;
  * the password is a secret: the caller wipes it); RD_HR_AUTH_INVALID: another scheme, bad
  * base64, no ':', control bytes, or a part over its ceiling / buffer. */
-enum rd_hr_auth rd_hr_parse_basic(const char *value, char *user, size_t userlen,
-                                  char *password, size_t passwordlen);
+enum rd_hr_auth rd_hr_parse_basic(const char *value, char *user, size_t userlen, char *password,
+                                  size_t passwordlen);
 
 /* One parsed request head. Large (it holds the header list, ~34 KiB): allocate it.
  * The header pointers point into the struct: do not copy it by value. */
 struct rd_hr_request {
     char method[RD_HR_MAX_METHOD + 1];
-    unsigned form;                    /* RD_HR_FORM_*: which form the target had */
-    int is_connect;                   /* CONNECT authority-form */
-    int is_head;                      /* method HEAD: the response has no body */
-    int minor;                        /* HTTP/1.<minor>: 0 or 1 */
-    char host[RD_HR_MAX_HOST + 1];    /* absolute/authority-form: target host as written,
+    unsigned form;                 /* RD_HR_FORM_*: which form the target had */
+    int is_connect;                /* CONNECT authority-form */
+    int is_head;                   /* method HEAD: the response has no body */
+    int minor;                     /* HTTP/1.<minor>: 0 or 1 */
+    char host[RD_HR_MAX_HOST + 1]; /* absolute/authority-form: target host as written,
                                        * IPv6 without brackets; origin-form: "" */
-    int port;                         /* 1..65535 (80 when absolute-form had none); 0 for
+    int port;                      /* 1..65535 (80 when absolute-form had none); 0 for
                                        * origin-form */
-    char target[RD_MAX_URL + 1];      /* origin-form: the target as received; absolute-form:
+    char target[RD_MAX_URL + 1];   /* origin-form: the target as received; absolute-form:
                                        * its origin-form "/path?query" ("/" when the URI had no
                                        * path); CONNECT: "" */
-    enum rd_hm_framing framing;       /* NONE (no body), LENGTH (any Content-Length, 0
+    enum rd_hm_framing framing;    /* NONE (no body), LENGTH (any Content-Length, 0
                                        * included) or CHUNKED */
-    int64_t content_length;           /* LENGTH: the value; else -1 */
-    int keep_alive;                   /* the user wants the connection kept after this */
-    int expect_continue;              /* Expect: 100-continue */
-    int upgrade;                      /* Upgrade header + "upgrade" in Connection (HTTP/1.1) */
+    int64_t content_length;        /* LENGTH: the value; else -1 */
+    int keep_alive;                /* the user wants the connection kept after this */
+    int expect_continue;           /* Expect: 100-continue */
+    int upgrade;                   /* Upgrade header + "upgrade" in Connection (HTTP/1.1) */
     enum rd_hr_auth auth;
     char user[RD_HR_MAX_USER + 1];         /* RD_HR_AUTH_BASIC only */
     char password[RD_HR_MAX_PASSWORD + 1]; /* RD_HR_AUTH_BASIC only; a secret: never log */
-    struct rd_hm_headers headers;     /* every header line as received, in order */
+    struct rd_hm_headers headers;          /* every header line as received, in order */
 };
 
 /* Parser state: scan position only, so bytes arriving one at a time are not rescanned.
@@ -130,14 +130,12 @@ struct rd_hr_parser {
 };
 
 /* forms: RD_HR_FORM_* accepted (0 = RD_HR_FORMS_PROXY); max_head / max_line: 0 = defaults. */
-void rd_hr_parser_init(struct rd_hr_parser *p, unsigned forms, size_t max_head,
-                       size_t max_line);
+void rd_hr_parser_init(struct rd_hr_parser *p, unsigned forms, size_t max_head, size_t max_line);
 
 /* Only find and check the head's extent (cheap; no output struct needed): OK with *headlen
  * when the head is complete, NEED_MORE, or one of the early errors below. Incremental like
  * rd_hr_parse, which calls it first (calling it before rd_hr_parse costs nothing more). */
-enum rd_hr_result rd_hr_scan(struct rd_hr_parser *p, const char *buf, size_t len,
-                             size_t *headlen);
+enum rd_hr_result rd_hr_scan(struct rd_hr_parser *p, const char *buf, size_t len, size_t *headlen);
 
 /* Parse one request head from buf[0..len). OK: *out is filled, *consumed is the head's size
  * (the body or the next request starts there). NEED_MORE: nothing consumed; call again with
@@ -168,7 +166,7 @@ int rd_hr_host_header(const char *addr, char *out, size_t outlen);
 
 struct rd_hr_body {
     enum rd_hm_framing framing;
-    uint64_t left;          /* LENGTH: bytes still due */
+    uint64_t left; /* LENGTH: bytes still due */
     struct rd_hm_chunked ck;
     int done;
     /* after each feed (rd_hr_body_init_forward; else pass is 1 and prefix_len 0): forward the

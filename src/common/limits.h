@@ -21,20 +21,21 @@
 #define RD_LIMITS_H
 
 /* ---- wire protocol (PROTOCOL.md) ---- */
-#define RD_VARINT_MAX_BYTES 10              /* Go binary.MaxVarintLen64 */
-#define RD_LEGACY_DEADLINE 15000            /* always sent, ignored when read */
-#define RD_MAX_CONNECT_ADDR 266             /* "tcp/" + 255-byte host + ":65535" */
-#define RD_MAX_CONNECT_PROTO 16             /* bytes of a dial's protocol name ("tcp") */
-#define RD_MAX_ERROR_TEXT 100               /* Go truncates Error/AddClient at 100 */
-#define RD_MAX_CLIENT_KEY 255               /* client ids / session keys */
+#define RD_VARINT_MAX_BYTES 10   /* Go binary.MaxVarintLen64 */
+#define RD_LEGACY_DEADLINE 15000 /* always sent, ignored when read */
+#define RD_MAX_CONNECT_ADDR 266  /* "tcp/" + 255-byte host + ":65535" */
+#define RD_MAX_CONNECT_PROTO 16  /* bytes of a dial's protocol name ("tcp") */
+#define RD_MAX_ERROR_TEXT 100    /* Go truncates Error/AddClient at 100 */
+#define RD_MAX_CLIENT_KEY 255    /* client ids / session keys */
 #define RD_MSG_HEADER_MAX (4 * RD_VARINT_MAX_BYTES)
 
 /* ---- data path (conn.h, session.h, relay.h) ---- */
-#define RD_DATA_CHUNK (64 * 1024)           /* payload of one Data message we send */
-#define RD_MAX_MESSAGE_DEFAULT (1024 * 1024) /* largest message we accept (flag; the
+#define RD_DATA_CHUNK (64 * 1024) /* payload of one Data message we send */
+#define RD_MAX_MESSAGE_DEFAULT                                                                     \
+    (1024 * 1024)                     /* largest message we accept (flag; the
                                               * websocket enforces it: ws_link.h) */
-#define RD_PAUSE_HIGH_DEFAULT 2097152       /* send Pause above this many buffered bytes */
-#define RD_PAUSE_LOW_DEFAULT 262144         /* send Resume below this */
+#define RD_PAUSE_HIGH_DEFAULT 2097152 /* send Pause above this many buffered bytes */
+#define RD_PAUSE_LOW_DEFAULT 262144   /* send Resume below this */
 /* A peer that ignores Pause gets the conn closed past this. Data already in flight when Pause
  * is sent is not ignoring it: on loopback the kernel socket buffers alone hold up to ~10 MiB,
  * so the cap sits well above pause_high + that. */
@@ -50,8 +51,8 @@
 #define RD_PAUSE_PRESSURE_HIGH (128 * 1024)
 #define RD_PAUSE_PRESSURE_LOW (32 * 1024)
 #define RD_PAUSE_SHARE_MIN (16 * 1024)
-#define RD_CONN_TX_HIGH (256 * 1024)        /* a write reaching this blocks the owner */
-#define RD_CONN_TX_LOW (64 * 1024)          /* ... until tx drains below this */
+#define RD_CONN_TX_HIGH (256 * 1024) /* a write reaching this blocks the owner */
+#define RD_CONN_TX_LOW (64 * 1024)   /* ... until tx drains below this */
 /* Sender side of the session as a whole: while all conns' tx together hold more than
  * RD_SESSION_TX_PRESSURE (the websocket is the bottleneck, e.g. 1,000 downloads at once, or
  * paused conns), each conn stops reading its local socket at RD_CONN_TX_PRESSURE_HIGH instead
@@ -59,15 +60,16 @@
  * growing ours by up to 256 KiB per conn. */
 #define RD_SESSION_TX_PRESSURE (4 * 1024 * 1024)
 #define RD_CONN_TX_PRESSURE_HIGH (32 * 1024)
-#define RD_BEV_OUT_HIGH (64 * 1024)         /* local socket output buffer watermark */
-#define RD_BEV_OUT_PRESSURE (32 * 1024)     /* ... while the session's rx is over its budget
+#define RD_BEV_OUT_HIGH (64 * 1024) /* local socket output buffer watermark */
+#define RD_BEV_OUT_PRESSURE                                                                        \
+    (32 * 1024) /* ... while the session's rx is over its budget
                                              * (many slow readers: the kernel's socket buffer
                                              * holds the rest) */
 /* The relay's reads of its local socket (relay.c): as much as the conn has room for, at
  * least libevent's own read size, at most this; its writes up to 4 x RD_RELAY_MAX_READ. */
 #define RD_RELAY_MAX_READ (256 * 1024)
 #define RD_RELAY_MIN_READ (16 * 1024)
-#define RD_RELAY_FLUSH_TIMEOUT_S 60         /* a closing relay's last bytes to its socket */
+#define RD_RELAY_FLUSH_TIMEOUT_S 60 /* a closing relay's last bytes to its socket */
 
 /* ---- sessions (session.h) ---- */
 #define RD_PING_INTERVAL_MS_DEFAULT 5000
@@ -83,16 +85,16 @@
 /* Control messages (Pause, Resume, Error, pings' answers, Sync) queued for a far side that
  * does not read: past this the session is dropped. */
 #define RD_MAX_CTRL_QUEUE_DEFAULT (4 * 1024 * 1024)
-#define RD_SESSION_PINGS_OUT 4              /* pings out at once (rtt.h) */
-#define RD_SESSION_MAX_REMOTE 63            /* bytes of the far side's address kept (/clients) */
-#define RD_SESSION_MAX_AGENT 128            /* bytes of its User-Agent kept (/clients) */
+#define RD_SESSION_PINGS_OUT 4   /* pings out at once (rtt.h) */
+#define RD_SESSION_MAX_REMOTE 63 /* bytes of the far side's address kept (/clients) */
+#define RD_SESSION_MAX_AGENT 128 /* bytes of its User-Agent kept (/clients) */
 
 /* ---- metrics (stats.h) and the status page's samples (samples.h) ---- */
-#define RD_STATS_MAX_SERIES 4096 /* distinct labelled series, all metrics together */
-#define RD_STATS_MAX_LABEL 128   /* bytes of one label value kept (longer ones are cut) */
-#define RD_SAMPLES_N 60                     /* samples per session: 5 minutes at 5 s */
-#define RD_SAMPLES_INTERVAL_MS 5000         /* the server's sampling interval */
-#define RD_SAMPLES_MAX_SESSIONS 262144      /* sessions sampled at most */
+#define RD_STATS_MAX_SERIES 4096       /* distinct labelled series, all metrics together */
+#define RD_STATS_MAX_LABEL 128         /* bytes of one label value kept (longer ones are cut) */
+#define RD_SAMPLES_N 60                /* samples per session: 5 minutes at 5 s */
+#define RD_SAMPLES_INTERVAL_MS 5000    /* the server's sampling interval */
+#define RD_SAMPLES_MAX_SESSIONS 262144 /* sessions sampled at most */
 
 /* ---- shared by other layers ---- */
 /* listen() backlog of the front ends' listeners (listener.h; the kernel clamps it to
@@ -110,7 +112,7 @@
 #define RD_HTTP_MAX_HANDSHAKES_PER_IP_DEFAULT 256
 /* HTTP heads and URLs as the parsers (httpmsg.h, httpreq.h), the front end, the websocket
  * client and rdial-dummy take them. */
-#define RD_MAX_HTTP_HEADER 32768            /* whole request/response header block */
+#define RD_MAX_HTTP_HEADER 32768 /* whole request/response header block */
 #define RD_MAX_URL 8192
 /* An outbound websocket's connect + proxy + TLS + upgrade (ws_client.h: rdial-client's
  * -handshake-timeout-ms, and the server's links to its peers). Not the server's

@@ -41,9 +41,9 @@ struct event_base;
 void rd_log_batch(struct event_base *base);
 void rd_log_flush(void);
 
-void rd_log(enum rd_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void rd_log(enum rd_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Rate limit of one kind of message (a refusal, a limit hit): at most one line per
  * RD_LOG_LIMIT_INTERVAL_MS; the next line that is logged says how many were not. Zero-initialise
@@ -61,9 +61,10 @@ int rd_log_limited(struct rd_log_limit *ll, enum rd_log_level lvl, const char *f
 #define rd_err(...) rd_log(RD_LOG_ERROR, __VA_ARGS__)
 #define rd_warn(...) rd_log(RD_LOG_WARN, __VA_ARGS__)
 #define rd_info(...) rd_log(RD_LOG_INFO, __VA_ARGS__)
-#define rd_debug(...)                                                           \
-    do {                                                                        \
-        if (rd_log_enabled(RD_LOG_DEBUG)) rd_log(RD_LOG_DEBUG, __VA_ARGS__);   \
+#define rd_debug(...)                                                                              \
+    do {                                                                                           \
+        if (rd_log_enabled(RD_LOG_DEBUG))                                                          \
+            rd_log(RD_LOG_DEBUG, __VA_ARGS__);                                                     \
     } while (0)
 
 #endif

@@ -10,15 +10,15 @@
 
 struct rd_memtrim {
     struct event *ev;
-    size_t bytes;         /* moved since the timer was (re)armed */
+    size_t bytes; /* moved since the timer was (re)armed */
     int armed;
     unsigned long trims;
 };
 
 static void arm(struct rd_memtrim *t)
 {
-    static const struct timeval tv = {RD_MEMTRIM_PERIOD_MS / 1000,
-                                      (RD_MEMTRIM_PERIOD_MS % 1000) * 1000};
+    static const struct timeval tv = { RD_MEMTRIM_PERIOD_MS / 1000,
+                                       (RD_MEMTRIM_PERIOD_MS % 1000) * 1000 };
     t->bytes = 0;
     t->armed = 1;
     evtimer_add(t->ev, &tv);
@@ -75,7 +75,4 @@ void rd_memtrim_note(struct rd_memtrim *t, size_t n)
     t->bytes += n;
 }
 
-unsigned long rd_memtrim_count(const struct rd_memtrim *t)
-{
-    return t != NULL ? t->trims : 0;
-}
+unsigned long rd_memtrim_count(const struct rd_memtrim *t) { return t != NULL ? t->trims : 0; }

@@ -13,9 +13,9 @@
 
 #include <stddef.h>
 
-#define RD_MEMTRIM_PERIOD_MS 1000            /* quiet this long (1-2 periods): trim */
-#define RD_MEMTRIM_BUSY_BYTES (1024 * 1024)  /* more than this in a period: still busy */
-#define RD_MEMTRIM_MIN_FREE (512 * 1024)     /* less free heap than this: nothing to gain */
+#define RD_MEMTRIM_PERIOD_MS 1000           /* quiet this long (1-2 periods): trim */
+#define RD_MEMTRIM_BUSY_BYTES (1024 * 1024) /* more than this in a period: still busy */
+#define RD_MEMTRIM_MIN_FREE (512 * 1024)    /* less free heap than this: nothing to gain */
 
 struct event_base;
 struct rd_memtrim;

@@ -56,19 +56,22 @@ int rd_peerspec_parse(const char *spec, struct rd_peer_spec *out, size_t max, ch
         urll = len - (size_t)(c2 + 1 - p);
         ps = &out[n];
         if (idl == 0 || idl > RD_MAX_PEER_FIELD || bad_chars(p, idl, 0)) {
-            snprintf(err, errlen, "-peers entry %d: bad peer id (1-%d characters, no '/', "
-                                  "spaces or control characters)", n + 1, RD_MAX_PEER_FIELD);
+            snprintf(err, errlen,
+                     "-peers entry %d: bad peer id (1-%d characters, no '/', "
+                     "spaces or control characters)",
+                     n + 1, RD_MAX_PEER_FIELD);
             return -1;
         }
         if (tokl == 0 || tokl > RD_MAX_PEER_FIELD || bad_chars(c1 + 1, tokl, 1)) {
-            snprintf(err, errlen, "-peers entry %d (%.*s): empty or bad token", n + 1, (int)idl,
-                     p);
+            snprintf(err, errlen, "-peers entry %d (%.*s): empty or bad token", n + 1, (int)idl, p);
             return -1;
         }
         if (urll == 0 || urll >= sizeof ps->url || bad_chars(c2 + 1, urll, 1) ||
             !(strncmp(c2 + 1, "ws://", 5) == 0 || strncmp(c2 + 1, "wss://", 6) == 0)) {
-            snprintf(err, errlen, "-peers entry %d (%.*s): URL must be ws://host:port/path or "
-                                  "wss://...", n + 1, (int)idl, p);
+            snprintf(err, errlen,
+                     "-peers entry %d (%.*s): URL must be ws://host:port/path or "
+                     "wss://...",
+                     n + 1, (int)idl, p);
             return -1;
         }
         memcpy(ps->id, p, idl);

@@ -34,8 +34,8 @@ void rd_proxy_url_wipe(struct rd_proxy_url *u)
 /* ---- URL ---- */
 
 /* "scheme://" prefix -> *scheme, *rest after it; none -> http. 0 or -1 (reason in err). */
-static int parse_scheme(const char *s, enum rd_proxy_scheme *scheme, const char **rest,
-                        char *err, size_t errlen)
+static int parse_scheme(const char *s, enum rd_proxy_scheme *scheme, const char **rest, char *err,
+                        size_t errlen)
 {
     const char *sep = strstr(s, "://");
     size_t n;
@@ -58,8 +58,9 @@ static int parse_scheme(const char *s, enum rd_proxy_scheme *scheme, const char 
         return 0;
     }
     if (n == 5 && strncasecmp(s, "https", 5) == 0)
-        return fail(err, errlen, "https:// proxies (TLS to the proxy) are not supported: "
-                                 "use http://, socks5:// or socks5h://");
+        return fail(err, errlen,
+                    "https:// proxies (TLS to the proxy) are not supported: "
+                    "use http://, socks5:// or socks5h://");
     return fail(err, errlen, "unsupported proxy scheme: want http://, socks5:// or socks5h://");
 }
 
@@ -106,11 +107,13 @@ static int parse_userinfo(const char *s, size_t n, struct rd_proxy_url *out, cha
 
     out->has_auth = 1;
     if (pct_decode(s, ul, out->user, sizeof out->user) != 0)
-        return fail(err, errlen, "bad user name in the proxy URL (a bad %-escape, %00, or "
-                                 "longer than 255 bytes)");
+        return fail(err, errlen,
+                    "bad user name in the proxy URL (a bad %-escape, %00, or "
+                    "longer than 255 bytes)");
     if (colon != NULL && pct_decode(colon + 1, n - ul - 1, out->pass, sizeof out->pass) != 0)
-        return fail(err, errlen, "bad password in the proxy URL (a bad %-escape, %00, or "
-                                 "longer than 255 bytes)");
+        return fail(err, errlen,
+                    "bad password in the proxy URL (a bad %-escape, %00, or "
+                    "longer than 255 bytes)");
     return 0;
 }
 
@@ -150,7 +153,8 @@ static int parse_hostport(const char *s, size_t n, struct rd_proxy_url *out, cha
     {
         unsigned long port = 0;
         for (p++; p < end; p++) {
-            if (!isdigit((unsigned char)*p) || (port = port * 10 + (unsigned long)(*p - '0')) > 65535)
+            if (!isdigit((unsigned char)*p) ||
+                (port = port * 10 + (unsigned long)(*p - '0')) > 65535)
                 return fail(err, errlen, "bad proxy port (want 1-65535)");
         }
         if (port == 0)
@@ -374,8 +378,7 @@ static const char *env_get(rd_getenv_fn g, const char *name)
 }
 
 /* The first non-empty of lower, upper; *which = its name. */
-static const char *env_any(rd_getenv_fn g, const char *lower, const char *upper,
-                           const char **which)
+static const char *env_any(rd_getenv_fn g, const char *lower, const char *upper, const char **which)
 {
     const char *v = env_get(g, lower);
 
@@ -389,8 +392,8 @@ static const char *env_any(rd_getenv_fn g, const char *lower, const char *upper,
 
 enum rd_proxy_pick_result rd_proxy_pick(const char *explicit_proxy, int tls, const char *host,
                                         uint16_t port, rd_getenv_fn getenv_fn,
-                                        struct rd_proxy_url *out, const char **source,
-                                        char *err, size_t errlen)
+                                        struct rd_proxy_url *out, const char **source, char *err,
+                                        size_t errlen)
 {
     const char *src = NULL, *url, *nsrc;
     char why[200];

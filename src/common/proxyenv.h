@@ -28,9 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RD_PROXY_MAX_URL 2048   /* bytes of a proxy URL */
-#define RD_PROXY_MAX_HOST 255   /* proxy host name */
-#define RD_PROXY_MAX_CRED 255   /* user name and password each, after percent-decoding
+#define RD_PROXY_MAX_URL 2048 /* bytes of a proxy URL */
+#define RD_PROXY_MAX_HOST 255 /* proxy host name */
+#define RD_PROXY_MAX_CRED                                                                          \
+    255                           /* user name and password each, after percent-decoding
                                  * (RFC 1929's limit, applied to HTTP Basic too) */
 #define RD_NO_PROXY_MAX_ENTRY 300 /* longer NO_PROXY entries match nothing */
 
@@ -87,7 +88,7 @@ enum rd_proxy_pick_result {
  * "HTTP_PROXY", "no_proxy", "NO_PROXY", or NULL when nothing applied (direct). */
 enum rd_proxy_pick_result rd_proxy_pick(const char *explicit_proxy, int tls, const char *host,
                                         uint16_t port, rd_getenv_fn getenv_fn,
-                                        struct rd_proxy_url *out, const char **source,
-                                        char *err, size_t errlen);
+                                        struct rd_proxy_url *out, const char **source, char *err,
+                                        size_t errlen);
 
 #endif

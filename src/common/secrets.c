@@ -109,9 +109,11 @@ char *rd_secret_read_token(const char *path, char **errp)
             break;
     if (e == s || e - s > RD_SECRET_MAX_LEN || i < e) {
         rd_secret_free_text(text, len);
-        rd_secret_set_errp_(errp, rd_secret_errf_(path, 0, e == s ? "empty: want one token"
-                                            : "want one token: 1-255 bytes, no blanks or "
-                                              "control characters"));
+        rd_secret_set_errp_(errp,
+                            rd_secret_errf_(path, 0,
+                                            e == s ? "empty: want one token"
+                                                   : "want one token: 1-255 bytes, no blanks or "
+                                                     "control characters"));
         return NULL;
     }
     tok = malloc(e - s + 1);
@@ -125,8 +127,8 @@ char *rd_secret_read_token(const char *path, char **errp)
     return tok;
 }
 
-int rd_secret_next_line(char *text, size_t len, size_t *pos, char **fields, int maxf,
-                        int *lineno, int *toolong)
+int rd_secret_next_line(char *text, size_t len, size_t *pos, char **fields, int maxf, int *lineno,
+                        int *toolong)
 {
     char *line, *end, *p;
     int nf = 0;

@@ -22,11 +22,11 @@
 
 #include <stddef.h>
 
-#define RD_SECRET_DIGEST_LEN 32            /* SHA-256 */
-#define RD_SECRET_MAX_FILE (1024 * 1024)   /* bytes of one secret file */
-#define RD_SECRET_MAX_LINE 4096            /* bytes of one line */
-#define RD_SECRET_MAX_LEN 255              /* bytes of one plain-text secret */
-#define RD_SECRET_MAX_ENTRIES 100000       /* lines with an entry per file */
+#define RD_SECRET_DIGEST_LEN 32          /* SHA-256 */
+#define RD_SECRET_MAX_FILE (1024 * 1024) /* bytes of one secret file */
+#define RD_SECRET_MAX_LINE 4096          /* bytes of one line */
+#define RD_SECRET_MAX_LEN 255            /* bytes of one plain-text secret */
+#define RD_SECRET_MAX_ENTRIES 100000     /* lines with an entry per file */
 
 /* SHA-256 of n bytes. */
 void rd_secret_digest(const void *s, size_t n, unsigned char out[RD_SECRET_DIGEST_LEN]);
@@ -59,8 +59,8 @@ char *rd_secret_read_token(const char *path, char **errp);
  * *pos: cursor into text (start at 0). Returns the number of fields (0 for an empty or
  * comment line; at most maxf, more are reported as maxf + 1), or -1 at the end of the text or
  * for a line longer than RD_SECRET_MAX_LINE (*toolong set). *lineno is incremented. */
-int rd_secret_next_line(char *text, size_t len, size_t *pos, char **fields, int maxf,
-                        int *lineno, int *toolong);
+int rd_secret_next_line(char *text, size_t len, size_t *pos, char **fields, int maxf, int *lineno,
+                        int *toolong);
 
 /* ---- client tokens ---- */
 
@@ -68,8 +68,7 @@ struct rd_tokens;
 
 /* Parse token file text (borrowed). origin: a name for error messages ("tokens.txt").
  * NULL + *errp (malloc'd: origin, line number, reason) on a malformed file. */
-struct rd_tokens *rd_tokens_parse(const char *text, size_t len, const char *origin,
-                                  char **errp);
+struct rd_tokens *rd_tokens_parse(const char *text, size_t len, const char *origin, char **errp);
 /* rd_secret_read_file + rd_tokens_parse; the path is kept (copied) for rd_tokens_reload. */
 struct rd_tokens *rd_tokens_load(const char *path, char **errp);
 /* Read the file again (rd_tokens_load's path). On success the new entries replace the old

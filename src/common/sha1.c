@@ -55,7 +55,7 @@ static void block(uint32_t h[5], const unsigned char *p)
 
 void rd_sha1(const void *data, size_t n, unsigned char out[RD_SHA1_LEN])
 {
-    uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+    uint32_t h[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
     const unsigned char *p = data;
     unsigned char last[128];
     uint64_t bits = (uint64_t)n * 8;

@@ -9,8 +9,8 @@
 #endif
 
 static struct rd_tlslib lib; /* filled once, then read-only */
-static int loaded; /* lib is filled */
-static int probed; /* rd_tlslib_loaded() looked for an already mapped library */
+static int loaded;           /* lib is filled */
+static int probed;           /* rd_tlslib_loaded() looked for an already mapped library */
 
 /* Fill lib from the handle h of libevent_openssl. 0, or -1 with *why. */
 static int fill(void *h, const char **why)
@@ -19,18 +19,37 @@ static int fill(void *h, const char **why)
         const char *name;
         void **slot;
     };
-#define SYM(n) {#n, (void **)&t.n}
+#define SYM(n)                                                                                     \
+    {                                                                                              \
+#n, (void **)&t.n                                                                          \
+    }
     struct rd_tlslib t;
     const struct sym syms[] = {
-        SYM(TLS_client_method), SYM(SSL_CTX_new), SYM(SSL_CTX_free), SYM(SSL_CTX_ctrl),
-        SYM(SSL_CTX_set_verify), SYM(SSL_CTX_load_verify_locations),
-        SYM(SSL_CTX_set_default_verify_paths), SYM(SSL_new), SYM(SSL_free), SYM(SSL_ctrl),
-        SYM(SSL_set_alpn_protos), SYM(SSL_get0_param), SYM(SSL_set_hostflags), SYM(SSL_set1_host),
-        SYM(SSL_get_verify_result), SYM(SSL_get0_alpn_selected),
-        SYM(X509_VERIFY_PARAM_set1_ip_asc), SYM(X509_verify_cert_error_string),
-        SYM(ERR_get_error), SYM(ERR_reason_error_string), SYM(ERR_clear_error),
-        SYM(bufferevent_openssl_socket_new), SYM(bufferevent_openssl_set_allow_dirty_shutdown),
-        SYM(bufferevent_openssl_get_ssl), SYM(bufferevent_get_openssl_error),
+        SYM(TLS_client_method),
+        SYM(SSL_CTX_new),
+        SYM(SSL_CTX_free),
+        SYM(SSL_CTX_ctrl),
+        SYM(SSL_CTX_set_verify),
+        SYM(SSL_CTX_load_verify_locations),
+        SYM(SSL_CTX_set_default_verify_paths),
+        SYM(SSL_new),
+        SYM(SSL_free),
+        SYM(SSL_ctrl),
+        SYM(SSL_set_alpn_protos),
+        SYM(SSL_get0_param),
+        SYM(SSL_set_hostflags),
+        SYM(SSL_set1_host),
+        SYM(SSL_get_verify_result),
+        SYM(SSL_get0_alpn_selected),
+        SYM(X509_VERIFY_PARAM_set1_ip_asc),
+        SYM(X509_verify_cert_error_string),
+        SYM(ERR_get_error),
+        SYM(ERR_reason_error_string),
+        SYM(ERR_clear_error),
+        SYM(bufferevent_openssl_socket_new),
+        SYM(bufferevent_openssl_set_allow_dirty_shutdown),
+        SYM(bufferevent_openssl_get_ssl),
+        SYM(bufferevent_get_openssl_error),
     };
 #undef SYM
     size_t i;

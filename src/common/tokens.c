@@ -94,8 +94,7 @@ static int valid_id(const char *id)
     return 1;
 }
 
-struct rd_tokens *rd_tokens_parse(const char *text, size_t len, const char *origin,
-                                  char **errp)
+struct rd_tokens *rd_tokens_parse(const char *text, size_t len, const char *origin, char **errp)
 {
     struct rd_tokens *t = calloc(1, sizeof *t);
     char *copy = malloc(len + 1);

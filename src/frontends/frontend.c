@@ -91,7 +91,8 @@ const char *rd_fe_verdict_str(enum rd_fe_verdict v)
     case RD_FEV_NO_CLIENT_IN_TARGET: return "the target names no client";
     case RD_FEV_BAD_TARGET: return "bad target";
     case RD_FEV_NO_CLIENT: return "client not connected";
-    case RD_FEV_LIMIT: return "too many connections to this client (-max-conns / -max-pending-dials)";
+    case RD_FEV_LIMIT:
+        return "too many connections to this client (-max-conns / -max-pending-dials)";
     case RD_FEV_USER_LIMIT:
         return "too many connections of yours to this client (-max-conns-per-user / "
                "-max-pending-dials-per-user)";
@@ -130,9 +131,8 @@ static void who_clear(struct rd_fe_who *who)
     memset(who->via, 0, sizeof who->via);
 }
 
-enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer,
-                               int have, const char *user, const char *password,
-                               struct rd_fe_who *who)
+enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer, int have,
+                               const char *user, const char *password, struct rd_fe_who *who)
 {
     who_clear(who);
     if (fe->users == NULL) {
@@ -149,9 +149,9 @@ enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const cha
         /* the name is logged only when it is a configured user: it may be a password typed
          * into the wrong field */
         char shown[RD_USERS_LOG_NAME_LEN];
-        rd_log_limited(&fe->warn_login, RD_LOG_INFO, "%s %s: bad credentials for %s", what,
-                       peer, rd_users_log_name(fe->users, who->user[0] ? who->user : user,
-                                               shown, sizeof shown));
+        rd_log_limited(
+            &fe->warn_login, RD_LOG_INFO, "%s %s: bad credentials for %s", what, peer,
+            rd_users_log_name(fe->users, who->user[0] ? who->user : user, shown, sizeof shown));
         who_clear(who);
         return RD_FEV_AUTH;
     }
@@ -168,15 +168,15 @@ static enum rd_fe_verdict may_reach(struct rd_fe_ctx *fe, const struct rd_fe_who
     return RD_FEV_OK;
 }
 
-enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
-                             const char *host, int port, struct rd_fe_target *t)
+enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who, const char *host,
+                             int port, struct rd_fe_target *t)
 {
     struct rd_target_mapped m;
     enum rd_target_map_result mr;
 
     memset(t, 0, sizeof *t);
-    mr = rd_target_map(host, port, who->via[0] ? who->via : NULL,
-                       fe->domain[0] ? fe->domain : NULL, &m, &t->why);
+    mr = rd_target_map(host, port, who->via[0] ? who->via : NULL, fe->domain[0] ? fe->domain : NULL,
+                       &m, &t->why);
     if (mr == RD_TMAP_NO_CLIENT)
         return RD_FEV_NO_CLIENT_IN_TARGET;
     if (mr != RD_TMAP_OK)

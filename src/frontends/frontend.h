@@ -47,7 +47,7 @@ enum rd_fe_outcome {
     RD_FE_OUTCOME_COUNT_
 };
 
-const char *rd_fe_str(enum rd_fe fe);               /* "route", "socks", "httpproxy" */
+const char *rd_fe_str(enum rd_fe fe);                /* "route", "socks", "httpproxy" */
 const char *rd_fe_outcome_str(enum rd_fe_outcome o); /* "ok", "no_client", ... */
 
 /* Make the family in st now, so that /metrics lists every pair before the first request
@@ -65,23 +65,23 @@ uint64_t rd_fe_count_get(struct rd_stats *st, enum rd_fe fe, enum rd_fe_outcome 
  * it). users may be reloaded in place (SIGHUP). */
 struct rd_fe_ctx {
     struct rd_registry *reg;
-    struct rd_users *users;          /* -proxy-users; NULL = no access control */
-    struct rd_stats *stats;          /* outcome counters; NULL = none */
+    struct rd_users *users;            /* -proxy-users; NULL = no access control */
+    struct rd_stats *stats;            /* outcome counters; NULL = none */
     char domain[RD_FE_MAX_DOMAIN + 1]; /* -domain, "" = none */
-    struct rd_log_limit warn_login;  /* failed logins (zero-initialised) */
+    struct rd_log_limit warn_login;    /* failed logins (zero-initialised) */
 };
 
 enum rd_fe_verdict {
     RD_FEV_OK = 0,
-    RD_FEV_AUTH,                 /* credentials missing or wrong: 407 / 401 / SOCKS auth 1 */
-    RD_FEV_FORBIDDEN,            /* the user may not reach that client: 403 / REP 02 */
-    RD_FEV_NO_CLIENT_IN_TARGET,  /* the target names no client: 400 / REP 04 */
-    RD_FEV_BAD_TARGET,           /* malformed target: 400 / REP 01 */
-    RD_FEV_NO_CLIENT,            /* no session holds the client: 404 / REP 04 */
-    RD_FEV_LIMIT,                /* -max-conns / -max-pending-dials: 503 / REP 01 */
-    RD_FEV_USER_LIMIT,           /* the user's share of the session (-max-conns-per-user,
+    RD_FEV_AUTH,                /* credentials missing or wrong: 407 / 401 / SOCKS auth 1 */
+    RD_FEV_FORBIDDEN,           /* the user may not reach that client: 403 / REP 02 */
+    RD_FEV_NO_CLIENT_IN_TARGET, /* the target names no client: 400 / REP 04 */
+    RD_FEV_BAD_TARGET,          /* malformed target: 400 / REP 01 */
+    RD_FEV_NO_CLIENT,           /* no session holds the client: 404 / REP 04 */
+    RD_FEV_LIMIT,               /* -max-conns / -max-pending-dials: 503 / REP 01 */
+    RD_FEV_USER_LIMIT,          /* the user's share of the session (-max-conns-per-user,
                                   * -max-pending-dials-per-user): 503 / REP 01 */
-    RD_FEV_REFUSED,              /* the session refused (closing): 502 / REP 05 */
+    RD_FEV_REFUSED,             /* the session refused (closing): 502 / REP 05 */
 };
 
 const char *rd_fe_verdict_str(enum rd_fe_verdict v);
@@ -107,21 +107,20 @@ void rd_fe_who_init(struct rd_fe_who *who, const char *source);
  * via are set here. Without users: OK, via = user. With users:
  * AUTH when have is 0, the name is malformed or the password wrong (a failure is logged,
  * rate-limited, naming `what` and peer, never the password); OK otherwise. */
-enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer,
-                               int have, const char *user, const char *password,
-                               struct rd_fe_who *who);
+enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const char *peer, int have,
+                               const char *user, const char *password, struct rd_fe_who *who);
 
 /* Where it goes. */
 struct rd_fe_target {
     char client_id[RD_MAX_CLIENT_KEY + 1];
-    char addr[RD_TARGET_MAX_ADDR + 1];   /* "host:port" for rd_dial */
-    const char *why;                     /* static reason of a refusal (for bodies and logs) */
+    char addr[RD_TARGET_MAX_ADDR + 1]; /* "host:port" for rd_dial */
+    const char *why;                   /* static reason of a refusal (for bodies and logs) */
 };
 
 /* host/port: the target the user named (proxy front ends; rd_target_map with who->via and
  * fe->domain). Then the user's client-id patterns (FORBIDDEN). */
-enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
-                             const char *host, int port, struct rd_fe_target *t);
+enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who, const char *host,
+                             int port, struct rd_fe_target *t);
 /* The route: the client id and address come from the path; only the patterns are checked. */
 enum rd_fe_verdict rd_fe_route(struct rd_fe_ctx *fe, const struct rd_fe_who *who,
                                const char *client_id, const char *addr, struct rd_fe_target *t);

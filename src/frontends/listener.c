@@ -23,7 +23,7 @@
 struct rd_listener {
     struct event_base *base;
     struct evconnlistener *lev;
-    struct event *backoff;        /* re-enables the listener after an EMFILE pause */
+    struct event *backoff; /* re-enables the listener after an EMFILE pause */
     char name[32];
     char cap_flag[40];
     char per_source_flag[40], handshake_flag[40];
@@ -36,8 +36,8 @@ struct rd_listener {
     rd_listener_refuse_cb refuse;
     void *arg;
     struct rd_log_limit warn_full, warn_source, warn_handshakes;
-    struct timespec warned;       /* last EMFILE warning */
-    unsigned long pauses;         /* EMFILE pauses since then */
+    struct timespec warned; /* last EMFILE warning */
+    unsigned long pauses;   /* EMFILE pauses since then */
 };
 
 static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
@@ -97,14 +97,17 @@ static int over_cap(struct rd_listener *l, const struct rd_listener_conn *lc)
     all = rd_ctab_count(l->sources, lc->source, SRC_ALL);
     hs = rd_ctab_count(l->sources, lc->source, SRC_HANDSHAKING);
     if (l->max_per_source > 0 && all >= l->max_per_source) {
-        rd_log_limited(&l->warn_source, RD_LOG_WARN, "%s: refusing %s: %zu connections from "
-                       "%s open (%s)", l->name, lc->peer, all, lc->source, l->per_source_flag);
+        rd_log_limited(&l->warn_source, RD_LOG_WARN,
+                       "%s: refusing %s: %zu connections from "
+                       "%s open (%s)",
+                       l->name, lc->peer, all, lc->source, l->per_source_flag);
         return -1;
     }
     if (l->max_handshakes_per_source > 0 && hs >= l->max_handshakes_per_source) {
-        rd_log_limited(&l->warn_handshakes, RD_LOG_WARN, "%s: refusing %s: %zu connections from "
-                       "%s still in their handshake (%s)", l->name, lc->peer, hs, lc->source,
-                       l->handshake_flag);
+        rd_log_limited(&l->warn_handshakes, RD_LOG_WARN,
+                       "%s: refusing %s: %zu connections from "
+                       "%s still in their handshake (%s)",
+                       l->name, lc->peer, hs, lc->source, l->handshake_flag);
         return -1;
     }
     return 0;
@@ -148,8 +151,8 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 static evutil_socket_t listen_socket(const struct evutil_addrinfo *ai)
 {
     int one = 1, e;
-    evutil_socket_t fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                                ai->ai_protocol);
+    evutil_socket_t fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 
     if (fd < 0)
         return -1;
@@ -192,8 +195,8 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
     l->pauses++;
     if (l->warned.tv_sec == 0 || ms_since(&l->warned) >= RD_LISTENER_WARN_INTERVAL_MS) {
         rd_warn("%s: accept: %s: pausing the listener for %d ms (%lu pauses since the last "
-                "warning)", l->name, evutil_socket_error_to_string(err), RD_LISTENER_BACKOFF_MS,
-                l->pauses);
+                "warning)",
+                l->name, evutil_socket_error_to_string(err), RD_LISTENER_BACKOFF_MS, l->pauses);
         clock_gettime(CLOCK_MONOTONIC, &l->warned);
         l->pauses = 0;
     }
@@ -303,7 +306,6 @@ void rd_listener_closed(struct rd_listener *l, struct rd_listener_conn *lc)
 }
 
 size_t rd_listener_active(const struct rd_listener *l) { return l->active; }
-
 
 void rd_listener_stop(struct rd_listener *l)
 {

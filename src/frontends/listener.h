@@ -28,10 +28,10 @@
 struct event_base;
 struct rd_listener;
 
-#define RD_LISTENER_BACKOFF_MS 500           /* listener pause after EMFILE and the like */
-#define RD_LISTENER_WARN_INTERVAL_MS 60000   /* at most one EMFILE warning per minute */
-#define RD_LISTENER_MAX_PEER 64              /* "[v6]:port" */
-#define RD_LISTENER_MAX_SOURCE 64            /* "2001:db8:1:2::/64" */
+#define RD_LISTENER_BACKOFF_MS 500         /* listener pause after EMFILE and the like */
+#define RD_LISTENER_WARN_INTERVAL_MS 60000 /* at most one EMFILE warning per minute */
+#define RD_LISTENER_MAX_PEER 64            /* "[v6]:port" */
+#define RD_LISTENER_MAX_SOURCE 64          /* "2001:db8:1:2::/64" */
 
 struct rd_ctab_entry;
 
@@ -58,11 +58,12 @@ typedef void (*rd_listener_accept_cb)(evutil_socket_t fd, const struct rd_listen
 typedef void (*rd_listener_refuse_cb)(evutil_socket_t fd, void *arg);
 
 struct rd_listener_config {
-    const char *name;    /* for logs: "socks5", "http proxy", "main port", "admin" (copied) */
-    const char *host;    /* numeric or name; "" = all interfaces */
-    int port;            /* 0 = ephemeral */
-    size_t max_clients;  /* 0 = no cap */
-    const char *cap_flag; /* the flag that sets max_clients, for the warning ("-proxy-max-clients") */
+    const char *name;   /* for logs: "socks5", "http proxy", "main port", "admin" (copied) */
+    const char *host;   /* numeric or name; "" = all interfaces */
+    int port;           /* 0 = ephemeral */
+    size_t max_clients; /* 0 = no cap */
+    const char
+        *cap_flag; /* the flag that sets max_clients, for the warning ("-proxy-max-clients") */
     size_t max_per_source;            /* 0 = no cap */
     size_t max_handshakes_per_source; /* 0 = no cap */
     const char *per_source_flag;      /* for the warnings ("-max-clients-per-ip") */

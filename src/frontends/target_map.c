@@ -165,8 +165,7 @@ enum rd_target_map_result rd_target_map(const char *host, int port, const char *
 
     /* no credentials: the host names the client */
     if (v6 || is_ipv4(h, n))
-        return fail(RD_TMAP_NO_CLIENT, "an IP address names no client (use a user name)",
-                    errp);
+        return fail(RD_TMAP_NO_CLIENT, "an IP address names no client (use a user name)", errp);
     if (h[n - 1] == '.')
         n--;
     if (domain != NULL) {

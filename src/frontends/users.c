@@ -258,8 +258,7 @@ int rd_users_may_reach(const struct rd_users *u, const char *user, const char *c
     return 403;
 }
 
-int rd_users_check_basic(const struct rd_users *u, const char *header_value,
-                         const char *client_id)
+int rd_users_check_basic(const struct rd_users *u, const char *header_value, const char *client_id)
 {
     return rd_users_check_basic_user(u, header_value, client_id, NULL, 0);
 }
@@ -304,8 +303,8 @@ int rd_users_check_basic_user(const struct rd_users *u, const char *header_value
     colon = strchr((char *)dec, ':');
     if (colon != NULL)
         *colon = '\0'; /* dec is ours: user part, then the password */
-    if (colon == NULL || rd_users_split((const char *)dec, user, sizeof user, client,
-                                        sizeof client) != 0) {
+    if (colon == NULL ||
+        rd_users_split((const char *)dec, user, sizeof user, client, sizeof client) != 0) {
         OPENSSL_cleanse(dec, sizeof dec);
         return 401;
     }
@@ -317,8 +316,7 @@ int rd_users_check_basic_user(const struct rd_users *u, const char *header_value
     return rc;
 }
 
-const char *rd_users_log_name(const struct rd_users *u, const char *name, char *buf,
-                              size_t len)
+const char *rd_users_log_name(const struct rd_users *u, const char *name, char *buf, size_t len)
 {
     if (len == 0)
         return buf;
@@ -331,8 +329,7 @@ const char *rd_users_log_name(const struct rd_users *u, const char *name, char *
     return buf;
 }
 
-int rd_users_split(const char *name, char *user, size_t userlen, char *client,
-                   size_t clientlen)
+int rd_users_split(const char *name, char *user, size_t userlen, char *client, size_t clientlen)
 {
     const char *at = strchr(name, '@');
     size_t ul = at != NULL ? (size_t)(at - name) : strlen(name);

@@ -24,9 +24,9 @@
 
 #include <stddef.h>
 
-#define RD_USERS_MAX_NAME 255     /* bytes of USER */
-#define RD_USERS_MAX_PATTERNS 64  /* client-id patterns per user */
-#define RD_USERS_REALM "rdial"    /* realm of WWW-Authenticate / Proxy-Authenticate */
+#define RD_USERS_MAX_NAME 255    /* bytes of USER */
+#define RD_USERS_MAX_PATTERNS 64 /* client-id patterns per user */
+#define RD_USERS_REALM "rdial"   /* realm of WWW-Authenticate / Proxy-Authenticate */
 
 struct rd_users;
 
@@ -55,8 +55,7 @@ int rd_users_may_reach(const struct rd_users *u, const char *user, const char *c
 /* rd_users_check on an "Authorization" (or "Proxy-Authorization") header value:
  * "Basic base64(user:password)" (scheme case-insensitive). NULL, another scheme or bad
  * base64 -> 401. The user part may be "user@client-id"; only "user" is checked here. */
-int rd_users_check_basic(const struct rd_users *u, const char *header_value,
-                         const char *client_id);
+int rd_users_check_basic(const struct rd_users *u, const char *header_value, const char *client_id);
 /* The same; when the credentials are right (0 or 403) the user name (without "@client-id")
  * is also copied to who (wholen bytes, RD_USERS_MAX_NAME + 1 suffice). */
 int rd_users_check_basic_user(const struct rd_users *u, const char *header_value,
@@ -70,13 +69,11 @@ int rd_users_check_basic_user(const struct rd_users *u, const char *header_value
  * configured name is cut) and buf is returned. Front ends log only this, never the name
  * field they received. */
 #define RD_USERS_LOG_NAME_LEN (RD_USERS_MAX_NAME + 1)
-const char *rd_users_log_name(const struct rd_users *u, const char *name, char *buf,
-                              size_t len);
+const char *rd_users_log_name(const struct rd_users *u, const char *name, char *buf, size_t len);
 
 /* Split a front-end user name "user@client-id" at the first '@' into user and client id
  * (copied, NUL-terminated). No '@': the whole name is the user and client is "". Returns 0,
  * or -1 when a part does not fit. */
-int rd_users_split(const char *name, char *user, size_t userlen, char *client,
-                   size_t clientlen);
+int rd_users_split(const char *name, char *user, size_t userlen, char *client, size_t clientlen);
 
 #endif

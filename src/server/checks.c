@@ -20,14 +20,10 @@
 /* Loopback host (127.0.0.0/8, ::1, localhost)? "" (all interfaces) is not. */
 static int is_loopback_host(const char *h)
 {
-    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
-           strcasecmp(h, "localhost") == 0;
+    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcasecmp(h, "localhost") == 0;
 }
 
-static int is_set(const char *s)
-{
-    return s != NULL && s[0] != '\0';
-}
+static int is_set(const char *s) { return s != NULL && s[0] != '\0'; }
 
 /* Peering needs our -id and a token (-token or -token-file). */
 static int has_id_and_token(const struct server_config *c)
@@ -119,8 +115,7 @@ static int check_pem_files(const struct server_config *c)
 /* A listen flag (rd_listen_check): malformed or unresolvable -> 2, cannot be bound here -> 1
  * (the README's exit codes), with the reason on stderr; 0 = fine. An empty value (listener
  * off) is fine, but for the main port. */
-static int check_listen(const char *flag, const char *value, int required,
-                        struct listen_addr *la)
+static int check_listen(const char *flag, const char *value, int required, struct listen_addr *la)
 {
     char err[256];
     enum rd_listen_result r;
@@ -151,8 +146,9 @@ static int open_listener_refused(const struct server *srv, const struct server_p
                 p->flag, value, p->open_risk);
         return 0;
     }
-    fprintf(stderr, "rdial-server: %s %s listens beyond loopback: give -proxy-users FILE, "
-                    "or -allow-open-proxy to run it open (anyone who reaches it %s)\n",
+    fprintf(stderr,
+            "rdial-server: %s %s listens beyond loopback: give -proxy-users FILE, "
+            "or -allow-open-proxy to run it open (anyone who reaches it %s)\n",
             p->flag, value, p->open_risk);
     return 1;
 }
@@ -166,8 +162,8 @@ static int check_listeners(struct server *srv)
     for (i = 0; i < server_nparts; i++) {
         const struct server_part *p = &server_parts[i];
         if (p->listener >= 0 &&
-            (rc = check_listen(p->flag, srv->cfg->listen[p->listener],
-                               p->listener == SERVER_MAIN, &srv->la[p->listener])) != 0)
+            (rc = check_listen(p->flag, srv->cfg->listen[p->listener], p->listener == SERVER_MAIN,
+                               &srv->la[p->listener])) != 0)
             return rc;
     }
     for (i = 0; i < server_nparts; i++)
@@ -192,7 +188,8 @@ static int load_access(struct server *srv)
         rd_info("%zu client tokens from %s", rd_tokens_count(srv->tokens), c->client_tokens_path);
     } else if (!is_loopback_host(srv->la[SERVER_MAIN].host)) {
         rd_warn("-listen %s is not loopback and there is no -client-tokens: any client may "
-                "connect with any id (and take over that id's traffic)", c->listen[SERVER_MAIN]);
+                "connect with any id (and take over that id's traffic)",
+                c->listen[SERVER_MAIN]);
     }
     if (is_set(c->proxy_users_path)) {
         srv->users = rd_users_load(c->proxy_users_path, &err);
@@ -225,8 +222,10 @@ static int check_admin_flags(const struct server *srv)
     /* the host alone: a port would be the listeners' (a bare IPv6 comes back bracketed) */
     if (rd_admin_host_of(pa, host, sizeof host) != 0 ||
         (strlen(host) != n && !(pa[0] != '[' && strlen(host) == n + 2))) {
-        fprintf(stderr, "rdial-server: -public-address %s: want a host name or address (no "
-                        "port: the PAC file names each listener's own)\n", pa);
+        fprintf(stderr,
+                "rdial-server: -public-address %s: want a host name or address (no "
+                "port: the PAC file names each listener's own)\n",
+                pa);
         return 2;
     }
     return 0;

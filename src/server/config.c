@@ -28,12 +28,19 @@ static size_t add(struct rd_flag *tab, size_t n, const struct rd_flag *f, size_t
 static size_t flags_listen_tls(struct server_config *c, struct rd_flag *tab, size_t n)
 {
     const struct rd_flag f[] = {
-        RD_FLAGDEF_STRING("listen", &c->listen[SERVER_MAIN], "main port: websocket /connect and the /client/ route (host:port, :port = all "
-          "interfaces; a host name is resolved once at start-up)"),
-        RD_FLAGDEF_STRING("cert", &c->cert, "TLS certificate chain (PEM) for the main port: wss:// and https:// (needs -key)"),
+        RD_FLAGDEF_STRING(
+            "listen", &c->listen[SERVER_MAIN],
+            "main port: websocket /connect and the /client/ route (host:port, :port = all "
+            "interfaces; a host name is resolved once at start-up)"),
+        RD_FLAGDEF_STRING(
+            "cert", &c->cert,
+            "TLS certificate chain (PEM) for the main port: wss:// and https:// (needs -key)"),
         RD_FLAGDEF_STRING("key", &c->key, "TLS private key (PEM) of -cert"),
-        RD_FLAGDEF_STRING("peer-ca", &c->peer_ca, "CA bundle (PEM) to verify wss:// peers with (default: the system CAs)"),
-        RD_FLAGDEF_STRING("route-ca", &c->route_ca, "CA bundle (PEM) to verify https targets of the /client/ route with (default: the system CAs)"),
+        RD_FLAGDEF_STRING("peer-ca", &c->peer_ca,
+                          "CA bundle (PEM) to verify wss:// peers with (default: the system CAs)"),
+        RD_FLAGDEF_STRING("route-ca", &c->route_ca,
+                          "CA bundle (PEM) to verify https targets of the /client/ route with "
+                          "(default: the system CAs)"),
     };
 
     return ADD(tab, n, f);
@@ -61,7 +68,8 @@ static size_t flags_peering(struct server_config *c, struct rd_flag *tab, size_t
                           "-id; with -peers or alone"),
         RD_FLAGDEF_INT("peers-dns-interval-s", &c->peers_dns_interval_s,
                        "-peers-dns: seconds between lookups (a failed lookup keeps the last "
-                       "answer)", 1, 3600),
+                       "answer)",
+                       1, 3600),
         RD_FLAGDEF_STRING("peers-dns-scheme", &c->peers_dns_scheme,
                           "-peers-dns: ws, or wss (each peer's certificate must name NAME; "
                           "verified against -peer-ca, else the system CAs)"),
@@ -78,20 +86,30 @@ static size_t flags_sessions(struct server_config *c, struct rd_flag *tab, size_
 {
     const struct rd_flag f[] = {
         RD_DAEMON_FLAG_DEBUG(&c->daemon),
-        RD_FLAGDEF_INT("ping-timeout-ms", &c->ping_timeout_ms, "drop a session when no ping/pong arrived for this long (0 = never)", 0, 3600000),
+        RD_FLAGDEF_INT("ping-timeout-ms", &c->ping_timeout_ms,
+                       "drop a session when no ping/pong arrived for this long (0 = never)", 0,
+                       3600000),
         RD_FLAGDEF_INT("ping-interval-ms", &c->ping_interval_ms,
                        "websocket ping to every client session this often, for the RTT in "
                        "/clients and /metrics (0 = only for health checks); clients answer "
-                       "pings whatever their implementation", 0, 3600000),
-        RD_FLAGDEF_INT64("max-message", &c->max_message, "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
-        RD_FLAGDEF_INT64("pause-high", &c->pause_high, "send Pause when a conn buffers more than this many bytes", 65536, 1LL << 30),
-        RD_FLAGDEF_INT64("pause-low", &c->pause_low, "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
-        RD_FLAGDEF_INT64("conn-hard-cap", &c->conn_hard_cap, "close a conn whose peer keeps sending past this many buffered bytes", 65536, 1LL << 32),
+                       "pings whatever their implementation",
+                       0, 3600000),
+        RD_FLAGDEF_INT64("max-message", &c->max_message,
+                         "largest websocket message accepted from a client, bytes", 4096, 64 << 20),
+        RD_FLAGDEF_INT64("pause-high", &c->pause_high,
+                         "send Pause when a conn buffers more than this many bytes", 65536,
+                         1LL << 30),
+        RD_FLAGDEF_INT64("pause-low", &c->pause_low,
+                         "send Resume when the conn's buffer drains below this", 1024, 1LL << 30),
+        RD_FLAGDEF_INT64("conn-hard-cap", &c->conn_hard_cap,
+                         "close a conn whose peer keeps sending past this many buffered bytes",
+                         65536, 1LL << 32),
         RD_FLAGDEF_INT64("session-rx-budget", &c->session_rx_budget,
                          "bytes all conns of one session may buffer together before each conn "
                          "is paused above its share of it (budget / conns, 16-128 KiB; resumed "
                          "below a quarter of that) instead of -pause-high "
-                         "(0 = no session budget)", 0, 1LL << 40),
+                         "(0 = no session budget)",
+                         0, 1LL << 40),
     };
 
     return ADD(tab, n, f);
@@ -104,26 +122,32 @@ static size_t flags_main_port(struct server_config *c, struct rd_flag *tab, size
         RD_FLAGDEF_INT("handshake-timeout-ms", &c->handshake_timeout_ms,
                        "main port: a connection must send its complete upgrade or HTTP request "
                        "head within this of connecting (a later request: of its first byte), "
-                       "however slowly it drips", 1, 3600000),
+                       "however slowly it drips",
+                       1, 3600000),
         RD_FLAGDEF_INT("http-idle-timeout-ms", &c->http_idle_timeout_ms,
                        "main port: keep-alive idle time between HTTP requests", 1, 86400000),
         RD_FLAGDEF_INT("http-max-clients", &c->http_max_clients,
                        "main port: concurrent HTTP connections (websocket sessions do not "
-                       "count; more get 503)", 1, 1 << 20),
+                       "count; more get 503)",
+                       1, 1 << 20),
         RD_FLAGDEF_INT("http-max-handshakes-per-ip", &c->http_max_handshakes_per_ip,
                        "main port: HTTP connections from one source address (IPv4 address, "
                        "IPv6 /64) that have not yet made an authorised /client/ request or "
-                       "websocket upgrade; more get 503 (0 = no cap)", 0, 1 << 20),
+                       "websocket upgrade; more get 503 (0 = no cap)",
+                       0, 1 << 20),
         RD_FLAGDEF_INT("route-timeout-s", &c->route_timeout_s,
                        "/client/ route without ?timeout=: longest wait for the answer's head "
-                       "(then 504)", 1, 3600),
+                       "(then 504)",
+                       1, 3600),
         RD_FLAGDEF_INT("route-idle-timeout-s", &c->route_idle_timeout_s,
                        "/client/ route without ?timeout=: cut an answer quiet this long after "
-                       "its head (0 = never: watches and event streams stay open)", 0, 86400),
+                       "its head (0 = never: watches and event streams stay open)",
+                       0, 86400),
         RD_FLAGDEF_INT("route-keep-idle-ms", &c->route_keep_idle_ms,
                        "/client/ route and HTTP proxy: how long a target conn the answer left "
                        "open is kept for the next request to the same client and target "
-                       "(0 = none kept)", 0, 3600000),
+                       "(0 = none kept)",
+                       0, 3600000),
     };
 
     return ADD(tab, n, f);
@@ -133,22 +157,25 @@ static size_t flags_main_port(struct server_config *c, struct rd_flag *tab, size
 static size_t flags_limits(struct server_config *c, struct rd_flag *tab, size_t n)
 {
     const struct rd_flag f[] = {
-        RD_FLAGDEF_INT("max-conns", &c->max_conns, "virtual connections per session (each "
+        RD_FLAGDEF_INT("max-conns", &c->max_conns,
+                       "virtual connections per session (each "
                        "session of a client id has its own; more dials get 503 / SOCKS5 REP 01)",
                        1, 1 << 24),
         RD_FLAGDEF_INT("max-pending-dials", &c->max_pending_dials,
                        "dials of one session the far side has not answered yet (no "
                        "acknowledgement, no byte, no error; rdial clients acknowledge once the "
-                       "target accepted); more get 503 / SOCKS5 REP 01 (0 = no limit)", 0,
-                       1 << 24),
+                       "target accepted); more get 503 / SOCKS5 REP 01 (0 = no limit)",
+                       0, 1 << 24),
         RD_FLAGDEF_INT("max-conns-per-user", &c->max_conns_per_user,
                        "a user's share of a session's conns: with -proxy-users per user, "
                        "else per source address (IPv4 address, IPv6 /64) of the front-end "
-                       "connection; more get 503 / SOCKS5 REP 01 (0 = no share)", 0, 1 << 24),
+                       "connection; more get 503 / SOCKS5 REP 01 (0 = no share)",
+                       0, 1 << 24),
         RD_FLAGDEF_INT("max-pending-dials-per-user", &c->max_pending_per_user,
                        "a user's (or source address's) share of a session's pending dials "
                        "(see -max-pending-dials); more get 503 / SOCKS5 REP 01 (0 = no "
-                       "share)", 0, 1 << 24),
+                       "share)",
+                       0, 1 << 24),
         RD_FLAGDEF_INT("max-sessions-per-client", &c->max_sessions_per_client,
                        "sessions one client id may hold at once (more upgrades get 429)", 1,
                        1 << 20),
@@ -207,14 +234,13 @@ static size_t flags_socks(struct server_config *c, struct rd_flag *tab, size_t n
                           "host name suffix of the proxy front ends: x.foo.<domain> is x on "
                           "client foo"),
         RD_FLAGDEF_INT("socks-handshake-timeout-ms", &c->socks_handshake_timeout_ms,
-                       "SOCKS5 greeting + auth + request must complete within this", 1,
-                       3600000),
+                       "SOCKS5 greeting + auth + request must complete within this", 1, 3600000),
         RD_FLAGDEF_INT("socks-dial-wait-ms", &c->socks_dial_wait_ms,
                        "hold the SOCKS5 success reply this long for an early dial error "
                        "(0 = reply at once; a later dial error resets the connection)",
                        0, 60000),
-        RD_FLAGDEF_INT("socks-max-clients", &c->socks_max_clients,
-                       "concurrent SOCKS5 connections", 1, 1 << 20),
+        RD_FLAGDEF_INT("socks-max-clients", &c->socks_max_clients, "concurrent SOCKS5 connections",
+                       1, 1 << 20),
     };
 
     return ADD(tab, n, f);
@@ -228,13 +254,12 @@ static size_t flags_proxy(struct server_config *c, struct rd_flag *tab, size_t n
                           "HTTP proxy listener (CONNECT and absolute-form), host:port "
                           "(empty = off; port 0 = ephemeral)"),
         RD_FLAGDEF_INT("proxy-header-timeout-ms", &c->proxy_header_timeout_ms,
-                       "HTTP proxy: a request line + headers must arrive within this", 1,
-                       3600000),
+                       "HTTP proxy: a request line + headers must arrive within this", 1, 3600000),
         RD_FLAGDEF_INT("proxy-idle-timeout-ms", &c->proxy_idle_timeout_ms,
                        "HTTP proxy: keep-alive idle time between requests", 1, 86400000),
         RD_FLAGDEF_INT("proxy-response-timeout-ms", &c->proxy_response_timeout_ms,
-                       "HTTP proxy: wait for a response head (then 504); longest body stall",
-                       1, 86400000),
+                       "HTTP proxy: wait for a response head (then 504); longest body stall", 1,
+                       86400000),
         RD_FLAGDEF_INT("proxy-connect-wait-ms", &c->proxy_connect_wait_ms,
                        "HTTP proxy: hold CONNECT's 200 this long for an early dial error "
                        "(0 = answer at once; a later dial error resets the connection)",
@@ -244,15 +269,17 @@ static size_t flags_proxy(struct server_config *c, struct rd_flag *tab, size_t n
         RD_FLAGDEF_INT("max-clients-per-ip", &c->max_clients_per_ip,
                        "SOCKS5 and HTTP proxy listeners: connections from one source address "
                        "(IPv4 address, IPv6 /64); more are closed (SOCKS5) or get 503 (0 = "
-                       "no cap)", 0, 1 << 20),
+                       "no cap)",
+                       0, 1 << 20),
         RD_FLAGDEF_INT("max-handshakes-per-ip", &c->max_handshakes_per_ip,
                        "SOCKS5 and HTTP proxy listeners: connections from one source address "
                        "still in their handshake (no SOCKS5 request answered, no authorised "
-                       "HTTP request yet); more are closed / get 503 (0 = no cap)", 0,
-                       1 << 20),
+                       "HTTP request yet); more are closed / get 503 (0 = no cap)",
+                       0, 1 << 20),
         RD_FLAGDEF_INT("proxy-max-header", &c->proxy_max_header,
                        "HTTP proxy: largest request head (request line + headers), bytes "
-                       "(larger: 431)", 1024, RD_MAX_HTTP_HEADER),
+                       "(larger: 431)",
+                       1024, RD_MAX_HTTP_HEADER),
     };
 
     return ADD(tab, n, f);
@@ -265,7 +292,8 @@ static size_t flags_process(struct server_config *c, struct rd_flag *tab, size_t
         RD_FLAGDEF_INT("shutdown-grace-ms", &c->shutdown_grace_ms,
                        "on SIGTERM/SIGINT: stop taking new sessions and requests, let running "
                        "streams finish for up to this long, then close (a second signal "
-                       "closes at once)", 0, 3600000),
+                       "closes at once)",
+                       0, 3600000),
         RD_DAEMON_FLAG_LOG_FORMAT(&c->daemon),
     };
 

@@ -170,8 +170,8 @@ int server_peers_start(struct server *srv)
     if (pcfg.ping_timeout_ms > 0 && pcfg.ping_interval_ms > pcfg.ping_timeout_ms / 3)
         pcfg.ping_interval_ms = pcfg.ping_timeout_ms / 3;
     pcfg.peer = 1; /* the users' shares apply: their dials to a peer's clients share it */
-    srv->peers = rd_peers_new(srv->base, srv->dns, srv->reg, c->id, srv->token,
-                              srv->peer_specs, srv->npeers, &pcfg, c->peer_ca);
+    srv->peers = rd_peers_new(srv->base, srv->dns, srv->reg, c->id, srv->token, srv->peer_specs,
+                              srv->npeers, &pcfg, c->peer_ca);
     if (srv->peers == NULL) {
         rd_err("out of memory");
         return 1;
@@ -211,8 +211,7 @@ int server_peers_dns_start(struct server *srv)
     dc.dns_server = c->dns_server;
     dc.listen_host = srv->la[SERVER_MAIN].host;
     dc.listen_port = srv->port[SERVER_MAIN];
-    if (rd_peers_dns_start(srv->peers, &dc, strcmp(c->peers_dns_scheme, "wss") == 0, &err) !=
-        0) {
+    if (rd_peers_dns_start(srv->peers, &dc, strcmp(c->peers_dns_scheme, "wss") == 0, &err) != 0) {
         rd_err("-peers-dns %s: %s", c->peers_dns, err ? err : "failed");
         free(err);
         return 1;

@@ -208,10 +208,7 @@ int server_admin_start(struct server *srv)
     return 0;
 }
 
-void server_admin_stop(struct server *srv)
-{
-    rd_httpfe_free(srv->admin_fe);
-}
+void server_admin_stop(struct server *srv) { rd_httpfe_free(srv->admin_fe); }
 
 void server_admin_pac(struct server *srv)
 {

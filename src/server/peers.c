@@ -24,11 +24,11 @@
 
 struct peer_link {
     struct rd_peers *p;
-    struct rd_peer_spec spec;  /* -peers entry; DNS links: id "ADDR:PORT", no token, url */
-    int dns;                   /* found through -peers-dns: freed when ADDR leaves */
-    int self;                  /* dns: answered RD_PEERS_SELF_STATUS (has our -id) */
+    struct rd_peer_spec spec;    /* -peers entry; DNS links: id "ADDR:PORT", no token, url */
+    int dns;                     /* found through -peers-dns: freed when ADDR leaves */
+    int self;                    /* dns: answered RD_PEERS_SELF_STATUS (has our -id) */
     char addr[RD_ADDR_TEXT_MAX]; /* dns: the address (canonical text) */
-    struct peer_link *next;    /* dns: p->dns_links */
+    struct peer_link *next;      /* dns: p->dns_links */
     struct rd_ws_client *ws;
     struct rd_session *s; /* while up */
     struct event *retry_ev;
@@ -101,8 +101,8 @@ static void registry_changed(int add, const char *client_id, struct rd_session *
 
 static void splice_done(const char *reason, uint64_t a_to_b, uint64_t b_to_a, void *arg)
 {
-    rd_debug("peer-forwarded conn closed: %s, %" PRIu64 " bytes to client, %" PRIu64
-             " bytes back", reason, a_to_b, b_to_a);
+    rd_debug("peer-forwarded conn closed: %s, %" PRIu64 " bytes to client, %" PRIu64 " bytes back",
+             reason, a_to_b, b_to_a);
 }
 
 static void forward_connect(struct rd_peers *p, const char *from, struct rd_conn *c,
@@ -199,8 +199,8 @@ static void link_is_self(struct peer_link *l)
     if (!l->self)
         rd_warn("peer %s answers with our own id %s: this server itself (an address not "
                 "known as ours) or another server with the same -id; not linking to it (asked "
-                "again every %d s while it stays in the DNS answer)", l->spec.id, l->p->my_id,
-                RD_PEERS_SELF_RETRY_MS / 1000);
+                "again every %d s while it stays in the DNS answer)",
+                l->spec.id, l->p->my_id, RD_PEERS_SELF_RETRY_MS / 1000);
     l->self = 1;
 }
 
@@ -216,8 +216,7 @@ static void out_on_done(struct rd_ws_client *ws, int was_open, const char *reaso
             rd_stats_peer(l->p->scfg.stats, RD_STATS_PEER_DISCONNECTED, l->spec.id);
             rd_info("peer link to %s down: %s", l->spec.id, reason);
         } else if (l->failures == 0 || rd_log_enabled(RD_LOG_DEBUG)) {
-            rd_warn("peer link to %s (%s) failed: %s (retrying)", l->spec.id, l->spec.url,
-                    reason);
+            rd_warn("peer link to %s (%s) failed: %s (retrying)", l->spec.id, l->spec.url, reason);
         }
     }
     rd_ws_client_free(ws);
@@ -228,10 +227,7 @@ static void out_on_done(struct rd_ws_client *ws, int was_open, const char *reaso
     schedule_retry(l);
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    link_connect(arg);
-}
+static void retry_cb(evutil_socket_t fd, short what, void *arg) { link_connect(arg); }
 
 static void link_connect(struct peer_link *l)
 {
@@ -440,8 +436,7 @@ static void dns_set_changed(const struct rd_addrset *set, void *arg)
     }
 }
 
-int rd_peers_dns_start(struct rd_peers *p, const struct rd_pdns_config *cfg, int tls,
-                       char **errp)
+int rd_peers_dns_start(struct rd_peers *p, const struct rd_pdns_config *cfg, int tls, char **errp)
 {
     size_t n;
 
@@ -475,8 +470,7 @@ static void link_up_sample(struct evbuffer *out, const struct peer_link *l)
 {
     evbuffer_add_printf(out, "rdial_peer_link_up{peer=\"");
     put_label(out, l->spec.id);
-    evbuffer_add_printf(out, "\",source=\"%s\"} %d\n", l->dns ? "dns" : "static",
-                        l->s != NULL);
+    evbuffer_add_printf(out, "\",source=\"%s\"} %d\n", l->dns ? "dns" : "static", l->s != NULL);
 }
 
 void rd_peers_render_metrics(struct evbuffer *out, void *arg)
@@ -496,19 +490,24 @@ void rd_peers_render_metrics(struct evbuffer *out, void *arg)
     if (p->pdns == NULL)
         return;
     rd_pdns_info(p->pdns, &di);
-    evbuffer_add_printf(out, "# HELP rdial_peers_dns_discovered Other servers in the last good "
-                             "answer of -peers-dns\n"
-                             "# TYPE rdial_peers_dns_discovered gauge\n"
-                             "rdial_peers_dns_discovered %zu\n", di.set->n);
-    evbuffer_add_printf(out, "# HELP rdial_peers_dns_failing 1 while -peers-dns lookups fail "
-                             "(the last good answer is kept)\n"
-                             "# TYPE rdial_peers_dns_failing gauge\n"
-                             "rdial_peers_dns_failing %d\n", di.failing);
-    evbuffer_add_printf(out, "# HELP rdial_peers_dns_lookups_total Lookup rounds of -peers-dns "
-                             "by outcome\n"
-                             "# TYPE rdial_peers_dns_lookups_total counter\n"
-                             "rdial_peers_dns_lookups_total{outcome=\"ok\"} %" PRIu64 "\n"
-                             "rdial_peers_dns_lookups_total{outcome=\"failed\"} %" PRIu64 "\n",
+    evbuffer_add_printf(out,
+                        "# HELP rdial_peers_dns_discovered Other servers in the last good "
+                        "answer of -peers-dns\n"
+                        "# TYPE rdial_peers_dns_discovered gauge\n"
+                        "rdial_peers_dns_discovered %zu\n",
+                        di.set->n);
+    evbuffer_add_printf(out,
+                        "# HELP rdial_peers_dns_failing 1 while -peers-dns lookups fail "
+                        "(the last good answer is kept)\n"
+                        "# TYPE rdial_peers_dns_failing gauge\n"
+                        "rdial_peers_dns_failing %d\n",
+                        di.failing);
+    evbuffer_add_printf(out,
+                        "# HELP rdial_peers_dns_lookups_total Lookup rounds of -peers-dns "
+                        "by outcome\n"
+                        "# TYPE rdial_peers_dns_lookups_total counter\n"
+                        "rdial_peers_dns_lookups_total{outcome=\"ok\"} %" PRIu64 "\n"
+                        "rdial_peers_dns_lookups_total{outcome=\"failed\"} %" PRIu64 "\n",
                         di.rounds_ok, di.rounds_failed);
 }
 
@@ -522,15 +521,17 @@ void rd_peers_render_clients(struct evbuffer *out, void *arg)
         return;
     rd_pdns_info(p->pdns, &di);
     /* the name (a checked DNS name) and the links' "ADDR:PORT" need no JSON escaping */
-    evbuffer_add_printf(out, ",\"peers_dns\":{\"name\":\"%s:%d\",\"failing\":%s,"
-                             "\"lookups_ok\":%" PRIu64 ",\"lookups_failed\":%" PRIu64
-                             ",\"discovered\":[",
-                        di.name, di.port, di.failing ? "true" : "false", di.rounds_ok,
-                        di.rounds_failed);
+    evbuffer_add_printf(
+        out,
+        ",\"peers_dns\":{\"name\":\"%s:%d\",\"failing\":%s,"
+        "\"lookups_ok\":%" PRIu64 ",\"lookups_failed\":%" PRIu64 ",\"discovered\":[",
+        di.name, di.port, di.failing ? "true" : "false", di.rounds_ok, di.rounds_failed);
     for (l = p->dns_links; l != NULL; l = l->next)
         evbuffer_add_printf(out, "%s{\"peer\":\"%s\",\"link\":\"%s\"}",
                             l == p->dns_links ? "" : ",", l->spec.id,
-                            l->s != NULL ? "up" : l->self ? "self" : "connecting");
+                            l->s != NULL ? "up"
+                            : l->self    ? "self"
+                                         : "connecting");
     evbuffer_add_printf(out, "]}");
 }
 

@@ -55,15 +55,13 @@ enum rd_peer_auth {
 /* -peers entries are matched first and keep their own tokens (an entry's id with another
  * token is NO, as without -peers-dns); only ids no entry names reach the -peers-dns check.
  * p NULL: NO. */
-enum rd_peer_auth rd_peers_authorize(const struct rd_peers *p, const char *id,
-                                     const char *token);
+enum rd_peer_auth rd_peers_authorize(const struct rd_peers *p, const char *id, const char *token);
 
 /* Start -peers-dns (cfg is copied; tls: dial wss:// and verify each peer's certificate
  * against cfg->name, with the -peer-ca given to rd_peers_new). From now on inbound peers are
  * also recognised by the shared token. Needs my_id and my_token. 0, or -1 + *errp
  * (malloc'd). */
-int rd_peers_dns_start(struct rd_peers *p, const struct rd_pdns_config *cfg, int tls,
-                       char **errp);
+int rd_peers_dns_start(struct rd_peers *p, const struct rd_pdns_config *cfg, int tls, char **errp);
 
 /* Hooks for the admin endpoints; arg = the struct rd_peers. */
 /* /metrics: rdial_peer_link_up{peer,source} for every outbound link and, with -peers-dns,

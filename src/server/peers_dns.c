@@ -25,30 +25,30 @@ enum pdns_state { PDNS_IDLE, PDNS_RESOLVING };
 
 struct pdns_query {
     struct rd_pdns *d;
-    int family;                 /* AF_INET (A) or AF_INET6 (AAAA) */
-    struct evdns_request *req;  /* in flight; NULL once answered */
-    int result;                 /* DNS_ERR_* of this round's answer (-1: not sent) */
+    int family;                /* AF_INET (A) or AF_INET6 (AAAA) */
+    struct evdns_request *req; /* in flight; NULL once answered */
+    int result;                /* DNS_ERR_* of this round's answer (-1: not sent) */
 };
 
 struct rd_pdns {
-    struct evdns_base *dns;     /* owned: freeing it drops queries in flight */
-    struct rd_pdns_config cfg;  /* name and listen_host point at the copies below */
+    struct evdns_base *dns;    /* owned: freeing it drops queries in flight */
+    struct rd_pdns_config cfg; /* name and listen_host point at the copies below */
     char name[RD_DNS_NAME_MAX + 2];
     char listen_host[RD_ADDR_TEXT_MAX]; /* canonical; "" = all interfaces */
     rd_pdns_set_cb on_set;
     void *arg;
-    struct event *tick_ev;      /* the next round: re-armed by each tick for interval_ms */
+    struct event *tick_ev; /* the next round: re-armed by each tick for interval_ms */
     enum pdns_state state;
-    struct pdns_query q[2];     /* A, AAAA */
-    int pending;                /* queries of this round not answered yet */
-    char round_err[80];         /* this round's failures, A then AAAA (stable wording) */
-    struct rd_addrset answer;   /* this round's addresses */
-    struct rd_addrset own;      /* scratch: our own addresses this round */
-    struct rd_addrset others;   /* scratch: this round's answer less ours */
-    struct rd_addrset set;      /* the last good set, ours excluded */
+    struct pdns_query q[2];   /* A, AAAA */
+    int pending;              /* queries of this round not answered yet */
+    char round_err[80];       /* this round's failures, A then AAAA (stable wording) */
+    struct rd_addrset answer; /* this round's addresses */
+    struct rd_addrset own;    /* scratch: our own addresses this round */
+    struct rd_addrset others; /* scratch: this round's answer less ours */
+    struct rd_addrset set;    /* the last good set, ours excluded */
     int have_set;
-    int failing;                /* the last round failed */
-    char fail_logged[80];       /* the failure reason last logged ("" = none) */
+    int failing;          /* the last round failed */
+    char fail_logged[80]; /* the failure reason last logged ("" = none) */
     int truncation_logged;
     uint64_t rounds_ok, rounds_failed;
 };
@@ -83,8 +83,7 @@ static void own_addresses(struct rd_pdns *d)
         return;
     }
     if (getifaddrs(&ifa) != 0) {
-        rd_debug("peers-dns %s: getifaddrs failed: no address known as ours this round",
-                 d->name);
+        rd_debug("peers-dns %s: getifaddrs failed: no address known as ours this round", d->name);
         return;
     }
     for (i = ifa; i != NULL; i = i->ifa_next) {
@@ -94,8 +93,7 @@ static void own_addresses(struct rd_pdns *d)
         if (sa->sa_family == AF_INET)
             rd_addrset_add_bin(&d->own, AF_INET, &((const struct sockaddr_in *)sa)->sin_addr);
         else if (sa->sa_family == AF_INET6)
-            rd_addrset_add_bin(&d->own, AF_INET6,
-                               &((const struct sockaddr_in6 *)sa)->sin6_addr);
+            rd_addrset_add_bin(&d->own, AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr);
     }
     freeifaddrs(ifa);
 }
@@ -126,8 +124,8 @@ static void round_good(struct rd_pdns *d)
     d->failing = 0;
     d->fail_logged[0] = '\0';
     if (d->answer.truncated && !d->truncation_logged) {
-        rd_warn("peers-dns %s: more than %d addresses: using the first %d", d->name,
-                RD_ADDRSET_MAX, RD_ADDRSET_MAX);
+        rd_warn("peers-dns %s: more than %d addresses: using the first %d", d->name, RD_ADDRSET_MAX,
+                RD_ADDRSET_MAX);
         d->truncation_logged = 1;
     }
     own_addresses(d);
@@ -164,8 +162,7 @@ static void describe_failure(struct rd_pdns *d)
             continue;
         off += (size_t)snprintf(d->round_err + off, sizeof d->round_err - off, "%s%s: %s",
                                 off ? ", " : "", q->family == AF_INET ? "A" : "AAAA",
-                                q->result < 0 ? "query not sent"
-                                              : evdns_err_to_string(q->result));
+                                q->result < 0 ? "query not sent" : evdns_err_to_string(q->result));
         if (off >= sizeof d->round_err)
             break;
     }
@@ -196,8 +193,7 @@ static void on_answer(int result, char type, int count, int ttl, void *addresses
             if (type == DNS_IPv4_A)
                 rd_addrset_add_bin(&d->answer, AF_INET, (const uint32_t *)addresses + i);
             else if (type == DNS_IPv6_AAAA)
-                rd_addrset_add_bin(&d->answer, AF_INET6,
-                                   (const struct in6_addr *)addresses + i);
+                rd_addrset_add_bin(&d->answer, AF_INET6, (const struct in6_addr *)addresses + i);
         }
     } /* NXDOMAIN and no data are answers too (no such records); the rest fails the round */
     if (--d->pending == 0)
@@ -210,9 +206,8 @@ static void start_query(struct rd_pdns *d, struct pdns_query *q)
 {
     d->pending++;
     q->result = -1;
-    q->req = q->family == AF_INET
-                 ? evdns_base_resolve_ipv4(d->dns, d->name, 0, on_answer, q)
-                 : evdns_base_resolve_ipv6(d->dns, d->name, 0, on_answer, q);
+    q->req = q->family == AF_INET ? evdns_base_resolve_ipv4(d->dns, d->name, 0, on_answer, q)
+                                  : evdns_base_resolve_ipv6(d->dns, d->name, 0, on_answer, q);
     if (q->req == NULL) /* not even sent (no nameserver, out of memory): result stays -1 */
         d->pending--;
 }
@@ -246,8 +241,10 @@ int rd_pdns_server_check(const char *dns_server, char *err, size_t errlen)
     if (dns_server == NULL || dns_server[0] == '\0')
         return 0;
     if (evutil_parse_sockaddr_port(dns_server, (struct sockaddr *)&ss, &len) != 0) {
-        snprintf(err, errlen, "-dns-server %.200s: want a numeric HOST:PORT (127.0.0.1:53, "
-                              "[::1]:53)", dns_server);
+        snprintf(err, errlen,
+                 "-dns-server %.200s: want a numeric HOST:PORT (127.0.0.1:53, "
+                 "[::1]:53)",
+                 dns_server);
         return -1;
     }
     return 0;
@@ -260,8 +257,7 @@ static char *dup_msg(const char *what, const char *value)
     return strdup(buf);
 }
 
-struct evdns_base *rd_pdns_evdns_new(struct event_base *base, const char *dns_server,
-                                     char **errp)
+struct evdns_base *rd_pdns_evdns_new(struct event_base *base, const char *dns_server, char **errp)
 {
     struct evdns_base *dns;
     char err[256];

@@ -50,8 +50,7 @@ void rd_pdns_free(struct rd_pdns *d);
 /* A resolver for `base`: one nameserver when dns_server ("HOST:PORT", "[V6]:PORT") is given,
  * else /etc/resolv.conf's. NULL + *errp (malloc'd) when dns_server is malformed or no
  * resolver can be made. For the discovery above and for peer URLs with names. */
-struct evdns_base *rd_pdns_evdns_new(struct event_base *base, const char *dns_server,
-                                     char **errp);
+struct evdns_base *rd_pdns_evdns_new(struct event_base *base, const char *dns_server, char **errp);
 
 /* Checks -dns-server at start-up (no I/O): 0, or -1 with a one-line message in err. */
 int rd_pdns_server_check(const char *dns_server, char *err, size_t errlen);
@@ -60,7 +59,7 @@ int rd_pdns_server_check(const char *dns_server, char *err, size_t errlen);
 struct rd_pdns_info {
     const char *name;
     int port;
-    int failing;             /* the last round failed (the set is the last good one) */
+    int failing; /* the last round failed (the set is the last good one) */
     uint64_t rounds_ok, rounds_failed;
     const struct rd_addrset *set; /* the last good set (ours excluded) */
 };

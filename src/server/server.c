@@ -31,25 +31,20 @@
 const struct server_part server_parts[] = {
     /* name,      listener, its flag, and what anyone who reaches it beyond loopback gets
      *            (NULL: no such rule, see server_part); start, stop */
-    { "tunnel",     -1, NULL, NULL,
-                  server_tunnel_start,     server_tunnel_stop },
-    { "route",      -1, NULL, NULL,
-                  server_route_start,      server_route_stop },
-    { "peers",      -1, NULL, NULL,
-                  server_peers_start,      server_peers_stop },
-    { "sessions",   -1, NULL, NULL,
-                  server_sessions_start,   server_sessions_stop },
-    { "main port",  SERVER_MAIN, "-listen", NULL,
-                  server_main_start,       server_main_stop },
-    { "peers-dns",  -1, NULL, NULL, /* needs the main port's bound port */
-                  server_peers_dns_start,  NULL },
-    { "socks5",     SERVER_SOCKS, "-socks-listen", "reaches every client",
-                  server_socks_start,      server_socks_stop },
-    { "http proxy", SERVER_PROXY, "-proxy-listen", "reaches every client",
-                  server_proxy_start,      server_proxy_stop },
-    { "admin",      SERVER_ADMIN, "-admin-listen",
-                  "reads /metrics and /clients (every client id and target)",
-                  server_admin_start,      server_admin_stop },
+    { "tunnel", -1, NULL, NULL, server_tunnel_start, server_tunnel_stop },
+    { "route", -1, NULL, NULL, server_route_start, server_route_stop },
+    { "peers", -1, NULL, NULL, server_peers_start, server_peers_stop },
+    { "sessions", -1, NULL, NULL, server_sessions_start, server_sessions_stop },
+    { "main port", SERVER_MAIN, "-listen", NULL, server_main_start, server_main_stop },
+    { "peers-dns", -1, NULL, NULL, /* needs the main port's bound port */
+      server_peers_dns_start, NULL },
+    { "socks5", SERVER_SOCKS, "-socks-listen", "reaches every client", server_socks_start,
+      server_socks_stop },
+    { "http proxy", SERVER_PROXY, "-proxy-listen", "reaches every client", server_proxy_start,
+      server_proxy_stop },
+    { "admin", SERVER_ADMIN, "-admin-listen",
+      "reads /metrics and /clients (every client id and target)", server_admin_start,
+      server_admin_stop },
 };
 const size_t server_nparts = sizeof server_parts / sizeof server_parts[0];
 
@@ -85,10 +80,7 @@ static void reload_access(struct server *srv)
     }
 }
 
-static void sighup_cb(evutil_socket_t sig, short what, void *arg)
-{
-    reload_access(arg);
-}
+static void sighup_cb(evutil_socket_t sig, short what, void *arg) { reload_access(arg); }
 
 /* ---- shutdown: drain, then close ---- */
 
@@ -109,8 +101,8 @@ static size_t running(struct server *srv, char *buf, size_t len)
     size_t socks = srv->socks ? rd_socks_server_active(srv->socks) : 0, conns = 0;
 
     rd_sessions_foreach(srv->live, count_conns_cb, &conns);
-    snprintf(buf, len, "%zu http exchanges, %zu socks5 connections, %zu tunnel conns", http,
-             socks, conns);
+    snprintf(buf, len, "%zu http exchanges, %zu socks5 connections, %zu tunnel conns", http, socks,
+             conns);
     return http + socks + conns;
 }
 
@@ -157,7 +149,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     gettimeofday(&srv->drain_t0, NULL);
     running(srv, desc, sizeof desc);
     rd_info("signal %d: shutting down: no new sessions or requests; running: %s; grace period "
-            "%d ms (signal again to close now)", (int)sig, desc, srv->cfg->shutdown_grace_ms);
+            "%d ms (signal again to close now)",
+            (int)sig, desc, srv->cfg->shutdown_grace_ms);
     rd_admin_set_draining(srv->admin);
     rd_socks_server_stop_accepting(srv->socks);
     rd_httpfe_stop_accepting(srv->proxy_fe);
@@ -191,8 +184,7 @@ static int start(struct server *srv)
 static int run(struct server *srv)
 {
     srv->drain_ev = evtimer_new(srv->base, drain_cb, srv);
-    if (srv->drain_ev == NULL ||
-        rd_daemon_signals(srv->daemon, signal_cb, sighup_cb, srv) != 0) {
+    if (srv->drain_ev == NULL || rd_daemon_signals(srv->daemon, signal_cb, sighup_cb, srv) != 0) {
         rd_err("out of memory");
         return 1;
     }

@@ -56,11 +56,11 @@ enum server_listener {
 /* What the flags say: filled by server_config_parse, read-only afterwards. Strings point into
  * argv or the environment. */
 struct server_config {
-    struct rd_daemon_opts daemon; /* -debug, -log-format */
+    struct rd_daemon_opts daemon;          /* -debug, -log-format */
     const char *listen[SERVER_NLISTENERS]; /* "" = off (but the main port) */
-    const char *cert, *key;    /* -cert/-key: TLS on the main port */
-    const char *peer_ca;       /* -peer-ca: CA bundle for wss:// peers */
-    const char *route_ca;      /* -route-ca: CA bundle for https targets of the route */
+    const char *cert, *key;                /* -cert/-key: TLS on the main port */
+    const char *peer_ca;                   /* -peer-ca: CA bundle for wss:// peers */
+    const char *route_ca;                  /* -route-ca: CA bundle for https targets of the route */
     /* peering */
     const char *id, *token, *token_file, *peers_spec;
     const char *peers_dns, *peers_dns_scheme, *dns_server;
@@ -97,44 +97,44 @@ struct listen_addr {
 struct server {
     const struct server_config *cfg;
     struct rd_daemon *daemon;
-    struct event_base *base;   /* the daemon's */
+    struct event_base *base; /* the daemon's */
     /* what the checks made of the flags */
     struct listen_addr la[SERVER_NLISTENERS];
     struct rd_peer_spec peer_specs[RD_MAX_PEERS];
     int npeers;
     char peers_dns_name[RD_DNS_NAME_MAX + 2]; /* -peers-dns NAME:PORT */
     int peers_dns_port;                       /* 0: no -peers-dns */
-    struct rd_tokens *tokens;  /* -client-tokens; NULL = off */
-    struct rd_users *users;    /* -proxy-users; NULL = off */
-    const char *token;         /* the peer token: -token, or file_token */
-    char *file_token;          /* -token-file's contents (malloc'd, wiped at exit) */
+    struct rd_tokens *tokens;                 /* -client-tokens; NULL = off */
+    struct rd_users *users;                   /* -proxy-users; NULL = off */
+    const char *token;                        /* the peer token: -token, or file_token */
+    char *file_token;                         /* -token-file's contents (malloc'd, wiped at exit) */
     /* behind the listeners (core.c) */
     struct rd_registry *reg;
     struct rd_stats *stats;
-    struct rd_sessions *live;   /* every live session: gauges, /clients, samples, the drain */
+    struct rd_sessions *live; /* every live session: gauges, /clients, samples, the drain */
     struct rd_admin *admin;
     struct rd_samples *samples; /* throughput rings for the status page */
     struct rd_memtrim *trim;    /* trims the heap when the sessions' traffic stops */
     struct rd_fe_ctx fe;        /* the front-end decision shared by every front end */
     struct rd_keep *keep;       /* kept target conns (route, absolute-form) */
     struct rd_route *route;
-    char via[96];               /* our Via hop: "rdial-<id>" or "rdial-<random>" */
-    struct evdns_base *dns;     /* peers: -peers URL names, -peers-dns */
+    char via[96];           /* our Via hop: "rdial-<id>" or "rdial-<random>" */
+    struct evdns_base *dns; /* peers: -peers URL names, -peers-dns */
     struct rd_peers *peers;
     /* sessions (sessions.c) */
     struct rd_ws_server *ws;         /* the sessions' websockets */
     struct client_session *sessions; /* every client session, for -max-sessions-per-client */
     struct rd_log_limit warn_token, warn_sessions; /* refusals of /connect */
     /* the listeners (listeners.c) */
-    void *tls_ctx;              /* -cert/-key: the main port's SSL_CTX */
+    void *tls_ctx; /* -cert/-key: the main port's SSL_CTX */
     struct rd_httpfe *main_fe, *proxy_fe, *admin_fe;
     struct rd_socks_server *socks;
     int port[SERVER_NLISTENERS]; /* bound ports; 0 = not listening */
-    char listen_header[512];    /* "X-Rdial-Listen: ...\r\n" on every 101 (loop guard) */
+    char listen_header[512];     /* "X-Rdial-Listen: ...\r\n" on every 101 (loop guard) */
     /* running (server.c) */
-    size_t nstarted;            /* parts whose start ran (the last one may have failed) */
+    size_t nstarted; /* parts whose start ran (the last one may have failed) */
     struct event *drain_ev;
-    int draining;               /* SIGTERM/SIGINT seen: refusing new work, waiting for streams */
+    int draining; /* SIGTERM/SIGINT seen: refusing new work, waiting for streams */
     struct timeval drain_t0;
 };
 

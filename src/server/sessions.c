@@ -79,8 +79,8 @@ static int refuse(struct rd_fwd_answer *ans, int status, const char *kind, const
 /* Clients by X-Tunnel-ID and, with -client-tokens, the id's token (else the reference
  * example's authorizer: any non-empty X-Tunnel-ID); at most -max-sessions-per-client
  * sessions per id (PROTOCOL.md s3). 0, or the refusal's status with ans filled. */
-static int authorize_client(struct server *srv, const struct rd_hr_request *rq,
-                            const char *peer, struct rd_fwd_answer *ans)
+static int authorize_client(struct server *srv, const struct rd_hr_request *rq, const char *peer,
+                            struct rd_fwd_answer *ans)
 {
     const char *id = header(rq, "X-Tunnel-ID");
 
@@ -92,14 +92,17 @@ static int authorize_client(struct server *srv, const struct rd_hr_request *rq,
         return refuse(ans, 400, "bad-request", text);
     }
     if (srv->tokens != NULL && rd_tokens_check(srv->tokens, id, request_token(rq)) != 0) {
-        rd_log_limited(&srv->warn_token, RD_LOG_WARN, "refused client %.64s from %s: "
-                       "missing or wrong token", id, peer);
+        rd_log_limited(&srv->warn_token, RD_LOG_WARN,
+                       "refused client %.64s from %s: "
+                       "missing or wrong token",
+                       id, peer);
         return refuse(ans, 401, "auth-required", "failed authentication");
     }
     if (rd_registry_sessions_of(srv->reg, id) >= (size_t)srv->cfg->max_sessions_per_client) {
-        rd_log_limited(&srv->warn_sessions, RD_LOG_WARN, "refused client %.64s from %s: %d "
-                       "sessions already (-max-sessions-per-client)", id, peer,
-                       srv->cfg->max_sessions_per_client);
+        rd_log_limited(&srv->warn_sessions, RD_LOG_WARN,
+                       "refused client %.64s from %s: %d "
+                       "sessions already (-max-sessions-per-client)",
+                       id, peer, srv->cfg->max_sessions_per_client);
         return refuse(ans, 429, "too-many-sessions", "too many sessions for this client id");
     }
     return 0;
@@ -135,7 +138,7 @@ struct opening {
     struct server *srv;
     const char *peer_id; /* a peer's session, else NULL */
     const char *client_id;
-    const char *from;    /* the peer address */
+    const char *from; /* the peer address */
     const struct rd_hr_request *rq;
 };
 
@@ -196,7 +199,8 @@ void server_close_revoked_sessions(struct server *srv)
             continue;
         if (srv->cfg->keep_sessions_on_reload) {
             rd_warn("client %s from %s: token revoked: session kept "
-                    "(-keep-sessions-on-reload)", cs->id, cs->peer);
+                    "(-keep-sessions-on-reload)",
+                    cs->id, cs->peer);
             continue;
         }
         rd_warn("client %s from %s: token revoked: closing its session", cs->id, cs->peer);
@@ -237,8 +241,7 @@ int server_upgrade(void *arg, struct bufferevent *bev, const struct rd_hr_reques
         }
         o.client_id = header(rq, "X-Tunnel-ID");
     }
-    if (rd_ws_server_accept(srv->ws, bev, accept, srv->listen_header, peer, open_session, &o) !=
-        0)
+    if (rd_ws_server_accept(srv->ws, bev, accept, srv->listen_header, peer, open_session, &o) != 0)
         return refuse(ans, 500, "internal", "out of memory");
     return 0;
 }

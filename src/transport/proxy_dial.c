@@ -75,8 +75,8 @@ static const char *pxd_state_str(enum pxd_state st)
 
 static void pxd_set_state(struct rd_proxy_dial *pd, enum pxd_state st)
 {
-    rd_debug("proxy %s:%u for %s:%u: %s -> %s", pd->proxy.host, pd->proxy.port, pd->host,
-             pd->port, pxd_state_str(pd->state), pxd_state_str(st));
+    rd_debug("proxy %s:%u for %s:%u: %s -> %s", pd->proxy.host, pd->proxy.port, pd->host, pd->port,
+             pxd_state_str(pd->state), pxd_state_str(st));
     pd->state = st;
 }
 
@@ -93,8 +93,8 @@ int rd_pxd_http_request(char *out, size_t cap, const char *host, uint16_t port,
     n = snprintf(target, sizeof target, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
     if (n < 0 || (size_t)n >= sizeof target)
         return -1;
-    n = snprintf(out, cap, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: rdial/%s\r\n",
-                 target, target, RDIAL_VERSION);
+    n = snprintf(out, cap, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: rdial/%s\r\n", target,
+                 target, RDIAL_VERSION);
     if (n < 0 || (size_t)n >= cap)
         return -1;
     if (proxy->has_auth) {
@@ -117,8 +117,7 @@ int rd_pxd_http_request(char *out, size_t cap, const char *host, uint16_t port,
 }
 
 /* On the one HTTP/1.1 toolkit (common/httpmsg.h): the response head parser. */
-enum rd_pxd_result rd_pxd_http_parse(const uint8_t *buf, size_t len,
-                                     struct rd_pxd_http_head *out)
+enum rd_pxd_result rd_pxd_http_parse(const uint8_t *buf, size_t len, struct rd_pxd_http_head *out)
 {
     static const char http[] = "HTTP/";
     struct rd_hm_resp_parser p;
@@ -228,8 +227,7 @@ enum rd_pxd_result rd_pxd_socks_auth_parse(const uint8_t *buf, size_t len)
     return buf[1] == 0 ? RD_PXD_OK : RD_PXD_REFUSED;
 }
 
-enum rd_pxd_result rd_pxd_socks_reply_parse(const uint8_t *buf, size_t len, int *rep,
-                                            size_t *used)
+enum rd_pxd_result rd_pxd_socks_reply_parse(const uint8_t *buf, size_t len, int *rep, size_t *used)
 {
     size_t need;
 
@@ -288,10 +286,7 @@ static void pxd_finish(struct rd_proxy_dial *pd, int ok, const char *reason)
     pd->cb(pd, ok, ok ? "" : reason, pd->arg);
 }
 
-static void pxd_fail(struct rd_proxy_dial *pd, const char *reason)
-{
-    pxd_finish(pd, 0, reason);
-}
+static void pxd_fail(struct rd_proxy_dial *pd, const char *reason) { pxd_finish(pd, 0, reason); }
 
 /* Report a failure from the loop, not from the running call (rd_proxy_dial_start). */
 static void pxd_fail_later(struct rd_proxy_dial *pd, const char *reason)
@@ -381,18 +376,16 @@ static void step_http(struct rd_proxy_dial *pd, struct evbuffer *in)
             snprintf(reason, sizeof reason, "authentication failed for user %.64s: \"%s\"",
                      pd->proxy.user, h.line);
         else if (h.status == 407)
-            snprintf(reason, sizeof reason, "the proxy wants a user name and password "
-                     "(user:password@ in the proxy URL): \"%s\"", h.line);
+            snprintf(reason, sizeof reason,
+                     "the proxy wants a user name and password "
+                     "(user:password@ in the proxy URL): \"%s\"",
+                     h.line);
         else
             snprintf(reason, sizeof reason, "CONNECT answered \"%s\"", h.line);
         pxd_fail(pd, reason);
         return;
-    case RD_PXD_TOO_BIG:
-        pxd_fail(pd, "the answer to CONNECT has a head over 16 KiB");
-        return;
-    default:
-        pxd_fail(pd, "not an HTTP answer to CONNECT (is it an HTTP proxy?)");
-        return;
+    case RD_PXD_TOO_BIG: pxd_fail(pd, "the answer to CONNECT has a head over 16 KiB"); return;
+    default: pxd_fail(pd, "not an HTTP answer to CONNECT (is it an HTTP proxy?)"); return;
     }
 }
 
@@ -400,8 +393,8 @@ static void step_socks_method(struct rd_proxy_dial *pd, struct evbuffer *in)
 {
     size_t n = evbuffer_get_length(in) < 2 ? evbuffer_get_length(in) : 2;
     int method = -1;
-    enum rd_pxd_result r = rd_pxd_socks_method_parse(evbuffer_pullup(in, (ev_ssize_t)n), n,
-                                                     &method);
+    enum rd_pxd_result r =
+        rd_pxd_socks_method_parse(evbuffer_pullup(in, (ev_ssize_t)n), n, &method);
 
     if (r == RD_PXD_NEED_MORE)
         return;
@@ -462,27 +455,24 @@ static void step_socks_reply(struct rd_proxy_dial *pd, struct evbuffer *in)
     size_t len = evbuffer_get_length(in), n = len < SOCKS_MAX_REPLY ? len : SOCKS_MAX_REPLY,
            used = 0;
     int rep = -1;
-    enum rd_pxd_result r = rd_pxd_socks_reply_parse(evbuffer_pullup(in, (ev_ssize_t)n), n, &rep,
-                                                    &used);
+    enum rd_pxd_result r =
+        rd_pxd_socks_reply_parse(evbuffer_pullup(in, (ev_ssize_t)n), n, &rep, &used);
     char reason[RD_PXD_REASON_MAX];
     const char *name;
 
     switch (r) {
-    case RD_PXD_NEED_MORE:
-        return;
+    case RD_PXD_NEED_MORE: return;
     case RD_PXD_OK:
         evbuffer_drain(in, used); /* the rest is the target's */
         pxd_finish(pd, 1, "");
         return;
     case RD_PXD_REFUSED:
         name = rd_pxd_socks_rep_str(rep);
-        snprintf(reason, sizeof reason, "SOCKS5 connect to %s:%u failed: %s (reply %d)",
-                 pd->host, pd->port, name ? name : "unknown reply code", rep);
+        snprintf(reason, sizeof reason, "SOCKS5 connect to %s:%u failed: %s (reply %d)", pd->host,
+                 pd->port, name ? name : "unknown reply code", rep);
         pxd_fail(pd, reason);
         return;
-    default:
-        pxd_fail(pd, "SOCKS5: malformed reply to CONNECT");
-        return;
+    default: pxd_fail(pd, "SOCKS5: malformed reply to CONNECT"); return;
     }
 }
 

@@ -39,8 +39,7 @@ struct rd_proxy_dial;
  * (user alice)", "CONNECT answered \"HTTP/1.1 403 Forbidden\"", "SOCKS5: connection
  * refused (reply 5)". From this call on the dial no longer touches bev: the owner installs
  * its own callbacks again. The owner may call rd_proxy_dial_free(pd) inside. */
-typedef void (*rd_proxy_dial_cb)(struct rd_proxy_dial *pd, int ok, const char *reason,
-                                 void *arg);
+typedef void (*rd_proxy_dial_cb)(struct rd_proxy_dial *pd, int ok, const char *reason, void *arg);
 
 /* Start the handshake on bev (connected to the proxy; borrowed, must outlive pd): installs
  * its own read and event callbacks on bev, enables reading and writes the first message.
@@ -64,25 +63,24 @@ int rd_pxd_http_request(char *out, size_t cap, const char *host, uint16_t port,
                         const struct rd_proxy_url *proxy);
 
 enum rd_pxd_result {
-    RD_PXD_OK = 0,     /* a complete, acceptable answer */
-    RD_PXD_NEED_MORE,  /* incomplete: call again with more bytes */
-    RD_PXD_STATUS,     /* HTTP: well-formed, status not 2xx (see status, line) */
-    RD_PXD_TOO_BIG,    /* HTTP: no end of head within RD_PXD_MAX_HEAD bytes */
-    RD_PXD_BAD,        /* not the protocol (not HTTP/1.x, bad SOCKS version, ...) */
-    RD_PXD_REFUSED,    /* SOCKS: a failure reply (method FF, auth status, REP != 0) */
+    RD_PXD_OK = 0,    /* a complete, acceptable answer */
+    RD_PXD_NEED_MORE, /* incomplete: call again with more bytes */
+    RD_PXD_STATUS,    /* HTTP: well-formed, status not 2xx (see status, line) */
+    RD_PXD_TOO_BIG,   /* HTTP: no end of head within RD_PXD_MAX_HEAD bytes */
+    RD_PXD_BAD,       /* not the protocol (not HTTP/1.x, bad SOCKS version, ...) */
+    RD_PXD_REFUSED,   /* SOCKS: a failure reply (method FF, auth status, REP != 0) */
 };
 
 struct rd_pxd_http_head {
-    int status;         /* 100..999 */
-    size_t head_len;    /* bytes of the head incl. the blank line */
-    char line[128];     /* the status line, printable ASCII only, may be cut */
+    int status;      /* 100..999 */
+    size_t head_len; /* bytes of the head incl. the blank line */
+    char line[128];  /* the status line, printable ASCII only, may be cut */
 };
 
 /* Parse the proxy's answer head at buf[0..len) (CRLF or bare LF line ends). Consumes
  * nothing: bytes after head_len belong to the tunnel. 1xx heads are not skipped (a proxy
  * has no reason to send one to CONNECT): they are RD_PXD_STATUS. */
-enum rd_pxd_result rd_pxd_http_parse(const uint8_t *buf, size_t len,
-                                     struct rd_pxd_http_head *out);
+enum rd_pxd_result rd_pxd_http_parse(const uint8_t *buf, size_t len, struct rd_pxd_http_head *out);
 
 /* SOCKS5 greeting: methods "no auth" and, when with_auth, "user name/password". out >= 4
  * bytes. Returns its length. */
@@ -107,8 +105,7 @@ enum rd_pxd_result rd_pxd_socks_auth_parse(const uint8_t *buf, size_t len);
 /* The reply to CONNECT: VER REP RSV ATYP BND.ADDR BND.PORT. OK (REP 0): *used = its length.
  * REFUSED (REP != 0) needs only the first 2 bytes (a failure reply may be cut short by the
  * close that follows it). *rep = REP once known. BAD: version != 5 or an unknown ATYP. */
-enum rd_pxd_result rd_pxd_socks_reply_parse(const uint8_t *buf, size_t len, int *rep,
-                                            size_t *used);
+enum rd_pxd_result rd_pxd_socks_reply_parse(const uint8_t *buf, size_t len, int *rep, size_t *used);
 
 /* "general failure", "not allowed by ruleset", ..., "address type not supported"; NULL for
  * a code RFC 1928 does not name. */

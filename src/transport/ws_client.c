@@ -46,8 +46,8 @@
 #include "transport/ws_link.h"
 #include "tunnel/session.h"
 
-#define RD_WSC_ERRBODY_MAX 100              /* bytes of a non-101 body shown in the reason */
-#define RD_WSC_REASON_MAX 400 /* room for a proxy prefix */
+#define RD_WSC_ERRBODY_MAX 100 /* bytes of a non-101 body shown in the reason */
+#define RD_WSC_REASON_MAX 400  /* room for a proxy prefix */
 
 enum wsc_state {
     WSC_CONNECTING,
@@ -69,25 +69,25 @@ struct rd_ws_client {
     int handshake_timeout_ms;
 
     enum wsc_state state;
-    char *request;       /* the upgrade request, owned */
-    char accept[29];     /* expected Sec-WebSocket-Accept */
+    char *request;               /* the upgrade request, owned */
+    char accept[29];             /* expected Sec-WebSocket-Accept */
     const struct rd_tlslib *tls; /* wss only: OpenSSL, loaded at the first wss connect */
-    SSL_CTX *ssl_ctx;    /* owned (wss only); the SSL belongs to the bufferevent */
-    SSL *ssl;            /* borrowed from bev */
-    struct bufferevent *bev; /* until the upgrade; then the link's */
-    struct rd_ws_link *link; /* once open (owned) */
-    struct event *timer_ev; /* handshake timeout */
-    struct event *done_ev;  /* deferred end of a failed connect or upgrade */
-    int was_open;           /* a session was attached */
+    SSL_CTX *ssl_ctx;            /* owned (wss only); the SSL belongs to the bufferevent */
+    SSL *ssl;                    /* borrowed from bev */
+    struct bufferevent *bev;     /* until the upgrade; then the link's */
+    struct rd_ws_link *link;     /* once open (owned) */
+    struct event *timer_ev;      /* handshake timeout */
+    struct event *done_ev;       /* deferred end of a failed connect or upgrade */
+    int was_open;                /* a session was attached */
     struct rd_ws_http_resp resp; /* non-101 answer, while collecting its body */
     char reason[RD_WSC_REASON_MAX];
     /* outbound proxy (connect phase only) */
-    int proxied;                /* TCP goes to the proxy, then proxy_dial, then TLS/upgrade */
-    struct rd_proxy_url proxy;  /* holds the password: wiped on free */
-    char proxy_show[300];       /* "http://user:***@host:port", for logs (no password) */
-    char proxy_prefix[320];     /* "proxy <proxy_show>: " for reasons, or "" */
-    struct rd_proxy_dial *pxd;  /* while WSC_PROXY */
-    SSL *ssl_pending;           /* wss through a proxy: the SSL until tls_start() */
+    int proxied;               /* TCP goes to the proxy, then proxy_dial, then TLS/upgrade */
+    struct rd_proxy_url proxy; /* holds the password: wiped on free */
+    char proxy_show[300];      /* "http://user:***@host:port", for logs (no password) */
+    char proxy_prefix[320];    /* "proxy <proxy_show>: " for reasons, or "" */
+    struct rd_proxy_dial *pxd; /* while WSC_PROXY */
+    SSL *ssl_pending;          /* wss through a proxy: the SSL until tls_start() */
 };
 
 static const char *wsc_state_str(enum wsc_state st)
@@ -175,8 +175,8 @@ static void link_done(struct rd_ws_link *l, const char *reason, void *arg)
     struct rd_ws_client *ws = arg;
 
     wsc_set_state(ws, WSC_DONE);
-    rd_info("ws client %s:%u: closed (%s), %" PRIu64 " bytes in, %" PRIu64 " out",
-            ws->url.host, ws->url.port, reason, rd_ws_link_bytes_in(l), rd_ws_link_bytes_out(l));
+    rd_info("ws client %s:%u: closed (%s), %" PRIu64 " bytes in, %" PRIu64 " out", ws->url.host,
+            ws->url.port, reason, rd_ws_link_bytes_in(l), rd_ws_link_bytes_out(l));
     if (ws->cbs.on_done != NULL)
         ws->cbs.on_done(ws, ws->was_open, reason, ws->arg); /* may free ws */
 }
@@ -228,8 +228,8 @@ static int errbody_done(struct rd_ws_client *ws, int force)
             if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
                 line[i] = '?';
     }
-    snprintf(reason, sizeof reason, "handshake: HTTP %d%s%s", ws->resp.status,
-             line[0] ? " " : "", line);
+    snprintf(reason, sizeof reason, "handshake: HTTP %d%s%s", ws->resp.status, line[0] ? " " : "",
+             line);
     rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
     wsc_finish(ws, reason);
     return 1;
@@ -258,9 +258,7 @@ static void on_upgraded(struct rd_ws_client *ws)
     ws->ssl = NULL;
     wsc_set_state(ws, WSC_OPEN);
     rd_info("ws client %s:%u: websocket open", ws->url.host, ws->url.port);
-    s = ws->cbs.on_open != NULL
-            ? ws->cbs.on_open(ws, rd_ws_link_ops(), ws->link, ws->arg)
-            : NULL;
+    s = ws->cbs.on_open != NULL ? ws->cbs.on_open(ws, rd_ws_link_ops(), ws->link, ws->arg) : NULL;
     ws->was_open = s != NULL;
     rd_ws_link_attach(ws->link, s); /* NULL: the link closes and reports to link_done */
 }
@@ -300,9 +298,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         return;
     }
-    case WSC_ERRBODY:
-        errbody_done(ws, 0);
-        return;
+    case WSC_ERRBODY: errbody_done(ws, 0); return;
     default: /* CONNECTING cannot read; DONE: ignore */
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
@@ -403,12 +399,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
         wsc_finish(ws, reason);
         return;
-    case WSC_ERRBODY:
-        errbody_done(ws, 1);
-        return;
+    case WSC_ERRBODY: errbody_done(ws, 1); return;
     case WSC_OPEN: /* the link's callbacks, not these, run once open */
-    case WSC_DONE:
-        return;
+    case WSC_DONE: return;
     }
 }
 
@@ -428,11 +421,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         rd_warn("ws client %s:%u: %s", ws->url.host, ws->url.port, reason);
         wsc_finish(ws, reason);
         return;
-    case WSC_ERRBODY:
-        errbody_done(ws, 1);
-        return;
-    default:
-        return;
+    case WSC_ERRBODY: errbody_done(ws, 1); return;
+    default: return;
     }
 }
 
@@ -525,18 +515,15 @@ static int proxy_setup(struct rd_ws_client *ws, const char *explicit_proxy, char
     char err[300];
     const char *src = NULL;
 
-    switch (rd_proxy_pick(explicit_proxy, ws->url.tls, ws->url.host, ws->url.port, NULL,
-                          &ws->proxy, &src, err, sizeof err)) {
-    case RD_PROXY_PICK_ERR:
-        *errp = dup_err("ws client: %s", err);
-        return -1;
+    switch (rd_proxy_pick(explicit_proxy, ws->url.tls, ws->url.host, ws->url.port, NULL, &ws->proxy,
+                          &src, err, sizeof err)) {
+    case RD_PROXY_PICK_ERR: *errp = dup_err("ws client: %s", err); return -1;
     case RD_PROXY_PICK_DIRECT:
         if (src != NULL)
             rd_debug("ws client %s:%u: no proxy (%s)", ws->url.host, ws->url.port,
                      strcmp(src, "-proxy") == 0 ? "-proxy direct" : src);
         return 0;
-    case RD_PROXY_PICK_PROXY:
-        break;
+    case RD_PROXY_PICK_PROXY: break;
     }
     ws->proxied = 1;
     rd_proxy_url_show(&ws->proxy, ws->proxy_show, sizeof ws->proxy_show);
@@ -592,8 +579,8 @@ static int build_request(struct rd_ws_client *ws, const char *const *headers, ch
     for (i = 0; headers != NULL && headers[i] != NULL; i++) {
         if (!header_ok(headers[i])) {
             evbuffer_free(b);
-            *errp = dup_err("ws client: bad extra header (want \"Name: value\"): %.60s",
-                            headers[i]);
+            *errp =
+                dup_err("ws client: bad extra header (want \"Name: value\"): %.60s", headers[i]);
             return -1;
         }
         evbuffer_add_printf(b, "%s\r\n", headers[i]);
@@ -619,8 +606,8 @@ static int build_request(struct rd_ws_client *ws, const char *const *headers, ch
 static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *cfg, char **errp)
 {
     static const unsigned char alpn[] = "\x08http/1.1";
-    const char *name = cfg->tls_name != NULL && cfg->tls_name[0] != '\0' ? cfg->tls_name
-                                                                          : ws->url.host;
+    const char *name =
+        cfg->tls_name != NULL && cfg->tls_name[0] != '\0' ? cfg->tls_name : ws->url.host;
     unsigned char a6[16];
     int is_ip = (name == ws->url.host && ws->url.host_is_ipv6) ||
                 inet_pton(AF_INET, name, a6) == 1 || inet_pton(AF_INET6, name, a6) == 1;
@@ -665,8 +652,7 @@ static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *
         if (strlen(name) >= sizeof sni)
             goto fail;
         memcpy(sni, name, strlen(name) + 1);
-        if (T->SSL_ctrl(ws->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                        sni) != 1)
+        if (T->SSL_ctrl(ws->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, sni) != 1)
             goto fail;
     }
     if (!cfg->insecure) {
@@ -691,9 +677,8 @@ fail:
 static int wsc_bev_new(struct rd_ws_client *ws)
 {
     if (ws->url.tls && !ws->proxied) {
-        ws->bev = ws->tls->bufferevent_openssl_socket_new(ws->base, -1, ws->ssl,
-                                                          BUFFEREVENT_SSL_CONNECTING,
-                                                          BEV_OPT_CLOSE_ON_FREE);
+        ws->bev = ws->tls->bufferevent_openssl_socket_new(
+            ws->base, -1, ws->ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
         if (ws->bev == NULL)
             return -1; /* rd_ws_client_free frees the SSL */
         ws->tls->bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
@@ -713,16 +698,15 @@ static int wsc_bev_new(struct rd_ws_client *ws)
  * synchronous ones, end through wsc_finish -> done_ev. */
 static void wsc_dial(struct rd_ws_client *ws)
 {
-    struct timeval tv = {ws->handshake_timeout_ms / 1000,
-                         (ws->handshake_timeout_ms % 1000) * 1000};
+    struct timeval tv = { ws->handshake_timeout_ms / 1000,
+                          (ws->handshake_timeout_ms % 1000) * 1000 };
     const char *host = ws->proxied ? ws->proxy.host : ws->url.host;
     char reason[RD_WSC_REASON_MAX];
     int dns_err;
 
     event_add(ws->timer_ev, &tv);
-    rd_debug("ws client: connecting to %s://%s:%u%s%s%s", ws->url.tls ? "wss" : "ws",
-             ws->url.host, ws->url.port, ws->url.path, ws->proxied ? " through proxy " : "",
-             ws->proxy_show);
+    rd_debug("ws client: connecting to %s://%s:%u%s%s%s", ws->url.tls ? "wss" : "ws", ws->url.host,
+             ws->url.port, ws->url.path, ws->proxied ? " through proxy " : "", ws->proxy_show);
     if (bufferevent_socket_connect_hostname(ws->bev, ws->dns, AF_UNSPEC, host,
                                             ws->proxied ? ws->proxy.port : ws->url.port) == 0 ||
         ws->state != WSC_CONNECTING)
@@ -830,10 +814,9 @@ uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws)
 
 const char *rd_ws_client_listen(const struct rd_ws_client *ws) { return ws->resp.listen; }
 
-int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss,
-                      socklen_t *len)
+int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss, socklen_t *len)
 {
-    evutil_socket_t fd = ws->link != NULL ? rd_ws_link_fd(ws->link)
+    evutil_socket_t fd = ws->link != NULL  ? rd_ws_link_fd(ws->link)
                          : ws->bev != NULL ? bufferevent_getfd(ws->bev)
                                            : -1;
 

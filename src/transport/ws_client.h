@@ -86,8 +86,7 @@ const char *rd_ws_client_listen(const struct rd_ws_client *ws);
 
 /* After on_open: the server's address as connected to (getpeername of the socket). 0, or
  * -1 (not connected). */
-int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss,
-                      socklen_t *len);
+int rd_ws_client_peer(const struct rd_ws_client *ws, struct sockaddr_storage *ss, socklen_t *len);
 /* The HTTP status of a refused upgrade (the server answered something other than 101),
  * readable from inside on_done; 0 when there was no such answer. */
 int rd_ws_client_http_status(const struct rd_ws_client *ws);
@@ -101,12 +100,12 @@ uint64_t rd_ws_client_bytes_out(const struct rd_ws_client *ws);
 #define RD_WS_URL_MAX_HOST 255
 
 struct rd_ws_url {
-    int tls;                            /* wss */
-    char host[RD_WS_URL_MAX_HOST + 1];  /* without brackets for IPv6 literals */
-    int host_is_ipv6;                   /* literal given in [] */
-    uint16_t port;                      /* default 80 (ws) / 443 (wss) */
-    int port_explicit;                  /* the URL named a port */
-    char path[RD_MAX_URL];              /* path and query, starts with '/', default "/" */
+    int tls;                           /* wss */
+    char host[RD_WS_URL_MAX_HOST + 1]; /* without brackets for IPv6 literals */
+    int host_is_ipv6;                  /* literal given in [] */
+    uint16_t port;                     /* default 80 (ws) / 443 (wss) */
+    int port_explicit;                 /* the URL named a port */
+    char path[RD_MAX_URL];             /* path and query, starts with '/', default "/" */
 };
 
 /* Parse ws:// or wss:// URLs (scheme case-insensitive). Rejects user info, fragments are
@@ -118,14 +117,14 @@ int rd_ws_url_parse(const char *url, struct rd_ws_url *out);
 int rd_ws_accept_key(const char *key, char out[29]);
 
 enum rd_ws_http_result {
-    RD_WS_HTTP_OK = 0,      /* 101 with Upgrade, Connection and the right Accept */
-    RD_WS_HTTP_NEED_MORE,   /* header block incomplete */
-    RD_WS_HTTP_TOO_BIG,     /* no end of header within RD_MAX_HTTP_HEADER bytes */
-    RD_WS_HTTP_BAD,         /* not an HTTP/1.x response */
-    RD_WS_HTTP_STATUS,      /* well-formed, but status != 101 (see status, header_len) */
-    RD_WS_HTTP_NO_UPGRADE,  /* 101 without Upgrade: websocket / Connection: upgrade */
-    RD_WS_HTTP_BAD_ACCEPT,  /* 101 with a missing or wrong Sec-WebSocket-Accept */
-    RD_WS_HTTP_EXTENSION,   /* 101 naming an extension or subprotocol we did not offer */
+    RD_WS_HTTP_OK = 0,     /* 101 with Upgrade, Connection and the right Accept */
+    RD_WS_HTTP_NEED_MORE,  /* header block incomplete */
+    RD_WS_HTTP_TOO_BIG,    /* no end of header within RD_MAX_HTTP_HEADER bytes */
+    RD_WS_HTTP_BAD,        /* not an HTTP/1.x response */
+    RD_WS_HTTP_STATUS,     /* well-formed, but status != 101 (see status, header_len) */
+    RD_WS_HTTP_NO_UPGRADE, /* 101 without Upgrade: websocket / Connection: upgrade */
+    RD_WS_HTTP_BAD_ACCEPT, /* 101 with a missing or wrong Sec-WebSocket-Accept */
+    RD_WS_HTTP_EXTENSION,  /* 101 naming an extension or subprotocol we did not offer */
 };
 
 const char *rd_ws_http_result_str(enum rd_ws_http_result r);
@@ -133,10 +132,10 @@ const char *rd_ws_http_result_str(enum rd_ws_http_result r);
 #define RD_WS_LISTEN_MAX 512 /* bytes of X-Rdial-Listen kept (more: whole headers dropped) */
 
 struct rd_ws_http_resp {
-    int status;             /* 0 until the status line parsed */
-    size_t header_len;      /* bytes of the header block incl. the blank line */
-    int64_t content_length; /* -1 when absent */
-    int chunked;            /* Transfer-Encoding: chunked */
+    int status;                        /* 0 until the status line parsed */
+    size_t header_len;                 /* bytes of the header block incl. the blank line */
+    int64_t content_length;            /* -1 when absent */
+    int chunked;                       /* Transfer-Encoding: chunked */
     char listen[RD_WS_LISTEN_MAX + 1]; /* X-Rdial-Listen values, joined by ", "; "" = none */
 };
 
@@ -144,8 +143,7 @@ struct rd_ws_http_resp {
  * bytes; nothing is consumed before the blank line). Bytes after header_len (frames sent
  * right after the 101, or an error body) are not looked at. `accept` is the expected
  * Sec-WebSocket-Accept value. */
-enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
-                                                 const char *accept,
+enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len, const char *accept,
                                                  struct rd_ws_http_resp *out);
 
 #endif

@@ -106,7 +106,7 @@ int rd_ws_url_parse(const char *url, struct rd_ws_url *out)
     if (*rest != '\0' && *rest != '/' && *rest != '?' && *rest != '#')
         return -1;
     plen = strcspn(rest, "#"); /* the fragment is dropped */
-    if (*rest != '/') /* "" or "?q" */
+    if (*rest != '/')          /* "" or "?q" */
         out->path[off++] = '/';
     if (off + plen >= sizeof out->path)
         return -1;
@@ -207,8 +207,7 @@ static enum rd_ws_http_result check_101(const struct rd_hm_response *r, const ch
 
 /* On the one HTTP/1.1 toolkit (common/httpmsg.h): the response head parser, told that we
  * asked for an upgrade (a 101 is an answer). */
-enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
-                                                 const char *accept,
+enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len, const char *accept,
                                                  struct rd_ws_http_resp *out)
 {
     static const char proto[] = "HTTP/1.";
@@ -222,19 +221,15 @@ enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
     out->content_length = -1;
     if (memcmp(buf, proto, len < sizeof proto - 1 ? len : sizeof proto - 1) != 0)
         return RD_WS_HTTP_BAD; /* not an HTTP answer: no need to wait for its end */
-    r = malloc(sizeof *r); /* ~34 KiB (the header list): not on the stack */
+    r = malloc(sizeof *r);     /* ~34 KiB (the header list): not on the stack */
     if (r == NULL)
         return RD_WS_HTTP_BAD;
     rd_hm_resp_parser_init(&p, 0, RD_MAX_HTTP_HEADER);
     p.upgrade = 1;
     hr = rd_hm_response_parse(&p, (const char *)buf, len, r, &used);
     switch (hr) {
-    case RD_HM_NEED_MORE:
-        res = RD_WS_HTTP_NEED_MORE;
-        break;
-    case RD_HM_ERR_TOO_BIG:
-        res = RD_WS_HTTP_TOO_BIG;
-        break;
+    case RD_HM_NEED_MORE: res = RD_WS_HTTP_NEED_MORE; break;
+    case RD_HM_ERR_TOO_BIG: res = RD_WS_HTTP_TOO_BIG; break;
     case RD_HM_OK:
     case RD_HM_INTERIM:
         out->status = r->status;
@@ -243,9 +238,7 @@ enum rd_ws_http_result rd_ws_http_parse_response(const uint8_t *buf, size_t len,
         out->chunked = r->framing == RD_HM_BODY_CHUNKED;
         res = r->status == 101 ? check_101(r, accept, out) : RD_WS_HTTP_STATUS;
         break;
-    default:
-        res = RD_WS_HTTP_BAD;
-        break;
+    default: res = RD_WS_HTTP_BAD; break;
     }
     free(r);
     return res;

@@ -71,8 +71,7 @@ enum rd_ws_result rd_ws_frame_parse(const uint8_t *buf, size_t len, struct rd_ws
     switch (b0 & 0x0f) {
     case RD_WS_OP_CONT:
     case RD_WS_OP_TEXT:
-    case RD_WS_OP_BINARY:
-        break;
+    case RD_WS_OP_BINARY: break;
     case RD_WS_OP_CLOSE:
     case RD_WS_OP_PING:
     case RD_WS_OP_PONG:
@@ -81,8 +80,7 @@ enum rd_ws_result rd_ws_frame_parse(const uint8_t *buf, size_t len, struct rd_ws
         if (len7 > RD_WS_MAX_CONTROL)
             return RD_WS_ERR_CONTROL_LEN;
         break;
-    default:
-        return RD_WS_ERR_OPCODE;
+    default: return RD_WS_ERR_OPCODE;
     }
     if (len7 == 127 && len >= 3 && (buf[2] & 0x80))
         return RD_WS_ERR_LEN64;
@@ -216,10 +214,10 @@ void rd_ws_mask(uint8_t *buf, size_t len, const uint8_t key[4], size_t mask_offs
 struct rd_ws_reasm {
     enum rd_ws_role role;
     size_t max_message;
-    int in_msg;       /* a fragmented message is open */
-    unsigned msg_op;  /* its opcode (binary) */
-    uint8_t *buf;     /* fragments so far; owned */
-    size_t len, cap;  /* cap <= max_message */
+    int in_msg;      /* a fragmented message is open */
+    unsigned msg_op; /* its opcode (binary) */
+    uint8_t *buf;    /* fragments so far; owned */
+    size_t len, cap; /* cap <= max_message */
 };
 
 struct rd_ws_reasm *rd_ws_reasm_new(enum rd_ws_role role, size_t max_message)
@@ -251,8 +249,7 @@ static enum rd_ws_result check_header(const struct rd_ws_reasm *r, const struct 
     if (res != RD_WS_OK)
         return res;
     switch (h->opcode) {
-    case RD_WS_OP_TEXT:
-        return r->in_msg ? RD_WS_ERR_DATA_IN_FRAG : RD_WS_ERR_TEXT;
+    case RD_WS_OP_TEXT: return r->in_msg ? RD_WS_ERR_DATA_IN_FRAG : RD_WS_ERR_TEXT;
     case RD_WS_OP_BINARY:
         if (r->in_msg)
             return RD_WS_ERR_DATA_IN_FRAG;
@@ -265,8 +262,7 @@ static enum rd_ws_result check_header(const struct rd_ws_reasm *r, const struct 
         if (h->payload_len > r->max_message - r->len)
             return RD_WS_ERR_TOO_BIG;
         return RD_WS_OK;
-    default:
-        return RD_WS_OK; /* control frames: rd_ws_frame_parse checked them */
+    default: return RD_WS_OK; /* control frames: rd_ws_frame_parse checked them */
     }
 }
 
@@ -370,8 +366,7 @@ enum rd_ws_result rd_ws_reasm_parse(struct rd_ws_reasm *r, uint8_t *buf, size_t 
         ev->data = payload;
         ev->len = plen;
         break;
-    default:
-        return RD_WS_ERR_OPCODE; /* not reached: check_header/parse filtered */
+    default: return RD_WS_ERR_OPCODE; /* not reached: check_header/parse filtered */
     }
     *consumed = h.header_len + plen;
     return RD_WS_OK;
@@ -384,9 +379,18 @@ static int close_code_ok(unsigned code)
     if (code >= 3000 && code <= 4999)
         return 1;
     switch (code) {
-    case 1000: case 1001: case 1002: case 1003: case 1007: case 1008:
-    case 1009: case 1010: case 1011: case 1012: case 1013: case 1014:
-        return 1;
+    case 1000:
+    case 1001:
+    case 1002:
+    case 1003:
+    case 1007:
+    case 1008:
+    case 1009:
+    case 1010:
+    case 1011:
+    case 1012:
+    case 1013:
+    case 1014: return 1;
     }
     return 0;
 }

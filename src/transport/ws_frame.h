@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RD_WS_MAX_HEADER 14      /* 2 + 8 (64-bit length) + 4 (mask key) */
-#define RD_WS_MAX_CONTROL 125    /* largest control frame payload (RFC 6455 5.5) */
+#define RD_WS_MAX_HEADER 14   /* 2 + 8 (64-bit length) + 4 (mask key) */
+#define RD_WS_MAX_CONTROL 125 /* largest control frame payload (RFC 6455 5.5) */
 
 enum rd_ws_opcode {
     RD_WS_OP_CONT = 0x0,
@@ -100,7 +100,7 @@ enum rd_ws_event_type {
     RD_WS_EV_MESSAGE,  /* a whole binary message */
     RD_WS_EV_PING,
     RD_WS_EV_PONG,
-    RD_WS_EV_CLOSE,    /* data/len: the raw close payload (see rd_ws_close_parse) */
+    RD_WS_EV_CLOSE, /* data/len: the raw close payload (see rd_ws_close_parse) */
 };
 
 /* What one frame produced. data is borrowed: it points into the buffer given to

@@ -23,8 +23,8 @@ enum wsl_state { WSL_OPEN, WSL_CLOSING, WSL_DONE };
 
 struct rd_ws_link {
     struct event_base *base;
-    struct bufferevent *bev;   /* owned; NULL once freed */
-    int plain;                 /* a plain socket: the frames of a pull round are sent at once */
+    struct bufferevent *bev; /* owned; NULL once freed */
+    int plain;               /* a plain socket: the frames of a pull round are sent at once */
     enum rd_ws_role role;
     int alive_any;
     char name[96];
@@ -32,16 +32,16 @@ struct rd_ws_link {
     void *arg;
     enum wsl_state state;
     struct rd_ws_reasm *reasm;
-    struct evbuffer *msg;      /* scratch: one message pulled from the session */
-    struct evbuffer *txq;      /* plain: frames of one pull round, sent at once (txq_flush) */
-    struct event *pull_ev;     /* deferred pull (want_write), also the next round's pull */
-    struct event *done_ev;     /* the deferred end */
-    struct event *timer_ev;    /* close flush bound */
-    struct rd_session *s;      /* attached; NULL after rd_session_link_closed */
-    int pull_blocked;          /* stopped at RD_WS_LINK_OUT_HIGH: the write callback resumes */
+    struct evbuffer *msg;   /* scratch: one message pulled from the session */
+    struct evbuffer *txq;   /* plain: frames of one pull round, sent at once (txq_flush) */
+    struct event *pull_ev;  /* deferred pull (want_write), also the next round's pull */
+    struct event *done_ev;  /* the deferred end */
+    struct event *timer_ev; /* close flush bound */
+    struct rd_session *s;   /* attached; NULL after rd_session_link_closed */
+    int pull_blocked;       /* stopped at RD_WS_LINK_OUT_HIGH: the write callback resumes */
     uint64_t bytes_in, bytes_out;
     char reason[RD_WS_LINK_REASON_MAX];
-    uint8_t *rnd;              /* client role: mask key bytes (WSL_RAND_BUF) */
+    uint8_t *rnd; /* client role: mask key bytes (WSL_RAND_BUF) */
     size_t rnd_pos;
 };
 
@@ -313,9 +313,9 @@ const struct rd_link_ops *rd_ws_link_ops(void) { return &wsl_ops; }
 static void protocol_error(struct rd_ws_link *l, enum rd_ws_result r)
 {
     char reason[RD_WS_LINK_REASON_MAX];
-    unsigned code = r == RD_WS_ERR_TEXT ? RD_WS_CLOSE_UNSUPPORTED
+    unsigned code = r == RD_WS_ERR_TEXT      ? RD_WS_CLOSE_UNSUPPORTED
                     : r == RD_WS_ERR_TOO_BIG ? RD_WS_CLOSE_TOO_BIG
-                    : r == RD_WS_ERR_NOMEM ? RD_WS_CLOSE_GOING_AWAY
+                    : r == RD_WS_ERR_NOMEM   ? RD_WS_CLOSE_GOING_AWAY
                                              : RD_WS_CLOSE_PROTOCOL;
     if (r == RD_WS_ERR_TEXT)
         snprintf(reason, sizeof reason, "text message (the protocol is binary)");
@@ -355,8 +355,7 @@ static void handle_event(struct rd_ws_link *l, const struct rd_ws_event *ev)
     if (l->alive_any && ev->type != RD_WS_EV_NONE && l->s != NULL)
         rd_session_alive(l->s);
     switch (ev->type) {
-    case RD_WS_EV_NONE:
-        break;
+    case RD_WS_EV_NONE: break;
     case RD_WS_EV_MESSAGE:
         l->bytes_in += ev->len;
         if (l->s != NULL)
@@ -373,9 +372,7 @@ static void handle_event(struct rd_ws_link *l, const struct rd_ws_event *ev)
         if (l->s != NULL)
             rd_session_pong(l->s, ev->data, ev->len);
         break;
-    case RD_WS_EV_CLOSE:
-        handle_close_frame(l, ev->data, ev->len);
-        break;
+    case RD_WS_EV_CLOSE: handle_close_frame(l, ev->data, ev->len); break;
     }
 }
 

@@ -61,8 +61,7 @@ static int header_has(const struct rd_hr_request *rq, const char *name, const ch
     size_t i;
 
     for (i = 0; i < rq->headers.n; i++)
-        if (strcasecmp(rq->headers.h[i].name, name) == 0 &&
-            list_has(rq->headers.h[i].value, token))
+        if (strcasecmp(rq->headers.h[i].name, name) == 0 && list_has(rq->headers.h[i].value, token))
             return 1;
     return 0;
 }
@@ -157,8 +156,7 @@ struct rd_ws_server *rd_ws_server_new(struct event_base *base, size_t max_messag
 }
 
 int rd_ws_server_accept(struct rd_ws_server *srv, struct bufferevent *bev, const char *accept,
-                        const char *extra_headers, const char *peer, rd_ws_open_cb open,
-                        void *arg)
+                        const char *extra_headers, const char *peer, rd_ws_open_cb open, void *arg)
 {
     static const struct rd_ws_link_cbs cbs = { link_done };
     struct srv_link *sl = calloc(1, sizeof *sl);

@@ -53,15 +53,13 @@ struct rd_ws_server *rd_ws_server_new(struct event_base *base, size_t max_messag
 
 /* Create the session for a link that is up: rd_session_new(base, cfg, ops, link, ...). NULL
  * refuses it (the link closes). */
-typedef struct rd_session *(*rd_ws_open_cb)(void *arg, const struct rd_link_ops *ops,
-                                            void *link);
+typedef struct rd_session *(*rd_ws_open_cb)(void *arg, const struct rd_link_ops *ops, void *link);
 
 /* Take bev (the upgrade request is read; bytes behind it stay in its input), write the 101,
  * open a server-role link and its session (open). Returns 0; -1 (bev untouched) on
  * allocation failure. peer names the link in logs. */
 int rd_ws_server_accept(struct rd_ws_server *srv, struct bufferevent *bev, const char *accept,
-                        const char *extra_headers, const char *peer, rd_ws_open_cb open,
-                        void *arg);
+                        const char *extra_headers, const char *peer, rd_ws_open_cb open, void *arg);
 
 /* Established websockets (sessions) right now. */
 size_t rd_ws_server_session_count(const struct rd_ws_server *srv);

@@ -61,10 +61,7 @@ static size_t tx_cap(const struct rd_conn_env *env)
 /* ---- the two accounting helpers: every byte into or out of a buffer passes one ---- */
 
 /* n bytes left rx (read by the owner, or freed with the conn). */
-static void rx_gone(struct rd_conn *c, size_t n)
-{
-    c->env->rx_total -= n;
-}
+static void rx_gone(struct rd_conn *c, size_t n) { c->env->rx_total -= n; }
 
 /* tx changed by +added / -removed bytes: the session's total, and the blocked state. A
  * write that fills tx to its high mark blocks the owner (and owes it an on_writable); tx

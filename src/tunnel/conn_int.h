@@ -47,29 +47,29 @@ struct rd_conn_env {
 struct rd_conn {
     /* ---- conn.c's ---- */
     struct rd_conn_env *env;
-    struct rd_session *s;     /* for rd_conn_session() only */
+    struct rd_session *s; /* for rd_conn_session() only */
     int64_t id;
     enum rd_conn_state state;
-    unsigned we_paused : 1;   /* we sent Pause (rx above the pause mark) */
-    unsigned peer_paused : 1; /* the far side sent Pause */
-    unsigned tx_full : 1;     /* a write filled tx to its high mark: blocked until tx drains
+    unsigned we_paused : 1;    /* we sent Pause (rx above the pause mark) */
+    unsigned peer_paused : 1;  /* the far side sent Pause */
+    unsigned tx_full : 1;      /* a write filled tx to its high mark: blocked until tx drains
                                * below RD_CONN_TX_LOW */
     unsigned owe_writable : 1; /* blocked (tx_full or peer_paused) since the last
                                 * on_writable: the owner gets one once it is not */
-    size_t pause_rx;          /* rx length when we last sent Pause */
+    size_t pause_rx;           /* rx length when we last sent Pause */
     struct evbuffer *rx, *tx;
     const struct rd_conn_cbs *cbs;
     void *arg;
     uint64_t bytes_in, bytes_out;
 
     /* ---- session.c's ---- */
-    unsigned in_ring : 1;     /* on the session's send ring */
-    unsigned pending : 1;     /* our dial, nothing heard back yet: no Data (an empty one is
+    unsigned in_ring : 1;        /* on the session's send ring */
+    unsigned pending : 1;        /* our dial, nothing heard back yet: no Data (an empty one is
                                * an rdial client's acknowledgement), no Error (the session's
                                * npending) */
-    uint64_t sync_epoch;      /* the session's sync epoch when created (race guard, PROTOCOL
+    uint64_t sync_epoch;         /* the session's sync epoch when created (race guard, PROTOCOL
                                * s4) */
-    int64_t dial_us;          /* monotonic time of our dial, until the first Data (0: not
+    int64_t dial_us;             /* monotonic time of our dial, until the first Data (0: not
                                * timed) */
     struct rd_ctab_entry *share; /* the user's counts in the session's shares, or NULL */
     struct rd_conn *hnext;       /* hash chain */

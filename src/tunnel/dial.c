@@ -46,26 +46,26 @@ static enum rd_dial_result answer(struct rd_registry *reg, struct rd_session *s,
     case RD_SESSION_DIAL_OK: return RD_DIAL_OK;
     case RD_SESSION_DIAL_CONNS:
         rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
-                       "dial %s %s/%s refused: the session holds %zu conns (-max-conns)",
-                       client_id, proto, addr, rd_session_conn_count(s));
+                       "dial %s %s/%s refused: the session holds %zu conns (-max-conns)", client_id,
+                       proto, addr, rd_session_conn_count(s));
         return RD_DIAL_LIMIT;
     case RD_SESSION_DIAL_PENDING:
         rd_log_limited(rd_registry_refusal_log(reg), RD_LOG_WARN,
                        "dial %s %s/%s refused: %zu dials of the session have no answer yet "
-                       "(-max-pending-dials)", client_id, proto, addr,
-                       rd_session_pending_dials(s));
+                       "(-max-pending-dials)",
+                       client_id, proto, addr, rd_session_pending_dials(s));
         return RD_DIAL_LIMIT;
     case RD_SESSION_DIAL_USER_CONNS:
         rd_log_limited(rd_registry_share_log(reg, 0), RD_LOG_WARN,
                        "dial %s %s/%s refused: %s holds %zu conns of the session "
-                       "(-max-conns-per-user)", client_id, proto, addr, user,
-                       rd_session_user_conns(s, user));
+                       "(-max-conns-per-user)",
+                       client_id, proto, addr, user, rd_session_user_conns(s, user));
         return RD_DIAL_USER_LIMIT;
     case RD_SESSION_DIAL_USER_PENDING:
         rd_log_limited(rd_registry_share_log(reg, 1), RD_LOG_WARN,
                        "dial %s %s/%s refused: %zu dials of %s have no answer yet "
-                       "(-max-pending-dials-per-user)", client_id, proto, addr,
-                       rd_session_user_pending(s, user), user);
+                       "(-max-pending-dials-per-user)",
+                       client_id, proto, addr, rd_session_user_pending(s, user), user);
         return RD_DIAL_USER_LIMIT;
     case RD_SESSION_DIAL_TOO_LONG: return RD_DIAL_BAD_TARGET;
     case RD_SESSION_DIAL_CLOSING:
@@ -82,9 +82,8 @@ enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, cons
     return rd_dial_user(reg, client_id, proto, addr, NULL, out);
 }
 
-enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id,
-                                 const char *proto, const char *addr, const char *user,
-                                 struct rd_conn **out)
+enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id, const char *proto,
+                                 const char *addr, const char *user, struct rd_conn **out)
 {
     struct rd_session *s;
     enum rd_session_dial_result r;

@@ -13,11 +13,11 @@ struct rd_registry;
 
 enum rd_dial_result {
     RD_DIAL_OK = 0,
-    RD_DIAL_NO_CLIENT,   /* no local or peer session holds the id: 404 / SOCKS 04 */
-    RD_DIAL_REFUSED,     /* session closing (or out of memory): 502 / SOCKS 05 */
-    RD_DIAL_LIMIT,       /* the session is at -max-conns or -max-pending-dials: 503 / SOCKS 01 */
-    RD_DIAL_BAD_TARGET,  /* malformed proto/address: 400 / SOCKS 01 */
-    RD_DIAL_USER_LIMIT,  /* the user is at its share of the session's conns or pending dials
+    RD_DIAL_NO_CLIENT,  /* no local or peer session holds the id: 404 / SOCKS 04 */
+    RD_DIAL_REFUSED,    /* session closing (or out of memory): 502 / SOCKS 05 */
+    RD_DIAL_LIMIT,      /* the session is at -max-conns or -max-pending-dials: 503 / SOCKS 01 */
+    RD_DIAL_BAD_TARGET, /* malformed proto/address: 400 / SOCKS 01 */
+    RD_DIAL_USER_LIMIT, /* the user is at its share of the session's conns or pending dials
                           * (-max-conns-per-user, -max-pending-dials-per-user): 503 / SOCKS 01 */
 };
 
@@ -32,8 +32,7 @@ enum rd_dial_result rd_dial(struct rd_registry *reg, const char *client_id, cons
 /* The same for `user` (session.h, rd_session_dial's user: "user alice", "address 10.0.0.7";
  * NULL = nobody's, no share): past the user's share of the chosen session, RD_DIAL_USER_LIMIT
  * and a warning naming the user (rate-limited per kind: rd_registry_share_log). */
-enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id,
-                                 const char *proto, const char *addr, const char *user,
-                                 struct rd_conn **out);
+enum rd_dial_result rd_dial_user(struct rd_registry *reg, const char *client_id, const char *proto,
+                                 const char *addr, const char *user, struct rd_conn **out);
 
 #endif

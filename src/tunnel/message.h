@@ -32,7 +32,7 @@ enum rd_msg_result {
 struct rd_msg {
     int64_t id;
     int64_t conn_id;
-    int64_t type;        /* may be a type we do not know: receivers ignore it */
+    int64_t type; /* may be a type we do not know: receivers ignore it */
     const uint8_t *payload;
     size_t payload_len;
 };
@@ -56,9 +56,12 @@ size_t rd_msg_encode_header(uint8_t *buf, int64_t id, int64_t conn_id, int type)
  * "clientKey::proto/address" is returned with *key set (else key_len = 0).
  * Returns 0 or -1 (no '/', empty proto or address, or over RD_MAX_CONNECT_ADDR). */
 struct rd_connect_target {
-    const char *key;   size_t key_len;
-    const char *proto; size_t proto_len;
-    const char *addr;  size_t addr_len;
+    const char *key;
+    size_t key_len;
+    const char *proto;
+    size_t proto_len;
+    const char *addr;
+    size_t addr_len;
 };
 int rd_msg_parse_connect(const uint8_t *p, size_t len, struct rd_connect_target *t);
 

@@ -23,20 +23,20 @@
 
 struct reg_id;
 
-struct reg_sess {                 /* a local session of an id */
+struct reg_sess { /* a local session of an id */
     struct rd_session *s;
     struct reg_id *owner;
-    struct reg_sess *next;        /* the id's list, newest first */
-    struct reg_sess *hnext;       /* byses bucket */
+    struct reg_sess *next;  /* the id's list, newest first */
+    struct reg_sess *hnext; /* byses bucket */
 };
 
-struct reg_peer {                 /* a peer session that announced an id */
+struct reg_peer { /* a peer session that announced an id */
     struct rd_session *peer;
     struct reg_peer *next;
 };
 
 struct reg_id {
-    struct reg_id *hnext;         /* ids bucket */
+    struct reg_id *hnext; /* ids bucket */
     uint32_t hash;
     struct reg_sess *local;
     struct reg_peer *peers;
@@ -45,17 +45,17 @@ struct reg_id {
 
 struct table {
     void **b;
-    size_t n, count;              /* buckets (a power of two), entries */
+    size_t n, count; /* buckets (a power of two), entries */
 };
 
 struct rd_registry {
     struct table ids, byses;
-    uint32_t seed;                /* of hash_str */
-    size_t nlocal;                /* local sessions in all */
+    uint32_t seed; /* of hash_str */
+    size_t nlocal; /* local sessions in all */
     void (*observer)(int add, const char *client_id, struct rd_session *s, void *arg);
     void *observer_arg;
-    struct rd_log_limit refusals; /* dial refusals (rd_registry_refusal_log) */
-    struct rd_log_limit share_refusals[2]; /* rd_registry_share_log */
+    struct rd_log_limit refusals;                     /* dial refusals (rd_registry_refusal_log) */
+    struct rd_log_limit share_refusals[2];            /* rd_registry_share_log */
     int (*reclaim)(const char *client_id, void *arg); /* rd_registry_set_reclaim */
     void *reclaim_arg;
 };
@@ -193,8 +193,8 @@ static void byses_grow(struct rd_registry *reg)
 
 /* ---- the API ---- */
 
-void rd_registry_set_reclaim(struct rd_registry *reg,
-                             int (*fn)(const char *client_id, void *arg), void *arg)
+void rd_registry_set_reclaim(struct rd_registry *reg, int (*fn)(const char *client_id, void *arg),
+                             void *arg)
 {
     reg->reclaim = fn;
     reg->reclaim_arg = arg;
@@ -221,10 +221,7 @@ struct rd_registry *rd_registry_new(void)
     return reg;
 }
 
-struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg)
-{
-    return &reg->refusals;
-}
+struct rd_log_limit *rd_registry_refusal_log(struct rd_registry *reg) { return &reg->refusals; }
 
 struct rd_log_limit *rd_registry_share_log(struct rd_registry *reg, int pending)
 {
@@ -427,8 +424,7 @@ void rd_registry_foreach(struct rd_registry *reg,
 }
 
 void rd_registry_foreach_peer(struct rd_registry *reg,
-                              void (*cb)(const char *client_id, struct rd_session *peer,
-                                         void *arg),
+                              void (*cb)(const char *client_id, struct rd_session *peer, void *arg),
                               void *arg)
 {
     size_t i;

@@ -50,8 +50,7 @@ void rd_registry_foreach(struct rd_registry *reg,
  * may come once per peer session and announcement. The callback must not change the
  * registry. */
 void rd_registry_foreach_peer(struct rd_registry *reg,
-                              void (*cb)(const char *client_id, struct rd_session *peer,
-                                         void *arg),
+                              void (*cb)(const char *client_id, struct rd_session *peer, void *arg),
                               void *arg);
 
 /* Observer for local adds/removes (peer links announce them). One observer. */
@@ -64,8 +63,8 @@ void rd_registry_set_observer(struct rd_registry *reg,
  * session's -max-conns. rd_dial calls fn(client_id) when that limit refuses a dial: fn closes
  * one idle kept conn to client_id (at once, so its slot is free) and returns 1, or returns 0
  * when it has none; the dial is then tried once more. One hook; NULL removes it. */
-void rd_registry_set_reclaim(struct rd_registry *reg,
-                             int (*fn)(const char *client_id, void *arg), void *arg);
+void rd_registry_set_reclaim(struct rd_registry *reg, int (*fn)(const char *client_id, void *arg),
+                             void *arg);
 int rd_registry_reclaim(struct rd_registry *reg, const char *client_id);
 
 #endif

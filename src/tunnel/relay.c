@@ -17,7 +17,6 @@
 #include "../common/sockio.h"
 #include "conn.h"
 
-
 enum relay_state { RELAY_RUNNING, RELAY_FLUSHING };
 
 struct rd_relay {
@@ -34,7 +33,7 @@ static void conn_readable(struct rd_conn *c, void *arg);
 static void conn_writable(struct rd_conn *c, void *arg);
 static void conn_closed(struct rd_conn *c, const char *reason, void *arg);
 static const struct rd_conn_cbs relay_conn_cbs = { conn_readable, conn_writable, conn_closed,
-                                                  NULL };
+                                                   NULL };
 
 static void finish(struct rd_relay *r, const char *reason, int reset)
 {
@@ -196,10 +195,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-static void conn_readable(struct rd_conn *c, void *arg)
-{
-    pump_down(arg);
-}
+static void conn_readable(struct rd_conn *c, void *arg) { pump_down(arg); }
 
 static void conn_writable(struct rd_conn *c, void *arg)
 {
@@ -248,7 +244,7 @@ struct rd_relay *rd_relay_new(struct rd_conn *c, struct bufferevent *bev, rd_rel
     bufferevent_set_max_single_write(bev, 4 * RD_RELAY_MAX_READ); /* default 16 KiB */
     bufferevent_setwatermark(bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
     bufferevent_set_timeouts(bev, NULL, &tv); /* a write stalled this long is dead */
-    bufferevent_enable(bev, EV_READ); /* EV_WRITE: while output is queued (deliver) */
+    bufferevent_enable(bev, EV_READ);         /* EV_WRITE: while output is queued (deliver) */
     if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         bufferevent_enable(bev, EV_WRITE);
     pump_down(r); /* early Data buffered before the join */

@@ -45,8 +45,8 @@ int rd_rtt_ping(struct rd_rtt *r, int64_t now_us, int forget, uint8_t p[RD_RTT_P
     return 0;
 }
 
-struct rd_rtt_probe *rd_rtt_probe(struct rd_rtt *r, int64_t now_us, rd_rtt_probe_cb cb,
-                                  void *arg, uint8_t p[RD_RTT_PAYLOAD], int *send)
+struct rd_rtt_probe *rd_rtt_probe(struct rd_rtt *r, int64_t now_us, rd_rtt_probe_cb cb, void *arg,
+                                  uint8_t p[RD_RTT_PAYLOAD], int *send)
 {
     struct rd_rtt_probe *pr = calloc(1, sizeof *pr);
 

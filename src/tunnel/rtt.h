@@ -35,8 +35,8 @@ struct rd_rtt {
         int64_t sent_us;
     } out[RD_SESSION_PINGS_OUT]; /* pings out, oldest first */
     int nout;
-    int64_t last_us, avg_us;      /* -1: none answered yet */
-    struct rd_rtt_probe *probes;  /* waiting for a pong (owned) */
+    int64_t last_us, avg_us;     /* -1: none answered yet */
+    struct rd_rtt_probe *probes; /* waiting for a pong (owned) */
 };
 
 void rd_rtt_init(struct rd_rtt *r);
@@ -49,8 +49,8 @@ int rd_rtt_ping(struct rd_rtt *r, int64_t now_us, int forget, uint8_t p[RD_RTT_P
 /* A probe started at now_us, answered by the pong of a fresh ping (*send = 1: send the ping
  * of payload p now) or, with RD_SESSION_PINGS_OUT out already, of the newest one (*send = 0).
  * The probe is r's until its callback ran or it is cancelled; NULL when out of memory. */
-struct rd_rtt_probe *rd_rtt_probe(struct rd_rtt *r, int64_t now_us, rd_rtt_probe_cb cb,
-                                  void *arg, uint8_t p[RD_RTT_PAYLOAD], int *send);
+struct rd_rtt_probe *rd_rtt_probe(struct rd_rtt *r, int64_t now_us, rd_rtt_probe_cb cb, void *arg,
+                                  uint8_t p[RD_RTT_PAYLOAD], int *send);
 
 /* Forget a probe whose callback has not run (it never will). */
 void rd_rtt_cancel(struct rd_rtt *r, struct rd_rtt_probe *p);

@@ -13,8 +13,8 @@
 struct entry {
     struct entry *next;
     uint64_t serial;
-    uint64_t last_total; /* rx + tx at the previous tick */
-    uint64_t epoch;      /* the last tick that saw the session */
+    uint64_t last_total;         /* rx + tx at the previous tick */
+    uint64_t epoch;              /* the last tick that saw the session */
     uint32_t ring[RD_SAMPLES_N]; /* bytes/s; slot smp->pos is the oldest */
 };
 

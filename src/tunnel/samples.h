@@ -30,8 +30,7 @@ int rd_samples_interval_ms(const struct rd_samples *smp);
 
 /* Add the rates of session `serial` (oldest first; sum[RD_SAMPLES_N - 1] is the last tick)
  * into sum. Returns 1 when the session has an entry, else 0 (sum untouched). */
-int rd_samples_add_to(const struct rd_samples *smp, uint64_t serial,
-                      uint64_t sum[RD_SAMPLES_N]);
+int rd_samples_add_to(const struct rd_samples *smp, uint64_t serial, uint64_t sum[RD_SAMPLES_N]);
 
 /* Take a sample now (tests; the timer calls it every interval). */
 void rd_samples_tick(struct rd_samples *smp);

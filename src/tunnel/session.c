@@ -387,11 +387,16 @@ void rd_session_link_closed(struct rd_session *s, const char *reason)
     stats_down(s);
     if (s->reap_ev != NULL)
         reap_cb(-1, 0, s);
-    if (s->reap_ev) event_free(s->reap_ev);
-    if (s->alive_ev) event_free(s->alive_ev);
-    if (s->ping_ev) event_free(s->ping_ev);
-    if (s->sync_ev) event_free(s->sync_ev);
-    if (s->ctrl) evbuffer_free(s->ctrl);
+    if (s->reap_ev)
+        event_free(s->reap_ev);
+    if (s->alive_ev)
+        event_free(s->alive_ev);
+    if (s->ping_ev)
+        event_free(s->ping_ev);
+    if (s->sync_ev)
+        event_free(s->sync_ev);
+    if (s->ctrl)
+        evbuffer_free(s->ctrl);
     rd_ctab_free(s->shares); /* empty by now: every conn was unlinked */
     rd_conn_table_free(&s->conns);
     free(s->name);
@@ -436,8 +441,8 @@ static enum rd_session_dial_result dial_allowed(const struct rd_session *s, cons
 }
 
 enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *key,
-                                            const char *proto, const char *addr,
-                                            const char *user, struct rd_conn **out)
+                                            const char *proto, const char *addr, const char *user,
+                                            struct rd_conn **out)
 {
     char target[sizeof(((struct rd_conn *)0)->target)];
     enum rd_session_dial_result r = dial_allowed(s, user);
@@ -687,9 +692,9 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
     STAT_ADD(s->st_rx, m->payload_len);
     rd_memtrim_note(s->cfg.trim, m->payload_len);
     if (rd_conn_recv_data_(c, m->payload, m->payload_len) != 0) {
-        rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN, "session %s: conn %" PRId64
-                       " buffered %zu bytes past the hard cap: closing", s->name, c->id,
-                       rd_conn_rx_len(c));
+        rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN,
+                       "session %s: conn %" PRId64 " buffered %zu bytes past the hard cap: closing",
+                       s->name, c->id, rd_conn_rx_len(c));
         rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
         conn_fail(s, c, "buffer overflow");
     }
@@ -703,8 +708,9 @@ static void handle_connect(struct rd_session *s, const struct rd_msg *m)
     const char *refuse = NULL;
 
     if (conn_find(s, m->conn_id) != NULL) {
-        rd_log_limited(&s->warn_dup_connect, RD_LOG_WARN, "session %s: Connect for conn %"
-                       PRId64 " already open: ignored", s->name, m->conn_id);
+        rd_log_limited(&s->warn_dup_connect, RD_LOG_WARN,
+                       "session %s: Connect for conn %" PRId64 " already open: ignored", s->name,
+                       m->conn_id);
         return;
     }
     if (rd_msg_parse_connect(m->payload, m->payload_len, &t) != 0)
@@ -795,14 +801,12 @@ static int dispatch(struct rd_session *s, const struct rd_msg *m)
         return 0;
     case RD_MSG_SYNC:
         if ((count = rd_msg_sync_count(m->payload_len)) < 0) {
-            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name,
-                    m->payload_len);
+            rd_warn("session %s: SyncConnections of %zu bytes: closing", s->name, m->payload_len);
             return -1;
         }
         handle_sync(s, m->payload, count);
         return 0;
-    default:
-        return 0; /* unknown types are the protocol's only versioning: ignore */
+    default: return 0; /* unknown types are the protocol's only versioning: ignore */
     }
 }
 

@@ -29,18 +29,18 @@ enum rd_role {
 
 struct rd_session_config {
     enum rd_role role;
-    int ping_interval_ms;  /* websocket Ping period (0 = never): the client role's keepalive;
+    int ping_interval_ms;     /* websocket Ping period (0 = never): the client role's keepalive;
                             * in the server role only the RTT of rd_session_info (the first
                             * ping comes at a random point of the first period) */
-    int ping_timeout_ms;   /* drop the session when no ping/pong for this long (0 = never) */
-    int sync_interval_ms;  /* client role: SyncConnections period (0 = never) */
-    size_t pause_high;     /* send Pause when a conn's rx buffer goes above */
-    size_t pause_low;      /* send Resume when it drains below */
-    size_t conn_hard_cap;  /* close the conn with an Error above this */
-    size_t rx_budget;      /* all conns' rx above this: each conn pauses above its share
+    int ping_timeout_ms;      /* drop the session when no ping/pong for this long (0 = never) */
+    int sync_interval_ms;     /* client role: SyncConnections period (0 = never) */
+    size_t pause_high;        /* send Pause when a conn's rx buffer goes above */
+    size_t pause_low;         /* send Resume when it drains below */
+    size_t conn_hard_cap;     /* close the conn with an Error above this */
+    size_t rx_budget;         /* all conns' rx above this: each conn pauses above its share
                             * (rx_budget / conns, RD_PAUSE_SHARE_MIN to RD_PAUSE_PRESSURE_HIGH)
                             * and resumes below a quarter of it (0 = no session budget) */
-    size_t max_conns;      /* Connects beyond this are refused with an Error */
+    size_t max_conns;         /* Connects beyond this are refused with an Error */
     size_t max_pending_dials; /* our dials the far side has not answered yet: no Data (an
                                * rdial client acknowledges its dial with an empty Data once
                                * the target accepted: conn.h, rd_conn_ack), no Error;
@@ -50,13 +50,13 @@ struct rd_session_config {
      * user cannot take the whole of max_conns / max_pending_dials from the others. */
     size_t max_conns_per_user;
     size_t max_pending_per_user;
-    size_t max_ctrl_queue; /* bytes of queued control messages before the session is dropped
+    size_t max_ctrl_queue;        /* bytes of queued control messages before the session is dropped
                             * (RD_MAX_CTRL_QUEUE_DEFAULT) */
-    struct rd_stats *stats; /* counters to report to (borrowed, outlives the session);
+    struct rd_stats *stats;       /* counters to report to (borrowed, outlives the session);
                              * NULL = none (see stats.h) */
     struct rd_sessions *sessions; /* the owner's set of live sessions to be in while this
                                    * one lives (borrowed, outlives it); NULL = none */
-    int peer;               /* a session with another server (HA): metrics label peer="true" */
+    int peer;                /* a session with another server (HA): metrics label peer="true" */
     struct rd_memtrim *trim; /* told the Data bytes moved, to trim the heap once they stop
                               * (borrowed, outlives the session); NULL = none (memtrim.h) */
 };
@@ -70,8 +70,8 @@ struct rd_session_cbs {
     /* A Connect arrived. `c` is registered (early Data is buffered in it). The owner either
      * takes it (rd_conn_set_cbs, dial, later join) or refuses it with rd_conn_close(c, text).
      * If no on_connect is set, every Connect is refused with "connect not allowed". */
-    void (*on_connect)(struct rd_session *s, struct rd_conn *c,
-                       const struct rd_connect_target *t, void *arg);
+    void (*on_connect)(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
+                       void *arg);
     /* AddClient (add=1) or RemoveClient (add=0) arrived; `key` is "clientKey/sessionKey",
      * NUL-terminated, valid during the call. */
     void (*on_client)(struct rd_session *s, int add, const char *key, void *arg);
@@ -83,8 +83,7 @@ struct rd_session_cbs {
  * logs. The session keeps `base`, `ops` and `link` (owned by the caller, must outlive it). */
 struct rd_session *rd_session_new(struct event_base *base, const struct rd_session_config *cfg,
                                   const struct rd_link_ops *ops, void *link,
-                                  const struct rd_session_cbs *cbs, void *arg,
-                                  const char *name);
+                                  const struct rd_session_cbs *cbs, void *arg, const char *name);
 
 /* Ask the transport to close the link; the session ends when it reports back. */
 void rd_session_close(struct rd_session *s, const char *reason);
@@ -114,8 +113,8 @@ const char *rd_session_dial_str(enum rd_session_dial_result r);
  * user's share of each. RD_SESSION_DIAL_OK: *out is a new conn owned by the caller (set its
  * cbs, close it with rd_conn_close); otherwise *out is NULL. */
 enum rd_session_dial_result rd_session_dial(struct rd_session *s, const char *key,
-                                            const char *proto, const char *addr,
-                                            const char *user, struct rd_conn **out);
+                                            const char *proto, const char *addr, const char *user,
+                                            struct rd_conn **out);
 
 /* Announce a client key to the far side (peer links): AddClient / RemoveClient. */
 void rd_session_announce(struct rd_session *s, int add, const char *key_and_session);
@@ -148,20 +147,20 @@ void rd_session_probe_cancel(struct rd_session *s, struct rd_rtt_probe *p);
 
 /* A live session as seen by /metrics and /clients (valid during the callback only). */
 struct rd_session_info {
-    const char *name;  /* client id, or "peer:<id>" */
+    const char *name; /* client id, or "peer:<id>" */
     enum rd_role role;
     int peer;
     size_t conns;
-    size_t rx_buffered, tx_buffered;   /* bytes queued in its conns */
+    size_t rx_buffered, tx_buffered;     /* bytes queued in its conns */
     size_t paused_by_us, paused_by_peer; /* conns under Pause */
     int closing;
-    uint64_t serial;      /* rd_session_serial */
-    const char *remote;   /* rd_session_set_meta; NULL when not set */
+    uint64_t serial;    /* rd_session_serial */
+    const char *remote; /* rd_session_set_meta; NULL when not set */
     const char *agent;
-    int64_t since_unix_ms; /* wall clock of the session's creation */
-    int64_t idle_ms;       /* since the last sign of life (a frame in the server role,
+    int64_t since_unix_ms;       /* wall clock of the session's creation */
+    int64_t idle_ms;             /* since the last sign of life (a frame in the server role,
                             * ping/pong in the client role; see link.h) */
-    int64_t rtt_us, rtt_avg_us; /* last and smoothed ping round trip; -1 before the first */
+    int64_t rtt_us, rtt_avg_us;  /* last and smoothed ping round trip; -1 before the first */
     uint64_t rx_bytes, tx_bytes; /* tunnel message bytes received / sent (every type) */
 };
 

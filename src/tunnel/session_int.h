@@ -29,10 +29,10 @@ struct rd_session {
     uint64_t serial;
 
     struct rd_conn_table conns; /* by id */
-    size_t npending;        /* conns with c->pending */
-    struct rd_ctab *shares; /* user -> [SHARE_CONNS, SHARE_PENDING]: the conns of dials made
+    size_t npending;            /* conns with c->pending */
+    struct rd_ctab *shares;     /* user -> [SHARE_CONNS, SHARE_PENDING]: the conns of dials made
                              * for a user; made by the first such dial */
-    struct rd_conn_env env; /* what the conns see of us; their byte totals */
+    struct rd_conn_env env;     /* what the conns see of us; their byte totals */
     int64_t next_conn_id;
     int64_t next_msg_id;
 
@@ -71,12 +71,11 @@ struct rd_sessions {
 };
 
 /* Add n to a statistics cell (NULL: none, see stats.h rd_stats_counter). */
-#define STAT_ADD(cell, n)                                                                     \
-    do {                                                                                      \
-        if ((cell) != NULL)                                                                   \
-            *(cell) += (n);                                                                   \
+#define STAT_ADD(cell, n)                                                                          \
+    do {                                                                                           \
+        if ((cell) != NULL)                                                                        \
+            *(cell) += (n);                                                                        \
     } while (0)
-
 
 /* ---- session_send.c ---- */
 
@@ -88,8 +87,8 @@ void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, cons
 void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c);
 void rd_session_ring_remove_(struct rd_session *s, struct rd_conn *c);
 /* One debug line of a message (rd_log_trace_enabled): dir, ids, type, length, a preview. */
-void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id,
-                       int64_t conn_id, int64_t type, const uint8_t *p, size_t len);
+void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id, int64_t conn_id,
+                       int64_t type, const uint8_t *p, size_t len);
 
 /* ---- session.c ---- */
 

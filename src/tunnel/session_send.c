@@ -57,8 +57,8 @@ void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
 
 /* ---- tracing ---- */
 
-void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id,
-                       int64_t conn_id, int64_t type, const uint8_t *p, size_t len)
+void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id, int64_t conn_id,
+                       int64_t type, const uint8_t *p, size_t len)
 {
     char preview[64];
     size_t i, n = len < 48 ? len : 48;
@@ -145,8 +145,8 @@ static void pull_data(struct rd_session *s, struct rd_conn *c, size_t txlen, str
     int64_t id = s->next_msg_id++;
     /* under tx pressure every conn's turn is as large as its capped tx can be, so a conn that
      * queued much before the pressure gets no larger turns than the rest */
-    size_t chunk = s->env.tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH
-                                                            : RD_DATA_CHUNK;
+    size_t chunk =
+        s->env.tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH : RD_DATA_CHUNK;
     size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA), n;
 
     evbuffer_add(out, hdr, hlen);

@@ -12,8 +12,7 @@
 struct rd_conn;
 struct rd_splice;
 
-typedef void (*rd_splice_done_cb)(const char *reason, uint64_t a_to_b, uint64_t b_to_a,
-                                  void *arg);
+typedef void (*rd_splice_done_cb)(const char *reason, uint64_t a_to_b, uint64_t b_to_a, void *arg);
 
 /* Takes ownership of both conns. `done` (may be NULL) is called once at the end. */
 struct rd_splice *rd_splice_new(struct rd_conn *a, struct rd_conn *b, rd_splice_done_cb done,

@@ -48,27 +48,28 @@ static const struct {
 
 /* Histogram upper bounds, seconds (+Inf is implicit). */
 static const double latency_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                         0.1,    0.25,  0.5,    1,     2.5,  5,    10 };
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
 #define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
 
-#define STATS_HASH_SIZE 8192 /* buckets of the series table (a power of two, twice
+#define STATS_HASH_SIZE                                                                            \
+    8192 /* buckets of the series table (a power of two, twice
                               * RD_STATS_MAX_SERIES: short chains however many clients come) */
 
 struct series {
-    struct series *hnext;    /* hash chain */
-    struct series *mnext;    /* next of the same metric, in creation order */
+    struct series *hnext; /* hash chain */
+    struct series *mnext; /* next of the same metric, in creation order */
     enum metric m;
     uint64_t value;
-    char labels[];           /* rendered: name="value",... (escaped) */
+    char labels[]; /* rendered: name="value",... (escaped) */
 };
 
 /* A counter family of another layer (rd_stats_family). */
 struct family {
-    struct family *next;  /* in creation order */
+    struct family *next; /* in creation order */
     const char *name, *help;
     size_t n;
-    uint64_t *cells;      /* n counters */
-    char **labels;        /* n rendered label sets */
+    uint64_t *cells; /* n counters */
+    char **labels;   /* n rendered label sets */
 };
 
 struct rd_stats {
@@ -80,10 +81,10 @@ struct rd_stats {
     uint64_t lat_bucket[NBOUNDS + 1]; /* non-cumulative; last = above every bound */
     uint64_t lat_count;
     double lat_sum;
-    rd_stats_gauges_cb gauges_cb;     /* rd_stats_set_gauges */
+    rd_stats_gauges_cb gauges_cb; /* rd_stats_set_gauges */
     void *gauges_arg;
-    int64_t kept;                     /* idle conns kept by the front ends for reuse */
-    rd_stats_extra_cb extra_cb;       /* rd_stats_set_extra */
+    int64_t kept;               /* idle conns kept by the front ends for reuse */
+    rd_stats_extra_cb extra_cb; /* rd_stats_set_extra */
     void *extra_arg;
 };
 
@@ -280,8 +281,7 @@ void rd_stats_conn(struct rd_stats *st, int add, const char *clientkey, const ch
     series_add(st, add ? M_ADD_CONN : M_REMOVE_CONN, lb.b, 1);
 }
 
-uint64_t *rd_stats_counter(struct rd_stats *st, enum rd_stats_counter which,
-                           const char *clientkey)
+uint64_t *rd_stats_counter(struct rd_stats *st, enum rd_stats_counter which, const char *clientkey)
 {
     struct lbuf lb = { .n = 0 };
     struct series *s;
@@ -381,13 +381,9 @@ uint64_t rd_stats_get(struct rd_stats *st, const char *metric, const char *label
     return 0;
 }
 
-
 /* ---- rendering ---- */
 
-static void fmt_double(char *buf, size_t len, double v)
-{
-    snprintf(buf, len, "%.9g", v);
-}
+static void fmt_double(char *buf, size_t len, double v) { snprintf(buf, len, "%.9g", v); }
 
 static void head(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
@@ -412,8 +408,7 @@ static void render_counters(struct rd_stats *st, struct evbuffer *out)
 static void render_gauges(struct rd_stats *st, struct evbuffer *out,
                           const struct rd_stats_gauges *g)
 {
-    static const char *const kinds[RD_STATS_KINDS_] = { "client", "peer_in", "peer_out",
-                                                       "agent" };
+    static const char *const kinds[RD_STATS_KINDS_] = { "client", "peer_in", "peer_out", "agent" };
     size_t i;
 
     head(out, "rdial_sessions", "gauge", "Live tunnel sessions by kind");
@@ -429,15 +424,12 @@ static void render_gauges(struct rd_stats *st, struct evbuffer *out,
     head(out, "rdial_conn_buffered_bytes", "gauge",
          "Bytes queued in virtual connections (rx: received, not yet consumed; tx: waiting "
          "to be sent)");
-    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"rx\"} %" PRIu64 "\n",
-                        g->rx_buffered);
-    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"tx\"} %" PRIu64 "\n",
-                        g->tx_buffered);
+    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"rx\"} %" PRIu64 "\n", g->rx_buffered);
+    evbuffer_add_printf(out, "rdial_conn_buffered_bytes{dir=\"tx\"} %" PRIu64 "\n", g->tx_buffered);
     head(out, "rdial_conns_paused", "gauge",
          "Virtual connections under Pause (us: we paused the far side; peer: it paused us)");
     evbuffer_add_printf(out, "rdial_conns_paused{by=\"us\"} %" PRIu64 "\n", g->paused_by_us);
-    evbuffer_add_printf(out, "rdial_conns_paused{by=\"peer\"} %" PRIu64 "\n",
-                        g->paused_by_peer);
+    evbuffer_add_printf(out, "rdial_conns_paused{by=\"peer\"} %" PRIu64 "\n", g->paused_by_peer);
 }
 
 /* ---- per-client gauges: rdial_client_rtt_seconds, rdial_client_last_seen_seconds ---- */
@@ -510,8 +502,8 @@ static void render_client_gauges(struct rd_stats *st, struct evbuffer *out,
     size_t i;
     char num[64];
 
-    clients_merge(cg, st->nseries < RD_STATS_MAX_SERIES ? (RD_STATS_MAX_SERIES - st->nseries) / 2
-                                                        : 0);
+    clients_merge(cg,
+                  st->nseries < RD_STATS_MAX_SERIES ? (RD_STATS_MAX_SERIES - st->nseries) / 2 : 0);
     head(out, "rdial_client_rtt_seconds", "gauge",
          "Round trip of the last websocket ping answered by the client's newest session");
     for (i = 0; i < cg->n; i++) {
@@ -541,8 +533,7 @@ static void render_families(struct rd_stats *st, struct evbuffer *out)
     for (f = st->families; f != NULL; f = f->next) {
         head(out, f->name, "counter", f->help);
         for (i = 0; i < f->n; i++)
-            evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", f->name, f->labels[i],
-                                f->cells[i]);
+            evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", f->name, f->labels[i], f->cells[i]);
     }
 }
 

@@ -65,8 +65,11 @@ enum rd_stats_counter {
     RD_STATS_RX_BYTES,       /* session_server_total_receive_bytes */
 };
 
-enum rd_stats_peer_event { RD_STATS_PEER_ATTEMPT, RD_STATS_PEER_CONNECTED,
-                           RD_STATS_PEER_DISCONNECTED };
+enum rd_stats_peer_event {
+    RD_STATS_PEER_ATTEMPT,
+    RD_STATS_PEER_CONNECTED,
+    RD_STATS_PEER_DISCONNECTED
+};
 
 /* Returns NULL on allocation failure. */
 struct rd_stats *rd_stats_new(void);
@@ -79,8 +82,7 @@ void rd_stats_ws_session(struct rd_stats *st, int add, const char *clientkey, in
 void rd_stats_conn(struct rd_stats *st, int add, const char *clientkey, const char *target);
 /* The counter cell of one per-clientkey byte counter, for callers that add to it on a hot
  * path: valid until rd_stats_free(). NULL when st is NULL or the series ceiling is reached. */
-uint64_t *rd_stats_counter(struct rd_stats *st, enum rd_stats_counter which,
-                           const char *clientkey);
+uint64_t *rd_stats_counter(struct rd_stats *st, enum rd_stats_counter which, const char *clientkey);
 void rd_stats_peer(struct rd_stats *st, enum rd_stats_peer_event ev, const char *peer);
 /* Observe one dial -> first byte latency. */
 void rd_stats_dial_latency_us(struct rd_stats *st, int64_t us);

@@ -24,12 +24,25 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void fl_want_write(void *l) { (void)l; }
-static void fl_ping(void *l, const uint8_t *p, size_t n) { (void)l; (void)p; (void)n; }
-static void fl_close(void *l, const char *reason) { (void)l; (void)reason; }
+static void fl_ping(void *l, const uint8_t *p, size_t n)
+{
+    (void)l;
+    (void)p;
+    (void)n;
+}
+static void fl_close(void *l, const char *reason)
+{
+    (void)l;
+    (void)reason;
+}
 static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 static int fake_link;
 
-static void done(void *arg, struct rd_admin_answer *ans) { (void)arg; (void)ans; }
+static void done(void *arg, struct rd_admin_answer *ans)
+{
+    (void)arg;
+    (void)ans;
+}
 
 static const char *next(const char *p, const char *end)
 {

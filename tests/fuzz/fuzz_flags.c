@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const char *const names[] = {"RDIAL_LISTEN", "RDIAL_DEBUG", "RDIAL_PORT",
-                                        "RDIAL_MAX_BODY", "RDIAL_BIG", "RDIAL_ALLOW"};
+    static const char *const names[] = { "RDIAL_LISTEN",   "RDIAL_DEBUG", "RDIAL_PORT",
+                                         "RDIAL_MAX_BODY", "RDIAL_BIG",   "RDIAL_ALLOW" };
     size_t i;
     for (i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv(names[i]);
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int argc = 1, first = -7, debug = 0, port = 8080, any = 5;
     long long max_body = 100, big = 0;
     const char *listen = "def";
-    struct rd_flag_list allow = {0};
+    struct rd_flag_list allow = { 0 };
     size_t i, start = 0;
     char err[128];
     enum rd_flags_result r;
@@ -64,8 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              r == RD_FLAGS_ERROR);
     if (r != RD_FLAGS_OK) { /* atomic: nothing stored */
         FZ_CHECK(strcmp(listen, "def") == 0 && debug == 0 && port == 8080 && any == 5 &&
-                 max_body == 100 && big == 0 && allow.n == 1 &&
-                 strcmp(allow.v[0], "default") == 0);
+                 max_body == 100 && big == 0 && allow.n == 1 && strcmp(allow.v[0], "default") == 0);
         if (r == RD_FLAGS_ERROR)
             FZ_CHECK(err[0] != '\0' && strnlen(err, sizeof err) < sizeof err);
     } else {

@@ -55,8 +55,8 @@ static void chunked(const char *p, size_t len, size_t cut)
 }
 
 /* Filter p[0..len) from `from` to `to` into out (o: bytes so far). */
-static enum rd_hm_result filter_run(struct rd_hm_chunked *ck, const char *p, size_t from,
-                                    size_t to, char *out, size_t *o, size_t *taken)
+static enum rd_hm_result filter_run(struct rd_hm_chunked *ck, const char *p, size_t from, size_t to,
+                                    char *out, size_t *o, size_t *taken)
 {
     enum rd_hm_result r = RD_HM_NEED_MORE;
 
@@ -110,7 +110,7 @@ static void response(uint8_t flags, const char *whole, size_t len, size_t split)
 {
     struct rd_hm_response *r1 = malloc(sizeof *r1), *r2 = malloc(sizeof *r2);
     struct rd_hm_resp_parser p1, p2;
-    static const size_t heads[4] = {0, 64, 512, 4096};
+    static const size_t heads[4] = { 0, 64, 512, 4096 };
     size_t max_head = heads[(flags >> 2) & 3], pos = 0;
     int heads_seen = 0, head_req = (flags >> 4) & 1;
 
@@ -145,8 +145,8 @@ static void response(uint8_t flags, const char *whole, size_t len, size_t split)
             const char *lines[RD_HM_MAX_HEADERS + 2];
             int nl;
             FZ_CHECK(r1->status == r2->status && r1->framing == r2->framing &&
-                     r1->content_length == r2->content_length &&
-                     r1->headers.n == r2->headers.n && strcmp(r1->te, r2->te) == 0);
+                     r1->content_length == r2->content_length && r1->headers.n == r2->headers.n &&
+                     strcmp(r1->te, r2->te) == 0);
             FZ_CHECK(r2->status >= 100 && r2->status <= 599 && r2->minor >= 0 && r2->minor <= 1);
             FZ_CHECK(r2->content_length >= -1 && r2->headers.n <= RD_HM_MAX_HEADERS);
             if (r2->framing == RD_HM_BODY_LENGTH)
@@ -227,25 +227,17 @@ static void route(uint8_t flags, const char *whole, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint8_t flags = fz_u8(&f);
     size_t split = fz_split(fz_u16(&f), f.n);
     char *whole = (char *)fz_dup(f.p, f.n);
 
     fz_quiet();
     switch (flags & 3) {
-    case 0:
-        response(flags, whole, f.n, split);
-        break;
-    case 3:
-        filter(whole, f.n, split);
-        break;
-    case 1:
-        chunked(whole, f.n, split);
-        break;
-    default:
-        route(flags, whole, f.n);
-        break;
+    case 0: response(flags, whole, f.n, split); break;
+    case 3: filter(whole, f.n, split); break;
+    case 1: chunked(whole, f.n, split); break;
+    default: route(flags, whole, f.n); break;
     }
     free(whole);
     return 0;

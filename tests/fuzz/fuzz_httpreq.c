@@ -66,14 +66,14 @@ static void body(const struct rd_hr_request *rq, const char *p, size_t len, size
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint8_t flags = fz_u8(&f);
     size_t split = fz_split(fz_u16(&f), f.n);
-    static const size_t heads[4] = {0, 64, 512, 4096}, lines[4] = {0, 32, 300, 9000};
+    static const size_t heads[4] = { 0, 64, 512, 4096 }, lines[4] = { 0, 32, 300, 9000 };
     size_t max_head = heads[flags & 3], max_line = lines[(flags >> 2) & 3];
-    static const unsigned formsets[4] = {0 /* the proxy's default */, RD_HR_FORM_ORIGIN,
-                                         RD_HR_FORM_ORIGIN | RD_HR_FORMS_PROXY,
-                                         RD_HR_FORM_ABSOLUTE};
+    static const unsigned formsets[4] = { 0 /* the proxy's default */, RD_HR_FORM_ORIGIN,
+                                          RD_HR_FORM_ORIGIN | RD_HR_FORMS_PROXY,
+                                          RD_HR_FORM_ABSOLUTE };
     unsigned forms = formsets[(flags >> 4) & 3];
     struct rd_hr_request *rq = fzp_rq, *rq2 = fzp_rq2;
     struct rd_hr_parser p1, p2;
@@ -112,9 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(c1 == c2 && c2 > 0 && c2 <= f.n);
         FZ_CHECK(rq->port == rq2->port && strcmp(rq->host, rq2->host) == 0 &&
                  strcmp(rq->target, rq2->target) == 0 && rq->framing == rq2->framing &&
-                 rq->content_length == rq2->content_length &&
-                 rq->keep_alive == rq2->keep_alive && rq->auth == rq2->auth &&
-                 rq->headers.n == rq2->headers.n);
+                 rq->content_length == rq2->content_length && rq->keep_alive == rq2->keep_alive &&
+                 rq->auth == rq2->auth && rq->headers.n == rq2->headers.n);
         FZ_CHECK(rq->minor >= 0 && rq->minor <= 1);
         FZ_CHECK(strlen(rq->method) > 0 && strlen(rq->method) <= RD_HR_MAX_METHOD);
         FZ_CHECK((rq->form & (forms ? forms : RD_HR_FORMS_PROXY)) == rq->form && rq->form);

@@ -73,10 +73,10 @@ static void check_handshake(const struct rd_hr_request *rq)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint8_t flags = fz_u8(&f);
     size_t split = fz_split(fz_u16(&f), f.n), c1 = 0, c2 = 0;
-    static const size_t heads[4] = {0, 64, 512, 4096};
+    static const size_t heads[4] = { 0, 64, 512, 4096 };
     char *prefix = (char *)fz_dup(f.p, split), *whole = (char *)fz_dup(f.p, f.n);
     struct rd_hr_parser p1, p2;
     enum rd_hr_result r1, r2;

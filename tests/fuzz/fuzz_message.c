@@ -75,7 +75,7 @@ static void check_sync(const uint8_t *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     size_t split = fz_split(fz_u16(&f), f.n);
     uint8_t *whole = fz_dup(f.p, f.n), *prefix = fz_dup(f.p, split);
     struct rd_msg m, pm;
@@ -92,8 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(r == RD_MSG_ERR_EMPTY);
     if (pr == RD_MSG_OK) {
         /* the header decodes the same once more bytes follow it */
-        FZ_CHECK(r == RD_MSG_OK && m.id == pm.id && m.conn_id == pm.conn_id &&
-                 m.type == pm.type && (size_t)(m.payload - whole) == (size_t)(pm.payload - prefix));
+        FZ_CHECK(r == RD_MSG_OK && m.id == pm.id && m.conn_id == pm.conn_id && m.type == pm.type &&
+                 (size_t)(m.payload - whole) == (size_t)(pm.payload - prefix));
     }
     if (pr == RD_MSG_ERR_OVERFLOW)
         FZ_CHECK(r == RD_MSG_ERR_OVERFLOW);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     size_t max = fz_u8(&f) % (RD_MAX_PEERS + 1), errlen = (size_t)(f.n % 7 == 0 ? 0 : 200);
     char *spec = fz_str(f.p, f.n);
     /* exactly max entries (a write to out[max] is an ASan error); not RD_MAX_PEERS zeroed

@@ -60,7 +60,7 @@ static void check_socks(const uint8_t *p, size_t n, size_t split)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     size_t split = fz_split(fz_u16(&f), f.n);
     uint8_t *whole = fz_dup(f.p, f.n);
 

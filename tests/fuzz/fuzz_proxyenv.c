@@ -50,7 +50,7 @@ static void check_url(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint16_t port = fz_u16(&f);
     char *buf = fz_str(f.p, f.n), *list, *host, *twice;
     size_t l1, l2;

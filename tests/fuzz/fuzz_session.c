@@ -51,14 +51,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-#define FZS_MAX_TRACKED 16   /* conns the fake owner keeps pointers to */
-#define FZS_MAX_MSG 4096     /* longest raw message taken from the input */
-#define FZS_MAX_PULLS 64     /* messages pulled per pull op */
+#define FZS_MAX_TRACKED 16 /* conns the fake owner keeps pointers to */
+#define FZS_MAX_MSG 4096   /* longest raw message taken from the input */
+#define FZS_MAX_PULLS 64   /* messages pulled per pull op */
 
 struct fzs {
     struct rd_session *s;
     int close_asked, closed_cb, want_write, pings;
-    int accept_mode;                  /* 0 refuse all, 1 accept all, 2 by conn id bit */
+    int accept_mode; /* 0 refuse all, 1 accept all, 2 by conn id bit */
     struct rd_conn *c[FZS_MAX_TRACKED];
     size_t nc;
     uint64_t connects;
@@ -82,13 +82,18 @@ static void track(struct fzs *z, struct rd_conn *c)
 
 /* ---- fake link ---- */
 static void fl_want_write(void *l) { ((struct fzs *)l)->want_write++; }
-static void fl_ping(void *l, const uint8_t *p, size_t n) { (void)p; (void)n; ((struct fzs *)l)->pings++; }
+static void fl_ping(void *l, const uint8_t *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    ((struct fzs *)l)->pings++;
+}
 static void fl_close(void *l, const char *reason)
 {
     FZ_CHECK(reason != NULL);
     ((struct fzs *)l)->close_asked++;
 }
-static const struct rd_link_ops fl_ops = {fl_want_write, fl_ping, fl_close};
+static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 
 /* ---- fake owner ---- */
 static void ow_readable(struct rd_conn *c, void *arg) { FZ_CHECK(rd_conn_rx_len(c) > 0); }
@@ -98,12 +103,12 @@ static void ow_closed(struct rd_conn *c, const char *reason, void *arg)
     struct fzs *z = arg;
     struct evbuffer *b = evbuffer_new();
     FZ_CHECK(reason != NULL && b != NULL);
-    rd_conn_read(c, b, 1 << 20); /* the last bytes may be read here */
+    rd_conn_read(c, b, 1 << 20);                    /* the last bytes may be read here */
     FZ_CHECK(rd_conn_write_bytes(c, "x", 1) == -1); /* writes fail inside on_closed */
     evbuffer_free(b);
     untrack(z, c);
 }
-static const struct rd_conn_cbs ow_cbs = {ow_readable, ow_writable, ow_closed, NULL};
+static const struct rd_conn_cbs ow_cbs = { ow_readable, ow_writable, ow_closed, NULL };
 
 static void ow_connect(struct rd_session *s, struct rd_conn *c, const struct rd_connect_target *t,
                        void *arg)
@@ -129,7 +134,7 @@ static void ow_session_closed(struct rd_session *s, const char *reason, void *ar
 {
     ((struct fzs *)arg)->closed_cb++;
 }
-static const struct rd_session_cbs ow_scbs = {ow_connect, ow_client, ow_session_closed};
+static const struct rd_session_cbs ow_scbs = { ow_connect, ow_client, ow_session_closed };
 
 static void pull(struct fzs *z, unsigned n)
 {
@@ -187,11 +192,10 @@ static void owner_action(struct fzs *z, struct fz *f)
         FZ_CHECK(rd_conn_write_bytes(c, p, n) == 0);
         break;
     case 2: /* write a lot (pause / tx high paths) */
-        {
-            size_t big = ((size_t)(fz_u8(f) & 0x3f) + 1) * 1024;
-            FZ_CHECK(rd_conn_write_bytes(c, fzs_big + FZS_BIG_MAX - big, big) == 0);
-        }
-        break;
+    {
+        size_t big = ((size_t)(fz_u8(f) & 0x3f) + 1) * 1024;
+        FZ_CHECK(rd_conn_write_bytes(c, fzs_big + FZS_BIG_MAX - big, big) == 0);
+    } break;
     case 3:
         untrack(z, c);
         rd_conn_close(c, NULL);
@@ -247,7 +251,7 @@ static void built_msg(struct fzs *z, struct fz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     struct fzs z;
     struct rd_session_config cfg;
     struct event_base *base;
@@ -275,7 +279,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (f.n > 0 && steps++ < 256) {
         uint8_t op = fz_u8(&f);
         switch (op % 8) {
-        case 0: case 1: case 2: {
+        case 0:
+        case 1:
+        case 2: {
             size_t len;
             const uint8_t *p = fz_take(&f, fz_u16(&f) % FZS_MAX_MSG, &len);
             uint8_t *m = fz_dup(p, len); /* exact size: over-reads are caught */
@@ -286,21 +292,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(m);
             break;
         }
-        case 3:
-            built_msg(&z, &f);
-            break;
-        case 4:
-            pull(&z, 1 + op / 8 % FZS_MAX_PULLS);
-            break;
-        case 5:
-            owner_action(&z, &f);
-            break;
-        case 6:
-            dial(&z, &f);
-            break;
-        default:
-            event_base_loop(base, EVLOOP_NONBLOCK);
-            break;
+        case 3: built_msg(&z, &f); break;
+        case 4: pull(&z, 1 + op / 8 % FZS_MAX_PULLS); break;
+        case 5: owner_action(&z, &f); break;
+        case 6: dial(&z, &f); break;
+        default: event_base_loop(base, EVLOOP_NONBLOCK); break;
         }
         FZ_CHECK(z.closed_cb == 0);
     }
@@ -309,6 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK((c0 & 0x10) || z.closed_cb == 1);
     FZ_CHECK(z.nc == 0); /* every tracked conn got on_closed */
     event_base_loop(base, EVLOOP_NONBLOCK);
-    FZ_CHECK(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE) == 0);
+    FZ_CHECK(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE) ==
+             0);
     return 0;
 }

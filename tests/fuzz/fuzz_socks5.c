@@ -39,7 +39,8 @@ static void check_out(int kind, enum socks5_result r, const void *o, size_t cons
     if (kind == 0) {
         const struct socks5_greeting *g = o;
         uint8_t m = socks5_choose_method(g);
-        FZ_CHECK(g->nmethods > 0 && consumed == 2u + g->nmethods && consumed <= SOCKS5_MAX_GREETING);
+        FZ_CHECK(g->nmethods > 0 && consumed == 2u + g->nmethods &&
+                 consumed <= SOCKS5_MAX_GREETING);
         FZ_CHECK(m == SOCKS5_METHOD_NONE || m == SOCKS5_METHOD_USERPASS ||
                  m == SOCKS5_METHOD_NO_ACCEPTABLE);
         FZ_CHECK(m == SOCKS5_METHOD_NO_ACCEPTABLE || memchr(g->methods, m, g->nmethods) != NULL);
@@ -60,7 +61,7 @@ static void check_out(int kind, enum socks5_result r, const void *o, size_t cons
 /* One unit at the front of p[0..len): cut first, then whole. Returns consumed or 0. */
 static size_t unit(int kind, const uint8_t *p, size_t len, size_t cut)
 {
-    static const fzs5_fn fns[3] = {greeting, auth, request};
+    static const fzs5_fn fns[3] = { greeting, auth, request };
     union {
         struct socks5_greeting g;
         struct socks5_auth a;
@@ -89,7 +90,7 @@ static size_t unit(int kind, const uint8_t *p, size_t len, size_t cut)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint16_t sel = fz_u16(&f);
     size_t pos = 0, used;
     int kind;

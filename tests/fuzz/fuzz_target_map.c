@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     int port = fz_u16(&f);
     uint8_t flags = fz_u8(&f);
     char *buf = fz_str(f.p, f.n); /* NULs inside split it into host, user, domain */

@@ -14,10 +14,10 @@
 #include "common/log.h"
 
 /* An invariant of the code under test: crash loudly (libFuzzer saves the input). */
-#define FZ_CHECK(cond)                                                                     \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            __builtin_trap();                                                              \
+#define FZ_CHECK(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            __builtin_trap();                                                                      \
     } while (0)
 
 /* A cursor over the fuzzer input: control bytes are taken from the front. */

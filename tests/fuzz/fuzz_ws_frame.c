@@ -95,13 +95,13 @@ static void check_mask(const uint8_t *p, size_t len, const uint8_t key[4], size_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint8_t flags = fz_u8(&f), step = fz_u8(&f);
     enum rd_ws_role role = (flags & 1) ? RD_WS_ROLE_SERVER : RD_WS_ROLE_CLIENT;
-    static const size_t maxes[4] = {16, 200, 4096, 65536};
+    static const size_t maxes[4] = { 16, 200, 4096, 65536 };
     size_t max_message = maxes[(flags >> 1) & 3], pos = 0, frames = 0;
     struct rd_ws_reasm *r = rd_ws_reasm_new(role, max_message);
-    uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+    uint8_t key[4] = { 0x12, 0x34, 0x56, 0x78 };
     uint8_t *buf;
 
     fz_quiet();
@@ -153,20 +153,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FZ_CHECK(consumed2 > 0 && consumed2 <= rem);
         switch (ev2.type) {
-        case RD_WS_EV_MESSAGE:
-            FZ_CHECK(ev2.len <= max_message);
-            break;
+        case RD_WS_EV_MESSAGE: FZ_CHECK(ev2.len <= max_message); break;
         case RD_WS_EV_PING:
-        case RD_WS_EV_PONG:
-            FZ_CHECK(ev2.len <= RD_WS_MAX_CONTROL);
-            break;
+        case RD_WS_EV_PONG: FZ_CHECK(ev2.len <= RD_WS_MAX_CONTROL); break;
         case RD_WS_EV_CLOSE:
             FZ_CHECK(ev2.len <= RD_WS_MAX_CONTROL);
             check_close(ev2.data, ev2.len);
             break;
-        default:
-            FZ_CHECK(ev2.type == RD_WS_EV_NONE && rd_ws_reasm_in_message(r));
-            break;
+        default: FZ_CHECK(ev2.type == RD_WS_EV_NONE && rd_ws_reasm_in_message(r)); break;
         }
         if (ev2.len > 0) { /* touch every byte the event points at (ASan checks the range) */
             volatile uint8_t sink = 0;

@@ -61,7 +61,7 @@ static void expected_accept(const char *key, char out[29])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint8_t flags = fz_u8(&f);
     char method[201], up[201], conn[201], key[201], ver[201], head[2048], accept[29];
     char want[29], resp[1024];
@@ -77,9 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     field(&f, conn, sizeof conn);
     field(&f, key, sizeof key);
     field(&f, ver, sizeof ver);
-    n = snprintf(head, sizeof head, "%s /connect HTTP/1.%d\r\nHost: h\r\n", method[0] ? method
-                                                                                   : "GET",
-                 (flags & 1) ? 0 : 1);
+    n = snprintf(head, sizeof head, "%s /connect HTTP/1.%d\r\nHost: h\r\n",
+                 method[0] ? method : "GET", (flags & 1) ? 0 : 1);
     if (flags & 2)
         n += snprintf(head + n, sizeof head - (size_t)n, "Upgrade: %s\r\n", up);
     if (flags & 4)

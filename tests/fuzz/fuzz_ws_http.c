@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = {data, size};
+    struct fz f = { data, size };
     uint8_t flags = fz_u8(&f);
     size_t split = fz_split(fz_u16(&f), f.n);
     /* the accept value of the RFC 6455 sample key, or none */

@@ -79,28 +79,43 @@ END_TEST
 START_TEST(target_parse)
 {
     static const char *bad[] = {
-        "", "rdial", "rdial:", ":8123", "rdial:0", "rdial:65536", "rdial:12x", "rdial:-1",
-        "a..b:1", ".a:1", "a b:1", "a/b:1", "a:b:1", "[::1]:1", "rdial: 1",
+        "",
+        "rdial",
+        "rdial:",
+        ":8123",
+        "rdial:0",
+        "rdial:65536",
+        "rdial:12x",
+        "rdial:-1",
+        "a..b:1",
+        ".a:1",
+        "a b:1",
+        "a/b:1",
+        "a:b:1",
+        "[::1]:1",
+        "rdial: 1",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x:1", /* 64-byte label */
     };
     char name[RD_DNS_NAME_MAX + 2], err[400], longname[400];
     int port = 0;
     size_t i;
 
-    ck_assert_int_eq(rd_dns_target_parse("rdial-peers:8123", name, sizeof name, &port, err,
-                                         sizeof err), 0);
+    ck_assert_int_eq(
+        rd_dns_target_parse("rdial-peers:8123", name, sizeof name, &port, err, sizeof err), 0);
     ck_assert_str_eq(name, "rdial-peers");
     ck_assert_int_eq(port, 8123);
     ck_assert_int_eq(rd_dns_target_parse("rdial-peers.rdial.svc.cluster.local.:1", name,
-                                         sizeof name, &port, err, sizeof err), 0);
+                                         sizeof name, &port, err, sizeof err),
+                     0);
     ck_assert_str_eq(name, "rdial-peers.rdial.svc.cluster.local.");
     ck_assert_int_eq(port, 1);
-    ck_assert_int_eq(rd_dns_target_parse("_peers.Example-1:65535", name, sizeof name, &port,
-                                         err, sizeof err), 0);
+    ck_assert_int_eq(
+        rd_dns_target_parse("_peers.Example-1:65535", name, sizeof name, &port, err, sizeof err),
+        0);
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        ck_assert_msg(rd_dns_target_parse(bad[i], name, sizeof name, &port, err, sizeof err) ==
-                          -1, "accepted '%s'", bad[i]);
+        ck_assert_msg(rd_dns_target_parse(bad[i], name, sizeof name, &port, err, sizeof err) == -1,
+                      "accepted '%s'", bad[i]);
         ck_assert_msg(strstr(err, "-peers-dns") != NULL, "no message for '%s'", bad[i]);
     }
     ck_assert_int_eq(rd_dns_target_parse(NULL, name, sizeof name, &port, err, sizeof err), -1);
@@ -109,11 +124,9 @@ START_TEST(target_parse)
     for (i = 63; i < 254; i += 64)
         longname[i] = '.';
     strcpy(longname + 254, ":1");
-    ck_assert_int_eq(rd_dns_target_parse(longname, name, sizeof name, &port, err, sizeof err),
-                     -1);
+    ck_assert_int_eq(rd_dns_target_parse(longname, name, sizeof name, &port, err, sizeof err), -1);
     strcpy(longname + 253, ":1"); /* 253: fits */
-    ck_assert_int_eq(rd_dns_target_parse(longname, name, sizeof name, &port, err, sizeof err),
-                     0);
+    ck_assert_int_eq(rd_dns_target_parse(longname, name, sizeof name, &port, err, sizeof err), 0);
     ck_assert_int_eq((int)strlen(name), 253);
     /* a name buffer too small for the name is refused, not overrun */
     ck_assert_int_eq(rd_dns_target_parse("rdial-peers:1", name, 5, &port, err, sizeof err), -1);

@@ -192,7 +192,6 @@ START_TEST(clients_json_and_one_client)
 }
 END_TEST
 
-
 START_TEST(samples_json_with_traffic)
 {
     struct rd_samples *smp = rd_samples_new(base, live, 1000);
@@ -364,9 +363,10 @@ START_TEST(admin_users_gate_readers_and_operators)
     /* -admin-users ops: alice is refused everywhere but /healthz and /readyz */
     ck_assert_int_eq(rd_admin_set_admin_users(adm, "root, ops"), 0);
     {
-        static const char *const paths[] = { "/metrics", "/clients", "/clients/site-1", "/",
-                                             "/samples.json", "/proxy.pac",
-                                             "/clients/site-1/health" };
+        static const char *const paths[] = {
+            "/metrics",      "/clients",   "/clients/site-1",       "/",
+            "/samples.json", "/proxy.pac", "/clients/site-1/health"
+        };
         size_t i;
         for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
             ask(&r, "GET", paths[i], alice, NULL);

@@ -21,26 +21,26 @@ static int check(const struct rd_allow *a, const char *proto, const char *addr)
     return rd_allow_check(a, proto, strlen(proto), addr, strlen(addr));
 }
 
-#define YES(pat, addr)                                                                        \
-    do {                                                                                      \
-        struct rd_allow *a_ = one(pat);                                                       \
-        ck_assert_msg(check(a_, "tcp", addr) == 1, "%s should allow %s", pat, addr);          \
-        rd_allow_free(a_);                                                                    \
+#define YES(pat, addr)                                                                             \
+    do {                                                                                           \
+        struct rd_allow *a_ = one(pat);                                                            \
+        ck_assert_msg(check(a_, "tcp", addr) == 1, "%s should allow %s", pat, addr);               \
+        rd_allow_free(a_);                                                                         \
     } while (0)
-#define NO(pat, addr)                                                                         \
-    do {                                                                                      \
-        struct rd_allow *a_ = one(pat);                                                       \
-        ck_assert_msg(check(a_, "tcp", addr) == 0, "%s should refuse %s", pat, addr);         \
-        rd_allow_free(a_);                                                                    \
+#define NO(pat, addr)                                                                              \
+    do {                                                                                           \
+        struct rd_allow *a_ = one(pat);                                                            \
+        ck_assert_msg(check(a_, "tcp", addr) == 0, "%s should refuse %s", pat, addr);              \
+        rd_allow_free(a_);                                                                         \
     } while (0)
-#define BAD(pat)                                                                              \
-    do {                                                                                      \
-        struct rd_allow *a_ = rd_allow_new();                                                 \
-        char e_[200] = "";                                                                    \
-        ck_assert_msg(rd_allow_add(a_, pat, e_, sizeof e_) == -1, "%s should not parse", pat); \
-        ck_assert_msg(strlen(e_) > 0, "%s: no reason", pat);                                  \
-        ck_assert_int_eq((int)rd_allow_count(a_), 0);                                         \
-        rd_allow_free(a_);                                                                    \
+#define BAD(pat)                                                                                   \
+    do {                                                                                           \
+        struct rd_allow *a_ = rd_allow_new();                                                      \
+        char e_[200] = "";                                                                         \
+        ck_assert_msg(rd_allow_add(a_, pat, e_, sizeof e_) == -1, "%s should not parse", pat);     \
+        ck_assert_msg(strlen(e_) > 0, "%s: no reason", pat);                                       \
+        ck_assert_int_eq((int)rd_allow_count(a_), 0);                                              \
+        rd_allow_free(a_);                                                                         \
     } while (0)
 
 START_TEST(empty_allows_all)
@@ -59,8 +59,8 @@ START_TEST(exact_v4)
     YES("tcp/127.0.0.1:8125", "127.0.0.1:8125");
     NO("tcp/127.0.0.1:8125", "127.0.0.1:8126");
     NO("tcp/127.0.0.1:8125", "127.0.0.2:8125");
-    NO("tcp/127.0.0.1:8125", "localhost:8125"); /* names are not resolved */
-    NO("tcp/127.0.0.1:8125", "127.1:8125");     /* not a dotted quad: a name */
+    NO("tcp/127.0.0.1:8125", "localhost:8125");           /* names are not resolved */
+    NO("tcp/127.0.0.1:8125", "127.1:8125");               /* not a dotted quad: a name */
     YES("tcp/127.0.0.1:8125", "[::ffff:127.0.0.1]:8125"); /* v4-mapped */
     {
         struct rd_allow *a = one("tcp/127.0.0.1:8125");

@@ -18,8 +18,8 @@
 /* ---- the fake session ---- */
 struct fake {
     struct rd_conn_env env;
-    int ctrl[8];      /* control messages sent, by type */
-    char error[128];  /* the last Error's text */
+    int ctrl[8];     /* control messages sent, by type */
+    char error[128]; /* the last Error's text */
     int scheduled, buried;
 };
 static struct fake fk;
@@ -33,7 +33,11 @@ static void f_send_ctrl(struct rd_conn *c, int type, const void *p, size_t len)
         fk.error[len < sizeof fk.error - 1 ? len : sizeof fk.error - 1] = '\0';
     }
 }
-static void f_schedule(struct rd_conn *c) { (void)c; fk.scheduled++; }
+static void f_schedule(struct rd_conn *c)
+{
+    (void)c;
+    fk.scheduled++;
+}
 static void f_bury(struct rd_conn *c)
 {
     c->state = RD_CONN_DEAD;
@@ -49,8 +53,16 @@ struct owner {
 };
 static struct owner ow;
 
-static void o_readable(struct rd_conn *c, void *arg) { (void)c; ((struct owner *)arg)->readable++; }
-static void o_writable(struct rd_conn *c, void *arg) { (void)c; ((struct owner *)arg)->writable++; }
+static void o_readable(struct rd_conn *c, void *arg)
+{
+    (void)c;
+    ((struct owner *)arg)->readable++;
+}
+static void o_writable(struct rd_conn *c, void *arg)
+{
+    (void)c;
+    ((struct owner *)arg)->writable++;
+}
 static void o_closed(struct rd_conn *c, const char *reason, void *arg)
 {
     struct owner *o = arg;
@@ -272,7 +284,7 @@ START_TEST(peer_pause_blocks_and_its_resume_wakes)
     ck_assert_int_eq(ow.writable, 1);
     ck_assert_int_eq(fk.ctrl[RD_MSG_RESUME], 1);
     ck_assert_int_eq(fk.scheduled, 1); /* it has bytes to send again */
-    rd_conn_resumed_(c); /* not paused: nothing */
+    rd_conn_resumed_(c);               /* not paused: nothing */
     ck_assert_int_eq(fk.ctrl[RD_MSG_RESUME], 1);
     /* while we pause it, its Resume is not echoed */
     rd_conn_recv_data_(c, big, RD_PAUSE_HIGH_DEFAULT + 1);

@@ -165,8 +165,7 @@ START_TEST(user_share)
     t = tu_tunnel_new(base, reg, "c1", &cfg);
     ck_assert_int_eq(rd_dial_user(reg, "c1", "tcp", "a:1", "user alice", &c), RD_DIAL_OK);
     ck_assert_int_eq(rd_dial_user(reg, "c1", "tcp", "a:1", "user alice", &c), RD_DIAL_OK);
-    ck_assert_int_eq(rd_dial_user(reg, "c1", "tcp", "a:1", "user alice", &c),
-                     RD_DIAL_USER_LIMIT);
+    ck_assert_int_eq(rd_dial_user(reg, "c1", "tcp", "a:1", "user alice", &c), RD_DIAL_USER_LIMIT);
     ck_assert_ptr_null(c);
     ck_assert_int_eq(rd_dial_user(reg, "c1", "tcp", "a:1", "user bob", &c), RD_DIAL_OK);
     ck_assert_int_eq(rd_dial(reg, "c1", "tcp", "a:1", &c), RD_DIAL_OK);

@@ -104,8 +104,8 @@ END_TEST
 START_TEST(base64_vectors)
 {
     /* RFC 4648 s10 */
-    static const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *out[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
     char b[RD_BASE64_LEN(6)];
     unsigned char raw[256], ref[RD_BASE64_LEN(256)];
     char mine[RD_BASE64_LEN(256)];

@@ -21,13 +21,13 @@ static struct opts o;
 static char err[256];
 
 static const struct rd_flag tab[] = {
-    {"debug", RD_FLAG_BOOL, &o.debug, "debug logging", 0, 0, 0},
-    {"port", RD_FLAG_INT, &o.port, "a port", 0, 65535, 0},
-    {"big", RD_FLAG_INT64, &o.big, "a big number", 0, 0, 0},
-    {"listen", RD_FLAG_STRING, &o.listen, "address to listen on", 0, 0, 0},
-    {"client-name", RD_FLAG_STRING, &o.name, "a name\nsecond line", 0, 0, 0},
-    {"allow", RD_FLAG_LIST, &o.allow, "allowed things", 0, 0, 0},
-    {NULL, 0, NULL, NULL, 0, 0, 0},
+    { "debug", RD_FLAG_BOOL, &o.debug, "debug logging", 0, 0, 0 },
+    { "port", RD_FLAG_INT, &o.port, "a port", 0, 65535, 0 },
+    { "big", RD_FLAG_INT64, &o.big, "a big number", 0, 0, 0 },
+    { "listen", RD_FLAG_STRING, &o.listen, "address to listen on", 0, 0, 0 },
+    { "client-name", RD_FLAG_STRING, &o.name, "a name\nsecond line", 0, 0, 0 },
+    { "allow", RD_FLAG_LIST, &o.allow, "allowed things", 0, 0, 0 },
+    { NULL, 0, NULL, NULL, 0, 0, 0 },
 };
 
 static void clear_env(void)
@@ -58,16 +58,16 @@ static void teardown(void)
 }
 
 /* Parse a NULL-terminated argument vector (argv[0] is added). */
-#define PARSE(first, ...)                                                          \
-    ({                                                                             \
-        char *argv_[] = {"prog", __VA_ARGS__, NULL};                               \
-        int argc_ = (int)(sizeof argv_ / sizeof argv_[0]) - 1;                     \
-        rd_flags_parse(tab, argc_, argv_, (first), err, sizeof err);              \
+#define PARSE(first, ...)                                                                          \
+    ({                                                                                             \
+        char *argv_[] = { "prog", __VA_ARGS__, NULL };                                             \
+        int argc_ = (int)(sizeof argv_ / sizeof argv_[0]) - 1;                                     \
+        rd_flags_parse(tab, argc_, argv_, (first), err, sizeof err);                               \
     })
 
 START_TEST(test_no_args)
 {
-    char *argv[] = {"prog", NULL};
+    char *argv[] = { "prog", NULL };
     int first = -1;
     ck_assert_int_eq(rd_flags_parse(tab, 1, argv, &first, err, sizeof err), RD_FLAGS_OK);
     ck_assert_int_eq(first, 1);
@@ -129,7 +129,7 @@ END_TEST
 START_TEST(test_bool_does_not_eat_next)
 {
     int first = -1;
-    char *argv[] = {"prog", "-debug", "false", NULL};
+    char *argv[] = { "prog", "-debug", "false", NULL };
     ck_assert_int_eq(rd_flags_parse(tab, 3, argv, &first, err, sizeof err), RD_FLAGS_OK);
     ck_assert_int_eq(o.debug, 1);
     ck_assert_int_eq(first, 2); /* "false" is a positional argument, as in Go */
@@ -172,11 +172,11 @@ START_TEST(test_int_type_range)
 {
     static int v;
     static const struct rd_flag t2[] = {
-        {"n", RD_FLAG_INT, &v, "n", 0, 0, 0},
-        {NULL, 0, NULL, NULL, 0, 0, 0},
+        { "n", RD_FLAG_INT, &v, "n", 0, 0, 0 },
+        { NULL, 0, NULL, NULL, 0, 0, 0 },
     };
-    char *a1[] = {"prog", "-n", "2147483648", NULL};
-    char *a2[] = {"prog", "-n", "-2147483648", NULL};
+    char *a1[] = { "prog", "-n", "2147483648", NULL };
+    char *a2[] = { "prog", "-n", "-2147483648", NULL };
     ck_assert_int_eq(rd_flags_parse(t2, 3, a1, NULL, err, sizeof err), RD_FLAGS_ERROR);
     ck_assert_int_eq(rd_flags_parse(t2, 3, a2, NULL, err, sizeof err), RD_FLAGS_OK);
     ck_assert_int_eq(v, -2147483647 - 1);
@@ -209,7 +209,7 @@ END_TEST
 
 START_TEST(test_list_ceiling)
 {
-    struct rd_flag_list l = {0};
+    struct rd_flag_list l = { 0 };
     int k;
     for (k = 0; k < RD_FLAGS_MAX_LIST; k++)
         ck_assert_int_eq(rd_flag_list_add(&l, "v"), 0);
@@ -225,10 +225,10 @@ END_TEST
 START_TEST(test_terminator_and_positional)
 {
     int first = -1;
-    char *a1[] = {"prog", "-debug", "--", "-port", "1", NULL};
-    char *a2[] = {"prog", "file", "-debug", NULL};
-    char *a3[] = {"prog", "-", "-debug", NULL};
-    char *a4[] = {"prog", "-port", "1", "--", NULL};
+    char *a1[] = { "prog", "-debug", "--", "-port", "1", NULL };
+    char *a2[] = { "prog", "file", "-debug", NULL };
+    char *a3[] = { "prog", "-", "-debug", NULL };
+    char *a4[] = { "prog", "-port", "1", "--", NULL };
     ck_assert_int_eq(rd_flags_parse(tab, 5, a1, &first, err, sizeof err), RD_FLAGS_OK);
     ck_assert_int_eq(first, 3);
     ck_assert_int_eq(o.debug, 1);
@@ -357,10 +357,10 @@ START_TEST(test_bad_table)
 {
     static int v;
     static const struct rd_flag t2[] = {
-        {"-bad", RD_FLAG_BOOL, &v, "x", 0, 0, 0},
-        {NULL, 0, NULL, NULL, 0, 0, 0},
+        { "-bad", RD_FLAG_BOOL, &v, "x", 0, 0, 0 },
+        { NULL, 0, NULL, NULL, 0, 0, 0 },
     };
-    char *argv[] = {"prog", NULL};
+    char *argv[] = { "prog", NULL };
     ck_assert_int_eq(rd_flags_parse(t2, 1, argv, NULL, err, sizeof err), RD_FLAGS_ERROR);
     ck_assert_ptr_nonnull(strstr(err, "internal error"));
 }
@@ -396,7 +396,7 @@ END_TEST
 /* rd_flags_parse_or_exit(): exit codes run in forked children (tcase_add_exit_test). */
 START_TEST(test_exit_help)
 {
-    char *argv[] = {"prog", "--help", NULL};
+    char *argv[] = { "prog", "--help", NULL };
     fclose(stdout); /* keep the test log clean; exit code is what matters */
     rd_flags_parse_or_exit(tab, 2, argv, "prog", NULL, NULL);
     ck_abort_msg("should have exited");
@@ -405,7 +405,7 @@ END_TEST
 
 START_TEST(test_exit_version)
 {
-    char *argv[] = {"prog", "--version", NULL};
+    char *argv[] = { "prog", "--version", NULL };
     fclose(stdout);
     rd_flags_parse_or_exit(tab, 2, argv, "prog", NULL, NULL);
     ck_abort_msg("should have exited");
@@ -414,7 +414,7 @@ END_TEST
 
 START_TEST(test_exit_error)
 {
-    char *argv[] = {"prog", "--nope", NULL};
+    char *argv[] = { "prog", "--nope", NULL };
     fclose(stderr);
     rd_flags_parse_or_exit(tab, 2, argv, "prog", NULL, NULL);
     ck_abort_msg("should have exited");
@@ -423,7 +423,7 @@ END_TEST
 
 START_TEST(test_exit_ok)
 {
-    char *argv[] = {"prog", "-port", "5", "rest", NULL};
+    char *argv[] = { "prog", "-port", "5", "rest", NULL };
     int first = -1;
     ck_assert_int_eq(rd_flags_parse_or_exit(tab, 4, argv, "prog", NULL, &first), 0);
     ck_assert_int_eq(first, 3);
@@ -443,12 +443,15 @@ START_TEST(test_macros_and_no_env)
         RD_FLAGDEF_INT64("big", &big, "int64", 0, 0),
         RD_FLAGDEF_STRING("str", &str, "string"),
         RD_FLAGDEF_LIST("list", &list, "list"),
-        {.name = "action", .type = RD_FLAG_STRING, .dst = &action, .help = "one-shot",
-         .opts = RD_FLAG_OPT_NO_ENV},
+        { .name = "action",
+          .type = RD_FLAG_STRING,
+          .dst = &action,
+          .help = "one-shot",
+          .opts = RD_FLAG_OPT_NO_ENV },
         RD_FLAGDEF_END,
     };
-    char *argv[] = {"prog", "-b", "-n", "9", "-big=-1", "-str", "s", "-list", "l", NULL};
-    char *a10[] = {"prog", "-n", "10", NULL};
+    char *argv[] = { "prog", "-b", "-n", "9", "-big=-1", "-str", "s", "-list", "l", NULL };
+    char *a10[] = { "prog", "-n", "10", NULL };
     char *buf = NULL;
     size_t len = 0;
     FILE *f;

@@ -92,7 +92,11 @@ static struct rd_conn *ft_take(void *arg, const char *scope, const char *client_
     return c;
 }
 
-static void kept_readable(struct rd_conn *c, void *arg) { (void)c; (void)arg; }
+static void kept_readable(struct rd_conn *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+}
 static void kept_closed(struct rd_conn *c, const char *reason, void *arg)
 {
     (void)c;
@@ -129,8 +133,7 @@ static void ft_drop(void *arg, const char *scope, const char *client_id, const c
     }
 }
 
-static const struct rd_fwd_tunnel_ops ft_ops = { ft_dial, ft_keeping, ft_take, ft_put,
-                                                 ft_drop };
+static const struct rd_fwd_tunnel_ops ft_ops = { ft_dial, ft_keeping, ft_take, ft_put, ft_drop };
 
 /* ---- fixture ---- */
 
@@ -311,7 +314,7 @@ START_TEST(pipelining_in_order)
     start();
     u = user();
     tu_peer_puts(u, GET_C1 "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n"
-                    "GET /client/c1/http/10.0.0.6:80/second HTTP/1.1\r\nHost: x\r\n\r\n");
+                           "GET /client/c1/http/10.0.0.6:80/second HTTP/1.1\r\nHost: x\r\n\r\n");
     far_head(0);
     tu_settle(base);
     ck_assert_uint_eq(c1->nfar, 1); /* the third is not dialled before the first is done */
@@ -517,8 +520,9 @@ START_TEST(answer_framings)
     /* chunked passes through as it is */
     tu_peer_puts(u, GET_C1);
     far_head(0);
-    tu_tunnel_puts(c1, far_id(0), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                  "3\r\nabc\r\n0\r\n\r\n");
+    tu_tunnel_puts(c1, far_id(0),
+                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3\r\nabc\r\n0\r\n\r\n");
     ck_assert(tu_wait_str(u, "0\r\n\r\n", WAIT_MS));
     ck_assert_str_eq(tu_peer_str(u), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                                      "3\r\nabc\r\n0\r\n\r\n");
@@ -560,8 +564,9 @@ START_TEST(upgrade_101_joins)
     ck_assert_str_eq(far_head(0), "GET /ws HTTP/1.1\r\nHost: 10.0.0.5:8080\r\n"
                                   "Sec-WebSocket-Key: k\r\nVia: 1.1 rdial-test\r\n"
                                   "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    tu_tunnel_puts(c1, far_id(0), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\n\r\nEARLY");
+    tu_tunnel_puts(c1, far_id(0),
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n\r\nEARLY");
     ck_assert(tu_wait_str(u, "EARLY", WAIT_MS));
     ck_assert_str_eq(tu_peer_str(u), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                      "Connection: Upgrade\r\n\r\nEARLY");
@@ -680,8 +685,9 @@ START_TEST(kept_conn_reuse_and_not_kept)
     ck_assert_int_eq(ft.takes, 1);
     ck_assert_int_eq(ft.dials, 1);
     ck_assert_uint_eq(c1->nfar, 1);
-    tu_tunnel_puts(c1, far_id(0), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                                  "Connection: close\r\n\r\nok");
+    tu_tunnel_puts(c1, far_id(0),
+                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                   "Connection: close\r\n\r\nok");
     expect_status(u, "HTTP/1.1 200 OK\r\n", NULL);
     ck_assert(tu_wait_far_closed(c1, 0, WAIT_MS));
     ck_assert_str_eq(tu_far_at(c1, 0)->reason, "EOF");
@@ -911,8 +917,8 @@ START_TEST(proxy_kept_conn_dropped_with_connection)
     tu_tunnel_puts(c1, far_id(0), OK_HELLO);
     expect_status(u, "HTTP/1.1 200 OK\r\n", NULL);
     ck_assert_int_eq(ft.puts, 1);
-    ck_assert_msg(strncmp(ft.last_put, "px:", 3) == 0 && strstr(ft.last_put, "|c1|web:80"),
-                  "%s", ft.last_put);
+    ck_assert_msg(strncmp(ft.last_put, "px:", 3) == 0 && strstr(ft.last_put, "|c1|web:80"), "%s",
+                  ft.last_put);
     tu_peer_puts(u, "GET http://web.c1/again HTTP/1.1\r\nHost: web.c1\r\n\r\n");
     far_head(0);
     ck_assert_int_eq(ft.takes, 1);

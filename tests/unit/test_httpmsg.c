@@ -124,23 +124,44 @@ START_TEST(route_timeout)
     ck_assert_int_eq(route("/client/foo/http/h/?timeout=3601"), RD_HM_ERR_SYNTAX);
     ck_assert_int_eq(route("/client/foo/http/h/?timeout=1x"), RD_HM_ERR_SYNTAX);
     ck_assert_int_eq(route("/client/foo/http/h/?timeout=1.5"), RD_HM_ERR_SYNTAX);
-    ck_assert_int_eq(route("/client/foo/http/h/?timeout=99999999999999999999"),
-                     RD_HM_ERR_SYNTAX);
+    ck_assert_int_eq(route("/client/foo/http/h/?timeout=99999999999999999999"), RD_HM_ERR_SYNTAX);
 }
 END_TEST
 
 START_TEST(route_bad)
 {
     static const char *const bad[] = {
-        "/client/", "/client/foo", "/client/foo/", "/client/foo/http", "/client/foo/http/",
-        "/client/foo/http//x", "/client//http/h/", "/client/foo//h/", "/client/foo/ftp/h/",
-        "/client/foo/httpx/h/", "/client/foo/http/h:0/", "/client/foo/http/h:65536/",
-        "/client/foo/http/h:/", "/client/foo/http/h:12a/", "/client/foo/http/h:123456/",
-        "/client/foo/http/:80/", "/client/foo/http/h:1:2/", "/client/f o/http/h/",
-        "/client/foo/http/h/a b", "/client/f%20o/http/h/", "/client/foo/http/h%2e/",
-        "/client/foo/http/us@h/", "/client/foo/http/h/x#frag", "/other/foo/http/h/",
-        "/Client/foo/http/h/", "client/foo/http/h/", "", "/client/fo\x01o/http/h/",
-        "/client/foo/http/h/\x7f", "/client/foo/http/h/\t", "/client/foo/http/h/\r\n",
+        "/client/",
+        "/client/foo",
+        "/client/foo/",
+        "/client/foo/http",
+        "/client/foo/http/",
+        "/client/foo/http//x",
+        "/client//http/h/",
+        "/client/foo//h/",
+        "/client/foo/ftp/h/",
+        "/client/foo/httpx/h/",
+        "/client/foo/http/h:0/",
+        "/client/foo/http/h:65536/",
+        "/client/foo/http/h:/",
+        "/client/foo/http/h:12a/",
+        "/client/foo/http/h:123456/",
+        "/client/foo/http/:80/",
+        "/client/foo/http/h:1:2/",
+        "/client/f o/http/h/",
+        "/client/foo/http/h/a b",
+        "/client/f%20o/http/h/",
+        "/client/foo/http/h%2e/",
+        "/client/foo/http/us@h/",
+        "/client/foo/http/h/x#frag",
+        "/other/foo/http/h/",
+        "/Client/foo/http/h/",
+        "client/foo/http/h/",
+        "",
+        "/client/fo\x01o/http/h/",
+        "/client/foo/http/h/\x7f",
+        "/client/foo/http/h/\t",
+        "/client/foo/http/h/\r\n",
         "/client/foo?/http/h/",
     };
     size_t i;
@@ -326,7 +347,8 @@ END_TEST
 START_TEST(build_headers)
 {
     struct rd_hm_headers *hs = hs_new();
-    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0, NULL, 0, NULL };
+    struct rd_hm_request rq = { "POST", "/up?x=1", "example.com", NULL, RD_HM_BODY_LENGTH, 5, 0, 0,
+                                NULL,   0,         NULL };
     char out[2048];
     const char *want = "POST /up?x=1 HTTP/1.1\r\n"
                        "Host: example.com\r\n"
@@ -381,8 +403,8 @@ END_TEST
 START_TEST(build_via)
 {
     struct rd_hm_headers *hs = hs_new();
-    struct rd_hm_request rq = { "GET", "/v", "h:1", NULL, RD_HM_BODY_LENGTH, 2, 0, 1, NULL, 0,
-                                "rdial-s1" };
+    struct rd_hm_request rq = { "GET", "/v", "h:1", NULL, RD_HM_BODY_LENGTH, 2,
+                                0,     1,    NULL,  0,    "rdial-s1" };
     char out[1024];
 
     ck_assert_int_gt(rd_hm_build_request(&rq, out, sizeof out), 0);
@@ -426,7 +448,7 @@ START_TEST(via_has)
     ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 1);
     ck_assert_int_eq(rd_hm_via_has(hs, "a"), 1);
     rd_hm_headers_init(hs);
-    hs_add(hs, "Via", "1.1 p (x \\) 1.1 rdial-s1), 2 q");  /* a quoted ')' in the comment */
+    hs_add(hs, "Via", "1.1 p (x \\) 1.1 rdial-s1), 2 q"); /* a quoted ')' in the comment */
     ck_assert_int_eq(rd_hm_via_has(hs, "rdial-s1"), 0);
     ck_assert_int_eq(rd_hm_via_has(hs, "q"), 1);
     free(hs);
@@ -484,8 +506,8 @@ static struct rd_hm_response resp_store, *resp = &resp_store; /* large: not on a
 /* Parse `s` (a head possibly followed by body bytes) in every way: whole, split at every
  * offset (first part alone must not complete the head unless it holds all of it) and one
  * byte at a time with one parser. All must agree; returns the result, *consumed set. */
-static enum rd_hm_result parse_resp_every_way(const char *s, size_t len, int head,
-                                              size_t max_head, size_t *consumed)
+static enum rd_hm_result parse_resp_every_way(const char *s, size_t len, int head, size_t max_head,
+                                              size_t *consumed)
 {
     struct rd_hm_resp_parser p;
     enum rd_hm_result whole, r;
@@ -541,12 +563,15 @@ static enum rd_hm_result presp(const char *s, int head, size_t *consumed)
 /* Which answers leave their conn reusable for another request */
 START_TEST(resp_keeps_conn)
 {
-    static const struct { const char *head; int keeps; } cases[] = {
+    static const struct {
+        const char *head;
+        int keeps;
+    } cases[] = {
         { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", 1 },
         { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 1 },
         { "HTTP/1.1 204 No Content\r\n\r\n", 1 },
-        { "HTTP/1.1 200 OK\r\n\r\n", 0 },                       /* close-delimited */
-        { "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", 0 },    /* HTTP/1.0 */
+        { "HTTP/1.1 200 OK\r\n\r\n", 0 },                      /* close-delimited */
+        { "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", 0 }, /* HTTP/1.0 */
         { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Close\r\n\r\n", 0 },
         { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: x, close\r\n\r\n", 0 },
         { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n", 1 },
@@ -579,16 +604,14 @@ START_TEST(resp_length)
     ck_assert_int_eq(resp->framing, RD_HM_BODY_LENGTH);
     ck_assert_int_eq(resp->content_length, 0);
     /* same value repeated, in a list or in two fields */
-    ck_assert_int_eq(presp("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n", 0, NULL),
-                     RD_HM_OK);
+    ck_assert_int_eq(presp("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n", 0, NULL), RD_HM_OK);
     ck_assert_int_eq(resp->content_length, 7);
     ck_assert_int_eq(
         presp("HTTP/1.1 200 OK\r\ncontent-length: 7\r\nCONTENT-LENGTH: 7\r\n\r\n", 0, NULL),
         RD_HM_OK);
     ck_assert_int_eq(resp->content_length, 7);
     ck_assert_int_eq(
-        presp("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n", 0, NULL),
-        RD_HM_OK);
+        presp("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n", 0, NULL), RD_HM_OK);
     ck_assert_int_eq(resp->content_length, 999999999999999999LL);
 }
 END_TEST
@@ -600,8 +623,8 @@ START_TEST(resp_framing)
     ck_assert_int_eq(resp->framing, RD_HM_BODY_CHUNKED);
     ck_assert_str_eq(resp->te, "chunked");
     ck_assert_int_eq(
-        presp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
-              0, NULL),
+        presp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: CHUNKED\r\n\r\n", 0,
+              NULL),
         RD_HM_OK);
     ck_assert_int_eq(resp->framing, RD_HM_BODY_CHUNKED);
     ck_assert_str_eq(resp->te, "gzip, CHUNKED");
@@ -708,11 +731,11 @@ END_TEST
 START_TEST(resp_status_lines)
 {
     static const char *const bad[] = {
-        "HTTP/1.2 200 OK\r\n\r\n",  "HTTP/2 200 OK\r\n\r\n",     "HTTP/1.1 20 OK\r\n\r\n",
-        "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n",    "HTTP/1.1 600 x\r\n\r\n",
-        "HTTP/1.1 200OK\r\n\r\n",   "http/1.1 200 OK\r\n\r\n",   "HTTP/1.1  200 OK\r\n\r\n",
+        "HTTP/1.2 200 OK\r\n\r\n",  "HTTP/2 200 OK\r\n\r\n",       "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n",      "HTTP/1.1 600 x\r\n\r\n",
+        "HTTP/1.1 200OK\r\n\r\n",   "http/1.1 200 OK\r\n\r\n",     "HTTP/1.1  200 OK\r\n\r\n",
         "HTTP/1.1 2x0 OK\r\n\r\n",  "\r\nHTTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 200 O\x01K\r\n\r\n",
-        "ICY 200 OK\r\n\r\n",       "HTTP/1.1 200 OK\rX\r\n\r\n", "HTTP/1.1\r\n\r\n",
+        "ICY 200 OK\r\n\r\n",       "HTTP/1.1 200 OK\rX\r\n\r\n",  "HTTP/1.1\r\n\r\n",
         "HTTP/1.1 -200 OK\r\n\r\n",
     };
     size_t i;
@@ -738,16 +761,11 @@ END_TEST
 START_TEST(resp_header_lines)
 {
     static const char *const bad[] = {
-        "HTTP/1.1 200 OK\r\nFoo bar\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFoo : bar\r\n\r\n",
-        "HTTP/1.1 200 OK\r\n: bar\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFoo: a\r\n b\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFoo: a\r\n\tb\r\n\r\n",
-        "HTTP/1.1 200 OK\r\n Foo: a\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFo\x01o: b\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFo(o: b\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFoo: a\x01b\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nFoo: a\x7f\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nFoo bar\r\n\r\n",       "HTTP/1.1 200 OK\r\nFoo : bar\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n: bar\r\n\r\n",         "HTTP/1.1 200 OK\r\nFoo: a\r\n b\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nFoo: a\r\n\tb\r\n\r\n", "HTTP/1.1 200 OK\r\n Foo: a\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nFo\x01o: b\r\n\r\n",    "HTTP/1.1 200 OK\r\nFo(o: b\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nFoo: a\x01b\r\n\r\n",   "HTTP/1.1 200 OK\r\nFoo: a\x7f\r\n\r\n",
         "HTTP/1.1 200 OK\r\nFoo: a\rb\r\n\r\n",
     };
     size_t i;
@@ -1017,8 +1035,8 @@ END_TEST
 /* Feed s[0..len) to a filtering tracker in the pieces that cuts[] delimit (ncuts offsets,
  * ascending, the last one len); the forwarded bytes go to out (NUL-terminated). Returns the
  * last result; *consumed = bytes taken in all. */
-static enum rd_hm_result filter_pieces(const char *s, size_t len, const size_t *cuts,
-                                       size_t ncuts, char *out, size_t outcap, size_t *consumed)
+static enum rd_hm_result filter_pieces(const char *s, size_t len, const size_t *cuts, size_t ncuts,
+                                       char *out, size_t outcap, size_t *consumed)
 {
     struct rd_hm_chunked ck;
     enum rd_hm_result r = RD_HM_NEED_MORE;
@@ -1104,8 +1122,8 @@ END_TEST
 START_TEST(trailer_filter_bad)
 {
     static const char *const bad[] = {
-        "0\r\nBad Name: x\r\n\r\n", "0\r\n: x\r\n\r\n", "0\r\nNoColon\r\n\r\n",
-        "0\r\nX : y\r\n\r\n", "0\r\n X: y\r\n\r\n", "0\r\nX: \x01\r\n\r\n",
+        "0\r\nBad Name: x\r\n\r\n", "0\r\n: x\r\n\r\n",   "0\r\nNoColon\r\n\r\n",
+        "0\r\nX : y\r\n\r\n",       "0\r\n X: y\r\n\r\n", "0\r\nX: \x01\r\n\r\n",
         "0\r\nHost: a\rb\r\n\r\n",
     };
     size_t i, used, cut;
@@ -1114,7 +1132,8 @@ START_TEST(trailer_filter_bad)
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cut = strlen(bad[i]);
         ck_assert_msg(filter_pieces(bad[i], cut, &cut, 1, out, sizeof out, &used) ==
-                          RD_HM_ERR_SYNTAX, "case %zu", i);
+                          RD_HM_ERR_SYNTAX,
+                      "case %zu", i);
     }
     /* the trailer section's ceiling holds for dropped fields too */
     {

@@ -164,8 +164,8 @@ static const struct bad_case bad_cases[] = {
     { "GET http://a/ HTTP/1.2\r\n\r\n", RD_HR_ERR_VERSION },
     { "ABCDEFGHIJABCDEFGHIJABCDEFGHIJABC http://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
     /* request targets */
-    { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },       /* origin-form */
-    { "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },   /* asterisk-form */
+    { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD },     /* origin-form */
+    { "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", RD_HR_ERR_BAD }, /* asterisk-form */
     { "GET https://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
     { "GET ftp://a/ HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
     { "GET a.foo:80 HTTP/1.1\r\n\r\n", RD_HR_ERR_BAD },
@@ -209,8 +209,7 @@ static const struct bad_case bad_cases[] = {
       RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
       RD_HR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-      RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n", RD_HR_ERR_BAD },
@@ -219,8 +218,7 @@ static const struct bad_case bad_cases[] = {
     { "POST http://a/ HTTP/1.1\r\nContent-Length:\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n", RD_HR_ERR_BAD },
-    { "POST http://a/ HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-      RD_HR_ERR_BAD },
+    { "POST http://a/ HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
       RD_HR_ERR_NOT_IMPLEMENTED },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -228,7 +226,8 @@ static const struct bad_case bad_cases[] = {
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
-      "\r\n", RD_HR_ERR_BAD },
+      "\r\n",
+      RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", RD_HR_ERR_BAD },
     { "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", RD_HR_ERR_BAD },
@@ -269,7 +268,9 @@ START_TEST(framing_ok)
     struct rd_hr_request *rq = rq_new();
 
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: 7\r\n"
-                               "Content-Length: 7\r\n\r\n", rq), RD_HR_OK);
+                               "Content-Length: 7\r\n\r\n",
+                               rq),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->framing, RD_HM_BODY_LENGTH);
     ck_assert_int_eq(rq->content_length, 7);
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: 7, 7\r\n\r\n", rq),
@@ -280,14 +281,15 @@ START_TEST(framing_ok)
     ck_assert_int_eq(rq->framing, RD_HM_BODY_LENGTH);
     ck_assert_int_eq(rq->content_length, 0);
     ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nContent-Length: "
-                               "999999999999999999\r\n\r\n", rq), RD_HR_OK);
+                               "999999999999999999\r\n\r\n",
+                               rq),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->content_length, 999999999999999999LL);
-    ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: CHunked\r\n\r\n",
-                               rq), RD_HR_OK);
+    ck_assert_int_eq(parse_str("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: CHunked\r\n\r\n", rq),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->framing, RD_HM_BODY_CHUNKED);
     ck_assert_int_eq(rq->content_length, -1);
-    ck_assert_int_eq(parse_str("CONNECT a:1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", rq),
-                     RD_HR_OK);
+    ck_assert_int_eq(parse_str("CONNECT a:1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", rq), RD_HR_OK);
     /* no Host at all is fine: the absolute-form carries the target */
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\n\r\n", rq), RD_HR_OK);
     ck_assert_uint_eq(rq->headers.n, 0);
@@ -304,8 +306,8 @@ START_TEST(persistence_expect_auth)
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", rq),
                      RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 1);
-    ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n",
-                               rq), RD_HR_OK);
+    ck_assert_int_eq(
+        parse_str("GET http://a/ HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n", rq), RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 1);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nConnection: x, close\r\n\r\n", rq),
                      RD_HR_OK);
@@ -314,29 +316,42 @@ START_TEST(persistence_expect_auth)
                      RD_HR_OK);
     ck_assert_int_eq(rq->keep_alive, 0);
     ck_assert_int_eq(parse_str("PUT http://a/ HTTP/1.1\r\nExpect: 100-Continue\r\n"
-                               "Content-Length: 1\r\n\r\n", rq), RD_HR_OK);
+                               "Content-Length: 1\r\n\r\n",
+                               rq),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->expect_continue, 1);
 
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: basic "
-                               "YmFyOnM6ZWNyZXQ=\r\n\r\n", rq), RD_HR_OK);
+                               "YmFyOnM6ZWNyZXQ=\r\n\r\n",
+                               rq),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->auth, RD_HR_AUTH_BASIC);
     ck_assert_str_eq(rq->user, "bar");
     ck_assert_str_eq(rq->password, "s:ecret");
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "OnA=\r\n\r\n", rq), RD_HR_OK); /* ":p" */
+                               "OnA=\r\n\r\n",
+                               rq),
+                     RD_HR_OK); /* ":p" */
     ck_assert_int_eq(rq->auth, RD_HR_AUTH_BASIC);
     ck_assert_str_eq(rq->user, "");
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Bearer "
-                               "abc\r\n\r\n", rq), RD_HR_OK);
+                               "abc\r\n\r\n",
+                               rq),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "Zm9v\r\n\r\n", rq), RD_HR_OK); /* "foo": no colon */
+                               "Zm9v\r\n\r\n",
+                               rq),
+                     RD_HR_OK); /* "foo": no colon */
     ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "Zm9vOng\r\n\r\n", rq), RD_HR_OK); /* no padding */
+                               "Zm9vOng\r\n\r\n",
+                               rq),
+                     RD_HR_OK); /* no padding */
     ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     ck_assert_int_eq(parse_str("GET http://a/ HTTP/1.1\r\nProxy-Authorization: Basic "
-                               "Zm9vOng=\r\nProxy-Authorization: Basic Zm9vOng=\r\n\r\n", rq),
+                               "Zm9vOng=\r\nProxy-Authorization: Basic Zm9vOng=\r\n\r\n",
+                               rq),
                      RD_HR_OK);
     ck_assert_int_eq(rq->auth, RD_HR_AUTH_INVALID);
     free(rq);
@@ -531,7 +546,6 @@ START_TEST(body_tracker)
 }
 END_TEST
 
-
 /* ---- the main port: origin-form ---- */
 
 static enum rd_hr_result parse_origin(const char *s, struct rd_hr_request *rq, const char **why)
@@ -555,7 +569,8 @@ START_TEST(origin_exact)
 
     ck_assert_int_eq(parse_origin("GET /client/foo/http/t:1/a%2Fb;c?x=1+2&y=%20 HTTP/1.1\r\n"
                                   "Host: s\r\nX-Custom-Thing: 42\r\n"
-                                  "Impersonate-User: alice\r\n\r\n", rq, &why),
+                                  "Impersonate-User: alice\r\n\r\n",
+                                  rq, &why),
                      RD_HR_OK);
     ck_assert_uint_eq(rq->form, RD_HR_FORM_ORIGIN);
     ck_assert_str_eq(rq->target, "/client/foo/http/t:1/a%2Fb;c?x=1+2&y=%20");
@@ -574,20 +589,25 @@ START_TEST(origin_upgrade)
     struct rd_hr_request *rq = rq_new();
 
     ck_assert_int_eq(parse_origin("GET /connect HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\n"
-                                  "Connection: keep-alive, Upgrade\r\n\r\n", rq, NULL),
+                                  "Connection: keep-alive, Upgrade\r\n\r\n",
+                                  rq, NULL),
                      RD_HR_OK);
     ck_assert_int_eq(rq->upgrade, 1);
     /* no "upgrade" token in Connection: not an upgrade */
-    ck_assert_int_eq(parse_origin("GET /x HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\n\r\n",
-                                  rq, NULL), RD_HR_OK);
+    ck_assert_int_eq(
+        parse_origin("GET /x HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\n\r\n", rq, NULL),
+        RD_HR_OK);
     ck_assert_int_eq(rq->upgrade, 0);
     /* no Upgrade header */
-    ck_assert_int_eq(parse_origin("GET /x HTTP/1.1\r\nHost: s\r\nConnection: upgrade\r\n\r\n",
-                                  rq, NULL), RD_HR_OK);
+    ck_assert_int_eq(
+        parse_origin("GET /x HTTP/1.1\r\nHost: s\r\nConnection: upgrade\r\n\r\n", rq, NULL),
+        RD_HR_OK);
     ck_assert_int_eq(rq->upgrade, 0);
     /* HTTP/1.0 never upgrades */
     ck_assert_int_eq(parse_origin("GET /x HTTP/1.0\r\nUpgrade: websocket\r\n"
-                                  "Connection: upgrade\r\n\r\n", rq, NULL), RD_HR_OK);
+                                  "Connection: upgrade\r\n\r\n",
+                                  rq, NULL),
+                     RD_HR_OK);
     ck_assert_int_eq(rq->upgrade, 0);
     free(rq);
 }
@@ -617,16 +637,18 @@ END_TEST
 /* Smuggling forms on the main port: each a 400 (501 for an unknown coding), never a guess. */
 static const struct bad_case origin_bad[] = {
     { "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-      RD_HR_ERR_BAD },                                                       /* CL + TE */
+      RD_HR_ERR_BAD }, /* CL + TE */
     { "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-      RD_HR_ERR_BAD },                                                       /* two CLs */
+      RD_HR_ERR_BAD }, /* two CLs */
     { "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3,4\r\n\r\n", RD_HR_ERR_BAD },
     { "GET /x HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n", RD_HR_ERR_BAD }, /* obs-fold */
-    { "GET /x HTTP/1.1\nHost: a\r\n\r\n", RD_HR_ERR_BAD },                 /* bare LF */
+    { "GET /x HTTP/1.1\nHost: a\r\n\r\n", RD_HR_ERR_BAD },                      /* bare LF */
     { "GET /x HTTP/1.1\r\nHost: a\n\r\n", RD_HR_ERR_BAD },
     { "GET /x HTTP/1.1\r\nHost: a\r\nX: 1\rY: 2\r\n\r\n", RD_HR_ERR_BAD }, /* bare CR */
-    { "GET /x HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", RD_HR_ERR_BAD }, /* control */
-    { "GET /x HTTP/1.1\r\nHost : a\r\n\r\n", RD_HR_ERR_BAD },             /* space before : */
+    { "GET /x HTTP/1.1\r\nHost: a\r\nX: a\x01"
+      "b\r\n\r\n",
+      RD_HR_ERR_BAD },                                        /* control */
+    { "GET /x HTTP/1.1\r\nHost : a\r\n\r\n", RD_HR_ERR_BAD }, /* space before : */
     { "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", RD_HR_ERR_BAD },
     { "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", RD_HR_ERR_BAD },
     { "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
@@ -684,7 +706,8 @@ START_TEST(origin_split_every_offset)
                               "User-Agent: Go-http-client/1.1\r\nConnection: Upgrade\r\n"
                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                               "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n"
-                              "X-Tunnel-Id: foo\r\n\r\n\x82\x80" "abcd";
+                              "X-Tunnel-Id: foo\r\n\r\n\x82\x80"
+                              "abcd";
     const size_t total = sizeof req - 1, head = total - 6;
     struct rd_hr_request *rq = rq_new();
     struct rd_hr_parser p;

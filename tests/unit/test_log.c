@@ -46,7 +46,8 @@ static const char *contents(size_t *len)
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
     ck_assert_int_ge(n, 0);
     buf[n] = '\0';
-    if (len) *len = (size_t)n;
+    if (len)
+        *len = (size_t)n;
     return buf;
 }
 
@@ -54,7 +55,8 @@ static int count_lines(const char *s)
 {
     int n = 0;
     for (; *s; s++)
-        if (*s == '\n') n++;
+        if (*s == '\n')
+            n++;
     return n;
 }
 
@@ -100,7 +102,8 @@ START_TEST(full_buffer_flushes_nothing_lost)
     int i, lines = 3 * RD_LOG_BATCH_MAX / 900;
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    for (i = 0; i < lines; i++) rd_info("%04d %s", i, big);
+    for (i = 0; i < lines; i++)
+        rd_info("%04d %s", i, big);
     size_t before, len;
     contents(&before);
     ck_assert_uint_gt(before, 0); /* earlier lines already out */

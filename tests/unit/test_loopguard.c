@@ -81,16 +81,16 @@ START_TEST(server_on_this_host)
     char lan[64], t[96];
 
     YES(g, "127.0.0.1:8123");
-    YES(g, "0.0.0.0:8123");           /* connect() takes it as this host */
-    YES(g, "127.0.0.2:8123");         /* the server may listen on all interfaces */
+    YES(g, "0.0.0.0:8123");   /* connect() takes it as this host */
+    YES(g, "127.0.0.2:8123"); /* the server may listen on all interfaces */
     YES(g, "[::1]:8123");
     YES(g, "[::ffff:127.0.0.1]:8123"); /* IPv4-mapped */
     YES(g, "[::]:8123");
-    NO(g, "127.0.0.1:8124");           /* another port: not the server (not announced) */
-    NO(g, "192.0.2.77:8123");          /* another host */
+    NO(g, "127.0.0.1:8124");  /* another port: not the server (not announced) */
+    NO(g, "192.0.2.77:8123"); /* another host */
     NO(g, "[2001:db8::1]:8123");
     local_v4(lan, sizeof lan);
-    if (lan[0] != '\0') {             /* this host's LAN address reaches the server too */
+    if (lan[0] != '\0') { /* this host's LAN address reaches the server too */
         snprintf(t, sizeof t, "%s:8123", lan);
         YES(g, t);
     }
@@ -144,7 +144,7 @@ START_TEST(announced_by_a_remote_server)
     ck_assert_int_eq(rd_loopguard_add_listen(g, "[::]:1080, 192.0.2.77:3128"), 2);
     YES(g, "192.0.2.77:1080"); /* all interfaces of the server's host: its address */
     YES(g, "192.0.2.77:3128");
-    NO(g, "127.0.0.1:1080");   /* not this host's */
+    NO(g, "127.0.0.1:1080"); /* not this host's */
     NO(g, "192.0.2.78:1080");
     rd_loopguard_free(g);
 }

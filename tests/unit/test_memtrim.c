@@ -25,15 +25,9 @@ static void setup(void)
     ck_assert_ptr_nonnull(base);
 }
 
-static void teardown(void)
-{
-    event_base_free(base);
-}
+static void teardown(void) { event_base_free(base); }
 
-static int timers(void)
-{
-    return event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
-}
+static int timers(void) { return event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED); }
 
 /* A heap with `mib` MiB free below its top (small chunks, so not mmapped). */
 static void churn(int mib)
@@ -103,7 +97,7 @@ START_TEST(kept_while_busy)
 {
     struct rd_memtrim *t = rd_memtrim_new(base);
     struct event *feed = event_new(base, -1, EV_PERSIST, feed_cb, t);
-    struct timeval every = {0, 200 * 1000}, stop = {2, 500 * 1000};
+    struct timeval every = { 0, 200 * 1000 }, stop = { 2, 500 * 1000 };
 
     churn(8);
     event_add(feed, &every); /* ~5 MiB per period for 2.5 periods */

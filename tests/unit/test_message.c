@@ -13,7 +13,10 @@ static size_t unhex(const char *hex, uint8_t *out)
     size_t n = 0;
     while (*hex) {
         unsigned v;
-        if (*hex == ' ') { hex++; continue; }
+        if (*hex == ' ') {
+            hex++;
+            continue;
+        }
         sscanf(hex, "%2x", &v);
         out[n++] = (uint8_t)v;
         hex += 2;
@@ -104,9 +107,10 @@ END_TEST
 
 START_TEST(varint_roundtrip)
 {
-    static const int64_t vals[] = { 0, 1, -1, 63, -64, 64, -65, 127, 128, 300, -300, 8191,
-                                    1 << 20, -(1 << 20), INT32_MAX, INT32_MIN, INT64_MAX,
-                                    INT64_MIN, 15000 };
+    static const int64_t vals[] = { 0,         1,         -1,        63,         -64,
+                                    64,        -65,       127,       128,        300,
+                                    -300,      8191,      1 << 20,   -(1 << 20), INT32_MAX,
+                                    INT32_MIN, INT64_MAX, INT64_MIN, 15000 };
     size_t i;
     for (i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint8_t buf[16];
@@ -141,10 +145,19 @@ END_TEST
  * same header and a payload cut at that point (websocket framing delimits messages). */
 START_TEST(split_every_offset)
 {
-    static const struct { int type; const char *payload; } cases[] = {
-        { RD_MSG_DATA, "hello world" }, { RD_MSG_CONNECT, "tcp/db.local:5432" },
-        { RD_MSG_ERROR, "EOF" }, { RD_MSG_ADD_CLIENT, "foo/1" }, { RD_MSG_REMOVE_CLIENT, "foo/1" },
-        { RD_MSG_PAUSE, "" }, { RD_MSG_RESUME, "" }, { 8, "\x02\0\0\0\0\0\0\0" }, { 42, "x" },
+    static const struct {
+        int type;
+        const char *payload;
+    } cases[] = {
+        { RD_MSG_DATA, "hello world" },
+        { RD_MSG_CONNECT, "tcp/db.local:5432" },
+        { RD_MSG_ERROR, "EOF" },
+        { RD_MSG_ADD_CLIENT, "foo/1" },
+        { RD_MSG_REMOVE_CLIENT, "foo/1" },
+        { RD_MSG_PAUSE, "" },
+        { RD_MSG_RESUME, "" },
+        { 8, "\x02\0\0\0\0\0\0\0" },
+        { 42, "x" },
     };
     size_t i, k;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -207,8 +220,8 @@ START_TEST(connect_targets)
     ck_assert(strncmp(t.proto, "tcp", t.proto_len) == 0);
     ck_assert(strncmp(t.addr, "[::1]:80", t.addr_len) == 0);
 
-    static const char *bad[] = { "tcp127.0.0.1:80", "/127.0.0.1:80", "tcp/", "", "::tcp/x:1",
-                                 "foo::tcpx:1" };
+    static const char *bad[] = { "tcp127.0.0.1:80", "/127.0.0.1:80", "tcp/", "",
+                                 "::tcp/x:1",       "foo::tcpx:1" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(rd_msg_parse_connect((const uint8_t *)bad[i], strlen(bad[i]), &t) != 0,
                       "accepted %s", bad[i]);

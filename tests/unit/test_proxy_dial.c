@@ -37,8 +37,9 @@ START_TEST(http_request)
     n = rd_pxd_http_request(buf, sizeof buf, "example.com", 443, &u);
     ck_assert_int_gt(n, 0);
     ck_assert_uint_eq(strlen(buf), (size_t)n);
-    ck_assert_msg(strncmp(buf, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n",
-                          57) == 0, "%s", buf);
+    ck_assert_msg(
+        strncmp(buf, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n", 57) == 0,
+        "%s", buf);
     ck_assert_ptr_null(strstr(buf, "Proxy-Authorization"));
     ck_assert_str_eq(buf + n - 4, "\r\n\r\n");
 
@@ -51,7 +52,8 @@ START_TEST(http_request)
     u = url("http://Aladdin:open%20sesame@proxy:3128");
     n = rd_pxd_http_request(buf, sizeof buf, "10.0.0.1", 80, &u);
     ck_assert_int_gt(n, 0);
-    ck_assert_ptr_nonnull(strstr(buf, "\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(buf, "\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"));
 
     /* does not fit */
     ck_assert_int_eq(rd_pxd_http_request(buf, 40, "example.com", 443, &u), -1);
@@ -87,28 +89,28 @@ struct http_case {
 START_TEST(http_parse_split)
 {
     static const struct http_case cases[] = {
-        {"HTTP/1.1 200 Connection established\r\n\r\nTLS...", RD_PXD_OK, 200, 39,
-         "HTTP/1.1 200 Connection established"},
-        {"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n",
-         RD_PXD_OK, 200, 70, "HTTP/1.0 200 Connection established"},
-        {"HTTP/1.1 204\n\nx", RD_PXD_OK, 204, 14, "HTTP/1.1 204"},
-        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", RD_PXD_OK, 200, 38,
-         "HTTP/1.1 200 OK"},
-        {"HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic "
-         "realm=\"tinyproxy\"\r\nContent-Length: 3\r\n\r\nabc",
-         RD_PXD_STATUS, 407, 110, "HTTP/1.0 407 Proxy Authentication Required"},
-        {"HTTP/1.1 403 Forbidden\r\n\r\n", RD_PXD_STATUS, 403, 26, "HTTP/1.1 403 Forbidden"},
+        { "HTTP/1.1 200 Connection established\r\n\r\nTLS...", RD_PXD_OK, 200, 39,
+          "HTTP/1.1 200 Connection established" },
+        { "HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n", RD_PXD_OK,
+          200, 70, "HTTP/1.0 200 Connection established" },
+        { "HTTP/1.1 204\n\nx", RD_PXD_OK, 204, 14, "HTTP/1.1 204" },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", RD_PXD_OK, 200, 38,
+          "HTTP/1.1 200 OK" },
+        { "HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic "
+          "realm=\"tinyproxy\"\r\nContent-Length: 3\r\n\r\nabc",
+          RD_PXD_STATUS, 407, 110, "HTTP/1.0 407 Proxy Authentication Required" },
+        { "HTTP/1.1 403 Forbidden\r\n\r\n", RD_PXD_STATUS, 403, 26, "HTTP/1.1 403 Forbidden" },
         /* the one response parser (httpmsg.h): a control byte in the reason is malformed */
-        {"HTTP/1.1 502 Bad\x01Gateway\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"HTTP/1.1 100 Continue\r\n\r\n", RD_PXD_STATUS, 100, 25, "HTTP/1.1 100 Continue"},
-        {"HTTP/1.1 2000 x\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"HTTP/1.1 20 x\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"HTTP/1.1 099 x\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"HTTP/2 200\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"HTTP/1.1  200 x\r\n\r\n", RD_PXD_BAD, 0, 0, ""},
-        {"\x05\xff", RD_PXD_BAD, 0, 0, ""},
-        {"SSH-2.0-OpenSSH\r\n", RD_PXD_BAD, 0, 0, ""},
+        { "HTTP/1.1 502 Bad\x01Gateway\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "HTTP/1.1 100 Continue\r\n\r\n", RD_PXD_STATUS, 100, 25, "HTTP/1.1 100 Continue" },
+        { "HTTP/1.1 2000 x\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "HTTP/1.1 20 x\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "HTTP/1.1 099 x\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "HTTP/2 200\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "HTTP/1.1  200 x\r\n\r\n", RD_PXD_BAD, 0, 0, "" },
+        { "\x05\xff", RD_PXD_BAD, 0, 0, "" },
+        { "SSH-2.0-OpenSSH\r\n", RD_PXD_BAD, 0, 0, "" },
     };
     size_t i, cut;
 
@@ -170,7 +172,7 @@ START_TEST(socks_builders)
 {
     uint8_t b[600];
     char user[300], pass[300];
-    static const uint8_t v4[4] = {10, 1, 2, 3};
+    static const uint8_t v4[4] = { 10, 1, 2, 3 };
     uint8_t v6[16];
 
     ck_assert_uint_eq(rd_pxd_socks_greeting(b, 0), 3);
@@ -179,7 +181,12 @@ START_TEST(socks_builders)
     ck_assert_mem_eq(b, "\x05\x02\x00\x02", 4);
 
     ck_assert_int_eq(rd_pxd_socks_auth(b, "alice", "pw"), 10);
-    ck_assert_mem_eq(b, "\x01\x05" "alice" "\x02" "pw", 10);
+    ck_assert_mem_eq(b,
+                     "\x01\x05"
+                     "alice"
+                     "\x02"
+                     "pw",
+                     10);
     ck_assert_int_eq(rd_pxd_socks_auth(b, "u", ""), 4);
     ck_assert_int_eq(rd_pxd_socks_auth(b, "", "pw"), -1);
     memset(user, 'u', 255);
@@ -199,7 +206,11 @@ START_TEST(socks_builders)
     ck_assert_uint_eq(b[19], 1);
     ck_assert_mem_eq(b + 20, "\x01\xbb", 2);
     ck_assert_int_eq(rd_pxd_socks_request(b, 3, "example.com", 11, 443), 18);
-    ck_assert_mem_eq(b, "\x05\x01\x00\x03\x0b" "example.com" "\x01\xbb", 18);
+    ck_assert_mem_eq(b,
+                     "\x05\x01\x00\x03\x0b"
+                     "example.com"
+                     "\x01\xbb",
+                     18);
     ck_assert_int_eq(rd_pxd_socks_request(b, 3, user, 256, 1), -1);
     ck_assert_int_eq(rd_pxd_socks_request(b, 3, user, 255, 1), 262);
     ck_assert_int_eq(rd_pxd_socks_request(b, 3, "", 0, 1), -1);
@@ -212,9 +223,11 @@ START_TEST(socks_parsers)
 {
     int m = -1, rep = -1;
     size_t used = 0, cut;
-    static const uint8_t ok4[] = {5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0xbb, 'x'};
-    static const uint8_t ok6[] = {5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80};
-    static const uint8_t okn[] = {5, 0, 0, 3, 3, 'a', 'b', 'c', 0, 80, 0xff};
+    static const uint8_t ok4[] = { 5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0xbb, 'x' };
+    static const uint8_t ok6[] = {
+        5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80
+    };
+    static const uint8_t okn[] = { 5, 0, 0, 3, 3, 'a', 'b', 'c', 0, 80, 0xff };
 
     ck_assert_int_eq(rd_pxd_socks_method_parse((const uint8_t *)"\x05", 1, &m), RD_PXD_NEED_MORE);
     ck_assert_int_eq(rd_pxd_socks_method_parse((const uint8_t *)"\x05\x00", 2, &m), RD_PXD_OK);
@@ -272,10 +285,10 @@ struct px {
     struct event_base *base;
     struct bufferevent *pair[2]; /* [0]: the dial's, [1]: the scripted proxy's */
     struct rd_proxy_dial *pd;
-    struct evbuffer *seen;       /* everything the dial sent */
+    struct evbuffer *seen; /* everything the dial sent */
     int dones, ok, free_in_cb;
     char reason[RD_PXD_REASON_MAX];
-    char rest[64];               /* bytes left in [0]'s input after success */
+    char rest[64]; /* bytes left in [0]'s input after success */
 };
 
 static void proxy_read(struct bufferevent *bev, void *arg)
@@ -307,7 +320,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {}
 
 static int run_until(struct event_base *base, int (*pred)(void *), void *arg, int ms)
 {
-    struct timeval tick = {0, 2000}, start, now;
+    struct timeval tick = { 0, 2000 }, start, now;
     struct event *t = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
     int ok = 0;
 
@@ -330,8 +343,16 @@ static int run_until(struct event_base *base, int (*pred)(void *), void *arg, in
 }
 
 static size_t want_seen;
-static int p_seen(void *a) { struct px *p = a; return evbuffer_get_length(p->seen) >= want_seen; }
-static int p_done(void *a) { struct px *p = a; return p->dones > 0; }
+static int p_seen(void *a)
+{
+    struct px *p = a;
+    return evbuffer_get_length(p->seen) >= want_seen;
+}
+static int p_done(void *a)
+{
+    struct px *p = a;
+    return p->dones > 0;
+}
 
 static void px_start(struct px *p, const char *proxy_url, const char *host, uint16_t port)
 {
@@ -373,10 +394,7 @@ static const char *expect(struct px *p, size_t n)
     return buf;
 }
 
-static void answer(struct px *p, const void *b, size_t n)
-{
-    bufferevent_write(p->pair[1], b, n);
-}
+static void answer(struct px *p, const void *b, size_t n) { bufferevent_write(p->pair[1], b, n); }
 
 static void wait_done(struct px *p)
 {
@@ -458,7 +476,8 @@ START_TEST(http_407)
     expect(&p, connect_len("h:443", 1) - 16 + 12);
     answer(&p, "HTTP/1.0 401 Unauthorized\r\n\r\n", 29);
     wait_done(&p);
-    ck_assert_str_eq(p.reason, "authentication failed for user alice: \"HTTP/1.0 401 Unauthorized\"");
+    ck_assert_str_eq(p.reason,
+                     "authentication failed for user alice: \"HTTP/1.0 401 Unauthorized\"");
     px_stop(&p);
 }
 END_TEST
@@ -521,7 +540,7 @@ END_TEST
 START_TEST(socks5h_name)
 {
     struct px p;
-    static const uint8_t reply[] = {5, 0, 0, 1, 10, 0, 0, 9, 0x04, 0x38, 'E', 'X'};
+    static const uint8_t reply[] = { 5, 0, 0, 1, 10, 0, 0, 9, 0x04, 0x38, 'E', 'X' };
 
     px_start(&p, "socks5h://127.0.0.1:1080", "server.example", 8123);
     ck_assert_mem_eq(expect(&p, 3), "\x05\x01\x00", 3);
@@ -542,7 +561,12 @@ START_TEST(socks5_address_and_auth)
     px_start(&p, "socks5://alice:s%40cret@127.0.0.1:1080", "2001:db8::7", 443);
     ck_assert_mem_eq(expect(&p, 4), "\x05\x02\x00\x02", 4);
     answer(&p, "\x05\x02", 2);
-    ck_assert_mem_eq(expect(&p, 14), "\x01\x05" "alice" "\x06" "s@cret", 14);
+    ck_assert_mem_eq(expect(&p, 14),
+                     "\x01\x05"
+                     "alice"
+                     "\x06"
+                     "s@cret",
+                     14);
     answer(&p, "\x01\x00", 2);
     {
         const char *r = expect(&p, 22);
@@ -594,7 +618,7 @@ END_TEST
 START_TEST(socks5_pipelined_answers)
 {
     struct px p;
-    static const uint8_t all[] = {5, 2, 1, 0, 5, 0, 0, 1, 1, 2, 3, 4, 0, 80, 'Q'};
+    static const uint8_t all[] = { 5, 2, 1, 0, 5, 0, 0, 1, 1, 2, 3, 4, 0, 80, 'Q' };
 
     px_start(&p, "socks5h://u:p@127.0.0.1:1080", "10.0.0.1", 80);
     expect(&p, 4);
@@ -613,7 +637,7 @@ START_TEST(socks5_every_reply_code)
 
     for (rep = 1; rep <= 10; rep++) {
         struct px p;
-        uint8_t ans[4] = {5, 0, 5, (uint8_t)rep};
+        uint8_t ans[4] = { 5, 0, 5, (uint8_t)rep };
         char want[200];
         const char *name = rd_pxd_socks_rep_str(rep);
 

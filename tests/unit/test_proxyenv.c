@@ -72,11 +72,32 @@ END_TEST
 START_TEST(url_bad)
 {
     static const char *const bad[] = {
-        "", "https://h:1", "ftp://h", "socks4://h", "http://", "http://:80", "http://h:0",
-        "http://h:65536", "http://h:x", "http://h:", "http://h h", "http://[::1", "http://[zz]:1",
-        "http://[::1]x", "http://h:1:2", "http://u:%zz@h", "http://u:%0@h", "http://u:%00@h",
-        "http://%00:p@h", "socks5://:pw@h", "socks5h://@h", "http://h\x01", "http://h/\x7f",
-        "http://a!b", "http://u:p@", "http://u:p@:1",
+        "",
+        "https://h:1",
+        "ftp://h",
+        "socks4://h",
+        "http://",
+        "http://:80",
+        "http://h:0",
+        "http://h:65536",
+        "http://h:x",
+        "http://h:",
+        "http://h h",
+        "http://[::1",
+        "http://[zz]:1",
+        "http://[::1]x",
+        "http://h:1:2",
+        "http://u:%zz@h",
+        "http://u:%0@h",
+        "http://u:%00@h",
+        "http://%00:p@h",
+        "socks5://:pw@h",
+        "socks5h://@h",
+        "http://h\x01",
+        "http://h/\x7f",
+        "http://a!b",
+        "http://u:p@",
+        "http://u:p@:1",
     };
     struct rd_proxy_url u;
     char err[200], longs[600];
@@ -84,14 +105,13 @@ START_TEST(url_bad)
 
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        ck_assert_msg(rd_proxy_url_parse(bad[i], &u, err, sizeof err) == -1, "accepted %s",
-                      bad[i]);
+        ck_assert_msg(rd_proxy_url_parse(bad[i], &u, err, sizeof err) == -1, "accepted %s", bad[i]);
         ck_assert_msg(err[0] != '\0', "no reason for %s", bad[i]);
     }
     ck_assert_int_eq(rd_proxy_url_parse(NULL, &u, err, sizeof err), -1);
     ck_assert_int_eq(rd_proxy_url_parse("https://h", &u, NULL, 0), -1);
-    ck_assert_ptr_nonnull(strstr(
-        (rd_proxy_url_parse("https://h", &u, err, sizeof err), err), "not supported"));
+    ck_assert_ptr_nonnull(
+        strstr((rd_proxy_url_parse("https://h", &u, err, sizeof err), err), "not supported"));
 
     /* over-long host, user, password */
     memset(longs, 'a', sizeof longs);
@@ -125,7 +145,7 @@ START_TEST(url_errors_hide_password)
 {
     static const char *const bad[] = {
         "http://alice:s3cretpw%zz@h", "http://alice:s3cretpw@h:99999", "http://alice:s3cretpw@",
-        "https://alice:s3cretpw@h", "http://alice:s3cretpw@h h", "socks5://:s3cretpw@h",
+        "https://alice:s3cretpw@h",   "http://alice:s3cretpw@h h",     "socks5://:s3cretpw@h",
     };
     struct rd_proxy_url u;
     char err[200];
@@ -175,83 +195,84 @@ struct np_case {
 START_TEST(no_proxy_table)
 {
     static const struct np_case cases[] = {
-        {NULL, "example.com", 443, 0},
-        {"", "example.com", 443, 0},
-        {"*", "example.com", 443, 1},
-        {"*", "10.0.0.1", 80, 1},
-        {"foo, *", "x", 80, 1},
+        { NULL, "example.com", 443, 0 },
+        { "", "example.com", 443, 0 },
+        { "*", "example.com", 443, 1 },
+        { "*", "10.0.0.1", 80, 1 },
+        { "foo, *", "x", 80, 1 },
         /* names: the domain and every name under it, with or without a leading dot */
-        {"example.com", "example.com", 443, 1},
-        {"example.com", "a.b.example.com", 443, 1},
-        {"example.com", "badexample.com", 443, 0},
-        {"example.com", "example.com.evil", 443, 0},
-        {".example.com", "example.com", 443, 1},
-        {".example.com", "www.example.com", 443, 1},
-        {"*.example.com", "www.example.com", 443, 1},
-        {"*.example.com", "example.com", 443, 1},
-        {"EXAMPLE.com", "Www.Example.COM", 443, 1},
-        {"example.com.", "www.example.com", 443, 1},
-        {"example.com", "www.example.com.", 443, 1},
-        {"com", "example.com", 443, 1},
-        {".", "example.com", 443, 0},
-        {"*.", "example.com", 443, 0},
+        { "example.com", "example.com", 443, 1 },
+        { "example.com", "a.b.example.com", 443, 1 },
+        { "example.com", "badexample.com", 443, 0 },
+        { "example.com", "example.com.evil", 443, 0 },
+        { ".example.com", "example.com", 443, 1 },
+        { ".example.com", "www.example.com", 443, 1 },
+        { "*.example.com", "www.example.com", 443, 1 },
+        { "*.example.com", "example.com", 443, 1 },
+        { "EXAMPLE.com", "Www.Example.COM", 443, 1 },
+        { "example.com.", "www.example.com", 443, 1 },
+        { "example.com", "www.example.com.", 443, 1 },
+        { "com", "example.com", 443, 1 },
+        { ".", "example.com", 443, 0 },
+        { "*.", "example.com", 443, 0 },
         /* separators: commas and blanks, empty entries skipped */
-        {" a.test ,, b.test\texample.com ", "example.com", 1, 1},
-        {"a.test,b.test", "c.test", 1, 0},
+        { " a.test ,, b.test\texample.com ", "example.com", 1, 1 },
+        { "a.test,b.test", "c.test", 1, 0 },
         /* ports */
-        {"example.com:443", "example.com", 443, 1},
-        {"example.com:443", "example.com", 8443, 0},
-        {".example.com:8443", "x.example.com", 8443, 1},
-        {"example.com:", "example.com", 443, 0},
-        {"example.com:0", "example.com", 443, 0},
-        {"example.com:x", "example.com", 443, 0},
-        {"example.com:99999", "example.com", 443, 0},
+        { "example.com:443", "example.com", 443, 1 },
+        { "example.com:443", "example.com", 8443, 0 },
+        { ".example.com:8443", "x.example.com", 8443, 1 },
+        { "example.com:", "example.com", 443, 0 },
+        { "example.com:0", "example.com", 443, 0 },
+        { "example.com:x", "example.com", 443, 0 },
+        { "example.com:99999", "example.com", 443, 0 },
         /* addresses: literal targets only, never names */
-        {"10.1.2.3", "10.1.2.3", 80, 1},
-        {"10.1.2.3", "10.1.2.4", 80, 0},
-        {"10.1.2.3:8080", "10.1.2.3", 8080, 1},
-        {"10.1.2.3:8080", "10.1.2.3", 80, 0},
-        {"127.0.0.1", "localhost", 80, 0},
-        {"2.3", "10.1.2.3", 80, 0}, /* not a domain suffix of an address */
-        {"::1", "::1", 80, 1},
-        {"[::1]", "::1", 80, 1},
-        {"[::1]:8443", "::1", 8443, 1},
-        {"[::1]:8443", "::1", 443, 0},
-        {"[::1", "::1", 443, 0},
-        {"[::1]x", "::1", 443, 0},
-        {"::1", "0:0:0:0:0:0:0:1", 80, 1},
-        {"fe80::1", "::1", 80, 0},
-        {"10.1.2.3", "::ffff:10.1.2.3", 80, 0},
+        { "10.1.2.3", "10.1.2.3", 80, 1 },
+        { "10.1.2.3", "10.1.2.4", 80, 0 },
+        { "10.1.2.3:8080", "10.1.2.3", 8080, 1 },
+        { "10.1.2.3:8080", "10.1.2.3", 80, 0 },
+        { "127.0.0.1", "localhost", 80, 0 },
+        { "2.3", "10.1.2.3", 80, 0 }, /* not a domain suffix of an address */
+        { "::1", "::1", 80, 1 },
+        { "[::1]", "::1", 80, 1 },
+        { "[::1]:8443", "::1", 8443, 1 },
+        { "[::1]:8443", "::1", 443, 0 },
+        { "[::1", "::1", 443, 0 },
+        { "[::1]x", "::1", 443, 0 },
+        { "::1", "0:0:0:0:0:0:0:1", 80, 1 },
+        { "fe80::1", "::1", 80, 0 },
+        { "10.1.2.3", "::ffff:10.1.2.3", 80, 0 },
         /* blocks */
-        {"10.0.0.0/8", "10.200.3.4", 80, 1},
-        {"10.0.0.0/8", "11.0.0.1", 80, 0},
-        {"10.0.0.0/8", "ten.example", 80, 0},
-        {"192.168.1.0/25", "192.168.1.127", 80, 1},
-        {"192.168.1.0/25", "192.168.1.128", 80, 0},
-        {"0.0.0.0/0", "8.8.8.8", 80, 1},
-        {"0.0.0.0/0", "::1", 80, 0},
-        {"10.1.2.3/32", "10.1.2.3", 80, 1},
-        {"10.0.0.0/33", "10.0.0.1", 80, 0},
-        {"10.0.0.0/-1", "10.0.0.1", 80, 0},
-        {"10.0.0.0/", "10.0.0.1", 80, 0},
-        {"10.0.0.0/8x", "10.0.0.1", 80, 0},
-        {"fd00::/8", "fd12::1", 80, 1},
-        {"fd00::/8", "fe00::1", 80, 0},
-        {"[fd00::]/8", "fd12::1", 80, 1},
-        {"::/0", "2001:db8::1", 80, 1},
-        {"2001:db8::/127", "2001:db8::1", 80, 1},
-        {"2001:db8::/128", "2001:db8::1", 80, 0},
-        {"example.com/8", "example.com", 80, 0},
+        { "10.0.0.0/8", "10.200.3.4", 80, 1 },
+        { "10.0.0.0/8", "11.0.0.1", 80, 0 },
+        { "10.0.0.0/8", "ten.example", 80, 0 },
+        { "192.168.1.0/25", "192.168.1.127", 80, 1 },
+        { "192.168.1.0/25", "192.168.1.128", 80, 0 },
+        { "0.0.0.0/0", "8.8.8.8", 80, 1 },
+        { "0.0.0.0/0", "::1", 80, 0 },
+        { "10.1.2.3/32", "10.1.2.3", 80, 1 },
+        { "10.0.0.0/33", "10.0.0.1", 80, 0 },
+        { "10.0.0.0/-1", "10.0.0.1", 80, 0 },
+        { "10.0.0.0/", "10.0.0.1", 80, 0 },
+        { "10.0.0.0/8x", "10.0.0.1", 80, 0 },
+        { "fd00::/8", "fd12::1", 80, 1 },
+        { "fd00::/8", "fe00::1", 80, 0 },
+        { "[fd00::]/8", "fd12::1", 80, 1 },
+        { "::/0", "2001:db8::1", 80, 1 },
+        { "2001:db8::/127", "2001:db8::1", 80, 1 },
+        { "2001:db8::/128", "2001:db8::1", 80, 0 },
+        { "example.com/8", "example.com", 80, 0 },
         /* first match wins, malformed ones are skipped */
-        {"[zz], 10.0.0.0/99, example.com", "example.com", 80, 1},
+        { "[zz], 10.0.0.0/99, example.com", "example.com", 80, 1 },
     };
     size_t i;
 
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_msg(rd_no_proxy_match(cases[i].list, cases[i].host, (uint16_t)cases[i].port) ==
                           cases[i].want,
-                      "NO_PROXY=\"%s\" host %s port %u: want %d", cases[i].list ? cases[i].list : "(null)",
-                      cases[i].host, cases[i].port, cases[i].want);
+                      "NO_PROXY=\"%s\" host %s port %u: want %d",
+                      cases[i].list ? cases[i].list : "(null)", cases[i].host, cases[i].port,
+                      cases[i].want);
 }
 END_TEST
 
@@ -301,16 +322,17 @@ static int pick(const char *const *env, const char *explicit_proxy, int tls, con
 
 START_TEST(pick_rules)
 {
-    static const char *const none[] = {NULL};
-    static const char *const both[] = {"https_proxy", "lower-s", "HTTPS_PROXY", "upper-s",
-                                       "http_proxy", "lower", "HTTP_PROXY", "upper", NULL};
-    static const char *const upper[] = {"https_proxy", "", "HTTPS_PROXY", "upper-s",
-                                        "HTTP_PROXY", "upper", NULL};
-    static const char *const noproxy[] = {"https_proxy", "p", "no_proxy", "a.test",
-                                          "NO_PROXY", "example.com", NULL};
-    static const char *const noproxy_upper[] = {"HTTPS_PROXY", "p", "no_proxy", "",
-                                                "NO_PROXY", "example.com", NULL};
-    static const char *const bad[] = {"HTTPS_PROXY", "https://alice:s3cret@p", NULL};
+    static const char *const none[] = { NULL };
+    static const char *const both[] = { "https_proxy", "lower-s",    "HTTPS_PROXY",
+                                        "upper-s",     "http_proxy", "lower",
+                                        "HTTP_PROXY",  "upper",      NULL };
+    static const char *const upper[] = { "https_proxy", "",      "HTTPS_PROXY", "upper-s",
+                                         "HTTP_PROXY",  "upper", NULL };
+    static const char *const noproxy[] = { "https_proxy", "p",           "no_proxy", "a.test",
+                                           "NO_PROXY",    "example.com", NULL };
+    static const char *const noproxy_upper[] = { "HTTPS_PROXY", "p",           "no_proxy", "",
+                                                 "NO_PROXY",    "example.com", NULL };
+    static const char *const bad[] = { "HTTPS_PROXY", "https://alice:s3cret@p", NULL };
     const char *src;
     char host[300];
 
@@ -333,16 +355,14 @@ START_TEST(pick_rules)
     ck_assert_str_eq(src, "HTTP_PROXY");
     /* wss never uses the http variables */
     {
-        static const char *const http_only[] = {"http_proxy", "p", "HTTP_PROXY", "p", NULL};
-        ck_assert_int_eq(pick(http_only, NULL, 1, "example.com", host, &src),
-                         RD_PROXY_PICK_DIRECT);
+        static const char *const http_only[] = { "http_proxy", "p", "HTTP_PROXY", "p", NULL };
+        ck_assert_int_eq(pick(http_only, NULL, 1, "example.com", host, &src), RD_PROXY_PICK_DIRECT);
     }
     /* no_proxy first (it does not match here, NO_PROXY would: not read) */
     ck_assert_int_eq(pick(noproxy, NULL, 1, "example.com", host, &src), RD_PROXY_PICK_PROXY);
     ck_assert_int_eq(pick(noproxy, NULL, 1, "x.a.test", host, &src), RD_PROXY_PICK_DIRECT);
     ck_assert_str_eq(src, "no_proxy");
-    ck_assert_int_eq(pick(noproxy_upper, NULL, 1, "example.com", host, &src),
-                     RD_PROXY_PICK_DIRECT);
+    ck_assert_int_eq(pick(noproxy_upper, NULL, 1, "example.com", host, &src), RD_PROXY_PICK_DIRECT);
     ck_assert_str_eq(src, "NO_PROXY");
     /* -proxy: wins over the variables, NO_PROXY does not apply to it, "direct" = none */
     ck_assert_int_eq(pick(both, "socks5://flag:1", 1, "example.com", host, &src),

@@ -20,7 +20,11 @@ static void nop_ping(void *l, const uint8_t *payload, size_t len)
     (void)payload;
     (void)len;
 }
-static void nop_close(void *l, const char *reason) { (void)l; (void)reason; }
+static void nop_close(void *l, const char *reason)
+{
+    (void)l;
+    (void)reason;
+}
 static const struct rd_link_ops nop_ops = { nop_want_write, nop_ping, nop_close };
 static int link_token;
 

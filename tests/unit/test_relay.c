@@ -33,8 +33,7 @@ struct done {
     uint64_t up, down;
 };
 
-static void done_cb(struct rd_relay *r, const char *reason, uint64_t up, uint64_t down,
-                    void *arg)
+static void done_cb(struct rd_relay *r, const char *reason, uint64_t up, uint64_t down, void *arg)
 {
     struct done *d = arg;
     (void)r;

@@ -71,8 +71,8 @@ static int ask(const char *method, const char *target, const char *headers)
 /* The request-target goes on as received: percent-encoding, ';', '+', '%2F' untouched. */
 START_TEST(target_byte_for_byte)
 {
-    ck_assert_int_eq(ask("GET", "/client/c1/http/127.0.0.1:8080/a%2Fb;p=1/%7Euser?q=a+b%20c&x",
-                         NULL), 0);
+    ck_assert_int_eq(
+        ask("GET", "/client/c1/http/127.0.0.1:8080/a%2Fb;p=1/%7Euser?q=a+b%20c&x", NULL), 0);
     ck_assert_str_eq(spec.target.client_id, "c1");
     ck_assert_str_eq(spec.target.addr, "127.0.0.1:8080");
     ck_assert_str_eq(spec.host_header, "127.0.0.1:8080");
@@ -170,8 +170,7 @@ START_TEST(proxy_users)
                      -1);
     ck_assert_int_eq(ans.status, 401);
     /* bob:pw-b, not allowed to reach c1 */
-    ck_assert_int_eq(ask("GET", "/client/c1/http/h/", "Authorization: Basic Ym9iOnB3LWI=\r\n"),
-                     -1);
+    ck_assert_int_eq(ask("GET", "/client/c1/http/h/", "Authorization: Basic Ym9iOnB3LWI=\r\n"), -1);
     ck_assert_int_eq(ans.status, 403);
     ck_assert_str_eq(ans.kind, "forbidden");
     /* alice:pw-a */

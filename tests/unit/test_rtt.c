@@ -37,7 +37,7 @@ START_TEST(echoed_pong_answers_its_ping_and_older_ones)
     rd_rtt_pong(&r, p2, sizeof p2, 2500);
     ck_assert_int_eq(r.last_us, 500);
     ck_assert_int_eq(r.avg_us, 500);
-    ck_assert_int_eq(r.nout, 1); /* 1 and 2 answered */
+    ck_assert_int_eq(r.nout, 1);          /* 1 and 2 answered */
     rd_rtt_pong(&r, p1, sizeof p1, 2600); /* no longer out: nothing */
     ck_assert_int_eq(r.nout, 1);
     rd_rtt_pong(&r, (const uint8_t *)"odd", 3, 4000); /* not ours */

@@ -12,8 +12,17 @@
 #include "tunnel/session.h"
 
 static void fl_want_write(void *l) { (void)l; }
-static void fl_ping(void *l, const uint8_t *p, size_t n) { (void)l; (void)p; (void)n; }
-static void fl_close(void *l, const char *reason) { (void)l; (void)reason; }
+static void fl_ping(void *l, const uint8_t *p, size_t n)
+{
+    (void)l;
+    (void)p;
+    (void)n;
+}
+static void fl_close(void *l, const char *reason)
+{
+    (void)l;
+    (void)reason;
+}
 static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 static int fake_link;
 

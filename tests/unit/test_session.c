@@ -665,7 +665,6 @@ START_TEST(session_loss_fails_every_conn)
 }
 END_TEST
 
-
 /* count the Pause / Resume messages queued for conn `id` (drains the session's queue) */
 static void count_ctrl(struct rd_session *s, int64_t id, int *pauses, int *resumes)
 {
@@ -823,7 +822,6 @@ START_TEST(session_budget_pauses_early)
     rd_session_link_closed(s, "done");
 }
 END_TEST
-
 
 /* With many conns, under pressure each one pauses above its share of the budget (budget /
  * conns, at least RD_PAUSE_SHARE_MIN) and resumes below a quarter of it. */
@@ -1019,7 +1017,6 @@ START_TEST(per_message_warnings_rate_limited)
 }
 END_TEST
 
-
 /* ---- round trips: probes, pongs, RTT (session.h) ---- */
 
 struct probe_seen {
@@ -1173,7 +1170,7 @@ START_TEST(rtt_meta_and_bytes_in_info)
     sdial(s, NULL, "tcp", "a:1", NULL, &(const char *){ NULL });
     ck_assert_int_eq(pull(s, &m), 1);
     rd_sessions_foreach(live, info_cb, &is);
-    ck_assert_uint_eq(is.rx, 4 + 3); /* header (id 77: 2 bytes) + "x/1" */
+    ck_assert_uint_eq(is.rx, 4 + 3);     /* header (id 77: 2 bytes) + "x/1" */
     ck_assert_uint_eq(is.tx, 3 + 3 + 7); /* header + deadline + "tcp/a:1" */
     rd_session_set_meta(s, NULL, "");
     rd_sessions_foreach(live, info_cb, &is);

@@ -26,7 +26,8 @@ static void write_cb(struct bufferevent *b, void *arg)
     struct rd_bev_direct *d = arg;
     (void)b;
     write_cb_calls++;
-    if (d) rd_bev_direct_idle(d);
+    if (d)
+        rd_bev_direct_idle(d);
 }
 
 static void on_drained(struct bufferevent *b, void *arg)
@@ -64,14 +65,16 @@ static size_t drain_peer(unsigned char *buf, size_t len, size_t cap)
 {
     for (;;) {
         ssize_t n = read(peer, buf + len, cap - len);
-        if (n <= 0) return len;
+        if (n <= 0)
+            return len;
         len += (size_t)n;
     }
 }
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
 {
-    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)((i * 7 + seed) & 0xff);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)((i * 7 + seed) & 0xff);
 }
 
 /* Run the loop and read the peer until `want` bytes arrived (bounded). */

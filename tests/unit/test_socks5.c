@@ -13,12 +13,25 @@
 static size_t build_session(uint8_t *b, const char *payload)
 {
     size_t n = 0;
-    b[n++] = 5; b[n++] = 2; b[n++] = 0; b[n++] = 2;               /* greeting */
-    b[n++] = 1; b[n++] = 3; memcpy(b + n, "foo", 3); n += 3;      /* auth */
-    b[n++] = 1; b[n++] = 'x';
-    b[n++] = 5; b[n++] = 1; b[n++] = 0; b[n++] = 3; b[n++] = 7;   /* request */
-    memcpy(b + n, "a.b.foo", 7); n += 7;
-    b[n++] = 0x1f; b[n++] = 0xbd;                                 /* 8125 */
+    b[n++] = 5;
+    b[n++] = 2;
+    b[n++] = 0;
+    b[n++] = 2; /* greeting */
+    b[n++] = 1;
+    b[n++] = 3;
+    memcpy(b + n, "foo", 3);
+    n += 3; /* auth */
+    b[n++] = 1;
+    b[n++] = 'x';
+    b[n++] = 5;
+    b[n++] = 1;
+    b[n++] = 0;
+    b[n++] = 3;
+    b[n++] = 7; /* request */
+    memcpy(b + n, "a.b.foo", 7);
+    n += 7;
+    b[n++] = 0x1f;
+    b[n++] = 0xbd; /* 8125 */
     memcpy(b + n, payload, strlen(payload));
     return n + strlen(payload);
 }
@@ -89,7 +102,7 @@ START_TEST(session_every_split)
     ck_assert_uint_eq(run_session(wire, len, 0, 0), hs); /* all at once, with payload */
     ck_assert_uint_eq(run_session(wire, len, 1, 0), hs); /* byte by byte */
     ck_assert_uint_eq(run_session(wire, len, 3, 0), hs);
-    for (s = 1; s < len; s++)                            /* two reads, split at s */
+    for (s = 1; s < len; s++) /* two reads, split at s */
         ck_assert_uint_eq(run_session(wire, len, 0, s), hs);
 }
 END_TEST
@@ -123,10 +136,11 @@ static void check_unit_request(const uint8_t *u, size_t n, const char *host, uns
 START_TEST(request_types)
 {
     static const uint8_t v4[] = { 5, 1, 0, 1, 127, 0, 0, 1, 0x00, 0x50 };
-    static const uint8_t v6[] = { 5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-                                  0,  0, 0, 0, 0,    0,    0,    0x42, 0xff, 0xff };
-    static const uint8_t v6lo[] = { 5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0,
-                                    0, 0, 0, 0, 0, 0, 0, 1, 0,   1 };
+    static const uint8_t v6[] = { 5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,
+                                  0, 0, 0, 0, 0,    0,    0,    0,    0x42, 0xff, 0xff };
+    static const uint8_t v6lo[] = {
+        5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1
+    };
     uint8_t dom[300];
     char name[256];
     struct socks5_request r;
@@ -138,13 +152,20 @@ START_TEST(request_types)
     /* a 255-byte domain (the most) and a 1-byte one */
     memset(name, 'd', 255);
     name[255] = '\0';
-    dom[0] = 5; dom[1] = 1; dom[2] = 0; dom[3] = 3; dom[4] = 255;
+    dom[0] = 5;
+    dom[1] = 1;
+    dom[2] = 0;
+    dom[3] = 3;
+    dom[4] = 255;
     memcpy(dom + 5, name, 255);
-    dom[260] = 0x04; dom[261] = 0x00;
+    dom[260] = 0x04;
+    dom[261] = 0x00;
     check_unit_request(dom, 262, name, 1024, SOCKS5_ATYP_DOMAIN);
     ck_assert_uint_eq(262, SOCKS5_MAX_REQUEST);
     dom[4] = 1;
-    dom[5] = 'z'; dom[6] = 0; dom[7] = 0;
+    dom[5] = 'z';
+    dom[6] = 0;
+    dom[7] = 0;
     check_unit_request(dom, 8, "z", 0, SOCKS5_ATYP_DOMAIN);
     /* BIND and UDP ASSOCIATE parse (the glue answers 07); so does an unknown command */
     dom[1] = SOCKS5_CMD_BIND;
@@ -184,7 +205,11 @@ START_TEST(request_malformed)
     memcpy(b, "\x05\x01\x00\x03\x00\x00\x50", 7);
     ck_assert_int_eq(socks5_parse_request(b, 4, &r, &used), SOCKS5_NEED_MORE);
     ck_assert_int_eq(socks5_parse_request(b, 5, &r, &used), SOCKS5_ERR_DOMAIN_EMPTY);
-    memcpy(b, "\x05\x01\x00\x03\x03" "a\0b" "\x00\x50", 10);
+    memcpy(b,
+           "\x05\x01\x00\x03\x03"
+           "a\0b"
+           "\x00\x50",
+           10);
     ck_assert_int_eq(socks5_parse_request(b, 9, &r, &used), SOCKS5_NEED_MORE);
     ck_assert_int_eq(socks5_parse_request(b, 10, &r, &used), SOCKS5_ERR_DOMAIN_NUL);
     ck_assert_uint_eq(used, 0);
@@ -218,7 +243,7 @@ START_TEST(greeting)
     ck_assert_uint_eq(g.nmethods, 255);
     ck_assert_int_eq(g.methods[253], 0);
     ck_assert_int_eq(socks5_choose_method(&g), SOCKS5_METHOD_NONE); /* 0x00 is the 254th */
-    b[2 + 254] = 2;                                                   /* 0x02 last */
+    b[2 + 254] = 2;                                                 /* 0x02 last */
     ck_assert_int_eq(socks5_parse_greeting(b, 257, &g, &used), SOCKS5_OK);
     ck_assert_int_eq(socks5_choose_method(&g), SOCKS5_METHOD_USERPASS);
     /* method choice */
@@ -231,7 +256,10 @@ START_TEST(greeting)
     memcpy(b, "\x05\x02\x01\x80", 4);
     ck_assert_int_eq(socks5_parse_greeting(b, 4, &g, &used), SOCKS5_OK);
     ck_assert_int_eq(socks5_choose_method(&g), SOCKS5_METHOD_NO_ACCEPTABLE);
-    memcpy(b, "\x05\x03\x01\x00\x80" "\x05\x01\x00", 8); /* followed by a request start */
+    memcpy(b,
+           "\x05\x03\x01\x00\x80"
+           "\x05\x01\x00",
+           8); /* followed by a request start */
     ck_assert_int_eq(socks5_parse_greeting(b, 8, &g, &used), SOCKS5_OK);
     ck_assert_uint_eq(used, 5);
     ck_assert_int_eq(socks5_choose_method(&g), SOCKS5_METHOD_NONE);
@@ -277,7 +305,11 @@ START_TEST(auth)
     ck_assert_str_eq(a.user, "");
     ck_assert_str_eq(a.passwd, "");
     /* NUL inside the user name: parses, but is not a usable id */
-    memcpy(b, "\x01\x03" "a\0b" "\x00", 6);
+    memcpy(b,
+           "\x01\x03"
+           "a\0b"
+           "\x00",
+           6);
     ck_assert_int_eq(socks5_parse_auth(b, 6, &a, &used), SOCKS5_OK);
     ck_assert(!socks5_auth_user_ok(&a));
     /* wrong sub-negotiation version (a client that sends 5) */
@@ -318,45 +350,38 @@ START_TEST(rep_mapping)
     ck_assert_int_eq(socks5_rep_for(RD_FEV_LIMIT, NULL), SOCKS5_REP_GENERAL_FAILURE);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_BAD_TARGET, NULL), SOCKS5_REP_GENERAL_FAILURE);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_FORBIDDEN, NULL), SOCKS5_REP_NOT_ALLOWED);
-    ck_assert_int_eq(socks5_rep_for(RD_FEV_NO_CLIENT_IN_TARGET, NULL),
-                     SOCKS5_REP_HOST_UNREACHABLE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_NO_CLIENT_IN_TARGET, NULL), SOCKS5_REP_HOST_UNREACHABLE);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_NO_CLIENT, "connection refused"),
                      SOCKS5_REP_HOST_UNREACHABLE); /* the result wins over a text */
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, NULL), SOCKS5_REP_SUCCEEDED);
     /* far-side texts: rdial's (strerror capitalised) and Go's */
-    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "connect not allowed"),
-                     SOCKS5_REP_NOT_ALLOWED);
-    ck_assert_int_eq(
-        socks5_rep_for(RD_FEV_OK, "dial tcp 127.0.0.1:1: connect: connection refused"),
-        SOCKS5_REP_CONN_REFUSED);
-    ck_assert_int_eq(
-        socks5_rep_for(RD_FEV_OK, "dial tcp 127.0.0.1:1: connect: Connection refused"),
-        SOCKS5_REP_CONN_REFUSED);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "connect not allowed"), SOCKS5_REP_NOT_ALLOWED);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 127.0.0.1:1: connect: connection refused"),
+                     SOCKS5_REP_CONN_REFUSED);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 127.0.0.1:1: connect: Connection refused"),
+                     SOCKS5_REP_CONN_REFUSED);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 10.1.1.1:80: i/o timeout"),
                      SOCKS5_REP_TTL_EXPIRED);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 10.1.1.1:80: connect: Connection "
-                                                "timed out"),
+                                               "timed out"),
                      SOCKS5_REP_TTL_EXPIRED);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "context deadline exceeded"),
                      SOCKS5_REP_TTL_EXPIRED);
     ck_assert_int_eq(
         socks5_rep_for(RD_FEV_OK, "dial tcp 10.9.9.9:80: connect: Network is unreachable"),
         SOCKS5_REP_NET_UNREACHABLE);
-    ck_assert_int_eq(
-        socks5_rep_for(RD_FEV_OK, "dial tcp 10.9.9.9:80: connect: no route to host"),
-        SOCKS5_REP_HOST_UNREACHABLE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp 10.9.9.9:80: connect: no route to host"),
+                     SOCKS5_REP_HOST_UNREACHABLE);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp x:1: connect: Host is unreachable"),
                      SOCKS5_REP_HOST_UNREACHABLE);
     ck_assert_int_eq(
         socks5_rep_for(RD_FEV_OK, "dial tcp nx.invalid:80: lookup: nodename nor servname"),
         SOCKS5_REP_HOST_UNREACHABLE);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "dial tcp: lookup nx.invalid on "
-                                                "10.0.0.2:53: no such host"),
+                                               "10.0.0.2:53: no such host"),
                      SOCKS5_REP_HOST_UNREACHABLE);
-    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "tunnel disconnect"),
-                     SOCKS5_REP_GENERAL_FAILURE);
-    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "unknown network"),
-                     SOCKS5_REP_GENERAL_FAILURE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "tunnel disconnect"), SOCKS5_REP_GENERAL_FAILURE);
+    ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, "unknown network"), SOCKS5_REP_GENERAL_FAILURE);
     ck_assert_int_eq(socks5_rep_for(RD_FEV_OK, ""), SOCKS5_REP_GENERAL_FAILURE);
     /* names */
     ck_assert_str_eq(socks5_rep_str(SOCKS5_REP_CONN_REFUSED), "connection refused");

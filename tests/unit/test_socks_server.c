@@ -289,9 +289,9 @@ START_TEST(failure_replies)
 
     start(0, 0);
     refused(b, req_domain(b, SOCKS5_CMD_CONNECT, "web.nobody", 80),
-            SOCKS5_REP_HOST_UNREACHABLE);                          /* no such client */
+            SOCKS5_REP_HOST_UNREACHABLE); /* no such client */
     refused(b, req_domain(b, SOCKS5_CMD_CONNECT, "10.0.0.1", 80),
-            SOCKS5_REP_HOST_UNREACHABLE);                          /* names no client */
+            SOCKS5_REP_HOST_UNREACHABLE); /* names no client */
     refused(b, req_domain(b, SOCKS5_CMD_BIND, "web.c1", 80), SOCKS5_REP_CMD_NOT_SUPPORTED);
     refused((const uint8_t *)"\x05\x01\x00\x09", 4, SOCKS5_REP_ATYP_NOT_SUPPORTED);
     /* a session at -max-conns */

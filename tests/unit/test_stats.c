@@ -28,7 +28,11 @@ static void fl_ping(void *l, const uint8_t *p, size_t n)
     if (n == sizeof last_ping)
         memcpy(last_ping, p, n);
 }
-static void fl_close(void *l, const char *reason) { (void)l; (void)reason; }
+static void fl_close(void *l, const char *reason)
+{
+    (void)l;
+    (void)reason;
+}
 static const struct rd_link_ops fl_ops = { fl_want_write, fl_ping, fl_close };
 static int fake_link;
 
@@ -52,10 +56,16 @@ static void teardown(void)
     event_base_free(base);
 }
 
-static void conn_ignore(struct rd_conn *c, void *arg) { (void)c; (void)arg; }
+static void conn_ignore(struct rd_conn *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+}
 static void conn_closed(struct rd_conn *c, const char *reason, void *arg)
 {
-    (void)c; (void)reason; (void)arg;
+    (void)c;
+    (void)reason;
+    (void)arg;
 }
 static const struct rd_conn_cbs conn_cbs = { conn_ignore, conn_ignore, conn_closed, NULL };
 
@@ -132,7 +142,8 @@ START_TEST(session_counters_and_gauges)
 
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
-                                   "clientkey=\"foo\",peer=\"false\""), 1);
+                                   "clientkey=\"foo\",peer=\"false\""),
+                      1);
     ck_assert_int_eq(rd_session_dial(s, NULL, "tcp", "127.0.0.1:8125", NULL, &c),
                      RD_SESSION_DIAL_OK);
     rd_conn_set_cbs(c, &conn_cbs, NULL);
@@ -168,16 +179,16 @@ START_TEST(session_counters_and_gauges)
     /* owner closes with an error text: Error bytes and remove_connections */
     rd_conn_close(c, "boom");
     pull_all(s);
-    ck_assert_uint_gt(rd_stats_get(st, "session_server_total_transmit_error_bytes",
-                                   "clientkey=\"foo\""),
-                      4);
+    ck_assert_uint_gt(
+        rd_stats_get(st, "session_server_total_transmit_error_bytes", "clientkey=\"foo\""), 4);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_remove_connections",
                                    "clientkey=\"foo\",proto=\"tcp\",addr=\"127.0.0.1:8125\""),
                       1);
     event_base_loop(base, EVLOOP_NONBLOCK); /* reap */
     rd_session_link_closed(s, "test over");
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_remove_websocket_session",
-                                   "clientkey=\"foo\",peer=\"false\""), 1);
+                                   "clientkey=\"foo\",peer=\"false\""),
+                      1);
     text = render();
     ck_assert_double_eq(sample(text, "rdial_sessions{kind=\"client\"}"), 0);
     ck_assert_double_eq(sample(text, "rdial_conns"), 0);
@@ -187,10 +198,7 @@ START_TEST(session_counters_and_gauges)
 }
 END_TEST
 
-static void count_cb(const struct rd_session_info *si, void *arg)
-{
-    (*(int *)arg)++;
-}
+static void count_cb(const struct rd_session_info *si, void *arg) { (*(int *)arg)++; }
 
 START_TEST(incoming_connect_and_peer_sessions)
 {
@@ -206,14 +214,15 @@ START_TEST(incoming_connect_and_peer_sessions)
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_connections",
                                    "clientkey=\"peer:b\",proto=\"tcp\",addr=\"10.0.0.1:22\""),
                       0);
-    ck_assert_uint_gt(rd_stats_get(st, "session_server_total_transmit_error_bytes",
-                                   "clientkey=\"peer:b\""),
-                      0);
+    ck_assert_uint_gt(
+        rd_stats_get(st, "session_server_total_transmit_error_bytes", "clientkey=\"peer:b\""), 0);
     /* outbound links are not websocket sessions of this server; inbound peers are */
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
-                                   "clientkey=\"peer:b\",peer=\"true\""), 0);
+                                   "clientkey=\"peer:b\",peer=\"true\""),
+                      0);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
-                                   "clientkey=\"peer:c\",peer=\"true\""), 1);
+                                   "clientkey=\"peer:c\",peer=\"true\""),
+                      1);
     rd_sessions_foreach(live, count_cb, &n);
     ck_assert_int_eq(n, 2);
     text = render();
@@ -238,8 +247,8 @@ START_TEST(peer_and_frontend_counters)
     rd_fe_count(st, RD_FE_SOCKS, RD_FE_NO_CLIENT);
     rd_fe_count(st, RD_FE_ROUTE, RD_FE_OK);
     rd_fe_count(NULL, RD_FE_ROUTE, RD_FE_OK); /* no-op */
-    rd_stats_dial_latency_us(st, 3000);   /* 3 ms: in le=0.005 */
-    rd_stats_dial_latency_us(st, 20000000); /* 20 s: only +Inf */
+    rd_stats_dial_latency_us(st, 3000);       /* 3 ms: in le=0.005 */
+    rd_stats_dial_latency_us(st, 20000000);   /* 20 s: only +Inf */
     text = render();
     ck_assert_double_eq(sample(text, "session_server_total_peer_ws_attempt{peer=\"b\"}"), 2);
     ck_assert_double_eq(sample(text, "session_server_total_peer_ws_connected{peer=\"b\"}"), 1);
@@ -264,7 +273,8 @@ START_TEST(labels_escaped_and_bounded)
 
     rd_stats_ws_session(st, 1, "a\"b\\c\nd", 0);
     ck_assert_uint_eq(rd_stats_get(st, "session_server_total_add_websocket_session",
-                                   "clientkey=\"a\\\"b\\\\c\\nd\",peer=\"false\""), 1);
+                                   "clientkey=\"a\\\"b\\\\c\\nd\",peer=\"false\""),
+                      1);
     /* long values are cut at RD_STATS_MAX_LABEL bytes */
     memset(key, 'k', sizeof key - 1);
     key[sizeof key - 1] = '\0';
@@ -333,10 +343,11 @@ START_TEST(exposition_lines_parse)
 }
 END_TEST
 
-
 static void probe_ignore(void *arg, int64_t rtt_us, const char *err)
 {
-    (void)arg; (void)rtt_us; (void)err;
+    (void)arg;
+    (void)rtt_us;
+    (void)err;
 }
 
 START_TEST(client_rtt_and_last_seen_gauges)

@@ -9,26 +9,26 @@
 static const char *show(const char *s) { return s != NULL ? s : "-"; }
 
 /* Map and expect success with the given id and address. */
-#define OK(host, port, user, domain, want_id, want_addr)                                                 \
-    do {                                                                                       \
-        struct rd_target_mapped m_;                                                            \
-        const char *e_ = NULL;                                                                 \
-        enum rd_target_map_result r_ = rd_target_map(host, port, user, domain, &m_, &e_);      \
-        ck_assert_msg(r_ == RD_TMAP_OK, "%s:%d user %s domain %s: %s", show(host), port,       \
-                      show(user), show(domain), show(e_));                                     \
-        ck_assert_str_eq(m_.client_id, want_id);                                                    \
-        ck_assert_str_eq(m_.addr, want_addr);                                                       \
+#define OK(host, port, user, domain, want_id, want_addr)                                           \
+    do {                                                                                           \
+        struct rd_target_mapped m_;                                                                \
+        const char *e_ = NULL;                                                                     \
+        enum rd_target_map_result r_ = rd_target_map(host, port, user, domain, &m_, &e_);          \
+        ck_assert_msg(r_ == RD_TMAP_OK, "%s:%d user %s domain %s: %s", show(host), port,           \
+                      show(user), show(domain), show(e_));                                         \
+        ck_assert_str_eq(m_.client_id, want_id);                                                   \
+        ck_assert_str_eq(m_.addr, want_addr);                                                      \
     } while (0)
 
-#define FAIL(host, port, user, domain, want)                                                   \
-    do {                                                                                       \
-        struct rd_target_mapped m_;                                                            \
-        const char *e_ = NULL;                                                                 \
-        enum rd_target_map_result r_ = rd_target_map(host, port, user, domain, &m_, &e_);      \
-        ck_assert_msg(r_ == (want), "%s:%d user %s: got %s (%s, %s)", show(host), port,        \
-                      show(user), rd_target_map_result_str(r_), m_.client_id, m_.addr);       \
-        ck_assert_ptr_nonnull(e_);                                                             \
-        ck_assert_int_gt((int)strlen(e_), 0);                                                  \
+#define FAIL(host, port, user, domain, want)                                                       \
+    do {                                                                                           \
+        struct rd_target_mapped m_;                                                                \
+        const char *e_ = NULL;                                                                     \
+        enum rd_target_map_result r_ = rd_target_map(host, port, user, domain, &m_, &e_);          \
+        ck_assert_msg(r_ == (want), "%s:%d user %s: got %s (%s, %s)", show(host), port,            \
+                      show(user), rd_target_map_result_str(r_), m_.client_id, m_.addr);            \
+        ck_assert_ptr_nonnull(e_);                                                                 \
+        ck_assert_int_gt((int)strlen(e_), 0);                                                      \
     } while (0)
 
 START_TEST(host_names_client)

@@ -65,10 +65,10 @@ START_TEST(tokens_parse_and_check)
     ck_assert_int_eq((int)rd_tokens_count(t), 4);
     ck_assert_int_eq(rd_tokens_check(t, "foo", "tok-foo"), 0);
     ck_assert_int_eq(rd_tokens_check(t, "foo", "tok-foo-next"), 0); /* rotation */
-    ck_assert_int_eq(rd_tokens_check(t, "bar", "tok-bar"), 0);       /* sha256: form */
+    ck_assert_int_eq(rd_tokens_check(t, "bar", "tok-bar"), 0);      /* sha256: form */
     ck_assert_int_eq(rd_tokens_check(t, "baz", "tok#hash"), 0);
-    ck_assert_int_eq(rd_tokens_check(t, "foo", "tok-bar"), 401);     /* another id's token */
-    ck_assert_int_eq(rd_tokens_check(t, "bar", sha), 401);           /* the digest itself */
+    ck_assert_int_eq(rd_tokens_check(t, "foo", "tok-bar"), 401); /* another id's token */
+    ck_assert_int_eq(rd_tokens_check(t, "bar", sha), 401);       /* the digest itself */
     ck_assert_int_eq(rd_tokens_check(t, "foo", "tok-fo"), 401);
     ck_assert_int_eq(rd_tokens_check(t, "foo", "tok-foo "), 401);
     ck_assert_int_eq(rd_tokens_check(t, "foo", ""), 401);
@@ -95,12 +95,12 @@ END_TEST
 START_TEST(tokens_malformed)
 {
     static const char *bad[] = {
-        "foo\n",                               /* no token */
-        "foo a b\n",                           /* extra field */
-        "foo sha256:abcd\n",                   /* short digest */
+        "foo\n",             /* no token */
+        "foo a b\n",         /* extra field */
+        "foo sha256:abcd\n", /* short digest */
         "foo sha256:zz5c8e6e6b8e9b0e0b10a8b1e4fd6d4fd1fcf5e1bd0b1d7bbfb0cd4a8d6e8a4\n",
-        "fo/o tok\n",                          /* '/' in id */
-        "ok tok\nfoo\n",                       /* line 2 */
+        "fo/o tok\n",    /* '/' in id */
+        "ok tok\nfoo\n", /* line 2 */
     };
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -161,7 +161,7 @@ START_TEST(users_parse_and_check)
     ck_assert_int_eq(rd_users_check(u, "bob", "pw-bob", "db"), 0);
     ck_assert_int_eq(rd_users_check(u, "bob", "pw-bob", "dbx"), 403);
     ck_assert_int_eq(rd_users_check(u, "bob", "pw-bob", "Site-1"), 403); /* case-sensitive */
-    ck_assert_int_eq(rd_users_check(u, "bob", "wrong", "site-1"), 401); /* 401 before 403 */
+    ck_assert_int_eq(rd_users_check(u, "bob", "wrong", "site-1"), 401);  /* 401 before 403 */
     ck_assert_int_eq(rd_users_may_reach(u, "bob", "site-2"), 0);
     ck_assert_int_eq(rd_users_may_reach(u, "bob", "foo"), 403);
     ck_assert_int_eq(rd_users_may_reach(u, "nobody", "foo"), 403);
@@ -174,13 +174,13 @@ END_TEST
 START_TEST(users_malformed)
 {
     static const char *bad[] = {
-        "alice pw\n",                 /* no pattern */
-        "alice\n",                    /* nothing */
-        "al:ice pw *\n",              /* ':' in user */
-        "al@ice pw *\n",              /* '@' in user */
-        "alice pw *\nalice pw2 *\n",  /* twice */
-        "alice sha256:00 *\n",        /* bad digest */
-        "alice pw a/b\n",             /* '/' in a pattern */
+        "alice pw\n",                /* no pattern */
+        "alice\n",                   /* nothing */
+        "al:ice pw *\n",             /* ':' in user */
+        "al@ice pw *\n",             /* '@' in user */
+        "alice pw *\nalice pw2 *\n", /* twice */
+        "alice sha256:00 *\n",       /* bad digest */
+        "alice pw a/b\n",            /* '/' in a pattern */
     };
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -249,8 +249,8 @@ START_TEST(split)
     ck_assert_str_eq(client, "b@c");
     ck_assert_int_eq(rd_users_split("@foo", user, sizeof user, client, sizeof client), 0);
     ck_assert_str_eq(user, "");
-    ck_assert_int_eq(rd_users_split("a@0123456789abcdef", user, sizeof user, client,
-                                    sizeof client), -1);
+    ck_assert_int_eq(rd_users_split("a@0123456789abcdef", user, sizeof user, client, sizeof client),
+                     -1);
 }
 END_TEST
 
@@ -271,8 +271,7 @@ START_TEST(log_name)
                      "unknown user (9 bytes)"); /* split first: the user part is "alice" */
     ck_assert_str_eq(rd_users_log_name(u, "", buf, sizeof buf), "no user name");
     ck_assert_str_eq(rd_users_log_name(u, NULL, buf, sizeof buf), "no user name");
-    ck_assert_str_eq(rd_users_log_name(NULL, "alice", buf, sizeof buf),
-                     "unknown user (5 bytes)");
+    ck_assert_str_eq(rd_users_log_name(NULL, "alice", buf, sizeof buf), "unknown user (5 bytes)");
     ck_assert_str_eq(rd_users_log_name(u, "alice", small, sizeof small), "alice");
     ck_assert_str_eq(rd_users_log_name(u, "PwOpsS3cr3t222", small, sizeof small), "unknown");
     ck_assert_ptr_eq(rd_users_log_name(u, "x", small, 0), small);
@@ -410,8 +409,9 @@ START_TEST(token_file)
 {
     char dir[] = "/tmp/rdial-test-tokfileXXXXXX", path[256], log[4096], big[300];
     struct token_args ta = { path, NULL, NULL };
-    static const char *const bad[] = { "", " \n\n", "two words\n", "tab\there", "a\nb\n",
-                                       "nul\001x" };
+    static const char *const bad[] = {
+        "", " \n\n", "two words\n", "tab\there", "a\nb\n", "nul\001x"
+    };
     size_t i;
 
     ck_assert_ptr_nonnull(mkdtemp(dir));

@@ -78,11 +78,30 @@ END_TEST
 START_TEST(url_bad)
 {
     static const char *const bad[] = {
-        "", "example.com", "http://example.com/", "ws:/x", "ws://", "ws:///path",
-        "ws://:80/", "ws://host:/", "ws://host:0/", "ws://host:65536/", "ws://host:12a/",
-        "ws://user@host/", "ws://user:pw@host/", "ws://ho st/", "ws://host/pa th",
-        "ws://host/\x01", "ws://[::1/", "ws://[]/", "ws://[not-v6]/", "ws://[::1]x/",
-        "ws://host\\x/", "wss://[fe80::1%eth0]/", "ftp://host/", "ws://host:99999999999999/",
+        "",
+        "example.com",
+        "http://example.com/",
+        "ws:/x",
+        "ws://",
+        "ws:///path",
+        "ws://:80/",
+        "ws://host:/",
+        "ws://host:0/",
+        "ws://host:65536/",
+        "ws://host:12a/",
+        "ws://user@host/",
+        "ws://user:pw@host/",
+        "ws://ho st/",
+        "ws://host/pa th",
+        "ws://host/\x01",
+        "ws://[::1/",
+        "ws://[]/",
+        "ws://[not-v6]/",
+        "ws://[::1]x/",
+        "ws://host\\x/",
+        "wss://[fe80::1%eth0]/",
+        "ftp://host/",
+        "ws://host:99999999999999/",
     };
     struct rd_ws_url u;
     char longhost[400];
@@ -157,9 +176,9 @@ START_TEST(response_variants)
                            "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
                            RFC_ACCEPT),
                      RD_WS_HTTP_BAD_ACCEPT);
-    ck_assert_int_eq(PARSE("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-                           RFC_ACCEPT),
-                     RD_WS_HTTP_BAD_ACCEPT);
+    ck_assert_int_eq(
+        PARSE("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", RFC_ACCEPT),
+        RD_WS_HTTP_BAD_ACCEPT);
     /* missing upgrade headers */
     ck_assert_int_eq(PARSE("HTTP/1.1 101 OK\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n",
@@ -176,12 +195,14 @@ START_TEST(response_variants)
                            RFC_ACCEPT),
                      RD_WS_HTTP_EXTENSION);
     /* non-101 */
-    ck_assert_int_eq(PARSE("HTTP/1.1 401 Unauthorized\r\nContent-Length: 22\r\n\r\nfailed authentication\n",
-                           RFC_ACCEPT),
-                     RD_WS_HTTP_STATUS);
+    ck_assert_int_eq(
+        PARSE("HTTP/1.1 401 Unauthorized\r\nContent-Length: 22\r\n\r\nfailed authentication\n",
+              RFC_ACCEPT),
+        RD_WS_HTTP_STATUS);
     ck_assert_int_eq(r.status, 401);
     ck_assert_int_eq(r.content_length, 22);
-    ck_assert_uint_eq(r.header_len, strlen("HTTP/1.1 401 Unauthorized\r\nContent-Length: 22\r\n\r\n"));
+    ck_assert_uint_eq(r.header_len,
+                      strlen("HTTP/1.1 401 Unauthorized\r\nContent-Length: 22\r\n\r\n"));
     ck_assert_int_eq(PARSE("HTTP/1.0 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n", RFC_ACCEPT),
                      RD_WS_HTTP_STATUS);
     ck_assert_int_eq(r.status, 400);
@@ -209,9 +230,9 @@ START_TEST(response_variants)
         memcpy(big, "HTTP/1.1 101 OK\r\nX: ", 20);
         ck_assert_int_eq(rd_ws_http_parse_response((const uint8_t *)big, n, RFC_ACCEPT, &r),
                          RD_WS_HTTP_TOO_BIG);
-        ck_assert_int_eq(rd_ws_http_parse_response((const uint8_t *)big, RD_MAX_HTTP_HEADER - 1,
-                                                   RFC_ACCEPT, &r),
-                         RD_WS_HTTP_NEED_MORE);
+        ck_assert_int_eq(
+            rd_ws_http_parse_response((const uint8_t *)big, RD_MAX_HTTP_HEADER - 1, RFC_ACCEPT, &r),
+            RD_WS_HTTP_NEED_MORE);
         free(big);
     }
 }
@@ -223,8 +244,9 @@ START_TEST(response_listen_header)
     struct rd_ws_http_resp r;
     char *big;
     size_t i, n;
-#define HEAD101 "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
-                "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
+#define HEAD101                                                                                    \
+    "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"                             \
+    "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
 #define PARSE(s) rd_ws_http_parse_response((const uint8_t *)(s), strlen(s), RFC_ACCEPT, &r)
     ck_assert_int_eq(PARSE(HEAD101 "\r\n"), RD_WS_HTTP_OK);
     ck_assert_str_eq(r.listen, "");
@@ -232,7 +254,7 @@ START_TEST(response_listen_header)
                      RD_WS_HTTP_OK);
     ck_assert_str_eq(r.listen, "127.0.0.1:8123, [::1]:1080");
     ck_assert_int_eq(PARSE(HEAD101 "X-Rdial-Listen: 0.0.0.0:8123\r\n"
-                           "X-Rdial-Listen: 127.0.0.1:3128\r\n\r\n"),
+                                   "X-Rdial-Listen: 127.0.0.1:3128\r\n\r\n"),
                      RD_WS_HTTP_OK);
     ck_assert_str_eq(r.listen, "0.0.0.0:8123, 127.0.0.1:3128");
     /* a value that does not fit whole is dropped, the rest kept */
@@ -252,11 +274,11 @@ END_TEST
 /* ---- a tiny websocket server ---- */
 
 enum srv_mode {
-    SRV_OK,          /* 101 with the right accept */
-    SRV_OK_FRAMES,   /* 101 and a Connect frame in the same write */
-    SRV_401,         /* Go example authorizer refusing */
+    SRV_OK,        /* 101 with the right accept */
+    SRV_OK_FRAMES, /* 101 and a Connect frame in the same write */
+    SRV_401,       /* Go example authorizer refusing */
     SRV_BAD_ACCEPT,
-    SRV_SILENT,      /* never answers */
+    SRV_SILENT, /* never answers */
 };
 
 #define SRV_MAX_MSGS 64
@@ -346,9 +368,7 @@ static void srv_read_frames(struct srv *sv, struct evbuffer *in)
             return;
         }
         switch (ev.type) {
-        case RD_WS_EV_MESSAGE:
-            srv_on_message(sv, ev.data, ev.len);
-            break;
+        case RD_WS_EV_MESSAGE: srv_on_message(sv, ev.data, ev.len); break;
         case RD_WS_EV_PING:
             sv->pings++;
             srv_frame(sv, 1, RD_WS_OP_PONG, ev.data, ev.len);
@@ -366,8 +386,7 @@ static void srv_read_frames(struct srv *sv, struct evbuffer *in)
                              RD_WS_OK);
             break;
         }
-        default:
-            break;
+        default: break;
         }
         evbuffer_drain(in, used);
     }
@@ -395,21 +414,16 @@ static void srv_read_cb(struct bufferevent *bev, void *arg)
         sscanf(k + 21, "%60[^\r]", key);
         ck_assert_int_eq(rd_ws_accept_key(key, accept), 0);
         switch (sv->mode) {
-        case SRV_SILENT:
-            return;
-        case SRV_401:
-        {
+        case SRV_SILENT: return;
+        case SRV_401: {
             static const char h401[] = "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\n"
                                        "Content-Length: 22\r\n\r\n";
             bufferevent_write(bev, h401, sizeof h401 - 1);
         }
             bufferevent_write(bev, "failed authentication\n", 22);
             return;
-        case SRV_BAD_ACCEPT:
-            accept[3] ^= 1;
-            break;
-        default:
-            break;
+        case SRV_BAD_ACCEPT: accept[3] ^= 1; break;
+        default: break;
         }
         snprintf(resp, sizeof resp,
                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -463,8 +477,9 @@ static void srv_start(struct srv *sv, struct event_base *base, enum srv_mode mod
     memset(&sin, 0, sizeof sin);
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sv->lis = evconnlistener_new_bind(base, srv_accept_cb, sv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                      8, (struct sockaddr *)&sin, sizeof sin);
+    sv->lis =
+        evconnlistener_new_bind(base, srv_accept_cb, sv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                8, (struct sockaddr *)&sin, sizeof sin);
     ck_assert_ptr_nonnull(sv->lis);
     getsockname(evconnlistener_get_fd(sv->lis), (struct sockaddr *)&sin, &sl);
     sv->port = ntohs(sin.sin_port);
@@ -507,7 +522,7 @@ static void own_session_closed(struct rd_session *s, const char *reason, void *a
     o->s = NULL;
 }
 
-static const struct rd_session_cbs own_scbs = {.on_closed = own_session_closed};
+static const struct rd_session_cbs own_scbs = { .on_closed = own_session_closed };
 
 static struct rd_session *own_open(struct rd_ws_client *ws, const struct rd_link_ops *ops,
                                    void *link, void *arg)
@@ -530,14 +545,14 @@ static void own_done(struct rd_ws_client *ws, int was_open, const char *reason, 
     }
 }
 
-static const struct rd_ws_client_cbs own_cbs = {.on_open = own_open, .on_done = own_done};
+static const struct rd_ws_client_cbs own_cbs = { .on_open = own_open, .on_done = own_done };
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg) {}
 
 /* Run the loop until pred() or ms elapsed. Returns pred()'s final value. */
 static int run_until(struct event_base *base, int (*pred)(void *), void *arg, int ms)
 {
-    struct timeval tick = {0, 5000}, start, now;
+    struct timeval tick = { 0, 5000 }, start, now;
     struct event *t = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
     int ok = 0;
 
@@ -565,13 +580,21 @@ struct ctx {
     struct event_base *base;
 };
 
-static int p_open(void *a) { struct ctx *c = a; return c->sv.upgraded && c->o.s != NULL; }
-static int p_done(void *a) { struct ctx *c = a; return c->o.dones > 0; }
+static int p_open(void *a)
+{
+    struct ctx *c = a;
+    return c->sv.upgraded && c->o.s != NULL;
+}
+static int p_done(void *a)
+{
+    struct ctx *c = a;
+    return c->o.dones > 0;
+}
 
 static void ctx_start(struct ctx *c, enum srv_mode mode, int handshake_ms, int free_in_done)
 {
     struct rd_ws_client_config cfg;
-    static const char *const hdrs[] = {"X-Tunnel-ID: foo", "X-Extra: two words", NULL};
+    static const char *const hdrs[] = { "X-Tunnel-ID: foo", "X-Extra: two words", NULL };
     char url[128], *err = NULL;
 
     memset(c, 0, sizeof *c);
@@ -606,7 +629,11 @@ struct big {
     struct ctx *c;
     size_t want;
 };
-static int p_error2(void *a) { struct ctx *c = a; return srv_find(&c->sv, 2, RD_MSG_ERROR) != NULL; }
+static int p_error2(void *a)
+{
+    struct ctx *c = a;
+    return srv_find(&c->sv, 2, RD_MSG_ERROR) != NULL;
+}
 static int p_error4(void *a)
 {
     struct ctx *c = a;
@@ -617,7 +644,11 @@ static int p_data(void *a)
     struct big *b = a;
     return b->c->sv.data_len >= b->want;
 }
-static int p_srv_closed(void *a) { struct ctx *c = a; return c->o.dones > 0 && c->sv.eof; }
+static int p_srv_closed(void *a)
+{
+    struct ctx *c = a;
+    return c->o.dones > 0 && c->sv.eof;
+}
 
 START_TEST(e2e_session)
 {
@@ -717,7 +748,11 @@ START_TEST(e2e_session)
 }
 END_TEST
 
-static int p_error6(void *a) { struct ctx *c = a; return srv_find(&c->sv, 6, RD_MSG_ERROR) != NULL; }
+static int p_error6(void *a)
+{
+    struct ctx *c = a;
+    return srv_find(&c->sv, 6, RD_MSG_ERROR) != NULL;
+}
 
 START_TEST(e2e_frames_with_101)
 {
@@ -805,7 +840,11 @@ START_TEST(e2e_refused)
 }
 END_TEST
 
-static int p_srv_close_seen(void *a) { struct ctx *c = a; return c->sv.closes > 0 && c->o.dones > 0; }
+static int p_srv_close_seen(void *a)
+{
+    struct ctx *c = a;
+    return c->sv.closes > 0 && c->o.dones > 0;
+}
 
 static void protocol_violation(const uint8_t *frame, size_t len, unsigned want_code,
                                const char *want_reason)
@@ -831,7 +870,7 @@ END_TEST
 
 START_TEST(e2e_masked_from_server)
 {
-    uint8_t f[16], key[4] = {1, 2, 3, 4};
+    uint8_t f[16], key[4] = { 1, 2, 3, 4 };
     size_t n = rd_ws_frame_encode_header(f, 1, RD_WS_OP_BINARY, 2, key);
     rd_ws_mask_copy(f + n, (const uint8_t *)"hi", 2, key, 0);
     protocol_violation(f, n + 2, RD_WS_CLOSE_PROTOCOL, "masked frame from server");
@@ -866,8 +905,8 @@ static SSL_CTX *make_tls_server(char *ca_path, size_t ca_len)
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, pk);
     name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"rdial-test",
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"rdial-test", -1,
+                               -1, 0);
     X509_set_issuer_name(x, name);
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
@@ -950,7 +989,7 @@ START_TEST(connect_bad_args)
     struct rd_ws_client_config cfg;
     struct owner o;
     char *err = NULL;
-    static const char *const bad_hdrs[] = {"X-Injected: a\r\nHost: evil", NULL};
+    static const char *const bad_hdrs[] = { "X-Injected: a\r\nHost: evil", NULL };
 
     memset(&o, 0, sizeof o);
     memset(&cfg, 0, sizeof cfg);

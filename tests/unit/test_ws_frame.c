@@ -8,7 +8,7 @@
 #include "check_main.h"
 #include "transport/ws_frame.h"
 
-static const uint8_t rfc_key[4] = {0x37, 0xfa, 0x21, 0x3d};
+static const uint8_t rfc_key[4] = { 0x37, 0xfa, 0x21, 0x3d };
 
 /* ---- a stream harness: bytes in (in any chunking), a log of events out ---- */
 
@@ -136,14 +136,15 @@ static size_t put_frame(uint8_t *buf, int fin, unsigned op, const void *payload,
 
 START_TEST(rfc_vectors)
 {
-    static const uint8_t unmasked_hello[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-    static const uint8_t masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
-                                           0x7f, 0x9f, 0x4d, 0x51, 0x58};
-    static const uint8_t frag1[] = {0x01, 0x03, 0x48, 0x65, 0x6c};
-    static const uint8_t frag2[] = {0x80, 0x02, 0x6c, 0x6f};
-    static const uint8_t ping[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d,
-                                   0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t unmasked_hello[] = { 0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f };
+    static const uint8_t masked_hello[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                            0x7f, 0x9f, 0x4d, 0x51, 0x58 };
+    static const uint8_t frag1[] = { 0x01, 0x03, 0x48, 0x65, 0x6c };
+    static const uint8_t frag2[] = { 0x80, 0x02, 0x6c, 0x6f };
+    static const uint8_t ping[] = { 0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f };
+    static const uint8_t pong[] = {
+        0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+    };
     struct rd_ws_frame_hdr h;
     uint8_t buf[70000], pl[65536];
 
@@ -205,9 +206,9 @@ START_TEST(rfc_vectors_reassembled)
 {
     /* the RFC's fragmented text, as binary; ping between fragments; masked pong */
     static const uint8_t stream[] = {
-        0x02, 0x03, 0x48, 0x65, 0x6c,                    /* binary "Hel", no FIN */
-        0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f,        /* ping "Hello" */
-        0x80, 0x02, 0x6c, 0x6f,                          /* cont "lo", FIN */
+        0x02, 0x03, 0x48, 0x65, 0x6c,             /* binary "Hel", no FIN */
+        0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f, /* ping "Hello" */
+        0x80, 0x02, 0x6c, 0x6f,                   /* cont "lo", FIN */
     };
     struct harness h;
     decode_all_ways(stream, sizeof stream, RD_WS_ROLE_CLIENT, 0, 1, &h);
@@ -225,10 +226,10 @@ END_TEST
 
 START_TEST(round_trip_lengths)
 {
-    static const size_t lens[] = {0, 1, 125, 126, 127, 65535, 65536, 1u << 20};
-    static const size_t hlens[] = {2, 2, 2, 4, 4, 4, 10, 10};
+    static const size_t lens[] = { 0, 1, 125, 126, 127, 65535, 65536, 1u << 20 };
+    static const size_t hlens[] = { 2, 2, 2, 4, 4, 4, 10, 10 };
     size_t i, j, big = (1u << 20) + 64;
-    uint8_t *payload = malloc(big), *frame = malloc(big), key[4] = {1, 2, 0x80, 0xff};
+    uint8_t *payload = malloc(big), *frame = malloc(big), key[4] = { 1, 2, 0x80, 0xff };
 
     for (j = 0; j < big; j++)
         payload[j] = (uint8_t)(j * 131 + 7);
@@ -280,7 +281,7 @@ START_TEST(split_every_offset)
         msg[i] = (uint8_t)(i ^ 0x5a);
     cl = rd_ws_close_build(close_pl, RD_WS_CLOSE_NORMAL, "bye");
     for (masked = 0; masked <= 1; masked++) {
-        uint8_t k1[4] = {9, 8, 7, 6}, k2[4] = {0xde, 0xad, 0xbe, 0xef};
+        uint8_t k1[4] = { 9, 8, 7, 6 }, k2[4] = { 0xde, 0xad, 0xbe, 0xef };
         const uint8_t *ka = masked ? k1 : NULL, *kb = masked ? k2 : NULL;
         struct harness h;
         size_t off = 0;
@@ -301,15 +302,15 @@ START_TEST(split_every_offset)
         decode_all_ways(stream, n, masked ? RD_WS_ROLE_SERVER : RD_WS_ROLE_CLIENT, 0, 1, &h);
         ck_assert_int_eq(h.err, RD_WS_OK);
         ck_assert_uint_eq(h.events, 7);
-#define EXPECT(t, p, l)                                                                  \
-    do {                                                                                 \
-        uint64_t got_;                                                                   \
-        ck_assert_uint_eq(h.log[off], (t));                                              \
-        memcpy(&got_, h.log + off + 1, 8);                                               \
-        ck_assert_uint_eq(got_, (l));                                                    \
-        if ((l) > 0)                                                                     \
-            ck_assert_mem_eq(h.log + off + 9, (p), (l));                                 \
-        off += 9 + (l);                                                                  \
+#define EXPECT(t, p, l)                                                                            \
+    do {                                                                                           \
+        uint64_t got_;                                                                             \
+        ck_assert_uint_eq(h.log[off], (t));                                                        \
+        memcpy(&got_, h.log + off + 1, 8);                                                         \
+        ck_assert_uint_eq(got_, (l));                                                              \
+        if ((l) > 0)                                                                               \
+            ck_assert_mem_eq(h.log + off + 9, (p), (l));                                           \
+        off += 9 + (l);                                                                            \
     } while (0)
         EXPECT(RD_WS_EV_MESSAGE, "one", 3);
         EXPECT(RD_WS_EV_MESSAGE, "", 0);
@@ -329,7 +330,8 @@ END_TEST
 START_TEST(large_fragmented_bytewise)
 {
     size_t total = 70000, n = 0, pos = 0, i;
-    uint8_t *msg = malloc(total), *stream = malloc(total + 1024), key[4] = {0x11, 0x22, 0x33, 0x44};
+    uint8_t *msg = malloc(total), *stream = malloc(total + 1024),
+            key[4] = { 0x11, 0x22, 0x33, 0x44 };
     struct harness h;
     uint64_t l;
 
@@ -367,7 +369,7 @@ static void naive_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8
 START_TEST(mask_matches_naive)
 {
     uint8_t src[128], a[128], b[128], c[128];
-    const uint8_t key[4] = {0x12, 0x9a, 0xf0, 0x3c};
+    const uint8_t key[4] = { 0x12, 0x9a, 0xf0, 0x3c };
     size_t off, len, i, align;
 
     for (i = 0; i < sizeof src; i++)
@@ -453,19 +455,28 @@ START_TEST(malformed)
 
     memset(big, 'x', sizeof big);
     /* reserved bits, each */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\xc2\x00", 2), RD_WS_ERR_RSV);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\xa2\x00", 2), RD_WS_ERR_RSV);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x92\x00", 2), RD_WS_ERR_RSV);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\xc2\x00", 2),
+                     RD_WS_ERR_RSV);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\xa2\x00", 2),
+                     RD_WS_ERR_RSV);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x92\x00", 2),
+                     RD_WS_ERR_RSV);
     /* reported from the first bytes, before the rest of the header */
     ck_assert_int_eq(rd_ws_frame_parse((const uint8_t *)"\xc2\xff", 2, &h), RD_WS_ERR_RSV);
     /* bad opcodes */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x83\x00", 2), RD_WS_ERR_OPCODE);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x87\x00", 2), RD_WS_ERR_OPCODE);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x8b\x00", 2), RD_WS_ERR_OPCODE);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x8f\x00", 2), RD_WS_ERR_OPCODE);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x83\x00", 2),
+                     RD_WS_ERR_OPCODE);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x87\x00", 2),
+                     RD_WS_ERR_OPCODE);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x8b\x00", 2),
+                     RD_WS_ERR_OPCODE);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x8f\x00", 2),
+                     RD_WS_ERR_OPCODE);
     /* fragmented control frames */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x09\x00", 2), RD_WS_ERR_CONTROL_FRAG);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x08\x00", 2), RD_WS_ERR_CONTROL_FRAG);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x09\x00", 2),
+                     RD_WS_ERR_CONTROL_FRAG);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x08\x00", 2),
+                     RD_WS_ERR_CONTROL_FRAG);
     /* control frame > 125 */
     n = put_frame(buf, 1, RD_WS_OP_PING, big, 126, NULL);
     ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, buf, n), RD_WS_ERR_CONTROL_LEN);
@@ -478,7 +489,8 @@ START_TEST(malformed)
                                (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x01", 10),
                      RD_WS_ERR_LEN64);
     /* non-minimal length encodings are accepted */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x82\x7e\x00\x02hi", 6), RD_WS_OK);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x82\x7e\x00\x02hi", 6),
+                     RD_WS_OK);
     ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0,
                                (const uint8_t *)"\x82\x7f\x00\x00\x00\x00\x00\x00\x00\x02hi", 12),
                      RD_WS_OK);
@@ -503,16 +515,24 @@ START_TEST(malformed)
                                (const uint8_t *)"\x82\x7f\x7f\xff\xff\xff\xff\xff\xff\xff", 10),
                      RD_WS_ERR_TOO_BIG);
     /* continuation without start */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x80\x00", 2), RD_WS_ERR_CONT_NO_START);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x80\x00", 2),
+                     RD_WS_ERR_CONT_NO_START);
     ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x82\x00\x00\x00", 4),
                      RD_WS_ERR_CONT_NO_START);
     /* new data frame while a fragmented message is open */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x02\x01" "a\x82\x00", 5),
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0,
+                               (const uint8_t *)"\x02\x01"
+                                                "a\x82\x00",
+                               5),
                      RD_WS_ERR_DATA_IN_FRAG);
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x02\x01" "a\x81\x00", 5),
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0,
+                               (const uint8_t *)"\x02\x01"
+                                                "a\x81\x00",
+                               5),
                      RD_WS_ERR_DATA_IN_FRAG);
     /* text frames: an error for remotedialer, fragmented or not */
-    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x81\x05Hello", 7), RD_WS_ERR_TEXT);
+    ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x81\x05Hello", 7),
+                     RD_WS_ERR_TEXT);
     ck_assert_int_eq(parse_one(RD_WS_ROLE_CLIENT, 0, (const uint8_t *)"\x01\x03Hel\x80\x02lo", 9),
                      RD_WS_ERR_TEXT);
     /* role rules: a server must not mask, a client must */
@@ -541,7 +561,7 @@ END_TEST
 
 START_TEST(close_payloads)
 {
-    uint8_t p[RD_WS_MAX_CONTROL] = {0};
+    uint8_t p[RD_WS_MAX_CONTROL] = { 0 };
     unsigned code;
     const char *reason;
     size_t rl, n;
@@ -554,7 +574,10 @@ START_TEST(close_payloads)
                      RD_WS_ERR_CLOSE_PAYLOAD);
     n = rd_ws_close_build(p, 1000, "bye");
     ck_assert_uint_eq(n, 5);
-    ck_assert_mem_eq(p, "\x03\xe8" "bye", 5);
+    ck_assert_mem_eq(p,
+                     "\x03\xe8"
+                     "bye",
+                     5);
     ck_assert_int_eq(rd_ws_close_parse(p, n, &code, &reason, &rl), RD_WS_OK);
     ck_assert_uint_eq(code, 1000);
     ck_assert_uint_eq(rl, 3);
@@ -564,7 +587,7 @@ START_TEST(close_payloads)
     ck_assert_uint_eq(code, 1002);
     ck_assert_uint_eq(rl, 0);
     /* codes not allowed on the wire */
-    static const unsigned bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535};
+    static const unsigned bad[] = { 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = rd_ws_close_build(p, bad[i], "");
         ck_assert_int_eq(rd_ws_close_parse(p, n, &code, &reason, &rl), RD_WS_ERR_CLOSE_PAYLOAD);

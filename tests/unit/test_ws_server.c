@@ -66,7 +66,8 @@ START_TEST(handshake_rfc_example)
     /* token lists and case: "keep-alive, Upgrade", "WebSocket" */
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\n"
                            "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: " RFC_KEY
-                           "\r\nSec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_OK);
 }
 END_TEST
@@ -77,41 +78,50 @@ START_TEST(handshake_refusals)
 
     ck_assert_int_eq(check("POST /connect HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY
-                           "\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n", &st),
+                           "\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+                           &st),
                      RD_WS_HS_NOT_GET);
     ck_assert_int_eq(st, 400);
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: " RFC_KEY
-                           "\r\nSec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_NOT_UPGRADE);
     ck_assert_int_eq(st, 400);
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY
-                           "\r\nSec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_NOT_UPGRADE);
     ck_assert_int_eq(check("GET /connect HTTP/1.0\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY
-                           "\r\nSec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_NOT_UPGRADE);
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY
-                           "\r\nSec-WebSocket-Version: 8\r\n\r\n", &st),
+                           "\r\nSec-WebSocket-Version: 8\r\n\r\n",
+                           &st),
                      RD_WS_HS_VERSION);
     ck_assert_int_eq(st, 426);
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY "\r\n\r\n", &st),
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY "\r\n\r\n",
+                           &st),
                      RD_WS_HS_VERSION);
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_KEY);
     ck_assert_int_eq(st, 400);
     /* 15 bytes, not 16 */
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "Sec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_KEY);
     ck_assert_int_eq(check("GET /connect HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n", &st),
+                           "Sec-WebSocket-Version: 13\r\n\r\n",
+                           &st),
                      RD_WS_HS_KEY);
 }
 END_TEST
@@ -120,9 +130,9 @@ END_TEST
 START_TEST(handshake_response_bytes)
 {
     char out[512], small[40];
-    static const char want[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                               "Connection: Upgrade\r\nSec-WebSocket-Accept: " RFC_ACCEPT
-                               "\r\n\r\n";
+    static const char want[] =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n";
     int n = rd_ws_handshake_response(RFC_ACCEPT, NULL, out, sizeof out);
 
     ck_assert_int_eq(n, (int)strlen(want));
@@ -139,11 +149,11 @@ END_TEST
 struct t {
     struct event_base *base;
     struct rd_ws_server *srv;
-    int peer;                /* our (the websocket client's) end, non-blocking */
+    int peer; /* our (the websocket client's) end, non-blocking */
     struct rd_session *s;
     int closed;
     char reason[128];
-    struct evbuffer *in;     /* bytes the server sent us */
+    struct evbuffer *in; /* bytes the server sent us */
 };
 
 static void sess_closed(struct rd_session *s, const char *reason, void *arg)

@@ -185,10 +185,7 @@ size_t tu_peer_take(struct tu_peer *p, void *dst, size_t n)
     return r > 0 ? (size_t)r : 0;
 }
 
-void tu_peer_drain(struct tu_peer *p)
-{
-    evbuffer_drain(tu_peer_in(p), tu_peer_len(p));
-}
+void tu_peer_drain(struct tu_peer *p) { evbuffer_drain(tu_peer_in(p), tu_peer_len(p)); }
 
 struct want {
     struct tu_peer *p;
@@ -205,8 +202,7 @@ static int has_len(void *arg)
 static int has_str(void *arg)
 {
     struct want *w = arg;
-    struct evbuffer_ptr at = evbuffer_search(tu_peer_in(w->p), w->needle, strlen(w->needle),
-                                             NULL);
+    struct evbuffer_ptr at = evbuffer_search(tu_peer_in(w->p), w->needle, strlen(w->needle), NULL);
     return at.pos >= 0;
 }
 

@@ -32,8 +32,8 @@ void tu_tcppair(int sv[2]);
 struct tu_peer {
     struct event_base *base;
     struct bufferevent *bev;
-    int eof;         /* the other side's FIN was read */
-    int error;       /* a socket error (errno in err): ECONNRESET for a reset */
+    int eof;   /* the other side's FIN was read */
+    int error; /* a socket error (errno in err): ECONNRESET for a reset */
     int err;
 };
 
@@ -48,7 +48,7 @@ void tu_peer_free(struct tu_peer *p);
 
 void tu_peer_write(struct tu_peer *p, const void *data, size_t len);
 void tu_peer_puts(struct tu_peer *p, const char *s);
-void tu_peer_shutdown(struct tu_peer *p); /* our FIN (what was written goes first) */
+void tu_peer_shutdown(struct tu_peer *p);        /* our FIN (what was written goes first) */
 void tu_peer_reading(struct tu_peer *p, int on); /* a slow user: stop reading */
 struct evbuffer *tu_peer_in(struct tu_peer *p);  /* what we received, not yet taken */
 size_t tu_peer_len(struct tu_peer *p);

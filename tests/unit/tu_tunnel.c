@@ -52,8 +52,7 @@ static struct tu_far *far_add(struct tu_tunnel *t, const struct rd_msg *m)
     memset(f, 0, sizeof *f);
     f->id = m->conn_id;
     f->rx = evbuffer_new();
-    snprintf(f->target, sizeof f->target, "%.*s", (int)m->payload_len,
-             (const char *)m->payload);
+    snprintf(f->target, sizeof f->target, "%.*s", (int)m->payload_len, (const char *)m->payload);
     return f;
 }
 
@@ -168,10 +167,7 @@ void tu_tunnel_free(struct tu_tunnel *t)
 
 /* ---- the far conns ---- */
 
-struct tu_far *tu_far_at(struct tu_tunnel *t, size_t i)
-{
-    return i < t->nfar ? &t->far[i] : NULL;
-}
+struct tu_far *tu_far_at(struct tu_tunnel *t, size_t i) { return i < t->nfar ? &t->far[i] : NULL; }
 
 struct tu_far *tu_far_id(struct tu_tunnel *t, int64_t id)
 {

@@ -24,20 +24,20 @@ struct rd_session_config;
 /* One conn as the far side sees it. */
 struct tu_far {
     int64_t id;
-    char target[320];      /* the Connect payload: "tcp/host:port" ("key::tcp/..." forwarded) */
-    struct evbuffer *rx;   /* Data bytes received on it, not yet taken by the test */
-    uint64_t rx_total;     /* ... and in all */
-    int empty_data;        /* empty Data messages received */
-    int closed;            /* an Error arrived: the conn is over on our side */
-    char reason[128];      /* its text ("EOF" = graceful) */
-    int paused;            /* the session paused us (Pause in force) */
+    char target[320];    /* the Connect payload: "tcp/host:port" ("key::tcp/..." forwarded) */
+    struct evbuffer *rx; /* Data bytes received on it, not yet taken by the test */
+    uint64_t rx_total;   /* ... and in all */
+    int empty_data;      /* empty Data messages received */
+    int closed;          /* an Error arrived: the conn is over on our side */
+    char reason[128];    /* its text ("EOF" = graceful) */
+    int paused;          /* the session paused us (Pause in force) */
     int pauses, resumes;
 };
 
 struct tu_tunnel {
     struct event_base *base;
-    struct rd_registry *reg;  /* NULL: not registered */
-    struct rd_session *s;     /* NULL once the link is closed */
+    struct rd_registry *reg; /* NULL: not registered */
+    struct rd_session *s;    /* NULL once the link is closed */
     struct event *pump;
     int hold;
     int want_write, link_closes;
@@ -63,9 +63,9 @@ void tu_far_drain(struct tu_far *f);
 /* To the session. */
 void tu_tunnel_data(struct tu_tunnel *t, int64_t id, const void *data, size_t len);
 void tu_tunnel_puts(struct tu_tunnel *t, int64_t id, const char *s);
-void tu_tunnel_ack(struct tu_tunnel *t, int64_t id);           /* an empty Data */
+void tu_tunnel_ack(struct tu_tunnel *t, int64_t id);                       /* an empty Data */
 void tu_tunnel_error(struct tu_tunnel *t, int64_t id, const char *reason); /* "EOF" */
-void tu_tunnel_pause(struct tu_tunnel *t, int64_t id, int pause); /* Pause / Resume */
+void tu_tunnel_pause(struct tu_tunnel *t, int64_t id, int pause);          /* Pause / Resume */
 
 /* Stop (1) / restart (0) pulling messages: a websocket that does not drain. */
 void tu_tunnel_hold(struct tu_tunnel *t, int hold);

@@ -113,9 +113,10 @@ void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_ta
         a.kind = "auth-required";
         a.header = proxy ? "Proxy-Authenticate: Basic realm=\"rdial\""
                          : "WWW-Authenticate: Basic realm=\"rdial\"";
-        snprintf(a.text, sizeof a.text, "%s", proxy ? "proxy credentials required (Basic, "
-                                                      "user[@client-id])"
-                                                    : "authentication required");
+        snprintf(a.text, sizeof a.text, "%s",
+                 proxy ? "proxy credentials required (Basic, "
+                         "user[@client-id])"
+                       : "authentication required");
         break;
     case RD_FEV_FORBIDDEN:
         a.status = 403;
@@ -125,7 +126,8 @@ void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_ta
     case RD_FEV_NO_CLIENT_IN_TARGET:
         a.status = 400;
         a.kind = "no-client-in-target";
-        snprintf(a.text, sizeof a.text, "%s: name the client in the host (<host>.<client-id>) "
+        snprintf(a.text, sizeof a.text,
+                 "%s: name the client in the host (<host>.<client-id>) "
                  "or give proxy credentials (user = client id)",
                  t->why ? t->why : "target names no client");
         break;

@@ -128,8 +128,7 @@ static void wait_ack(struct rd_conn *c, void *arg)
         hc_connect_established(h); /* an rdial client's target accepted the connection */
 }
 
-static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed,
-                                             wait_ack };
+static const struct rd_conn_cbs wait_cbs = { wait_readable, wait_writable, wait_closed, wait_ack };
 
 void hc_connect_start(struct hc *h, const struct rd_hr_request *rq)
 {

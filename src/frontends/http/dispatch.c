@@ -32,15 +32,15 @@ static void admin_write(struct hc *h, const struct rd_admin_answer *ans, int clo
     struct evbuffer *out = bufferevent_get_output(h->bev);
 
     h->status = ans->status;
-    evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n%s\r\nCache-Control: no-store\r\n"
-                             "Content-Length: %zu\r\n%s%s%s\r\n",
-                        h->minor, ans->status,
-                        ans->status == 200 ? "OK" : hc_status_reason(ans->status), ans->ctype,
-                        evbuffer_get_length(ans->body),
-                        ans->challenge ? "WWW-Authenticate: Basic realm=\"rdial\"\r\n" : "",
-                        ans->headers != NULL ? ans->headers : "",
-                        close_conn ? "Connection: close\r\n"
-                                   : (h->minor == 0 ? "Connection: keep-alive\r\n" : ""));
+    evbuffer_add_printf(
+        out,
+        "HTTP/1.%d %d %s\r\n%s\r\nCache-Control: no-store\r\n"
+        "Content-Length: %zu\r\n%s%s%s\r\n",
+        h->minor, ans->status, ans->status == 200 ? "OK" : hc_status_reason(ans->status),
+        ans->ctype, evbuffer_get_length(ans->body),
+        ans->challenge ? "WWW-Authenticate: Basic realm=\"rdial\"\r\n" : "",
+        ans->headers != NULL ? ans->headers : "",
+        close_conn ? "Connection: close\r\n" : (h->minor == 0 ? "Connection: keep-alive\r\n" : ""));
     if (!h->is_head)
         evbuffer_add_buffer(out, ans->body);
     if (close_conn)
@@ -146,8 +146,8 @@ static void dispatch_route(struct hc *h, const struct rd_hr_request *rq)
         hc_reply_text(h, 500, "internal", "out of memory", 1);
         return;
     }
-    if (rd_route_prepare(h->fe->cfg.route, h->fe->cfg.fe, rq, h->peer, &h->who, parsed,
-                         &h->x.spec, &ans) != 0) {
+    if (rd_route_prepare(h->fe->cfg.route, h->fe->cfg.fe, rq, h->peer, &h->who, parsed, &h->x.spec,
+                         &ans) != 0) {
         h->x.active = 1; /* counted and logged as a route request */
         hc_reply(h, &ans, has_body(rq));
     } else {
@@ -181,8 +181,8 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
     if (rq->auth == RD_HR_AUTH_INVALID) {
         v = RD_FEV_AUTH;
     } else {
-        v = rd_fe_login(h->fe->cfg.fe, "http proxy", h->peer, rq->auth == RD_HR_AUTH_BASIC,
-                        user, rq->auth == RD_HR_AUTH_BASIC ? rq->password : NULL, &h->who);
+        v = rd_fe_login(h->fe->cfg.fe, "http proxy", h->peer, rq->auth == RD_HR_AUTH_BASIC, user,
+                        rq->auth == RD_HR_AUTH_BASIC ? rq->password : NULL, &h->who);
     }
     if (v != RD_FEV_OK) {
         h->x.fe = RD_FE_HTTPPROXY;
@@ -231,22 +231,21 @@ void hc_dispatch(struct hc *h, struct rd_hr_request *rq)
     rd_fe_who_init(&h->who, h->source);
     if (h->fe->cfg.kind != RD_HTTPFE_ADMIN && rd_hm_via_has(&rq->headers, h->fe->cfg.via)) {
         char text[RD_FWD_MAX_TEXT];
-        rd_log_limited(&h->fe->warn_loop, RD_LOG_WARN, "%s %s: %s %.80s refused: its Via "
-                       "lists this server (%s): a loop", h->fe->name, h->peer, rq->method,
-                       rq->target, h->fe->cfg.via);
-        snprintf(text, sizeof text, "loop: the request went through this server before "
-                 "(Via: %s)", h->fe->cfg.via);
+        rd_log_limited(&h->fe->warn_loop, RD_LOG_WARN,
+                       "%s %s: %s %.80s refused: its Via "
+                       "lists this server (%s): a loop",
+                       h->fe->name, h->peer, rq->method, rq->target, h->fe->cfg.via);
+        snprintf(text, sizeof text,
+                 "loop: the request went through this server before "
+                 "(Via: %s)",
+                 h->fe->cfg.via);
         hc_reply_text(h, 508, "loop-detected", text, 1);
         memset(rq->password, 0, sizeof rq->password);
         return;
     }
     switch (h->fe->cfg.kind) {
-    case RD_HTTPFE_PROXY:
-        dispatch_proxy(h, rq);
-        break;
-    case RD_HTTPFE_MAIN:
-        dispatch_main(h, rq);
-        break;
+    case RD_HTTPFE_PROXY: dispatch_proxy(h, rq); break;
+    case RD_HTTPFE_MAIN: dispatch_main(h, rq); break;
     case RD_HTTPFE_ADMIN:
         if (dispatch_admin(h, rq) != 0)
             hc_reply_text(h, 404, "not-found", "not found", has_body(rq));

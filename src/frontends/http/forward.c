@@ -128,9 +128,9 @@ void fwd_done(struct hc *h, const char *outcome)
     timersub(&now, &h->x.t0, &d);
     rd_info("route %s %s %s %s -> %d, up %llu down %llu bytes, %ld ms, %s", h->method,
             h->x.spec.target.client_id[0] ? h->x.spec.target.client_id : "-",
-            h->x.spec.target.addr[0] ? h->x.spec.target.addr : "-", path[0] ? path : "-",
-            h->status, (unsigned long long)h->x.up,
-            (unsigned long long)h->x.down, (long)(d.tv_sec * 1000 + d.tv_usec / 1000), outcome);
+            h->x.spec.target.addr[0] ? h->x.spec.target.addr : "-", path[0] ? path : "-", h->status,
+            (unsigned long long)h->x.up, (unsigned long long)h->x.down,
+            (long)(d.tv_sec * 1000 + d.tv_usec / 1000), outcome);
 }
 
 void fwd_user_gone(struct hc *h)
@@ -171,9 +171,8 @@ static void response_done(struct hc *h)
 {
     struct fwd *x = &h->x;
 
-    if (x->target_keep && fwd_keeping(h) &&
-        x->conn != NULL && !x->conn_gone && x->req_done && x->tls == NULL &&
-        evbuffer_get_length(x->rin) == 0 && rd_conn_rx_len(x->conn) == 0 &&
+    if (x->target_keep && fwd_keeping(h) && x->conn != NULL && !x->conn_gone && x->req_done &&
+        x->tls == NULL && evbuffer_get_length(x->rin) == 0 && rd_conn_rx_len(x->conn) == 0 &&
         (!x->spec.scope_private || (!x->close_after && h->keep_alive && !h->user_eof))) {
         struct rd_conn *c = x->conn;
         x->conn = NULL;
@@ -205,13 +204,14 @@ static void start_upgraded(struct hc *h)
     struct evbuffer *out = bufferevent_get_output(h->bev);
     size_t i;
 
-    evbuffer_add_printf(out, "HTTP/1.1 101 %s\r\n", resp->reason[0] ? resp->reason
-                                                                   : "Switching Protocols");
+    evbuffer_add_printf(out, "HTTP/1.1 101 %s\r\n",
+                        resp->reason[0] ? resp->reason : "Switching Protocols");
     for (i = 0; i < resp->headers.n; i++) {
         const struct rd_hm_header *hd = &resp->headers.h[i];
         if (strcasecmp(hd->name, "keep-alive") == 0 || strcasecmp(hd->name, "te") == 0 ||
             strcasecmp(hd->name, "trailer") == 0 || strcasecmp(hd->name, "content-length") == 0 ||
-            strcasecmp(hd->name, "transfer-encoding") == 0 || strncasecmp(hd->name, "proxy-", 6) == 0)
+            strcasecmp(hd->name, "transfer-encoding") == 0 ||
+            strncasecmp(hd->name, "proxy-", 6) == 0)
             continue;
         evbuffer_add_printf(out, "%s: %s\r\n", hd->name, hd->value);
     }
@@ -272,9 +272,7 @@ static int send_response_head(struct hc *h)
     case RD_HM_BODY_LENGTH:
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)resp->content_length);
         break;
-    case RD_HM_BODY_CHUNKED:
-        evbuffer_add_printf(out, "Transfer-Encoding: %s\r\n", resp->te);
-        break;
+    case RD_HM_BODY_CHUNKED: evbuffer_add_printf(out, "Transfer-Encoding: %s\r\n", resp->te); break;
     case RD_HM_BODY_CLOSE:
         if (h->minor == 1) { /* each piece framed as a chunk: a cut shows */
             x->rechunk = 1;
@@ -306,7 +304,8 @@ static int redial(struct hc *h)
 
     x->retry_head = NULL; /* once */
     rd_debug("%s %s: kept conn to %s closed before answering (%s): sending again on a new "
-             "conn", h->fe->name, h->peer, x->spec.target.addr, x->conn_reason);
+             "conn",
+             h->fe->name, h->peer, x->spec.target.addr, x->conn_reason);
     if (fwd_dial(h, &x->spec.target, &x->conn) != RD_FEV_OK) {
         x->conn = NULL;
         free(head);
@@ -399,9 +398,7 @@ static void pump_head(struct hc *h)
         buf = (const char *)evbuffer_pullup(x->rin, (ev_ssize_t)len);
         r = rd_hm_response_parse(&x->rparser, buf, len, x->resp, &used);
         switch (r) {
-        case RD_HM_INTERIM:
-            evbuffer_drain(x->rin, used);
-            continue;
+        case RD_HM_INTERIM: evbuffer_drain(x->rin, used); continue;
         case RD_HM_OK:
             evbuffer_drain(x->rin, used);
             head_complete(h);
@@ -442,9 +439,8 @@ static void body_eof(struct hc *h)
         x->resp_body.done = 1;
         return;
     }
-    fwd_fail(h, 502, "bad-response", strcmp(x->conn_reason, "EOF") == 0
-                                         ? "target closed mid-body"
-                                         : x->conn_reason);
+    fwd_fail(h, 502, "bad-response",
+             strcmp(x->conn_reason, "EOF") == 0 ? "target closed mid-body" : x->conn_reason);
 }
 
 /* The first `used` bytes of rin are body the tracker took: to the user (as a chunk when
@@ -701,8 +697,7 @@ static void exch_closed(struct rd_conn *c, const char *reason, void *arg)
         fwd_pump_up(h); /* a body still coming from the user is dropped, not waited for */
 }
 
-static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed,
-                                            NULL };
+static const struct rd_conn_cbs exch_cbs = { exch_readable, exch_writable, exch_closed, NULL };
 
 /* ---- timers ---- */
 
@@ -771,7 +766,7 @@ static void arm_first(struct hc *h)
 /* No conn: the refusal's answer, counted. */
 static void dial_refused(struct hc *h, enum rd_fe_verdict v, int has_body)
 {
-    h->status = v == RD_FEV_NO_CLIENT                        ? 404
+    h->status = v == RD_FEV_NO_CLIENT                         ? 404
                 : v == RD_FEV_LIMIT || v == RD_FEV_USER_LIMIT ? 503
                                                               : 502;
     fwd_done(h, rd_fe_verdict_str(v));
@@ -811,9 +806,8 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     gettimeofday(&x->t0, NULL);
     snprintf(x->log_path, sizeof x->log_path, "%.*s", (int)strcspn(x->spec.path, "?"),
              x->spec.path); /* the query is not logged: it may carry secrets */
-    x->asked_keep = fwd_keeping(h) && !x->spec.https &&
-                    rq->minor == 1 && !(x->spec.upgrade && rq->upgrade) &&
-                    (!x->spec.scope_private || h->keep_alive);
+    x->asked_keep = fwd_keeping(h) && !x->spec.https && rq->minor == 1 &&
+                    !(x->spec.upgrade && rq->upgrade) && (!x->spec.scope_private || h->keep_alive);
     n = build_head(h, rq, &head);
     if (n < 0) {
         fwd_fail(h, 431, "head-too-large", "request head too large to forward");

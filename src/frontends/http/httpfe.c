@@ -103,7 +103,6 @@ int hc_peek(struct evbuffer *b, struct evbuffer_iovec *v)
     return v->iov_base != NULL;
 }
 
-
 /* ---- ending ---- */
 
 static void reaper_cb(evutil_socket_t fd, short what, void *arg)
@@ -161,8 +160,7 @@ void hc_finish(struct hc *h, int abort)
     if (h->fe->cfg.kind == RD_HTTPFE_PROXY)
         rd_info("http proxy %s: %u request%s, last %s %s via %s, status %d, up %llu down %llu "
                 "bytes, %u on a kept conn, %ld ms, %s",
-                h->peer, h->requests, h->requests == 1 ? "" : "s",
-                h->method[0] ? h->method : "-",
+                h->peer, h->requests, h->requests == 1 ? "" : "s", h->method[0] ? h->method : "-",
                 h->x.spec.target.addr[0] ? h->x.spec.target.addr : "-",
                 h->x.spec.target.client_id[0] ? h->x.spec.target.client_id : "-", h->status,
                 (unsigned long long)h->up, (unsigned long long)h->down, h->reuses,
@@ -246,7 +244,6 @@ static void hc_end_now(struct hc *h, const char *reason, int reset)
     hc_finish(h, reset);
 }
 
-
 /* ---- reading request heads ---- */
 
 void hc_next_request(struct hc *h)
@@ -258,8 +255,8 @@ void hc_next_request(struct hc *h)
         hc_end(h, "shutting down", 0);
         return;
     }
-    rd_hr_parser_init(&h->parser, h->fe->cfg.kind == RD_HTTPFE_PROXY ? RD_HR_FORMS_PROXY
-                                                                      : RD_HR_FORM_ORIGIN,
+    rd_hr_parser_init(&h->parser,
+                      h->fe->cfg.kind == RD_HTTPFE_PROXY ? RD_HR_FORMS_PROXY : RD_HR_FORM_ORIGIN,
                       h->fe->cfg.max_head, 0);
     bufferevent_setwatermark(h->bev, EV_READ, 0, h->parser.max_head + 1);
     bufferevent_setwatermark(h->bev, EV_WRITE, RD_BEV_OUT_HIGH / 2, 0);
@@ -326,7 +323,7 @@ static void read_head(struct hc *h)
         h->minor = 1; /* the version is not known: answer in ours */
         free(rq);
         hc_reply_text(h, rd_hr_result_status(r), kinds[k >= 0 && k < 5 ? k : 0],
-              h->parser.why ? h->parser.why : "bad request", 1);
+                      h->parser.why ? h->parser.why : "bad request", 1);
         return;
     }
     evbuffer_drain(in, used);
@@ -339,9 +336,7 @@ static void read_head(struct hc *h)
 static void hc_drive(struct hc *h)
 {
     switch (h->st) {
-    case HC_READ_HEAD:
-        read_head(h);
-        break;
+    case HC_READ_HEAD: read_head(h); break;
     case HC_CONNECT_WAIT:
         if (h->user_eof)
             hc_end(h, "user closed before the tunnel was up", 1);
@@ -354,9 +349,7 @@ static void hc_drive(struct hc *h)
         if (h->st == HC_EXCH_HEAD || h->st == HC_EXCH_BODY)
             fwd_pump_down(h);
         break;
-    case HC_JOINED:
-        fwd_joined_pump(h);
-        break;
+    case HC_JOINED: fwd_joined_pump(h); break;
     case HC_FLUSH:
         if (evbuffer_get_length(bufferevent_get_output(h->bev)) == 0)
             hc_linger(h);
@@ -370,8 +363,7 @@ static void hc_drive(struct hc *h)
     }
     case HC_TUNNEL:
     case HC_ADMIN_WAIT: /* not reading; admin_done goes on */
-    case HC_DONE:
-        break;
+    case HC_DONE: break;
     }
 }
 
@@ -379,8 +371,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct hc *h = arg;
 
-    if ((h->st == HC_EXCH_HEAD || h->st == HC_EXCH_BODY) && !h->x.req_done &&
-        h->x.conn != NULL && !rd_conn_tx_blocked(h->x.conn)) {
+    if ((h->st == HC_EXCH_HEAD || h->st == HC_EXCH_BODY) && !h->x.req_done && h->x.conn != NULL &&
+        !rd_conn_tx_blocked(h->x.conn)) {
         /* request body: libevent read 4 KiB; take the rest of what the socket holds */
         int status = 0, err = 0;
         rd_bev_slurp(bev, RD_HTTPFE_MAX_IO, &status, &err);
@@ -443,26 +435,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
             hc_reply_text(h, 408, "header-timeout", text, 1);
         }
         break;
-    case HT_IDLE:
-        hc_end(h, "idle timeout", 0);
-        break;
+    case HT_IDLE: hc_end(h, "idle timeout", 0); break;
     case HT_WAIT:
         if (h->st == HC_CONNECT_WAIT)
             hc_connect_established(h);
         break;
     case HT_RESPONSE:
     case HT_STALL:
-    case HT_DEADLINE:
-        fwd_timeout(h, h->tkind);
-        break;
-    case HT_FLUSH:
-        hc_end(h, "flush timeout", 1);
-        break;
-    case HT_LINGER:
-        hc_finish(h, 0);
-        break;
-    case HT_NONE:
-        break;
+    case HT_DEADLINE: fwd_timeout(h, h->tkind); break;
+    case HT_FLUSH: hc_end(h, "flush timeout", 1); break;
+    case HT_LINGER: hc_finish(h, 0); break;
+    case HT_NONE: break;
     }
 }
 

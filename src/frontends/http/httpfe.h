@@ -66,27 +66,27 @@ enum rd_httpfe_kind { RD_HTTPFE_MAIN, RD_HTTPFE_PROXY, RD_HTTPFE_ADMIN };
 
 struct rd_httpfe_config {
     enum rd_httpfe_kind kind;
-    const char *host;         /* listen host ("" = all interfaces) */
-    int port;                 /* 0 = ephemeral */
-    void *tls_ctx;            /* SSL_CTX * for TLS (borrowed, outlives the front end); NULL */
+    const char *host; /* listen host ("" = all interfaces) */
+    int port;         /* 0 = ephemeral */
+    void *tls_ctx;    /* SSL_CTX * for TLS (borrowed, outlives the front end); NULL */
     int header_timeout_ms;
     int idle_timeout_ms;
-    int response_timeout_ms;  /* proxy: answer head; and the longest body stall */
-    int connect_wait_ms;      /* proxy: hold CONNECT's 200 this long for an early dial error */
-    size_t max_clients;       /* concurrent connections (HTTP ones: not upgraded websockets) */
+    int response_timeout_ms;      /* proxy: answer head; and the longest body stall */
+    int connect_wait_ms;          /* proxy: hold CONNECT's 200 this long for an early dial error */
+    size_t max_clients;           /* concurrent connections (HTTP ones: not upgraded websockets) */
     const char *max_clients_flag; /* for the refusal warning */
     /* per source address (listener.h; 0 = no cap): connections in all, and connections
      * before their first authorised request (proxy: credentials checked; main port: a
      * /client/ request accepted by the route; a websocket upgrade leaves the count) */
     size_t max_per_source, max_handshakes_per_source;
     const char *per_source_flag, *handshake_flag; /* for the refusal warnings (borrowed) */
-    size_t max_head;          /* request head ceiling (431); 0 = RD_MAX_HTTP_HEADER */
-    struct rd_fe_ctx *fe;     /* the front-end decision (borrowed) */
-    struct rd_keep *keep;     /* kept target conns (borrowed); NULL = none */
-    struct rd_route *route;   /* main port: the /client/ route (borrowed); NULL = 404 */
-    struct rd_admin_hook admin; /* main port and admin: the admin paths (admin_hook.h);
+    size_t max_head;              /* request head ceiling (431); 0 = RD_MAX_HTTP_HEADER */
+    struct rd_fe_ctx *fe;         /* the front-end decision (borrowed) */
+    struct rd_keep *keep;         /* kept target conns (borrowed); NULL = none */
+    struct rd_route *route;       /* main port: the /client/ route (borrowed); NULL = 404 */
+    struct rd_admin_hook admin;   /* main port and admin: the admin paths (admin_hook.h);
                                 * answer NULL = none */
-    const char *via;          /* main port and proxy: our Via hop ("rdial-<id>", a token;
+    const char *via;              /* main port and proxy: our Via hop ("rdial-<id>", a token;
                               * borrowed): added to every forwarded request, and a request
                               * that already lists it is a loop (508); NULL = none */
     rd_httpfe_upgrade_cb upgrade; /* main port: GET /connect; NULL = 404 */

@@ -50,14 +50,14 @@ struct rd_relay;
 struct rd_tls_conn;
 
 struct rd_httpfe {
-    struct event_base *base;  /* borrowed */
+    struct event_base *base; /* borrowed */
     struct rd_httpfe_config cfg;
     struct rd_listener *lis;
-    const char *name;         /* "main port", "http proxy", "admin" */
-    struct hc *list;          /* every hc, DONE ones until reaped */
-    size_t busy;              /* hcs with an exchange or a tunnel */
-    uint64_t serial;          /* numbers hcs (the proxy's kept-conn scopes) */
-    int stopping;             /* stopped accepting: keep nothing, close idle connections */
+    const char *name; /* "main port", "http proxy", "admin" */
+    struct hc *list;  /* every hc, DONE ones until reaped */
+    size_t busy;      /* hcs with an exchange or a tunnel */
+    uint64_t serial;  /* numbers hcs (the proxy's kept-conn scopes) */
+    int stopping;     /* stopped accepting: keep nothing, close idle connections */
     const struct rd_fwd_tunnel_ops *tun; /* cfg.tunnel or fwd_tunnel_default */
     void *tun_arg;
     struct rd_log_limit warn_loop; /* requests refused as loops (508) */
@@ -76,66 +76,75 @@ enum hc_state {
     HC_DONE,
 };
 
-enum hc_timer { HT_NONE, HT_HEADER, HT_IDLE, HT_WAIT, HT_RESPONSE, HT_STALL, HT_DEADLINE,
-                HT_FLUSH, HT_LINGER };
+enum hc_timer {
+    HT_NONE,
+    HT_HEADER,
+    HT_IDLE,
+    HT_WAIT,
+    HT_RESPONSE,
+    HT_STALL,
+    HT_DEADLINE,
+    HT_FLUSH,
+    HT_LINGER
+};
 
 /* The exchange with a target (forward.c). Cleared between requests (fwd_clear). */
 struct fwd {
-    struct rd_conn *conn;       /* the target conn (NULL when gone or none) */
-    struct rd_tls_conn *tls;    /* https target: TLS over the conn (owned) */
-    struct evbuffer *cipher;    /* https: ciphertext on its way (owned, kept) */
-    struct evbuffer *rin;       /* answer bytes taken from the target, not yet passed on */
-    struct evbuffer *tmp;       /* scratch for moves */
+    struct rd_conn *conn;    /* the target conn (NULL when gone or none) */
+    struct rd_tls_conn *tls; /* https target: TLS over the conn (owned) */
+    struct evbuffer *cipher; /* https: ciphertext on its way (owned, kept) */
+    struct evbuffer *rin;    /* answer bytes taken from the target, not yet passed on */
+    struct evbuffer *tmp;    /* scratch for moves */
     struct rd_fwd_spec spec;
-    enum rd_fe fe;              /* for the outcome counter: route or http proxy */
-    int active;                 /* an exchange is under way (stats and log not yet done) */
+    enum rd_fe fe; /* for the outcome counter: route or http proxy */
+    int active;    /* an exchange is under way (stats and log not yet done) */
     struct rd_hm_resp_parser rparser;
     struct rd_hm_response *resp; /* while waiting for the head (owned) */
     struct rd_hr_body req_body;
-    int req_done;               /* the user's request body is all forwarded */
-    int req_chunked;            /* ... and is chunked (passed through as chunks) */
+    int req_done;    /* the user's request body is all forwarded */
+    int req_chunked; /* ... and is chunked (passed through as chunks) */
     struct rd_hr_body resp_body;
-    int rechunk;                /* close-delimited answer re-chunked for an HTTP/1.1 user */
-    int close_after;            /* close the user connection after this answer */
-    int conn_gone;              /* the conn reported on_closed */
+    int rechunk;     /* close-delimited answer re-chunked for an HTTP/1.1 user */
+    int close_after; /* close the user connection after this answer */
+    int conn_gone;   /* the conn reported on_closed */
     char conn_reason[RD_MAX_ERROR_TEXT + 1];
-    uint64_t resp_bytes;        /* bytes received from the target in this exchange */
-    int asked_keep;             /* the target was asked for a persistent conn */
-    int target_keep;            /* ... and its answer allows one: the conn may be kept */
-    int reused;                 /* this exchange runs on a kept conn */
-    char *retry_head;           /* reused, bodyless: the head, sent once more on a new dial
+    uint64_t resp_bytes; /* bytes received from the target in this exchange */
+    int asked_keep;      /* the target was asked for a persistent conn */
+    int target_keep;     /* ... and its answer allows one: the conn may be kept */
+    int reused;          /* this exchange runs on a kept conn */
+    char *retry_head;    /* reused, bodyless: the head, sent once more on a new dial
                                  * if the kept conn closes before any answer byte */
     size_t retry_len;
-    int head_sent;              /* the target's answer head went to the user */
-    uint64_t up, down;          /* bytes of this exchange: to the target / to the user */
+    int head_sent;     /* the target's answer head went to the user */
+    uint64_t up, down; /* bytes of this exchange: to the target / to the user */
     struct timeval t0;
-    char log_path[128];         /* the target's path without the query, for the log line */
+    char log_path[128]; /* the target's path without the query, for the log line */
 };
 
 struct hc {
     struct rd_httpfe *fe;
     struct hc *prev, *next;
-    struct bufferevent *bev;    /* NULL once handed on or freed */
-    int plain;                  /* not TLS: direct socket shortcuts */
-    struct rd_relay *relay;     /* TUNNEL: owns bev and the conn */
+    struct bufferevent *bev; /* NULL once handed on or freed */
+    int plain;               /* not TLS: direct socket shortcuts */
+    struct rd_relay *relay;  /* TUNNEL: owns bev and the conn */
     struct event *timer;
     enum hc_timer tkind;
     struct event *reaper;
-    struct event *kick;         /* runs hc_drive on the next loop turn (no recursion) */
-    struct rd_bev_direct dw;    /* plain: answers leave at the end of the round, directly */
+    struct event *kick;      /* runs hc_drive on the next loop turn (no recursion) */
+    struct rd_bev_direct dw; /* plain: answers leave at the end of the round, directly */
     enum hc_state st;
     char peer[RD_LISTENER_MAX_PEER];
     char source[RD_LISTENER_MAX_SOURCE]; /* its per-source share key (listener.h) */
-    struct rd_listener_conn lc; /* as the listener counts it (closed by hc_finish) */
+    struct rd_listener_conn lc;          /* as the listener counts it (closed by hc_finish) */
     uint64_t serial;
     struct rd_hr_parser parser;
-    int user_eof;               /* the user's FIN was read */
-    int busy;                   /* counted in fe->busy */
+    int user_eof; /* the user's FIN was read */
+    int busy;     /* counted in fe->busy */
 
     /* the current (or last) request */
     char method[RD_HR_MAX_METHOD + 1];
     int minor, keep_alive, is_head;
-    int is_connect;             /* a CONNECT: any answer but the tunnel closes the connection
+    int is_connect; /* a CONNECT: any answer but the tunnel closes the connection
                                  * (what follows is tunnel bytes, not HTTP) */
     struct rd_fe_who who;
     struct fwd x;
@@ -143,7 +152,7 @@ struct hc {
     /* a deferred admin answer (admin_hook.h): its handle and body, until it comes */
     struct rd_admin_pending *admin_wait;
     struct evbuffer *admin_body;
-    int admin_close;            /* close the connection after it */
+    int admin_close; /* close the connection after it */
 
     /* the kept conn this connection (proxy scope) may have in the pool, and its scope */
     char kept_scope[RD_FE_MAX_USER + 32];
@@ -171,8 +180,7 @@ void hc_attach_bev(struct hc *h);
 /* answer.c: answers of our own */
 const char *hc_status_reason(int status);
 void hc_reply(struct hc *h, const struct rd_fwd_answer *a, int close_conn);
-void hc_reply_text(struct hc *h, int status, const char *kind, const char *text,
-                   int close_conn);
+void hc_reply_text(struct hc *h, int status, const char *kind, const char *text, int close_conn);
 void hc_answer_verdict(struct hc *h, enum rd_fe_verdict v, const struct rd_fe_target *t,
                        int close_conn);
 
@@ -188,8 +196,8 @@ void hc_tunnel(struct hc *h, struct rd_conn *c, const char *head, size_t head_le
 /* stream.c: the target side of an exchange */
 extern const struct rd_fwd_tunnel_ops fwd_tunnel_default; /* arg: the struct rd_httpfe */
 enum rd_fe_verdict fwd_dial(struct hc *h, const struct rd_fe_target *t, struct rd_conn **out);
-int fwd_keeping(const struct hc *h); /* conns are kept, and we are not draining */
-void fwd_drop_kept(struct hc *h);    /* the proxy connection's own kept conn, if any */
+int fwd_keeping(const struct hc *h);           /* conns are kept, and we are not draining */
+void fwd_drop_kept(struct hc *h);              /* the proxy connection's own kept conn, if any */
 enum rd_fe_verdict fwd_get_conn(struct hc *h); /* x.conn: a kept one (reused) or a dial */
 int fwd_start_tls(struct hc *h);
 int fwd_ts_blocked(const struct hc *h); /* the target takes no more now */

@@ -20,13 +20,13 @@
 struct kept {
     struct rd_keep *k;
     struct rd_conn *conn;
-    struct event *timer;          /* idle timeout */
-    struct kept *older, *newer;   /* age list */
-    struct kept *bnext, *bprev;   /* hash bucket */
+    struct event *timer;        /* idle timeout */
+    struct kept *older, *newer; /* age list */
+    struct kept *bnext, *bprev; /* hash bucket */
     uint32_t hash;
-    size_t idlen;                 /* client id = key + scope_len + 1 */
+    size_t idlen; /* client id = key + scope_len + 1 */
     size_t keylen;
-    char key[];                   /* "scope\0client\0addr" */
+    char key[]; /* "scope\0client\0addr" */
 };
 
 struct rd_keep {
@@ -38,7 +38,7 @@ struct rd_keep {
     int stopped;
     struct kept *oldest, *newest;
     struct kept **buckets;
-    size_t nbuckets;              /* a power of two */
+    size_t nbuckets; /* a power of two */
 };
 
 static uint32_t fnv1a(const char *p, size_t n)
@@ -119,8 +119,7 @@ static void kept_closed(struct rd_conn *c, const char *reason, void *arg)
     unlink_entry(arg); /* the conn is the session's to free */
 }
 
-static const struct rd_conn_cbs kept_cbs = { kept_readable, kept_writable, kept_closed,
-                                            NULL };
+static const struct rd_conn_cbs kept_cbs = { kept_readable, kept_writable, kept_closed, NULL };
 
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -177,10 +176,7 @@ void rd_keep_free(struct rd_keep *k)
     free(k);
 }
 
-int rd_keep_enabled(const struct rd_keep *k)
-{
-    return k != NULL && k->idle_ms > 0 && !k->stopped;
-}
+int rd_keep_enabled(const struct rd_keep *k) { return k != NULL && k->idle_ms > 0 && !k->stopped; }
 
 void rd_keep_put(struct rd_keep *k, struct rd_conn *c, const char *scope, const char *client_id,
                  const char *addr)

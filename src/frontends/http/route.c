@@ -84,9 +84,9 @@ static int check_user(struct rd_fe_ctx *fe, const struct rd_hr_request *rq, cons
 {
     const char *auth = rd_hm_headers_get(&rq->headers, "Authorization");
     char user[RD_HR_MAX_USER + 1], password[RD_HR_MAX_PASSWORD + 1];
-    enum rd_hr_auth a = auth != NULL ? rd_hr_parse_basic(auth, user, sizeof user, password,
-                                                         sizeof password)
-                                     : RD_HR_AUTH_NONE;
+    enum rd_hr_auth a = auth != NULL
+                            ? rd_hr_parse_basic(auth, user, sizeof user, password, sizeof password)
+                            : RD_HR_AUTH_NONE;
     enum rd_fe_verdict v;
     struct rd_fe_target t;
 

@@ -16,8 +16,8 @@
 #include "frontends/http/tls_conn.h"
 #include "tunnel/conn.h"
 
-#define FWD_TLS_CIPHER_CHUNK (32 * 1024)   /* ciphertext taken from the conn at a time */
-#define FWD_TLS_PLAIN_HIGH (256 * 1024)    /* plaintext waiting for the handshake: blocked */
+#define FWD_TLS_CIPHER_CHUNK (32 * 1024) /* ciphertext taken from the conn at a time */
+#define FWD_TLS_PLAIN_HIGH (256 * 1024)  /* plaintext waiting for the handshake: blocked */
 
 /* ---- the conn: the tunnel ops (default: the front-end decision's dial and the kept-conn
  * pool) ---- */
@@ -47,8 +47,8 @@ static void dflt_drop(void *arg, const char *scope, const char *client_id, const
     rd_keep_drop(((struct rd_httpfe *)arg)->cfg.keep, scope, client_id, addr);
 }
 
-const struct rd_fwd_tunnel_ops fwd_tunnel_default = { dflt_dial, dflt_keeping, dflt_take,
-                                                      dflt_put, dflt_drop };
+const struct rd_fwd_tunnel_ops fwd_tunnel_default = { dflt_dial, dflt_keeping, dflt_take, dflt_put,
+                                                      dflt_drop };
 
 enum rd_fe_verdict fwd_dial(struct hc *h, const struct rd_fe_target *t, struct rd_conn **out)
 {
@@ -178,7 +178,7 @@ size_t fwd_ts_recv(struct hc *h, struct rd_conn *c, struct evbuffer *dst, size_t
         }
     }
     if (!was_done && rd_tls_conn_handshake_done(x->tls)) {
-        fwd_ts_tls_flush(h); /* what waited for the handshake */
+        fwd_ts_tls_flush(h);                  /* what waited for the handshake */
         event_active(h->kick, EV_TIMEOUT, 0); /* the request body may go on */
     }
     return got;

@@ -130,10 +130,7 @@ void *rd_tls_server_ctx_new(const char *cert, const char *key, char **errp)
     return ctx;
 }
 
-void rd_tls_server_ctx_free(void *ctx)
-{
-    SSL_CTX_free(ctx);
-}
+void rd_tls_server_ctx_free(void *ctx) { SSL_CTX_free(ctx); }
 
 /* Record why the connection failed (once). */
 static void tls_fail(struct rd_tls_conn *t, int ssl_err)
@@ -267,10 +264,7 @@ int rd_tls_conn_write(struct rd_tls_conn *t, const void *data, size_t len)
     return t->err[0] != '\0' ? -1 : 0;
 }
 
-size_t rd_tls_conn_pending(const struct rd_tls_conn *t)
-{
-    return evbuffer_get_length(t->plain);
-}
+size_t rd_tls_conn_pending(const struct rd_tls_conn *t) { return evbuffer_get_length(t->plain); }
 
 int rd_tls_conn_feed(struct rd_tls_conn *t, struct evbuffer *src)
 {
@@ -283,8 +277,8 @@ int rd_tls_conn_feed(struct rd_tls_conn *t, struct evbuffer *src)
         if (n > 8)
             n = 8;
         for (i = 0; i < n; i++) {
-            if (v[i].iov_len > 0 && BIO_write(t->rbio, v[i].iov_base, (int)v[i].iov_len) !=
-                                         (int)v[i].iov_len) {
+            if (v[i].iov_len > 0 &&
+                BIO_write(t->rbio, v[i].iov_base, (int)v[i].iov_len) != (int)v[i].iov_len) {
                 evbuffer_drain(src, moved);
                 snprintf(t->err, sizeof t->err, "tls: out of memory");
                 return -1;

@@ -62,8 +62,8 @@ int socks5_auth_user_ok(const struct socks5_auth *a)
     return memchr(a->user, '\0', a->ulen) == NULL;
 }
 
-enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len,
-                                        struct socks5_request *out, size_t *consumed)
+enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *out,
+                                        size_t *consumed)
 {
     size_t alen, need;
     const uint8_t *a;
@@ -96,8 +96,7 @@ enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len,
             return SOCKS5_ERR_DOMAIN_EMPTY;
         a = buf + 5;
         break;
-    default:
-        return SOCKS5_ERR_ATYP;
+    default: return SOCKS5_ERR_ATYP;
     }
     need = (size_t)(a - buf) + alen + 2;
     if (len < need)
@@ -160,10 +159,7 @@ uint8_t socks5_error_rep(enum socks5_result err)
     return err == SOCKS5_ERR_ATYP ? SOCKS5_REP_ATYP_NOT_SUPPORTED : SOCKS5_REP_GENERAL_FAILURE;
 }
 
-static int has(const char *s, const char *needle)
-{
-    return strcasestr(s, needle) != NULL;
-}
+static int has(const char *s, const char *needle) { return strcasestr(s, needle) != NULL; }
 
 uint8_t socks5_rep_for(enum rd_fe_verdict v, const char *reason)
 {
@@ -184,8 +180,7 @@ uint8_t socks5_rep_for(enum rd_fe_verdict v, const char *reason)
         return SOCKS5_REP_NOT_ALLOWED;
     if (has(reason, "connection refused"))
         return SOCKS5_REP_CONN_REFUSED;
-    if (has(reason, "i/o timeout") || has(reason, "timed out") ||
-        has(reason, "deadline exceeded"))
+    if (has(reason, "i/o timeout") || has(reason, "timed out") || has(reason, "deadline exceeded"))
         return SOCKS5_REP_TTL_EXPIRED;
     if (has(reason, "network is unreachable"))
         return SOCKS5_REP_NET_UNREACHABLE;

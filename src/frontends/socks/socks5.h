@@ -48,12 +48,12 @@
 #define SOCKS5_REP_ATYP_NOT_SUPPORTED 0x08
 
 /* Sizes of the wire units (named ceilings). */
-#define SOCKS5_MAX_GREETING (2 + 255)          /* VER NMETHODS METHODS */
-#define SOCKS5_MAX_AUTH (3 + 255 + 255)        /* VER ULEN UNAME PLEN PASSWD */
-#define SOCKS5_MAX_REQUEST (4 + 1 + 255 + 2)   /* VER CMD RSV ATYP LEN DOMAIN PORT */
+#define SOCKS5_MAX_GREETING (2 + 255)        /* VER NMETHODS METHODS */
+#define SOCKS5_MAX_AUTH (3 + 255 + 255)      /* VER ULEN UNAME PLEN PASSWD */
+#define SOCKS5_MAX_REQUEST (4 + 1 + 255 + 2) /* VER CMD RSV ATYP LEN DOMAIN PORT */
 #define SOCKS5_MAX_HANDSHAKE (SOCKS5_MAX_GREETING + SOCKS5_MAX_AUTH + SOCKS5_MAX_REQUEST)
-#define SOCKS5_REPLY_LEN 10                    /* VER REP RSV ATYP=1 0.0.0.0 0 */
-#define SOCKS5_MAX_HOST_TEXT 255               /* longest DST.ADDR in text form */
+#define SOCKS5_REPLY_LEN 10      /* VER REP RSV ATYP=1 0.0.0.0 0 */
+#define SOCKS5_MAX_HOST_TEXT 255 /* longest DST.ADDR in text form */
 
 enum socks5_result {
     SOCKS5_NEED_MORE = 0,
@@ -90,8 +90,8 @@ enum socks5_result socks5_parse_greeting(const uint8_t *buf, size_t len,
  * socks5_auth_user_ok() (it cannot be a client id). */
 enum socks5_result socks5_parse_auth(const uint8_t *buf, size_t len, struct socks5_auth *out,
                                      size_t *consumed);
-enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len,
-                                        struct socks5_request *out, size_t *consumed);
+enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *out,
+                                        size_t *consumed);
 
 /* 1 when the user name has no NUL byte inside ulen. */
 int socks5_auth_user_ok(const struct socks5_auth *a);

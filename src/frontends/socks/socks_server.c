@@ -32,7 +32,6 @@
 #include "tunnel/relay.h"
 #include "tunnel/stats.h"
 
-
 enum socks_state {
     SOCKS_ST_GREETING,  /* waiting for VER NMETHODS METHODS */
     SOCKS_ST_AUTH,      /* waiting for the RFC 1929 sub-negotiation */
@@ -53,7 +52,7 @@ struct socks_client {
     struct timespec t0, t_dial;
     char peer[RD_LISTENER_MAX_PEER];
     struct rd_listener_conn lc; /* as the listener counts it */
-    struct rd_fe_who who; /* source; the user after the RFC 1929 sub-negotiation */
+    struct rd_fe_who who;       /* source; the user after the RFC 1929 sub-negotiation */
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
@@ -113,8 +112,7 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
         snprintf(dial, sizeof dial, ", dial %.1f ms", sc->dial_ms);
     rd_info("socks5 %s -> client %s target %s: rep %s, up %" PRIu64 " down %" PRIu64
             " bytes, %.3f s%s: %s",
-            sc->peer, sc->client_id[0] ? sc->client_id : "-",
-            sc->target[0] ? sc->target : "-",
+            sc->peer, sc->client_id[0] ? sc->client_id : "-", sc->target[0] ? sc->target : "-",
             sc->rep < 0 ? "none" : socks5_rep_str((uint8_t)sc->rep), up, down,
             ms_since(&sc->t0) / 1e3, dial, reason);
     /* a refusal during the handshake leaves through DRAIN without an outcome of its own */
@@ -191,10 +189,7 @@ static void finish_with_bytes(struct socks_client *sc, const uint8_t *b, size_t 
     finish_with(sc, -1, reason);
 }
 
-static void drain_write_cb(struct bufferevent *bev, void *arg)
-{
-    drain_try_shutdown(arg);
-}
+static void drain_write_cb(struct bufferevent *bev, void *arg) { drain_try_shutdown(arg); }
 
 static void drain_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -373,13 +368,11 @@ static enum rd_fe_verdict auth_login(struct socks_client *sc, struct socks5_auth
     if (memchr(a->passwd, '\0', a->plen) == NULL)
         v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a->user, a->passwd, &sc->who);
     if (v != RD_FEV_OK) {
-        rd_users_log_name(sc->srv->cfg.fe->users,
-                          rd_users_split(a->user, name, sizeof name, via, sizeof via) == 0
-                              ? name
-                              : a->user,
-                          shown, sizeof shown);
-        snprintf(sc->reason, sizeof sc->reason, "auth: bad user name or password for %s",
-                 shown);
+        rd_users_log_name(
+            sc->srv->cfg.fe->users,
+            rd_users_split(a->user, name, sizeof name, via, sizeof via) == 0 ? name : a->user,
+            shown, sizeof shown);
+        snprintf(sc->reason, sizeof sc->reason, "auth: bad user name or password for %s", shown);
     }
     memset(a, 0, sizeof *a);
     return v;
@@ -479,10 +472,7 @@ static void drive(struct socks_client *sc)
     }
 }
 
-static void hs_read_cb(struct bufferevent *bev, void *arg)
-{
-    drive(arg);
-}
+static void hs_read_cb(struct bufferevent *bev, void *arg) { drive(arg); }
 
 static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -520,11 +510,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     case SOCKS_ST_DIAL_WAIT:
         start_relay(sc); /* no early error: assume the dial works */
         return;
-    case SOCKS_ST_DRAIN:
-        close_now(sc, sc->reason);
-        return;
-    case SOCKS_ST_RELAY:
-        return;
+    case SOCKS_ST_DRAIN: close_now(sc, sc->reason); return;
+    case SOCKS_ST_RELAY: return;
     }
 }
 

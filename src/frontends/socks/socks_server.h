@@ -55,16 +55,16 @@ struct rd_socks_server;
 #define RD_SOCKS_DRAIN_TIMEOUT_MS 2000           /* flush a final reply, then close */
 
 struct rd_socks_config {
-    const char *host;         /* listen host; NULL = "127.0.0.1"; "" = all interfaces */
-    int port;                 /* 0 = ephemeral (read it back with rd_socks_server_port) */
-    int handshake_timeout_ms; /* accept -> complete request */
-    int dial_wait_ms;         /* hold the success reply this long for an early dial error */
-    int max_clients;          /* concurrent connections, handshaking or relaying */
-    size_t max_per_source;    /* ... from one source address (listener.h; 0 = no cap) */
+    const char *host;                 /* listen host; NULL = "127.0.0.1"; "" = all interfaces */
+    int port;                         /* 0 = ephemeral (read it back with rd_socks_server_port) */
+    int handshake_timeout_ms;         /* accept -> complete request */
+    int dial_wait_ms;                 /* hold the success reply this long for an early dial error */
+    int max_clients;                  /* concurrent connections, handshaking or relaying */
+    size_t max_per_source;            /* ... from one source address (listener.h; 0 = no cap) */
     size_t max_handshakes_per_source; /* ... of those before their request's success reply
                                        * (0 = no cap) */
-    size_t max_preread;       /* user bytes held before the relay starts */
-    struct rd_fe_ctx *fe;     /* the front-end decision: registry, users, domain, stats
+    size_t max_preread;               /* user bytes held before the relay starts */
+    struct rd_fe_ctx *fe;             /* the front-end decision: registry, users, domain, stats
                                * (borrowed, outlives the server) */
 };
 

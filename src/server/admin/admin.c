@@ -30,11 +30,11 @@ struct rd_admin_pending {
     struct rd_admin *a;
     struct rd_admin_pending *prev, *next;
     struct event *timer;
-    struct rd_session *s;           /* the probed session while the probe is out */
-    struct rd_rtt_probe *probe;     /* NULL once answered */
+    struct rd_session *s;       /* the probed session while the probe is out */
+    struct rd_rtt_probe *probe; /* NULL once answered */
     rd_admin_done_cb done;
     void *arg;
-    struct rd_admin_answer ans;     /* the body is the asker's */
+    struct rd_admin_answer ans; /* the body is the asker's */
     char id[RD_MAX_CLIENT_KEY + 1];
     char via[RD_MAX_PEER_FIELD + 1]; /* "" for a client of ours */
     int timeout_ms;
@@ -195,26 +195,34 @@ static int authorize(struct rd_admin *a, const struct rd_admin_request *rq, enum
     if (a->users == NULL) {
         if (need == NEED_READ || peer_is_loopback(rq->peer))
             return 0;
-        rd_log_limited(&a->warn_auth, RD_LOG_WARN, "admin: refused %s from %s: changes need "
-                       "-proxy-users and -admin-users, or a loopback caller", what, rq->peer);
-        answer_text(ans, 403, "forbidden: give -proxy-users and -admin-users to change things "
-                              "from elsewhere than loopback");
+        rd_log_limited(&a->warn_auth, RD_LOG_WARN,
+                       "admin: refused %s from %s: changes need "
+                       "-proxy-users and -admin-users, or a loopback caller",
+                       what, rq->peer);
+        answer_text(ans, 403,
+                    "forbidden: give -proxy-users and -admin-users to change things "
+                    "from elsewhere than loopback");
         return -1;
     }
     if (rd_users_check_basic_user(a->users, rq->authorization, NULL, who, sizeof who) != 0) {
-        rd_log_limited(&a->warn_auth, RD_LOG_WARN, "admin: refused %s from %s: missing or "
-                       "wrong credentials (-proxy-users)", what, rq->peer);
+        rd_log_limited(&a->warn_auth, RD_LOG_WARN,
+                       "admin: refused %s from %s: missing or "
+                       "wrong credentials (-proxy-users)",
+                       what, rq->peer);
         answer_text(ans, 401, "authentication required");
         ans->challenge = 1;
         return -1;
     }
     if ((need == NEED_READ && a->nglobs == 0) || is_admin_user(a, who))
         return 0;
-    rd_log_limited(&a->warn_auth, RD_LOG_WARN, "admin: refused %s from %s: user %s is not in "
-                   "-admin-users", what, rq->peer, who);
-    answer_text(ans, 403, a->nglobs == 0 ? "forbidden: only -admin-users may do this, and "
-                                           "none are configured"
-                                         : "forbidden: not an -admin-users user");
+    rd_log_limited(&a->warn_auth, RD_LOG_WARN,
+                   "admin: refused %s from %s: user %s is not in "
+                   "-admin-users",
+                   what, rq->peer, who);
+    answer_text(ans, 403,
+                a->nglobs == 0 ? "forbidden: only -admin-users may do this, and "
+                                 "none are configured"
+                               : "forbidden: not an -admin-users user");
     return -1;
 }
 
@@ -337,8 +345,8 @@ static int health_start(struct rd_admin *a, const struct rd_admin_request *rq, c
                         struct rd_admin_answer *ans, struct rd_admin_pending **pending)
 {
     struct rd_session *s = a->reg != NULL && id[0] ? rd_registry_find(a->reg, id) : NULL;
-    struct rd_session *peer = s == NULL && a->reg != NULL && id[0]
-                                  ? rd_registry_find_peer(a->reg, id) : NULL;
+    struct rd_session *peer =
+        s == NULL && a->reg != NULL && id[0] ? rd_registry_find_peer(a->reg, id) : NULL;
     struct rd_admin_pending *p;
     struct timeval tv;
     int ms;
@@ -435,8 +443,8 @@ static void client_delete(struct rd_admin *a, const struct rd_admin_request *rq,
     if (id[0] != '\0' && a->reg != NULL)
         rd_sessions_foreach(a->sessions, list_session_cb, &c);
     if (c.n > 0) {
-        rd_info("admin: DELETE /clients/%s from %s: closing its %d session%s", id, rq->peer,
-                c.n, c.n == 1 ? "" : "s");
+        rd_info("admin: DELETE /clients/%s from %s: closing its %d session%s", id, rq->peer, c.n,
+                c.n == 1 ? "" : "s");
         rd_registry_foreach(a->reg, close_session_cb, &id);
         ans->status = 200;
         ans->ctype = CT_JSON;
@@ -480,8 +488,8 @@ static int client_paths(struct rd_admin *a, const struct rd_admin_request *rq,
         answer_text(ans, 405, "method not allowed");
         return 0;
     }
-    if (authorize(a, rq, del ? NEED_OPERATOR : NEED_READ, del ? "DELETE /clients/<id>"
-                                                              : "/clients/<id>", ans) != 0)
+    if (authorize(a, rq, del ? NEED_OPERATOR : NEED_READ,
+                  del ? "DELETE /clients/<id>" : "/clients/<id>", ans) != 0)
         return 0;
     if (del) {
         client_delete(a, rq, id, ans);
@@ -583,9 +591,9 @@ int rd_admin_answer(struct rd_admin *a, const struct rd_admin_request *rq,
     /* cheap first: every request of the main port passes here, and the route's start with
      * "/client/" (one letter short of "/clients") */
     if (!rq->own_listener && !a->draining &&
-        !(t[0] == '/' && (t[1] == '\0' || t[1] == '?' || t[1] == 'h' || t[1] == 'r' ||
-                          t[1] == 'm' || t[1] == 's' || t[1] == 'p' ||
-                          strncmp(t, "/clients", 8) == 0)))
+        !(t[0] == '/' &&
+          (t[1] == '\0' || t[1] == '?' || t[1] == 'h' || t[1] == 'r' || t[1] == 'm' ||
+           t[1] == 's' || t[1] == 'p' || strncmp(t, "/clients", 8) == 0)))
         return -1;
     *pending = NULL;
     return decide(a, rq, ans, pending);
@@ -597,10 +605,7 @@ static int hook_answer(void *arg, const struct rd_admin_request *rq, struct rd_a
     return rd_admin_answer(arg, rq, ans, pending);
 }
 
-static void hook_cancel(void *arg, struct rd_admin_pending *p)
-{
-    rd_admin_cancel(arg, p);
-}
+static void hook_cancel(void *arg, struct rd_admin_pending *p) { rd_admin_cancel(arg, p); }
 
 struct rd_admin_hook rd_admin_hook_of(struct rd_admin *a)
 {

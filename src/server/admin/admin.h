@@ -75,12 +75,12 @@ struct rd_sessions;
 struct rd_stats;
 struct rd_users;
 
-#define RD_ADMIN_MAX_HEADER 8192 /* admin listener: request head bytes (larger: 431) */
+#define RD_ADMIN_MAX_HEADER 8192  /* admin listener: request head bytes (larger: 431) */
 #define RD_ADMIN_TIMEOUT_MS 10000 /* admin listener: header and idle timeout of a connection */
-#define RD_ADMIN_HEALTH_TIMEOUT_MS 2000     /* /health without ?timeout_ms= */
+#define RD_ADMIN_HEALTH_TIMEOUT_MS 2000 /* /health without ?timeout_ms= */
 #define RD_ADMIN_HEALTH_TIMEOUT_MAX_MS 60000
-#define RD_ADMIN_MAX_PEERS 64               /* configured peers listed (RD_MAX_PEERS) */
-#define RD_ADMIN_MAX_HOST 255               /* PAC host (-public-address, Host header) */
+#define RD_ADMIN_MAX_PEERS 64 /* configured peers listed (RD_MAX_PEERS) */
+#define RD_ADMIN_MAX_HOST 255 /* PAC host (-public-address, Host header) */
 
 /* `st` (/metrics) and `sessions` (the server's live sessions: /clients, DELETE) are
  * borrowed and must outlive the admin (NULL: /metrics, respectively /clients, are empty).

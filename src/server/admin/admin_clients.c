@@ -45,7 +45,7 @@ void rd_admin_rfc3339(char *buf, size_t len, int64_t unix_ms)
 /* ---- rows: one per local client session, one per peer announcement ---- */
 
 struct row {
-    char *blk;                     /* owned: id, remote, agent, via, each NUL-terminated */
+    char *blk;                             /* owned: id, remote, agent, via, each NUL-terminated */
     const char *id, *remote, *agent, *via; /* into blk; remote/agent NULL when none; via NULL
                                             * for a local session */
     uint64_t serial;
@@ -62,8 +62,8 @@ struct rows {
 };
 
 /* A new row with copies of the strings (NULL / "" stay NULL, except id); NULL when full. */
-static struct row *row_add(struct rows *r, const char *id, const char *remote,
-                           const char *agent, const char *via)
+static struct row *row_add(struct rows *r, const char *id, const char *remote, const char *agent,
+                           const char *via)
 {
     const char *src[4] = { id, remote, agent, via };
     size_t len[4], total = 0, i;
@@ -89,8 +89,10 @@ static struct row *row_add(struct rows *r, const char *id, const char *remote,
         return NULL;
     }
     for (p = row->blk, i = 0; i < 4; i++) {
-        const char **dst = i == 0 ? &row->id : i == 1 ? &row->remote : i == 2 ? &row->agent
-                                                                          : &row->via;
+        const char **dst = i == 0   ? &row->id
+                           : i == 1 ? &row->remote
+                           : i == 2 ? &row->agent
+                                    : &row->via;
         memcpy(p, src[i] != NULL ? src[i] : "", len[i] + 1);
         *dst = (i == 0 || len[i] > 0) ? p : NULL;
         p += len[i] + 1;
@@ -310,9 +312,9 @@ static void peers_json(struct rd_admin *a, const struct rows *r, struct evbuffer
         peer_row(pr, a->peers[k]);
     rd_sessions_foreach(a->sessions, peer_session_cb, pr);
     for (i = 0; i < r->n; i++) /* rows are sorted: one (id, via) pair counts once */
-        if (r->v[i].via != NULL && (i == 0 || r->v[i - 1].via == NULL ||
-                                    strcmp(r->v[i - 1].id, r->v[i].id) != 0 ||
-                                    strcmp(r->v[i - 1].via, r->v[i].via) != 0) &&
+        if (r->v[i].via != NULL &&
+            (i == 0 || r->v[i - 1].via == NULL || strcmp(r->v[i - 1].id, r->v[i].id) != 0 ||
+             strcmp(r->v[i - 1].via, r->v[i].via) != 0) &&
             (p = peer_row(pr, r->v[i].via)) != NULL)
             p->clients++;
     qsort(pr->v, pr->n, sizeof pr->v[0], peer_cmp);

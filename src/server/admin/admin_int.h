@@ -19,22 +19,22 @@
 struct rd_admin {
     struct rd_stats *st;
     const struct rd_sessions *sessions; /* the server's live sessions (NULL: none) */
-    struct event_base *base;       /* NULL until rd_admin_set_tunnel */
+    struct event_base *base;            /* NULL until rd_admin_set_tunnel */
     struct rd_registry *reg;
     struct rd_samples *smp;
-    const struct rd_users *users;  /* NULL: open */
-    char *globs[ADMIN_MAX_GLOBS];  /* -admin-users (owned) */
+    const struct rd_users *users; /* NULL: open */
+    char *globs[ADMIN_MAX_GLOBS]; /* -admin-users (owned) */
     int nglobs;
     char peers[RD_ADMIN_MAX_PEERS][RD_MAX_PEER_FIELD + 1]; /* configured peer ids */
     int npeers;
     struct rd_admin_pac pac;
     int ready;
     int draining;
-    int own_listener;              /* -admin-listen is set: the main port keeps only /healthz
+    int own_listener;                 /* -admin-listen is set: the main port keeps only /healthz
                                     * and /readyz */
-    struct rd_log_limit warn_auth; /* refused credentials */
+    struct rd_log_limit warn_auth;    /* refused credentials */
     struct rd_admin_pending *pending; /* health checks waiting for a pong (owned) */
-    char csp[ADMIN_CSP_MAX];       /* header lines of the status page (rd_admin_page_headers) */
+    char csp[ADMIN_CSP_MAX];          /* header lines of the status page (rd_admin_page_headers) */
     void (*clients_extra)(struct evbuffer *out, void *arg); /* rd_admin_set_clients_extra */
     void *clients_extra_arg;
 };
