@@ -137,12 +137,12 @@ static int ck_step(struct rd_hm_chunked *ck, unsigned char c)
         return -2;
     switch (ck->st) {
     case CK_SIZE0:
-        if ((hv = hexval(c)) < 0)
+        if ((hv = rd_hexval(c)) < 0)
             return -1;
         ck->left = (uint64_t)hv;
         return CK_SIZE;
     case CK_SIZE:
-        if ((hv = hexval(c)) >= 0) {
+        if ((hv = rd_hexval(c)) >= 0) {
             if (ck->left > (uint64_t)INT64_MAX >> 4)
                 return -2;
             ck->left = ck->left << 4 | (uint64_t)hv;

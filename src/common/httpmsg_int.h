@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
+
 /* tchar of a token (RFC 9110 s5.6.2) */
 static inline int is_tchar(unsigned char c)
 {
@@ -24,18 +26,6 @@ static inline int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 /* field-value / reason-phrase octet: VCHAR, obs-text, SP, HTAB */
 static inline int is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
-/* value of a hex digit, or -1 */
-static inline int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* 1 when a[0..alen) is b, any case */
 static inline int token_eq(const char *a, size_t alen, const char *b)

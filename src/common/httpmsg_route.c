@@ -54,7 +54,7 @@ static const char *check_v6(const char *s, size_t n)
                     return "bad IPv6 zone (want %25<zone>)";
             return NULL;
         }
-        if (hexval(c) < 0 && c != ':' && c != '.')
+        if (rd_hexval(c) < 0 && c != ':' && c != '.')
             return "bad IPv6 literal";
     }
     return NULL;

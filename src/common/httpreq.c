@@ -42,11 +42,6 @@ int rd_hr_result_status(enum rd_hr_result r)
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static int is_hex(unsigned char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* reg-name / IPv4 characters we accept in a target host */
 static int is_host_char(unsigned char c)
 {
@@ -146,7 +141,7 @@ static enum rd_hr_result parse_authority(struct rd_hr_parser *p, const char *s, 
         host = s + 1;
         hlen = (size_t)(close - host);
         for (i = 0; i < hlen; i++)
-            if (!is_hex((unsigned char)host[i]) && host[i] != ':' && host[i] != '.')
+            if (rd_hexval((unsigned char)host[i]) < 0 && host[i] != ':' && host[i] != '.')
                 return pr_fail(p, RD_HR_ERR_BAD, "bad IPv6 literal");
         if (close + 1 < s + n) {
             if (close[1] != ':')

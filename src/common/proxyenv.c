@@ -1,6 +1,8 @@
 /* proxyenv.c - see proxyenv.h */
 #include "proxyenv.h"
 
+#include "hex.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -64,14 +66,6 @@ static int parse_scheme(const char *s, enum rd_proxy_scheme *scheme, const char 
     return fail(err, errlen, "unsupported proxy scheme: want http://, socks5:// or socks5h://");
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decode src[0..n) into dst (cap bytes incl. NUL). 0 or -1 (bad escape, %00, too
  * long). */
 static int pct_decode(const char *src, size_t n, char *dst, size_t cap)
@@ -81,8 +75,8 @@ static int pct_decode(const char *src, size_t n, char *dst, size_t cap)
     for (i = 0; i < n; i++) {
         int c = (unsigned char)src[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval((unsigned char)src[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval((unsigned char)src[i + 2]) : -1;
+            int hi = i + 2 < n ? rd_hexval((unsigned char)src[i + 1]) : -1;
+            int lo = i + 2 < n ? rd_hexval((unsigned char)src[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return -1;
             c = hi * 16 + lo;

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "common/digest.h"
+#include "common/hex.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secrets_int.h"
@@ -36,17 +37,6 @@ int rd_secret_digest_equal(const unsigned char a[RD_SECRET_DIGEST_LEN],
     return CRYPTO_memcmp(a, b, RD_SECRET_DIGEST_LEN) == 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int rd_secret_parse_field(const char *field, unsigned char out[RD_SECRET_DIGEST_LEN])
 {
     size_t n = strlen(field), pl = strlen(SECRET_SHA_PREFIX), i;
@@ -56,7 +46,8 @@ int rd_secret_parse_field(const char *field, unsigned char out[RD_SECRET_DIGEST_
         if (n - pl != 2 * RD_SECRET_DIGEST_LEN)
             return -1;
         for (i = 0; i < RD_SECRET_DIGEST_LEN; i++) {
-            int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+            int hi = rd_hexval((unsigned char)h[2 * i]),
+                lo = rd_hexval((unsigned char)h[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return -1;
             out[i] = (unsigned char)(hi << 4 | lo);
