@@ -1,5 +1,5 @@
 /* frontend.h - the one front-end decision, shared by the /client/ route, the SOCKS5 listener
- * and the HTTP proxy listener (DESIGN.md s1, s5):
+ * and the HTTP proxy listener (docs/ARCHITECTURE.md):
  *
  *   rd_fe_login()   who asks: -proxy-users credentials checked (or, without users, the user
  *                   name taken as the client id, as the reference's front ends do)

@@ -1,5 +1,6 @@
-/* target_map.h - which client a proxy target names, and what that client should dial
- * (DESIGN.md s5). Shared by the SOCKS5 and the HTTP proxy front ends. Pure: no I/O, no state.
+/* target_map.h - which client a proxy target names, and what that client should dial (README,
+ * "SOCKS5 and HTTP proxy front ends"). Shared by the SOCKS5 and the HTTP proxy front ends.
+ * Pure: no I/O, no state.
  *
  * With credentials (a non-empty SOCKS5 user name, the Proxy-Authorization Basic user):
  *     the user is the client id; the host is the target as given (names, IPv4 and IPv6

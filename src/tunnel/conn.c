@@ -12,7 +12,7 @@
 
 /* ---- marks: the session's totals move them ---- */
 
-/* The session's conns together buffer more than its budget (DESIGN.md s3). */
+/* The session's conns together buffer more than its budget (docs/ARCHITECTURE.md, back pressure). */
 static int rx_pressure(const struct rd_conn_env *env)
 {
     return env->rx_budget != 0 && env->rx_total > env->rx_budget;

@@ -1,4 +1,4 @@
-/* dial.h - the one dial entry point used by every front end (DESIGN.md s1).
+/* dial.h - the one dial entry point used by every front end (docs/ARCHITECTURE.md).
  *
  * rd_dial() picks the newest live local session of the client id, else a peer session that
  * announced it (the Connect then goes out as "id::proto/address"), and opens a conn. The

@@ -17,7 +17,7 @@
  *    it afterwards, and the session never calls the ops again.
  *  - The ops may be called from inside rd_session_recv()/rd_session_pull() or from any
  *    libevent callback. They must not call back into the session synchronously: queue the
- *    work (lws: lws_cancel_service + EVENT_WAIT_CANCELLED; ws_client: deferred event).
+ *    work (ws_link: a deferred event that runs on the next loop round).
  */
 #ifndef RD_LINK_H
 #define RD_LINK_H

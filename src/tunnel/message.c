@@ -33,7 +33,7 @@ const char *rd_msg_result_str(enum rd_msg_result r)
 
 size_t rd_varint_put(uint8_t *buf, int64_t v)
 {
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t u = ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63)); /* zigzag */
     size_t n = 0;
 
     while (u >= 0x80) {

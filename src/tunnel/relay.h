@@ -1,5 +1,5 @@
 /* relay.h - joins a conn to a local socket (bufferevent) with back pressure both ways
- * (DESIGN.md s3, the le-proxy pattern).
+ * (docs/ARCHITECTURE.md, data path; the le-proxy pattern).
  *
  *   local socket --read--> conn tx   (stop reading while rd_conn_tx_blocked)
  *   conn rx --------------> socket   (move only while the socket's output is under its mark;

@@ -1,6 +1,6 @@
 /* session_send.c - the send side of a session: control messages queue ahead of Data, conns
  * with something to send wait on a ring and take turns of at most one Data message each, and
- * the transport pulls one message at a time (link.h). See session.h and DESIGN.md s3. */
+ * the transport pulls one message at a time (link.h). See session.h and docs/ARCHITECTURE.md (data path and back pressure). */
 #include "session_int.h"
 
 #include <inttypes.h>

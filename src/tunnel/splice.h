@@ -2,8 +2,10 @@
  * read from one are written to the other, with back pressure both ways: a side's rx is only
  * moved while the other side's tx is not blocked, so a slow end makes the fast end's conn
  * buffer grow to its Pause threshold and pause its peer. An end closing closes the other
- * with the same reason after its last bytes. A dial acknowledgement on one end (conn.h,
- * on_ack) is passed on to the other (rd_conn_ack). */
+ * with the same reason: a graceful close ("EOF") delivers the closing end's last bytes first;
+ * an error close drops what the other end still had to send (rd_conn_close: a broken stream
+ * is reported as broken, not cut short silently). A dial acknowledgement on one end
+ * (conn.h, on_ack) is passed on to the other (rd_conn_ack). */
 #ifndef RD_SPLICE_H
 #define RD_SPLICE_H
 

@@ -1,4 +1,4 @@
-/* httpfe.h - rdial's one HTTP/1.1 front end (DESIGN.md s4). The same code serves three
+/* httpfe.h - rdial's one HTTP/1.1 front end (docs/ARCHITECTURE.md). The same code serves three
  * listeners, which differ only in the request forms they take:
  *
  *   main port (-listen)        origin-form: GET /connect + Upgrade: websocket -> a session
