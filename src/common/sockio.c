@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 #include "tlslib.h"
@@ -95,6 +96,29 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
     n = rd_sock_slurp(in, bufferevent_getfd(bev), max, status, err);
     evbuffer_freeze(in, 0);
     return n;
+}
+
+void rd_bev_tls_read_ahead(struct bufferevent *bev, size_t len)
+{
+    const struct rd_tlslib *t = rd_tlslib_loaded();
+    SSL *ssl = t != NULL ? t->bufferevent_openssl_get_ssl(bev) : NULL;
+
+    if (ssl == NULL)
+        return;
+    t->SSL_set_default_read_buffer_len(ssl, len);
+    t->SSL_set_read_ahead(ssl, 1);
+}
+
+void rd_bev_tls_read_more(struct bufferevent *bev)
+{
+    const struct rd_tlslib *t = rd_tlslib_loaded();
+    SSL *ssl = t != NULL ? t->bufferevent_openssl_get_ssl(bev) : NULL;
+
+    /* bufferevent_openssl's read event runs its read loop (consider_reading) when active;
+     * libevent has no call for it, so its event is made active as epoll would (the event is
+     * in the public struct bufferevent, event2/bufferevent_struct.h) */
+    if (ssl != NULL && (bufferevent_get_enabled(bev) & EV_READ) && t->SSL_has_pending(ssl))
+        event_active(&bev->ev_read, EV_READ, 1);
 }
 
 static void queue_rest(struct bufferevent *bev)

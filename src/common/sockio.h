@@ -28,6 +28,19 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
  * and let it encrypt and write them. */
 int rd_bev_is_plain(struct bufferevent *bev);
 
+/* Bulk reads on a TLS bufferevent. bufferevent_openssl (2.1) decrypts at most one TLS record
+ * per readable event: its read loop goes on while SSL_pending() says the current record has
+ * bytes left, and OpenSSL without read-ahead reads a record in two syscalls (the 5-byte header,
+ * then the body). A wss link moving bulk data thus paid an epoll_wait and two reads per
+ * ~16 KiB record. rd_bev_tls_read_ahead() makes OpenSSL read up to `len` bytes per syscall
+ * (several records); the records it holds beyond the current one are invisible to
+ * SSL_pending() and to the socket's readiness, so the owner's read callback must end with
+ * rd_bev_tls_read_more(), which runs the bufferevent's read again (no syscall while OpenSSL
+ * holds a whole record) when OpenSSL has buffered bytes and reading is enabled. Anything that
+ * re-enables EV_READ on such a bufferevent must call it too. No-ops on plain bufferevents. */
+void rd_bev_tls_read_ahead(struct bufferevent *bev, size_t len);
+void rd_bev_tls_read_more(struct bufferevent *bev);
+
 /* Send on a plain socket bufferevent now rather than on the next loop round: when nothing is
  * queued in its output, the bytes go straight to the socket (send / writev); what the
  * socket does not take is queued and EV_WRITE enabled, so libevent writes it (and reports a

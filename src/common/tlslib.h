@@ -40,6 +40,9 @@ struct rd_tlslib {
     RD_TLSLIB_FN(SSL_set1_host);
     RD_TLSLIB_FN(SSL_get_verify_result);
     RD_TLSLIB_FN(SSL_get0_alpn_selected);
+    RD_TLSLIB_FN(SSL_set_read_ahead);
+    RD_TLSLIB_FN(SSL_set_default_read_buffer_len);
+    RD_TLSLIB_FN(SSL_has_pending);
     RD_TLSLIB_FN(X509_VERIFY_PARAM_set1_ip_asc);
     RD_TLSLIB_FN(X509_verify_cert_error_string);
     RD_TLSLIB_FN(ERR_get_error);

@@ -430,6 +430,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         rd_bev_slurp(bev, RD_WS_LINK_MAX_SINGLE_READ, &st, &err);
     }
     process_frames(l);
+    if (!l->plain && l->bev != NULL)
+        rd_bev_tls_read_more(bev); /* records OpenSSL read ahead */
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -484,6 +486,8 @@ struct rd_ws_link *rd_ws_link_new(struct event_base *base, struct bufferevent *b
     l->arg = arg;
     l->state = WSL_OPEN;
     l->plain = rd_bev_is_plain(bev);
+    if (!l->plain)
+        rd_bev_tls_read_ahead(bev, RD_WS_LINK_TLS_READ);
     l->reasm = rd_ws_reasm_new(cfg->role, cfg->max_message);
     l->msg = evbuffer_new();
     l->txq = evbuffer_new();
@@ -526,6 +530,8 @@ void rd_ws_link_attach(struct rd_ws_link *l, struct rd_session *s)
     else
         bufferevent_enable(l->bev, EV_READ);
     process_frames(l); /* frames that came with the handshake */
+    if (!l->plain && l->state == WSL_OPEN)
+        rd_bev_tls_read_more(l->bev);
 }
 
 void rd_ws_link_close(struct rd_ws_link *l, unsigned code, const char *reason)

@@ -36,6 +36,7 @@ struct rd_ws_link;
 #define RD_WS_LINK_OUT_HIGH (256 * 1024)        /* stop pulling messages above this output */
 #define RD_WS_LINK_OUT_LOW (64 * 1024)          /* resume pulling below this */
 #define RD_WS_LINK_MAX_SINGLE_READ (256 * 1024) /* per read callback (libevent: 16 KiB) */
+#define RD_WS_LINK_TLS_READ (64 * 1024)         /* wss: read-ahead per read (records) */
 #define RD_WS_LINK_FLUSH_MS 1000                /* close frame flush bound */
 #define RD_WS_LINK_REASON_MAX 200
 

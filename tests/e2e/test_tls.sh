@@ -106,6 +106,20 @@ got=$(curl -sS --max-time 60 --cacert "$pki/ca.pem" --data-binary @"$RD_TEST_DIR
     "$https1/client/foo/http/$D/upload")
 rd_assert_eq "$got" "received $want" "8 MiB upload over https"
 
+# answers in a row over the wss session: OpenSSL reads ahead on it (up to 64 KiB per read, so
+# several records at once), and a record it holds must reach the user without more bytes
+# coming on the socket (a missed one stalls the answer until the next ping)
+for n in 1000 20000 40000 70000; do
+    head -c "$n" "$www/big.bin" >"$www/seq$n.bin"
+    args=()
+    for ((i = 0; i < 40; i++)); do
+        args+=(-o /dev/null "$https1/client/foo/http/$D/seq$n.bin")
+    done
+    got=$(curl -sS --max-time 20 --cacert "$pki/ca.pem" -w '%{size_download}\n' "${args[@]}" |
+        sort | uniq -c | awk '{print $1 " x " $2}') || true
+    rd_assert_eq "$got" "40 x $n" "40 answers of $n bytes in a row over wss"
+done
+
 # a download that lasts about 16 s (longer than -route-timeout-s) is not cut
 got=$(curl -sS --max-time 60 --cacert "$pki/ca.pem" --limit-rate 256K -o /dev/null \
     -w '%{size_download}' "$https1/client/foo/http/$D/up.bin?timeout=60") || true
