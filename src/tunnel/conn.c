@@ -151,6 +151,9 @@ static void rx_add(struct rd_conn *c, const void *data, size_t len)
 {
     void *copy;
 
+    if (len == 0)
+        return; /* an empty Data (a dial's acknowledgement): evbuffer_add would still give an
+                 * empty buffer a 1 KiB block, kept for the conn's life */
     if (len >= RX_EXACT_MIN && (copy = malloc(len)) != NULL) {
         memcpy(copy, data, len);
         if (evbuffer_add_reference(c->rx, copy, len, free_copy, copy) == 0)

@@ -52,7 +52,9 @@ struct socks_client {
     struct timespec t0, t_dial;
     char peer[RD_LISTENER_MAX_PEER];
     struct rd_listener_conn lc; /* as the listener counts it */
-    struct rd_fe_who who;       /* source; the user after the RFC 1929 sub-negotiation */
+    /* source; the user after the RFC 1929 sub-negotiation. The handshake's only (576
+     * bytes): freed once relaying, where conns sit idle */
+    struct rd_fe_who *who;
     char client_id[RD_MAX_CLIENT_KEY + 1];
     char target[RD_TARGET_MAX_ADDR + 1];
     int rep;            /* REP sent, -1 before */
@@ -101,6 +103,16 @@ static void arm_timer(struct socks_client *sc, int ms)
     evtimer_add(sc->timer, &tv);
 }
 
+/* Who asked is for the handshake (map, login, dial); the conn keeps its share entry. */
+static void who_free(struct socks_client *sc)
+{
+    if (sc->who != NULL) {
+        explicit_bzero(sc->who, sizeof *sc->who);
+        free(sc->who);
+        sc->who = NULL;
+    }
+}
+
 /* ---- the one close path ---- */
 
 static void socks_close(struct socks_client *sc, const char *reason, uint64_t up, uint64_t down)
@@ -131,7 +143,7 @@ static void socks_close(struct socks_client *sc, const char *reason, uint64_t up
     if (sc->next)
         sc->next->prev = sc->prev;
     rd_listener_closed(srv->lis, &sc->lc);
-    memset(&sc->who, 0, sizeof sc->who);
+    who_free(sc);
     free(sc);
 }
 
@@ -235,6 +247,7 @@ static void start_relay(struct socks_client *sc)
     sc->conn = NULL;
     sc->bev = NULL;
     set_state(sc, SOCKS_ST_RELAY);
+    who_free(sc);
 }
 
 /* ---- dial wait: the conn's callbacks until the relay takes it ---- */
@@ -295,12 +308,12 @@ static void handle_request(struct socks_client *sc, const struct socks5_request 
     }
     snprintf(sc->target, sizeof sc->target, req->atyp == SOCKS5_ATYP_IPV6 ? "[%s]:%u" : "%s:%u",
              req->host, req->port);
-    v = rd_fe_map(srv->cfg.fe, &sc->who, req->host, req->port, &t);
+    v = rd_fe_map(srv->cfg.fe, sc->who, req->host, req->port, &t);
     if (v == RD_FEV_OK) {
         snprintf(sc->client_id, sizeof sc->client_id, "%s", t.client_id);
         snprintf(sc->target, sizeof sc->target, "%s", t.addr);
         clock_gettime(CLOCK_MONOTONIC, &sc->t_dial);
-        v = rd_fe_dial(srv->cfg.fe, &sc->who, &t, &sc->conn);
+        v = rd_fe_dial(srv->cfg.fe, sc->who, &t, &sc->conn);
     }
     if (v != RD_FEV_OK) {
         refuse(sc, v, v == RD_FEV_FORBIDDEN ? "user may not reach this client" : t.why);
@@ -366,7 +379,7 @@ static enum rd_fe_verdict auth_login(struct socks_client *sc, struct socks5_auth
     char shown[RD_USERS_LOG_NAME_LEN], name[RD_FE_MAX_USER + 1], via[RD_FE_MAX_USER + 1];
 
     if (memchr(a->passwd, '\0', a->plen) == NULL)
-        v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a->user, a->passwd, &sc->who);
+        v = rd_fe_login(sc->srv->cfg.fe, "socks5", sc->peer, 1, a->user, a->passwd, sc->who);
     if (v != RD_FEV_OK) {
         rd_users_log_name(
             sc->srv->cfg.fe->users,
@@ -534,11 +547,13 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
     sc->outcome = -1;
     sc->dial_ms = -1;
     snprintf(sc->peer, sizeof sc->peer, "%s", lc->peer);
-    rd_fe_who_init(&sc->who, lc->source); /* who: after the RFC 1929 sub-negotiation */
+    sc->who = malloc(sizeof *sc->who);
+    if (sc->who != NULL)
+        rd_fe_who_init(sc->who, lc->source); /* who: after the RFC 1929 sub-negotiation */
     clock_gettime(CLOCK_MONOTONIC, &sc->t0);
     sc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     sc->timer = evtimer_new(srv->base, timer_cb, sc);
-    if (sc->bev == NULL || sc->timer == NULL) {
+    if (sc->bev == NULL || sc->timer == NULL || sc->who == NULL) {
         if (sc->bev)
             bufferevent_free(sc->bev);
         else
@@ -546,6 +561,7 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
         if (sc->timer)
             event_free(sc->timer);
         rd_listener_closed(srv->lis, &sc->lc);
+        free(sc->who);
         free(sc);
         return;
     }
