@@ -4,6 +4,7 @@
  * session's pressure), the hard cap, Go's single pause flag, and the two ways a conn ends;
  * and a session's table of conns by id (conn_table.h). */
 #include <check.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,25 @@ START_TEST(rx_pause_and_resume_at_the_marks)
     ck_assert_uint_eq(fk.env.rx_total, RD_PAUSE_LOW_DEFAULT - 1);
     rd_conn_free_(c);
     ck_assert_uint_eq(fk.env.rx_total, 0);
+}
+END_TEST
+
+/* An empty Data (an rdial client's dial acknowledgement) arrives on every dialled conn: it
+ * must not give the empty receive buffer a block (libevent's evbuffer_add allocates a 1 KiB
+ * chain even for 0 bytes), or every idle conn carries 1 KiB for its life. */
+START_TEST(an_empty_data_allocates_nothing)
+{
+    struct rd_conn *c = mk();
+    size_t before, after;
+
+    /* glibc's count of bytes in use (the sanitizers' allocator reports 0: no check there) */
+    before = mallinfo2().uordblks;
+    ck_assert_int_eq(rd_conn_recv_data_(c, big, 0), 0);
+    after = mallinfo2().uordblks;
+    ck_assert_uint_lt(after - before, 256);
+    ck_assert_int_eq(ow.readable, 0);
+    ck_assert_uint_eq(rd_conn_rx_len(c), 0);
+    rd_conn_free_(c);
 }
 END_TEST
 
@@ -432,6 +452,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, tx_blocked_from_the_high_mark_to_the_low_mark);
     tcase_add_test(tc, tx_pressure_lowers_the_high_mark);
     tcase_add_test(tc, rx_pause_and_resume_at_the_marks);
+    tcase_add_test(tc, an_empty_data_allocates_nothing);
     tcase_add_test(tc, rx_budget_pressure_lowers_the_marks);
     tcase_add_test(tc, rx_budget_pressure_shared_by_the_conns);
     tcase_add_test(tc, past_the_hard_cap_the_session_ends_it);
