@@ -76,11 +76,20 @@ ssize_t rd_sock_slurp(struct evbuffer *buf, int fd, size_t max, int *status, int
     return (ssize_t)total;
 }
 
-int rd_bev_is_plain(struct bufferevent *bev)
+/* bev's SSL with the table to call it through, or NULL for a plain bufferevent */
+static SSL *bev_ssl(struct bufferevent *bev, const struct rd_tlslib **tp)
 {
     const struct rd_tlslib *t = rd_tlslib_loaded(); /* NULL: no TLS bufferevent exists */
 
-    return t == NULL || t->bufferevent_openssl_get_ssl(bev) == NULL;
+    *tp = t;
+    return t != NULL ? t->bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+int rd_bev_is_plain(struct bufferevent *bev)
+{
+    const struct rd_tlslib *t;
+
+    return bev_ssl(bev, &t) == NULL;
 }
 
 ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
@@ -100,8 +109,8 @@ ssize_t rd_bev_slurp(struct bufferevent *bev, size_t max, int *status, int *err)
 
 void rd_bev_tls_read_ahead(struct bufferevent *bev, size_t len)
 {
-    const struct rd_tlslib *t = rd_tlslib_loaded();
-    SSL *ssl = t != NULL ? t->bufferevent_openssl_get_ssl(bev) : NULL;
+    const struct rd_tlslib *t;
+    SSL *ssl = bev_ssl(bev, &t);
 
     if (ssl == NULL)
         return;
@@ -111,8 +120,8 @@ void rd_bev_tls_read_ahead(struct bufferevent *bev, size_t len)
 
 void rd_bev_tls_read_more(struct bufferevent *bev)
 {
-    const struct rd_tlslib *t = rd_tlslib_loaded();
-    SSL *ssl = t != NULL ? t->bufferevent_openssl_get_ssl(bev) : NULL;
+    const struct rd_tlslib *t;
+    SSL *ssl = bev_ssl(bev, &t);
 
     /* bufferevent_openssl's read event runs its read loop (consider_reading) when active;
      * libevent has no call for it, so its event is made active as epoll would (the event is

@@ -430,8 +430,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         rd_bev_slurp(bev, RD_WS_LINK_MAX_SINGLE_READ, &st, &err);
     }
     process_frames(l);
-    if (!l->plain && l->bev != NULL)
-        rd_bev_tls_read_more(bev); /* records OpenSSL read ahead */
+    if (!l->plain)
+        rd_bev_tls_read_more(bev); /* records OpenSSL read ahead (no-op once reading stops) */
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -530,7 +530,7 @@ void rd_ws_link_attach(struct rd_ws_link *l, struct rd_session *s)
     else
         bufferevent_enable(l->bev, EV_READ);
     process_frames(l); /* frames that came with the handshake */
-    if (!l->plain && l->state == WSL_OPEN)
+    if (!l->plain)
         rd_bev_tls_read_more(l->bev);
 }
 
