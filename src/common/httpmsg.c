@@ -3,6 +3,7 @@
  * httpmsg_chunked.c. */
 #include "httpmsg.h"
 #include "httpmsg_int.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -173,24 +174,6 @@ int rd_hm_connection_has(const struct rd_hm_headers *hs, const char *token)
 
 /* ---- request builder ---- */
 
-struct outbuf {
-    char *p;
-    size_t cap, len;
-    int overflow;
-};
-
-static void out_add(struct outbuf *o, const char *s, size_t n)
-{
-    if (o->overflow || n > o->cap - o->len) {
-        o->overflow = 1;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static void out_str(struct outbuf *o, const char *s) { out_add(o, s, strlen(s)); }
-
 static int is_token(const char *s)
 {
     if (*s == '\0')
@@ -211,8 +194,7 @@ static int is_clean(const char *s)
 
 int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen)
 {
-    struct outbuf o = { out, outlen, 0, 0 };
-    char num[32];
+    struct rd_strbuf o;
     size_t i;
 
     if (outlen == 0 || !is_token(rq->method) || rq->target[0] != '/' || !is_clean(rq->target) ||
@@ -220,13 +202,13 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
         rq->framing == RD_HM_BODY_CLOSE ||
         (rq->framing == RD_HM_BODY_LENGTH && rq->content_length < 0))
         return -1;
-    o.cap = outlen - 1; /* room for the NUL */
-    out_str(&o, rq->method);
-    out_str(&o, " ");
-    out_str(&o, rq->target);
-    out_str(&o, rq->http10 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
-    out_str(&o, rq->host);
-    out_str(&o, "\r\n");
+    rd_sb_init(&o, out, outlen - 1); /* room for the NUL */
+    rd_sb_str(&o, rq->method);
+    rd_sb_str(&o, " ");
+    rd_sb_str(&o, rq->target);
+    rd_sb_str(&o, rq->http10 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
+    rd_sb_str(&o, rq->host);
+    rd_sb_str(&o, "\r\n");
     for (i = 0; rq->headers != NULL && i < rq->headers->n; i++) {
         const struct rd_hm_header *h = &rq->headers->h[i];
         if (rd_hm_is_hop_by_hop(rq->headers, h->name) || strcasecmp(h->name, "host") == 0 ||
@@ -235,34 +217,33 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
             continue;
         if (!is_token(h->name))
             continue; /* not a field name: never forward it */
-        out_str(&o, h->name);
-        out_str(&o, ": ");
-        out_str(&o, h->value);
-        out_str(&o, "\r\n");
+        rd_sb_str(&o, h->name);
+        rd_sb_str(&o, ": ");
+        rd_sb_str(&o, h->value);
+        rd_sb_str(&o, "\r\n");
     }
     if (rq->via != NULL) {
         if (!is_token(rq->via))
             return -1;
-        out_str(&o, rq->http10 ? "Via: 1.0 " : "Via: 1.1 ");
-        out_str(&o, rq->via);
-        out_str(&o, "\r\n");
+        rd_sb_str(&o, rq->http10 ? "Via: 1.0 " : "Via: 1.1 ");
+        rd_sb_str(&o, rq->via);
+        rd_sb_str(&o, "\r\n");
     }
     if (rq->framing == RD_HM_BODY_LENGTH) {
-        snprintf(num, sizeof num, "%lld", (long long)rq->content_length);
-        out_str(&o, "Content-Length: ");
-        out_str(&o, num);
-        out_str(&o, "\r\n");
+        rd_sb_str(&o, "Content-Length: ");
+        rd_sb_int(&o, (long long)rq->content_length);
+        rd_sb_str(&o, "\r\n");
     } else if (rq->framing == RD_HM_BODY_CHUNKED) {
-        out_str(&o, "Transfer-Encoding: chunked\r\n");
+        rd_sb_str(&o, "Transfer-Encoding: chunked\r\n");
     }
     if (rq->upgrade != NULL && !rq->http10) {
         if (!is_clean(rq->upgrade) || rq->upgrade[0] == '\0')
             return -1;
-        out_str(&o, "Upgrade: ");
-        out_str(&o, rq->upgrade);
-        out_str(&o, "\r\nConnection: Upgrade\r\n\r\n");
+        rd_sb_str(&o, "Upgrade: ");
+        rd_sb_str(&o, rq->upgrade);
+        rd_sb_str(&o, "\r\nConnection: Upgrade\r\n\r\n");
     } else {
-        out_str(&o, rq->keep_alive && !rq->http10 ? "\r\n" : "Connection: close\r\n\r\n");
+        rd_sb_str(&o, rq->keep_alive && !rq->http10 ? "\r\n" : "Connection: close\r\n\r\n");
     }
     if (o.overflow)
         return -1;
@@ -552,14 +533,18 @@ int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char
 
     for (i = 0; i < r->headers.n; i++) {
         const struct rd_hm_header *h = &r->headers.h[i];
-        size_t need;
+        size_t need, nlen, vlen;
 
         if (rd_hm_is_hop_by_hop(&r->headers, h->name) || strcasecmp(h->name, "content-length") == 0)
             continue;
-        need = strlen(h->name) + 2 + strlen(h->value) + 1;
+        nlen = strlen(h->name);
+        vlen = strlen(h->value);
+        need = nlen + 2 + vlen + 1;
         if (nl + 1 >= max_lines || need > arena_len - used)
             return -1;
-        snprintf(arena + used, need, "%s: %s", h->name, h->value);
+        memcpy(arena + used, h->name, nlen);
+        memcpy(arena + used + nlen, ": ", 2);
+        memcpy(arena + used + nlen + 2, h->value, vlen + 1);
         lines[nl++] = arena + used;
         used += need;
     }

@@ -4,6 +4,7 @@
 #include "httpmsg_int.h"
 
 #include "common/addr.h"
+#include "common/strbuf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -132,6 +133,7 @@ static enum rd_hm_result parse_authority(const char *s, size_t n, int defport,
     size_t hlen, plen;
     unsigned long pv = (unsigned long)defport;
     enum rd_hm_result r;
+    struct rd_strbuf hp;
 
     if (n == 0) {
         *why = "empty host";
@@ -148,12 +150,19 @@ static enum rd_hm_result parse_authority(const char *s, size_t n, int defport,
         *why = "bad port";
         return RD_HM_ERR_SYNTAX;
     }
-    if (copy_part(out->host, sizeof out->host, s, n) != 0 ||
-        (size_t)snprintf(out->hostport, sizeof out->hostport, "%.*s:%lu", (int)hlen, s, pv) >=
-            sizeof out->hostport) {
+    if (copy_part(out->host, sizeof out->host, s, n) != 0) {
         *why = "host too long";
         return RD_HM_ERR_TOO_BIG;
     }
+    rd_sb_init(&hp, out->hostport, sizeof out->hostport - 1); /* "host:port", per request */
+    rd_sb_add(&hp, s, hlen);
+    rd_sb_add(&hp, ":", 1);
+    rd_sb_int(&hp, (long long)pv);
+    if (hp.overflow) {
+        *why = "host too long";
+        return RD_HM_ERR_TOO_BIG;
+    }
+    out->hostport[hp.len] = '\0';
     return RD_HM_OK;
 }
 

@@ -1,6 +1,8 @@
 /* log.c - see log.h */
 #include "log.h"
 
+#include "strbuf.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,38 +206,92 @@ static void json_escape(char *out, size_t *n, size_t cap, const char *s)
     out[*n] = '\0';
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" of tv into b. The part up to the seconds changes once a second:
+ * it is formatted then (gmtime_r and printf cost the server a few % per routed request, each
+ * of which logs a line) and copied otherwise. */
+static void put_ts(struct rd_strbuf *b, const struct timeval *tv)
+{
+    static char sec[24];
+    static size_t sec_len;
+    static time_t sec_at = (time_t)-1;
+
+    if (tv->tv_sec != sec_at) {
+        struct tm tm;
+        int k;
+        gmtime_r(&tv->tv_sec, &tm);
+        k = snprintf(sec, sizeof sec, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        sec_len = k > 0 && (size_t)k < sizeof sec ? (size_t)k : 0;
+        sec_at = tv->tv_sec;
+    }
+    rd_sb_add(b, sec, sec_len);
+    rd_sb_add(b, ".", 1);
+    rd_sb_uint_w(b, (unsigned)(tv->tv_usec / 1000), 3);
+    rd_sb_add(b, "Z", 1);
+}
+
+/* One line around msg[0..len) (no NUL needed), cut at LOG_MAX_MSG - 1 bytes. */
+static void log_line(enum rd_log_level lvl, const char *msg, size_t len)
+{
+    char line[LOG_MAX_LINE];
+    struct timeval tv;
+    struct rd_strbuf b;
+    size_t n;
+
+    if (len > LOG_MAX_MSG - 1)
+        len = LOG_MAX_MSG - 1;
+    gettimeofday(&tv, NULL);
+    rd_sb_init(&b, line, sizeof line - 2); /* room for the newline and a NUL */
+    if (log_format == RD_LOG_FORMAT_JSON) {
+        char z[LOG_MAX_MSG];
+        memcpy(z, msg, len);
+        z[len] = '\0';
+        rd_sb_str(&b, "{\"ts\":\"");
+        put_ts(&b, &tv);
+        rd_sb_str(&b, "\",\"level\":\"");
+        rd_sb_str(&b, level_json(lvl));
+        rd_sb_str(&b, "\",\"prog\":\"");
+        n = b.len;
+        json_escape(line, &n, sizeof line - 16, log_prog);
+        b.len = n;
+        rd_sb_str(&b, "\",\"msg\":\"");
+        n = b.len;
+        json_escape(line, &n, sizeof line - 4, z);
+        line[n++] = '"';
+        line[n++] = '}';
+    } else {
+        const char *ls = level_str(lvl);
+        size_t lsl = strlen(ls) < 5 ? strlen(ls) : 5;
+        put_ts(&b, &tv);
+        rd_sb_add(&b, " ", 1);
+        rd_sb_str(&b, log_prog);
+        rd_sb_add(&b, " ", 1);
+        rd_sb_add(&b, ls, lsl);
+        rd_sb_add(&b, "      ", 6 - lsl); /* "%-5s " */
+        if (len > b.cap - b.len)
+            len = b.cap - b.len;
+        rd_sb_add(&b, msg, len);
+        n = b.len;
+    }
+    line[n++] = '\n';
+    emit(lvl, line, n);
+}
+
 void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap)
 {
-    char msg[LOG_MAX_MSG], line[LOG_MAX_LINE], ts[40];
-    struct timeval tv;
-    struct tm tm;
-    size_t n;
+    char msg[LOG_MAX_MSG];
     int k;
 
     if (lvl > log_level)
         return;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(tv.tv_usec / 1000));
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (log_format == RD_LOG_FORMAT_JSON) {
-        n = 0;
-        k = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"", ts,
-                     level_json(lvl));
-        n = k > 0 ? (size_t)k : 0;
-        json_escape(line, &n, sizeof line - 16, log_prog);
-        n += (size_t)snprintf(line + n, sizeof line - n, "\",\"msg\":\"");
-        json_escape(line, &n, sizeof line - 4, msg);
-        line[n++] = '"';
-        line[n++] = '}';
-    } else {
-        k = snprintf(line, sizeof line, "%s %s %-5s %s", ts, log_prog, level_str(lvl), msg);
-        n = k < 0 ? 0 : (size_t)k >= sizeof line - 1 ? sizeof line - 2 : (size_t)k;
-    }
-    line[n++] = '\n';
-    emit(lvl, line, n);
+    k = vsnprintf(msg, sizeof msg, fmt, ap);
+    log_line(lvl, msg, k < 0 ? 0 : (size_t)k);
+}
+
+void rd_log_msg(enum rd_log_level lvl, const char *msg, size_t len)
+{
+    if (lvl <= log_level)
+        log_line(lvl, msg, len);
 }
 
 void rd_log(enum rd_log_level lvl, const char *fmt, ...)

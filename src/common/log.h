@@ -6,6 +6,7 @@
 #define RD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum rd_log_level { RD_LOG_ERROR = 0, RD_LOG_WARN, RD_LOG_INFO, RD_LOG_DEBUG };
 
@@ -44,6 +45,9 @@ void rd_log_flush(void);
 void rd_log(enum rd_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rd_vlog(enum rd_log_level lvl, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* A message already put together, msg[0..len) taken as it is (a line per routed request is
+ * built without printf: common/strbuf.h). */
+void rd_log_msg(enum rd_log_level lvl, const char *msg, size_t len);
 
 /* Rate limit of one kind of message (a refusal, a limit hit): at most one line per
  * RD_LOG_LIMIT_INTERVAL_MS; the next line that is logged says how many were not. Zero-initialise

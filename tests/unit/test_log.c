@@ -134,6 +134,94 @@ START_TEST(batch_off_flushes_and_writes_each_line)
 }
 END_TEST
 
+/* The text line: "YYYY-MM-DDTHH:MM:SS.mmmZ prog LEVEL message" with the level padded to 5. */
+static void check_text_line(const char *line, const char *level5, const char *msg)
+{
+    int i;
+    for (i = 0; i < 24; i++) {
+        const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+        if (shape[i] == 'd')
+            ck_assert_msg(line[i] >= '0' && line[i] <= '9', "digit %d in %.40s", i, line);
+        else
+            ck_assert_msg(line[i] == shape[i], "char %d in %.40s", i, line);
+    }
+    ck_assert_msg(strncmp(line + 24, " rdial ", 7) == 0, "%.60s", line);
+    ck_assert_msg(strncmp(line + 31, level5, 5) == 0 && line[36] == ' ', "%.60s", line);
+    ck_assert_msg(strncmp(line + 37, msg, strlen(msg)) == 0, "%.80s", line);
+}
+
+START_TEST(text_line_shape)
+{
+    const char *s;
+    rd_log_batch(NULL);
+    rd_info("route %s -> %d", "GET", 200);
+    rd_warn("w");
+    rd_err("e");
+    rd_debug("d %lld", -42LL);
+    s = contents(NULL);
+    ck_assert_int_eq(count_lines(s), 4);
+    check_text_line(s, "INFO ", "route GET -> 200\n");
+    s = strchr(s, '\n') + 1;
+    check_text_line(s, "WARN ", "w\n");
+    s = strchr(s, '\n') + 1;
+    check_text_line(s, "ERROR", "e\n");
+    s = strchr(s, '\n') + 1;
+    check_text_line(s, "DEBUG", "d -42\n");
+}
+END_TEST
+
+/* A message is cut at 1,023 bytes, the line still ends in one newline. */
+START_TEST(long_message_is_cut)
+{
+    static char big[5000];
+    const char *s, *nl;
+    memset(big, 'x', sizeof big - 1);
+    rd_log_batch(NULL);
+    rd_info("%s", big);
+    s = contents(NULL);
+    ck_assert_int_eq(count_lines(s), 1);
+    nl = strchr(s, '\n');
+    ck_assert_int_eq((int)(nl - (s + 37)), 1023);
+}
+END_TEST
+
+START_TEST(json_line_shape)
+{
+    const char *s;
+    rd_log_batch(NULL);
+    rd_log_set_format(RD_LOG_FORMAT_JSON);
+    rd_info("a \"q\" %d", 7);
+    rd_log_set_format(RD_LOG_FORMAT_TEXT);
+    s = contents(NULL);
+    ck_assert_int_eq(count_lines(s), 1);
+    ck_assert_msg(strncmp(s, "{\"ts\":\"", 7) == 0 && s[7 + 23] == 'Z', "%s", s);
+    ck_assert_msg(
+        strstr(s, "\",\"level\":\"info\",\"prog\":\"rdial\",\"msg\":\"a \\\"q\\\" 7\"}\n") != NULL,
+        "%s", s);
+}
+END_TEST
+
+/* rd_log_msg: the bytes given, no NUL needed, cut like a formatted message. */
+START_TEST(message_taken_as_given)
+{
+    static char big[3000];
+    const char *s, *nl;
+    rd_log_batch(NULL);
+    rd_log_msg(RD_LOG_INFO, "route GET 100%sX", 15); /* no format: "%s" stays */
+    memset(big, 'y', sizeof big);
+    rd_log_msg(RD_LOG_INFO, big, sizeof big);
+    rd_log_set_level(RD_LOG_WARN);
+    rd_log_msg(RD_LOG_INFO, "dropped", 7);
+    rd_log_set_level(RD_LOG_DEBUG);
+    s = contents(NULL);
+    ck_assert_int_eq(count_lines(s), 2);
+    check_text_line(s, "INFO ", "route GET 100%s\n");
+    s = strchr(s, '\n') + 1;
+    nl = strchr(s, '\n');
+    ck_assert_int_eq((int)(nl - (s + 37)), 1023);
+}
+END_TEST
+
 Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("log");
@@ -145,6 +233,10 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, warn_flushes_at_once_in_order);
     tcase_add_test(tc, full_buffer_flushes_nothing_lost);
     tcase_add_test(tc, batch_off_flushes_and_writes_each_line);
+    tcase_add_test(tc, text_line_shape);
+    tcase_add_test(tc, long_message_is_cut);
+    tcase_add_test(tc, json_line_shape);
+    tcase_add_test(tc, message_taken_as_given);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "frontends/http/admin_hook.h"
 #include "frontends/http/route.h"
 
@@ -222,7 +223,7 @@ static void dispatch_proxy(struct hc *h, const struct rd_hr_request *rq)
 void hc_dispatch(struct hc *h, struct rd_hr_request *rq)
 {
     h->requests++;
-    snprintf(h->method, sizeof h->method, "%s", rq->method);
+    rd_strlcpy(h->method, rq->method, sizeof h->method);
     h->minor = rq->minor;
     h->keep_alive = rq->keep_alive;
     h->is_head = rq->is_head;

@@ -35,6 +35,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "frontends/http/tls_conn.h"
 #include "tunnel/conn.h"
 
@@ -117,6 +118,8 @@ void fwd_done(struct hc *h, const char *outcome)
 {
     struct timeval now, d;
     const char *path = h->x.log_path;
+    char line[1024]; /* the fields' ceilings add up to ~800 bytes; a longer outcome is cut */
+    struct rd_strbuf b;
 
     if (!h->x.active)
         return;
@@ -124,13 +127,32 @@ void fwd_done(struct hc *h, const char *outcome)
     rd_fe_count(h->fe->cfg.fe->stats, h->x.fe, outcome_of(h));
     if (h->x.fe != RD_FE_ROUTE)
         return;
+    if (!rd_log_enabled(RD_LOG_INFO))
+        return;
     gettimeofday(&now, NULL);
     timersub(&now, &h->x.t0, &d);
-    rd_info("route %s %s %s %s -> %d, up %llu down %llu bytes, %ld ms, %s", h->method,
-            h->x.spec.target.client_id[0] ? h->x.spec.target.client_id : "-",
-            h->x.spec.target.addr[0] ? h->x.spec.target.addr : "-", path[0] ? path : "-", h->status,
-            (unsigned long long)h->x.up, (unsigned long long)h->x.down,
-            (long)(d.tv_sec * 1000 + d.tv_usec / 1000), outcome);
+    /* "route METHOD CLIENT ADDR PATH -> STATUS, up N down N bytes, N ms, OUTCOME", one per
+     * request: put together without printf (common/strbuf.h) */
+    rd_sb_init(&b, line, sizeof line);
+    rd_sb_str(&b, "route ");
+    rd_sb_str(&b, h->method);
+    rd_sb_add(&b, " ", 1);
+    rd_sb_str(&b, h->x.spec.target.client_id[0] ? h->x.spec.target.client_id : "-");
+    rd_sb_add(&b, " ", 1);
+    rd_sb_str(&b, h->x.spec.target.addr[0] ? h->x.spec.target.addr : "-");
+    rd_sb_add(&b, " ", 1);
+    rd_sb_str(&b, path[0] ? path : "-");
+    rd_sb_str(&b, " -> ");
+    rd_sb_int(&b, h->status);
+    rd_sb_str(&b, ", up ");
+    rd_sb_int(&b, (long long)h->x.up);
+    rd_sb_str(&b, " down ");
+    rd_sb_int(&b, (long long)h->x.down);
+    rd_sb_str(&b, " bytes, ");
+    rd_sb_int(&b, (long long)d.tv_sec * 1000 + d.tv_usec / 1000);
+    rd_sb_str(&b, " ms, ");
+    rd_sb_str(&b, outcome);
+    rd_log_msg(RD_LOG_INFO, line, b.len);
 }
 
 void fwd_user_gone(struct hc *h)
@@ -179,9 +201,9 @@ static void response_done(struct hc *h)
         h->fe->tun->put(h->fe->tun_arg, c, x->spec.scope, x->spec.target.client_id,
                         x->spec.target.addr);
         if (x->spec.scope_private) { /* dropped with this user connection */
-            snprintf(h->kept_scope, sizeof h->kept_scope, "%s", x->spec.scope);
-            snprintf(h->kept_client, sizeof h->kept_client, "%s", x->spec.target.client_id);
-            snprintf(h->kept_addr, sizeof h->kept_addr, "%s", x->spec.target.addr);
+            rd_strlcpy(h->kept_scope, x->spec.scope, sizeof h->kept_scope);
+            rd_strlcpy(h->kept_client, x->spec.target.client_id, sizeof h->kept_client);
+            rd_strlcpy(h->kept_addr, x->spec.target.addr, sizeof h->kept_addr);
         }
     }
     fwd_close_conn(h, NULL);
@@ -234,14 +256,18 @@ static void start_upgraded(struct hc *h)
     fwd_joined_pump(h);
 }
 
-/* Write our answer head for the target's (x->resp). 0, or -1 when it does not fit. */
+/* Write our answer head for the target's (x->resp). 0, or -1 when it does not fit. The head
+ * is put together in one buffer and queued with one evbuffer_add: no printf, one run of the
+ * output's callbacks. */
 static int send_response_head(struct hc *h)
 {
     struct fwd *x = &h->x;
     struct rd_hm_response *resp = x->resp;
-    struct evbuffer *out = bufferevent_get_output(h->bev);
     const char *lines[RD_HM_MAX_HEADERS + 1];
-    char *arena = malloc(FWD_RESP_ARENA);
+    size_t head_cap =
+        FWD_RESP_ARENA + RD_HM_MAX_HEADERS + 256 + strlen(resp->reason) + 2 * strlen(resp->te);
+    char *arena = malloc(FWD_RESP_ARENA + head_cap);
+    struct rd_strbuf b;
     int n, i;
 
     if (arena == NULL)
@@ -260,34 +286,57 @@ static int send_response_head(struct hc *h)
     x->target_keep = x->asked_keep && rd_hm_response_keeps_conn(resp);
     free(x->retry_head); /* an answer came: nothing to send again */
     x->retry_head = NULL;
-    evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", h->minor, resp->status, resp->reason);
-    for (i = 0; i < n; i++)
-        evbuffer_add_printf(out, "%s\r\n", lines[i]);
-    free(arena);
+    rd_sb_init(&b, arena + FWD_RESP_ARENA, head_cap);
+    rd_sb_str(&b, "HTTP/1.");
+    rd_sb_int(&b, h->minor);
+    rd_sb_add(&b, " ", 1);
+    rd_sb_int(&b, resp->status);
+    rd_sb_add(&b, " ", 1);
+    rd_sb_str(&b, resp->reason);
+    rd_sb_add(&b, "\r\n", 2);
+    for (i = 0; i < n; i++) {
+        rd_sb_str(&b, lines[i]);
+        rd_sb_add(&b, "\r\n", 2);
+    }
     switch (resp->framing) {
     case RD_HM_BODY_NONE: /* HEAD and 304 keep the target's Content-Length; 204 carries none */
-        if (resp->status != 204 && resp->content_length >= 0)
-            evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)resp->content_length);
-        break;
+        if (resp->status == 204 || resp->content_length < 0)
+            break;
+        /* fall through */
     case RD_HM_BODY_LENGTH:
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)resp->content_length);
+        rd_sb_str(&b, "Content-Length: ");
+        rd_sb_int(&b, (long long)resp->content_length);
+        rd_sb_add(&b, "\r\n", 2);
         break;
-    case RD_HM_BODY_CHUNKED: evbuffer_add_printf(out, "Transfer-Encoding: %s\r\n", resp->te); break;
+    case RD_HM_BODY_CHUNKED:
+        rd_sb_str(&b, "Transfer-Encoding: ");
+        rd_sb_str(&b, resp->te);
+        rd_sb_add(&b, "\r\n", 2);
+        break;
     case RD_HM_BODY_CLOSE:
         if (h->minor == 1) { /* each piece framed as a chunk: a cut shows */
             x->rechunk = 1;
-            evbuffer_add_printf(out, "Transfer-Encoding: %s%schunked\r\n", resp->te,
-                                resp->te[0] ? ", " : "");
+            rd_sb_str(&b, "Transfer-Encoding: ");
+            rd_sb_str(&b, resp->te);
+            rd_sb_str(&b, resp->te[0] ? ", chunked\r\n" : "chunked\r\n");
         } else if (resp->te[0] != '\0') {
-            evbuffer_add_printf(out, "Transfer-Encoding: %s\r\n", resp->te);
+            rd_sb_str(&b, "Transfer-Encoding: ");
+            rd_sb_str(&b, resp->te);
+            rd_sb_add(&b, "\r\n", 2);
         }
         break;
     }
     if (x->close_after)
-        evbuffer_add_printf(out, "Connection: close\r\n");
+        rd_sb_str(&b, "Connection: close\r\n");
     else if (h->minor == 0)
-        evbuffer_add_printf(out, "Connection: keep-alive\r\n");
-    evbuffer_add(out, "\r\n", 2);
+        rd_sb_str(&b, "Connection: keep-alive\r\n");
+    rd_sb_add(&b, "\r\n", 2);
+    if (b.overflow) {
+        free(arena);
+        return -1;
+    }
+    evbuffer_add(bufferevent_get_output(h->bev), b.p, b.len);
+    free(arena);
     rd_hr_body_init_forward(&x->resp_body, resp->framing, resp->content_length);
     x->head_sent = 1;
     free(x->resp);
@@ -804,8 +853,13 @@ void fwd_start(struct hc *h, const struct rd_hr_request *rq, enum rd_fe fe)
     x->active = 1;
     x->up = x->down = 0;
     gettimeofday(&x->t0, NULL);
-    snprintf(x->log_path, sizeof x->log_path, "%.*s", (int)strcspn(x->spec.path, "?"),
-             x->spec.path); /* the query is not logged: it may carry secrets */
+    { /* the query is not logged: it may carry secrets */
+        size_t k = strcspn(x->spec.path, "?");
+        if (k >= sizeof x->log_path)
+            k = sizeof x->log_path - 1;
+        memcpy(x->log_path, x->spec.path, k);
+        x->log_path[k] = '\0';
+    }
     x->asked_keep = fwd_keeping(h) && !x->spec.https && rq->minor == 1 &&
                     !(x->spec.upgrade && rq->upgrade) && (!x->spec.scope_private || h->keep_alive);
     n = build_head(h, rq, &head);

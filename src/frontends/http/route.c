@@ -7,6 +7,7 @@
 
 #include "common/httpreq.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "frontends/frontend.h"
 #include "frontends/http/tls_conn.h"
 
@@ -153,8 +154,8 @@ int rd_route_prepare(struct rd_route *rt, struct rd_fe_ctx *fe, const struct rd_
         answer(ans, pr == RD_HM_ERR_TOO_BIG ? 414 : 400, "bad-request", why);
         return -1;
     }
-    snprintf(spec->target.client_id, sizeof spec->target.client_id, "%s", parsed->id);
-    snprintf(spec->target.addr, sizeof spec->target.addr, "%s", parsed->hostport);
+    rd_strlcpy(spec->target.client_id, parsed->id, sizeof spec->target.client_id);
+    rd_strlcpy(spec->target.addr, parsed->hostport, sizeof spec->target.addr);
     unescape_zone(spec->target.addr);
     if (fe->users != NULL) {
         if (check_user(fe, rq, peer, parsed->id, who, ans) != 0)
@@ -162,7 +163,7 @@ int rd_route_prepare(struct rd_route *rt, struct rd_fe_ctx *fe, const struct rd_
         spec->drop_authorization = 1;
         snprintf(spec->scope, sizeof spec->scope, "u:%s", who->user);
     }
-    snprintf(spec->host_header, sizeof spec->host_header, "%s", parsed->host);
+    rd_strlcpy(spec->host_header, parsed->host, sizeof spec->host_header);
     spec->path = parsed->target;
     spec->https = strcmp(parsed->scheme, "https") == 0;
     if (spec->https)
