@@ -6,6 +6,7 @@
 
 #include "common/ctab.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "frontends/users.h"
 #include "tunnel/dial.h"
 #include "tunnel/stats.h"
@@ -121,7 +122,7 @@ void rd_fe_who_init(struct rd_fe_who *who, const char *source)
 {
     memset(who, 0, sizeof *who);
     if (source != NULL)
-        snprintf(who->source, sizeof who->source, "%s", source);
+        rd_strlcpy(who->source, source, sizeof who->source);
 }
 
 /* Forget who (not where from). */
@@ -138,7 +139,7 @@ enum rd_fe_verdict rd_fe_login(struct rd_fe_ctx *fe, const char *what, const cha
     if (fe->users == NULL) {
         /* the reference's front ends: the user name is the client id; no password */
         if (have && user != NULL)
-            snprintf(who->via, sizeof who->via, "%s", user);
+            rd_strlcpy(who->via, user, sizeof who->via);
         return RD_FEV_OK;
     }
     if (!have || user == NULL || password == NULL)
@@ -181,8 +182,8 @@ enum rd_fe_verdict rd_fe_map(struct rd_fe_ctx *fe, const struct rd_fe_who *who, 
         return RD_FEV_NO_CLIENT_IN_TARGET;
     if (mr != RD_TMAP_OK)
         return RD_FEV_BAD_TARGET;
-    snprintf(t->client_id, sizeof t->client_id, "%s", m.client_id);
-    snprintf(t->addr, sizeof t->addr, "%s", m.addr);
+    rd_strlcpy(t->client_id, m.client_id, sizeof t->client_id);
+    rd_strlcpy(t->addr, m.addr, sizeof t->addr);
     return may_reach(fe, who, t);
 }
 
@@ -194,8 +195,8 @@ enum rd_fe_verdict rd_fe_route(struct rd_fe_ctx *fe, const struct rd_fe_who *who
         t->why = "bad target";
         return RD_FEV_BAD_TARGET;
     }
-    snprintf(t->client_id, sizeof t->client_id, "%s", client_id);
-    snprintf(t->addr, sizeof t->addr, "%s", addr);
+    rd_strlcpy(t->client_id, client_id, sizeof t->client_id);
+    rd_strlcpy(t->addr, addr, sizeof t->addr);
     return may_reach(fe, who, t);
 }
 

@@ -2,9 +2,10 @@
 #include "target_map.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/strbuf.h"
 
 const char *rd_target_map_result_str(enum rd_target_map_result r)
 {
@@ -102,12 +103,18 @@ static int is_ipv6(const char *s, size_t n)
 static enum rd_target_map_result set_addr(struct rd_target_mapped *out, const char *h, size_t n,
                                           int v6, int port, const char **errp)
 {
-    int w;
+    struct rd_strbuf b;
     if (n > RD_TARGET_MAX_HOST)
         return fail(RD_TMAP_BAD, "target host longer than 255 bytes", errp);
-    w = snprintf(out->addr, sizeof out->addr, v6 ? "[%.*s]:%d" : "%.*s:%d", (int)n, h, port);
-    if (w < 0 || (size_t)w >= sizeof out->addr)
+    rd_sb_init(&b, out->addr, sizeof out->addr - 1); /* once per dial: no printf */
+    if (v6)
+        rd_sb_add(&b, "[", 1);
+    rd_sb_add(&b, h, n);
+    rd_sb_str(&b, v6 ? "]:" : ":");
+    rd_sb_int(&b, port);
+    if (b.overflow)
         return fail(RD_TMAP_BAD, "target address too long", errp);
+    out->addr[b.len] = '\0';
     return RD_TMAP_OK;
 }
 
