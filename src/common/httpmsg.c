@@ -526,37 +526,21 @@ int rd_hm_response_keeps_conn(const struct rd_hm_response *r)
            !rd_hm_connection_has(&r->headers, "close");
 }
 
-int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char *arena,
-                         size_t arena_len, const char **lines, size_t max_lines)
+int rd_hm_response_fields(const struct rd_hm_response *r, struct rd_strbuf *b)
 {
-    size_t used = 0, nl = 0, i;
+    int n = 0;
+    size_t i;
 
     for (i = 0; i < r->headers.n; i++) {
         const struct rd_hm_header *h = &r->headers.h[i];
-        size_t need, nlen, vlen;
 
         if (rd_hm_is_hop_by_hop(&r->headers, h->name) || strcasecmp(h->name, "content-length") == 0)
             continue;
-        nlen = strlen(h->name);
-        vlen = strlen(h->value);
-        need = nlen + 2 + vlen + 1;
-        if (nl + 1 >= max_lines || need > arena_len - used)
-            return -1;
-        memcpy(arena + used, h->name, nlen);
-        memcpy(arena + used + nlen, ": ", 2);
-        memcpy(arena + used + nlen + 2, h->value, vlen + 1);
-        lines[nl++] = arena + used;
-        used += need;
+        rd_sb_str(b, h->name);
+        rd_sb_add(b, ": ", 2);
+        rd_sb_str(b, h->value);
+        rd_sb_add(b, "\r\n", 2);
+        n++;
     }
-    if (extra != NULL) {
-        size_t need = strlen(extra) + 1;
-        if (nl + 1 >= max_lines || need > arena_len - used)
-            return -1;
-        memcpy(arena + used, extra, need);
-        lines[nl++] = arena + used;
-    }
-    if (nl >= max_lines)
-        return -1;
-    lines[nl] = NULL;
-    return (int)nl;
+    return n;
 }

@@ -18,6 +18,8 @@
 
 #include "common/limits.h"
 
+struct rd_strbuf;
+
 #define RD_HM_MAX_HEADERS 128       /* header lines in one head */
 #define RD_HM_MAX_REASON 256        /* reason phrase bytes kept */
 #define RD_HM_MAX_TE 256            /* joined Transfer-Encoding value */
@@ -183,13 +185,11 @@ enum rd_hm_result rd_hm_response_parse(struct rd_hm_resp_parser *p, const char *
  * own conditions: it asked for keep-alive, nothing was left over.) */
 int rd_hm_response_keeps_conn(const struct rd_hm_response *r);
 
-/* Fill `lines` with the "Name: value" lines to send to the user for `r`: every end-to-end
- * header (hop-by-hop ones and Content-Length dropped), then `extra` if not NULL (e.g.
- * "Transfer-Encoding: chunked"), then a NULL. Strings are written into arena (owned by the
- * caller, must outlive the use of lines). Returns the number of lines, or -1 if arena or
- * max_lines (which counts the NULL) is too small. */
-int rd_hm_response_lines(const struct rd_hm_response *r, const char *extra, char *arena,
-                         size_t arena_len, const char **lines, size_t max_lines);
+/* Append "Name: value\r\n" to b for every field of `r` the user gets: every end-to-end
+ * header in the target's order (hop-by-hop ones and Content-Length dropped; the caller
+ * writes its own framing). Returns the number of fields appended. An append that does not
+ * fit sets b->overflow, which sticks (common/strbuf.h): the caller checks it once. */
+int rd_hm_response_fields(const struct rd_hm_response *r, struct rd_strbuf *b);
 
 /* ---- chunked body tracker ---- */
 

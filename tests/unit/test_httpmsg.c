@@ -8,6 +8,7 @@
 
 #include "check_main.h"
 #include "common/httpmsg.h"
+#include "common/strbuf.h"
 
 /* ------------------------------------------------------------------ route paths */
 
@@ -822,32 +823,43 @@ START_TEST(resp_too_big)
 }
 END_TEST
 
-START_TEST(resp_lines)
+START_TEST(resp_fields)
 {
     const char *s = "HTTP/1.1 200 OK\r\nDate: d\r\nConnection: keep-alive, X-Hop\r\n"
                     "Keep-Alive: timeout=5\r\nX-Hop: 1\r\nContent-Length: 4\r\n"
                     "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
                     "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n";
-    const char *lines[8];
-    char arena[256];
-    int n;
+    const char *want = "Date: d\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+                       "Set-Cookie: b=2\r\n";
+    char buf[256];
+    struct rd_strbuf b;
+    size_t cap;
 
     ck_assert_int_eq(presp(s, 0, NULL), RD_HM_OK);
-    n = rd_hm_response_lines(resp, "Transfer-Encoding: chunked", arena, sizeof arena, lines, 8);
-    ck_assert_int_eq(n, 5);
-    ck_assert_str_eq(lines[0], "Date: d");
-    ck_assert_str_eq(lines[1], "Content-Type: text/plain");
-    ck_assert_str_eq(lines[2], "Set-Cookie: a=1");
-    ck_assert_str_eq(lines[3], "Set-Cookie: b=2");
-    ck_assert_str_eq(lines[4], "Transfer-Encoding: chunked");
-    ck_assert_ptr_null(lines[5]);
-    n = rd_hm_response_lines(resp, NULL, arena, sizeof arena, lines, 8);
-    ck_assert_int_eq(n, 4);
-    ck_assert_ptr_null(lines[4]);
-    /* ceilings */
-    ck_assert_int_eq(rd_hm_response_lines(resp, NULL, arena, sizeof arena, lines, 5), 4);
-    ck_assert_int_eq(rd_hm_response_lines(resp, NULL, arena, sizeof arena, lines, 4), -1);
-    ck_assert_int_eq(rd_hm_response_lines(resp, NULL, arena, 20, lines, 8), -1);
+    rd_sb_init(&b, buf, sizeof buf);
+    rd_sb_str(&b, "X\r\n"); /* appends after what is there */
+    ck_assert_int_eq(rd_hm_response_fields(resp, &b), 4);
+    ck_assert_int_eq(b.overflow, 0);
+    ck_assert_uint_eq(b.len, 3 + strlen(want));
+    ck_assert_int_eq(memcmp(buf + 3, want, strlen(want)), 0);
+    /* exactly the room: fits; one byte less at any size: overflow, nothing past cap */
+    rd_sb_init(&b, buf, strlen(want));
+    rd_hm_response_fields(resp, &b);
+    ck_assert_int_eq(b.overflow, 0);
+    for (cap = 0; cap < strlen(want); cap++) {
+        memset(buf, '#', sizeof buf);
+        rd_sb_init(&b, buf, cap);
+        rd_hm_response_fields(resp, &b);
+        ck_assert_int_eq(b.overflow, 1);
+        ck_assert_uint_le(b.len, cap);
+        ck_assert_int_eq(buf[cap], '#');
+    }
+    /* no end-to-end field: nothing appended */
+    ck_assert_int_eq(presp("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 0, NULL),
+                     RD_HM_OK);
+    rd_sb_init(&b, buf, sizeof buf);
+    ck_assert_int_eq(rd_hm_response_fields(resp, &b), 0);
+    ck_assert_uint_eq(b.len, 0);
 }
 END_TEST
 
@@ -1181,7 +1193,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, resp_status_lines);
     tcase_add_test(tc, resp_header_lines);
     tcase_add_test(tc, resp_too_big);
-    tcase_add_test(tc, resp_lines);
+    tcase_add_test(tc, resp_fields);
     tcase_add_test(tc, chunked_good);
     tcase_add_test(tc, chunked_bad);
     tcase_add_test(tc, chunked_big);

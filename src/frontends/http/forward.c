@@ -40,7 +40,10 @@
 #include "tunnel/conn.h"
 
 #define FWD_REQ_HEAD_MAX (RD_MAX_HTTP_HEADER + RD_MAX_URL) /* head we send to the target */
-#define FWD_RESP_ARENA (RD_MAX_HTTP_HEADER + 2 * RD_HM_MAX_HEADERS + 64)
+/* our answer head, beyond its reason phrase and Transfer-Encoding value: every field of the
+ * target's head (each gains ": " and CRLF), our status, framing and Connection lines */
+#define FWD_RESP_HEAD_MAX (RD_MAX_HTTP_HEADER + 4 * RD_HM_MAX_HEADERS + 256)
+#define FWD_HEAD_STACK 4096 /* most answer heads fit here; a larger one goes to the heap */
 
 static const struct rd_conn_cbs exch_cbs;
 
@@ -256,87 +259,93 @@ static void start_upgraded(struct hc *h)
     fwd_joined_pump(h);
 }
 
-/* Write our answer head for the target's (x->resp). 0, or -1 when it does not fit. The head
- * is put together in one buffer and queued with one evbuffer_add: no printf, one run of the
- * output's callbacks. */
-static int send_response_head(struct hc *h)
+/* Our answer head for the target's `resp` into b: status line, the target's end-to-end
+ * fields, our framing, Connection. Reads state only. */
+static void put_response_head(const struct hc *h, const struct rd_hm_response *resp, int rechunk,
+                              int close_after, struct rd_strbuf *b)
 {
-    struct fwd *x = &h->x;
-    struct rd_hm_response *resp = x->resp;
-    const char *lines[RD_HM_MAX_HEADERS + 1];
-    size_t head_cap =
-        FWD_RESP_ARENA + RD_HM_MAX_HEADERS + 256 + strlen(resp->reason) + 2 * strlen(resp->te);
-    char *arena = malloc(FWD_RESP_ARENA + head_cap);
-    struct rd_strbuf b;
-    int n, i;
-
-    if (arena == NULL)
-        return -1;
-    n = rd_hm_response_lines(resp, NULL, arena, FWD_RESP_ARENA, lines, RD_HM_MAX_HEADERS + 1);
-    if (n < 0) {
-        free(arena);
-        return -1;
-    }
-    x->rechunk = 0;
-    if (resp->framing == RD_HM_BODY_CLOSE && h->minor == 0)
-        x->close_after = 1; /* HTTP/1.0 user: close-delimited as well */
-    if (!h->keep_alive || !x->req_done || h->user_eof)
-        x->close_after = 1;
-    h->status = resp->status;
-    x->target_keep = x->asked_keep && rd_hm_response_keeps_conn(resp);
-    free(x->retry_head); /* an answer came: nothing to send again */
-    x->retry_head = NULL;
-    rd_sb_init(&b, arena + FWD_RESP_ARENA, head_cap);
-    rd_sb_str(&b, "HTTP/1.");
-    rd_sb_int(&b, h->minor);
-    rd_sb_add(&b, " ", 1);
-    rd_sb_int(&b, resp->status);
-    rd_sb_add(&b, " ", 1);
-    rd_sb_str(&b, resp->reason);
-    rd_sb_add(&b, "\r\n", 2);
-    for (i = 0; i < n; i++) {
-        rd_sb_str(&b, lines[i]);
-        rd_sb_add(&b, "\r\n", 2);
-    }
+    rd_sb_str(b, "HTTP/1.");
+    rd_sb_int(b, h->minor);
+    rd_sb_add(b, " ", 1);
+    rd_sb_int(b, resp->status);
+    rd_sb_add(b, " ", 1);
+    rd_sb_str(b, resp->reason);
+    rd_sb_add(b, "\r\n", 2);
+    rd_hm_response_fields(resp, b);
     switch (resp->framing) {
     case RD_HM_BODY_NONE: /* HEAD and 304 keep the target's Content-Length; 204 carries none */
         if (resp->status == 204 || resp->content_length < 0)
             break;
         /* fall through */
     case RD_HM_BODY_LENGTH:
-        rd_sb_str(&b, "Content-Length: ");
-        rd_sb_int(&b, (long long)resp->content_length);
-        rd_sb_add(&b, "\r\n", 2);
+        rd_sb_str(b, "Content-Length: ");
+        rd_sb_int(b, (long long)resp->content_length);
+        rd_sb_add(b, "\r\n", 2);
         break;
     case RD_HM_BODY_CHUNKED:
-        rd_sb_str(&b, "Transfer-Encoding: ");
-        rd_sb_str(&b, resp->te);
-        rd_sb_add(&b, "\r\n", 2);
+        rd_sb_str(b, "Transfer-Encoding: ");
+        rd_sb_str(b, resp->te);
+        rd_sb_add(b, "\r\n", 2);
         break;
     case RD_HM_BODY_CLOSE:
-        if (h->minor == 1) { /* each piece framed as a chunk: a cut shows */
-            x->rechunk = 1;
-            rd_sb_str(&b, "Transfer-Encoding: ");
-            rd_sb_str(&b, resp->te);
-            rd_sb_str(&b, resp->te[0] ? ", chunked\r\n" : "chunked\r\n");
+        if (rechunk) {
+            rd_sb_str(b, "Transfer-Encoding: ");
+            rd_sb_str(b, resp->te);
+            rd_sb_str(b, resp->te[0] ? ", chunked\r\n" : "chunked\r\n");
         } else if (resp->te[0] != '\0') {
-            rd_sb_str(&b, "Transfer-Encoding: ");
-            rd_sb_str(&b, resp->te);
-            rd_sb_add(&b, "\r\n", 2);
+            rd_sb_str(b, "Transfer-Encoding: ");
+            rd_sb_str(b, resp->te);
+            rd_sb_add(b, "\r\n", 2);
         }
         break;
     }
-    if (x->close_after)
-        rd_sb_str(&b, "Connection: close\r\n");
+    if (close_after)
+        rd_sb_str(b, "Connection: close\r\n");
     else if (h->minor == 0)
-        rd_sb_str(&b, "Connection: keep-alive\r\n");
-    rd_sb_add(&b, "\r\n", 2);
-    if (b.overflow) {
-        free(arena);
-        return -1;
+        rd_sb_str(b, "Connection: keep-alive\r\n");
+    rd_sb_add(b, "\r\n", 2);
+}
+
+/* Write our answer head for the target's (x->resp). 0, or -1 when it cannot be sent. The
+ * head is put together in a buffer on the stack (a larger one from the heap only for a head
+ * that does not fit) and queued with one evbuffer_add: one copy of each field, no printf,
+ * one run of the output's callbacks. */
+static int send_response_head(struct hc *h)
+{
+    struct fwd *x = &h->x;
+    struct rd_hm_response *resp = x->resp;
+    char small[FWD_HEAD_STACK];
+    char *big = NULL;
+    struct rd_strbuf b;
+    /* a close-delimited body to an HTTP/1.1 user: each piece framed as a chunk, so a cut
+     * shows; to an HTTP/1.0 user: close-delimited as well */
+    int rechunk = resp->framing == RD_HM_BODY_CLOSE && h->minor == 1;
+    int close_after = x->close_after || (resp->framing == RD_HM_BODY_CLOSE && h->minor == 0) ||
+                      !h->keep_alive || !x->req_done || h->user_eof;
+
+    rd_sb_init(&b, small, sizeof small);
+    put_response_head(h, resp, rechunk, close_after, &b);
+    if (b.overflow) { /* room for the largest head the parser lets through */
+        size_t cap = FWD_RESP_HEAD_MAX + strlen(resp->reason) + 2 * strlen(resp->te);
+
+        big = malloc(cap);
+        if (big == NULL)
+            return -1;
+        rd_sb_init(&b, big, cap);
+        put_response_head(h, resp, rechunk, close_after, &b);
+        if (b.overflow) {
+            free(big);
+            return -1;
+        }
     }
     evbuffer_add(bufferevent_get_output(h->bev), b.p, b.len);
-    free(arena);
+    free(big);
+    x->rechunk = rechunk;
+    x->close_after = close_after;
+    h->status = resp->status;
+    x->target_keep = x->asked_keep && rd_hm_response_keeps_conn(resp);
+    free(x->retry_head); /* an answer came: nothing to send again */
+    x->retry_head = NULL;
     rd_hr_body_init_forward(&x->resp_body, resp->framing, resp->content_length);
     x->head_sent = 1;
     free(x->resp);
