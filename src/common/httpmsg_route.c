@@ -6,6 +6,7 @@
 #include "common/addr.h"
 #include "common/strbuf.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -293,7 +294,11 @@ enum rd_hm_result rd_hm_parse_route(const char *uri, int default_s, int max_s,
     enum rd_hm_result r;
 
     *why = "bad route";
-    memset(out, 0, sizeof *out);
+    /* the 8 KiB target is written whole (NUL included) by route_target: not cleared */
+    memset(out, 0, offsetof(struct rd_hm_route, target));
+    out->target[0] = '\0';
+    memset((char *)out + offsetof(struct rd_hm_route, target) + sizeof out->target, 0,
+           sizeof *out - offsetof(struct rd_hm_route, target) - sizeof out->target);
     out->timeout_s = default_s;
     if ((r = check_uri(uri, &urilen, why)) != RD_HM_OK)
         return r;

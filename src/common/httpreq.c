@@ -548,7 +548,13 @@ enum rd_hr_result rd_hr_parse(struct rd_hr_parser *p, const char *buf, size_t le
     if (r != RD_HR_OK)
         return r;
 
-    memset(out, 0, offsetof(struct rd_hr_request, headers));
+    /* every field before the headers zeroed but the 8 KiB target, which the request line
+     * writes whole (NUL included): ~1 KiB cleared per request instead of ~9 */
+    memset(out, 0, offsetof(struct rd_hr_request, target));
+    out->target[0] = '\0';
+    memset((char *)out + offsetof(struct rd_hr_request, target) + sizeof out->target, 0,
+           offsetof(struct rd_hr_request, headers) - offsetof(struct rd_hr_request, target) -
+               sizeof out->target);
     rd_hm_headers_init(&out->headers);
     out->content_length = -1;
     out->framing = RD_HM_BODY_NONE;
