@@ -19,6 +19,7 @@
 #include "common/ctab.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 
 struct rd_listener {
     struct event_base *base;
@@ -40,44 +41,77 @@ struct rd_listener {
     unsigned long pauses;   /* EMFILE pauses since then */
 };
 
+/* Dotted quad of a[0..3] (glibc's inet_ntop formats IPv4 with sprintf: this runs per accepted
+ * conn). */
+static void put_v4(struct rd_strbuf *b, const unsigned char *a)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (i > 0)
+            rd_sb_add(b, ".", 1);
+        rd_sb_int(b, a[i]);
+    }
+}
+
+/* End b's text (cap was set one below the buffer's size) or, if it did not fit, write "?". */
+static void sb_end(struct rd_strbuf *b)
+{
+    if (b->overflow) {
+        b->len = 0;
+        b->overflow = 0;
+        rd_sb_str(b, "?");
+    }
+    b->p[b->len] = '\0';
+}
+
 static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
 {
     char h[INET6_ADDRSTRLEN] = "?";
+    struct rd_strbuf b;
 
+    rd_sb_init(&b, buf, len - 1);
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, h, sizeof h);
-        snprintf(buf, len, "%s:%u", h, (unsigned)ntohs(s4->sin_port));
+        put_v4(&b, (const unsigned char *)&s4->sin_addr);
+        rd_sb_add(&b, ":", 1);
+        rd_sb_int(&b, ntohs(s4->sin_port));
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof h);
-        snprintf(buf, len, "[%s]:%u", h, (unsigned)ntohs(s6->sin6_port));
+        rd_sb_add(&b, "[", 1);
+        rd_sb_str(&b, h);
+        rd_sb_add(&b, "]:", 2);
+        rd_sb_int(&b, ntohs(s6->sin6_port));
     } else {
-        snprintf(buf, len, "?");
+        rd_sb_str(&b, "?");
     }
+    sb_end(&b);
 }
 
 /* The source address the per-source shares count: IPv4 (mapped ones too), or the IPv6 /64. */
 static void format_source(const struct sockaddr *sa, char *buf, size_t len)
 {
     char h[INET6_ADDRSTRLEN] = "?";
+    struct rd_strbuf b;
 
+    rd_sb_init(&b, buf, len - 1);
     if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, h, sizeof h);
-        snprintf(buf, len, "%s", h);
+        put_v4(&b, (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
     } else if (sa->sa_family == AF_INET6) {
         struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(&a)) {
-            inet_ntop(AF_INET, &a.s6_addr[12], h, sizeof h);
-            snprintf(buf, len, "%s", h);
-            return;
+            put_v4(&b, &a.s6_addr[12]);
+        } else {
+            memset(&a.s6_addr[8], 0, 8);
+            inet_ntop(AF_INET6, &a, h, sizeof h);
+            rd_sb_str(&b, h);
+            rd_sb_str(&b, "/64");
         }
-        memset(&a.s6_addr[8], 0, 8);
-        inet_ntop(AF_INET6, &a, h, sizeof h);
-        snprintf(buf, len, "%s/64", h);
     } else {
-        snprintf(buf, len, "?");
+        rd_sb_str(&b, "?");
     }
+    sb_end(&b);
 }
 
 enum { SRC_ALL = 0, SRC_HANDSHAKING = 1 };

@@ -20,6 +20,7 @@
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
+#include "common/strbuf.h"
 
 /* per client session */
 struct client_session {
@@ -72,7 +73,7 @@ static int refuse(struct rd_fwd_answer *ans, int status, const char *kind, const
 {
     ans->status = status;
     ans->kind = kind;
-    snprintf(ans->text, sizeof ans->text, "%s", text);
+    rd_strlcpy(ans->text, text, sizeof ans->text);
     return status;
 }
 
@@ -157,8 +158,8 @@ static struct rd_session *open_session(void *arg, const struct rd_link_ops *ops,
     if (cs == NULL)
         return NULL;
     cs->srv = srv;
-    snprintf(cs->id, sizeof cs->id, "%s", o->client_id);
-    snprintf(cs->peer, sizeof cs->peer, "%s", o->from);
+    rd_strlcpy(cs->id, o->client_id, sizeof cs->id);
+    rd_strlcpy(cs->peer, o->from, sizeof cs->peer);
     remember_token(srv, o->rq, cs);
     server_session_config(srv, RD_ROLE_SERVER, &cfg);
     cfg.ping_interval_ms = srv->cfg->ping_interval_ms;

@@ -17,6 +17,7 @@
 #include "transport/ws_client.h"
 #include "transport/ws_link.h"
 #include "tunnel/session.h"
+#include "common/strbuf.h"
 
 struct srv_link {
     struct rd_ws_server *srv;
@@ -110,11 +111,22 @@ enum rd_ws_hs rd_ws_handshake_check(const struct rd_hr_request *rq, char accept[
 
 int rd_ws_handshake_response(const char *accept, const char *extra, char *out, size_t outlen)
 {
-    int n = snprintf(out, outlen,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                     accept, extra != NULL ? extra : "");
-    return n < 0 || (size_t)n >= outlen ? -1 : n;
+    struct rd_strbuf b;
+
+    if (outlen == 0)
+        return -1;
+    rd_sb_init(&b, out, outlen - 1); /* room for the NUL */
+    rd_sb_str(&b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+    rd_sb_str(&b, accept);
+    rd_sb_add(&b, "\r\n", 2);
+    if (extra != NULL)
+        rd_sb_str(&b, extra);
+    rd_sb_add(&b, "\r\n", 2);
+    if (b.overflow)
+        return -1;
+    out[b.len] = '\0';
+    return (int)b.len;
 }
 
 /* ---- links ---- */
@@ -168,7 +180,8 @@ int rd_ws_server_accept(struct rd_ws_server *srv, struct bufferevent *bev, const
         free(sl);
         return -1;
     }
-    snprintf(name, sizeof name, "ws %s", peer);
+    memcpy(name, "ws ", 3); /* "ws <peer>", cut to fit */
+    rd_strlcpy(name + 3, peer, sizeof name - 3);
     memset(&lc, 0, sizeof lc);
     lc.role = RD_WS_ROLE_SERVER;
     lc.max_message = srv->max_message;

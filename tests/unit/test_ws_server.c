@@ -141,6 +141,12 @@ START_TEST(handshake_response_bytes)
     ck_assert_int_gt(n, 0);
     ck_assert_ptr_nonnull(strstr(out, "\r\nX-Rdial-Listen: 127.0.0.1:1\r\n\r\n"));
     ck_assert_int_eq(rd_ws_handshake_response(RFC_ACCEPT, NULL, small, sizeof small), -1);
+    /* the head and its NUL fit exactly; one byte less (or none) does not */
+    ck_assert_int_eq(rd_ws_handshake_response(RFC_ACCEPT, NULL, out, strlen(want) + 1),
+                     (int)strlen(want));
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(rd_ws_handshake_response(RFC_ACCEPT, NULL, out, strlen(want)), -1);
+    ck_assert_int_eq(rd_ws_handshake_response(RFC_ACCEPT, NULL, out, 0), -1);
 }
 END_TEST
 

@@ -20,6 +20,7 @@
 #include "frontends/http/admin_hook.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
+#include "common/strbuf.h"
 
 static void hc_drive(struct hc *h);
 
@@ -200,7 +201,7 @@ void hc_end(struct hc *h, const char *reason, int abort)
     if (h->st == HC_DONE)
         return;
     if (h->reason[0] == '\0' && reason != NULL)
-        snprintf(h->reason, sizeof h->reason, "%s", reason);
+        rd_strlcpy(h->reason, reason, sizeof h->reason);
     if (h->st == HC_TUNNEL) {
         struct rd_relay *r = h->relay;
         h->relay = NULL;
@@ -234,7 +235,7 @@ void hc_end(struct hc *h, const char *reason, int abort)
 static void hc_end_now(struct hc *h, const char *reason, int reset)
 {
     if (h->reason[0] == '\0')
-        snprintf(h->reason, sizeof h->reason, "%s", reason);
+        rd_strlcpy(h->reason, reason, sizeof h->reason);
     if (h->st == HC_TUNNEL) {
         hc_end(h, reason, 1);
         return;
@@ -513,8 +514,8 @@ static void accept_cb(evutil_socket_t fd, const struct rd_listener_conn *lc, voi
     h->fe = fe;
     h->serial = ++fe->serial;
     gettimeofday(&h->t0, NULL);
-    snprintf(h->peer, sizeof h->peer, "%s", lc->peer);
-    snprintf(h->source, sizeof h->source, "%s", lc->source);
+    rd_strlcpy(h->peer, lc->peer, sizeof h->peer);
+    rd_strlcpy(h->source, lc->source, sizeof h->source);
     h->bev = new_bev(fe, fd);
     h->timer = evtimer_new(fe->base, timer_cb, h);
     h->reaper = event_new(fe->base, -1, 0, reaper_cb, h);
