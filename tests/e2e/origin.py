@@ -6,6 +6,8 @@
   close      answers without framing and closes
   trunc      announces 100000 bytes, sends 10, closes
   bad        answers with both Content-Length and Transfer-Encoding
+  bighead    GET /h/LINES/LEN: answers 200 "ok" with LINES header fields "X-L<i>: " and
+             LEN bytes of value each, then closes (answer heads of any size)
   noaccept   never accepts: its accept queue is kept full, so a connect to it hangs (a dial
              whose target has not accepted yet)
 
@@ -58,7 +60,8 @@ def read_head(c, data):
 
 
 def serve_once(c):
-    if read_head(c, b"") is None:
+    got = read_head(c, b"")
+    if got is None:
         return
     if mode == "silent":
         held.append(c)
@@ -69,6 +72,11 @@ def serve_once(c):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
     elif mode == "bad":
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    elif mode == "bighead":
+        _, _, lines, vlen = got[0].split(b" ", 2)[1].split(b"/")
+        c.sendall(b"HTTP/1.1 200 OK\r\n" +
+                  b"".join(b"X-L%d: %s\r\n" % (i, b"v" * int(vlen)) for i in range(int(lines))) +
+                  b"Content-Length: 2\r\n\r\nok")
     c.close()
 
 
@@ -142,7 +150,7 @@ def serve_echo(c, trailers):
 
 
 def serve(c, me):
-    if mode in ("silent", "close", "trunc", "bad"):
+    if mode in ("silent", "close", "trunc", "bad", "bighead"):
         return serve_once(c)
     if mode in ("echo", "trailers"):
         return serve_echo(c, mode == "trailers")

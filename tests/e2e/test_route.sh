@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_route.sh - the reference flow through the /client/ route with the real binaries and curl:
 # the documented hello, flags, a 256 MiB file byte-identical, 200 parallel GETs, POST bodies,
-# request headers, error statuses, timeouts, the upgrade authorizer and message tracing.
+# request headers, answer heads of every size up to the 32 KiB limit, error statuses, timeouts,
+# the upgrade authorizer and message tracing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
 
@@ -95,6 +96,22 @@ rd_assert_eq "$out" $'conn 1 req 1\n 200\nconn 2 req 1\n 200\nconn 3 req 1\n 200
 rd_http "$RR" -d x
 rd_assert_status 502 "a POST on a kept conn that closed is not sent again"
 rd_wait_log server "route GET foo $(rd_listen_addr origin_keep) /k -> 200"
+
+# ---- answer heads of every size: the target's fields byte for byte, an oversize head 502 ----
+rd_start origin_bighead python3 "$RD_E2E_DIR/origin.py" bighead
+BH="http://$SRV_ADDR/client/foo/http/$(rd_listen_addr origin_bighead)"
+for spec in 1/10 40/90 120/230; do # ~0.1, ~4 and ~28 KiB of fields (32 KiB is the limit)
+    rd_http "$BH/h/$spec"
+    rd_assert_status 200 "an answer head of ${spec%/*} fields of ${spec#*/} bytes"
+    rd_assert_eq "$(cat "$RD_BODY")" "ok" "its body after a head of ${spec%/*} fields"
+    n=${spec%/*} v=$(printf 'v%.0s' $(seq "${spec#*/}"))
+    rd_assert_eq "$(grep -c "^X-L[0-9]*: $v"$'\r$' "$RD_HDRS")" "$n" \
+        "all ${spec%/*} fields of ${spec#*/} bytes arrive whole"
+    rd_assert_eq "$(grep -o '^X-L[0-9]*' "$RD_HDRS" | tr -d 'XL-' | paste -sd, -)" \
+        "$(seq -s, 0 $((n - 1)))" "the ${spec%/*} fields in the target's order"
+done
+rd_http "$BH/h/1/40000"
+rd_assert_status 502 "an answer head above 32 KiB"
 
 # ---- errors ----
 rd_http "http://$SRV_ADDR/client/nobody/http/$D/bigfile"
