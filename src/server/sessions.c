@@ -15,12 +15,12 @@
 #include "common/addr.h"
 #include "common/httpreq.h"
 #include "common/secrets.h"
+#include "common/strbuf.h"
 #include "frontends/http/forward.h"
 #include "peers.h"
 #include "transport/ws_server.h"
 #include "tunnel/registry.h"
 #include "tunnel/session.h"
-#include "common/strbuf.h"
 
 /* per client session */
 struct client_session {

@@ -14,10 +14,10 @@
 #include "common/httpreq.h"
 #include "common/log.h"
 #include "common/sockio.h"
+#include "common/strbuf.h"
 #include "transport/ws_client.h"
 #include "transport/ws_link.h"
 #include "tunnel/session.h"
-#include "common/strbuf.h"
 
 struct srv_link {
     struct rd_ws_server *srv;

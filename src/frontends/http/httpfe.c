@@ -17,10 +17,10 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "frontends/http/admin_hook.h"
 #include "tunnel/conn.h"
 #include "tunnel/relay.h"
-#include "common/strbuf.h"
 
 static void hc_drive(struct hc *h);
 
