@@ -60,6 +60,12 @@
  * growing ours by up to 256 KiB per conn. */
 #define RD_SESSION_TX_PRESSURE (4 * 1024 * 1024)
 #define RD_CONN_TX_PRESSURE_HIGH (32 * 1024)
+/* The send ring's fresh lane (session_send.c): a conn's first RD_CONN_FRESH_BYTES of Data go
+ * out ahead of conns that have sent more. A small answer does not wait a whole round behind
+ * 1,000 bulk downloads (1,000 turns of up to 64 KiB), and conns whose targets answer late
+ * catch up with those that answered first. What any conn can take ahead of the others is
+ * bounded by this, once per conn. */
+#define RD_CONN_FRESH_BYTES (256 * 1024)
 #define RD_BEV_OUT_HIGH (64 * 1024) /* local socket output buffer watermark */
 #define RD_BEV_OUT_PRESSURE                                                                        \
     (32 * 1024) /* ... while the session's rx is over its budget

@@ -64,6 +64,7 @@ struct rd_conn {
 
     /* ---- session.c's ---- */
     unsigned in_ring : 1;        /* on the session's send ring */
+    unsigned in_fresh : 1;       /* ... in its fresh lane (session_send.c) */
     unsigned pending : 1;        /* our dial, nothing heard back yet: no Data (an empty one is
                                * an rdial client's acknowledgement), no Error (the session's
                                * npending) */

@@ -56,7 +56,8 @@ void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len);
 
 /* Append the next message to send (one whole binary websocket message) to `out`.
  * Returns 1 if one was appended, 0 if nothing is queued. Control messages come before
- * Data; Data is taken round-robin across conns, at most RD_DATA_CHUNK payload each. */
+ * Data; Data is taken round-robin across conns, at most RD_DATA_CHUNK payload each, conns
+ * that have sent less than RD_CONN_FRESH_BYTES first (session_send.c). */
 int rd_session_pull(struct rd_session *s, struct evbuffer *out);
 
 /* The websocket is gone: fail every conn ("tunnel disconnect"), tell the owner, free. */

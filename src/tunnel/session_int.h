@@ -38,8 +38,10 @@ struct rd_session {
 
     struct evbuffer *ctrl; /* queued control messages: [u32 len][message] ... */
     size_t ctrl_bytes;
-    struct rd_conn *ring; /* conns with tx bytes or a pending graceful close */
-    int idle;             /* last pull found nothing: the next queued item must kick */
+    /* conns with tx bytes or a pending graceful close, in two lanes: fresh (sent less than
+     * RD_CONN_FRESH_BYTES), which goes first, and ring (the rest) */
+    struct rd_conn *fresh, *ring;
+    int idle; /* last pull found nothing: the next queued item must kick */
     int closing;
 
     uint64_t sync_epoch;
@@ -83,7 +85,7 @@ struct rd_sessions {
  * queue past cfg.max_ctrl_queue closes the session. */
 void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, const void *payload,
                            size_t len);
-/* c has tx bytes or a graceful close to send: on the ring (last in this round). */
+/* c has tx bytes or a graceful close to send: on its lane of the ring (last in this round). */
 void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c);
 void rd_session_ring_remove_(struct rd_session *s, struct rd_conn *c);
 /* One debug line of a message (rd_log_trace_enabled): dir, ids, type, length, a preview. */

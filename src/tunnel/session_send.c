@@ -1,6 +1,8 @@
 /* session_send.c - the send side of a session: control messages queue ahead of Data, conns
- * with something to send wait on a ring and take turns of at most one Data message each, and
- * the transport pulls one message at a time (link.h). See session.h and docs/ARCHITECTURE.md (data path and back pressure). */
+ * with something to send wait on a ring and take turns of at most one Data message each (a
+ * conn's first RD_CONN_FRESH_BYTES in a lane that goes first), and the transport pulls one
+ * message at a time (link.h). See session.h and docs/ARCHITECTURE.md (data path and back
+ * pressure). */
 #include "session_int.h"
 
 #include <inttypes.h>
@@ -11,22 +13,55 @@
 #include "../common/memtrim.h"
 #include "message.h"
 
-/* ---- the send ring: conns with tx bytes or a graceful close to send, in turn ---- */
+/* ---- the send ring: conns with tx bytes or a graceful close to send, in turn ----
+ *
+ * Two lanes of the same kind: `fresh` holds the conns that have sent less than
+ * RD_CONN_FRESH_BYTES, `ring` the rest, and a turn of the fresh lane goes first. A conn moves
+ * to the back of `ring` when its turn takes it past the mark; it never moves back. So a new
+ * conn's first bytes do not queue behind a round of bulk conns, and no conn takes more than
+ * RD_CONN_FRESH_BYTES ahead of the others. */
+
+static struct rd_conn **lane_of(struct rd_session *s, const struct rd_conn *c)
+{
+    return c->in_fresh ? &s->fresh : &s->ring;
+}
+
+/* c (on no lane) at the end of *lane: last in this round. */
+static void lane_append(struct rd_conn **lane, struct rd_conn *c)
+{
+    struct rd_conn *head = *lane;
+
+    if (head == NULL) {
+        c->ring_next = c->ring_prev = c;
+        *lane = c;
+    } else { /* insert before the head */
+        c->ring_next = head;
+        c->ring_prev = head->ring_prev;
+        head->ring_prev->ring_next = c;
+        head->ring_prev = c;
+    }
+}
+
+static void lane_unlink(struct rd_conn **lane, struct rd_conn *c)
+{
+    if (c->ring_next == c) {
+        *lane = NULL;
+    } else {
+        c->ring_prev->ring_next = c->ring_next;
+        c->ring_next->ring_prev = c->ring_prev;
+        if (*lane == c)
+            *lane = c->ring_next;
+    }
+    c->ring_next = c->ring_prev = NULL;
+}
 
 void rd_session_ring_remove_(struct rd_session *s, struct rd_conn *c)
 {
     if (!c->in_ring)
         return;
-    if (c->ring_next == c) {
-        s->ring = NULL;
-    } else {
-        c->ring_prev->ring_next = c->ring_next;
-        c->ring_next->ring_prev = c->ring_prev;
-        if (s->ring == c)
-            s->ring = c->ring_next;
-    }
-    c->ring_next = c->ring_prev = NULL;
+    lane_unlink(lane_of(s, c), c);
     c->in_ring = 0;
+    c->in_fresh = 0;
 }
 
 static void kick(struct rd_session *s)
@@ -40,15 +75,8 @@ static void kick(struct rd_session *s)
 void rd_session_ring_add_(struct rd_session *s, struct rd_conn *c)
 {
     if (!c->in_ring) {
-        if (s->ring == NULL) {
-            c->ring_next = c->ring_prev = c;
-            s->ring = c;
-        } else { /* insert before the head: last in this round */
-            c->ring_next = s->ring;
-            c->ring_prev = s->ring->ring_prev;
-            s->ring->ring_prev->ring_next = c;
-            s->ring->ring_prev = c;
-        }
+        c->in_fresh = c->bytes_out < RD_CONN_FRESH_BYTES;
+        lane_append(lane_of(s, c), c);
         c->in_ring = 1;
     }
     if (!c->peer_paused || c->state == RD_CONN_CLOSING)
@@ -137,9 +165,11 @@ static void pull_ctrl(struct rd_session *s, struct evbuffer *out)
     s->ctrl_bytes -= len;
 }
 
-/* One Data message of c's tx (txlen bytes, c not paused); c keeps its place in the ring while
- * it has more (or a close to send). */
-static void pull_data(struct rd_session *s, struct rd_conn *c, size_t txlen, struct evbuffer *out)
+/* One Data message of c's tx (txlen bytes, c not paused), c at the head of *lane; c keeps its
+ * place in the ring while it has more (or a close to send): the next turn of its lane, or the
+ * back of `ring` when this one took it past RD_CONN_FRESH_BYTES. */
+static void pull_data(struct rd_session *s, struct rd_conn **lane, struct rd_conn *c, size_t txlen,
+                      struct evbuffer *out)
 {
     uint8_t hdr[RD_MSG_HEADER_MAX];
     int64_t id = s->next_msg_id++;
@@ -155,10 +185,15 @@ static void pull_data(struct rd_session *s, struct rd_conn *c, size_t txlen, str
         trace_tail(s, id, c->id, out, n);
     rd_memtrim_note(s->cfg.trim, n);
     STAT_ADD(s->st_tx, hlen + n);
-    if (n == txlen && c->state == RD_CONN_OPEN)
+    if (n == txlen && c->state == RD_CONN_OPEN) {
         rd_session_ring_remove_(s, c);
-    else
-        s->ring = c->ring_next;
+    } else if (c->in_fresh && c->bytes_out >= RD_CONN_FRESH_BYTES) {
+        lane_unlink(lane, c);
+        c->in_fresh = 0;
+        lane_append(&s->ring, c);
+    } else {
+        *lane = c->ring_next;
+    }
     rd_conn_wake_(c);
 }
 
@@ -179,26 +214,22 @@ static void pull_eof(struct rd_session *s, struct rd_conn *c, struct evbuffer *o
     rd_session_conn_dead_(s, c);
 }
 
-/* Control messages first; then one turn of the ring: the first conn with tx that is not
- * paused sends one Data, or a closed one its Error "EOF". */
-static int pull_one(struct rd_session *s, struct evbuffer *out)
+/* One turn of *lane: its first conn with tx that is not paused sends one Data, or a closed one
+ * its Error "EOF". Returns 0 when none can. */
+static int pull_lane(struct rd_session *s, struct rd_conn **lane, struct evbuffer *out)
 {
     size_t tries;
 
-    if (s->ctrl_bytes > 0) {
-        pull_ctrl(s, out);
-        return 1;
-    }
-    for (tries = s->conns.n + 1; s->ring != NULL && tries > 0; tries--) {
-        struct rd_conn *c = s->ring;
+    for (tries = s->conns.n + 1; *lane != NULL && tries > 0; tries--) {
+        struct rd_conn *c = *lane;
         size_t txlen = rd_conn_tx_len(c);
 
         if (txlen > 0 && c->peer_paused) {
-            s->ring = c->ring_next; /* paused: keep its place, try the next */
+            *lane = c->ring_next; /* paused: keep its place, try the next */
             continue;
         }
         if (txlen > 0) {
-            pull_data(s, c, txlen, out);
+            pull_data(s, lane, c, txlen, out);
             return 1;
         }
         if (c->state == RD_CONN_CLOSING) {
@@ -208,6 +239,18 @@ static int pull_one(struct rd_session *s, struct evbuffer *out)
         rd_session_ring_remove_(s, c);
         rd_conn_wake_(c); /* unpaused with nothing queued: the owner may write */
     }
+    return 0;
+}
+
+/* Control messages first; then a turn of the fresh lane, else one of the ring. */
+static int pull_one(struct rd_session *s, struct evbuffer *out)
+{
+    if (s->ctrl_bytes > 0) {
+        pull_ctrl(s, out);
+        return 1;
+    }
+    if (pull_lane(s, &s->fresh, out) || pull_lane(s, &s->ring, out))
+        return 1;
     s->idle = 1;
     return 0;
 }

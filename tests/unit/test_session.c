@@ -514,6 +514,81 @@ START_TEST(peer_pause_blocks_one_conn_round_robin)
 }
 END_TEST
 
+/* Pull n Data messages and check whose they are and their sizes. */
+static void expect_data(struct rd_session *s, const struct rd_conn *const *who, const size_t *len,
+                        int n)
+{
+    struct rd_msg m;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        ck_assert_int_eq(pull(s, &m), 1);
+        ck_assert_int_eq(m.type, RD_MSG_DATA);
+        ck_assert_msg(m.conn_id == rd_conn_id(who[i]), "turn %d: conn %lld, want %lld", i,
+                      (long long)m.conn_id, (long long)rd_conn_id(who[i]));
+        ck_assert_uint_eq(m.payload_len, len[i]);
+    }
+}
+
+START_TEST(fresh_lane_goes_first)
+{
+    struct rd_session *s = mk(RD_ROLE_SERVER);
+    const char *err;
+    static uint8_t big[RD_CONN_FRESH_BYTES + RD_DATA_CHUNK];
+    const size_t C = RD_DATA_CHUNK, K = RD_CONN_FRESH_BYTES;
+    struct rd_conn *a = sdial(s, NULL, "tcp", "a:1", NULL, &err), *f1, *f2, *d;
+    struct rd_msg m;
+    size_t i;
+
+    ck_assert_uint_eq(K % C, 0);      /* the turns below land on the mark */
+    ck_assert_int_eq(pull(s, &m), 1); /* Connect */
+    /* a sends its first K: it is no longer fresh */
+    rd_conn_write_bytes(a, big, K);
+    for (i = 0; i < K / C; i++)
+        expect_data(s, (const struct rd_conn *[]){ a }, (size_t[]){ C }, 1);
+    ck_assert_int_eq(pull(s, &m), 0);
+    ck_assert_uint_eq(rd_conn_bytes_out(a), K);
+    /* a queues 2 turns; two new conns queue after it and go first, in turn among themselves */
+    rd_conn_write_bytes(a, big, 2 * C);
+    f1 = sdial(s, NULL, "tcp", "f1:1", NULL, &err);
+    f2 = sdial(s, NULL, "tcp", "f2:1", NULL, &err);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(pull(s, &m), 1); /* Connects: control before any Data */
+    rd_conn_write_bytes(f1, big, 2 * C + 10);
+    rd_conn_write_bytes(f2, big, 10);
+    expect_data(s, (const struct rd_conn *[]){ f1, f2, f1, f1, a, a },
+                (size_t[]){ C, 10, C, 10, C, C }, 6);
+    ck_assert_int_eq(pull(s, &m), 0);
+    /* d crosses the mark within its turns: from then on it takes turns with a, behind it */
+    d = sdial(s, NULL, "tcp", "d:1", NULL, &err);
+    ck_assert_int_eq(pull(s, &m), 1);
+    rd_conn_write_bytes(a, big, 2 * C);
+    rd_conn_write_bytes(d, big, K + C);
+    for (i = 0; i < K / C; i++)
+        expect_data(s, (const struct rd_conn *[]){ d }, (size_t[]){ C }, 1);
+    expect_data(s, (const struct rd_conn *[]){ a, d, a }, (size_t[]){ C, C, C }, 3);
+    ck_assert_int_eq(pull(s, &m), 0);
+    /* a fresh conn the far side paused keeps its place and lets the rest flow */
+    rd_conn_write_bytes(f2, big, 10);
+    send_msg(s, rd_conn_id(f2), RD_MSG_PAUSE, "", 0, 0);
+    rd_conn_write_bytes(a, big, 2 * C);
+    expect_data(s, (const struct rd_conn *[]){ a }, (size_t[]){ C }, 1);
+    send_msg(s, rd_conn_id(f2), RD_MSG_RESUME, "", 0, 0);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_RESUME); /* the echo */
+    expect_data(s, (const struct rd_conn *[]){ f2, a }, (size_t[]){ 10, C }, 2);
+    ck_assert_int_eq(pull(s, &m), 0);
+    /* a fresh conn that closes gracefully still ends with its EOF */
+    rd_conn_write_bytes(f1, big, 5);
+    rd_conn_close(f1, NULL);
+    expect_data(s, (const struct rd_conn *[]){ f1 }, (size_t[]){ 5 }, 1);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_int_eq(pull(s, &m), 0);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 START_TEST(graceful_close_flushes_then_eof)
 {
     struct rd_session *s = mk(RD_ROLE_SERVER);
@@ -1197,6 +1272,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, pause_resume_thresholds);
     tcase_add_test(tc, hard_cap_closes_one_conn);
     tcase_add_test(tc, peer_pause_blocks_one_conn_round_robin);
+    tcase_add_test(tc, fresh_lane_goes_first);
     tcase_add_test(tc, graceful_close_flushes_then_eof);
     tcase_add_test(tc, sync_race_guard);
     tcase_add_test(tc, sync_sent_sorted_and_pings);
