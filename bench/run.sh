@@ -32,7 +32,8 @@
 #             through the two relays (plain TCP, no SOCKS5)
 #   streams   bench/loadgen fetch: 1,000 concurrent downloads through SOCKS5 over one session
 #             (and through the two relays); aggregate MiB/s, slowest/fastest stream
-#             throughput, peak RSS
+#             throughput, peak RSS; then a small GET's time while 100 downloads run (rdial: the
+#             GET through the /client/ route, the downloads through SOCKS5, one session)
 #   sessions  bench/wsidle: 1,000 websocket sessions on a fresh server, each pinging every 5 s
 #             like an idle client: server RSS delta per session, server CPU % of a core
 #   scale     many clients on one server: 1,000, 4,000 and 15,000 websocket sessions (quick:
@@ -68,16 +69,16 @@ done
 # ---- parameters: quick / full ----
 if [ $QUICK -eq 1 ]; then
   : "${RUNS:=3}" "${SIZE_MB:=32}"
-  WRK_SECS=1; CR_SECS=1; STREAM_KB=128; IDLE_WIN=1; IDLE_CONNS=2000
+  WRK_SECS=1; CR_SECS=1; STREAM_KB=128; IDLE_WIN=1; IDLE_CONNS=2000; LOAD_MB=8; PROBES=10
   SLOW_CONNS=200; SLOW_MAX=5; SLOW1_SECS=3; SETTLE=0.5; LEVEL_SECS=3; SCALE_NS="500 1000 2000"
 else
   : "${RUNS:=5}" "${SIZE_MB:=1024}"
-  WRK_SECS=5; CR_SECS=5; STREAM_KB=1024; IDLE_WIN=10; IDLE_CONNS=10000
+  WRK_SECS=5; CR_SECS=5; STREAM_KB=1024; IDLE_WIN=10; IDLE_CONNS=10000; LOAD_MB=32; PROBES=20
   SLOW_CONNS=1000; SLOW_MAX=300; SLOW1_SECS=20; SETTLE=1; LEVEL_SECS=10
   SCALE_NS="1000 4000 15000"
 fi
 MEM_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
-STREAMS=1000; SESSIONS=1000; CR_WORKERS=8; SLOW_RATE=10000; SLOW1_RATE=1000000; SLOW1_MB=512
+STREAMS=1000; LOAD_N=100; SESSIONS=1000; CR_WORKERS=8; SLOW_RATE=10000; SLOW1_RATE=1000000; SLOW1_MB=512
 # idle CPU: IDLE_WIN seconds in each of MEM_RUNS runs (30 s in all in full mode)
 
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
@@ -194,6 +195,7 @@ mkdir -p "$W/www"
 head -c $((SIZE_MB * 1048576)) /dev/urandom > "$W/www/big"
 head -c 1024 /dev/urandom > "$W/www/small"
 head -c $((STREAM_KB * 1024)) /dev/urandom > "$W/www/stream"
+want streams && head -c $((LOAD_MB * 1048576)) /dev/urandom > "$W/www/load"
 truncate -s $((SLOW1_MB * 1048576)) "$W/www/slow"   # sparse: costs no memory, reads as zeros
 port DP SP XP HP SP2 TSP TXP RP1 RP2 SDP
 # wss: a throw-away CA and server certificate (openssl CLI), a third server with TLS on its
@@ -414,6 +416,30 @@ fetch_one() { # key loadgen-args...
   fi
   rec "$key.mbps" "$(kv mbps "$out")"; rec "$key.fair" "$(kv fairness "$out")"
 }
+# A small GET while LOAD_N downloads of LOAD_MB MiB run: PROBES GETs of the 1 KiB file one after
+# the other from 0.3 s on, their median time in ms. Only GETs sent while the downloads still
+# ran count: when the downloads end first the run fails rather than time an idle path.
+probe_one() { # key base-url loadgen-args...
+  local key=$1 url=$2 lg busy out ok i; shift 2
+  "$B/loadgen" fetch -n "$LOAD_N" -p /load -e $((LOAD_MB * 1048576)) "$@" > "$W/load.out" 2> "$W/load.err" &
+  lg=$!
+  sleep 0.3
+  for ((i = 0; i < PROBES; i++)); do
+    curl -sS -o /dev/null --max-time 10 -w '%{http_code} %{time_total}\n' "$url/small" 2>> "$W/probe.err"
+  done > "$W/probe.txt"
+  alive "$lg" && busy=1 || busy=0
+  wait "$lg"
+  out=$(tail -n 1 "$W/load.out"); ok=$(kv ok "$out")
+  if [ "${ok:-0}" != "$LOAD_N" ]; then
+    fail "$key" "${ok:-0} of $LOAD_N downloads complete: $(errs "$W/load.err")"
+  elif [ "$(grep -c '^200 ' "$W/probe.txt")" != "$PROBES" ]; then
+    fail "$key" "GETs: $(cut -d' ' -f1 "$W/probe.txt" | sort | uniq -c | tr -s ' \n' ' ') $(errs "$W/probe.err")"
+  elif [ $busy -eq 0 ]; then
+    fail "$key" "the downloads ended before the last GET"
+  else
+    rec "$key" "$(awk '{print $2 * 1000}' "$W/probe.txt" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')"
+  fi
+}
 if want streams; then
   say "$STREAMS streams x $STREAM_KB KiB, $RUNS runs"
   for ((r = 1; r <= RUNS; r++)); do
@@ -422,6 +448,12 @@ if want streams; then
     reset_hwm "$S1" "$C1"
     fetch_one streams.socks -c "127.0.0.1:$XP" -s "foo:$DP"
     peak streams.peak.server "$S1"; peak streams.peak.client "$C1"
+  done
+  say "a small GET during $LOAD_N downloads x $LOAD_MB MiB, $PROBES GETs, $RUNS runs"
+  for ((r = 1; r <= RUNS; r++)); do
+    probe_one busy.direct "$DIRECT" -c "127.0.0.1:$DP"
+    probe_one busy.relay2 "$RELAY" -c "127.0.0.1:$RP1"
+    probe_one busy.route "$ROUTE" -c "127.0.0.1:$XP" -s "foo:$DP"
   done
 fi
 
@@ -704,6 +736,6 @@ fi
 # ---- the table ----
 say "done"
 ELAPSED=$(( $(date +%s) - T0 ))
-export QUICK RUNS MEM_RUNS SIZE_MB WRK_SECS CR_SECS CR_WORKERS STREAMS STREAM_KB SESSIONS IDLE_WIN SCALE_NS \
+export QUICK RUNS MEM_RUNS SIZE_MB WRK_SECS CR_SECS CR_WORKERS STREAMS STREAM_KB LOAD_N LOAD_MB PROBES SESSIONS IDLE_WIN SCALE_NS \
        IDLE_CONNS SLOW_CONNS SLOW_RATE SLOW_MAX SLOW1_MB SLOW1_RATE SLOW1_SECS ELAPSED
 python3 bench/table.py "$R"

@@ -131,6 +131,7 @@ ROWS += [
      (">=", 0.8, ">= 0.8"), ""),
     (f"{k(n_streams)} streams, peak RSS MiB, server", None, "streams.peak.server", "{:.1f}", None, ""),
     (f"{k(n_streams)} streams, peak RSS MiB, client", None, "streams.peak.client", "{:.1f}", None, ""),
+    (f"small GET ms during {E['LOAD_N']} downloads{q}", ("busy.direct",), ("busy.route",), "{:.1f}", None, ""),
     ("idle RSS MiB, server (one session)", None, "idle.server", "{:.1f}", None, ""),
     ("idle RSS MiB, client", None, "idle.client", "{:.1f}", ("<=", 4, "<= 4 MiB"), ""),
     (f"KiB per idle session, server ({k(sessions)})", None, "sess.kib", "{:.1f}", ("<=", 16, "<= 16 KiB"),
@@ -158,7 +159,7 @@ ROWS += [
 LIMIT = {"bulk.route": "bulk.relay2", "bulk.socks": "bulk.relay2", "bulk.connect": "bulk.relay2",
          "bulk.abs": "bulk.relay2", "bulk.wss_route": "bulk.relay2", "bulk.wss_socks": "bulk.relay2",
          "conn.socks": "conn.relay2", "streams.socks.mbps": "streams.relay2.mbps",
-         "streams.socks.fair": "streams.relay2.fair"}
+         "streams.socks.fair": "streams.relay2.fair", ("busy.route",): ("busy.relay2",)}
 for c in (8, 64):
     for path in ("route", "abs"):
         LIMIT[f"small.c{c}.{path}.rps"] = f"small.c{c}.relay2.rps"
@@ -223,7 +224,8 @@ hdr = (f"rdial bench{' --quick' if quick else ''}: {os.cpu_count()} cores, {os.u
        f"median of {E['RUNS']} runs (memory and idle rows: {E['MEM_RUNS']}); {E['ELAPSED']} s")
 lev = f" (median {statistics.median(vals['slow.levelsecs']):.0f} s)" if vals.get("slow.levelsecs") and not quick else ""
 params = (f"bulk file {E['SIZE_MB']} MiB (curl); small requests: wrk -t2 {E['WRK_SECS']} s, 1 KiB file; "
-          f"new conns: {E['CR_SECS']} s; idle CPU over {idle_total} s; slow readers {slow_rate // 1000} kB/s each, "
+          f"new conns: {E['CR_SECS']} s; small GET: median of {E['PROBES']} during {E['LOAD_N']} downloads of "
+          f"{E['LOAD_MB']} MiB; idle CPU over {idle_total} s; slow readers {slow_rate // 1000} kB/s each, "
           + (f"sampled after {E['SLOW_MAX']} s (quick)" if quick else f"levelled off within {E['SLOW_MAX']} s{lev}")
           + f"; one slow reader: {slow1_rate // 1000000} MB/s of a {slow1_mb} MiB "
           f"file via the route for {slow1_secs} s")
