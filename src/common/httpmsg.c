@@ -202,7 +202,7 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
         rq->framing == RD_HM_BODY_CLOSE ||
         (rq->framing == RD_HM_BODY_LENGTH && rq->content_length < 0))
         return -1;
-    rd_sb_init(&o, out, outlen - 1); /* room for the NUL */
+    rd_sb_init_cstr(&o, out, outlen);
     rd_sb_str(&o, rq->method);
     rd_sb_str(&o, " ");
     rd_sb_str(&o, rq->target);
@@ -245,10 +245,7 @@ int rd_hm_build_request(const struct rd_hm_request *rq, char *out, size_t outlen
     } else {
         rd_sb_str(&o, rq->keep_alive && !rq->http10 ? "\r\n" : "Connection: close\r\n\r\n");
     }
-    if (o.overflow)
-        return -1;
-    out[o.len] = '\0';
-    return (int)o.len;
+    return rd_sb_cstr(&o) == 0 ? (int)o.len : -1;
 }
 
 /* One Via element "protocol received-by [comment]" in v[0..n): 1 when received-by is token. */

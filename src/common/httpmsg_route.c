@@ -155,15 +155,14 @@ static enum rd_hm_result parse_authority(const char *s, size_t n, int defport,
         *why = "host too long";
         return RD_HM_ERR_TOO_BIG;
     }
-    rd_sb_init(&hp, out->hostport, sizeof out->hostport - 1); /* "host:port", per request */
+    rd_sb_init_cstr(&hp, out->hostport, sizeof out->hostport); /* "host:port", per request */
     rd_sb_add(&hp, s, hlen);
     rd_sb_add(&hp, ":", 1);
     rd_sb_int(&hp, (long long)pv);
-    if (hp.overflow) {
+    if (rd_sb_cstr(&hp) != 0) {
         *why = "host too long";
         return RD_HM_ERR_TOO_BIG;
     }
-    out->hostport[hp.len] = '\0';
     return RD_HM_OK;
 }
 

@@ -37,6 +37,25 @@ static inline void rd_sb_add(struct rd_strbuf *b, const char *s, size_t n)
 
 static inline void rd_sb_str(struct rd_strbuf *b, const char *s) { rd_sb_add(b, s, strlen(s)); }
 
+/* A strbuf for a C string in p[size] (size > 0): the text gets at most size - 1 bytes, the NUL
+ * the last one (rd_sb_cstr). */
+static inline void rd_sb_init_cstr(struct rd_strbuf *b, char *p, size_t size)
+{
+    rd_sb_init(b, p, size - 1);
+}
+
+/* Ends b's C string: the NUL after the text, and 0; or, when an append did not fit, "" and -1,
+ * never a cut string. */
+static inline int rd_sb_cstr(struct rd_strbuf *b)
+{
+    if (b->overflow) {
+        b->p[0] = '\0';
+        return -1;
+    }
+    b->p[b->len] = '\0';
+    return 0;
+}
+
 /* decimal of v; a negative v gets its '-' */
 static inline void rd_sb_int(struct rd_strbuf *b, long long v)
 {

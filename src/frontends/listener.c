@@ -54,15 +54,11 @@ static void put_v4(struct rd_strbuf *b, const unsigned char *a)
     }
 }
 
-/* End b's text (cap was set one below the buffer's size) or, if it did not fit, write "?". */
+/* End b's text (rd_sb_init_cstr) or, if it did not fit, write "?". */
 static void sb_end(struct rd_strbuf *b)
 {
-    if (b->overflow) {
-        b->len = 0;
-        b->overflow = 0;
-        rd_sb_str(b, "?");
-    }
-    b->p[b->len] = '\0';
+    if (rd_sb_cstr(b) != 0)
+        rd_strlcpy(b->p, "?", b->cap + 1);
 }
 
 static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
@@ -70,7 +66,7 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
     char h[INET6_ADDRSTRLEN] = "?";
     struct rd_strbuf b;
 
-    rd_sb_init(&b, buf, len - 1);
+    rd_sb_init_cstr(&b, buf, len);
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
         put_v4(&b, (const unsigned char *)&s4->sin_addr);
@@ -95,7 +91,7 @@ static void format_source(const struct sockaddr *sa, char *buf, size_t len)
     char h[INET6_ADDRSTRLEN] = "?";
     struct rd_strbuf b;
 
-    rd_sb_init(&b, buf, len - 1);
+    rd_sb_init_cstr(&b, buf, len);
     if (sa->sa_family == AF_INET) {
         put_v4(&b, (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
     } else if (sa->sa_family == AF_INET6) {

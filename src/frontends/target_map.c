@@ -106,15 +106,14 @@ static enum rd_target_map_result set_addr(struct rd_target_mapped *out, const ch
     struct rd_strbuf b;
     if (n > RD_TARGET_MAX_HOST)
         return fail(RD_TMAP_BAD, "target host longer than 255 bytes", errp);
-    rd_sb_init(&b, out->addr, sizeof out->addr - 1); /* once per dial: no printf */
+    rd_sb_init_cstr(&b, out->addr, sizeof out->addr); /* once per dial: no printf */
     if (v6)
         rd_sb_add(&b, "[", 1);
     rd_sb_add(&b, h, n);
     rd_sb_str(&b, v6 ? "]:" : ":");
     rd_sb_int(&b, port);
-    if (b.overflow)
+    if (rd_sb_cstr(&b) != 0)
         return fail(RD_TMAP_BAD, "target address too long", errp);
-    out->addr[b.len] = '\0';
     return RD_TMAP_OK;
 }
 

@@ -115,7 +115,7 @@ int rd_ws_handshake_response(const char *accept, const char *extra, char *out, s
 
     if (outlen == 0)
         return -1;
-    rd_sb_init(&b, out, outlen - 1); /* room for the NUL */
+    rd_sb_init_cstr(&b, out, outlen);
     rd_sb_str(&b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                   "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
     rd_sb_str(&b, accept);
@@ -123,10 +123,7 @@ int rd_ws_handshake_response(const char *accept, const char *extra, char *out, s
     if (extra != NULL)
         rd_sb_str(&b, extra);
     rd_sb_add(&b, "\r\n", 2);
-    if (b.overflow)
-        return -1;
-    out[b.len] = '\0';
-    return (int)b.len;
+    return rd_sb_cstr(&b) == 0 ? (int)b.len : -1;
 }
 
 /* ---- links ---- */

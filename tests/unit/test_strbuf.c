@@ -1,4 +1,4 @@
-/* test_strbuf.c - appends that never pass the end, numbers without printf, strlcpy. */
+/* test_strbuf.c - appends that never pass the end, numbers without printf, C strings, strlcpy. */
 #include <check.h>
 #include <limits.h>
 #include <stdio.h>
@@ -88,6 +88,38 @@ START_TEST(strlcpy_cuts_and_terminates)
 }
 END_TEST
 
+/* A C string: the text at every buffer size from 1 to one past the exact fit; the NUL never
+ * lands past the buffer, and a text that did not fit leaves "" rather than a cut string. */
+START_TEST(cstr_whole_or_empty)
+{
+    static const char text[] = "host.example:8080";
+    char buf[sizeof text + 2];
+    size_t size;
+
+    for (size = 1; size <= sizeof text + 1; size++) {
+        struct rd_strbuf b;
+        memset(buf, 'x', sizeof buf);
+        rd_sb_init_cstr(&b, buf, size);
+        rd_sb_str(&b, "host.example:");
+        rd_sb_int(&b, 8080);
+        if (size >= sizeof text) {
+            ck_assert_int_eq(rd_sb_cstr(&b), 0);
+            ck_assert_str_eq(buf, text);
+        } else {
+            ck_assert_int_eq(rd_sb_cstr(&b), -1);
+            ck_assert_str_eq(buf, "");
+        }
+        ck_assert_int_eq(buf[size], 'x'); /* nothing past the buffer */
+    }
+    { /* size 1: only "" fits */
+        struct rd_strbuf b;
+        rd_sb_init_cstr(&b, buf, 1);
+        ck_assert_int_eq(rd_sb_cstr(&b), 0);
+        ck_assert_str_eq(buf, "");
+    }
+}
+END_TEST
+
 Suite *rd_test_suite(void)
 {
     Suite *su = suite_create("strbuf");
@@ -97,6 +129,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, integers_as_printf_writes_them);
     tcase_add_test(tc, fixed_width_pads_with_zeros);
     tcase_add_test(tc, strlcpy_cuts_and_terminates);
+    tcase_add_test(tc, cstr_whole_or_empty);
     suite_add_tcase(su, tc);
     return su;
 }
