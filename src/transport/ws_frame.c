@@ -301,6 +301,22 @@ static void frag_reset_if_done(struct rd_ws_reasm *r)
     }
 }
 
+enum rd_ws_result rd_ws_reasm_whole(struct rd_ws_reasm *r, const uint8_t *buf, size_t len,
+                                    struct rd_ws_frame_hdr *h)
+{
+    enum rd_ws_result res = rd_ws_frame_parse(buf, len, h);
+
+    if (res != RD_WS_OK)
+        return res;
+    if (h->opcode != RD_WS_OP_BINARY || !h->fin)
+        return RD_WS_NEED_MORE; /* not this path's: rd_ws_reasm_parse takes it */
+    res = check_header(r, h);
+    if (res != RD_WS_OK)
+        return res;
+    frag_reset_if_done(r); /* a fragmented message handed out before: forget it */
+    return RD_WS_OK;
+}
+
 enum rd_ws_result rd_ws_reasm_parse(struct rd_ws_reasm *r, uint8_t *buf, size_t len,
                                     size_t *consumed, struct rd_ws_event *ev)
 {

@@ -134,6 +134,15 @@ void rd_ws_reasm_free(struct rd_ws_reasm *r); /* NULL ok */
 enum rd_ws_result rd_ws_reasm_parse(struct rd_ws_reasm *r, uint8_t *buf, size_t len,
                                     size_t *consumed, struct rd_ws_event *ev);
 
+/* Whether the frame at the start of buf[0..len) (its header at least) is a whole binary
+ * message in one frame (FIN set, no fragmented message open) with a valid header; then
+ * *h is filled and RD_WS_OK returned, and the caller takes the payload itself (unmasking
+ * it with h->mask from payload offset 0) instead of calling rd_ws_reasm_parse for this
+ * frame. Anything else (a header not all in buf, a fragment, a control frame, an error)
+ * returns something other than RD_WS_OK and leaves the frame to rd_ws_reasm_parse. */
+enum rd_ws_result rd_ws_reasm_whole(struct rd_ws_reasm *r, const uint8_t *buf, size_t len,
+                                    struct rd_ws_frame_hdr *h);
+
 /* 1 while a fragmented message is open. */
 int rd_ws_reasm_in_message(const struct rd_ws_reasm *r);
 

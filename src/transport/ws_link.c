@@ -376,12 +376,82 @@ static void handle_event(struct rd_ws_link *l, const struct rd_ws_event *ev)
     }
 }
 
+/* ---- large frames, taken from the input's chains ---- */
+
+void rd_ws_link_copyout_(struct evbuffer *in, uint8_t *dst, size_t off, size_t n,
+                         const uint8_t *key)
+{
+    struct evbuffer_ptr at;
+    struct evbuffer_iovec v[16];
+    size_t done = 0;
+    int k, i;
+
+    if (key == NULL) {
+        if (evbuffer_ptr_set(in, &at, off, EVBUFFER_PTR_SET) == 0)
+            evbuffer_copyout_from(in, &at, dst, n);
+        return;
+    }
+    while (done < n) {
+        if (evbuffer_ptr_set(in, &at, off + done, EVBUFFER_PTR_SET) != 0)
+            return; /* not reached: the caller's range is in the buffer */
+        k = evbuffer_peek(in, (ev_ssize_t)(n - done), &at, v, 16);
+        if (k <= 0)
+            return;
+        for (i = 0; i < k && i < 16 && done < n; i++) {
+            size_t take = v[i].iov_len < n - done ? v[i].iov_len : n - done;
+            rd_ws_mask_copy(dst + done, v[i].iov_base, take, key, off + done);
+            done += take;
+        }
+    }
+}
+
+struct wsl_src {
+    struct rd_msg_src pub;
+    struct evbuffer *in; /* the payload from offset 0 (its header drained) */
+    const uint8_t *key;  /* the frame's mask, or NULL */
+};
+
+static void wsl_src_copy(const struct rd_msg_src *src, uint8_t *dst, size_t off, size_t n)
+{
+    const struct wsl_src *w = src->arg;
+
+    rd_ws_link_copyout_(w->in, dst, off, n, w->key);
+}
+
+/* A whole binary message of at least RD_WS_LINK_DIRECT_MIN in one frame, all of it in the
+ * input: drain the header and let the session copy the payload out of the chains (a Data
+ * payload straight into its conn's buffer, unmasked on the way). Pulling it up, unmasking it
+ * in place and copying it to the conn took three passes over the bytes; this takes one. */
+static void whole_frame(struct rd_ws_link *l, struct evbuffer *in, const struct rd_ws_frame_hdr *h)
+{
+    uint8_t head[RD_MSG_SRC_HEAD];
+    size_t len = (size_t)h->payload_len;
+    struct wsl_src w;
+
+    evbuffer_drain(in, h->header_len);
+    w.in = in;
+    w.key = h->masked ? h->mask : NULL;
+    w.pub.head = head;
+    w.pub.head_len = len < sizeof head ? len : sizeof head;
+    w.pub.len = len;
+    w.pub.copy = wsl_src_copy;
+    w.pub.arg = &w;
+    rd_ws_link_copyout_(in, head, 0, w.pub.head_len, w.key);
+    if (l->alive_any && l->s != NULL)
+        rd_session_alive(l->s);
+    l->bytes_in += len;
+    if (l->s != NULL)
+        rd_session_recv_src(l->s, &w.pub); /* -1: it already asked to close */
+    evbuffer_drain(in, len);
+}
+
 static void process_frames(struct rd_ws_link *l)
 {
     struct evbuffer *in = bufferevent_get_input(l->bev);
 
     while (l->state == WSL_OPEN) {
         size_t len = evbuffer_get_length(in), used, hl;
+        struct rd_ws_frame_hdr h;
         struct rd_ws_event ev;
         enum rd_ws_result r;
         uint8_t *p;
@@ -390,6 +460,11 @@ static void process_frames(struct rd_ws_link *l)
             return;
         hl = len < RD_WS_MAX_HEADER ? len : RD_WS_MAX_HEADER;
         p = evbuffer_pullup(in, (ev_ssize_t)hl);
+        if (rd_ws_reasm_whole(l->reasm, p, hl, &h) == RD_WS_OK &&
+            h.payload_len >= RD_WS_LINK_DIRECT_MIN && h.header_len + h.payload_len <= len) {
+            whole_frame(l, in, &h);
+            continue;
+        }
         r = rd_ws_reasm_parse(l->reasm, p, hl, &used, &ev);
         if (r == RD_WS_NEED_MORE) {
             if (ev.need == 0 || ev.need > len)

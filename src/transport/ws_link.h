@@ -38,6 +38,7 @@ struct rd_ws_link;
 #define RD_WS_LINK_MAX_SINGLE_READ (256 * 1024) /* per read callback (libevent: 16 KiB) */
 #define RD_WS_LINK_TLS_READ (64 * 1024)         /* wss: read-ahead per read (records) */
 #define RD_WS_LINK_FLUSH_MS 1000                /* close frame flush bound */
+#define RD_WS_LINK_DIRECT_MIN (4 * 1024) /* whole frames from this size: rd_session_recv_src */
 #define RD_WS_LINK_REASON_MAX 200
 
 struct rd_ws_link_config {
@@ -83,5 +84,11 @@ evutil_socket_t rd_ws_link_fd(const struct rd_ws_link *l);
 /* Websocket payload bytes moved, for logs and tests. */
 uint64_t rd_ws_link_bytes_in(const struct rd_ws_link *l);
 uint64_t rd_ws_link_bytes_out(const struct rd_ws_link *l);
+
+/* Internal, for the unit tests: copy n bytes at offset off of in to dst, XORed with the mask
+ * key (NULL: plain copy) at the key phase of off, across however the chains fall. The range
+ * must be in the buffer. */
+void rd_ws_link_copyout_(struct evbuffer *in, uint8_t *dst, size_t off, size_t n,
+                         const uint8_t *key);
 
 #endif

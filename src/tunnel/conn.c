@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "link.h"
 #include "message.h"
 
 /* ---- marks: the session's totals move them ---- */
@@ -141,36 +142,61 @@ static void free_copy(const void *data, size_t len, void *copy)
     free(copy);
 }
 
+/* Where a Data payload's bytes are: contiguous, or a range of a message source. */
+struct payload {
+    const uint8_t *data;          /* or NULL: */
+    const struct rd_msg_src *src; /* bytes [off, off + len) of this message */
+    size_t off, len;
+};
+
+static void payload_copy(const struct payload *p, uint8_t *dst)
+{
+    if (p->data != NULL)
+        memcpy(dst, p->data, p->len);
+    else
+        p->src->copy(p->src, dst, p->off, p->len);
+}
+
 /* Append a Data payload to rx. evbuffer_add() puts what does not fit the last chain into one
  * new chain of the next power of two above payload + chain header, so a 32 KiB payload (Go
  * peers send 32 KiB reads, we send 32 or 64 KiB turns) took a 64 KiB block: once the heap's
  * blocks are reused, buffered bytes cost twice their size in RSS (1,000 slow readers: 67 MB
  * in conn buffers, ~140 MB more resident than that). Large payloads get a block of their own
- * size, referenced by the buffer; small ones fill the last chain as before. */
-static void rx_add(struct rd_conn *c, const void *data, size_t len)
+ * size, referenced by the buffer; small ones fill the last chain as before. Either way the
+ * bytes are copied once, from where they are to where they stay. Returns 0 or -1 (out of
+ * memory: nothing added). */
+static int rx_add(struct rd_conn *c, const struct payload *p)
 {
-    void *copy;
+    struct evbuffer_iovec v;
+    uint8_t *copy;
 
-    if (len == 0)
-        return; /* an empty Data (a dial's acknowledgement): evbuffer_add would still give an
-                 * empty buffer a 1 KiB block, kept for the conn's life */
-    if (len >= RX_EXACT_MIN && (copy = malloc(len)) != NULL) {
-        memcpy(copy, data, len);
-        if (evbuffer_add_reference(c->rx, copy, len, free_copy, copy) == 0)
-            return;
+    if (p->len == 0)
+        return 0; /* an empty Data (a dial's acknowledgement): evbuffer_add would still give
+                   * an empty buffer a 1 KiB block, kept for the conn's life */
+    if (p->len >= RX_EXACT_MIN && (copy = malloc(p->len)) != NULL) {
+        payload_copy(p, copy);
+        if (evbuffer_add_reference(c->rx, copy, p->len, free_copy, copy) == 0)
+            return 0;
         free(copy);
     }
-    evbuffer_add(c->rx, data, len);
+    if (p->data != NULL)
+        return evbuffer_add(c->rx, p->data, p->len);
+    if (evbuffer_reserve_space(c->rx, (ev_ssize_t)p->len, &v, 1) != 1)
+        return -1;
+    payload_copy(p, v.iov_base);
+    v.iov_len = p->len;
+    return evbuffer_commit_space(c->rx, &v, 1);
 }
 
-int rd_conn_recv_data_(struct rd_conn *c, const void *data, size_t len)
+static int recv_payload(struct rd_conn *c, const struct payload *p)
 {
     struct rd_conn_env *env = c->env;
     size_t rx;
 
-    rx_add(c, data, len);
-    c->bytes_in += len;
-    env->rx_total += len;
+    if (rx_add(c, p) != 0)
+        return -1; /* out of memory: the session ends c as for a hard cap */
+    c->bytes_in += p->len;
+    env->rx_total += p->len;
     rx = evbuffer_get_length(c->rx);
     if (rx > env->conn_hard_cap)
         return -1;
@@ -181,9 +207,23 @@ int rd_conn_recv_data_(struct rd_conn *c, const void *data, size_t len)
         c->pause_rx = rx;
         env->send_ctrl(c, RD_MSG_PAUSE, NULL, 0);
     }
-    if (len > 0 && c->cbs != NULL && c->cbs->on_readable != NULL)
+    if (p->len > 0 && c->cbs != NULL && c->cbs->on_readable != NULL)
         c->cbs->on_readable(c, c->arg);
     return 0;
+}
+
+int rd_conn_recv_data_(struct rd_conn *c, const void *data, size_t len)
+{
+    struct payload p = { data, NULL, 0, len };
+
+    return recv_payload(c, &p);
+}
+
+int rd_conn_recv_src_(struct rd_conn *c, const struct rd_msg_src *src, size_t off, size_t len)
+{
+    struct payload p = { NULL, src, off, len };
+
+    return recv_payload(c, &p);
 }
 
 size_t rd_conn_read(struct rd_conn *c, struct evbuffer *dst, size_t max)

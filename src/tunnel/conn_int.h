@@ -90,6 +90,10 @@ void rd_conn_free_(struct rd_conn *c);
  * (on_readable, when len > 0). Returns 0, or -1 with the bytes kept when rx went past
  * env->conn_hard_cap: the far side ignores our Pause; the session then ends c. */
 int rd_conn_recv_data_(struct rd_conn *c, const void *data, size_t len);
+/* The same for the len payload bytes at offset off of a message source (link.h): copied from
+ * it once, into their place in rx. */
+struct rd_msg_src;
+int rd_conn_recv_src_(struct rd_conn *c, const struct rd_msg_src *src, size_t off, size_t len);
 /* Up to max bytes of tx moved to the end of out (a Data payload). No callback: the session
  * calls rd_conn_wake_ once its ring is in order. Returns the bytes moved. */
 size_t rd_conn_tx_take_(struct rd_conn *c, struct evbuffer *out, size_t max);

@@ -7,7 +7,8 @@
  * Contract:
  *  - The transport creates the session once the websocket is up (rd_session_new, with
  *    its ops and its own pointer as `link`), feeds it every complete binary message with
- *    rd_session_recv(), reports ping/pong arrivals with rd_session_alive() (and pongs with
+ *    rd_session_recv() (or, for a message it has not made contiguous, rd_session_recv_src()),
+ *    reports ping/pong arrivals with rd_session_alive() (and pongs with
  *    their payload to rd_session_pong(), for round trips), and, when the
  *    session has asked (ops->want_write) and the socket can take more, pulls messages one
  *    at a time with rd_session_pull() until it returns 0 or the socket is full.
@@ -24,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../common/limits.h"
 
 struct evbuffer;
 struct rd_session;
@@ -46,6 +49,24 @@ struct rd_link_ops {
  * size cap it was configured with). Returns 0, or -1 on a protocol error: the session has
  * then already asked for ops->close. */
 int rd_session_recv(struct rd_session *s, const uint8_t *msg, size_t len);
+
+/* A complete message the transport has not made contiguous (ws_link: a large frame left
+ * in the socket's input chains, still masked): its first bytes, and a copier for any range.
+ * A Data payload is then copied once, straight into its conn's buffer (and unmasked on the
+ * way), instead of being pulled up, unmasked in place and copied again. */
+#define RD_MSG_SRC_HEAD (RD_MSG_HEADER_MAX + 48) /* a header and the trace's 48 bytes */
+struct rd_msg_src {
+    const uint8_t *head; /* the message's first head_len bytes */
+    size_t head_len;     /* min(len, RD_MSG_SRC_HEAD) */
+    size_t len;          /* the whole message */
+    /* copy bytes [off, off + n) of the message to dst; off + n <= len */
+    void (*copy)(const struct rd_msg_src *src, uint8_t *dst, size_t off, size_t n);
+    void *arg; /* the transport's */
+};
+
+/* rd_session_recv for a message given by src (same results). Only a Data message for a
+ * known conn is taken from src in place; anything else is copied whole first. */
+int rd_session_recv_src(struct rd_session *s, const struct rd_msg_src *src);
 
 /* A websocket Ping or Pong arrived (keepalive). */
 void rd_session_alive(struct rd_session *s);

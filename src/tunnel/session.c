@@ -672,8 +672,12 @@ static void handle_sync(struct rd_session *s, const uint8_t *p, long count)
 
 /* ---- receive ---- */
 
-static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd_msg *m)
+/* m's payload is m->payload, or with src the m->payload_len bytes at offset off of src. */
+static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd_msg *m,
+                        const struct rd_msg_src *src, size_t off)
 {
+    int rc;
+
     if (c->state != RD_CONN_OPEN)
         return; /* owner closed: late bytes are dropped */
     if (c->pending) {
@@ -691,10 +695,18 @@ static void handle_data(struct rd_session *s, struct rd_conn *c, const struct rd
     }
     STAT_ADD(s->st_rx, m->payload_len);
     rd_memtrim_note(s->cfg.trim, m->payload_len);
-    if (rd_conn_recv_data_(c, m->payload, m->payload_len) != 0) {
-        rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN,
-                       "session %s: conn %" PRId64 " buffered %zu bytes past the hard cap: closing",
-                       s->name, c->id, rd_conn_rx_len(c));
+    rc = src != NULL ? rd_conn_recv_src_(c, src, off, m->payload_len)
+                     : rd_conn_recv_data_(c, m->payload, m->payload_len);
+    if (rc != 0) {
+        if (rd_conn_rx_len(c) > s->cfg.conn_hard_cap)
+            rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN,
+                           "session %s: conn %" PRId64
+                           " buffered %zu bytes past the hard cap: closing",
+                           s->name, c->id, rd_conn_rx_len(c));
+        else
+            rd_log_limited(&s->warn_hard_cap, RD_LOG_WARN,
+                           "session %s: conn %" PRId64 ": no memory for %zu bytes: closing",
+                           s->name, c->id, m->payload_len);
         rd_session_send_ctrl_(s, c->id, RD_MSG_ERROR, "buffer overflow", 15);
         conn_fail(s, c, "buffer overflow");
     }
@@ -781,7 +793,7 @@ static int dispatch(struct rd_session *s, const struct rd_msg *m)
     switch (m->type) {
     case RD_MSG_DATA:
         if ((c = conn_find(s, m->conn_id)) != NULL) {
-            handle_data(s, c, m);
+            handle_data(s, c, m, NULL, 0);
         } else {
             static const char nf[] = "connection not found";
             rd_session_send_ctrl_(s, m->conn_id, RD_MSG_ERROR, nf, sizeof nf - 1);
@@ -831,4 +843,40 @@ int rd_session_recv(struct rd_session *s, const uint8_t *buf, size_t len)
         return -1;
     }
     return 0;
+}
+
+int rd_session_recv_src(struct rd_session *s, const struct rd_msg_src *src)
+{
+    struct rd_msg m;
+    struct rd_conn *c;
+    uint8_t *whole;
+    size_t off;
+    int rc;
+
+    if (s->closing)
+        return 0;
+    if (src->head_len >= src->len)
+        return rd_session_recv(s, src->head, src->len);
+    /* The header is within the head (RD_MSG_HEADER_MAX < RD_MSG_SRC_HEAD), so the head
+     * decodes as the whole message would, but for the payload's length. */
+    if (rd_msg_decode(src->head, src->head_len, &m) == RD_MSG_OK && m.type == RD_MSG_DATA &&
+        (c = conn_find(s, m.conn_id)) != NULL) {
+        s->rx_bytes += src->len;
+        off = src->head_len - m.payload_len;
+        m.payload_len = src->len - off; /* m.payload: the head's part, for the trace */
+        if (rd_log_trace_enabled())
+            rd_session_trace_(s, "READ ", m.id, m.conn_id, m.type, m.payload, m.payload_len);
+        handle_data(s, c, &m, src, off);
+        return 0;
+    }
+    /* anything else, bad messages among them: as one contiguous message */
+    if ((whole = malloc(src->len ? src->len : 1)) == NULL) {
+        rd_warn("session %s: no memory for a message of %zu bytes: closing", s->name, src->len);
+        rd_session_close(s, "out of memory");
+        return -1;
+    }
+    src->copy(src, whole, 0, src->len);
+    rc = rd_session_recv(s, whole, src->len);
+    free(whole);
+    return rc;
 }

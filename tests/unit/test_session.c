@@ -384,6 +384,104 @@ START_TEST(connect_early_data_and_errors)
 }
 END_TEST
 
+/* ---- rd_session_recv_src: a message given by a copier (ws_link's large frames) ---- */
+
+struct test_src {
+    struct rd_msg_src pub;
+    const uint8_t *msg;
+    int copies;    /* copier calls */
+    size_t copied; /* bytes they copied */
+    size_t last_off;
+};
+static void ts_copy(const struct rd_msg_src *src, uint8_t *dst, size_t off, size_t n)
+{
+    struct test_src *t = src->arg;
+    ck_assert_uint_le(off + n, src->len);
+    memcpy(dst, t->msg + off, n);
+    t->copies++;
+    t->copied += n;
+    t->last_off = off;
+}
+/* msg[0..len) as a source: its head, a copier that counts */
+static void ts_init(struct test_src *t, const uint8_t *msg, size_t len)
+{
+    memset(t, 0, sizeof *t);
+    t->msg = msg;
+    t->pub.head = msg;
+    t->pub.head_len = len < RD_MSG_SRC_HEAD ? len : RD_MSG_SRC_HEAD;
+    t->pub.len = len;
+    t->pub.copy = ts_copy;
+    t->pub.arg = t;
+}
+
+START_TEST(recv_src_data_copied_once)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    static uint8_t buf[RD_MSG_HEADER_MAX + 70000], got[70000];
+    const size_t sizes[] = { 100, 4096, 8191, 8192, 65536, 70000 };
+    struct evbuffer *sink = evbuffer_new();
+    struct test_src t;
+    struct rd_msg m;
+    size_t i, k, h, total = 0;
+
+    for (i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    send_msg(s, 5, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    ck_assert_int_eq(ow.connects, 1);
+    for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        /* a Data for the open conn: its payload copied once, from its offset, into rx */
+        h = rd_msg_encode_header(buf, 100 + (int64_t)k, 5, RD_MSG_DATA);
+        ts_init(&t, buf, h + sizes[k]);
+        ck_assert_int_eq(rd_session_recv_src(s, &t.pub), 0);
+        ck_assert_int_eq(t.copies, 1);
+        ck_assert_uint_eq(t.copied, sizes[k]);
+        ck_assert_uint_eq(t.last_off, h);
+        ck_assert_uint_eq(rd_conn_rx_len(ow.last), sizes[k]);
+        ck_assert_uint_eq(rd_conn_read(ow.last, sink, SIZE_MAX), sizes[k]);
+        evbuffer_remove(sink, got, sizes[k]);
+        ck_assert_mem_eq(got, buf + h, sizes[k]);
+        total += sizes[k];
+    }
+    ck_assert_int_eq(ow.readable, (int)k);
+    ck_assert_uint_eq(rd_conn_bytes_in(ow.last), total);
+    /* a message all in its head: as rd_session_recv */
+    h = rd_msg_encode_header(buf, 200, 5, RD_MSG_DATA);
+    ts_init(&t, buf, h + 3);
+    ck_assert_int_eq(rd_session_recv_src(s, &t.pub), 0);
+    ck_assert_int_eq(t.copies, 0);
+    ck_assert_uint_eq(rd_conn_rx_len(ow.last), 3);
+    /* Data for an unknown conn: copied whole, then answered as ever */
+    h = rd_msg_encode_header(buf, 201, 9, RD_MSG_DATA);
+    ts_init(&t, buf, h + 5000);
+    ck_assert_int_eq(rd_session_recv_src(s, &t.pub), 0);
+    ck_assert_int_eq(t.copies, 1);
+    ck_assert_uint_eq(t.copied, h + 5000);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert(m.conn_id == 9);
+    ck_assert_mem_eq(m.payload, "connection not found", m.payload_len);
+    /* a large Connect (not Data): copied whole, dispatched as ever (refused: bad target) */
+    h = rd_msg_encode_header(buf, 202, 7, RD_MSG_CONNECT);
+    memset(buf + h, 'a', 5000);
+    ts_init(&t, buf, h + 5000);
+    ck_assert_int_eq(rd_session_recv_src(s, &t.pub), 0);
+    ck_assert_uint_eq(t.copied, h + 5000);
+    ck_assert_int_eq(ow.connects, 1);
+    ck_assert_int_eq(pull(s, &m), 1);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert(m.conn_id == 7);
+    ck_assert_int_eq(fl.closes, 0);
+    /* a header that is not one (a varint past 10 bytes): a protocol error, the session closes */
+    memset(buf, 0x80, 200);
+    ts_init(&t, buf, 5000);
+    ck_assert_int_eq(rd_session_recv_src(s, &t.pub), -1);
+    ck_assert_int_eq(fl.closes, 1);
+    ck_assert_str_eq(fl.close_reason, "protocol error");
+    evbuffer_free(sink);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 START_TEST(connect_refused_without_handler)
 {
     struct rd_session_config cfg;
@@ -1268,6 +1366,7 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, dial_acknowledged);
     tcase_add_test(tc, user_shares);
     tcase_add_test(tc, connect_early_data_and_errors);
+    tcase_add_test(tc, recv_src_data_copied_once);
     tcase_add_test(tc, connect_refused_without_handler);
     tcase_add_test(tc, pause_resume_thresholds);
     tcase_add_test(tc, hard_cap_closes_one_conn);

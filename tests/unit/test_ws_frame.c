@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "check_main.h"
+#include <event2/buffer.h>
+
 #include "transport/ws_frame.h"
+#include "transport/ws_link.h"
 
 static const uint8_t rfc_key[4] = { 0x37, 0xfa, 0x21, 0x3d };
 
@@ -435,6 +438,99 @@ START_TEST(mask_large_in_pieces)
 }
 END_TEST
 
+/* rd_ws_link_copyout_: any range of a buffer of many chains, unmasked at its key phase (or
+ * copied plain), equals the per-byte reference */
+static void free_nothing(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    (void)arg;
+}
+
+START_TEST(copyout_across_chains)
+{
+    /* chains of 1, 2, ... 23 bytes (some of them one byte), 276 bytes in all */
+    static uint8_t src[276], want[276], got[276];
+    const uint8_t key[4] = { 0xa5, 0x01, 0x7e, 0xc3 };
+    struct evbuffer *b = evbuffer_new();
+    size_t pos = 0, piece, off, n;
+
+    for (pos = 0; pos < sizeof src; pos++)
+        src[pos] = (uint8_t)(pos * 11 + 5);
+    for (pos = 0, piece = 1; pos < sizeof src; pos += piece, piece++)
+        evbuffer_add_reference(b, src + pos, piece, free_nothing, NULL);
+    ck_assert_uint_eq(evbuffer_get_length(b), sizeof src);
+    ck_assert_int_gt(evbuffer_peek(b, -1, NULL, NULL, 0), 20);
+    for (off = 0; off < sizeof src; off++) {
+        for (n = 0; off + n <= sizeof src; n += 1 + n / 4) {
+            memset(got, 0, sizeof got);
+            rd_ws_link_copyout_(b, got, off, n, key);
+            naive_mask(want, src + off, n, key, off);
+            ck_assert_mem_eq(got, want, n);
+            memset(got, 0, sizeof got);
+            rd_ws_link_copyout_(b, got, off, n, NULL);
+            ck_assert_mem_eq(got, src + off, n);
+        }
+    }
+    /* more chains than one peek returns (16): a 100-byte range over 1-byte chains */
+    evbuffer_free(b);
+    b = evbuffer_new();
+    for (pos = 0; pos < 100; pos++)
+        evbuffer_add_reference(b, src + pos, 1, free_nothing, NULL);
+    rd_ws_link_copyout_(b, got, 3, 97, key);
+    naive_mask(want, src + 3, 97, key, 3);
+    ck_assert_mem_eq(got, want, 97);
+    evbuffer_free(b);
+}
+END_TEST
+
+/* rd_ws_reasm_whole: OK only for a valid, whole-message binary frame; the rest is left to
+ * rd_ws_reasm_parse, which sees the same frames as before */
+START_TEST(whole_frame_header)
+{
+    struct rd_ws_reasm *r = rd_ws_reasm_new(RD_WS_ROLE_SERVER, 100000);
+    const uint8_t key[4] = { 1, 2, 3, 4 };
+    struct rd_ws_frame_hdr h;
+    struct rd_ws_event ev;
+    uint8_t f[RD_WS_MAX_HEADER + 16];
+    size_t hl, used;
+
+    /* binary, FIN, masked (the server role's input): yes, header only is enough */
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_BINARY, 70000, key);
+    ck_assert_int_eq(rd_ws_reasm_whole(r, f, hl, &h), RD_WS_OK);
+    ck_assert_uint_eq(h.payload_len, 70000);
+    ck_assert_uint_eq(h.header_len, hl);
+    ck_assert_mem_eq(h.mask, key, 4);
+    /* the header cut short: not decided here */
+    ck_assert_int_eq(rd_ws_reasm_whole(r, f, hl - 1, &h), RD_WS_NEED_MORE);
+    /* over the size cap, or unmasked from a client: the error it is */
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_BINARY, 100001, key);
+    ck_assert_int_eq(rd_ws_reasm_whole(r, f, hl, &h), RD_WS_ERR_TOO_BIG);
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_BINARY, 5000, NULL);
+    ck_assert_int_eq(rd_ws_reasm_whole(r, f, hl, &h), RD_WS_ERR_UNMASKED);
+    /* a ping, a first fragment: left to rd_ws_reasm_parse */
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_PING, 0, key);
+    ck_assert_int_ne(rd_ws_reasm_whole(r, f, hl, &h), RD_WS_OK);
+    hl = rd_ws_frame_encode_header(f, 0, RD_WS_OP_BINARY, 3, key);
+    memset(f + hl, 0, 3);
+    ck_assert_int_ne(rd_ws_reasm_whole(r, f, hl + 3, &h), RD_WS_OK);
+    ck_assert_int_eq(rd_ws_reasm_parse(r, f, hl + 3, &used, &ev), RD_WS_OK);
+    ck_assert(rd_ws_reasm_in_message(r));
+    /* inside a fragmented message a new binary frame is an error */
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_BINARY, 5000, key);
+    ck_assert_int_eq(rd_ws_reasm_whole(r, f, hl, &h), RD_WS_ERR_DATA_IN_FRAG);
+    /* the last fragment ends the message; then whole frames are taken again */
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_CONT, 2, key);
+    memset(f + hl, 0, 2);
+    ck_assert_int_eq(rd_ws_reasm_parse(r, f, hl + 2, &used, &ev), RD_WS_OK);
+    ck_assert_int_eq(ev.type, RD_WS_EV_MESSAGE);
+    ck_assert_uint_eq(ev.len, 5);
+    hl = rd_ws_frame_encode_header(f, 1, RD_WS_OP_BINARY, 5000, key);
+    ck_assert_int_eq(rd_ws_reasm_whole(r, f, hl, &h), RD_WS_OK);
+    rd_ws_reasm_free(r);
+}
+END_TEST
+
 /* ---- malformed ---- */
 
 static enum rd_ws_result parse_one(enum rd_ws_role role, size_t max, const uint8_t *p, size_t n)
@@ -615,6 +711,8 @@ Suite *rd_test_suite(void)
     tcase_add_test(tc, large_fragmented_bytewise);
     tcase_add_test(tc, mask_matches_naive);
     tcase_add_test(tc, mask_large_in_pieces);
+    tcase_add_test(tc, copyout_across_chains);
+    tcase_add_test(tc, whole_frame_header);
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, close_payloads);
     suite_add_tcase(s, tc);
