@@ -32,7 +32,6 @@ struct rd_ws_link {
     void *arg;
     enum wsl_state state;
     struct rd_ws_reasm *reasm;
-    struct evbuffer *msg;   /* scratch: one message pulled from the session */
     struct evbuffer *txq;   /* plain: frames of one pull round, sent at once (txq_flush) */
     struct event *pull_ev;  /* deferred pull (want_write), also the next round's pull */
     struct event *done_ev;  /* the deferred end */
@@ -118,51 +117,71 @@ static void send_control(struct rd_ws_link *l, unsigned op, const uint8_t *paylo
     rd_bev_send(l->bev, frame, hl + len);
 }
 
-/* Client role: one pulled message -> one masked binary frame, masked while copying. */
-static int frame_masked(struct rd_ws_link *l, struct evbuffer *out, struct evbuffer *msg)
+/* The session's messages framed as they are pulled (link.h, rd_msg_sink): one message -> one
+ * binary frame on `out`. A failure (out of memory) is kept in `failed`. */
+struct frame_sink {
+    struct rd_msg_sink k;
+    struct rd_ws_link *l;
+    struct evbuffer *out;
+    int failed;
+};
+
+/* Client role: masked while copied, from the message header and from src's chains. */
+static int put_masked(struct frame_sink *f, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+                      size_t n)
 {
-    size_t len = evbuffer_get_length(msg), hl, off = 0;
-    uint8_t hdr[RD_WS_MAX_HEADER], key[4], *dst;
+    size_t len = hlen + n, fl, off = 0;
+    uint8_t fh[RD_WS_MAX_HEADER], key[4], *dst;
     struct evbuffer_iovec space, chunks[8];
 
-    if (next_key(l, key) != 0)
+    if (next_key(f->l, key) != 0)
         return -1;
-    hl = rd_ws_frame_encode_header(hdr, 1, RD_WS_OP_BINARY, len, key);
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + len), &space, 1) != 1)
+    fl = rd_ws_frame_encode_header(fh, 1, RD_WS_OP_BINARY, len, key);
+    if (evbuffer_reserve_space(f->out, (ev_ssize_t)(fl + len), &space, 1) != 1)
         return -1;
     dst = space.iov_base;
-    memcpy(dst, hdr, hl);
+    memcpy(dst, fh, fl);
+    rd_ws_mask_copy(dst + fl, hdr, hlen, key, 0);
+    off = hlen;
     while (off < len) {
-        int n = evbuffer_peek(msg, -1, NULL, chunks, 8), i;
+        int k = evbuffer_peek(src, (ev_ssize_t)(len - off), NULL, chunks, 8), i;
         size_t done = 0;
-        if (n > 8)
-            n = 8;
-        for (i = 0; i < n; i++) {
-            rd_ws_mask_copy(dst + hl + off, chunks[i].iov_base, chunks[i].iov_len, key, off);
-            off += chunks[i].iov_len;
-            done += chunks[i].iov_len;
+        if (k <= 0)
+            return -1; /* not reached: src holds n bytes */
+        for (i = 0; i < k && i < 8 && off < len; i++) {
+            size_t take = chunks[i].iov_len < len - off ? chunks[i].iov_len : len - off;
+            rd_ws_mask_copy(dst + fl + off, chunks[i].iov_base, take, key, off);
+            off += take;
+            done += take;
         }
-        evbuffer_drain(msg, done);
+        evbuffer_drain(src, done);
     }
-    space.iov_len = hl + len;
-    return evbuffer_commit_space(out, &space, 1);
+    space.iov_len = fl + len;
+    return evbuffer_commit_space(f->out, &space, 1);
 }
 
-/* One pulled message -> one binary frame on `out`. 0 or -1 (out of memory). */
-static int frame_message(struct rd_ws_link *l, struct evbuffer *out, struct evbuffer *msg)
+static int put_frame(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+                     size_t n)
 {
-    size_t len = evbuffer_get_length(msg);
-    uint8_t hdr[RD_WS_MAX_HEADER];
-    size_t hl;
+    struct frame_sink *f = (struct frame_sink *)k;
+    uint8_t fh[RD_WS_MAX_HEADER];
+    size_t fl;
+    int rc;
 
-    l->bytes_out += len;
-    if (l->role == RD_WS_ROLE_CLIENT)
-        return frame_masked(l, out, msg);
-    /* server frames are unmasked: the header, then the payload moved without a copy */
-    hl = rd_ws_frame_encode_header(hdr, 1, RD_WS_OP_BINARY, len, NULL);
-    if (evbuffer_add(out, hdr, hl) != 0)
-        return -1;
-    return evbuffer_add_buffer(out, msg);
+    f->l->bytes_out += hlen + n;
+    if (f->l->role == RD_WS_ROLE_CLIENT) {
+        rc = put_masked(f, hdr, hlen, src, n);
+    } else { /* server frames are unmasked: the headers, then the payload moved */
+        fl = rd_ws_frame_encode_header(fh, 1, RD_WS_OP_BINARY, hlen + n, NULL);
+        rc = evbuffer_add(f->out, fh, fl) != 0 ||
+                     (hlen > 0 && evbuffer_add(f->out, hdr, hlen) != 0) ||
+                     (n > 0 && evbuffer_remove_buffer(src, f->out, n) != (int)n)
+                 ? -1
+                 : 0;
+    }
+    if (rc != 0)
+        f->failed = 1;
+    return rc;
 }
 
 static void wsl_close(struct rd_ws_link *l, unsigned code, const char *reason);
@@ -172,6 +191,7 @@ static void pull_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rd_ws_link *l = arg;
     struct evbuffer *out, *dst;
+    struct frame_sink sink;
 
     (void)fd;
     (void)what;
@@ -179,18 +199,19 @@ static void pull_cb(evutil_socket_t fd, short what, void *arg)
         return;
     out = bufferevent_get_output(l->bev);
     dst = l->plain && evbuffer_get_length(out) == 0 ? l->txq : out;
+    sink.k.put = put_frame;
+    sink.l = l;
+    sink.out = dst;
+    sink.failed = 0;
     l->pull_blocked = 0;
     while (evbuffer_get_length(dst) < RD_WS_LINK_OUT_HIGH) {
-        if (rd_session_pull(l->s, l->msg) == 0) {
+        if (rd_session_pull_sink(l->s, &sink.k) == 0) {
             txq_flush(l);
             return;
         }
-        if (l->state != WSL_OPEN) { /* the session closed us while pulling (txq flushed) */
-            evbuffer_drain(l->msg, evbuffer_get_length(l->msg));
+        if (l->state != WSL_OPEN) /* the session closed us while pulling (txq flushed) */
             return;
-        }
-        if (frame_message(l, dst, l->msg) != 0) {
-            evbuffer_drain(l->msg, evbuffer_get_length(l->msg));
+        if (sink.failed) {
             wsl_close(l, RD_WS_CLOSE_GOING_AWAY, "out of memory framing a message");
             return;
         }
@@ -564,7 +585,6 @@ struct rd_ws_link *rd_ws_link_new(struct event_base *base, struct bufferevent *b
     if (!l->plain)
         rd_bev_tls_read_ahead(bev, RD_WS_LINK_TLS_READ);
     l->reasm = rd_ws_reasm_new(cfg->role, cfg->max_message);
-    l->msg = evbuffer_new();
     l->txq = evbuffer_new();
     l->pull_ev = event_new(base, -1, 0, pull_cb, l);
     l->done_ev = event_new(base, -1, 0, done_cb, l);
@@ -573,9 +593,8 @@ struct rd_ws_link *rd_ws_link_new(struct event_base *base, struct bufferevent *b
         l->rnd = malloc(WSL_RAND_BUF);
         l->rnd_pos = WSL_RAND_BUF; /* empty: filled on first use */
     }
-    if (l->reasm == NULL || l->msg == NULL || l->txq == NULL || l->pull_ev == NULL ||
-        l->done_ev == NULL || l->timer_ev == NULL ||
-        (cfg->role == RD_WS_ROLE_CLIENT && l->rnd == NULL)) {
+    if (l->reasm == NULL || l->txq == NULL || l->pull_ev == NULL || l->done_ev == NULL ||
+        l->timer_ev == NULL || (cfg->role == RD_WS_ROLE_CLIENT && l->rnd == NULL)) {
         rd_ws_link_free(l); /* bev is not ours yet */
         return NULL;
     }
@@ -631,8 +650,6 @@ void rd_ws_link_free(struct rd_ws_link *l)
         event_free(l->done_ev);
     if (l->timer_ev != NULL)
         event_free(l->timer_ev);
-    if (l->msg != NULL)
-        evbuffer_free(l->msg);
     if (l->txq != NULL)
         evbuffer_free(l->txq);
     rd_ws_reasm_free(l->reasm);

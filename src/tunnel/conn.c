@@ -144,17 +144,17 @@ static void free_copy(const void *data, size_t len, void *copy)
 
 /* Where a Data payload's bytes are: contiguous, or a range of a message source. */
 struct payload {
-    const uint8_t *data;          /* or NULL: */
+    const uint8_t *data;          /* with src NULL; else */
     const struct rd_msg_src *src; /* bytes [off, off + len) of this message */
     size_t off, len;
 };
 
 static void payload_copy(const struct payload *p, uint8_t *dst)
 {
-    if (p->data != NULL)
-        memcpy(dst, p->data, p->len);
-    else
+    if (p->src != NULL)
         p->src->copy(p->src, dst, p->off, p->len);
+    else
+        memcpy(dst, p->data, p->len);
 }
 
 /* Append a Data payload to rx. evbuffer_add() puts what does not fit the last chain into one
@@ -179,7 +179,7 @@ static int rx_add(struct rd_conn *c, const struct payload *p)
             return 0;
         free(copy);
     }
-    if (p->data != NULL)
+    if (p->src == NULL)
         return evbuffer_add(c->rx, p->data, p->len);
     if (evbuffer_reserve_space(c->rx, (ev_ssize_t)p->len, &v, 1) != 1)
         return -1;
@@ -290,15 +290,10 @@ int rd_conn_write_bytes(struct rd_conn *c, const void *data, size_t len)
     return 0;
 }
 
-size_t rd_conn_tx_take_(struct rd_conn *c, struct evbuffer *out, size_t max)
+void rd_conn_tx_taken_(struct rd_conn *c, size_t n)
 {
-    int n = evbuffer_remove_buffer(c->tx, out, max);
-
-    if (n <= 0)
-        return 0;
-    c->bytes_out += (size_t)n;
-    tx_moved(c, 0, (size_t)n);
-    return (size_t)n;
+    c->bytes_out += n;
+    tx_moved(c, 0, n);
 }
 
 size_t rd_conn_tx_len(const struct rd_conn *c) { return evbuffer_get_length(c->tx); }

@@ -94,9 +94,9 @@ int rd_conn_recv_data_(struct rd_conn *c, const void *data, size_t len);
  * it once, into their place in rx. */
 struct rd_msg_src;
 int rd_conn_recv_src_(struct rd_conn *c, const struct rd_msg_src *src, size_t off, size_t len);
-/* Up to max bytes of tx moved to the end of out (a Data payload). No callback: the session
- * calls rd_conn_wake_ once its ring is in order. Returns the bytes moved. */
-size_t rd_conn_tx_take_(struct rd_conn *c, struct evbuffer *out, size_t max);
+/* The session took n bytes off the front of tx (a Data payload, sent): the marks follow. No
+ * callback: the session calls rd_conn_wake_ once its ring is in order. */
+void rd_conn_tx_taken_(struct rd_conn *c, size_t n);
 /* Pause / Resume from the far side. A Resume echoes one (Go's writer waits for ours),
  * schedules c when it has tx and wakes a blocked owner. */
 void rd_conn_paused_(struct rd_conn *c);

@@ -11,7 +11,8 @@
  *    reports ping/pong arrivals with rd_session_alive() (and pongs with
  *    their payload to rd_session_pong(), for round trips), and, when the
  *    session has asked (ops->want_write) and the socket can take more, pulls messages one
- *    at a time with rd_session_pull() until it returns 0 or the socket is full.
+ *    at a time with rd_session_pull() (or rd_session_pull_sink(), framing each as it is
+ *    copied) until it returns 0 or the socket is full.
  *  - When the websocket ends for any reason (peer close, error, ops->close), the transport
  *    calls rd_session_link_closed() exactly once, from its own callback (never from inside
  *    an rd_session_* call). The session is freed by that call; the transport must not use
@@ -80,6 +81,21 @@ void rd_session_pong(struct rd_session *s, const uint8_t *payload, size_t len);
  * Data; Data is taken round-robin across conns, at most RD_DATA_CHUNK payload each, conns
  * that have sent less than RD_CONN_FRESH_BYTES first (session_send.c). */
 int rd_session_pull(struct rd_session *s, struct evbuffer *out);
+
+/* Where rd_session_pull_sink puts the next message, so that a transport can frame a payload
+ * while it copies it (ws_link's client role masks it on the way) rather than after a copy of
+ * its own. put() gets one whole message: the hlen bytes at hdr, then the first n bytes of src
+ * (src NULL when n is 0). It takes those n bytes off src (moved or copied, then drained) and
+ * must not touch the rest of src. It returns 0, or -1 (out of memory: the transport closes;
+ * the session drains the n bytes itself). */
+struct rd_msg_sink {
+    int (*put)(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+               size_t n);
+};
+
+/* rd_session_pull, with the message given to k. Returns 1 if one was put, 0 if none is
+ * queued. */
+int rd_session_pull_sink(struct rd_session *s, struct rd_msg_sink *k);
 
 /* The websocket is gone: fail every conn ("tunnel disconnect"), tell the owner, free. */
 void rd_session_link_closed(struct rd_session *s, const char *reason);

@@ -103,16 +103,14 @@ void rd_session_trace_(const struct rd_session *s, const char *dir, int64_t id, 
              rd_msg_type_str(type), conn_id, len, preview);
 }
 
-/* The trace line of a Data message whose n payload bytes are the tail of out. */
-static void trace_tail(const struct rd_session *s, int64_t id, int64_t conn_id,
-                       struct evbuffer *out, size_t n) /* evbuffer_ptr_set takes no const */
+/* The trace line of a Data message whose n payload bytes are at the start of tx. */
+static void trace_data(const struct rd_session *s, int64_t id, int64_t conn_id, struct evbuffer *tx,
+                       size_t n)
 {
     uint8_t head[48]; /* trace_msg shows at most 48 bytes */
-    struct evbuffer_ptr at;
 
     memset(head, '.', sizeof head);
-    if (evbuffer_ptr_set(out, &at, evbuffer_get_length(out) - n, EVBUFFER_PTR_SET) == 0)
-        evbuffer_copyout_from(out, &at, head, n < sizeof head ? n : sizeof head);
+    evbuffer_copyout(tx, head, n < sizeof head ? n : sizeof head);
     rd_session_trace_(s, "WRITE", id, conn_id, RD_MSG_DATA, head, n);
 }
 
@@ -155,21 +153,35 @@ void rd_session_send_ctrl_(struct rd_session *s, int64_t conn_id, int type, cons
 
 /* ---- pull ---- */
 
+/* Give k one message: hdr[0..hlen) and the first n bytes of src, which leave src whatever
+ * k does. Returns the message's length. */
+static size_t put(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+                  size_t n)
+{
+    size_t before = src != NULL ? evbuffer_get_length(src) : 0, gone;
+
+    k->put(k, hdr, hlen, n > 0 ? src : NULL, n); /* -1: the transport closes itself */
+    gone = src != NULL ? before - evbuffer_get_length(src) : 0;
+    if (gone < n)
+        evbuffer_drain(src, n - gone);
+    return hlen + n;
+}
+
 /* The next control message: [u32 len][message] off the queue. */
-static void pull_ctrl(struct rd_session *s, struct evbuffer *out)
+static size_t pull_ctrl(struct rd_session *s, struct rd_msg_sink *k)
 {
     uint32_t len;
 
     evbuffer_remove(s->ctrl, &len, sizeof len);
-    evbuffer_remove_buffer(s->ctrl, out, len);
     s->ctrl_bytes -= len;
+    return put(k, NULL, 0, s->ctrl, len);
 }
 
 /* One Data message of c's tx (txlen bytes, c not paused), c at the head of *lane; c keeps its
  * place in the ring while it has more (or a close to send): the next turn of its lane, or the
  * back of `ring` when this one took it past RD_CONN_FRESH_BYTES. */
-static void pull_data(struct rd_session *s, struct rd_conn **lane, struct rd_conn *c, size_t txlen,
-                      struct evbuffer *out)
+static size_t pull_data(struct rd_session *s, struct rd_conn **lane, struct rd_conn *c,
+                        size_t txlen, struct rd_msg_sink *k)
 {
     uint8_t hdr[RD_MSG_HEADER_MAX];
     int64_t id = s->next_msg_id++;
@@ -177,12 +189,13 @@ static void pull_data(struct rd_session *s, struct rd_conn **lane, struct rd_con
      * queued much before the pressure gets no larger turns than the rest */
     size_t chunk =
         s->env.tx_total > RD_SESSION_TX_PRESSURE ? RD_CONN_TX_PRESSURE_HIGH : RD_DATA_CHUNK;
-    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA), n;
+    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_DATA);
+    size_t n = txlen < chunk ? txlen : chunk, len;
 
-    evbuffer_add(out, hdr, hlen);
-    n = rd_conn_tx_take_(c, out, chunk);
     if (rd_log_trace_enabled())
-        trace_tail(s, id, c->id, out, n);
+        trace_data(s, id, c->id, c->tx, n);
+    len = put(k, hdr, hlen, c->tx, n);
+    rd_conn_tx_taken_(c, n);
     rd_memtrim_note(s->cfg.trim, n);
     STAT_ADD(s->st_tx, hlen + n);
     if (n == txlen && c->state == RD_CONN_OPEN) {
@@ -195,28 +208,30 @@ static void pull_data(struct rd_session *s, struct rd_conn **lane, struct rd_con
         *lane = c->ring_next;
     }
     rd_conn_wake_(c);
+    return len;
 }
 
 /* c closed gracefully and its tx is sent: the Error "EOF" that ends it. */
-static void pull_eof(struct rd_session *s, struct rd_conn *c, struct evbuffer *out)
+static size_t pull_eof(struct rd_session *s, struct rd_conn *c, struct rd_msg_sink *k)
 {
     static const char eof[] = "EOF";
-    uint8_t hdr[RD_MSG_HEADER_MAX];
+    uint8_t msg[RD_MSG_HEADER_MAX + sizeof eof];
     int64_t id = s->next_msg_id++;
-    size_t hlen = rd_msg_encode_header(hdr, id, c->id, RD_MSG_ERROR);
+    size_t hlen = rd_msg_encode_header(msg, id, c->id, RD_MSG_ERROR), len;
 
     if (rd_log_trace_enabled())
         rd_session_trace_(s, "WRITE", id, c->id, RD_MSG_ERROR, (const uint8_t *)eof,
                           sizeof eof - 1);
-    evbuffer_add(out, hdr, hlen);
-    evbuffer_add(out, eof, sizeof eof - 1);
+    memcpy(msg + hlen, eof, sizeof eof - 1);
+    len = put(k, msg, hlen + sizeof eof - 1, NULL, 0);
     STAT_ADD(s->st_txerr, hlen + sizeof eof - 1);
     rd_session_conn_dead_(s, c);
+    return len;
 }
 
 /* One turn of *lane: its first conn with tx that is not paused sends one Data, or a closed one
- * its Error "EOF". Returns 0 when none can. */
-static int pull_lane(struct rd_session *s, struct rd_conn **lane, struct evbuffer *out)
+ * its Error "EOF". Returns the message's length, 0 when none can. */
+static size_t pull_lane(struct rd_session *s, struct rd_conn **lane, struct rd_msg_sink *k)
 {
     size_t tries;
 
@@ -228,39 +243,52 @@ static int pull_lane(struct rd_session *s, struct rd_conn **lane, struct evbuffe
             *lane = c->ring_next; /* paused: keep its place, try the next */
             continue;
         }
-        if (txlen > 0) {
-            pull_data(s, lane, c, txlen, out);
-            return 1;
-        }
-        if (c->state == RD_CONN_CLOSING) {
-            pull_eof(s, c, out);
-            return 1;
-        }
+        if (txlen > 0)
+            return pull_data(s, lane, c, txlen, k);
+        if (c->state == RD_CONN_CLOSING)
+            return pull_eof(s, c, k);
         rd_session_ring_remove_(s, c);
         rd_conn_wake_(c); /* unpaused with nothing queued: the owner may write */
     }
     return 0;
 }
 
-/* Control messages first; then a turn of the fresh lane, else one of the ring. */
-static int pull_one(struct rd_session *s, struct evbuffer *out)
+int rd_session_pull_sink(struct rd_session *s, struct rd_msg_sink *k)
 {
-    if (s->ctrl_bytes > 0) {
-        pull_ctrl(s, out);
-        return 1;
+    size_t len;
+
+    /* control messages first; then a turn of the fresh lane, else one of the ring */
+    if (s->ctrl_bytes > 0)
+        len = pull_ctrl(s, k);
+    else if ((len = pull_lane(s, &s->fresh, k)) == 0)
+        len = pull_lane(s, &s->ring, k);
+    if (len == 0) {
+        s->idle = 1;
+        return 0;
     }
-    if (pull_lane(s, &s->fresh, out) || pull_lane(s, &s->ring, out))
-        return 1;
-    s->idle = 1;
-    return 0;
+    s->tx_bytes += len;
+    return 1;
+}
+
+/* The sink of rd_session_pull: the message appended to an evbuffer, the payload moved. */
+struct buffer_sink {
+    struct rd_msg_sink k;
+    struct evbuffer *out;
+};
+
+static int buffer_put(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+                      size_t n)
+{
+    struct evbuffer *out = ((struct buffer_sink *)k)->out;
+
+    if (hlen > 0 && evbuffer_add(out, hdr, hlen) != 0)
+        return -1;
+    return n > 0 && evbuffer_remove_buffer(src, out, n) != (int)n ? -1 : 0;
 }
 
 int rd_session_pull(struct rd_session *s, struct evbuffer *out)
 {
-    size_t before = evbuffer_get_length(out);
-    int r = pull_one(s, out);
+    struct buffer_sink b = { { buffer_put }, out };
 
-    if (r == 1)
-        s->tx_bytes += evbuffer_get_length(out) - before;
-    return r;
+    return rd_session_pull_sink(s, &b.k);
 }

@@ -3,9 +3,11 @@
  *
  * Input: [config][ops...], each op one byte then its operands:
  *   op % 8 == 0..2  raw message: u16 length (capped), then that many bytes -> rd_session_recv
+ *                   (2: rd_session_recv_src, a copier that checks its ranges)
  *   op % 8 == 3     built message: type, conn id (small, signed), payload length, payload
- *                   (so Data/Error/Pause/Resume hit live conns often)
- *   op % 8 == 4     pull up to N messages (rd_session_pull): each must decode; Data <= chunk
+ *                   (so Data/Error/Pause/Resume hit live conns often; type bit 7: _src)
+ *   op % 8 == 4     pull up to N messages (rd_session_pull, or rd_session_pull_sink with a
+ *                   sink that takes the payload or fails): each must decode; Data <= chunk
  *   op % 8 == 5     owner action on a tracked conn: read / write / close EOF / close reason
  *   op % 8 == 6     rd_session_dial (server role conns) or an announce
  *   op % 8 == 7     run one non-blocking loop turn (reaps dead conns)
@@ -136,9 +138,39 @@ static void ow_session_closed(struct rd_session *s, const char *reason, void *ar
 }
 static const struct rd_session_cbs ow_scbs = { ow_connect, ow_client, ow_session_closed };
 
-static void pull(struct fzs *z, unsigned n)
+/* rd_session_pull_sink's sink: the message copied to out; the payload drained from src
+ * (keep 0), or left there with a failure (keep 1: the session must drain it itself) */
+struct fzs_sink {
+    struct rd_msg_sink k;
+    struct evbuffer *out;
+    int keep;
+};
+static int fzs_put(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+                   size_t n)
+{
+    struct fzs_sink *x = (struct fzs_sink *)k;
+    struct evbuffer_iovec v;
+
+    FZ_CHECK(hlen + n > 0);
+    FZ_CHECK(n == 0 ? src == NULL : src != NULL && evbuffer_get_length(src) >= n);
+    evbuffer_add(x->out, hdr, hlen);
+    if (n == 0)
+        return 0;
+    FZ_CHECK(evbuffer_reserve_space(x->out, (ev_ssize_t)n, &v, 1) == 1);
+    FZ_CHECK(evbuffer_copyout(src, v.iov_base, n) == (ev_ssize_t)n);
+    v.iov_len = n;
+    FZ_CHECK(evbuffer_commit_space(x->out, &v, 1) == 0);
+    if (x->keep)
+        return -1;
+    evbuffer_drain(src, n);
+    return 0;
+}
+
+/* n pulls; through rd_session_pull_sink when sink is 1 or 2 (2: a failing sink) */
+static void pull(struct fzs *z, unsigned n, unsigned sink)
 {
     struct evbuffer *out = evbuffer_new();
+    struct fzs_sink x = { { fzs_put }, out, sink == 2 };
     unsigned i;
 
     FZ_CHECK(out != NULL);
@@ -146,7 +178,7 @@ static void pull(struct fzs *z, unsigned n)
         size_t len;
         uint8_t *buf;
         struct rd_msg m;
-        if (rd_session_pull(z->s, out) == 0)
+        if ((sink ? rd_session_pull_sink(z->s, &x.k) : rd_session_pull(z->s, out)) == 0)
             break;
         len = evbuffer_get_length(out);
         FZ_CHECK(len > 0);
@@ -234,6 +266,31 @@ static void dial(struct fzs *z, struct fz *f)
     track(z, c);
 }
 
+/* rd_session_recv_src over the exact-size m: a copier that checks its range */
+struct fzs_src {
+    struct rd_msg_src pub;
+    const uint8_t *m;
+};
+static void fzs_copy(const struct rd_msg_src *src, uint8_t *dst, size_t off, size_t n)
+{
+    const struct fzs_src *x = src->arg;
+
+    FZ_CHECK(off <= src->len && n <= src->len - off);
+    memcpy(dst, x->m + off, n);
+}
+static int recv_src(struct fzs *z, const uint8_t *m, size_t len)
+{
+    struct fzs_src x;
+
+    x.m = m;
+    x.pub.head = m;
+    x.pub.head_len = len < RD_MSG_SRC_HEAD ? len : RD_MSG_SRC_HEAD;
+    x.pub.len = len;
+    x.pub.copy = fzs_copy;
+    x.pub.arg = &x;
+    return rd_session_recv_src(z->s, &x.pub);
+}
+
 static void built_msg(struct fzs *z, struct fz *f)
 {
     uint8_t type = fz_u8(f), idb = fz_u8(f);
@@ -245,7 +302,10 @@ static void built_msg(struct fzs *z, struct fz *f)
     FZ_CHECK(m != NULL);
     hl = rd_msg_encode_header(m, 1, conn_id, type % 10);
     memcpy(m + hl, p, plen);
-    rd_session_recv(z->s, m, hl + plen);
+    if (type & 0x80)
+        recv_src(z, m, hl + plen);
+    else
+        rd_session_recv(z->s, m, hl + plen);
     free(m);
 }
 
@@ -285,7 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t len;
             const uint8_t *p = fz_take(&f, fz_u16(&f) % FZS_MAX_MSG, &len);
             uint8_t *m = fz_dup(p, len); /* exact size: over-reads are caught */
-            int r = rd_session_recv(z.s, m, len);
+            int r = op % 8 == 2 ? recv_src(&z, m, len) : rd_session_recv(z.s, m, len);
             FZ_CHECK(r == 0 || r == -1);
             if (r == -1)
                 FZ_CHECK(z.close_asked > 0);
@@ -293,14 +353,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 3: built_msg(&z, &f); break;
-        case 4: pull(&z, 1 + op / 8 % FZS_MAX_PULLS); break;
+        case 4: pull(&z, 1 + op / 8 % FZS_MAX_PULLS, op / 64 % 3); break;
         case 5: owner_action(&z, &f); break;
         case 6: dial(&z, &f); break;
         default: event_base_loop(base, EVLOOP_NONBLOCK); break;
         }
         FZ_CHECK(z.closed_cb == 0);
     }
-    pull(&z, FZS_MAX_PULLS);
+    pull(&z, FZS_MAX_PULLS, 0);
     rd_session_link_closed(z.s, "fuzz end");
     FZ_CHECK((c0 & 0x10) || z.closed_cb == 1);
     FZ_CHECK(z.nc == 0); /* every tracked conn got on_closed */

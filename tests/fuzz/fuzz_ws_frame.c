@@ -6,6 +6,8 @@
  *    `step` bytes (exact-size copy), then whole. A cut frame is NEED_MORE (nothing
  *    consumed, need > offered when known) or the same error the whole one gives;
  *    consumed <= len; messages <= max_message; control payloads <= 125;
+ *  - rd_ws_reasm_whole on each frame agrees with rd_ws_reasm_parse (OK: a whole binary
+ *    message of that length; an error: the same error);
  *  - every header parsed is re-encoded (rd_ws_frame_encode_header) and parses back to the
  *    same fields (decode(encode(x)) == x);
  *  - every close payload goes through rd_ws_close_parse, and a valid one survives
@@ -119,6 +121,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct rd_ws_event ev, ev2;
         enum rd_ws_result res, res2;
         int was_in = rd_ws_reasm_in_message(r);
+        /* rd_ws_reasm_whole (ws_link's large frames) agrees with rd_ws_reasm_parse: OK is a
+         * whole binary message of that length, an error is the same error */
+        struct rd_ws_frame_hdr wh;
+        enum rd_ws_result wr = rd_ws_reasm_whole(r, buf + pos, rem, &wh);
 
         /* the cut frame first */
         res = rd_ws_reasm_parse(r, part, cut, &consumed, &ev);
@@ -144,6 +150,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (res == RD_WS_NEED_MORE && ev.need != 0 && ev.need <= rem)
                 FZ_CHECK(res2 == RD_WS_OK); /* the header was validated: only bytes missed */
         }
+        if (wr == RD_WS_OK && wh.header_len + wh.payload_len <= rem)
+            FZ_CHECK(res2 == RD_WS_OK && ev2.type == RD_WS_EV_MESSAGE &&
+                     ev2.len == wh.payload_len && consumed2 == wh.header_len + wh.payload_len);
+        if (wr != RD_WS_OK && wr != RD_WS_NEED_MORE)
+            FZ_CHECK(res2 == wr);
         if (res2 != RD_WS_OK) {
             FZ_CHECK(consumed2 == 0);
             if (res2 == RD_WS_NEED_MORE)

@@ -167,6 +167,94 @@ START_TEST(dial_sends_connect_then_data)
 }
 END_TEST
 
+/* rd_session_pull_sink: each message once, its header apart from its payload; the payload
+ * leaves the conn's tx whatever the sink does with it */
+struct rec_sink {
+    struct rd_msg_sink k;
+    int mode; /* 0: move the payload; 1: take half, fail; 2: take none, fail */
+    int puts;
+    uint8_t msg[RD_MSG_HEADER_MAX + RD_DATA_CHUNK + 64];
+    size_t len, hlen, n;
+};
+static int rec_put(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struct evbuffer *src,
+                   size_t n)
+{
+    struct rec_sink *r = (struct rec_sink *)k;
+    r->puts++;
+    ck_assert_uint_le(hlen + n, sizeof r->msg);
+    ck_assert(n == 0 ? src == NULL : src != NULL);
+    memcpy(r->msg, hdr, hlen);
+    r->hlen = hlen;
+    r->n = n;
+    r->len = hlen + n;
+    if (n == 0)
+        return 0;
+    ck_assert_uint_ge(evbuffer_get_length(src), n);
+    evbuffer_copyout(src, r->msg + hlen, n);
+    if (r->mode == 0) {
+        evbuffer_drain(src, n);
+        return 0;
+    }
+    if (r->mode == 1)
+        evbuffer_drain(src, n / 2);
+    return -1;
+}
+
+START_TEST(pull_sink_takes_the_payload_off_tx)
+{
+    struct rd_session *s = mk(RD_ROLE_CLIENT);
+    static uint8_t big[RD_DATA_CHUNK + 1000];
+    struct rec_sink r;
+    struct rd_msg m;
+    size_t i;
+
+    for (i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 13);
+    memset(&r, 0, sizeof r);
+    r.k.put = rec_put;
+    send_msg(s, 5, RD_MSG_CONNECT, "tcp/a:1", 7, 0);
+    rd_conn_write_bytes(ow.last, big, sizeof big);
+    /* a Data: at most one chunk; header and payload given apart, the message whole */
+    ck_assert_int_eq(rd_session_pull_sink(s, &r.k), 1);
+    ck_assert_int_eq(r.puts, 1);
+    ck_assert_uint_eq(r.n, RD_DATA_CHUNK);
+    ck_assert_int_eq(rd_msg_decode(r.msg, r.len, &m), RD_MSG_OK);
+    ck_assert_int_eq(m.type, RD_MSG_DATA);
+    ck_assert_uint_eq(m.payload_len, RD_DATA_CHUNK);
+    ck_assert_mem_eq(m.payload, big, RD_DATA_CHUNK);
+    ck_assert_uint_eq(rd_conn_tx_len(ow.last), 1000);
+    /* a sink that fails: the payload leaves tx all the same (it took half, or none) */
+    r.mode = 1;
+    ck_assert_int_eq(rd_session_pull_sink(s, &r.k), 1);
+    ck_assert_uint_eq(r.n, 1000);
+    ck_assert_mem_eq(r.msg + r.hlen, big + RD_DATA_CHUNK, 1000);
+    ck_assert_uint_eq(rd_conn_tx_len(ow.last), 0);
+    rd_conn_write_bytes(ow.last, big, 300);
+    r.mode = 2;
+    ck_assert_int_eq(rd_session_pull_sink(s, &r.k), 1);
+    ck_assert_uint_eq(r.n, 300);
+    ck_assert_uint_eq(rd_conn_tx_len(ow.last), 0);
+    ck_assert_uint_eq(rd_conn_bytes_out(ow.last), sizeof big + 300);
+    /* a control message: the whole of it as the payload of the queue, nothing left behind */
+    r.mode = 0;
+    send_msg(s, 9, RD_MSG_DATA, "zz", 2, 0); /* unknown conn: an Error goes back */
+    ck_assert_int_eq(rd_session_pull_sink(s, &r.k), 1);
+    ck_assert_int_eq(rd_msg_decode(r.msg, r.len, &m), RD_MSG_OK);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_mem_eq(m.payload, "connection not found", m.payload_len);
+    /* the conn's close: the Error "EOF" as one header-only put */
+    rd_conn_close(ow.last, NULL);
+    ck_assert_int_eq(rd_session_pull_sink(s, &r.k), 1);
+    ck_assert_uint_eq(r.n, 0);
+    ck_assert_int_eq(rd_msg_decode(r.msg, r.len, &m), RD_MSG_OK);
+    ck_assert_int_eq(m.type, RD_MSG_ERROR);
+    ck_assert_mem_eq(m.payload, "EOF", m.payload_len);
+    ck_assert_int_eq(rd_session_pull_sink(s, &r.k), 0);
+    ck_assert_int_eq(fl.closes, 0);
+    rd_session_link_closed(s, "done");
+}
+END_TEST
+
 START_TEST(pending_dials_limit)
 {
     struct rd_session_config cfg;
@@ -1362,6 +1450,7 @@ Suite *rd_test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, dial_sends_connect_then_data);
+    tcase_add_test(tc, pull_sink_takes_the_payload_off_tx);
     tcase_add_test(tc, pending_dials_limit);
     tcase_add_test(tc, dial_acknowledged);
     tcase_add_test(tc, user_shares);
