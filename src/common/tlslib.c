@@ -29,6 +29,7 @@ static int fill(void *h, const char **why)
         SYM(SSL_CTX_new),
         SYM(SSL_CTX_free),
         SYM(SSL_CTX_ctrl),
+        SYM(SSL_CTX_set_ciphersuites),
         SYM(SSL_CTX_set_verify),
         SYM(SSL_CTX_load_verify_locations),
         SYM(SSL_CTX_set_default_verify_paths),

@@ -21,6 +21,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+/* TLS 1.3 suites in rdial's order of preference, as Go's crypto/tls orders them: AES-128-GCM
+ * first (OpenSSL's default puts AES-256-GCM first: ~20% more cipher work per byte, and a
+ * tunnel encrypts every byte it carries), then ChaCha20-Poly1305, then AES-256-GCM. Clients
+ * offer them in this order; the server picks by it, but a client that puts ChaCha20 first
+ * (no AES instructions) gets ChaCha20 (SSL_OP_PRIORITIZE_CHACHA). */
+#define RD_TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+
 #define RD_TLSLIB_FN(name) __typeof__(name) *name
 
 struct rd_tlslib {
@@ -28,6 +35,7 @@ struct rd_tlslib {
     RD_TLSLIB_FN(SSL_CTX_new);
     RD_TLSLIB_FN(SSL_CTX_free);
     RD_TLSLIB_FN(SSL_CTX_ctrl);
+    RD_TLSLIB_FN(SSL_CTX_set_ciphersuites);
     RD_TLSLIB_FN(SSL_CTX_set_verify);
     RD_TLSLIB_FN(SSL_CTX_load_verify_locations);
     RD_TLSLIB_FN(SSL_CTX_set_default_verify_paths);

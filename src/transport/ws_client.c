@@ -626,6 +626,8 @@ static int tls_setup(struct rd_ws_client *ws, const struct rd_ws_client_config *
     /* SSL_CTX_set_min_proto_version and SSL_set_tlsext_host_name are macros of the _ctrl
      * functions */
     T->SSL_CTX_ctrl(ws->ssl_ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+    if (T->SSL_CTX_set_ciphersuites(ws->ssl_ctx, RD_TLS13_SUITES) != 1)
+        goto fail;
     if (cfg->insecure) {
         rd_warn("ws client %s: TLS certificate verification is OFF (insecure)", ws->url.host);
         T->SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_NONE, NULL);

@@ -10,6 +10,8 @@
 #   - peers over wss verify with -peer-ca (and fail without it)
 #   - https targets on the route: verified against -route-ca (200), a wrong CA or a wrong
 #     host name is a 502 with the reason
+#   - TLS 1.3 suites: the main port picks AES-128-GCM by its own order (ChaCha20 for a client
+#     that puts it first), and the wss client offers AES-128-GCM first
 #   - a ws:// rdial-client maps no libssl or libcrypto; a wss:// one loads them
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tunnel_lib.sh"
@@ -93,6 +95,27 @@ rd_assert_status 200 "route over https"
 rd_assert_eq "$(cat "$RD_BODY")" hello "body over https"
 rd_http "http://$S1/healthz"
 rd_assert_ne "$RD_STATUS" 200 "plain http on a TLS port"
+
+# ---- TLS 1.3 suites: AES-128-GCM first, by the server's order and in the client's offer ----
+# (curl offers OpenSSL's default order, AES-256-GCM first)
+suite() { # s_client args...: the suite the main port picks
+    openssl s_client -connect "127.0.0.1:$P1" -tls1_3 "$@" </dev/null 2>/dev/null |
+        sed -n 's/.*Cipher is \(TLS_[A-Z0-9_]*\).*/\1/p' | head -n 1
+}
+rd_assert_eq "$(suite)" TLS_AES_128_GCM_SHA256 "server's order over the client's default"
+rd_assert_eq "$(suite -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256)" \
+    TLS_CHACHA20_POLY1305_SHA256 "a client that puts ChaCha20 first gets it"
+rd_assert_eq "$(suite -ciphersuites TLS_AES_256_GCM_SHA384)" TLS_AES_256_GCM_SHA384 \
+    "a client that offers only AES-256-GCM gets it"
+# the wss client's offer, seen by a server that takes the client's order (s_server's default)
+SSP=$(rd_free_port)
+(sleep 8 | openssl s_server -accept "127.0.0.1:$SSP" -cert "$pki/srv.pem" -key "$pki/srv.key" \
+    >"$RD_TEST_DIR/s_server.log" 2>&1 &)
+rd_wait_port "$SSP" 10
+timeout 3 "$(rd_bin rdial-client)" -id offer -connect "wss://localhost:$SSP/connect" \
+    -ca "$pki/ca.pem" >/dev/null 2>&1 || true # it keeps retrying: stopped after 3 s
+rd_assert_file_contains "$RD_TEST_DIR/s_server.log" "CIPHER is TLS_AES_128_GCM_SHA256" \
+    "the wss client offers AES-128-GCM first"
 
 # 256 MiB down, 8 MiB up, over TLS on the main port (the session is wss, the route https)
 curl -sS --max-time 180 --cacert "$pki/ca.pem" -o "$RD_TEST_DIR/out.bin" \
