@@ -67,6 +67,9 @@
  * bounded by this, once per conn. */
 #define RD_CONN_FRESH_BYTES (256 * 1024)
 #define RD_BEV_OUT_HIGH (64 * 1024) /* local socket output buffer watermark */
+#define RD_TLS_SOCK_IO                                                                             \
+    (256 * 1024) /* a TLS bufferevent's socket reads and writes, at most, and
+                                     * the ciphertext waiting in its output (tlslib.h) */
 #define RD_BEV_OUT_PRESSURE                                                                        \
     (32 * 1024) /* ... while the session's rx is over its budget
                                              * (many slow readers: the kernel's socket buffer

@@ -125,8 +125,11 @@ void rd_bev_tls_read_more(struct bufferevent *bev)
 
     /* bufferevent_openssl's read event runs its read loop (consider_reading) when active;
      * libevent has no call for it, so its event is made active as epoll would (the event is
-     * in the public struct bufferevent, event2/bufferevent_struct.h) */
-    if (ssl != NULL && (bufferevent_get_enabled(bev) & EV_READ) && t->SSL_has_pending(ssl))
+     * in the public struct bufferevent, event2/bufferevent_struct.h). A filter over a socket
+     * bufferevent (rd_tls_bev_new) has no read event of its own and needs none: its read loop
+     * goes on while the socket bufferevent holds bytes. */
+    if (ssl != NULL && bufferevent_get_underlying(bev) == NULL &&
+        (bufferevent_get_enabled(bev) & EV_READ) && t->SSL_has_pending(ssl))
         event_active(&bev->ev_read, EV_READ, 1);
 }
 

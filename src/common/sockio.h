@@ -37,7 +37,11 @@ int rd_bev_is_plain(struct bufferevent *bev);
  * SSL_pending() and to the socket's readiness, so the owner's read callback must end with
  * rd_bev_tls_read_more(), which runs the bufferevent's read again (no syscall while OpenSSL
  * holds a whole record) when OpenSSL has buffered bytes and reading is enabled. Anything that
- * re-enables EV_READ on such a bufferevent must call it too. No-ops on plain bufferevents. */
+ * re-enables EV_READ on such a bufferevent must call it too. No-ops on plain bufferevents.
+ * rdial's own TLS bufferevents are filters over a socket bufferevent (rd_tls_bev_new,
+ * tlslib.h), which read RD_TLS_SOCK_IO at a time and decrypt all of it in one read loop:
+ * rd_bev_tls_read_more() leaves them alone; the read-ahead still spares OpenSSL a call per
+ * record. */
 void rd_bev_tls_read_ahead(struct bufferevent *bev, size_t len);
 void rd_bev_tls_read_more(struct bufferevent *bev);
 

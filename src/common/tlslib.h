@@ -41,6 +41,7 @@ struct rd_tlslib {
     RD_TLSLIB_FN(SSL_CTX_set_default_verify_paths);
     RD_TLSLIB_FN(SSL_new);
     RD_TLSLIB_FN(SSL_free);
+    RD_TLSLIB_FN(SSL_up_ref);
     RD_TLSLIB_FN(SSL_ctrl);
     RD_TLSLIB_FN(SSL_set_alpn_protos);
     RD_TLSLIB_FN(SSL_get0_param);
@@ -56,7 +57,7 @@ struct rd_tlslib {
     RD_TLSLIB_FN(ERR_get_error);
     RD_TLSLIB_FN(ERR_reason_error_string);
     RD_TLSLIB_FN(ERR_clear_error);
-    RD_TLSLIB_FN(bufferevent_openssl_socket_new);
+    RD_TLSLIB_FN(bufferevent_openssl_filter_new);
     RD_TLSLIB_FN(bufferevent_openssl_set_allow_dirty_shutdown);
     RD_TLSLIB_FN(bufferevent_openssl_get_ssl);
     RD_TLSLIB_FN(bufferevent_get_openssl_error);
@@ -69,6 +70,28 @@ const struct rd_tlslib *rd_tlslib(const char **why);
 /* The table if libevent_openssl is in the process (loaded by rd_tlslib(), or linked by the
  * binary), else NULL: then no TLS object can exist. Cheap after its first call. */
 const struct rd_tlslib *rd_tlslib_loaded(void);
+
+/* A TLS bufferevent on the socket fd (-1: none yet; connect bufferevent_get_underlying() of
+ * it), in `state` (BUFFEREVENT_SSL_CONNECTING or _ACCEPTING), dirty shutdowns allowed: OpenSSL
+ * as a filter over a socket bufferevent rather than on the socket itself. On the socket,
+ * OpenSSL writes every record (16 KiB at most) with a write() of its own: 64 writes per MiB,
+ * each waking the reader for one record. Through the filter the records of a burst gather in
+ * the socket bufferevent's output, which libevent writes with one writev per loop round (up to
+ * RD_TLS_SOCK_IO; the filter stops encrypting while that much waits), and reads come in
+ * RD_TLS_SOCK_IO steps too. The cost is a copy of the ciphertext each way, against ~15 write
+ * syscalls and wake-ups per MiB. The bufferevent owns the socket and, from a successful call,
+ * the SSL; on failure (NULL: out of memory, or no TLS library) ssl is still the caller's. */
+struct bufferevent *rd_tls_bev_new(struct event_base *base, evutil_socket_t fd, SSL *ssl,
+                                   enum bufferevent_ssl_state state);
+
+/* Large reads under a TLS bufferevent of rd_tls_bev_new, once its handshake is done (call
+ * it from the TLS bufferevent's read callback, or later). libevent reads a socket
+ * bufferevent 4 KiB per readable event: the socket under the filter would cost an epoll_wait,
+ * an ioctl and a readv per 4 KiB. Its read callback (the filter's, installed by
+ * bufferevent_openssl when the handshake ends) is wrapped so that the rest of what the socket
+ * holds is read first, up to RD_TLS_SOCK_IO (rd_bev_slurp). Cheap and idempotent; a no-op on
+ * anything else. */
+void rd_tls_bev_read_large(struct bufferevent *tls);
 
 /* The reason text of the first OpenSSL error queued on a TLS bufferevent, draining the
  * rest; NULL when none is queued (or bev is not TLS). */

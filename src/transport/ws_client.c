@@ -458,8 +458,7 @@ static void tls_start(struct rd_ws_client *ws)
         proxy_fail(ws, "cannot duplicate the socket for TLS");
         return;
     }
-    tb = ws->tls->bufferevent_openssl_socket_new(ws->base, fd, ws->ssl_pending,
-                                                 BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    tb = rd_tls_bev_new(ws->base, fd, ws->ssl_pending, BUFFEREVENT_SSL_CONNECTING);
     if (tb == NULL) {
         close(fd);
         proxy_fail(ws, "out of memory starting TLS"); /* ssl_pending is freed with ws */
@@ -469,7 +468,6 @@ static void tls_start(struct rd_ws_client *ws)
     ws->ssl_pending = NULL;
     bufferevent_free(ws->bev); /* may be inside its callback: libevent defers the free */
     ws->bev = tb;
-    ws->tls->bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
     bufferevent_setcb(ws->bev, read_cb, write_cb, event_cb, ws);
     bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
     wsc_set_state(ws, WSC_TLS); /* event_cb(CONNECTED) -> connected() once TLS is up */
@@ -679,11 +677,9 @@ fail:
 static int wsc_bev_new(struct rd_ws_client *ws)
 {
     if (ws->url.tls && !ws->proxied) {
-        ws->bev = ws->tls->bufferevent_openssl_socket_new(
-            ws->base, -1, ws->ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+        ws->bev = rd_tls_bev_new(ws->base, -1, ws->ssl, BUFFEREVENT_SSL_CONNECTING);
         if (ws->bev == NULL)
             return -1; /* rd_ws_client_free frees the SSL */
-        ws->tls->bufferevent_openssl_set_allow_dirty_shutdown(ws->bev, 1);
     } else {
         ws->ssl_pending = ws->ssl;
         ws->ssl = NULL;
@@ -703,17 +699,20 @@ static void wsc_dial(struct rd_ws_client *ws)
     struct timeval tv = { ws->handshake_timeout_ms / 1000,
                           (ws->handshake_timeout_ms % 1000) * 1000 };
     const char *host = ws->proxied ? ws->proxy.host : ws->url.host;
+    /* a direct wss:// connects the socket under its TLS filter (rd_tls_bev_new) */
+    struct bufferevent *sock =
+        bufferevent_get_underlying(ws->bev) != NULL ? bufferevent_get_underlying(ws->bev) : ws->bev;
     char reason[RD_WSC_REASON_MAX];
     int dns_err;
 
     event_add(ws->timer_ev, &tv);
     rd_debug("ws client: connecting to %s://%s:%u%s%s%s", ws->url.tls ? "wss" : "ws", ws->url.host,
              ws->url.port, ws->url.path, ws->proxied ? " through proxy " : "", ws->proxy_show);
-    if (bufferevent_socket_connect_hostname(ws->bev, ws->dns, AF_UNSPEC, host,
+    if (bufferevent_socket_connect_hostname(sock, ws->dns, AF_UNSPEC, host,
                                             ws->proxied ? ws->proxy.port : ws->url.port) == 0 ||
         ws->state != WSC_CONNECTING)
         return;
-    dns_err = bufferevent_socket_get_dns_error(ws->bev);
+    dns_err = bufferevent_socket_get_dns_error(sock);
     if (dns_err != 0)
         snprintf(reason, sizeof reason, "%sresolve %s: %s", ws->proxy_prefix, host,
                  evutil_gai_strerror(dns_err));

@@ -582,8 +582,10 @@ struct rd_ws_link *rd_ws_link_new(struct event_base *base, struct bufferevent *b
     l->arg = arg;
     l->state = WSL_OPEN;
     l->plain = rd_bev_is_plain(bev);
-    if (!l->plain)
+    if (!l->plain) {
         rd_bev_tls_read_ahead(bev, RD_WS_LINK_TLS_READ);
+        rd_tls_bev_read_large(bev); /* the TLS handshake is over */
+    }
     l->reasm = rd_ws_reasm_new(cfg->role, cfg->max_message);
     l->txq = evbuffer_new();
     l->pull_ev = event_new(base, -1, 0, pull_cb, l);

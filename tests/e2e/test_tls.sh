@@ -10,6 +10,8 @@
 #   - peers over wss verify with -peer-ca (and fail without it)
 #   - https targets on the route: verified against -route-ca (200), a wrong CA or a wrong
 #     host name is a 502 with the reason
+#   - the 256 MiB download's syscalls (strace): under one write per 64 KiB on the wss client
+#     and the https server, under one read per 32 KiB on the wss server
 #   - TLS 1.3 suites: the main port picks AES-128-GCM by its own order (ChaCha20 for a client
 #     that puts it first), and the wss client offers AES-128-GCM first
 #   - a ws:// rdial-client maps no libssl or libcrypto; a wss:// one loads them
@@ -117,9 +119,44 @@ timeout 3 "$(rd_bin rdial-client)" -id offer -connect "wss://localhost:$SSP/conn
 rd_assert_file_contains "$RD_TEST_DIR/s_server.log" "CIPHER is TLS_AES_128_GCM_SHA256" \
     "the wss client offers AES-128-GCM first"
 
-# 256 MiB down, 8 MiB up, over TLS on the main port (the session is wss, the route https)
+# 256 MiB down, 8 MiB up, over TLS on the main port (the session is wss, the route https).
+# The download's syscalls, counted by strace: TLS records leave in one writev per burst and
+# come in large reads (rd_tls_bev_new, tlslib.h). OpenSSL on the socket wrote each 16 KiB
+# record with a write of its own (~16,400 for 256 MiB, on the client and again on the
+# server's https side) and read ~27 KiB per read (~9,700).
+traced=0
+if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
+    strace -f -c -e trace=write,writev,sendmsg,sendto -o "$RD_TEST_DIR/c1-writes.txt" \
+        -p "$(rd_pid c1)" 2>/dev/null &
+    st_c=$!
+    strace -f -c -e trace=write,writev,sendmsg,sendto,read,readv,recvfrom,recvmsg \
+        -o "$RD_TEST_DIR/s1-io.txt" -p "$(rd_pid s1)" 2>/dev/null &
+    st_s=$!
+    traced=1
+    sleep 1
+else
+    rd_log "strace cannot attach here: the syscall counts of the TLS download are not checked"
+fi
 curl -sS --max-time 180 --cacert "$pki/ca.pem" -o "$RD_TEST_DIR/out.bin" \
     "$https1/client/foo/http/$D/huge.bin?timeout=180"
+if [ "$traced" = 1 ]; then
+    kill -INT "$st_c" "$st_s"
+    wait "$st_c" "$st_s" || true
+    calls() { # strace -c file, syscall names...: their calls, summed
+        local f=$1
+        shift
+        awk -v names=" $* " 'index(names, " " $NF " ") && $NF != "total" { n += $4 } END { print n + 0 }' "$f"
+    }
+    cw=$(calls "$RD_TEST_DIR/c1-writes.txt" write writev sendmsg sendto)
+    sw=$(calls "$RD_TEST_DIR/s1-io.txt" write writev sendmsg sendto)
+    sr=$(calls "$RD_TEST_DIR/s1-io.txt" read readv recvfrom recvmsg)
+    rd_log "256 MiB over wss + https: client writes $cw, server writes $sw, server reads $sr"
+    rd_assert_lt 0 "$cw" "wss client: its writes were counted"
+    rd_assert_lt "$cw" 4096 "wss client: under one write per 64 KiB"
+    rd_assert_lt 0 "$sw" "https server: its writes were counted"
+    rd_assert_lt "$sw" 4096 "https server: under one write per 64 KiB"
+    rd_assert_lt "$sr" 8192 "wss server: under one read per 32 KiB"
+fi
 rd_assert_eq "$(rd_sha256 "$RD_TEST_DIR/out.bin")" "$huge_sha" "256 MiB over wss, byte-identical"
 rm -f "$RD_TEST_DIR/out.bin"
 head -c $((8 * 1024 * 1024)) "$www/big.bin" >"$RD_TEST_DIR/up.bin"

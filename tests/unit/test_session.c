@@ -183,7 +183,8 @@ static int rec_put(struct rd_msg_sink *k, const uint8_t *hdr, size_t hlen, struc
     r->puts++;
     ck_assert_uint_le(hlen + n, sizeof r->msg);
     ck_assert(n == 0 ? src == NULL : src != NULL);
-    memcpy(r->msg, hdr, hlen);
+    if (hlen > 0)
+        memcpy(r->msg, hdr, hlen);
     r->hlen = hlen;
     r->n = n;
     r->len = hlen + n;

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/tlslib.h"
 #include "common/strbuf.h"
 #include "frontends/http/admin_hook.h"
 #include "tunnel/conn.h"
@@ -372,6 +373,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct hc *h = arg;
 
+    if (!h->plain)
+        rd_tls_bev_read_large(bev); /* a user read: the TLS handshake is over */
     if ((h->st == HC_EXCH_HEAD || h->st == HC_EXCH_BODY) && !h->x.req_done && h->x.conn != NULL &&
         !rd_conn_tx_blocked(h->x.conn)) {
         /* request body: libevent read 4 KiB; take the rest of what the socket holds */
@@ -489,13 +492,9 @@ static struct bufferevent *new_bev(struct rd_httpfe *fe, evutil_socket_t fd)
     ssl = SSL_new(fe->cfg.tls_ctx);
     if (ssl == NULL)
         return NULL;
-    bev = bufferevent_openssl_socket_new(fe->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                         BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
+    bev = rd_tls_bev_new(fe->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING);
+    if (bev == NULL)
         SSL_free(ssl);
-        return NULL;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     return bev;
 }
 
