@@ -199,10 +199,7 @@ static void pull_cb(evutil_socket_t fd, short what, void *arg)
         return;
     out = bufferevent_get_output(l->bev);
     dst = l->plain && evbuffer_get_length(out) == 0 ? l->txq : out;
-    sink.k.put = put_frame;
-    sink.l = l;
-    sink.out = dst;
-    sink.failed = 0;
+    sink = (struct frame_sink){ { put_frame }, l, dst, 0 }; /* put_frame reads it through k */
     l->pull_blocked = 0;
     while (evbuffer_get_length(dst) < RD_WS_LINK_OUT_HIGH) {
         if (rd_session_pull_sink(l->s, &sink.k) == 0) {
